@@ -1,0 +1,61 @@
+"""The FastAPI app factory, used by Mangum (``functions/api/app.py``) and by uvicorn (local stack).
+
+Routers are discovered: every module in ``botscope.api.routes`` that defines ``router`` is
+included, so features add a module rather than editing this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import uuid
+
+from fastapi import FastAPI, Request, Response
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from botscope import __version__
+from botscope.api import problems, routes
+
+API_PREFIX = "/api/v1"
+
+
+class RequestIdMiddleware(BaseHTTPMiddleware):
+    """Gives every request an id (API Gateway's when present), echoes it, and binds it to the logs."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        from botscope.observability import logger
+
+        event = request.scope.get("aws.event") or {}
+        request_id = (event.get("requestContext") or {}).get("requestId") or request.headers.get(
+            "x-request-id") or f"req_{uuid.uuid4().hex}"
+        request.state.request_id = request_id
+        logger.set_correlation_id(request_id)
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+
+def _route_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(routes.__path__) if not m.name.startswith("_"))
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="BotScope API",
+        version=__version__,
+        description="Audits and monitors a website's anti-bot and anti-agent measures (ABAAM).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    problems.install(app)
+    app.add_middleware(RequestIdMiddleware)
+    for name in _route_modules():
+        module = importlib.import_module(f"{routes.__name__}.{name}")
+        router = getattr(module, "router", None)
+        if router is not None:
+            app.include_router(router, prefix=API_PREFIX)
+        mount = getattr(module, "mount", None)
+        if callable(mount):  # e.g. the MCP server, mounted outside /api/v1
+            mount(app)
+    return app

@@ -1,0 +1,72 @@
+"""RFC 9457 problem responses: the one place where domain errors become HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from botscope.errors import BotScopeError
+
+PROBLEM_TYPE_BASE = "https://docs.botscope.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+def problem_response(request: Request, *, status: int, code: str, title: str, detail: str,
+                     errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    if errors:
+        body["errors"] = errors
+    hdrs = dict(headers or {})
+    if status == 401:
+        hdrs.setdefault("WWW-Authenticate", 'Bearer realm="botscope"')
+    return JSONResponse(body, status_code=status, headers=hdrs, media_type=MEDIA_TYPE)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 415: "unsupported_media_type",
+                 422: "validation_error", 429: "rate_limited"}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(BotScopeError)
+    async def _domain(request: Request, exc: BotScopeError) -> JSONResponse:
+        return problem_response(request, status=exc.status, code=exc.code, title=exc.title,
+                                detail=exc.message, errors=exc.errors, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        return problem_response(request, status=422, code="validation_error", title="Validation failed",
+                                detail="The request body or parameters are invalid.", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return problem_response(request, status=exc.status_code, code=code,
+                                title=str(exc.detail) if exc.detail else code.replace("_", " "),
+                                detail=str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from botscope.observability import logger
+
+        logger.exception("unhandled error")
+        return problem_response(request, status=500, code="internal_error", title="Internal error",
+                                detail="Something went wrong on our side; the request id helps us find it.")

@@ -1,0 +1,1 @@
+"""Credentials: API keys (``dxk_``), MCP tokens (``mcp_``), browser sessions, and the principal."""

@@ -1,0 +1,1 @@
+"""Adapters between BotScope and AWS-specific formats (the SAM template, Lambda events)."""

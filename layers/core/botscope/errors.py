@@ -1,0 +1,57 @@
+"""Typed domain errors. Each carries the stable ``code`` of API.md; the API maps them to RFC 9457
+problem responses in exactly one place (``botscope.api.problems``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BotScopeError(Exception):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, message: str = "", *, code: str | None = None, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+        if code:
+            self.code = code
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+class InvalidTarget(BotScopeError):
+    status, code, title = 422, "invalid_target", "Invalid target URL"
+
+
+class TargetNotPublic(BotScopeError):
+    status, code, title = 422, "target_not_public", "Target is not a public address"
+
+
+class ValidationFailed(BotScopeError):
+    status, code, title = 422, "validation_error", "Validation failed"
+
+
+class Unauthorized(BotScopeError):
+    status, code, title = 401, "unauthorized", "Missing or invalid credential"
+
+
+class Forbidden(BotScopeError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class PlanRequired(Forbidden):
+    code, title = "plan_required", "Your plan does not include this"
+
+
+class NotFound(BotScopeError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(BotScopeError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class RateLimited(BotScopeError):
+    status, code, title = 429, "rate_limited", "Too many requests"

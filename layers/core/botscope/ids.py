@@ -1,0 +1,30 @@
+"""Prefixed, sortable identifiers (``scan_…``, ``wh_…``, ``key_…``, ``evt_…``).
+
+A ULID-style body: 10 characters of millisecond time then 16 random characters, in Crockford
+base32, so ids sort by creation time as strings (newest-first listings need no extra index).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str, now_ms: int | None = None) -> str:
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return f"{prefix}_{_encode(ms, 10)}{_encode(secrets.randbits(80), 16)}"
+
+
+def is_id(value: str, prefix: str) -> bool:
+    head, _, body = value.partition("_")
+    return head == prefix and len(body) == 26 and all(c in _ALPHABET for c in body)

@@ -1,0 +1,1 @@
+"""Defense monitoring: monitored URLs, scheduled rescans, change detection, sample reports."""

@@ -1,0 +1,147 @@
+"""Data shapes shared by the scanner stages and by the serverless pipeline that calls them.
+
+The pipeline runs the stages in separate Lambda invocations and stores what passes between them,
+so every shape here is a pydantic model that round-trips through JSON (``model_dump(mode="json")``
+/ ``model_validate``).
+
+Flow (see ``engine``):  normalize/guard target → ``ScanPlan`` (list of ``PathRunSpec``) →
+``probe`` each spec → ``Observation`` (private: may hold a policy file's text, never cookie values)
+→ ``analyze`` all observations → the public report (a dict, SCANNER.md "Report").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ScanMode = Literal["quick", "full"]
+ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client"]
+PathKind = Literal["page", "policy"]
+Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "error"]
+Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title"]
+Measure = Literal[
+    "cdn", "waf", "bot_management", "challenge", "captcha", "proof_of_work", "rate_limit", "tarpit",
+    "waiting_room", "fingerprinting", "agent_auth", "policy",
+]
+Layer = Literal["edge", "application", "client", "policy"]
+
+
+class Target(BaseModel):
+    """A normalized, guarded scan target."""
+
+    url: str                     # normalized absolute URL (scheme, IDNA host, no default port, path)
+    scheme: Literal["http", "https"]
+    host: str                    # IDNA (ASCII) host, or an IP literal
+    port: int
+    path: str                    # path + query of the target page, at least "/"
+    origin: str                  # scheme://host[:port]
+
+
+class PathRunSpec(BaseModel):
+    """One planned request: a path fetched with one client profile."""
+
+    path_run_id: str | None = None   # assigned by the pipeline (``run_…``); the CLI leaves it None
+    path: str                        # path + query, same origin as the target
+    profile: ProfileId
+    kind: PathKind = "page"
+    critical: bool = False           # a discovered critical path (login, signup, checkout, …)
+    category: str | None = None      # "target", "login", "signup", "password_reset", "search", "cart",
+                                     # "account", "api", "contact", or the policy file name
+
+
+class ScanPlan(BaseModel):
+    target: Target
+    mode: ScanMode
+    path_runs: list[PathRunSpec]
+    discovered_paths: list[str] = Field(default_factory=list)
+    request_budget: int = 80
+
+
+class Evidence(BaseModel):
+    signal: Signal
+    name: str                        # the signal's name only, never its value (public-safe)
+
+
+class RuleMatch(BaseModel):
+    rule_id: str
+    vendor: str | None
+    product: str | None = None
+    measure: Measure
+    layer: Layer
+    strength: Literal["strong", "medium", "weak"]
+    active: bool = False             # True when the match shows an active defense (challenge/block)
+    score: float                     # summed weights of the matched signals
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class RedirectHop(BaseModel):
+    status: int
+    location_path: str | None        # path of the Location if same-origin, else None
+    same_origin: bool
+
+
+class ProbeError(BaseModel):
+    code: str                        # e.g. "timeout", "connection_failed", "target_not_public",
+                                     # "too_many_redirects", "budget_exhausted", "body_too_large"
+    message: str
+
+
+class Observation(BaseModel):
+    """What one path run saw, reduced to the features the analysis needs.
+
+    Private to the pipeline (stored beside the scan, never returned by the API): ``policy_text``
+    may hold a robots.txt or llms.txt. It never holds cookie values, token values or raw page
+    bodies, and never an IP address.
+    """
+
+    spec: PathRunSpec
+    outcome: Outcome = "error"
+    http_status: int | None = None
+    error: ProbeError | None = None
+    started_at: str | None = None
+    duration_ms: int | None = None
+    ttfb_ms: int | None = None
+    redirect_chain: list[RedirectHop] = Field(default_factory=list)
+    final_path: str | None = None
+    # Response headers, lower-cased names. ``headers`` keeps the values of an allow-list of
+    # non-secret headers (server, cf-mitigated, x-robots-tag, content-signal, tdm-reservation, …);
+    # ``header_names`` lists every name seen.
+    headers: dict[str, str] = Field(default_factory=dict)
+    header_names: list[str] = Field(default_factory=list)
+    cookie_names: list[str] = Field(default_factory=list)
+    content_type: str | None = None
+    title: str | None = None
+    body_size: int = 0
+    body_truncated: bool = False
+    body_sha256: str | None = None
+    text_shingles: list[int] = Field(default_factory=list)  # small content fingerprint for differential
+    script_hosts: list[str] = Field(default_factory=list)
+    iframe_hosts: list[str] = Field(default_factory=list)
+    form_count: int = 0
+    links: list[str] = Field(default_factory=list)         # same-origin link paths (discovery)
+    form_actions: list[str] = Field(default_factory=list)  # same-origin form action paths
+    hidden_nofollow_links: int = 0
+    meta_robots: list[str] = Field(default_factory=list)   # tokens from <meta name=robots>
+    matches: list[RuleMatch] = Field(default_factory=list)
+    policy_text: str | None = None   # body of a policy file (robots.txt, llms.txt, ai.txt, …), bounded
+
+
+class FetchResult(BaseModel):
+    """The raw outcome of one SSRF-guarded fetch (``botscope.scanner.fetch``), input to
+    ``botscope.scanner.observe``. Lives in memory only: ``body`` is the capped raw body and
+    ``headers`` keeps every value (Set-Cookie included) so the observer can read cookie *names*.
+    Never stored, never returned."""
+
+    url: str                                  # the URL requested (first hop)
+    final_url: str | None = None              # after redirects that were followed
+    status: int | None = None
+    headers: list[tuple[str, str]] = Field(default_factory=list)   # final response, in order, names lower-cased
+    redirect_chain: list[RedirectHop] = Field(default_factory=list)
+    body: bytes = b""
+    body_truncated: bool = False
+    body_size: int = 0                        # bytes read (== len(body) unless truncated)
+    ttfb_ms: int | None = None
+    duration_ms: int | None = None
+    started_at: str | None = None
+    error: ProbeError | None = None

@@ -1,0 +1,109 @@
+"""Access to the single DynamoDB table and the S3 reports bucket.
+
+boto3 clients are created once per process (Lambda reuses them across invocations). The endpoint
+comes from ``AWS_ENDPOINT_URL`` (boto3 reads it itself), so the same code talks to moto locally and
+to AWS when deployed. Key builders live here so every repository spells keys the same way; the item
+types and their keys are documented in docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from botscope.config import get_settings
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+
+# Number of shards of the monitoring due index (GSI2). Spreads the scheduler's reads and writes over
+# many partition keys so no single key is hot (issue 5).
+DUE_SHARDS = 32
+
+
+@lru_cache(maxsize=1)
+def dynamodb_resource() -> Any:
+    return boto3.resource("dynamodb", region_name=get_settings().region, config=_BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb", region_name=get_settings().region, config=_BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def s3_client() -> Any:
+    return boto3.client("s3", region_name=get_settings().region, config=_BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs_client() -> Any:
+    return boto3.client("sqs", region_name=get_settings().region, config=_BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sfn_client() -> Any:
+    return boto3.client("stepfunctions", region_name=get_settings().region, config=_BOTO_CONFIG)
+
+
+def table() -> Any:
+    return dynamodb_resource().Table(get_settings().table_name)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch endpoints and table names between cases)."""
+    for fn in (dynamodb_resource, dynamodb_client, s3_client, sqs_client, sfn_client):
+        fn.cache_clear()
+
+
+# --- time -------------------------------------------------------------------------------------
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso(utcnow())
+
+
+def ttl_after(seconds: int, *, now: datetime | None = None) -> int:
+    """Epoch seconds for the table's ``expires_at`` TTL attribute."""
+    return int(((now or utcnow()) + timedelta(seconds=seconds)).timestamp())
+
+
+def is_expired(item: dict[str, Any], *, now: datetime | None = None) -> bool:
+    """DynamoDB deletes expired items lazily (up to days later): readers must filter too."""
+    expires_at = item.get("expires_at")
+    return expires_at is not None and int(expires_at) <= int((now or utcnow()).timestamp())
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def due_shard(monitored_url_id: str) -> int:
+    return int(hashlib.sha256(monitored_url_id.encode()).hexdigest(), 16) % DUE_SHARDS
+
+
+# --- keys (docs/data-model.md) -------------------------------------------------------------------
+
+def ws_pk(workspace_id: str) -> str:
+    return f"WS#{workspace_id}"
+
+
+def scan_pk(scan_job_id: str) -> str:
+    return f"SCAN#{scan_job_id}"
+
+
+def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
+    """Drop storage-only attributes before an item leaves the repository."""
+    return {k: v for k, v in item.items()
+            if k not in {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "expires_at"}}

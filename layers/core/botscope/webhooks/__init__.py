@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, fan-out of events, signed delivery with retries."""

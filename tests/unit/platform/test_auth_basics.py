@@ -1,0 +1,32 @@
+from botscope.auth import tokens
+
+
+def test_issued_token_is_well_formed_and_typo_is_not():
+    issued = tokens.issue("dxk")
+    assert tokens.is_well_formed(issued.token, "dxk")
+    # Given a single mistyped character, the checksum rejects it without any lookup.
+    broken = issued.token[:-8] + ("A" if issued.token[-8] != "A" else "B") + issued.token[-7:]
+    assert not tokens.is_well_formed(broken, "dxk")
+    assert not tokens.is_well_formed(issued.token, "mcp")
+    assert issued.token_hash != issued.token and len(issued.token_hash) == 64
+
+
+def test_api_rejects_missing_and_unknown_keys(api_client, workspace_factory):
+    ws, key = workspace_factory("growth")
+    assert api_client.get("/api/v1/health").status_code == 200
+    # the health route needs no key; an authenticated route is exercised by the scans tests
+    unknown = tokens.issue("dxk").token
+    from fastapi import Request
+
+    from botscope.api.deps import authenticate_api_key
+    from botscope.errors import Unauthorized
+
+    scope = {"type": "http", "method": "GET", "headers": [], "path": "/", "client": ("127.0.0.1", 1)}
+    req = Request(scope)
+    try:
+        authenticate_api_key(unknown, req)
+        raise AssertionError("unknown key accepted")
+    except Unauthorized:
+        pass
+    principal = authenticate_api_key(key, req)
+    assert principal.workspace_id == ws["workspace_id"] and principal.plan == "growth"
