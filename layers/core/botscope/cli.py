@@ -1,0 +1,210 @@
+"""``botscope`` command line: ``botscope scan URL [--mode quick|full] [--json] [--allow-private CIDR]``.
+
+Runs the same engine as the service, with no AWS. Progress goes to stderr (one live line on a
+terminal, plain lines otherwise); the report goes to stdout (the exact report JSON with --json,
+a readable summary otherwise). Exit codes: 0 completed scan, 2 rejected target or bad usage,
+1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from botscope.errors import BotScopeError, InvalidTarget, TargetNotPublic
+
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
+
+
+def _cidr_list(value: str) -> list[str]:
+    cidrs = [part.strip() for part in value.split(",") if part.strip()]
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a CIDR range: {cidr!r}") from None
+    return cidrs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="botscope", description="Audit a website's anti-bot and anti-agent measures.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    scan = commands.add_parser("scan", help="scan one URL and print the report",
+                               description="Scan one URL with every client profile and print the report.")
+    scan.add_argument("url", help="the page to scan (http or https)")
+    scan.add_argument("--mode", choices=("quick", "full"), default="quick",
+                      help="quick: the page and the policy files; full: also discovered critical paths")
+    scan.add_argument("--json", action="store_true", help="print the report as JSON (exactly the API's report)")
+    scan.add_argument("--allow-private", metavar="CIDR", action="append", type=_cidr_list, default=[],
+                      help="let the scan reach this non-public range (repeatable or comma separated; "
+                           "for local tests and demos). BOTSCOPE_ALLOW_PRIVATE_TARGETS adds to it.")
+    scan.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    scan.set_defaults(handler=_cmd_scan)
+    return parser
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+class Progress:
+    """Path-run progress on stderr: one rewritten line on a terminal, one line per finished run
+    otherwise (CI logs, pipes)."""
+
+    def __init__(self, stream: TextIO, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.live = enabled and stream.isatty()
+        self.running: dict[int, str] = {}
+
+    def __call__(self, event: Any) -> None:
+        if not self.enabled:
+            return
+        if event.kind == "planned":
+            self._line(f"planned {event.total} path runs", final=True)
+            return
+        label = f"{event.spec.path} [{event.spec.profile}]"
+        if event.kind == "started":
+            self.running[event.index] = label
+            if self.live:
+                self._line(f"[{event.completed}/{event.total}] running {label}")
+            return
+        self.running.pop(event.index, None)
+        obs = event.observation
+        status = obs.http_status if obs.http_status is not None else "-"
+        detail = obs.error.code if obs.error else f"{obs.duration_ms or 0} ms"
+        message = f"[{event.completed}/{event.total}] {obs.outcome:<12} {status!s:>4}  {label}  ({detail})"
+        self._line(message, final=True)
+        if self.live and self.running:
+            self._line(f"[{event.completed}/{event.total}] running {next(iter(self.running.values()))}")
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if self.live:
+            width = max(20, shutil.get_terminal_size((100, 20)).columns - 1)
+            self.stream.write("\r\x1b[2K" + text[:width] + ("\n" if final else ""))
+        elif final:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    cells = [headers, *rows]
+    widths = [max(len(str(row[i])) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_summary(report: dict) -> str:
+    summary = report.get("summary") or {}
+    out = [
+        f"BotScope report — {report.get('target_url')} ({report.get('scan_mode')} scan, "
+        f"ruleset {report.get('ruleset_version')})",
+        f"Posture: {summary.get('posture')}   Score: {summary.get('score')}/100",
+        f"Vendors: {', '.join(summary.get('vendors') or []) or 'none detected'}",
+        f"Measures: {', '.join(summary.get('measures_present') or []) or 'none'}",
+        "",
+        "Path runs",
+        _table([[r.get("path", ""), r.get("profile", ""), str(r.get("outcome") or "-"),
+                 str(r.get("http_status") or "-"), str(r.get("duration_ms") or "-"),
+                 (r.get("error") or {}).get("code", "")] for r in report.get("path_runs") or []],
+               ["path", "profile", "outcome", "status", "ms", "error"]),
+    ]
+    detections = report.get("detections") or []
+    if detections:
+        out += ["", "Detections", _table(
+            [[d.get("vendor") or "-", d.get("product") or "-", d.get("measure", ""), d.get("layer", ""),
+              f"{d.get('confidence', 0):.2f}" if isinstance(d.get("confidence"), int | float) else str(d.get("confidence")),
+              ", ".join(d.get("paths") or [])] for d in detections],
+            ["vendor", "product", "measure", "layer", "confidence", "paths"])]
+    policy = report.get("policy") or {}
+    robots = policy.get("robots_txt") or {}
+    agents = robots.get("ai_agents") or {}
+    counts: dict[str, int] = {}
+    for treatment in agents.values():
+        counts[treatment] = counts.get(treatment, 0) + 1
+    flags = [name for name, present in (
+        ("llms.txt", (policy.get("llms_txt") or {}).get("present")),
+        ("ai.txt", (policy.get("ai_txt") or {}).get("present")),
+        ("TDMRep", (policy.get("tdmrep") or {}).get("present")),
+        ("Web Bot Auth directory", (policy.get("web_bot_auth") or {}).get("directory_present")),
+    ) if present]
+    out += ["", "Policy",
+            f"  robots.txt: {'present' if robots.get('present') else 'absent'}"
+            + (f", managed by {robots['managed_by']}" if robots.get("managed_by") else "")
+            + (f"; AI agents: {', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}" if counts else ""),
+            f"  content signals: {policy.get('content_signals') or 'none'}",
+            f"  other files: {', '.join(flags) or 'none'}"]
+    enforcement = report.get("enforcement") or []
+    if enforcement:
+        out += ["", "Enforcement", _table(
+            [[e.get("agent_profile", ""), e.get("path", ""), str(e.get("declared", "")), str(e.get("observed", "")),
+              e.get("verdict", "")] for e in enforcement],
+            ["profile", "path", "declared", "observed", "verdict"])]
+    findings = report.get("findings") or []
+    if findings:
+        out += ["", "Findings", _table(
+            [[f.get("severity", ""), f.get("measure", ""), f.get("title", "")] for f in findings],
+            ["severity", "measure", "title"])]
+    return "\n".join(out) + "\n"
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from botscope.config import get_settings
+    from botscope.ids import new_id
+    from botscope.scanner.engine import run_scan
+    from botscope.scanner.targets import NetworkPolicy
+
+    cidrs = [cidr for group in args.allow_private for cidr in group]
+    networks = tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+    try:
+        from_env = get_settings().allowed_private_networks
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        stderr.write("botscope: BOTSCOPE_ALLOW_PRIVATE_TARGETS is not a comma-separated list of CIDR ranges\n")
+        return EXIT_REJECTED
+    policy = NetworkPolicy(tuple(dict.fromkeys(networks + from_env)))
+    progress = Progress(stderr, enabled=not args.quiet)
+    try:
+        report = asyncio.run(run_scan(args.url, args.mode, policy, on_progress=progress,
+                                      scan_job_id=new_id("scan")))
+    except (InvalidTarget, TargetNotPublic) as exc:
+        progress.close()
+        stderr.write(f"botscope: {exc.code}: {exc.message}\n")
+        return EXIT_REJECTED
+    except BotScopeError as exc:
+        progress.close()
+        stderr.write(f"botscope: {exc.code}: {exc.message}\n")
+        return EXIT_FAILED
+    progress.close()
+    if args.json:
+        stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        stdout.write(render_summary(report))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args, stdout or sys.stdout, stderr or sys.stderr)
+    except KeyboardInterrupt:
+        (stderr or sys.stderr).write("botscope: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The scanner's narrow interface, used by the CLI (one process) and the serverless pipeline (one
+Lambda invocation per stage):
+
+    plan_scan(url, mode, fetcher)         → ScanPlan       (raises InvalidTarget / TargetNotPublic)
+    probe(spec, target, fetcher)          → Observation    (never raises for network trouble)
+    analyze(plan, observations, …)        → report dict    (SCANNER.md "Report")
+    run_scan(url, mode, policy, …)        → report dict    (all three, probes concurrent)
+
+``plan_scan_sync`` / ``probe_sync`` wrap the async stages for Lambda handlers; each call owns its
+``Fetcher`` (and so its event loop, pins, and request budget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from botscope.errors import InvalidTarget
+from botscope.scanner.fetch import Fetcher, FetchLimits
+from botscope.scanner.model import (
+    FetchResult,
+    Observation,
+    PathRunSpec,
+    ProbeError,
+    ScanMode,
+    ScanPlan,
+    Target,
+)
+from botscope.scanner.plan import SITEMAP_PATH, build_plan
+from botscope.scanner.targets import NetworkPolicy, Resolver, normalize_target
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a running scan, for live displays (CLI) and progress records."""
+
+    kind: Literal["planned", "started", "finished"]
+    total: int
+    index: int | None = None              # position of the path run in the plan
+    spec: PathRunSpec | None = None
+    observation: Observation | None = None
+    completed: int = 0                    # path runs finished so far
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher) -> ScanPlan:
+    """Normalize and guard the target (typed errors, nothing sent for a rejected target); in full
+    mode fetch the target page and /sitemap.xml with the browser profile to discover paths.
+
+    In full mode a target page that lands on another origin through redirects (http → https,
+    apex → www) is planned at the origin it lands on: otherwise every path run would pay a
+    redirect out of the request budget and every discovered link would look cross-origin. Every
+    hop of that redirect was guarded like the target itself."""
+    target = await fetcher.guard_url(target_url)
+    page = sitemap = None
+    if mode == "full":
+        page, sitemap = await asyncio.gather(
+            fetcher.fetch(target.url, "browser"),
+            fetcher.fetch(target.origin + SITEMAP_PATH, "browser"),
+        )
+        target = _landing_target(target, page)
+    return build_plan(target, mode, page=page, sitemap=sitemap,
+                      request_budget=fetcher.limits.request_budget)
+
+
+def _landing_target(target: Target, page: FetchResult) -> Target:
+    if page.error is not None or not page.redirect_chain or not page.final_url:
+        return target
+    if page.status is None or not 200 <= page.status < 300:
+        return target
+    try:
+        landed = normalize_target(page.final_url)
+    except InvalidTarget:
+        return target
+    return landed if landed.origin != target.origin else target
+
+
+async def probe(spec: PathRunSpec, target: Target, fetcher: Fetcher, ruleset: Any = None) -> Observation:
+    """Fetch one path run with its profile and reduce the answer to an ``Observation``."""
+    from botscope.scanner.observe import build_observation  # Scanner B's stage
+
+    if ruleset is None:
+        from botscope.scanner.rules_engine import load_ruleset
+
+        ruleset = load_ruleset()
+    result = await fetcher.fetch(target.origin + spec.path, spec.profile)
+    return build_observation(spec, result, ruleset)
+
+
+def analyze(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
+            started_at: str | None, completed_at: str | None,
+            previous_report: dict | None = None) -> dict:
+    """The public report of a scan from its plan and observations."""
+    from botscope.scanner.report import build_report
+
+    return build_report(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
+                        completed_at=completed_at, previous_report=previous_report)
+
+
+def _failed_observation(spec: PathRunSpec, exc: Exception) -> Observation:
+    # A bug in one path run's analysis must not cost the whole scan; the message stays generic
+    # (an exception text could quote response content).
+    return Observation(spec=spec, outcome="error",
+                       error=ProbeError(code="internal_error", message=f"analysis failed ({type(exc).__name__})"))
+
+
+async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
+                   on_progress: ProgressCallback | None = None, resolver: Resolver | None = None,
+                   limits: FetchLimits | None = None, scan_job_id: str | None = None,
+                   previous_report: dict | None = None) -> dict:
+    """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
+    concurrency per host), analyze. Raises InvalidTarget / TargetNotPublic for a rejected target."""
+    notify = on_progress or (lambda event: None)
+    started_at = _now_iso()
+    async with Fetcher(policy, limits, resolver) as fetcher:
+        plan = await plan_scan(target_url, mode, fetcher)
+        total = len(plan.path_runs)
+        notify(ProgressEvent(kind="planned", total=total))
+        from botscope.scanner.rules_engine import load_ruleset
+
+        ruleset = load_ruleset()
+        completed = 0
+
+        async def run_one(index: int, spec: PathRunSpec) -> Observation:
+            nonlocal completed
+            notify(ProgressEvent(kind="started", total=total, index=index, spec=spec, completed=completed))
+            try:
+                observation = await probe(spec, plan.target, fetcher, ruleset)
+            except Exception as exc:  # noqa: BLE001 - see _failed_observation
+                observation = _failed_observation(spec, exc)
+            completed += 1
+            notify(ProgressEvent(kind="finished", total=total, index=index, spec=spec,
+                                 observation=observation, completed=completed))
+            return observation
+
+        observations = list(await asyncio.gather(*(run_one(i, s) for i, s in enumerate(plan.path_runs))))
+    return analyze(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
+                   completed_at=_now_iso(), previous_report=previous_report)
+
+
+# --- sync wrappers for the pipeline's Lambda stages ----------------------------------------------
+
+def plan_scan_sync(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
+                   resolver: Resolver | None = None, limits: FetchLimits | None = None) -> ScanPlan:
+    async def run() -> ScanPlan:
+        async with Fetcher(policy, limits, resolver) as fetcher:
+            return await plan_scan(target_url, mode, fetcher)
+
+    return asyncio.run(run())
+
+
+def probe_sync(spec: PathRunSpec, target: Target, policy: NetworkPolicy | None = None, *,
+               resolver: Resolver | None = None, limits: FetchLimits | None = None,
+               ruleset: Any = None) -> Observation:
+    async def run() -> Observation:
+        async with Fetcher(policy, limits, resolver) as fetcher:
+            return await probe(spec, target, fetcher, ruleset)
+
+    return asyncio.run(run())
+
+
+def probe_many_sync(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
+                    resolver: Resolver | None = None, limits: FetchLimits | None = None,
+                    ruleset: Any = None) -> list[Observation]:
+    """Several path runs in one invocation (one Fetcher: one resolution, shared budget)."""
+    async def run() -> list[Observation]:
+        async with Fetcher(policy, limits, resolver) as fetcher:
+            return list(await asyncio.gather(*(probe(spec, target, fetcher, ruleset) for spec in specs)))
+
+    return asyncio.run(run())

@@ -1,0 +1,175 @@
+"""The scan plan: which paths are fetched with which client profiles.
+
+quick: the target path with every profile, plus each policy file once (browser profile).
+full:  quick, plus up to ``MAX_CRITICAL_PATHS`` critical same-origin paths (login, signup, password
+       reset, search, cart/checkout, account, api, contact) discovered from the target page's
+       links and form actions and from /sitemap.xml, each with every profile, bounded so the whole
+       scan stays within the request budget.
+
+Pure: the pages used for discovery are passed in (``engine.plan_scan`` fetches them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from botscope.errors import InvalidTarget
+from botscope.scanner.model import FetchResult, PathRunSpec, ScanMode, ScanPlan, Target
+from botscope.scanner.profiles import PROFILE_IDS
+from botscope.scanner.targets import normalize_target
+
+REQUEST_BUDGET = 80
+MAX_CRITICAL_PATHS = 10
+DISCOVERY_REQUESTS = 2          # full mode fetches the target page and /sitemap.xml to plan
+SITEMAP_PATH = "/sitemap.xml"
+POLICY_PATHS: tuple[tuple[str, str], ...] = (
+    ("/robots.txt", "robots.txt"),
+    ("/llms.txt", "llms.txt"),
+    ("/ai.txt", "ai.txt"),
+    ("/.well-known/tdmrep.json", "tdmrep.json"),
+    ("/.well-known/http-message-signatures-directory", "http-message-signatures-directory"),
+)
+FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-full.txt"),)
+
+# Category → path pattern, in priority order: a path is filed under the first that matches, so
+# "/login/forgot-password" is a password reset, not a login.
+_W = r"(?:^|[/_.\-])"
+CRITICAL_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern)) for name, pattern in (
+        ("password_reset", _W + r"(?:forgot|reset|lost|recover)[\w\-]*(?:password|pass|pwd)?|" + _W
+         + r"password[\w\-]*(?:reset|forgot|new|recover)"),
+        ("signup", _W + r"(?:sign[\-_]?up|register|registration|join|create[\-_]?account|enroll)(?:$|[/_.\-?])"),
+        ("login", _W + r"(?:log[\-_]?in|sign[\-_]?in|log[\-_]?on|auth(?:enticate)?|sso)(?:$|[/_.\-?])"),
+        ("search", _W + r"(?:search|find)(?:$|[/_.\-?])"),
+        ("cart", _W + r"(?:cart|basket|checkout|bag)(?:$|[/_.\-?])"),
+        ("account", _W + r"(?:my[\-_]?account|account|profile|me)(?:$|[/_.\-?])|/my[\-_][a-z]"),
+        ("api", _W + r"(?:api|graphql)(?:$|[/_.\-?])"),
+        ("contact", _W + r"(?:contact|contact[\-_]?us|support|feedback)(?:$|[/_.\-?])"),
+    )
+)
+_ASSET = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|webp|avif|ico|woff2?|ttf|eot|pdf|zip|gz|mp4|mp3"
+                    r"|webm|xml|json|txt)$")
+_SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]{1,2000})\s*</loc>", re.IGNORECASE)
+_MAX_CANDIDATES = 2000
+
+
+def classify_path(path: str) -> str | None:
+    """The critical category of a path (lower-cased, query ignored), or None."""
+    bare = urlsplit(path).path.lower()
+    if _ASSET.search(bare):
+        return None
+    for name, pattern in CRITICAL_CATEGORIES:
+        if pattern.search(bare):
+            return name
+    return None
+
+
+def extract_links(body: bytes | str, base_url: str) -> list[str]:
+    """Absolute URLs of the links (a, area) and form actions of an HTML page, in document order.
+    A form without an action posts to the page itself."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if not text.strip():
+        return []
+    tree = LexborHTMLParser(text)
+    base = base_url
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        base = urljoin(base_url, (base_node.attributes.get("href") or "").strip())
+    links: list[str] = []
+    for node in tree.css("a[href], area[href], form"):
+        raw = node.attributes.get("action" if node.tag == "form" else "href")
+        raw = (raw or "").strip()
+        if node.tag != "form" and not raw:
+            continue
+        links.append(urljoin(base, raw))
+        if len(links) >= _MAX_CANDIDATES:
+            break
+    return links
+
+
+def sitemap_urls(body: bytes | str) -> list[str]:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return [m.group(1).replace("&amp;", "&") for m in _SITEMAP_LOC.finditer(text)][:_MAX_CANDIDATES]
+
+
+def _same_origin_path(url: str, target: Target) -> str | None:
+    """The path (no query, no fragment) of ``url`` if it is on the target's origin."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return None
+    try:
+        normalized = normalize_target(url)
+    except InvalidTarget:
+        return None
+    if normalized.origin != target.origin:
+        return None
+    return urlsplit(normalized.path).path or "/"
+
+
+def _usable(result: FetchResult | None) -> bool:
+    return result is not None and result.error is None and result.status is not None and 200 <= result.status < 300
+
+
+def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
+                            sitemap: FetchResult | None = None, observed_links: Iterable[str] = (),
+                            limit: int = MAX_CRITICAL_PATHS) -> list[tuple[str, str]]:
+    """Up to ``limit`` (path, category) pairs, spread over the categories: first one path per
+    category in category order, then a second per category, and so on. Deterministic."""
+    candidates: list[str] = []
+    if _usable(page):
+        assert page is not None
+        candidates += extract_links(page.body, page.final_url or target.url)
+    if _usable(sitemap):
+        assert sitemap is not None
+        candidates += sitemap_urls(sitemap.body)
+    candidates += [urljoin(target.url, link) for link in observed_links]
+
+    excluded = {urlsplit(target.path).path, SITEMAP_PATH, *(p for p, _ in POLICY_PATHS + FULL_ONLY_POLICY_PATHS)}
+    by_category: dict[str, list[str]] = {name: [] for name, _ in CRITICAL_CATEGORIES}
+    seen: set[str] = set()
+    for url in candidates:
+        path = _same_origin_path(url, target)
+        # "/Login" and "/login/" are the same page on most servers: one path run is enough.
+        key = path.lower().rstrip("/") if path else None
+        if path is None or path in excluded or key in seen:
+            continue
+        category = classify_path(path)
+        if category is None:
+            continue
+        seen.add(key)
+        by_category[category].append(path)
+
+    chosen: list[tuple[str, str]] = []
+    depth = 0
+    while len(chosen) < limit and any(len(paths) > depth for paths in by_category.values()):
+        for name, _ in CRITICAL_CATEGORIES:
+            if len(chosen) >= limit:
+                break
+            if len(by_category[name]) > depth:
+                chosen.append((by_category[name][depth], name))
+        depth += 1
+    return chosen
+
+
+def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = None,
+               sitemap: FetchResult | None = None, observe_links: Iterable[str] = (),
+               request_budget: int = REQUEST_BUDGET) -> ScanPlan:
+    runs = [PathRunSpec(path=target.path, profile=profile, kind="page", category="target")
+            for profile in PROFILE_IDS]
+    policy_paths = POLICY_PATHS + (FULL_ONLY_POLICY_PATHS if mode == "full" else ())
+    runs += [PathRunSpec(path=path, profile="browser", kind="policy", category=name)
+             for path, name in policy_paths]
+    discovered: list[str] = []
+    if mode == "full":
+        spare = request_budget - len(runs) - DISCOVERY_REQUESTS
+        limit = max(0, min(MAX_CRITICAL_PATHS, spare // len(PROFILE_IDS)))
+        for path, category in discover_critical_paths(target, page=page, sitemap=sitemap,
+                                                      observed_links=observe_links, limit=limit):
+            discovered.append(path)
+            runs += [PathRunSpec(path=path, profile=profile, kind="page", critical=True, category=category)
+                     for profile in PROFILE_IDS]
+    return ScanPlan(target=target, mode=mode, path_runs=runs, discovered_paths=discovered,
+                    request_budget=request_budget)
