@@ -1,0 +1,164 @@
+"""Cross-observation analysis: detections per vendor and measure, the declared-versus-observed
+enforcement verdicts per AI profile and path, and the coverage of critical paths.
+
+Verdicts (one per non-browser profile and page path):
+- ``enforced``               declared disallowed (robots.txt) and blocked/challenged
+- ``declared_not_enforced``  declared disallowed but served the same content as the browser
+                             (AI profiles only: robots.txt does not bind a plain HTTP client)
+- ``undeclared_block``       blocked/challenged without any robots.txt declaration against it
+- ``differential_content``   served, but different content than the browser got (possible
+                             tarpit / labyrinth)
+- ``browser_challenged``     the browser baseline itself was challenged or blocked: strict
+                             protection, or an inconclusive comparison
+- ``consistent``             nothing declared against it, served like the browser
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from botscope.scanner.model import Observation
+from botscope.scanner.observe import shingle_similarity
+from botscope.scanner.policy import ROBOTS_PATH, path_allowed
+
+STOPPED = frozenset({"challenged", "blocked", "rate_limited"})
+AI_PROFILES = ("ai_crawler", "ai_agent")
+_STRENGTH_CONFIDENCE = {"strong": 0.95, "medium": 0.8, "weak": 0.5}
+# Fallback robots tokens when the profile data cannot be read (kept in sync with profiles.json).
+_DEFAULT_ROBOTS_TOKENS = {"browser": "*", "ai_crawler": "GPTBot", "ai_agent": "ChatGPT-User", "http_client": "*"}
+DIFFERENTIAL_SIMILARITY = 0.5
+MIN_SHINGLES = 8
+LABYRINTH_HIDDEN_LINKS = 5
+
+
+def robots_tokens() -> dict[str, str]:
+    try:
+        from botscope.scanner.profiles import load_profiles
+
+        return {pid: profile.robots_token for pid, profile in load_profiles().items()}
+    except Exception:  # profile data belongs to another stage; fall back to the documented tokens
+        return dict(_DEFAULT_ROBOTS_TOKENS)
+
+
+def _add(items: list[str], value: str | None) -> None:
+    if value is not None and value not in items:
+        items.append(value)
+
+
+def aggregate_detections(observations: list[Observation]) -> list[dict[str, Any]]:
+    """One detection per (vendor, product, measure, layer) across all path runs."""
+    grouped: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+    for obs in observations:
+        for match in obs.matches:
+            key = (match.vendor, match.product, match.measure, match.layer)
+            entry = grouped.get(key)
+            if entry is None:
+                entry = grouped[key] = {
+                    "vendor": match.vendor, "product": match.product, "measure": match.measure,
+                    "layer": match.layer, "confidence": 0.0, "active": False, "paths": [], "profiles": [],
+                    "evidence": [], "rule_ids": [],
+                }
+            confidence = _STRENGTH_CONFIDENCE[match.strength]
+            entry["confidence"] = round(max(entry["confidence"], confidence), 2)
+            entry["active"] = entry["active"] or match.active
+            _add(entry["paths"], obs.spec.path)
+            _add(entry["profiles"], obs.spec.profile)
+            _add(entry["rule_ids"], match.rule_id)
+            for evidence in match.evidence:
+                item = {"signal": evidence.signal, "name": evidence.name}
+                if item not in entry["evidence"]:
+                    entry["evidence"].append(item)
+    detections = list(grouped.values())
+    for entry in detections:
+        entry["paths"].sort()
+        entry["evidence"] = entry["evidence"][:12]
+    detections.sort(key=lambda d: (d["vendor"] is None, d["vendor"] or "", d["measure"], d["product"]))
+    return detections
+
+
+def _differs(base: Observation, other: Observation) -> bool:
+    if base.body_sha256 is not None and base.body_sha256 == other.body_sha256:
+        return False
+    if other.hidden_nofollow_links >= max(LABYRINTH_HIDDEN_LINKS, base.hidden_nofollow_links * 2 + 1):
+        return True
+    if min(len(base.text_shingles), len(other.text_shingles)) >= MIN_SHINGLES:
+        return shingle_similarity(base.text_shingles, other.text_shingles) < DIFFERENTIAL_SIMILARITY
+    # too little text to compare (an app shell, a short message): only a large size change counts
+    if base.body_size and other.body_size:
+        ratio = other.body_size / base.body_size
+        return ratio < 0.5 or ratio > 2.0
+    return False
+
+
+def enforcement(observations: list[Observation], robots_text: str | None) -> list[dict[str, Any]]:
+    tokens = robots_tokens()
+    by_path: OrderedDict[str, dict[str, Observation]] = OrderedDict()
+    for obs in observations:
+        if obs.spec.kind != "page":
+            continue
+        by_path.setdefault(obs.spec.path, {})[obs.spec.profile] = obs
+    entries: list[dict[str, Any]] = []
+    for path, runs in by_path.items():
+        base = runs.get("browser")
+        for profile in ("ai_crawler", "ai_agent", "http_client"):
+            other = runs.get(profile)
+            if other is None or other.outcome == "error":
+                continue
+            token = tokens.get(profile, "*")
+            allowed = path_allowed(robots_text, token, path)
+            declared = "unspecified" if allowed is None else ("allowed" if allowed else "disallowed")
+            observed = other.outcome
+            if base is None or base.outcome == "error":
+                verdict = "inconclusive"
+            elif base.outcome in STOPPED:
+                verdict = "browser_challenged"
+            elif other.outcome in STOPPED:
+                verdict = "enforced" if declared == "disallowed" else "undeclared_block"
+            elif other.outcome == "served" and base.outcome == "served" and _differs(base, other):
+                observed = "served_different"
+                verdict = "differential_content"
+            elif declared == "disallowed" and other.outcome == "served" and profile in AI_PROFILES:
+                # robots.txt is a crawler's contract; a plain HTTP client served a path the `*` group
+                # disallows is not a broken declaration
+                verdict = "declared_not_enforced"
+            else:
+                verdict = "consistent"
+            entries.append({"agent_profile": profile, "robots_token": token, "path": path, "declared": declared,
+                            "observed": observed, "baseline": base.outcome if base else None, "verdict": verdict})
+    return entries
+
+
+def coverage(observations: list[Observation]) -> dict[str, Any]:
+    """Which critical paths (the target and discovered login/signup/…) carry which measures."""
+    paths: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    for obs in observations:
+        spec = obs.spec
+        if spec.kind != "page" or not (spec.critical or spec.category == "target"):
+            continue
+        entry = paths.setdefault(spec.path, {"path": spec.path, "category": spec.category, "measures": [],
+                                             "vendors": [], "stopped_profiles": []})
+        for match in obs.matches:
+            if match.measure != "cdn":
+                _add(entry["measures"], match.measure)
+                _add(entry["vendors"], match.vendor)
+        if obs.outcome in STOPPED:
+            _add(entry["stopped_profiles"], spec.profile)
+    items = list(paths.values())
+    for entry in items:
+        entry["measures"].sort()
+        entry["vendors"].sort()
+    return {"critical_paths": items, "unprotected_paths": [e["path"] for e in items if not e["measures"] and not e["stopped_profiles"]]}
+
+
+def robots_text_of(observations: list[Observation]) -> str | None:
+    for obs in sorted(observations, key=lambda o: o.spec.profile != "browser"):
+        if obs.spec.path == ROBOTS_PATH and obs.policy_text is not None:
+            return obs.policy_text
+    return None
+
+
+def labyrinth_signals(observations: list[Observation]) -> list[Observation]:
+    """Served AI-profile pages with many hidden nofollow links (AI Labyrinth style)."""
+    return [o for o in observations if o.spec.profile in ("ai_crawler", "ai_agent") and o.outcome == "served"
+            and o.hidden_nofollow_links >= LABYRINTH_HIDDEN_LINKS]

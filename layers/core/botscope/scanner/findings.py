@@ -1,0 +1,257 @@
+"""Public-safe ABAAM findings (API.md shape) with stable fingerprints.
+
+A fingerprint is ``sha256(origin | category | measure | vendor | scope)`` where the scope is what
+makes the finding distinct (an enforcement verdict and profile, a sorted path list for coverage,
+a policy signal name). It never depends on ids, times or evidence ordering, so the same site with
+the same measure yields the same fingerprint scan after scan — that drives change detection.
+
+Severity (how much the finding matters for the site's ABAAM posture) and confidence (how sure
+the scanner is) are separate: an inconclusive high-severity gap is possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from botscope.scanner.model import ScanPlan
+
+_HIGH_VALUE_CATEGORIES = frozenset({"login", "signup", "password_reset", "cart", "checkout", "account", "api"})
+
+RECOMMENDATIONS = {
+    "detection_active": "Confirm the rule is intended for this client type; verified AI agents and "
+                        "legitimate clients may need an allow path (e.g. Web Bot Auth or a verified-bot list).",
+    "detection_present": "Presence only: make sure its bot rules actually act on the paths you care about.",
+    "cdn": "CDN presence is informational; bot and WAF features are configured separately.",
+    "declared_not_enforced": "robots.txt disallows this agent but it was served like a browser: enforce the "
+                             "declaration at the edge (bot management rule or AI-crawler block) if it matters.",
+    "undeclared_block": "This client is blocked without a robots.txt declaration: declare the policy so "
+                        "well-behaved agents can comply without hitting the block.",
+    "differential_content": "AI clients received different content than a browser (possible tarpit or "
+                            "labyrinth): confirm this is intended and not a misconfiguration.",
+    "browser_challenged": "A regular browser was challenged: real visitors may see friction; review the "
+                          "challenge sensitivity for this path.",
+    "enforced": "Declared and enforced: keep the declaration and the rule in sync.",
+    "unprotected_critical": "No anti-bot measure was observed on this critical path: consider bot "
+                            "management, rate limiting or a CAPTCHA on sensitive forms.",
+    "policy_blocked": "A policy file is behind a challenge or block: agents cannot read your declared "
+                      "preferences; exempt policy files from challenges.",
+    "robots_ai": "Review which AI agents your robots.txt names and whether the edge enforces it.",
+    "robots_conflict": "The managed robots.txt section and your own rules disagree for some agents: "
+                       "decide on one policy.",
+    "policy_info": "Informational: declared AI preference signal.",
+    "web_bot_auth_placeholder": "The Web Bot Auth directory lists no keys: publishing it does not mean "
+                                "signed agents are verified.",
+    "labyrinth": "Many hidden nofollow links were served to AI clients (AI Labyrinth style).",
+    "rate_limit": "Rate limiting observed: make sure limits for verified agents are intended.",
+}
+
+
+def fingerprint(origin: str, category: str, measure: str, vendor: str | None, scope: list[str] | str = "") -> str:
+    scope_text = "|".join(sorted(scope)) if isinstance(scope, list) else scope
+    raw = "\x1f".join([origin.lower(), category, measure, vendor or "", scope_text])
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def finding_id(scan_job_id: str | None, fp: str) -> str:
+    # Deterministic per scan: the same finding in the same scan always has the same id.
+    return "fnd_" + hashlib.sha256(f"{scan_job_id or 'local'}|{fp}".encode()).hexdigest()[:24]
+
+
+def _finding(origin: str, scan_job_id: str | None, *, category: str, measure: str, status: str, severity: str,
+             confidence: float, title: str, summary: str, vendor: str | None, layer: str, paths: list[str],
+             profiles: list[str], evidence: list[dict[str, str]], recommendation: str,
+             scope: list[str] | str = "") -> dict[str, Any]:
+    fp = fingerprint(origin, category, measure, vendor, scope)
+    return {
+        "finding_id": finding_id(scan_job_id, fp), "fingerprint": fp, "category": category, "measure": measure,
+        "status": status, "severity": severity, "confidence": round(confidence, 2), "title": title,
+        "summary": summary, "vendor": vendor, "layer": layer, "paths": sorted(paths), "profiles": sorted(profiles),
+        "evidence": evidence, "recommendation": recommendation,
+    }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dict[str, Any],
+                   enforcement: list[dict[str, Any]], coverage: dict[str, Any],
+                   policy_outcomes: dict[str, dict[str, Any]], labyrinth: list[Any],
+                   scan_job_id: str | None) -> list[dict[str, Any]]:
+    origin = plan.target.origin
+    out: list[dict[str, Any]] = []
+
+    # Detections: one finding per vendor and measure (paths/profiles vary between scans; the
+    # fingerprint does not include them).
+    merged: dict[tuple, dict[str, Any]] = {}
+    for det in detections:
+        key = (det["vendor"], det["measure"])
+        if key in merged:
+            base = merged[key]
+            base["active"] = base["active"] or det["active"]
+            base["confidence"] = max(base["confidence"], det["confidence"])
+            base["paths"] = sorted(set(base["paths"]) | set(det["paths"]))
+            base["profiles"] = sorted(set(base["profiles"]) | set(det["profiles"]))
+            base["evidence"] += [e for e in det["evidence"] if e not in base["evidence"]]
+            if det["product"] not in base["products"]:
+                base["products"].append(det["product"])
+        else:
+            merged[key] = {**det, "products": [det["product"]], "evidence": list(det["evidence"])}
+    for (vendor, measure), det in merged.items():
+        products = ", ".join(det["products"])
+        where = f"on {_plural(len(det['paths']), 'path')} for {', '.join(sorted(det['profiles']))}"
+        if measure == "cdn":
+            kind, severity, rec = "present", "info", RECOMMENDATIONS["cdn"]
+            summary = f"{products} serves this site ({where})."
+        elif det["active"]:
+            kind, severity, rec = "present", "info", RECOMMENDATIONS["detection_active"]
+            summary = f"{products} actively stopped requests ({measure}) {where}."
+        else:
+            kind, severity = "present", "info"
+            rec = RECOMMENDATIONS["rate_limit" if measure == "rate_limit" else "detection_present"]
+            summary = f"{products} is present ({measure}) {where}; no active challenge or block from it."
+        title = f"{products}: {measure.replace('_', ' ')}" if vendor else f"Site-native {measure.replace('_', ' ')}"
+        out.append(_finding(origin, scan_job_id, category="detection", measure=measure, status=kind, severity=severity,
+                            confidence=det["confidence"], title=title, summary=summary, vendor=vendor,
+                            layer=det["layer"], paths=det["paths"], profiles=det["profiles"],
+                            evidence=det["evidence"][:12], recommendation=rec))
+
+    # Enforcement: one finding per verdict and profile, paths listed (not part of the fingerprint).
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for entry in enforcement:
+        if entry["verdict"] in ("consistent", "inconclusive"):
+            continue
+        # "the browser was challenged" is about the baseline, not about the profile compared with it
+        profile = "browser" if entry["verdict"] == "browser_challenged" else entry["agent_profile"]
+        grouped.setdefault((entry["verdict"], profile), []).append(entry)
+    for (verdict, profile), entries in sorted(grouped.items()):
+        paths = sorted({e["path"] for e in entries})
+        token = entries[0]["robots_token"]
+        spec = {
+            "enforced": ("policy", "present", "info", 0.85, f"robots.txt policy for {token} is enforced",
+                         f"The {profile} profile ({token}) is disallowed by robots.txt and was stopped on {_plural(len(paths), 'path')}."),
+            "declared_not_enforced": ("policy", "present", "medium", 0.8, f"robots.txt disallows {token} but it is served",
+                                      f"The {profile} profile ({token}) is disallowed by robots.txt yet received the same content as a browser on {_plural(len(paths), 'path')}."),
+            "undeclared_block": ("bot_management", "present", "low", 0.8, f"{profile} blocked without a declaration",
+                                 f"The {profile} profile was challenged or blocked on {_plural(len(paths), 'path')} while robots.txt does not disallow it."),
+            "differential_content": ("tarpit", "inconclusive", "medium", 0.6, f"Different content served to {profile}",
+                                     f"The {profile} profile received content that differs from the browser's on {_plural(len(paths), 'path')} (possible tarpit or labyrinth)."),
+            "browser_challenged": ("challenge", "inconclusive", "low", 0.7, "The scanner's browser profile was challenged",
+                                   f"The browser baseline itself was challenged or blocked on {_plural(len(paths), 'path')}: protection is strict, and the comparison with the other profiles is inconclusive."),
+        }[verdict]
+        measure, status, severity, confidence, title, summary = spec
+        category = "scan" if verdict == "browser_challenged" else "enforcement"
+        out.append(_finding(origin, scan_job_id, category=category, measure=measure, status=status, severity=severity,
+                            confidence=confidence, title=title, summary=summary, vendor=None,
+                            layer="policy" if measure == "policy" else "edge", paths=paths, profiles=[profile],
+                            evidence=[{"signal": "status", "name": f"outcome {entries[0]['observed']}"}] + (
+                                [{"signal": "policy", "name": f"robots.txt {token}"}] if entries[0]["declared"] != "unspecified" else []),
+                            recommendation=RECOMMENDATIONS[verdict], scope=f"{verdict}|{profile}"))
+
+    # Coverage: critical paths without any measure.
+    unprotected = coverage["unprotected_paths"]
+    categories = {e["path"]: e["category"] for e in coverage["critical_paths"]}
+    if unprotected and any(e["path"] != plan.target.path for e in coverage["critical_paths"]):
+        high_value = [p for p in unprotected if categories.get(p) in _HIGH_VALUE_CATEGORIES]
+        out.append(_finding(origin, scan_job_id, category="coverage", measure="bot_management", status="absent",
+                            severity="medium" if high_value else "low", confidence=0.6,
+                            title="Critical paths without anti-bot measures",
+                            summary=f"No anti-bot measure was observed on {_plural(len(unprotected), 'critical path')}.",
+                            vendor=None, layer="application", paths=unprotected, profiles=[], evidence=[],
+                            recommendation=RECOMMENDATIONS["unprotected_critical"], scope=unprotected))
+
+    out.extend(_policy_findings(origin, scan_job_id, policy, policy_outcomes))
+
+    if labyrinth:
+        paths = sorted({o.spec.path for o in labyrinth})
+        profiles = sorted({o.spec.profile for o in labyrinth})
+        out.append(_finding(origin, scan_job_id, category="detection", measure="tarpit", status="inconclusive",
+                            severity="low", confidence=0.4, title="Hidden nofollow links served to AI clients",
+                            summary=f"AI client profiles received pages with many hidden nofollow links on {_plural(len(paths), 'path')}.",
+                            vendor=None, layer="edge", paths=paths, profiles=profiles,
+                            evidence=[{"signal": "body", "name": "hidden nofollow links"}],
+                            recommendation=RECOMMENDATIONS["labyrinth"], scope="labyrinth"))
+    return out
+
+
+def _policy_findings(origin: str, scan_job_id: str | None, policy: dict[str, Any],
+                     policy_outcomes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def add(signal: str, title: str, summary: str, *, status: str = "present", severity: str = "info",
+            confidence: float = 0.95, recommendation: str = RECOMMENDATIONS["policy_info"], path: str | None = None,
+            vendor: str | None = None, measure: str = "policy") -> None:
+        out.append(_finding(origin, scan_job_id, category="policy", measure=measure, status=status, severity=severity,
+                            confidence=confidence, title=title, summary=summary, vendor=vendor, layer="policy",
+                            paths=[path] if path else [], profiles=[],
+                            evidence=[{"signal": "policy", "name": signal}], recommendation=recommendation,
+                            scope=signal))
+
+    robots = policy["robots_txt"]
+    treatments = robots["ai_agents"]
+    disallowed = sorted(t for t, v in treatments.items() if v == "disallowed")
+    partial = sorted(t for t, v in treatments.items() if v == "partial")
+    if robots["present"] and (disallowed or partial):
+        add("robots.txt ai agents", "robots.txt restricts AI agents",
+            f"robots.txt disallows {_plural(len(disallowed), 'known AI agent')} entirely and {len(partial)} partially.",
+            recommendation=RECOMMENDATIONS["robots_ai"], path="/robots.txt")
+    if robots.get("managed_by"):
+        add(f"robots.txt managed by {robots['managed_by']}", "robots.txt has a managed AI section",
+            f"robots.txt contains a section managed by {robots['managed_by']}.", path="/robots.txt",
+            vendor=robots["managed_by"])
+    if robots.get("conflicts"):
+        add("robots.txt conflicts", "robots.txt rules conflict for some AI agents",
+            f"{_plural(len(robots['conflicts']), 'agent')} disallowed by the managed section are allowed by the site's own rules.",
+            severity="low", recommendation=RECOMMENDATIONS["robots_conflict"], path="/robots.txt")
+    if policy.get("content_signals"):
+        add("content-signal", "Content signals declared",
+            "robots.txt declares Content-Signal preferences: " + ", ".join(sorted(policy["content_signals"])) + ".",
+            path="/robots.txt")
+    if policy.get("content_usage"):
+        add("content-usage", "AI usage preferences declared (aipref)",
+            "Content-Usage preferences declared for: " + ", ".join(sorted(policy["content_usage"])) + ".")
+    if policy["llms_txt"].get("present"):
+        add("llms.txt", "llms.txt published", "The site publishes /llms.txt for language models.", path="/llms.txt")
+    if policy["ai_txt"].get("present"):
+        add("ai.txt", "ai.txt published", "The site publishes a Spawning-style /ai.txt.", path="/ai.txt")
+    if policy["tdmrep"].get("present"):
+        reserved = policy["tdmrep"].get("reserved")
+        add("tdmrep", "TDM rights reserved" if reserved else "TDMRep declared",
+            "Text-and-data-mining rights are reserved (TDMRep)." if reserved else "TDMRep is declared without a reservation.")
+    noai = policy["noai_meta"]
+    if noai.get("noai") or noai.get("noimageai"):
+        tokens = [t for t in ("noai", "noimageai") if noai.get(t)]
+        add("noai meta", "noai directives on pages", f"Pages carry {', '.join(tokens)} in robots meta or X-Robots-Tag.")
+    wba = policy["web_bot_auth"]
+    if wba.get("directory_present"):
+        add("web bot auth directory", "Web Bot Auth key directory published",
+            "The site publishes an HTTP message signatures directory with keys.", measure="agent_auth",
+            path="/.well-known/http-message-signatures-directory")
+    elif wba.get("placeholder"):
+        add("web bot auth directory", "Empty Web Bot Auth directory", "The key directory is published without keys.",
+            status="inconclusive", confidence=0.7, recommendation=RECOMMENDATIONS["web_bot_auth_placeholder"],
+            measure="agent_auth", path="/.well-known/http-message-signatures-directory")
+    ppc = policy["pay_per_crawl"]
+    if ppc.get("detected"):
+        out.append(_finding(origin, scan_job_id, category="policy", measure="agent_auth", status="present",
+                            severity="info", confidence=0.9, title="Pay per crawl (HTTP 402)",
+                            summary="Crawlers are asked to pay (HTTP 402 with a crawler price).", vendor="cloudflare",
+                            layer="edge", paths=ppc["paths"], profiles=ppc["profiles"],
+                            evidence=[{"signal": "status", "name": "402"}, {"signal": "header", "name": "crawler-price"}],
+                            recommendation=RECOMMENDATIONS["policy_info"], scope="pay_per_crawl"))
+    for path, info in sorted(policy_outcomes.items()):
+        outcome = info.get("outcome")
+        if outcome not in ("challenged", "blocked"):
+            continue   # a rate limit is transient and reported by its own detection
+        profiles = sorted(info.get("profiles") or [])
+        out.append(_finding(origin, scan_job_id, category="policy",
+                            measure="challenge" if outcome == "challenged" else "bot_management",
+                            status="present", severity="low", confidence=0.9,
+                            title=f"Policy file {path} is {outcome}",
+                            summary=f"{path} answered {outcome} instead of the file for "
+                                    f"{', '.join(profiles) or 'the scanner'}, so agents cannot read it.",
+                            vendor=None, layer="policy", paths=[path], profiles=profiles,
+                            evidence=[{"signal": "policy", "name": f"{path} {outcome}"}],
+                            recommendation=RECOMMENDATIONS["policy_blocked"], scope=f"policy_file_stopped|{path}"))
+    return out
