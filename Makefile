@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: install run test test-fast lint bench soak build deploy clean invoke-%
+.PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,14 +32,22 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m tests.bench.run_all
 
-build: $(STAMP)
+# The core layer's requirements.txt (what `sam build` installs into the layer), from pyproject.toml.
+requirements: layers/core/requirements.txt
+
+layers/core/requirements.txt: pyproject.toml
+	$(PYTHON) -c 'import tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; \
+	open("$@", "w").write("# The core layer'"'"'s runtime dependencies (sam build installs them into the layer).\n# Generated from pyproject.toml by `make requirements`; a test checks they match.\n" + "\n".join(deps) + "\n")'
+
+build: $(STAMP) layers/core/requirements.txt
 	sam build --template template.yaml
 
 deploy: build
 	sam deploy --config-env $${ENV:-dev}
 
+# make invoke-scan_prepare, or with another event: make invoke-api EVENT=events/api_health.json
 invoke-%: $(STAMP)
-	$(BIN)/python -m botscope.local.invoke $* events/$*.json
+	$(BIN)/python -m botscope.local.invoke $* $(or $(EVENT),events/$*.json)
 
 clean:
 	rm -rf $(VENV) .botscope .aws-sam .pytest_cache

@@ -1,0 +1,162 @@
+"""Creates BotScope's AWS resources in moto from template.yaml and the ASL file themselves, so the
+local stack and the deployed stack cannot drift apart.
+
+Only what the code talks to is created: the table (keys, GSIs, TTL), the reports bucket, the
+webhook queue and its DLQ (visibility timeout, redrive policy), the webhook-secrets KMS key, one
+Lambda function per ``AWS::Serverless::Function`` (moto only registers them; the seam runs the
+code) and the state machine, with ``${...}`` substituted as DefinitionSubstitutions would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from botscope.aws.template import (
+    REPO_ROOT,
+    TEMPLATE_PATH,
+    load_template,
+    table_create_kwargs,
+    table_ttl_attribute,
+)
+
+
+@dataclass
+class LocalResources:
+    region: str
+    table_name: str
+    bucket: str
+    webhook_queue_url: str
+    webhook_dlq_url: str
+    kms_key_id: str
+    state_machine_arn: str
+    # logical id -> (function name, CodeUri directory)
+    functions: dict[str, tuple[str, Path]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """BotScope settings pointing at these resources (as template.yaml's Environment does)."""
+        return {"BOTSCOPE_TABLE_NAME": self.table_name, "BOTSCOPE_REPORTS_BUCKET": self.bucket,
+                "BOTSCOPE_WEBHOOK_QUEUE_URL": self.webhook_queue_url, "BOTSCOPE_WEBHOOK_DLQ_URL": self.webhook_dlq_url,
+                "BOTSCOPE_STATE_MACHINE_ARN": self.state_machine_arn,
+                "BOTSCOPE_WEBHOOK_KMS_KEY_ID": self.kms_key_id}
+
+
+def _resources(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == type_name}
+
+
+def serverless_functions(template: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Logical id -> function directory, for every function in the template."""
+    template = template or load_template()
+    return {logical_id: REPO_ROOT / str(res["Properties"]["CodeUri"]).rstrip("/")
+            for logical_id, res in _resources(template, "AWS::Serverless::Function").items()}
+
+
+def _queue_attributes(props: dict[str, Any], dlq_arn: str | None) -> dict[str, str]:
+    attributes = {}
+    for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+        if name in props:
+            attributes[name] = str(props[name])
+    redrive = props.get("RedrivePolicy")
+    if redrive and dlq_arn:
+        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn,
+                                                  "maxReceiveCount": str(redrive.get("maxReceiveCount", 5))})
+    return attributes
+
+
+def substitute_definition(definition: str, substitutions: dict[str, str]) -> str:
+    """``${Name}`` -> value, as SAM's DefinitionSubstitutions; an unknown name is an error."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in substitutions:
+            raise KeyError(f"DefinitionSubstitutions has no value for ${{{name}}}")
+        return substitutions[name]
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", replace, definition)
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# the local stack runs functions/<name>/app.py in-process\n")
+    return buffer.getvalue()
+
+
+def create_resources(prefix: str = "botscope-local", region: str = "us-east-1",
+                     overrides: dict[str, str] | None = None) -> LocalResources:
+    """Creates everything in whatever endpoint boto3 currently targets (moto). ``overrides`` can
+    replace DefinitionSubstitutions values (tests point a stage at a failing function)."""
+    template = load_template(TEMPLATE_PATH)
+
+    ddb = boto3.client("dynamodb", region_name=region)
+    table_name = f"{prefix}-table"
+    ddb.create_table(**table_create_kwargs(table_name))
+    ttl = table_ttl_attribute()
+    if ttl:
+        ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
+
+    s3 = boto3.client("s3", region_name=region)
+    bucket = f"{prefix}-reports"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+
+    sqs = boto3.client("sqs", region_name=region)
+    queues = template["Resources"]
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-webhooks-dlq",
+                               Attributes=_queue_attributes(queues["WebhookDLQ"]["Properties"], None))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=f"{prefix}-webhooks",
+                                 Attributes=_queue_attributes(queues["WebhookQueue"]["Properties"], dlq_arn))["QueueUrl"]
+
+    kms = boto3.client("kms", region_name=region)
+    key_props = queues["WebhookSecretsKey"]["Properties"]
+    key_id = kms.create_key(Description=key_props.get("Description", "webhook secrets"))["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=f"alias/{prefix}-webhook-secrets", TargetKeyId=key_id)
+
+    iam = boto3.client("iam", region_name=region)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+        "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
+    role_arn = iam.create_role(RoleName=f"{prefix}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+    lam = boto3.client("lambda", region_name=region)
+    functions: dict[str, tuple[str, Path]] = {}
+    arns: dict[str, str] = {}
+    for logical_id, directory in serverless_functions(template).items():
+        name = f"{prefix}-{logical_id}"
+        props = template["Resources"][logical_id]["Properties"]
+        arns[logical_id] = lam.create_function(
+            FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=props.get("Handler", "app.lambda_handler"),
+            Code={"ZipFile": _dummy_zip()}, Timeout=int(props.get("Timeout", 30)))["FunctionArn"]
+        functions[logical_id] = (name, directory)
+
+    machine = _resources(template, "AWS::Serverless::StateMachine")["ScanWorkflow"]["Properties"]
+    substitutions: dict[str, str] = {}
+    for name, value in machine.get("DefinitionSubstitutions", {}).items():
+        substitutions[name] = _resolve(value, arns)
+    substitutions.update(overrides or {})
+    definition = substitute_definition((REPO_ROOT / machine["DefinitionUri"]).read_text(), substitutions)
+    sfn = boto3.client("stepfunctions", region_name=region)
+    state_machine_arn = sfn.create_state_machine(name=f"{prefix}-ScanWorkflow", definition=definition,
+                                                 roleArn=role_arn, type=machine.get("Type", "STANDARD"))["stateMachineArn"]
+    return LocalResources(region, table_name, bucket, queue_url, dlq_url, key_id, state_machine_arn, functions)
+
+
+def _resolve(value: Any, arns: dict[str, str]) -> str:
+    """The intrinsic functions DefinitionSubstitutions uses here: !GetAtt Fn.Arn and !Ref Fn."""
+    if isinstance(value, str):
+        return value
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        if attribute == "Arn" and logical_id in arns:
+            return arns[logical_id]
+    if "Ref" in value and value["Ref"] in arns:
+        return arns[value["Ref"]]
+    raise ValueError(f"cannot resolve {value!r} locally")

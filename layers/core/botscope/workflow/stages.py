@@ -1,0 +1,313 @@
+"""The scan workflow's stages, one function per state of functions/scan_workflow/scan_workflow.asl.json.
+
+    Prepare ─> ProbePathRuns (Map: probe_path_run, or mark_path_run_failed) ─> Analyze ─> Finalize
+       └────────────── any stage failure ──────────────> mark_scan_failed ─> Fail
+
+Stages exchange ids; what they produce lives in the table (scan, path runs) and in the private
+bucket (plan, observations, report: ``botscope.store.reports``). Every stage is safe to run twice
+for the same input (Step Functions retries; a Catch may fire after a partial success): status
+writes are conditional and never leave a terminal state (``botscope.store.scans``).
+
+The scanner engine is imported inside the stages that use it: Finalize and MarkFailed never pay
+for it, and no stage pays for it at cold-import time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from botscope import errors, ids
+from botscope.config import get_settings
+from botscope.monitoring import hooks
+from botscope.observability import logger, metrics
+from botscope.store import reports, scans
+from botscope.store.table import now_iso, utcnow
+from botscope.webhooks import fanout
+
+if TYPE_CHECKING:
+    from botscope.scanner.model import Observation, ScanPlan
+    from botscope.scanner.targets import NetworkPolicy
+
+
+class ScanNotActive(Exception):
+    """The scan is missing or already finished (e.g. timed out): nothing to do but stop."""
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def _network_policy() -> NetworkPolicy:
+    """Production allows nothing private; local tests and the demo opt ranges in
+    (``BOTSCOPE_ALLOW_PRIVATE_TARGETS``)."""
+    from botscope.scanner.targets import NetworkPolicy
+
+    return NetworkPolicy(allow_private=get_settings().allowed_private_networks)
+
+
+def _active_scan(scan_job_id: str) -> dict[str, Any]:
+    scan = scans.get_scan(scan_job_id)
+    if scan is None:
+        raise ScanNotActive(f"scan {scan_job_id} does not exist")
+    if scan["status"] in scans.TERMINAL_STATUSES:
+        raise ScanNotActive(f"scan {scan_job_id} is already {scan['status']}")
+    return scan
+
+
+def _load_plan(scan_job_id: str) -> ScanPlan:
+    from botscope.scanner.model import ScanPlan
+
+    return ScanPlan.model_validate(reports.get_plan(scan_job_id))
+
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _duration_ms(start: str | None, end: str | None) -> int | None:
+    if not start or not end:
+        return None
+    return int((_parse_iso(end) - _parse_iso(start)).total_seconds() * 1000)
+
+
+def _count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
+    metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def _run_monitoring_hook(hook: Any, *args: Any) -> None:
+    """Monitoring reacts to a scan's end, but cannot undo it: once the status is terminal, a
+    failing hook is logged and counted, and the customer's scan event still goes out (a retry of
+    the stage would find the scan terminal and do nothing, so raising would lose the event)."""
+    try:
+        hook(*args)
+    except Exception:
+        logger.exception("monitoring hook failed", extra={"hook": getattr(hook, "__name__", str(hook))})
+        _count("MonitoringHookFailed")
+
+
+# --- Prepare -----------------------------------------------------------------------------------
+
+def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
+    """Normalizes and guards the target, plans the path runs, stores the plan and the pending path
+    runs. Returns ``{scan_job_id, workspace_id, path_runs: [{path_run_id}]}`` for the Map."""
+    from botscope.scanner import engine
+
+    scan = _active_scan(scan_job_id)
+    if scans.mark_running(scan_job_id):
+        _count("ScansStarted")
+    if scan.get("path_runs_total"):  # a retried Prepare: the plan and runs are already stored
+        runs = scans.list_path_runs(scan_job_id)
+    else:
+        plan = engine.plan_scan_sync(scan["target_url"], scan["scan_mode"], _network_policy())
+        for spec in plan.path_runs:
+            spec.path_run_id = ids.new_id("run")
+        # The plan first: a path run that exists always has its spec in the stored plan.
+        reports.put_plan(scan_job_id, plan.model_dump(mode="json"))
+        runs = scans.put_path_runs(scan_job_id, [spec.model_dump() for spec in plan.path_runs])
+        _count("PathRuns", len(runs))
+    logger.info("scan prepared", extra={"path_runs": len(runs)})
+    return {"scan_job_id": scan_job_id, "workspace_id": workspace_id,
+            "path_runs": [{"path_run_id": run["path_run_id"]} for run in runs]}
+
+
+# --- Probe -------------------------------------------------------------------------------------
+
+def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dict[str, Any]:
+    """Fetches one path with one profile, stores the observation, records the path run."""
+    from botscope.scanner import engine
+
+    run = scans.get_path_run(scan_job_id, path_run_id)
+    if run is None:
+        raise ScanNotActive(f"path run {path_run_id} does not exist")
+    if run["status"] in scans.RUN_TERMINAL_STATUSES:  # a retry after success
+        return {"path_run_id": path_run_id, "status": run["status"], "outcome": run.get("outcome")}
+    plan = _load_plan(scan_job_id)
+    spec = next((s for s in plan.path_runs if s.path_run_id == path_run_id), None)
+    if spec is None:
+        raise ScanNotActive(f"path run {path_run_id} is not in the plan")
+    scans.update_path_run(scan_job_id, path_run_id, status="running")
+    observation = engine.probe_sync(spec, plan.target, _network_policy())
+    key = reports.put_observation(scan_job_id, path_run_id, observation.model_dump(mode="json"))
+    # A fetch that got no answer (timeout, refused, guard) is a failed path run; the observation is
+    # kept anyway, since "no answer" is itself evidence (a tarpit, a drop rule).
+    failed = observation.error is not None and observation.http_status is None
+    status = "failed" if failed else "completed"
+    scans.update_path_run(
+        scan_job_id, path_run_id, status=status, outcome=observation.outcome,
+        http_status=observation.http_status, duration_ms=observation.duration_ms,
+        error=observation.error.model_dump() if observation.error else None, observation_key=key)
+    _count(f"PathRuns{status.capitalize()}")
+    if observation.duration_ms is not None:
+        _count("PathRunDuration", observation.duration_ms, MetricUnit.Milliseconds)
+    logger.info("path run probed", extra={"path_run_id": path_run_id, "status": status,
+                                          "outcome": observation.outcome})
+    return {"path_run_id": path_run_id, "status": status, "outcome": observation.outcome}
+
+
+def mark_path_run_failed(scan_job_id: str, path_run_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The Map item's Catch: this path run failed after its retries; the scan goes on."""
+    code, message = error_from_states(error)
+    changed = scans.update_path_run(scan_job_id, path_run_id, status="failed", outcome="error",
+                                    error={"code": code, "message": message})
+    if changed:
+        _count("PathRunsFailed")
+    logger.warning("path run failed", extra={"path_run_id": path_run_id, "code": code})
+    return {"path_run_id": path_run_id, "status": "failed"}
+
+
+# --- Analyze -----------------------------------------------------------------------------------
+
+def _observations(plan: ScanPlan, runs: list[dict[str, Any]]) -> list[Observation]:
+    """One observation per planned path run: the stored one, or an error observation for a run
+    that never stored one (it failed before, or its probe crashed)."""
+    from botscope.scanner.model import Observation, ProbeError
+
+    runs_by_id = {r["path_run_id"]: r for r in runs}
+    observations = []
+    for spec in plan.path_runs:
+        run = runs_by_id.get(spec.path_run_id or "")
+        if run and run.get("observation_key"):
+            observations.append(Observation.model_validate(reports.get_observation(run["observation_key"])))
+            continue
+        error = (run or {}).get("error") or {"code": "not_probed", "message": "The path run did not complete."}
+        observations.append(Observation(spec=spec, outcome="error",
+                                        error=ProbeError(code=error["code"], message=error["message"])))
+    return observations
+
+
+def analyze(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
+    """Turns the observations into findings and the report; stores the report in S3."""
+    from botscope.scanner import engine
+
+    scan = _active_scan(scan_job_id)
+    plan = _load_plan(scan_job_id)
+    observations = _observations(plan, scans.list_path_runs(scan_job_id))
+    report = engine.analyze(plan, observations, scan_job_id=scan_job_id,
+                            started_at=scan.get("started_at") or scan["created_at"], completed_at=now_iso(),
+                            previous_report=hooks.previous_report(scan))
+    key = reports.put_report(scan_job_id, report)
+    logger.info("scan analyzed", extra={"findings": len(report.get("findings") or [])})
+    return {"scan_job_id": scan_job_id, "report_key": key}
+
+
+# --- Finalize ----------------------------------------------------------------------------------
+
+def _event_data(scan: dict[str, Any], report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Webhook payload: ids and summary fields, never the report (API.md "Webhooks")."""
+    base = get_settings().public_base_url.rstrip("/")  # "" when not configured: a relative link
+    data: dict[str, Any] = {
+        "scan_job_id": scan["scan_job_id"], "target_url": scan["target_url"], "scan_mode": scan["scan_mode"],
+        "status": scan["status"], "monitored_url_id": scan.get("monitored_url_id"),
+        "created_at": scan.get("created_at"), "completed_at": scan.get("completed_at"),
+        "links": {"self": f"{base}/api/v1/scans/{scan['scan_job_id']}"},
+    }
+    if report is not None:
+        summary = report.get("summary") or {}
+        data["summary"] = {k: summary.get(k) for k in
+                           ("posture", "score", "measures_present", "vendors", "findings_by_severity")}
+        data["findings_count"] = len(report.get("findings") or [])
+    if scan.get("error"):
+        data["error"] = scan["error"]
+    return data
+
+
+def finalize(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
+    """Marks the scan completed (releasing its active marker), updates monitoring, publishes
+    ``scan.completed``. The monitoring update belongs to the call that completes the scan; the
+    event is published by whichever attempt finds it not yet published (a retry after a failed
+    publish sends it; a second Finalize does not send it twice)."""
+    key = reports.report_key(scan_job_id)
+    report = reports.get_report(key)
+    completed = scans.mark_completed(scan_job_id, report_key=key,
+                                     ruleset_version=str(report.get("ruleset_version") or ""),
+                                     summary=report.get("summary"))
+    scan = scans.get_scan(scan_job_id) or {}
+    if scan.get("status") != "completed":
+        logger.warning("scan ended otherwise; nothing to finalize", extra={"status": scan.get("status")})
+        return {"scan_job_id": scan_job_id, "status": scan.get("status", "unknown")}
+    if completed:
+        _run_monitoring_hook(hooks.after_scan_completed, scan, report)
+        _count("ScansCompleted")
+        duration = _duration_ms(scan.get("started_at") or scan.get("created_at"), scan.get("completed_at"))
+        if duration is not None:
+            _count("ScanDuration", duration, MetricUnit.Milliseconds)
+        logger.info("scan completed")
+    _publish_once(scan, "scan.completed", _event_data(scan, report))
+    return {"scan_job_id": scan_job_id, "status": "completed"}
+
+
+def _publish_once(scan: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
+    if event_type in (scan.get("published_events") or {}):
+        return
+    event_id = fanout.publish_event(scan["workspace_id"], event_type, data)
+    scans.record_published_event(scan["scan_job_id"], event_type, event_id)
+
+
+# --- MarkFailed --------------------------------------------------------------------------------
+
+# Public-safe text for failures whose own message is internal.
+_GENERIC_FAILURE = "An internal error stopped the scan before a report could be produced."
+
+
+def error_from_states(error: dict[str, Any] | None) -> tuple[str, str]:
+    """``(code, message)`` from a Step Functions Catch (``{"Error", "Cause"}``).
+
+    BotScope's typed errors carry a public code and a public message (e.g. the target stopped
+    resolving to a public address between POST and Prepare). Anything else is internal: it gets a
+    generic code and message, and its details stay in the logs.
+    """
+    error = error or {}
+    name = str(error.get("Error") or "")
+    if name == "States.Timeout":
+        return "stage_timeout", "A stage of the scan took too long."
+    cause: dict[str, Any] = {}
+    try:
+        parsed = json.loads(error.get("Cause") or "{}")
+        cause = parsed if isinstance(parsed, dict) else {}
+    except (TypeError, ValueError):
+        pass
+    error_type = str(cause.get("errorType") or name)
+    error_class = getattr(errors, error_type, None)
+    if isinstance(error_class, type) and issubclass(error_class, errors.BotScopeError):
+        return error_class.code, str(cause.get("errorMessage") or error_class.title)
+    if error_type == "ScanNotActive":
+        return "scan_not_active", "The scan was no longer running."
+    if error_type == "TransientError" or name.startswith("Lambda."):
+        return "temporarily_unavailable", "A service the scan depends on was unavailable; try again."
+    return "internal_error", _GENERIC_FAILURE
+
+
+def mark_scan_failed(scan_job_id: str, workspace_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The workflow's Catch: status failed with ``{code, message}`` (never over a terminal status),
+    monitoring keeps the URL scheduled, ``scan.failed`` is published."""
+    code, message = error_from_states(error)
+    logger.warning("scan failed", extra={"code": code, "states_error": (error or {}).get("Error")})
+    changed = scans.mark_failed(scan_job_id, code, message)
+    scan = scans.get_scan(scan_job_id) or {}
+    if scan.get("status") != "failed":
+        return {"scan_job_id": scan_job_id, "status": scan.get("status", "unknown")}
+    if changed:
+        _run_monitoring_hook(hooks.after_scan_failed, scan)
+        _count("ScansFailed")
+    _publish_once(scan, "scan.failed", _event_data(scan))
+    return {"scan_job_id": scan_job_id, "status": "failed", "error": scan.get("error")}
+
+
+# --- deadline ----------------------------------------------------------------------------------
+
+def expire_if_overdue(scan: dict[str, Any]) -> dict[str, Any]:
+    """A queued/running scan past its ``deadline_at`` is marked failed with ``scan_timeout`` (a
+    timed-out execution runs no Catch). Returns the scan as it now is. Called by the API's GET
+    (``botscope.service.scans.expire_if_overdue`` adds a grace period first) and by sweeps."""
+    deadline = scan.get("deadline_at")
+    if scan.get("status") not in scans.ACTIVE_STATUSES or not deadline or utcnow() <= _parse_iso(deadline):
+        return scan
+    if scans.mark_failed(scan["scan_job_id"], "scan_timeout", "The scan did not finish in time."):
+        fresh = scans.get_scan(scan["scan_job_id"]) or scan
+        _run_monitoring_hook(hooks.after_scan_failed, fresh)
+        _count("ScansFailed")
+        _publish_once(fresh, "scan.failed", _event_data(fresh))
+        return scans.get_scan(scan["scan_job_id"]) or fresh
+    return scans.get_scan(scan["scan_job_id"]) or scan
