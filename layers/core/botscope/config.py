@@ -40,10 +40,31 @@ class Settings(BaseSettings):
 
     # --- monitoring
     monitor_interval_seconds: int = 0  # 0 = use the plan cadence; >0 overrides it (local stack)
+    # Scheduler (issue 5): starts per second across all workspaces (StartExecution quota headroom),
+    # seconds one run may spend starting scans (below the function timeout; the rest stays due), and
+    # how long a claimed URL waits before another run retries a start that was never confirmed.
+    monitor_max_starts_per_second: float = 10.0
+    monitor_run_budget_seconds: int = 100
+    monitor_claim_lease_seconds: int = 600
+    # Sample reports: a JSON file of {label, target_url}; "" = the packaged monitoring/sample_targets.json.
+    # "{origin}" in a target URL is replaced by sample_targets_origin (the local fixture site).
+    sample_targets_file: str = ""
+    sample_targets_origin: str = ""
 
     # --- webhooks
     webhook_retry_schedule: str = ""  # comma-separated seconds between attempts; "" = production schedule
     webhook_timeout_seconds: float = 10.0
+    # KMS key (id, ARN or alias) that encrypts webhook signing secrets at rest; "" = local fallback
+    # (botscope.webhooks.secrets documents it). The DLQ URL defaults to the queue's redrive target.
+    webhook_kms_key_id: str = ""
+    webhook_dlq_url: str = ""
+    # An endpoint whose deliveries keep failing this long (no 2xx in between) is disabled.
+    webhook_disable_after_seconds: int = 5 * 24 * 3600
+
+    # --- rate limits (issue 6): per credential, a fixed window counter; per workspace, running scans
+    rate_limit_requests: int = 300          # requests per credential per window (0 = unlimited)
+    rate_limit_window_seconds: int = 60
+    max_concurrent_scans: int = 10          # running scans per workspace (0 = unlimited)
 
     @field_validator("allow_private_targets")
     @classmethod

@@ -1,14 +1,16 @@
-"""Request dependencies: authentication of the caller and the CSRF Origin check.
+"""Request dependencies: authentication of the caller, the CSRF Origin check and the request rate.
 
 Accepted credentials (API.md): ``Authorization: Bearer dxk_…`` and the ``botscope_session``
-cookie (unsafe methods must then carry an allowed ``Origin``). A malformed key is rejected by its
-shape and checksum before any table read.
+cookie (unsafe methods must then carry an allowed ``Origin``). ``Bearer mcp_…`` tokens belong to
+``/mcp`` only. A malformed key is rejected by its shape and checksum before any table read.
 """
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
+from starlette.requests import HTTPConnection
 
+from botscope import ratelimit
 from botscope.auth import tokens
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
@@ -20,7 +22,8 @@ SESSION_COOKIE = "botscope_session"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
+    """The Bearer token of the Authorization header, ``None`` without one; 401 for another scheme."""
     header = request.headers.get("authorization")
     if not header:
         return None
@@ -30,7 +33,11 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def _principal_for_workspace(workspace_id: str, actor_type: str, actor_id: str, request: Request,
+def _request_id(request: HTTPConnection) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _principal_for_workspace(workspace_id: str, actor_type: str, actor_id: str, request: HTTPConnection,
                              scopes: frozenset[str] = frozenset()) -> Principal:
     workspace = workspaces.get_workspace(workspace_id)
     if workspace is None:
@@ -38,27 +45,53 @@ def _principal_for_workspace(workspace_id: str, actor_type: str, actor_id: str, 
     return Principal(workspace_id=workspace_id, plan=workspace["plan"], workspace_status=workspace["status"],
                      actor_type=actor_type,  # type: ignore[arg-type]
                      actor_id=actor_id, scopes=scopes,
-                     request_id=getattr(request.state, "request_id", None),
+                     request_id=_request_id(request),
                      source_ip=request.client.host if request.client else None)
 
 
-def authenticate_api_key(token: str, request: Request) -> Principal:
+def authenticate_api_key(token: str, request: HTTPConnection) -> Principal:
     if not tokens.is_well_formed(token, "dxk"):
         raise Unauthorized("The API key is malformed.")
     record = credentials.get_api_key_by_token(token)
     if record is None or record.get("revoked_at"):
         raise Unauthorized("The API key is unknown or revoked.")
-    return _principal_for_workspace(record["workspace_id"], "api_key", record["api_key_id"], request,
-                                    frozenset({"api"}))
+    principal = _principal_for_workspace(record["workspace_id"], "api_key", record["api_key_id"], request,
+                                         frozenset({"api", "mcp"}))
+    credentials.touch_api_key(record)
+    return principal
 
 
-def authenticate_session(token: str, request: Request) -> Principal:
+def authenticate_mcp_token(token: str, request: HTTPConnection) -> Principal:
+    if not tokens.is_well_formed(token, "mcp"):
+        raise Unauthorized("The MCP token is malformed.")
+    record = credentials.get_mcp_token_by_token(token)
+    if record is None or record.get("revoked_at"):
+        raise Unauthorized("The MCP token is unknown or revoked.")
+    principal = _principal_for_workspace(record["workspace_id"], "mcp_token", record["mcp_token_id"], request,
+                                         frozenset({"mcp"}))
+    credentials.touch_api_key(record)  # same last_used_at rule as API keys
+    return principal
+
+
+def authenticate_bearer(token: str, request: HTTPConnection, *, allow_mcp_tokens: bool = False) -> Principal:
+    """``dxk_`` keys everywhere; ``mcp_`` tokens only where ``allow_mcp_tokens`` (the /mcp endpoint)."""
+    if token.startswith("mcp_"):
+        principal = authenticate_mcp_token(token, request)
+        if not allow_mcp_tokens:
+            raise Forbidden("MCP tokens are accepted only on /mcp; use a dxk_ API key for the HTTP API.",
+                            code="insufficient_scope")
+        return principal
+    return authenticate_api_key(token, request)
+
+
+def authenticate_session(token: str, request: HTTPConnection) -> Principal:
     if not tokens.is_well_formed(token, "bss"):
         raise Unauthorized("The session is malformed.")
     record = credentials.get_session_by_token(token)
     if record is None or is_expired(record):
         raise Unauthorized("The session is unknown or expired.")
-    if request.method in UNSAFE_METHODS:
+    method = request.scope.get("method", "GET")
+    if method in UNSAFE_METHODS:
         origin = (request.headers.get("origin") or "").rstrip("/")
         if origin not in get_settings().allowed_origin_list:
             raise Forbidden("Cookie-authenticated requests must come from an allowed Origin.", code="csrf")
@@ -66,15 +99,21 @@ def authenticate_session(token: str, request: Request) -> Principal:
                                     frozenset({"api", "session"}))
 
 
-def get_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller, or 401."""
-    token = _bearer(request)
+def get_principal(request: Request, response: Response = None) -> Principal:  # type: ignore[assignment]
+    """FastAPI dependency: the authenticated caller, or 401; then the credential's request rate (429).
+
+    ``response`` is injected by FastAPI so the ``RateLimit`` headers reach successful responses too.
+    """
+    token = bearer_token(request)
     if token is not None:
-        principal = authenticate_api_key(token, request)
+        principal = authenticate_bearer(token, request)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise Unauthorized("Authenticate with 'Authorization: Bearer dxk_…' or a session cookie.")
         principal = authenticate_session(cookie, request)
     request.state.principal = principal
+    state = ratelimit.check_request_rate(principal)
+    if state is not None and response is not None:
+        response.headers.update(state.headers())
     return principal

@@ -1,18 +1,64 @@
-"""API keys, MCP tokens and browser sessions, stored by the SHA-256 of the secret."""
+"""API keys, MCP tokens and browser sessions, stored by the SHA-256 of the secret.
+
+A credential item is keyed by the hash of its secret, so authenticating is one strongly consistent
+GetItem and the secret itself is never stored. API keys and MCP tokens also carry a per-workspace
+listing key (GSI1). The number of active API keys per workspace is a counter on the workspace item,
+claimed in the same transaction that writes the key, so the limit holds under concurrent creation.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from botscope import ids
 from botscope.auth import tokens
-from botscope.store.table import now_iso, strip_keys, table, ttl_after
+from botscope.store.table import iso, now_iso, strip_keys, table, ttl_after, utcnow, ws_pk
 
 SESSION_TTL_SECONDS = 7 * 24 * 3600
+MAX_ACTIVE_API_KEYS = 25
+# last_used_at is a hint for humans ("used 3 minutes ago"), not an access log: refreshing it at
+# most once a minute keeps authentication free of a write per request.
+LAST_USED_RESOLUTION_SECONDS = 60
+
+# What the API may show about a key or token: never the hash (it is the item key) nor the secret.
+_PUBLIC_KEY_FIELDS = ("api_key_id", "label", "prefix", "last4", "created_at", "last_used_at", "revoked_at")
 
 
-def create_api_key(workspace_id: str, label: str, *, created_by: str | None = None) -> dict[str, Any]:
-    """Returns the stored record plus ``key`` (the full secret, shown once)."""
+class ApiKeyLimitReached(Exception):
+    """The workspace already has ``MAX_ACTIVE_API_KEYS`` active keys."""
+
+
+class WorkspaceMissing(Exception):
+    """A credential was requested for a workspace that does not exist."""
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"ConditionalCheckFailedException",
+                                                          "TransactionCanceledException"}
+
+
+def _cancellation_codes(exc: ClientError) -> list[str]:
+    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+
+
+def public_api_key(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item.get(k) for k in _PUBLIC_KEY_FIELDS}
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+def create_api_key(workspace_id: str, label: str, *, created_by: str | None = None,
+                   max_active: int | None = None) -> dict[str, Any]:
+    """Stores a new key and returns its public record plus ``key`` (the full secret, shown once).
+
+    Raises ``ApiKeyLimitReached`` when the workspace has ``max_active`` (default
+    ``MAX_ACTIVE_API_KEYS``) active keys and
+    ``WorkspaceMissing`` when the workspace does not exist.
+    """
+    max_active = MAX_ACTIVE_API_KEYS if max_active is None else max_active
     issued = tokens.issue("dxk")
     key_id = ids.new_id("key")
     item = {
@@ -22,17 +68,166 @@ def create_api_key(workspace_id: str, label: str, *, created_by: str | None = No
         "prefix": issued.prefix, "last4": issued.last4, "created_at": now_iso(),
         "created_by": created_by, "last_used_at": None, "revoked_at": None,
     }
-    table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-    return {**strip_keys(item), "key": issued.token}
+    client = table().meta.client
+    try:
+        client.transact_write_items(TransactItems=[
+            {"Update": {
+                "TableName": table().name, "Key": {"pk": ws_pk(workspace_id), "sk": "META"},
+                "UpdateExpression": "SET api_keys_active = if_not_exists(api_keys_active, :zero) + :one",
+                "ConditionExpression": "attribute_exists(pk) AND "
+                                       "(attribute_not_exists(api_keys_active) OR api_keys_active < :max)",
+                "ExpressionAttributeValues": {":zero": 0, ":one": 1, ":max": max_active},
+            }},
+            {"Put": {"TableName": table().name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+        if _cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+            if table().get_item(Key={"pk": ws_pk(workspace_id), "sk": "META"}).get("Item") is None:
+                raise WorkspaceMissing(workspace_id) from exc
+            raise ApiKeyLimitReached(workspace_id) from exc
+        raise
+    return {**public_api_key(item), "key": issued.token, "workspace_id": workspace_id}
 
 
 def get_api_key_by_token(token: str) -> dict[str, Any] | None:
-    item = table().get_item(Key={"pk": f"APIKEY#{tokens.hash_token(token)}", "sk": "APIKEY"},
+    """The stored record of a key (including its storage keys, which ``touch_api_key`` needs)."""
+    return table().get_item(Key={"pk": f"APIKEY#{tokens.hash_token(token)}", "sk": "APIKEY"},
                             ConsistentRead=True).get("Item")
-    return item
 
+
+def list_api_keys(workspace_id: str, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+    """The workspace's keys, newest first, without secrets."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": f"WS#{workspace_id}#KEYS"}, "ScanIndexForward": False,
+    }
+    while True:
+        page = table().query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [public_api_key(i) for i in items if include_revoked or not i.get("revoked_at")]
+
+
+def _find_api_key_item(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
+    page = table().query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :id",
+                         ExpressionAttributeValues={":pk": f"WS#{workspace_id}#KEYS", ":id": api_key_id})
+    found = page.get("Items", [])
+    return found[0] if found else None
+
+
+def revoke_api_key(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
+    """Marks the key revoked and frees its slot. ``None`` when the workspace has no such active key
+    (another workspace's key id is indistinguishable from an unknown one)."""
+    found = _find_api_key_item(workspace_id, api_key_id)
+    if found is None or found.get("revoked_at"):
+        return None
+    revoked_at = now_iso()
+    try:
+        table().meta.client.transact_write_items(TransactItems=[
+            {"Update": {
+                "TableName": table().name, "Key": {"pk": found["pk"], "sk": "APIKEY"},
+                "UpdateExpression": "SET revoked_at = :now",
+                # The GSI read is eventually consistent: re-check ownership and state on the item itself.
+                "ConditionExpression": "workspace_id = :ws AND (attribute_not_exists(revoked_at) OR "
+                                       "attribute_type(revoked_at, :null_type))",
+                "ExpressionAttributeValues": {":now": revoked_at, ":ws": workspace_id, ":null_type": "NULL"},
+            }},
+            {"Update": {
+                "TableName": table().name, "Key": {"pk": ws_pk(workspace_id), "sk": "META"},
+                "UpdateExpression": "SET api_keys_active = api_keys_active - :one",
+                "ConditionExpression": "api_keys_active > :zero",
+                "ExpressionAttributeValues": {":one": 1, ":zero": 0},
+            }},
+        ])
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+        codes = _cancellation_codes(exc)
+        if codes[:1] == ["ConditionalCheckFailed"]:
+            return None  # revoked concurrently
+        # The counter was missing (a key written before counting existed): revoke anyway.
+        table().update_item(Key={"pk": found["pk"], "sk": "APIKEY"}, UpdateExpression="SET revoked_at = :now",
+                            ConditionExpression="workspace_id = :ws",
+                            ExpressionAttributeValues={":now": revoked_at, ":ws": workspace_id})
+    return {**public_api_key(found), "revoked_at": revoked_at}
+
+
+def touch_api_key(record: dict[str, Any]) -> bool:
+    """Refreshes ``last_used_at`` of an API key or MCP token record (as read for authentication)
+    when it is older than a minute. Returns whether it wrote.
+
+    The stored record was just read to authenticate, so the common case costs nothing; the
+    conditional update keeps concurrent requests from writing more than once per minute.
+    """
+    now = utcnow()
+    cutoff = iso(now - timedelta(seconds=LAST_USED_RESOLUTION_SECONDS))
+    last_used = record.get("last_used_at")
+    if isinstance(last_used, str) and last_used >= cutoff:
+        return False
+    try:
+        table().update_item(
+            Key={"pk": record["pk"], "sk": record["sk"]}, UpdateExpression="SET last_used_at = :now",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR "
+                                "attribute_type(last_used_at, :null_type) OR last_used_at < :cutoff)",
+            ExpressionAttributeValues={":now": iso(now), ":cutoff": cutoff, ":null_type": "NULL"},
+        )
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+# --- MCP tokens -----------------------------------------------------------------------------------
+
+def create_mcp_token(workspace_id: str, label: str, *, created_by: str | None = None) -> dict[str, Any]:
+    """An ``mcp_`` token, accepted only on /mcp. Returns the public record plus ``token`` (shown once)."""
+    issued = tokens.issue("mcp")
+    token_id = ids.new_id("mcpt")
+    item = {
+        "pk": f"MCPTOKEN#{issued.token_hash}", "sk": "MCPTOKEN",
+        "gsi1pk": f"WS#{workspace_id}#MCPTOKENS", "gsi1sk": token_id,
+        "mcp_token_id": token_id, "workspace_id": workspace_id, "label": label,
+        "prefix": issued.prefix, "last4": issued.last4, "created_at": now_iso(),
+        "created_by": created_by, "last_used_at": None, "revoked_at": None,
+    }
+    table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    return {**strip_keys(item), "token": issued.token}
+
+
+def get_mcp_token_by_token(token: str) -> dict[str, Any] | None:
+    return table().get_item(Key={"pk": f"MCPTOKEN#{tokens.hash_token(token)}", "sk": "MCPTOKEN"},
+                            ConsistentRead=True).get("Item")
+
+
+def revoke_mcp_token(workspace_id: str, mcp_token_id: str) -> bool:
+    page = table().query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :id",
+                         ExpressionAttributeValues={":pk": f"WS#{workspace_id}#MCPTOKENS", ":id": mcp_token_id})
+    found = page.get("Items", [])
+    if not found:
+        return False
+    try:
+        table().update_item(Key={"pk": found[0]["pk"], "sk": "MCPTOKEN"}, UpdateExpression="SET revoked_at = :now",
+                            ConditionExpression="workspace_id = :ws",
+                            ExpressionAttributeValues={":now": now_iso(), ":ws": workspace_id})
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+# --- browser sessions -----------------------------------------------------------------------------
 
 def create_session(workspace_id: str, actor: str, *, ttl_seconds: int = SESSION_TTL_SECONDS) -> dict[str, Any]:
+    """A ``botscope_session`` cookie value (returned as ``token``) valid for ``ttl_seconds``."""
+    if ttl_seconds <= 0:
+        raise ValueError("a session needs a positive lifetime")
     issued = tokens.issue("bss")
     session_id = ids.new_id("ses")
     item = {
@@ -40,10 +235,17 @@ def create_session(workspace_id: str, actor: str, *, ttl_seconds: int = SESSION_
         "workspace_id": workspace_id, "actor": actor, "created_at": now_iso(),
         "expires_at": ttl_after(ttl_seconds),
     }
-    table().put_item(Item=item)
+    table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
     return {**strip_keys(item), "token": issued.token, "expires_at": item["expires_at"]}
 
 
 def get_session_by_token(token: str) -> dict[str, Any] | None:
+    """The stored session, or ``None``. Callers must still check expiry (``table.is_expired``):
+    DynamoDB's TTL deletes lazily."""
     return table().get_item(Key={"pk": f"SESSION#{tokens.hash_token(token)}", "sk": "SESSION"},
                             ConsistentRead=True).get("Item")
+
+
+def delete_session(token: str) -> None:
+    """Logout: the cookie stops working on the next request."""
+    table().delete_item(Key={"pk": f"SESSION#{tokens.hash_token(token)}", "sk": "SESSION"})

@@ -1,0 +1,53 @@
+"""API key lifecycle, shared by the HTTP routes and the MCP ``create_api_key`` tool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botscope import audit
+from botscope.auth.principal import Principal
+from botscope.errors import Conflict, NotFound, ValidationFailed
+from botscope.store import credentials
+
+LABEL_MAX_CHARS = 64
+
+
+def validate_label(label: Any) -> str:
+    """1–64 printable characters once surrounding whitespace is trimmed."""
+    if not isinstance(label, str):
+        raise ValidationFailed("The label must be a string.", errors=[{"field": "label", "message": "must be a string"}])
+    trimmed = label.strip()
+    problem = None
+    if not trimmed:
+        problem = "must not be empty"
+    elif len(trimmed) > LABEL_MAX_CHARS:
+        problem = f"must be at most {LABEL_MAX_CHARS} characters"
+    elif not trimmed.isprintable():
+        problem = "must contain only printable characters"
+    if problem:
+        raise ValidationFailed(f"The label {problem}.", errors=[{"field": "label", "message": problem}])
+    return trimmed
+
+
+def create_api_key(principal: Principal, label: Any) -> dict[str, Any]:
+    """A new key for the caller's workspace; the returned ``key`` is the only time the secret is shown."""
+    clean_label = validate_label(label)
+    try:
+        created = credentials.create_api_key(principal.workspace_id, clean_label, created_by=principal.actor)
+    except credentials.ApiKeyLimitReached as exc:
+        raise Conflict(f"A workspace can have at most {credentials.MAX_ACTIVE_API_KEYS} active API keys; "
+                       "revoke one first.", code="api_key_limit_reached") from exc
+    audit.record(principal, "key.created", created["api_key_id"], {"label": clean_label})
+    return {k: created[k] for k in ("api_key_id", "key", "label", "prefix", "last4", "created_at")}
+
+
+def list_api_keys(principal: Principal) -> dict[str, Any]:
+    keys = credentials.list_api_keys(principal.workspace_id)
+    return {"data": [{k: v for k, v in key.items() if k != "revoked_at"} for key in keys], "has_more": False}
+
+
+def revoke_api_key(principal: Principal, api_key_id: str) -> None:
+    """Revokes at once: the key's next request is 401. Unknown, revoked or foreign ids are 404."""
+    if credentials.revoke_api_key(principal.workspace_id, api_key_id) is None:
+        raise NotFound("No active API key with this id in your workspace.")
+    audit.record(principal, "key.revoked", api_key_id)

@@ -1,0 +1,112 @@
+"""Fixtures for the MCP tests: the real app on uvicorn (127.0.0.1, ephemeral port, in a thread),
+a trivial moto state machine as the workflow edge, a fake DNS resolver, and moto writes made
+atomic across the server's threads."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+PUBLIC_IP = "93.184.215.14"  # a public unicast address; never contacted (the API only resolves)
+
+
+def fake_resolver(host: str) -> list[str]:
+    if host == "example.com" or host.endswith(".example.com"):
+        return [PUBLIC_IP]
+    raise OSError(f"{host}: name does not resolve")
+
+
+@pytest.fixture
+def atomic_moto(aws: Any) -> Iterator[None]:
+    """moto's in-process DynamoDB is not safe under threads (uvicorn + tool worker threads + the test)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    names = ("put_item", "update_item", "delete_item", "get_item", "query", "transact_write_items",
+             "batch_write_item")
+    originals = {name: getattr(DynamoDBBackend, name) for name in names}
+
+    def locked(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return fn(*args, **kwargs)
+        return wrapper
+
+    for name, fn in originals.items():
+        setattr(DynamoDBBackend, name, locked(fn))
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(DynamoDBBackend, name, fn)
+
+
+@pytest.fixture
+def scan_edges(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A one-state Pass machine stands in for ScanWorkflow (StartExecution is the edge), and
+    *.example.com resolves to a public address without network."""
+    from botscope.config import reset_settings
+    from botscope.service import scans as scan_service
+    from botscope.store.table import reset_clients
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(
+        name="botscope-test-mcp-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    monkeypatch.setenv("BOTSCOPE_STATE_MACHINE_ARN", arn)
+    monkeypatch.delenv("BOTSCOPE_ALLOW_PRIVATE_TARGETS", raising=False)
+    reset_settings()
+    reset_clients()
+    monkeypatch.setattr(scan_service, "target_resolver", fake_resolver)
+    return str(arn)
+
+
+@pytest.fixture
+def live_server(aws: Any, atomic_moto: None, scan_edges: str) -> Iterator[str]:
+    """Base URL of the real FastAPI app (with /mcp) served by uvicorn on 127.0.0.1:<ephemeral>."""
+    import uvicorn
+    from botscope.api.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off"))  # as under Mangum: no lifespan runs
+    thread = threading.Thread(target=server.run, name="uvicorn-mcp-test", daemon=True)
+    thread.start()
+    for _ in range(1000):  # start-up wait, not a timed assertion
+        if server.started or not thread.is_alive():
+            break
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def complete_scan(scan_job_id: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Plays the workflow's part through the stores: a report in S3, the scan completed."""
+    from botscope.store import reports, scans
+
+    scans.mark_running(scan_job_id)
+    report = {"scan_job_id": scan_job_id, "ruleset_version": "2026.11.1", "findings": findings,
+              "summary": {"score": 0.5}}
+    key = reports.put_report(scan_job_id, report)
+    assert scans.mark_completed(scan_job_id, report_key=key, ruleset_version="2026.11.1", summary=report["summary"])
+    return report
+
+
+SAMPLE_FINDING = {
+    "finding_id": "fnd_1", "fingerprint": "cloudflare:bot_management:edge", "category": "bot_defense",
+    "measure": "bot_management", "status": "present", "severity": "medium", "confidence": 0.9,
+    "title": "Cloudflare bot management", "summary": "Requests pass through Cloudflare's bot management.",
+    "vendor": "cloudflare", "layer": "edge", "paths": ["/"], "profiles": ["ai_crawler"],
+    "evidence": [{"signal": "cookie", "name": "__cf_bm"}], "recommendation": "None needed.",
+}
