@@ -1,22 +1,214 @@
-"""What the scan workflow asks of monitoring. INTERFACE until issue 5 lands."""
+"""What the scan workflow asks of monitoring (called by ``botscope.workflow.stages``):
+
+- Analyze: ``previous_report(scan)`` → the report the new report's ``changes`` section is computed
+  against (the previous completed scan of the same monitored URL).
+- Finalize: ``after_scan_completed(scan, report)`` → updates the monitored URL (last scan, summary),
+  runs change detection (``botscope.monitoring.changes``) and publishes a confirmed change as
+  ``monitoring.findings_changed``.
+- MarkFailed: ``after_scan_failed(scan)`` → notes the failure; the schedule already moved on when the
+  scan was started, and a failure is never a defense change.
+
+These hooks never raise: a monitoring problem must not fail or retry a customer's scan (Finalize
+runs once per scan). Problems are logged with the ids and counted as a metric.
+
+Exactly-once publication: the evaluation of a scan is written to the monitored URL item together
+with the event it produces (``outbox_event``), conditional on no other scan having been evaluated
+since the item was read. The event is published after that write and the outbox entry removed, so
+a crash between the two leaves the event in the outbox for the next evaluation to publish.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from botscope.monitoring import changes, repository
+
+EVENT_TYPE = "monitoring.findings_changed"
+MAX_PENDING = 500
+# Keep the event far below the fan-out's payload cap (webhooks are a thin payload).
+MAX_EVENT_CHANGES_BYTES = 8 * 1024
+SUMMARY_FIELDS = ("posture", "score", "measures_present", "vendors", "findings_by_severity")
+
+
+def _log() -> Any:
+    from botscope.observability import logger
+
+    return logger
+
+
+def _count(name: str) -> None:
+    try:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        from botscope.observability import metrics
+
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    except Exception:  # noqa: BLE001, S110 - a metric must never fail the caller
+        pass
 
 
 def previous_report(scan: dict[str, Any]) -> dict[str, Any] | None:
     """The report of the previous completed scan of the same monitored URL, for the ``changes``
     section (None when the scan is not monitored or has no predecessor)."""
-    return None
+    monitored_url_id = scan.get("monitored_url_id")
+    if not monitored_url_id:
+        return None
+    try:
+        from botscope.store import reports, scans
+
+        item = repository.get_item(scan["workspace_id"], monitored_url_id)
+        if item is None:
+            return None
+        previous_id = item.get("last_completed_scan_job_id") or item.get("last_scan_job_id")
+        if not previous_id or previous_id == scan["scan_job_id"]:
+            return None
+        previous = scans.get_scan(previous_id)
+        if not previous or previous.get("status") != "completed" or not previous.get("report_key"):
+            return None
+        return reports.get_report(previous["report_key"])
+    except Exception:  # noqa: BLE001 - no predecessor is better than a failed scan
+        _log().exception("monitoring: previous report unavailable",
+                         extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id})
+        return None
+
+
+def summary_of(report: dict[str, Any], pending: int, last_change_at: str | None) -> dict[str, Any]:
+    summary = report.get("summary") or {}
+    return {**{k: summary.get(k) for k in SUMMARY_FIELDS}, "findings_count": len(report.get("findings") or []),
+            "ruleset_version": report.get("ruleset_version"), "pending_changes": pending,
+            "last_change_at": last_change_at}
+
+
+def _event_data(scan: dict[str, Any], item: dict[str, Any], evaluation: changes.Evaluation,
+                baseline_scan_job_id: str | None) -> dict[str, Any]:
+    from botscope.config import get_settings
+
+    summary = evaluation.event_summary()
+    items = summary.pop("changes")
+    # Trim the listed changes to a size budget; the counts always cover all of them.
+    kept: list[dict[str, Any]] = []
+    size = 0
+    for entry in items:
+        size += len(json.dumps(entry, default=str))
+        if size > MAX_EVENT_CHANGES_BYTES:
+            summary["truncated"] = True
+            break
+        kept.append(entry)
+    base = get_settings().public_base_url.rstrip("/")
+    scan_id = scan["scan_job_id"]
+    return {
+        "monitored_url_id": item["monitored_url_id"], "target_url": item.get("target_url") or scan.get("target_url"),
+        "scan_job_id": scan_id, "since_scan_job_id": baseline_scan_job_id,
+        "first_seen_scan_job_id": evaluation.confirmed_since or scan_id,
+        "confirmation": "immediate" if evaluation.immediate else "confirmed",
+        "summary": {k: summary[k] for k in ("added", "removed", "changed")},
+        "changes": kept, "truncated": bool(summary.get("truncated")),
+        "links": {"scan": f"{base}/api/v1/scans/{scan_id}", "report": f"{base}/api/v1/scans/{scan_id}/report"},
+    }
+
+
+def _critical_paths(scan_job_id: str) -> set[str]:
+    from botscope.store import scans
+
+    try:
+        return {str(r.get("path")) for r in scans.list_path_runs(scan_job_id) if r.get("critical")}
+    except Exception:  # noqa: BLE001 - the path pattern still classifies critical paths
+        return set()
+
+
+def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: dict[str, Any]) -> None:
+    from botscope.webhooks import fanout
+
+    fanout.publish_event(workspace_id, EVENT_TYPE, outbox["data"])
+    repository.clear_outbox(workspace_id, monitored_url_id, outbox["event_key"])
+    _count("MonitoringChangesPublished")
+
+
+def _advance_samples(scan: dict[str, Any]) -> None:
+    """A sample report's scan finished: publish its day if that was the last one."""
+    from botscope.monitoring import sample_reports
+
+    if scan.get("workspace_id") != sample_reports.SAMPLES_WORKSPACE_ID:
+        return
+    try:
+        sample_reports.refresh(start_new_day=False)
+    except Exception:  # noqa: BLE001 - the scheduler's next run publishes it
+        _log().exception("sample reports: could not publish", extra={"scan_job_id": scan.get("scan_job_id")})
 
 
 def after_scan_completed(scan: dict[str, Any], report: dict[str, Any]) -> None:
     """Updates the monitored URL (last scan, summary) and fires ``monitoring.findings_changed`` when
     a confirmed change is found."""
-    return None
+    _advance_samples(scan)
+    monitored_url_id = scan.get("monitored_url_id")
+    if not monitored_url_id:
+        return
+    try:
+        _after_scan_completed(scan, report, monitored_url_id)
+    except Exception:  # noqa: BLE001 - see the module docstring
+        _count("MonitoringHookErrors")
+        _log().exception("monitoring: change detection failed",
+                         extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id})
+
+
+def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitored_url_id: str) -> None:
+    from botscope.store.table import now_iso
+
+    workspace_id, scan_id = scan["workspace_id"], scan["scan_job_id"]
+    critical = _critical_paths(scan_id)
+    for _ in range(5):
+        item = repository.get_item(workspace_id, monitored_url_id)
+        if item is None:
+            return  # released while the scan ran
+        outbox = item.get("outbox_event")
+        if outbox:  # an earlier evaluation wrote its event but did not get to publish it
+            _publish_outbox(workspace_id, monitored_url_id, outbox)
+        last = item.get("last_evaluated_scan_job_id")
+        if last and last >= scan_id:
+            return  # already evaluated (a retry), or a newer scan was evaluated first: ids sort by time
+        baseline = changes.Snapshot.from_item(item.get("baseline"))
+        current = changes.snapshot_from_report({**report, "scan_job_id": scan_id}, critical_paths=critical)
+        evaluation = changes.evaluate(baseline, item.get("pending_changes"), current)
+        last_change_at = now_iso() if evaluation.fired else item.get("last_change_at")
+        values: dict[str, Any] = {
+            "baseline": evaluation.baseline.to_item(),
+            "pending_changes": evaluation.pending[:MAX_PENDING],
+            "last_evaluated_scan_job_id": scan_id, "last_completed_scan_job_id": scan_id,
+            "last_scan_job_id": scan_id, "last_scanned_at": scan.get("completed_at") or now_iso(),
+            "summary": summary_of(report, len(evaluation.pending), last_change_at),
+            "last_change_at": last_change_at,
+            "last_evaluation": {"scan_job_id": scan_id, "result": evaluation.reason,
+                                "suppressed": evaluation.suppressed},
+        }
+        outbox_event = None
+        if evaluation.fired:
+            outbox_event = {"event_key": scan_id, "data": _event_data(
+                scan, item, evaluation, baseline.scan_job_id if baseline else None)}
+            values["outbox_event"] = outbox_event
+        if repository.save_evaluation(workspace_id, monitored_url_id, expected_last_evaluated=last, values=values):
+            break
+    else:
+        _log().warning("monitoring: gave up evaluating after concurrent updates", extra={"scan_job_id": scan_id})
+        return
+    _log().info("monitoring: scan evaluated", extra={
+        "scan_job_id": scan_id, "monitored_url_id": monitored_url_id, "result": evaluation.reason,
+        "fired": len(evaluation.fired), "pending": len(evaluation.pending), "suppressed": evaluation.suppressed})
+    if outbox_event is not None:
+        _publish_outbox(workspace_id, monitored_url_id, outbox_event)
 
 
 def after_scan_failed(scan: dict[str, Any]) -> None:
     """Keeps the monitored URL scheduled after a failed scan (a failure is not a defense change)."""
-    return None
+    _advance_samples(scan)
+    monitored_url_id = scan.get("monitored_url_id")
+    if not monitored_url_id:
+        return
+    try:
+        from botscope.store.table import now_iso
+
+        repository.record_failed_scan(scan["workspace_id"], monitored_url_id, scan["scan_job_id"],
+                                      scan.get("completed_at") or now_iso(), (scan.get("error") or {}).get("code"))
+    except Exception:  # noqa: BLE001 - see the module docstring
+        _log().exception("monitoring: could not record a failed scan",
+                         extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id})

@@ -1,0 +1,202 @@
+"""The public sample reports: a daily scan of a configured list of sample targets, published as
+tabs that anyone may read (``GET /api/v1/sample-reports``, no auth).
+
+Items (docs/data-model.md): ``SAMPLES`` / ``DAY#<YYYY-MM-DD>`` holds one day's tabs and whether
+they are all ready; ``SAMPLES`` / ``CURRENT`` points at the last day whose tabs were all ready.
+
+One refresh (``refresh()``, run by ``SampleReportsFunction`` daily and by the local stack every few
+seconds) is idempotent and converges:
+
+1. today has no DAY item → start one scan per configured target and write the DAY item (a
+   conditional put: two refreshes racing start the day once; the loser's scans are never started);
+2. today's DAY item exists → read its scans; when every one is finished (completed, or failed /
+   timed out) and at least one completed, the day is published: its completed tabs become the
+   ``CURRENT`` day. Until then ``CURRENT`` still points at yesterday, so yesterday's tabs remain.
+
+Step 2 also runs when a sample scan finishes (``monitoring.hooks``) and on every monitor scheduler
+run, so a day is published as soon as its last scan is done, without waiting for the next cron.
+
+Targets are configuration, not code: ``botscope/monitoring/sample_targets.json`` by default, or the
+file named by ``BOTSCOPE_SAMPLE_TARGETS_FILE`` (the local stack points it at the fixture site).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from botscope.config import get_settings
+
+SAMPLES_PK = "SAMPLES"
+# Sample scans belong to no customer: they are written under this reserved workspace id, which no
+# credential can ever carry (workspace ids are ``ws_`` + 26 base32 characters).
+SAMPLES_WORKSPACE_ID = "ws_samples"
+DAY_RETENTION_SECONDS = 14 * 24 * 3600
+PACKAGED_TARGETS = Path(__file__).with_name("sample_targets.json")
+LOCAL_TARGETS = Path(__file__).with_name("sample_targets.local.json")
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+# (target_url, scan_job_id) → starts the scan; replaced in tests.
+SampleScanStarter = Callable[[str, str], None]
+
+
+def load_targets(path: str | None = None) -> list[dict[str, str]]:
+    """The configured targets: ``[{"label", "target_url"}]`` (``slug`` optional). In local mode the
+    default is the fixture-site list, so the local stack never scans real sites by accident; a
+    target whose ``{origin}`` is not configured is left out."""
+    settings = get_settings()
+    default = LOCAL_TARGETS if settings.local_mode else PACKAGED_TARGETS
+    source = Path(path or settings.sample_targets_file or default)
+    document = json.loads(source.read_text())
+    entries = document["targets"] if isinstance(document, dict) else document
+    origin = settings.sample_targets_origin.rstrip("/")
+    targets = []
+    for entry in entries:
+        if "{origin}" in str(entry["target_url"]) and not origin:
+            continue
+        url = str(entry["target_url"]).replace("{origin}", origin)
+        slug = entry.get("slug") or _SLUG.sub("-", str(entry["label"]).lower()).strip("-")
+        targets.append({"label": str(entry["label"]), "target_url": url, "slug": slug})
+    return targets
+
+
+def tab_id(day: str, slug: str) -> str:
+    return f"{day.replace('-', '')}-{slug}"
+
+
+def _table() -> Any:
+    from botscope.store.table import table
+
+    return table()
+
+
+def _get(sk: str) -> dict[str, Any] | None:
+    from botscope.store.scans import plain_item
+
+    item = _table().get_item(Key={"pk": SAMPLES_PK, "sk": sk}, ConsistentRead=True).get("Item")
+    return plain_item(item) if item else None
+
+
+def _default_starter(target_url: str, scan_job_id: str) -> None:
+    from botscope.service.monitoring import start_sample_scan
+
+    start_sample_scan(target_url, scan_job_id)
+
+
+def refresh(now: datetime | None = None, starter: SampleScanStarter | None = None, *,
+            start_new_day: bool = True) -> dict[str, Any]:
+    """One step of the daily refresh (module docstring). Returns what it did. With
+    ``start_new_day=False`` it only publishes a day whose scans are all finished (the monitor
+    scheduler and the end of every sample scan call it that way)."""
+    now = now or datetime.now(UTC)
+    day = now.date().isoformat()
+    starter = starter or _default_starter
+    day_item = _get(f"DAY#{day}")
+    if day_item is None and start_new_day:
+        return _start_day(day, now, starter)
+    # A day started shortly before midnight finishes after it: yesterday may still be unpublished.
+    result: dict[str, Any] = {"day": day, "action": "not_started"}
+    for candidate in ((now - timedelta(days=1)).date().isoformat(), day):
+        item = day_item if candidate == day else _get(f"DAY#{candidate}")
+        if item is not None:
+            result = _publish_if_ready(item, now)
+    return result
+
+
+def _start_day(day: str, now: datetime, starter: SampleScanStarter) -> dict[str, Any]:
+    from botscope import ids
+    from botscope.store.table import iso, ttl_after
+
+    tabs = [{"tab_id": tab_id(day, t["slug"]), "label": t["label"], "target_url": t["target_url"],
+             "scan_job_id": ids.new_id("scan")} for t in load_targets()]
+    if not tabs:
+        return {"day": day, "action": "no_targets"}
+    try:
+        _table().put_item(Item={"pk": SAMPLES_PK, "sk": f"DAY#{day}", "generated_on": day, "tabs": tabs,
+                                "published": False, "created_at": iso(now),
+                                "expires_at": ttl_after(DAY_RETENTION_SECONDS, now=now)},
+                          ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return {"day": day, "action": "already_started"}
+    started, failed = 0, 0
+    for tab in tabs:
+        try:
+            starter(tab["target_url"], tab["scan_job_id"])
+            started += 1
+        except Exception:  # noqa: BLE001 - one bad target must not stop the others
+            failed += 1
+            from botscope.observability import logger
+
+            logger.exception("sample scan did not start", extra={"tab_id": tab["tab_id"]})
+    return {"day": day, "action": "started", "scans": started, "start_failures": failed}
+
+
+def _publish_if_ready(day_item: dict[str, Any], now: datetime) -> dict[str, Any]:
+    from botscope.store import scans
+    from botscope.store.table import iso
+
+    day = day_item["generated_on"]
+    if day_item.get("published"):
+        return {"day": day, "action": "published_already"}
+    statuses = {}
+    for tab in day_item["tabs"]:
+        scan = scans.get_scan(tab["scan_job_id"])
+        statuses[tab["tab_id"]] = _settled_status(scan, now)
+    if any(status in ("queued", "running") for status in statuses.values()):
+        return {"day": day, "action": "waiting", "statuses": statuses}
+    ready = [t for t in day_item["tabs"] if statuses[t["tab_id"]] == "completed"]
+    if not ready:
+        return {"day": day, "action": "nothing_ready", "statuses": statuses}
+    try:  # never move CURRENT back to an older day
+        _table().put_item(Item={"pk": SAMPLES_PK, "sk": "CURRENT", "generated_on": day, "tabs": ready,
+                                "published_at": iso(now)},
+                          ConditionExpression="attribute_not_exists(pk) OR generated_on <= :day",
+                          ExpressionAttributeValues={":day": day})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    _table().update_item(Key={"pk": SAMPLES_PK, "sk": f"DAY#{day}"}, UpdateExpression="SET published = :t",
+                         ExpressionAttributeValues={":t": True})
+    return {"day": day, "action": "published", "tabs": len(ready), "statuses": statuses}
+
+
+def _settled_status(scan: dict[str, Any] | None, now: datetime) -> str:
+    """A scan's status, with a missing scan (its start failed) or one past its deadline as failed."""
+    if scan is None:
+        return "failed"
+    status = str(scan.get("status"))
+    deadline = scan.get("deadline_at")
+    if status in ("queued", "running") and deadline and now > datetime.fromisoformat(deadline.replace("Z", "+00:00")):
+        return "failed"
+    return status
+
+
+def current() -> dict[str, Any]:
+    """``{"generated_on", "tabs": [{tab_id, label, target_url, scan_job_id}]}`` of the last ready day."""
+    item = _get("CURRENT")
+    if item is None:
+        return {"generated_on": None, "tabs": []}
+    return {"generated_on": item["generated_on"],
+            "tabs": [{k: t[k] for k in ("tab_id", "label", "target_url", "scan_job_id")} for t in item["tabs"]]}
+
+
+def find_tab(tab: str) -> dict[str, Any] | None:
+    """A published tab by id: today's (CURRENT) or an earlier day's that is still kept."""
+    for entry in (_get("CURRENT") or {}).get("tabs", []):
+        if entry["tab_id"] == tab:
+            return dict(entry)
+    match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})-[a-z0-9-]+", tab)
+    if not match:
+        return None
+    day_item = _get(f"DAY#{match.group(1)}-{match.group(2)}-{match.group(3)}")
+    if not day_item or not day_item.get("published"):
+        return None
+    return next((dict(t) for t in day_item["tabs"] if t["tab_id"] == tab), None)

@@ -1,0 +1,252 @@
+"""A day of monitoring on a fake clock: the real ``Scheduler`` over an in-memory due index with the
+same conditional semantics as the DynamoDB one, and a fake scan starter. No network, no AWS.
+
+Used by tests/unit/monitoring/test_simulation.py (a few thousand URLs) and
+tests/bench/bench_monitoring_sim.py (50,000 URLs; figures in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botscope.monitoring.scheduler import Scheduler, SchedulerConfig, iso, parse_iso
+from botscope.store.table import DUE_SHARDS, due_shard
+
+
+class InMemoryScheduleStore:
+    """The due index in memory: one sorted list of ``(next_scan_at, mon_id)`` per shard, items by id.
+    Conditional writes are atomic under a lock, as DynamoDB's are per item."""
+
+    shards = DUE_SHARDS
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: dict[str, dict[str, Any]] = {}
+        self.workspaces: dict[str, dict[str, Any]] = {}
+        self._index: list[list[tuple[str, str]]] = [[] for _ in range(self.shards)]
+        self.shard_writes: Counter[int] = Counter()
+        self.shard_reads: Counter[int] = Counter()
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def add_workspace(self, workspace: dict[str, Any]) -> None:
+        self.workspaces[workspace["workspace_id"]] = dict(workspace)
+
+    def add_item(self, item: dict[str, Any]) -> None:
+        with self._lock:
+            self.items[item["monitored_url_id"]] = dict(item)
+            self._index_put(item["monitored_url_id"], item["next_scan_at"])
+
+    def remove_item(self, monitored_url_id: str) -> None:
+        with self._lock:
+            item = self.items.pop(monitored_url_id, None)
+            if item is not None:
+                self._index_del(monitored_url_id, item["next_scan_at"])
+
+    def _index_put(self, mon: str, at: str) -> None:
+        shard = due_shard(mon)
+        bisect.insort(self._index[shard], (at, mon))
+        self.shard_writes[shard] += 1
+
+    def _index_del(self, mon: str, at: str) -> None:
+        entries = self._index[due_shard(mon)]
+        pos = bisect.bisect_left(entries, (at, mon))
+        if pos < len(entries) and entries[pos] == (at, mon):
+            entries.pop(pos)
+
+    def _move(self, item: dict[str, Any], next_scan_at: str) -> None:
+        self._index_del(item["monitored_url_id"], item["next_scan_at"])
+        item["next_scan_at"] = next_scan_at
+        self._index_put(item["monitored_url_id"], next_scan_at)
+
+    # -- ScheduleStore -----------------------------------------------------------------------
+
+    def due(self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            self.shard_reads[shard] += 1
+            entries = self._index[shard]
+            lo = bisect.bisect_right(entries, (after["next_scan_at"], after["monitored_url_id"])) if after else 0
+            hi = bisect.bisect_right(entries, (now_iso, "\uffff"))
+            return [_copy(self.items[mon]) for _, mon in entries[lo:min(hi, lo + limit)]]
+
+    def get_workspace(self, workspace_id: str) -> dict[str, Any] | None:
+        ws = self.workspaces.get(workspace_id)
+        return dict(ws) if ws else None
+
+    def claim(self, item: dict[str, Any], *, lease_until: str, claim: dict[str, Any]) -> bool:
+        with self._lock:
+            current = self.items.get(item["monitored_url_id"])
+            if current is None or current["next_scan_at"] != item["next_scan_at"]:
+                return False
+            self._move(current, lease_until)
+            current["claim"] = dict(claim)
+            return True
+
+    def confirm(self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str,
+                started_at: str) -> bool:
+        with self._lock:
+            current = self.items.get(item["monitored_url_id"])
+            if current is None or (current.get("claim") or {}).get("scan_job_id") != scan_job_id:
+                return False
+            self._move(current, next_scan_at)
+            current.pop("claim", None)
+            current.update(last_due_at=due_at, last_started_scan_job_id=scan_job_id, last_started_at=started_at)
+            return True
+
+    def skip(self, item: dict[str, Any], *, next_scan_at: str, reason: str) -> bool:
+        with self._lock:
+            current = self.items.get(item["monitored_url_id"])
+            if current is None or current["next_scan_at"] != item["next_scan_at"]:
+                return False
+            self._move(current, next_scan_at)
+            current.pop("claim", None)
+            current["last_skipped_reason"] = reason
+            return True
+
+
+def _copy(item: dict[str, Any]) -> dict[str, Any]:
+    copy = dict(item)
+    if "claim" in copy:
+        copy["claim"] = dict(copy["claim"])
+    return copy
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += timedelta(seconds=max(seconds, 0.0))
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self.now = max(self.now, when)
+
+
+class RecordingStarter:
+    """Records every start as (monitored URL id, due time, start time); thread-safe."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.starts: list[tuple[str, str, datetime]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, item: dict[str, Any], scan_job_id: str, workspace: dict[str, Any]) -> str:
+        with self._lock:
+            self.starts.append((item["monitored_url_id"], item["claim"]["due_at"], self.clock()))
+        return scan_job_id
+
+
+@dataclass
+class SimulationResult:
+    figures: dict[str, Any]
+    starts: list[tuple[str, str, datetime]]
+    expected: dict[str, int]      # monitored URL id → due times that fall in the simulated window
+    served: dict[str, int]        # monitored URL id → due times in the window that were started
+
+
+def simulate(n_urls: int = 5000, *, hourly_share: float = 0.1, herd: int = 0, hours: int = 24,
+             schedule_period_seconds: int = 300, config: SchedulerConfig | None = None, seed: int = 7,
+             workspaces: int = 200) -> SimulationResult:
+    """Monitors ``n_urls`` URLs for ``hours``: ``hourly_share`` of them in enterprise workspaces with an
+    hourly cadence, the rest daily; ``herd`` of the daily ones were all enrolled in the same second.
+    The scheduler runs every ``schedule_period_seconds`` as EventBridge would invoke it."""
+    rng = random.Random(seed)  # noqa: S311 - simulation
+    config = config or SchedulerConfig(max_starts_per_second=10.0, run_budget_seconds=100.0,
+                                       claim_lease_seconds=600)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    window_end = start + timedelta(hours=hours)
+    store = InMemoryScheduleStore()
+    n_hourly_ws = max(1, int(workspaces * hourly_share))
+    for w in range(workspaces):
+        plan, cadence = ("enterprise", 3600) if w < n_hourly_ws else ("growth", 86400)
+        store.add_workspace({"workspace_id": f"ws_{w:05d}", "plan": plan, "status": "active",
+                             "monitor_cadence_seconds": cadence})
+    n_hourly = int(n_urls * hourly_share)
+    for u in range(n_urls):
+        hourly = u < n_hourly
+        ws = f"ws_{rng.randrange(n_hourly_ws):05d}" if hourly else f"ws_{n_hourly_ws + rng.randrange(workspaces - n_hourly_ws):05d}"
+        cadence = 3600 if hourly else 86400
+        if not hourly and u >= n_urls - herd:
+            first_due = start + timedelta(hours=1)  # a bulk enrollment: all due in the same second
+        else:
+            first_due = start + timedelta(seconds=rng.uniform(0, cadence))
+        mon = f"mon_{u:07d}{rng.getrandbits(40):010x}"
+        store.add_item({"workspace_id": ws, "monitored_url_id": mon, "target_url": f"https://site{u}.example/",
+                        "next_scan_at": iso(first_due), "cadence_seconds": cadence})
+
+    expected: dict[str, int] = {}
+    for mon, item in store.items.items():
+        cadence = int(item["cadence_seconds"])
+        due, count = parse_iso(item["next_scan_at"]), 0
+        while due < window_end:
+            count += 1
+            due += timedelta(seconds=cadence)
+        expected[mon] = count
+
+    clock = FakeClock(start)
+    starter = RecordingStarter(clock)
+    scheduler = Scheduler(store, starter, config, clock=clock, sleep=clock.sleep, rng=rng)
+    runs, left_due_total, lost = 0, 0, 0
+    tick = start
+    while tick < window_end + timedelta(hours=2):   # keep running a little so late due times finish
+        clock.set(tick)
+        stats = scheduler.run()
+        runs += 1
+        left_due_total += stats.ran_out_of_budget
+        lost += stats.lost_races
+        tick += timedelta(seconds=schedule_period_seconds)
+
+    return _figures(store, starter, expected, window_end, runs, left_due_total, config, n_urls, herd)
+
+
+def _figures(store: InMemoryScheduleStore, starter: RecordingStarter, expected: dict[str, int],
+             window_end: datetime, runs: int, left_due_total: int, config: SchedulerConfig,
+             n_urls: int, herd: int) -> SimulationResult:
+    served: dict[str, int] = defaultdict(int)
+    per_due: Counter[tuple[str, str]] = Counter()
+    lateness: list[float] = []
+    per_shard: Counter[int] = Counter()
+    for mon, due, started in starter.starts:
+        per_due[(mon, due)] += 1
+        due_dt = parse_iso(due)
+        if due_dt < window_end:
+            served[mon] += 1
+        lateness.append((started - due_dt).total_seconds())
+        per_shard[due_shard(mon)] += 1
+    start_times = sorted(s for _, _, s in starter.starts)
+    max_in_second, j = 0, 0
+    for i, t in enumerate(start_times):   # largest number of starts in any window (t - 1 s, t]
+        while start_times[j] <= t - timedelta(seconds=1):
+            j += 1
+        max_in_second = max(max_in_second, i - j + 1)
+    total = len(starter.starts)
+    lateness.sort()
+    mean_shard = total / store.shards if total else 0
+    figures = {
+        "monitored_urls": n_urls, "herd_urls": herd, "scheduler_runs": runs, "scans_started": total,
+        "due_times_in_window": sum(expected.values()),
+        "due_times_served_in_window": sum(served.values()),
+        "urls_with_wrong_count": sum(1 for mon, n in expected.items() if served.get(mon, 0) != n),
+        "duplicate_starts": sum(n - 1 for n in per_due.values() if n > 1),
+        "max_starts_in_any_second": max_in_second,
+        "start_rate_bound_per_second": config.max_starts_per_second,
+        "max_shard_share": round(max(per_shard.values()) / total, 4) if total else 0.0,
+        "max_shard_vs_mean": round(max(per_shard.values()) / mean_shard, 3) if total else 0.0,
+        "lateness_p50_s": round(lateness[len(lateness) // 2], 1) if lateness else 0.0,
+        "lateness_p99_s": round(lateness[int(len(lateness) * 0.99)], 1) if lateness else 0.0,
+        "lateness_max_s": round(lateness[-1], 1) if lateness else 0.0,
+        "runs_that_ran_out_of_budget": left_due_total,
+    }
+    return SimulationResult(figures=figures, starts=starter.starts, expected=expected, served=dict(served))

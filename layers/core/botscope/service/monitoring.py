@@ -1,0 +1,135 @@
+"""Monitoring use cases (API.md "Monitoring", "Sample reports"), shared by the HTTP routes, the MCP
+tool ``list_monitoring_subscriptions`` and the scheduler functions.
+
+- ``list_monitoring(principal)``      GET /api/v1/monitoring
+- ``release(principal, id)``          DELETE /api/v1/monitoring/{id}
+- ``start_scheduled_scan(...)``       the scheduler's scan start (system actor, no plan checks: the
+                                      URL is monitored, so a growth workspace needs no enrollment)
+- ``sample_reports()`` / ``sample_report(tab_id)``  the public sample reports (no auth)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from botscope import audit
+from botscope.auth.principal import Principal
+from botscope.config import get_settings
+from botscope.errors import NotFound
+from botscope.monitoring import sample_reports as samples
+from botscope.service import plans
+from botscope.store import monitoring as store
+from botscope.store import scans
+
+SCHEDULER_ACTOR = "scheduler"
+
+
+# --- GET / DELETE /monitoring ------------------------------------------------------------------
+
+def monitored_url_view(item: dict[str, Any]) -> dict[str, Any]:
+    claim = item.get("claim") or {}
+    return {
+        "monitored_url_id": item["monitored_url_id"], "target_url": item["target_url"],
+        "enrolled_at": item.get("enrolled_at"), "last_scan_job_id": item.get("last_scan_job_id"),
+        "last_scanned_at": item.get("last_scanned_at"),
+        # While a rescan is being started the item sits on a short lease; the due time it serves is
+        # the honest "next scan".
+        "next_scan_at": claim.get("due_at") or item.get("next_scan_at"),
+        "cadence_seconds": item.get("cadence_seconds"),
+        "summary": item.get("summary"),
+    }
+
+
+def list_monitoring(principal: Principal) -> dict[str, Any]:
+    """``{"slots": {"used", "limit"}, "data": [...]}``, newest enrollment first."""
+    plans.require_scanning(principal)
+    return {"slots": store.slots(principal.workspace_id),
+            "data": [monitored_url_view(i) for i in store.list_monitored(principal.workspace_id)]}
+
+
+def release(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
+    """Stops monitoring a URL: the slot is freed and the item (with its due index entry) removed in
+    one transaction, so the scheduler never rescans it. Another workspace's id → 404."""
+    plans.require_scanning(principal)
+    if not monitored_url_id.startswith("mon_"):
+        raise NotFound("No monitored URL with this id in your workspace.")
+    record = store.release(principal.workspace_id, monitored_url_id)
+    audit.record(principal, "monitoring.released", monitored_url_id, {"target_url": record.get("target_url")})
+    return monitored_url_view(record)
+
+
+# --- scans started by the system -------------------------------------------------------------------
+
+def _system_principal(workspace: dict[str, Any], actor_id: str) -> Principal:
+    return Principal(workspace_id=workspace["workspace_id"], plan=workspace.get("plan", "enterprise"),
+                     workspace_status=workspace.get("status", "active"), actor_type="system", actor_id=actor_id)
+
+
+def _start(workspace_id: str, target_url: str, scan_job_id: str, *, monitored_url_id: str | None,
+           trigger: str) -> tuple[str, bool]:
+    """Creates (once) and starts (once) the scan ``scan_job_id``; safe to call again with the same id.
+    Returns ``(serving scan id, started now)``: another id when a scan of the URL was already running."""
+    from botscope.workflow.starter import start_scan_execution
+
+    deadline = get_settings().scan_timeout_seconds
+    scan = scans.get_scan(scan_job_id)
+    if scan is None:
+        try:
+            scan = scans.create_scan(workspace_id, target_url, "full", monitored_url_id=monitored_url_id,
+                                     deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            scan = scans.get_scan(scan_job_id) or {}
+    if scan.get("status") != "queued" or scan.get("execution_arn"):
+        return scan_job_id, False  # an earlier attempt got it started
+    running = scans.claim_active(workspace_id, target_url, scan_job_id, ttl_seconds=deadline)
+    if running is not None:
+        scans.discard_scan(scan_job_id)  # the running scan serves this due time
+        return running, False
+    scans.set_execution_arn(scan_job_id, start_scan_execution(scan_job_id, workspace_id))
+    return scan_job_id, True
+
+
+def start_scheduled_scan(item: dict[str, Any], scan_job_id: str, workspace: dict[str, Any]) -> str:
+    """The scheduler's starter (``botscope.monitoring.scheduler.ScanStarter``): a full scan of the
+    monitored URL as the system actor. Raises when the workflow cannot be started (the scheduler's
+    claim then expires and a later run retries with the same scan id)."""
+    serving, started = _start(item["workspace_id"], item["target_url"], scan_job_id,
+                              monitored_url_id=item["monitored_url_id"], trigger="monitoring")
+    if started:
+        audit.record(_system_principal(workspace, SCHEDULER_ACTOR), "scan.started", serving,
+                     {"target_url": item["target_url"], "scan_mode": "full", "trigger": "monitoring",
+                      "monitored_url_id": item["monitored_url_id"]})
+    return serving
+
+
+def abandon_scheduled_scan(scan_job_id: str) -> None:
+    """The scheduler gave up starting this scan: settle it as failed so nothing waits for it."""
+    scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")
+
+
+def start_sample_scan(target_url: str, scan_job_id: str) -> None:
+    """A sample report's scan (``botscope.monitoring.sample_reports``), under the samples workspace."""
+    _start(samples.SAMPLES_WORKSPACE_ID, target_url, scan_job_id, monitored_url_id=None, trigger="samples")
+
+
+# --- sample reports (no auth) ----------------------------------------------------------------------
+
+def sample_reports() -> dict[str, Any]:
+    """GET /api/v1/sample-reports: the last ready day's tabs."""
+    return samples.current()
+
+
+def sample_report(tab_id: str) -> dict[str, Any]:
+    """GET /api/v1/sample-reports/{tab_id}: that tab's public report."""
+    from botscope.store import reports
+
+    tab = samples.find_tab(tab_id) if len(tab_id) <= 120 else None
+    scan = scans.get_scan(tab["scan_job_id"]) if tab else None
+    if scan is None or scan.get("status") != "completed" or not scan.get("report_key") \
+            or scan.get("workspace_id") != samples.SAMPLES_WORKSPACE_ID:
+        raise NotFound("No sample report with this id.")
+    return reports.get_report(scan["report_key"])
