@@ -1,16 +1,105 @@
 """Fan-out of events to subscribed webhook endpoints (one SQS message per (event, endpoint)).
 
-INTERFACE ONLY until the webhooks feature lands (issue 4): callers use ``publish_event``.
+Called by the scan workflow's Finalize / MarkFailed stages (``scan.completed`` / ``scan.failed``),
+the monitoring stage (``monitoring.findings_changed``) and the API's test button (``webhook.test``,
+to one endpoint). The event id is created here, once; it is the ``webhook-id`` header of every
+attempt of every endpoint's delivery, so receivers can deduplicate on it.
+
+The payload is thin (Standard Webhooks "thin payload"): ``{"type", "timestamp", "data"}`` where
+``data`` holds ids and summary fields. It is serialized once and stored on each delivery item, so
+every attempt signs and sends the same bytes. Messages carry ids only.
 """
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 from botscope import ids
+from botscope.config import get_settings
+from botscope.store import webhooks as store
+from botscope.store.table import now_iso, sqs_client
+
+EVENT_TYPES = ("scan.completed", "scan.failed", "monitoring.findings_changed")
+TEST_EVENT_TYPE = "webhook.test"
+# A thin payload stays far below this; anything larger is a caller passing the report by mistake.
+MAX_PAYLOAD_BYTES = 16 * 1024
+MESSAGE_VERSION = 1
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):  # numbers read from DynamoDB
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def build_payload(event_type: str, data: dict[str, Any], timestamp: str) -> str:
+    body = json.dumps({"type": event_type, "timestamp": timestamp, "data": data},
+                      separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    if len(body.encode()) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"webhook payload of {event_type} exceeds {MAX_PAYLOAD_BYTES} bytes: send ids "
+                         "and summary fields, never the report")
+    return body
+
+
+def delivery_message(*, event_id: str, webhook_id: str, workspace_id: str, attempt: int,
+                     not_before: str | None = None) -> str:
+    return json.dumps({"v": MESSAGE_VERSION, "event_id": event_id, "webhook_id": webhook_id,
+                       "workspace_id": workspace_id, "attempt": attempt, "not_before": not_before},
+                      separators=(",", ":"))
+
+
+def _send_all(entries: list[dict[str, Any]]) -> None:
+    """SendMessageBatch in chunks of 10, retrying entries SQS reports as failed once."""
+    queue_url = get_settings().webhook_queue_url
+    if not queue_url:
+        raise RuntimeError("BOTSCOPE_WEBHOOK_QUEUE_URL is not configured")
+    for start in range(0, len(entries), 10):
+        chunk = entries[start:start + 10]
+        for _ in range(2):
+            failed = sqs_client().send_message_batch(QueueUrl=queue_url, Entries=chunk).get("Failed", [])
+            if not failed:
+                break
+            failed_ids = {f["Id"] for f in failed}
+            chunk = [e for e in chunk if e["Id"] in failed_ids]
+        else:
+            raise RuntimeError(f"could not enqueue {len(chunk)} webhook deliveries")
+
+
+def _enqueue(workspace_id: str, event_id: str, event_type: str, payload: str,
+             endpoints: list[dict[str, Any]]) -> list[str]:
+    entries, delivery_ids = [], []
+    for endpoint in endpoints:
+        delivery_id = ids.new_id("dlv")
+        store.create_delivery(webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, event_id=event_id,
+                              delivery_id=delivery_id, event_type=event_type, payload=payload)
+        entries.append({"Id": str(len(entries)), "MessageBody": delivery_message(
+            event_id=event_id, webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, attempt=1)})
+        delivery_ids.append(delivery_id)
+    if entries:
+        _send_all(entries)
+    return delivery_ids
 
 
 def publish_event(workspace_id: str, event_type: str, data: dict[str, Any]) -> str:
     """Creates the event (its id is the ``webhook-id`` of every attempt) and enqueues one message per
-    subscribed endpoint. Returns the event id."""
-    return ids.new_id("evt")
+    subscribed, enabled endpoint. Returns the event id (also when no endpoint is subscribed)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    event_id = ids.new_id("evt")
+    payload = build_payload(event_type, data, now_iso())
+    endpoints = [e for e in store.list_endpoints(workspace_id)
+                 if e.get("status") == store.ENABLED and event_type in (e.get("event_types") or [])]
+    _enqueue(workspace_id, event_id, event_type, payload, endpoints)
+    return event_id
+
+
+def send_test_event(workspace_id: str, endpoint: dict[str, Any]) -> tuple[str, str]:
+    """A ``webhook.test`` event to one endpoint, whatever it subscribes to. Returns (event id,
+    delivery id)."""
+    event_id = ids.new_id("evt")
+    payload = build_payload(TEST_EVENT_TYPE, {"webhook_id": endpoint["webhook_id"],
+                                              "message": "Test event from BotScope"}, now_iso())
+    (delivery_id,) = _enqueue(workspace_id, event_id, TEST_EVENT_TYPE, payload, [endpoint])
+    return event_id, delivery_id

@@ -1,0 +1,114 @@
+"""``/api/v1/webhooks``: endpoints (secret shown once), test event, delivery log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from botscope.api.deps import get_principal
+from botscope.auth.principal import Principal
+from botscope.service import webhooks
+
+router = APIRouter(tags=["webhooks"])
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+class CreateWebhook(BaseModel):
+    label: str = Field(description="1–64 printable characters, trimmed.")
+    url: str = Field(description="https URL of the receiver; must resolve to public addresses only.")
+    event_types: list[str] = Field(description="scan.completed, scan.failed, monitoring.findings_changed")
+
+
+class Webhook(BaseModel):
+    webhook_id: str
+    label: str
+    url: str
+    event_types: list[str]
+    status: str = Field(description="enabled | disabled")
+    disabled_reason: str | None = None
+    disabled_at: str | None = None
+    created_at: str
+    last_success_at: str | None = None
+    last_failure_at: str | None = None
+    failing_since: str | None = None
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(description="Signing secret (whsec_…, Standard Webhooks). Shown only in this response.")
+
+
+class WebhookList(BaseModel):
+    data: list[Webhook]
+    has_more: bool
+
+
+class TestQueued(BaseModel):
+    event_id: str
+    delivery_id: str
+    type: str
+    status: str
+
+
+class Attempt(BaseModel):
+    attempt: int
+    at: str
+    status_code: int | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+    next_retry_at: str | None = None
+
+
+class Delivery(BaseModel):
+    delivery_id: str | None = None
+    event_id: str
+    event_type: str | None = None
+    status: str = Field(description="pending | delivered | failed")
+    attempt_count: int
+    next_retry_at: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    attempts: list[Attempt]
+
+
+class DeliveryList(BaseModel):
+    data: list[Delivery]
+    has_more: bool
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookCreated, summary="Create a webhook endpoint")
+def create_webhook(body: CreateWebhook, principal: CurrentPrincipal) -> dict[str, Any]:
+    return webhooks.create_webhook(principal, label=body.label, url=body.url, event_types=body.event_types)
+
+
+@router.get("/webhooks", response_model=WebhookList, summary="List webhook endpoints (no secrets)")
+def list_webhooks(principal: CurrentPrincipal) -> dict[str, Any]:
+    return webhooks.list_webhooks(principal)
+
+
+@router.get("/webhooks/{webhook_id}", response_model=Webhook, summary="One webhook endpoint")
+def get_webhook(webhook_id: str, principal: CurrentPrincipal) -> dict[str, Any]:
+    return webhooks.get_webhook(principal, webhook_id)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, summary="Delete a webhook")
+def delete_webhook(webhook_id: str, principal: CurrentPrincipal) -> Response:
+    webhooks.delete_webhook(principal, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/{webhook_id}/test", status_code=202, response_model=TestQueued,
+             summary="Send a webhook.test event")
+def send_test(webhook_id: str, principal: CurrentPrincipal) -> dict[str, Any]:
+    return webhooks.send_test(principal, webhook_id)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryList,
+            summary="Deliveries of an endpoint with every attempt, newest first")
+def list_deliveries(webhook_id: str, principal: CurrentPrincipal,
+                    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+                    starting_after: Annotated[str | None, Query(description="event id (evt_…) cursor")] = None,
+                    ) -> dict[str, Any]:
+    return webhooks.list_deliveries(principal, webhook_id, limit=limit, starting_after=starting_after)

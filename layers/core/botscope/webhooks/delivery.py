@@ -1,0 +1,289 @@
+"""One delivery attempt per SQS message: the logic behind WebhookDeliverFunction.
+
+A message names (event, endpoint, attempt number). Handling it:
+
+1. Not yet due (a wait longer than SQS's 15-minute DelaySeconds)? Re-send it with the remaining
+   delay, up to 15 minutes per hop.
+2. Claim the attempt with one conditional write (a lease) that also returns the delivery: it
+   fails when the delivery is no longer pending or this attempt was already recorded (SQS
+   delivers at least once: the duplicate is acknowledged and nothing is sent) or when another
+   copy of the message is being sent right now (the record fails; SQS brings it back later).
+3. Guard the endpoint again (DNS may have changed since creation), connect to the checked address
+   with the endpoint's name as Host and TLS SNI, never follow redirects, bounded timeouts.
+4. 2xx: delivered. 410: the endpoint is disabled. Anything else: the next attempt is sent to the
+   queue with a delay (schedule + jitter, ``Retry-After`` honoured) and the message number
+   incremented; after the last attempt the message is sent to the DLQ *explicitly* and the
+   delivery is marked failed. (The queue's redrive policy stays as a backstop for messages whose
+   handling itself keeps crashing.) An endpoint failing without a single success for
+   ``webhook_disable_after_seconds`` is disabled with a reason the API shows.
+
+Every attempt is recorded on the delivery item: time, status code, duration, error, next retry.
+Errors never contain IP addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import httpx
+
+from botscope import __version__
+from botscope.config import get_settings
+from botscope.errors import InvalidTarget, TargetNotPublic
+from botscope.scanner.model import Target
+from botscope.scanner.targets import IPAddress, Resolver, parse_ip_literal_loose
+from botscope.store import webhooks as store
+from botscope.store.table import iso, sqs_client, utcnow
+from botscope.webhooks import schedule, secrets, signing, urls
+from botscope.webhooks.fanout import delivery_message
+
+USER_AGENT = f"BotScope-Webhooks/{__version__}"
+# Connect attempts per delivery (next address on connect failure); with the 5 s connect timeout and
+# the read timeout this keeps one attempt well inside the function's 30 s timeout.
+MAX_ADDRESSES_TRIED = 2
+CONNECT_TIMEOUT_SECONDS = 5.0
+# Deliveries of one SQS batch run side by side, so one slow endpoint cannot hold up the rest.
+# Ten = the largest batch the event source mapping sends by default.
+EXECUTOR = ThreadPoolExecutor(max_workers=10, thread_name_prefix="webhook-deliver")
+
+DELIVERED, RETRY_SCHEDULED, DEAD_LETTERED, ENDPOINT_DISABLED = "delivered", "retry_scheduled", "dead_lettered", "endpoint_disabled"
+SKIPPED, DEFERRED, FAILED = "skipped", "deferred", "failed"
+
+
+class AttemptInProgress(Exception):
+    """Another worker holds the lease on this attempt: let SQS bring the message back later."""
+
+
+@dataclass(frozen=True)
+class DeliveryMessage:
+    event_id: str
+    webhook_id: str
+    workspace_id: str
+    attempt: int
+    not_before: str | None = None
+
+    @classmethod
+    def parse(cls, body: str) -> DeliveryMessage:
+        try:
+            data = json.loads(body)
+            message = cls(event_id=str(data["event_id"]), webhook_id=str(data["webhook_id"]),
+                          workspace_id=str(data["workspace_id"]), attempt=int(data["attempt"]),
+                          not_before=data.get("not_before"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError("malformed webhook delivery message") from exc
+        if message.attempt < 1:
+            raise ValueError("malformed webhook delivery message")
+        return message
+
+    def body(self) -> str:
+        return delivery_message(event_id=self.event_id, webhook_id=self.webhook_id,
+                                workspace_id=self.workspace_id, attempt=self.attempt, not_before=self.not_before)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+def _pinned_request_parts(target: Target, ip: IPAddress) -> tuple[str, str, dict[str, Any]]:
+    """URL that dials ``ip``, the Host header, and the TLS SNI/certificate name (the host)."""
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    url = f"{target.scheme}://{host}:{target.port}{target.path}"
+    host_header = target.origin.split("://", 1)[1]
+    extensions: dict[str, Any] = {}
+    if target.scheme == "https" and parse_ip_literal_loose(target.host) is None:
+        extensions["sni_hostname"] = target.host  # httpcore also checks the certificate against it
+    return url, host_header, extensions
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """Built once: loading the CA bundle costs ~50 ms of CPU, far more than a local delivery.
+    Certificate and host name checks stay on (httpx's defaults, certifi's CA bundle)."""
+    return httpx.create_ssl_context()
+
+
+def post_pinned(target: Target, addresses: list[IPAddress], headers: dict[str, str], body: bytes, *,
+                timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Response:
+    """POST to the checked addresses only (next one on connect failure), no redirects, no proxy
+    from the environment, body not read (we only need the status line and headers)."""
+    last_error: Exception | None = None
+    with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
+                      follow_redirects=False, trust_env=False, verify=_tls_context(),
+                      transport=transport) as client:
+        for ip in addresses[:MAX_ADDRESSES_TRIED]:
+            url, host_header, extensions = _pinned_request_parts(target, ip)
+            try:
+                with client.stream("POST", url, content=body, headers={**headers, "host": host_header},
+                                   extensions=extensions) as response:
+                    return response
+            except httpx.ConnectError as exc:
+                last_error = exc
+    assert last_error is not None
+    raise last_error
+
+
+def send_attempt(url: str, secret: str, event_id: str, body: bytes, *, timeout: float,
+                 resolver: Resolver | None = None, transport: httpx.BaseTransport | None = None) -> AttemptResult:
+    started = time.monotonic()
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        target, addresses = urls.guard_endpoint(url, resolver=resolver)
+    except (TargetNotPublic, InvalidTarget) as exc:
+        return AttemptResult(None, elapsed_ms(), f"{exc.code}: {exc.message}")
+    headers = {**signing.headers(secret, event_id, int(time.time()), body),
+               "content-type": "application/json", "user-agent": USER_AGENT}
+    try:
+        response = post_pinned(target, addresses, headers, body, timeout=timeout, transport=transport)
+    except httpx.TimeoutException:
+        return AttemptResult(None, elapsed_ms(), f"timeout: no response within {timeout:g} s")
+    except httpx.HTTPError as exc:
+        # The class name only: httpx messages can contain the address we dialled.
+        return AttemptResult(None, elapsed_ms(), f"connection_error: {type(exc).__name__}")
+    code = response.status_code
+    error = None if 200 <= code < 300 else f"HTTP {code}"
+    return AttemptResult(code, elapsed_ms(), error, schedule.parse_retry_after(response.headers.get("retry-after")))
+
+
+# --- queue plumbing ----------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _redrive_target_url(queue_url: str) -> str:
+    attrs = sqs_client().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    arn = json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"]
+    _, _, _, _, account, name = arn.split(":")
+    return str(sqs_client().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+
+
+def dlq_url() -> str:
+    settings = get_settings()
+    return settings.webhook_dlq_url or _redrive_target_url(settings.webhook_queue_url)
+
+
+def requeue(message: DeliveryMessage, delay_seconds: float) -> None:
+    delay = min(schedule.SQS_MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
+    sqs_client().send_message(QueueUrl=get_settings().webhook_queue_url, MessageBody=message.body(),
+                              DelaySeconds=delay)
+
+
+def dead_letter(body: str, reason: str, event_type: str | None = None) -> None:
+    attributes = {"reason": {"DataType": "String", "StringValue": reason[:256]}}
+    if event_type:
+        attributes["event_type"] = {"DataType": "String", "StringValue": event_type}
+    sqs_client().send_message(QueueUrl=dlq_url(), MessageBody=body, MessageAttributes=attributes)
+
+
+def reset() -> None:
+    _redrive_target_url.cache_clear()
+
+
+# --- one message -------------------------------------------------------------------------------
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def process_message(body: str, *, resolver: Resolver | None = None,
+                    transport: httpx.BaseTransport | None = None) -> str:
+    """Handles one SQS message body; returns what happened. Raises only for errors SQS should
+    retry (AWS calls failing, another worker holding the attempt)."""
+    settings = get_settings()
+    try:
+        message = DeliveryMessage.parse(body)
+    except ValueError:
+        dead_letter(body, "malformed message")
+        return DEAD_LETTERED
+    now = utcnow()
+    if message.not_before:
+        remaining = (_parse_iso(message.not_before) - now).total_seconds()
+        if remaining >= 1:
+            requeue(message, remaining)
+            return DEFERRED
+    lease = int(settings.webhook_timeout_seconds * 3) + 30
+    delivery = store.claim_attempt(message.webhook_id, message.event_id, message.attempt,
+                                   now_epoch=int(now.timestamp()), lease_seconds=lease)
+    if delivery is None:
+        current = store.get_delivery(message.webhook_id, message.event_id)
+        if (current is None or current["status"] != store.PENDING
+                or int(current["attempt_count"]) >= message.attempt):
+            return SKIPPED  # a duplicate of a message already handled
+        raise AttemptInProgress(f"attempt {message.attempt} of {message.event_id} is being sent elsewhere")
+    endpoint = store.get_endpoint(message.workspace_id, message.webhook_id)
+    if endpoint is None:
+        store.fail_delivery(message.webhook_id, message.event_id, "endpoint deleted")
+        return SKIPPED
+    if endpoint["status"] != store.ENABLED:
+        store.fail_delivery(message.webhook_id, message.event_id,
+                            f"endpoint disabled: {endpoint.get('disabled_reason') or 'disabled'}")
+        return FAILED
+
+    result = send_attempt(endpoint["url"], secrets.decrypt(endpoint), message.event_id,
+                          str(delivery["payload"]).encode(), timeout=settings.webhook_timeout_seconds,
+                          resolver=resolver, transport=transport)
+    return _conclude(message, delivery, endpoint, result, started_at=now)
+
+
+def _success_worth_noting(endpoint: dict[str, Any], now: datetime) -> bool:
+    """A success ends a failure streak; otherwise last_success_at is refreshed at most once a
+    minute (one write fewer per delivery on a busy, healthy endpoint)."""
+    last = endpoint.get("last_success_at")
+    return bool(endpoint.get("failing_since")) or not last or (now - _parse_iso(last)).total_seconds() >= 60
+
+
+def _conclude(message: DeliveryMessage, delivery: dict[str, Any], endpoint: dict[str, Any],
+              result: AttemptResult, *, started_at: datetime) -> str:
+    settings = get_settings()
+    ws, wh, evt, n = message.workspace_id, message.webhook_id, message.event_id, message.attempt
+    record: dict[str, Any] = {"attempt": n, "at": iso(started_at), "status_code": result.status_code,
+                              "duration_ms": result.duration_ms, "error": result.error, "next_retry_at": None}
+    if result.delivered:
+        recorded = store.record_attempt(wh, evt, n, record, status=store.DELIVERED, next_retry_at=None, error=None)
+        if recorded and _success_worth_noting(endpoint, started_at):
+            store.note_endpoint_success(ws, wh)
+        return DELIVERED
+    if result.status_code == 410:
+        reason = "the endpoint answered 410 Gone"
+        store.disable_endpoint(ws, wh, reason)
+        store.record_attempt(wh, evt, n, record, status=store.FAILED, next_retry_at=None,
+                             error=f"{reason}; endpoint disabled")
+        return ENDPOINT_DISABLED
+
+    since = store.note_endpoint_failure(ws, wh, iso(started_at))
+    if since and (started_at - _parse_iso(since)).total_seconds() >= settings.webhook_disable_after_seconds:
+        store.disable_endpoint(ws, wh, f"no successful delivery since {since}: disabled after "
+                                       f"{settings.webhook_disable_after_seconds // 3600} h of failures")
+
+    if n < schedule.max_attempts(settings):
+        delay = schedule.delay_before_attempt(n + 1, retry_after=result.retry_after,
+                                              schedule=schedule.retry_schedule(settings))
+        next_at = iso(started_at + timedelta(seconds=delay))
+        record["next_retry_at"] = next_at
+        # Enqueue first, record second: if recording fails the message comes back and the attempt is
+        # repeated; the other order could lose the retry.
+        requeue(replace(message, attempt=n + 1, not_before=next_at), delay)
+        store.record_attempt(wh, evt, n, record, status=store.PENDING, next_retry_at=next_at, error=result.error)
+        return RETRY_SCHEDULED
+    dead_letter(message.body(), f"gave up after {n} attempts: {result.error}", delivery.get("event_type"))
+    store.record_attempt(wh, evt, n, record, status=store.FAILED, next_retry_at=None,
+                         error=f"gave up after {n} attempts; last error: {result.error}")
+    return DEAD_LETTERED

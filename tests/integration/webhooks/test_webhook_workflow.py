@@ -1,0 +1,52 @@
+"""End to end from the scan workflow: a failing scan stage's Catch (MarkFailed, through its real
+Lambda handler) queues ``scan.failed`` for a subscribed endpoint, which is then delivered."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from botscope.service import webhooks as service
+from botscope.store import scans
+from standardwebhooks.webhooks import Webhook
+
+from tests.integration.webhooks.support import ROOT, LambdaContext, body_json, drain, queue_messages, receiver
+
+
+def _mark_failed_handler():
+    path = ROOT / "functions" / "scan_mark_failed" / "app.py"
+    spec = importlib.util.spec_from_file_location("botscope_test_scan_mark_failed_app", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_factory, deliver_handler):
+    principal, _ = principal_factory()
+    with receiver() as rx:
+        subscribed = service.create_webhook(principal, label="failures", url=rx.url("/failed"),
+                                            event_types=["scan.failed"])
+        service.create_webhook(principal, label="completions", url=rx.url("/completed"),
+                               event_types=["scan.completed"])
+        scan = scans.create_scan(principal.workspace_id, "https://example.com/", "full", deadline_seconds=900)
+        event = json.loads((ROOT / "events" / "scan_mark_failed.json").read_text())
+        event.update(scan_job_id=scan["scan_job_id"], workspace_id=principal.workspace_id)
+
+        result = _mark_failed_handler()(event, LambdaContext(function_name="ScanMarkFailed"))
+        assert result["status"] == "failed"
+        (message,) = queue_messages(aws.webhook_queue_url)
+        assert body_json(message)["webhook_id"] == subscribed["webhook_id"]
+        # Put it back (queue_messages hid it) and deliver it like the event source mapping would.
+        import boto3
+
+        boto3.client("sqs", region_name="us-east-1").change_message_visibility(
+            QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        drain(aws.webhook_queue_url, deliver_handler)
+
+    (request,) = rx.requests
+    assert request.path == "/failed"
+    payload = Webhook(subscribed["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "scan.failed"
+    assert payload["data"]["scan_job_id"] == scan["scan_job_id"] and payload["data"]["status"] == "failed"
+    assert payload["data"]["error"]["code"] == "stage_timeout"
+    assert "report" not in payload["data"] and "findings" not in payload["data"]
