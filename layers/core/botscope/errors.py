@@ -55,3 +55,37 @@ class Conflict(BotScopeError):
 
 class RateLimited(BotScopeError):
     status, code, title = 429, "rate_limited", "Too many requests"
+
+
+# --- scans and monitoring (API.md "Scans") ------------------------------------------------------
+
+class UrlNotMonitored(Forbidden):
+    code, title = "url_not_monitored", "This URL is not under monitoring"
+
+
+class SlotsExhausted(Conflict):
+    code, title = "monitoring_slots_exhausted", "All monitoring slots are in use"
+
+
+class ScanNotReady(Conflict):
+    code, title = "scan_not_ready", "The scan has not finished yet"
+
+
+class ScanFailedError(Conflict):
+    code, title = "scan_failed", "The scan failed"
+
+
+class IdempotencyMismatch(BotScopeError):
+    status, code, title = 422, "idempotency_mismatch", "Idempotency-Key reused with a different request"
+
+
+class IdempotencyInFlight(Conflict):
+    code, title = "idempotency_in_flight", "A request with this Idempotency-Key is still in progress"
+
+
+class ServiceUnavailable(BotScopeError):
+    status, code, title = 503, "service_unavailable", "Temporarily unavailable"
+
+
+class PayloadTooLarge(BotScopeError):
+    status, code, title = 413, "payload_too_large", "Request body too large"

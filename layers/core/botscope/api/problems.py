@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from botscope.errors import BotScopeError
@@ -70,3 +71,29 @@ def install(app: FastAPI) -> None:
         logger.exception("unhandled error")
         return problem_response(request, status=500, code="internal_error", title="Internal error",
                                 detail="Something went wrong on our side; the request id helps us find it.")
+
+
+# --- OpenAPI documentation of problem responses ------------------------------------------------
+
+class ProblemFieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of this API is returned."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine-readable error code (API.md).")
+    request_id: str | None = None
+    errors: list[ProblemFieldError] | None = Field(default=None, description="Validation failures only.")
+
+
+def problem_docs(**by_status: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for a route: ``problem_docs(**{"404": "not_found: …"})``."""
+    return {int(status): {"model": ProblemDetails, "description": description,
+                          "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
+            for status, description in by_status.items()}

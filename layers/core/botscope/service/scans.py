@@ -1,0 +1,384 @@
+"""Scan use cases (API.md "Scans"): start a scan, read its status, findings and report, list scans.
+
+Shared by the HTTP routes (``botscope.api.routes.scans``) and the MCP tools, so both apply the
+same order of checks:
+
+1. syntax (scan mode, Idempotency-Key) → 422 ``validation_error``
+2. Idempotency-Key claim → replay / 422 ``idempotency_mismatch`` / 409 ``idempotency_in_flight``
+3. plan → 403 ``plan_required``
+4. target: normalize + SSRF guard (resolve, every address public) → 422 ``invalid_target`` /
+   ``target_not_public``; nothing is sent to the target from the API, the guard only resolves
+5. growth: the URL is monitored or the request enrolls it → 403 ``url_not_monitored``
+6. a *new* scan (no running scan of the URL) must fit the workspace's concurrent scan limit →
+   429 ``rate_limited`` (``botscope.ratelimit``), checked before any slot is claimed
+7. enrolling claims a slot atomically → 409 ``monitoring_slots_exhausted``
+8. one running scan per (workspace, URL): a running scan is returned instead of a second one
+9. start the workflow; if that fails, undo what this request did (scan failed ``start_failed``,
+   active marker released, slot released) → 503 ``scan_start_failed``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botscope import audit, ids
+from botscope.auth.principal import Principal
+from botscope.config import get_settings
+from botscope.errors import (
+    InvalidTarget,
+    ScanFailedError,
+    ScanNotReady,
+    ServiceUnavailable,
+    TargetNotPublic,
+    UrlNotMonitored,
+    ValidationFailed,
+)
+from botscope.service import plans
+from botscope.store import idempotency, monitoring, scans, workspaces
+from botscope.store.table import utcnow
+
+API_PREFIX = "/api/v1"
+SCAN_MODES = ("full", "quick")
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+# A scan is declared timed out a little after its deadline: the workflow's own timeout starts at
+# StartExecution, slightly after the scan was written, and Finalize may be in its last write.
+OVERDUE_GRACE_SECONDS = 30
+
+# Resolver used by the SSRF guard (None = the system resolver). Tests substitute a fake one so a
+# public-looking host resolves without network.
+target_resolver: Any = None
+
+
+@dataclass(frozen=True)
+class ScanCreation:
+    body: dict[str, Any]    # the public scan representation (API.md POST /scans response)
+    status_code: int        # 202 a new scan was started; 200 a running scan of the URL was returned
+    created: bool           # False when an already running scan was returned
+    replayed: bool = False  # True when this is the stored response of an earlier request (Idempotency-Key)
+
+    @property
+    def location(self) -> str:
+        return str(self.body["links"]["self"])
+
+
+# --- representations ---------------------------------------------------------------------------
+
+def links(scan_job_id: str) -> dict[str, str]:
+    base = f"{API_PREFIX}/scans/{scan_job_id}"
+    return {"self": base, "findings": f"{base}/findings", "report": f"{base}/report"}
+
+
+def _monitoring_view(monitored_url_id: str | None) -> dict[str, Any] | None:
+    return {"enrolled": True, "monitored_url_id": monitored_url_id} if monitored_url_id else None
+
+
+def _progress(scan: dict[str, Any]) -> dict[str, int]:
+    total = int(scan.get("path_runs_total") or 0)
+    completed = int(scan.get("path_runs_completed") or 0)
+    failed = int(scan.get("path_runs_failed") or 0)
+    if scan.get("status") == "completed":
+        percent = 100
+    else:
+        percent = min(100, (completed + failed) * 100 // total) if total else 0
+    return {"path_runs_total": total, "path_runs_completed": completed, "path_runs_failed": failed,
+            "percent": percent}
+
+
+def _path_run_view(run: dict[str, Any]) -> dict[str, Any]:
+    error = run.get("error")
+    return {
+        "path_run_id": run["path_run_id"], "path": run.get("path"), "profile": run.get("profile"),
+        "status": run.get("status", "pending"), "outcome": run.get("outcome"),
+        "http_status": run.get("http_status"), "duration_ms": run.get("duration_ms"),
+        "error": {"code": error.get("code"), "message": error.get("message")} if error else None,
+    }
+
+
+def created_view(scan: dict[str, Any], monitored_url_id: str | None = None) -> dict[str, Any]:
+    """POST /scans response body."""
+    return {
+        "scan_job_id": scan["scan_job_id"], "status": scan["status"], "target_url": scan["target_url"],
+        "scan_mode": scan["scan_mode"],
+        "monitoring": _monitoring_view(monitored_url_id or scan.get("monitored_url_id")),
+        "created_at": scan["created_at"], "links": links(scan["scan_job_id"]),
+    }
+
+
+def summary_view(scan: dict[str, Any]) -> dict[str, Any]:
+    """A scan without its path runs (listings)."""
+    error = scan.get("error")
+    return {
+        "scan_job_id": scan["scan_job_id"], "status": scan["status"], "target_url": scan["target_url"],
+        "scan_mode": scan["scan_mode"], "created_at": scan["created_at"], "started_at": scan.get("started_at"),
+        "completed_at": scan.get("completed_at"), "progress": _progress(scan),
+        "error": {"code": error.get("code"), "message": error.get("message")} if error else None,
+        "monitoring": _monitoring_view(scan.get("monitored_url_id")), "links": links(scan["scan_job_id"]),
+    }
+
+
+def status_view(scan: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """GET /scans/{id} response body."""
+    return {**summary_view(scan), "path_runs": [_path_run_view(r) for r in runs]}
+
+
+def poll_hint_seconds(status: str) -> int | None:
+    """Seconds a client should wait before polling again (``Retry-After``), None when finished."""
+    return get_settings().scan_poll_hint_seconds if status in scans.ACTIVE_STATUSES else None
+
+
+# --- validation helpers ------------------------------------------------------------------------
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def validate_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key or len(key) > idempotency.MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise _invalid("Idempotency-Key", f"must be 1–{idempotency.MAX_KEY_LENGTH} printable ASCII characters")
+    return key
+
+
+def request_hash(target_url: str, scan_mode: str, enroll_monitoring: bool) -> str:
+    canonical = json.dumps({"target_url": target_url, "scan_mode": scan_mode,
+                            "enroll_monitoring": bool(enroll_monitoring)}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def guard(target_url: str) -> str:
+    """Normalized URL of a customer target that passed the SSRF guard; raises ``InvalidTarget`` /
+    ``TargetNotPublic`` (with ``errors[].field = target_url``). Resolves the name; sends nothing."""
+    from botscope.scanner.targets import NetworkPolicy, guard_target
+
+    try:
+        target, _addresses = guard_target(target_url, NetworkPolicy(allow_private=get_settings().allowed_private_networks),
+                                          target_resolver)
+    except (InvalidTarget, TargetNotPublic) as exc:
+        exc.errors = [{"field": "target_url", "message": exc.message}]
+        raise
+    return target.url
+
+
+# --- create ------------------------------------------------------------------------------------
+
+def start_scan(principal: Principal, target_url: Any, scan_mode: str = "full", enroll_monitoring: bool = False,
+               idempotency_key: str | None = None, request_body_hash: str | None = None, *,
+               trigger: str = "api") -> ScanCreation:
+    """POST /api/v1/scans (and the MCP ``create_scan`` tool). See the module docstring for the order
+    of checks."""
+    if scan_mode not in SCAN_MODES:
+        raise _invalid("scan_mode", "must be one of: " + ", ".join(SCAN_MODES))
+    if not isinstance(target_url, str):
+        raise _invalid("target_url", "must be a string")
+    idempotency_key = validate_idempotency_key(idempotency_key)
+    body_hash = request_body_hash or request_hash(target_url, scan_mode, enroll_monitoring)
+    if idempotency_key:
+        stored = idempotency.begin(principal.workspace_id, idempotency_key, body_hash)
+        if stored is not None:
+            code = int(stored["status_code"])
+            return ScanCreation(body=stored["body"], status_code=code, created=code == 202, replayed=True)
+    try:
+        outcome = _start_scan(principal, target_url, scan_mode, enroll_monitoring, trigger)
+    except BaseException:
+        if idempotency_key:
+            idempotency.abandon(principal.workspace_id, idempotency_key, body_hash)
+        raise
+    if idempotency_key:
+        idempotency.complete(principal.workspace_id, idempotency_key, body_hash,
+                             status_code=outcome.status_code, body=outcome.body)
+    return outcome
+
+
+def create_scan(principal: Principal, target_url: Any, scan_mode: str = "full", enroll_monitoring: bool = False,
+                idempotency_key: str | None = None, request_body_hash: str | None = None,
+                ) -> tuple[dict[str, Any], bool]:
+    """Convenience form: ``(body, created)``; ``created`` is False when a running scan was returned."""
+    outcome = start_scan(principal, target_url, scan_mode, enroll_monitoring, idempotency_key, request_body_hash)
+    return outcome.body, outcome.created
+
+
+def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monitoring: bool,
+                trigger: str) -> ScanCreation:
+    plans.require_scanning(principal)
+    target_url = guard(raw_url)
+    workspace_id = principal.workspace_id
+    scan_job_id = ids.new_id("scan")
+
+    # Monitoring: growth may scan only monitored URLs; enrolling claims a slot atomically.
+    monitored = monitoring.get_monitored_by_url(workspace_id, target_url)
+    if monitored is None and plans.scans_require_monitoring(principal) and not enroll_monitoring:
+        raise UrlNotMonitored("On the growth plan you can scan URLs under monitoring; send "
+                              "\"enroll_monitoring\": true to enroll this one (it takes a slot).")
+    if _running_scan_id(workspace_id, target_url) is None:
+        # Only a *new* scan counts against the workspace's concurrent scans (429), and the check
+        # comes before a slot is claimed so a refusal leaves nothing to undo.
+        from botscope import ratelimit
+
+        ratelimit.check_scan_concurrency(principal)
+    newly_enrolled = False
+    if monitored is None and enroll_monitoring:
+        workspace = workspaces.get_workspace(workspace_id)
+        monitored, newly_enrolled = monitoring.enroll(
+            workspace_id, target_url, cadence_seconds=plans.monitoring_cadence_seconds(workspace),
+            first_scan_job_id=scan_job_id)
+    monitored_url_id = monitored["monitored_url_id"] if monitored else None
+
+    deadline = get_settings().scan_timeout_seconds
+    scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
+                             deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
+    running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
+    if running is not None:
+        # Same URL already being scanned for this workspace: hand that scan back, start nothing.
+        scans.discard_scan(scan_job_id)
+        if newly_enrolled:
+            _audit_enrollment(principal, monitored_url_id, target_url)
+        return ScanCreation(body=created_view(running, monitored_url_id), status_code=200, created=False)
+
+    try:
+        from botscope.workflow.starter import start_scan_execution
+
+        execution_arn = start_scan_execution(scan_job_id, workspace_id)
+    except Exception as exc:
+        _undo_start(scan_job_id, workspace_id, monitored_url_id if newly_enrolled else None, exc)
+        raise ServiceUnavailable("The scan could not be started; nothing was kept. Retry in a few seconds.",
+                                 code="scan_start_failed", headers={"Retry-After": "5"}) from exc
+    scans.set_execution_arn(scan_job_id, execution_arn)
+    if newly_enrolled:  # recorded once it is kept (a failed start releases the slot again)
+        _audit_enrollment(principal, monitored_url_id, target_url)
+    audit.record(principal, "scan.started", scan_job_id, {"target_url": target_url, "scan_mode": scan_mode})
+    _count_metric("ScansStarted")
+    return ScanCreation(body=created_view(scan, monitored_url_id), status_code=202, created=True)
+
+
+def _running_scan_id(workspace_id: str, target_url: str) -> str | None:
+    holder = scans.get_active(workspace_id, target_url)
+    scan = scans.get_scan(holder) if holder else None
+    return holder if scan is not None and scan["status"] in scans.ACTIVE_STATUSES else None
+
+
+def _claim_or_running_scan(workspace_id: str, target_url: str, scan_job_id: str,
+                           deadline: int) -> dict[str, Any] | None:
+    """Claims the URL's active marker for ``scan_job_id`` (None), or returns the scan that holds it.
+    A holder past its deadline is settled as timed out first, which frees the marker."""
+    for _ in range(3):
+        running_id = scans.claim_active(workspace_id, target_url, scan_job_id, ttl_seconds=deadline)
+        if running_id is None:
+            return None
+        holder = scans.get_scan(running_id)
+        if holder is not None:
+            holder = expire_if_overdue(holder)
+            if holder["status"] in scans.ACTIVE_STATUSES:
+                return holder
+    raise ServiceUnavailable("A scan of this URL is being set up; retry in a second.",
+                             code="scan_start_failed", headers={"Retry-After": "1"})
+
+
+def _audit_enrollment(principal: Principal, monitored_url_id: str | None, target_url: str) -> None:
+    audit.record(principal, "monitoring.enrolled", monitored_url_id or "", {"target_url": target_url})
+
+
+def _undo_start(scan_job_id: str, workspace_id: str, enrolled_id: str | None, exc: Exception) -> None:
+    """Leaves nothing behind from a scan whose workflow did not start."""
+    from botscope.observability import logger
+
+    logger.warning("scan workflow did not start", extra={"scan_job_id": scan_job_id, "error": repr(exc)})
+    scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")  # releases marker
+    if enrolled_id:
+        monitoring.release(workspace_id, enrolled_id)
+
+
+def _count_metric(name: str) -> None:
+    try:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        from botscope.observability import metrics
+
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    except Exception:  # noqa: BLE001, S110 - a metric must never fail a request
+        pass
+
+
+# --- read --------------------------------------------------------------------------------------
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def expire_if_overdue(scan: dict[str, Any]) -> dict[str, Any]:
+    """A queued/running scan past its deadline is failed with ``scan_timeout`` (the workflow's own
+    timeout ends the execution without running its Catch, so the status is settled when it is
+    read: no scan stays queued/running forever). The failure itself (status, ``scan.failed``
+    event, monitoring hook) is the workflow's ``expire_if_overdue``, so there is one definition.
+    Returns the scan as it now is."""
+    if scan.get("status") not in scans.ACTIVE_STATUSES or not scan.get("deadline_at"):
+        return scan
+    if utcnow() <= _parse_iso(scan["deadline_at"]) + timedelta(seconds=OVERDUE_GRACE_SECONDS):
+        return scan
+    from botscope.workflow.stages import expire_if_overdue as expire_overdue_scan
+
+    return expire_overdue_scan(scan)
+
+
+def _owned_scan(principal: Principal, scan_job_id: str) -> dict[str, Any]:
+    return expire_if_overdue(scans.get_scan_for_workspace(principal.workspace_id, scan_job_id))
+
+
+def get_scan_status(principal: Principal, scan_job_id: str) -> dict[str, Any]:
+    """GET /api/v1/scans/{id}: status, progress and path runs. 404 for another workspace's scan."""
+    scan = _owned_scan(principal, scan_job_id)
+    return status_view(scan, scans.list_path_runs(scan_job_id))
+
+
+def _completed_scan(principal: Principal, scan_job_id: str) -> dict[str, Any]:
+    scan = _owned_scan(principal, scan_job_id)
+    if scan["status"] == "failed":
+        error = scan.get("error") or {}
+        raise ScanFailedError(f"The scan failed ({error.get('code', 'unknown')}): {error.get('message', '')}".strip())
+    if scan["status"] != "completed":
+        hint = poll_hint_seconds(scan["status"]) or 5
+        raise ScanNotReady(f"The scan is {scan['status']}; poll {links(scan_job_id)['self']} until it completes.",
+                           headers={"Retry-After": str(hint)})
+    return scan
+
+
+def _load_report(report_key: str) -> dict[str, Any]:
+    try:
+        from botscope.store import reports
+    except ImportError:  # the reports repository is written by the workflow feature
+        from botscope.store.table import s3_client
+
+        body = s3_client().get_object(Bucket=get_settings().reports_bucket, Key=report_key)["Body"].read()
+        return dict(json.loads(body))
+    return dict(reports.get_report(report_key))
+
+
+def get_report(principal: Principal, scan_job_id: str) -> dict[str, Any]:
+    """GET /api/v1/scans/{id}/report: the assembled public report (SCANNER.md "Report")."""
+    scan = _completed_scan(principal, scan_job_id)
+    return _load_report(scan["report_key"])
+
+
+def get_findings(principal: Principal, scan_job_id: str) -> dict[str, Any]:
+    """GET /api/v1/scans/{id}/findings: the public-safe findings of a completed scan."""
+    scan = _completed_scan(principal, scan_job_id)
+    report = _load_report(scan["report_key"])
+    return {"scan_job_id": scan_job_id,
+            "ruleset_version": scan.get("ruleset_version") or report.get("ruleset_version"),
+            "findings": list(report.get("findings") or [])}
+
+
+def list_scans(principal: Principal, limit: int = DEFAULT_PAGE_SIZE,
+               starting_after: str | None = None) -> dict[str, Any]:
+    """GET /api/v1/scans: newest first, ``{"data": [...], "has_more": bool}``."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise _invalid("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+    if starting_after is not None and not ids.is_id(starting_after, "scan"):
+        raise _invalid("starting_after", "must be a scan id (scan_…)")
+    items, has_more = scans.list_scans(principal.workspace_id, limit, starting_after)
+    return {"data": [summary_view(expire_if_overdue(s)) for s in items], "has_more": has_more}

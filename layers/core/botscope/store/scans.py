@@ -1,0 +1,395 @@
+"""Scans, their path runs, and the "one running scan per URL" marker (docs/data-model.md).
+
+Items:
+- scan        ``SCAN#<scan>`` / ``META``  (gsi1: ``WS#<ws>#SCANS`` / ``<scan>``, newest first by id)
+- path run    ``SCAN#<scan>`` / ``RUN#<run>``
+- active scan ``WS#<ws>`` / ``ACTIVE#<url_hash>`` (TTL ~ the scan deadline)
+
+Status moves queued → running → completed | failed and never leaves a terminal state: every
+transition is a conditional write, so Step Functions retries and racing writers are harmless.
+The scan's progress counters change in the same transaction as the path run that moves them, and
+only on that path run's first transition to a terminal state.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from botscope import ids
+from botscope.store.table import (
+    dynamodb_client,
+    is_expired,
+    iso,
+    now_iso,
+    scan_pk,
+    strip_keys,
+    table,
+    ttl_after,
+    url_hash,
+    utcnow,
+    ws_pk,
+)
+
+ACTIVE_STATUSES = ("queued", "running")
+TERMINAL_STATUSES = ("completed", "failed")
+RUN_ACTIVE_STATUSES = ("pending", "running")
+RUN_TERMINAL_STATUSES = ("completed", "failed")
+# The active marker outlives the scan deadline a little, so a scan that is being marked timed-out
+# is not doubled by a request arriving in the same second.
+ACTIVE_MARKER_GRACE_SECONDS = 60
+
+_serializer = TypeSerializer()
+
+
+# --- value conversion --------------------------------------------------------------------------
+# DynamoDB numbers come back as Decimal and floats cannot be written: convert at the boundary so
+# callers only ever see plain JSON types.
+
+def to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    return from_dynamo(strip_keys(item))
+
+
+def serialize(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(to_dynamo(v)) for k, v in values.items()}
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("ConditionalCheckFailedException",
+                                                         "TransactionCanceledException")
+
+
+# --- scans -------------------------------------------------------------------------------------
+
+def create_scan(workspace_id: str, target_url: str, scan_mode: str, *, monitored_url_id: str | None = None,
+                deadline_seconds: int, scan_job_id: str | None = None,
+                trigger: str = "api") -> dict[str, Any]:
+    """Writes a queued scan. ``target_url`` must already be normalized. ``trigger`` is "api",
+    "mcp" or "monitoring" (kept for the audit trail and metrics)."""
+    now = utcnow()
+    scan_job_id = scan_job_id or ids.new_id("scan")
+    item = {
+        "pk": scan_pk(scan_job_id), "sk": "META",
+        "gsi1pk": f"{ws_pk(workspace_id)}#SCANS", "gsi1sk": scan_job_id,
+        "scan_job_id": scan_job_id, "workspace_id": workspace_id, "status": "queued",
+        "target_url": target_url, "scan_mode": scan_mode, "trigger": trigger,
+        "monitored_url_id": monitored_url_id,
+        "created_at": iso(now), "started_at": None, "completed_at": None,
+        "deadline_at": iso(now + timedelta(seconds=deadline_seconds)),
+        "error": None, "execution_arn": None,
+        "path_runs_total": 0, "path_runs_completed": 0, "path_runs_failed": 0,
+        "report_key": None, "ruleset_version": None, "summary": None,
+    }
+    table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    return plain_item(item)
+
+
+def get_scan(scan_job_id: str) -> dict[str, Any] | None:
+    item = table().get_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"}, ConsistentRead=True).get("Item")
+    return plain_item(item) if item else None
+
+
+def get_scan_for_workspace(workspace_id: str, scan_job_id: str) -> dict[str, Any]:
+    """The scan if it belongs to ``workspace_id``; ``NotFound`` otherwise — the same answer whether
+    the scan does not exist or belongs to someone else, so ids reveal nothing."""
+    from botscope.errors import NotFound
+
+    scan = get_scan(scan_job_id) if ids.is_id(scan_job_id, "scan") else None
+    if scan is None or scan.get("workspace_id") != workspace_id:
+        raise NotFound("No scan with this id in your workspace.")
+    return scan
+
+
+def list_scans(workspace_id: str, limit: int = 20, starting_after: str | None = None
+               ) -> tuple[list[dict[str, Any]], bool]:
+    """Newest first. ``starting_after`` is the id of the last scan of the previous page."""
+    key_condition = "gsi1pk = :pk"
+    values: dict[str, Any] = {":pk": f"{ws_pk(workspace_id)}#SCANS"}
+    if starting_after:
+        key_condition += " AND gsi1sk < :after"
+        values[":after"] = starting_after
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"IndexName": "gsi1", "KeyConditionExpression": key_condition,
+                              "ExpressionAttributeValues": values, "ScanIndexForward": False,
+                              "Limit": limit + 1}
+    while True:
+        page = table().query(**kwargs)
+        items.extend(page.get("Items", []))
+        if len(items) > limit or "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [plain_item(i) for i in items[:limit]], len(items) > limit
+
+
+def discard_scan(scan_job_id: str) -> None:
+    """Deletes a queued scan that was never handed to anyone (lost the race for the active marker)."""
+    try:
+        table().delete_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                            ConditionExpression="#s = :queued AND path_runs_total = :zero",
+                            ExpressionAttributeNames={"#s": "status"},
+                            ExpressionAttributeValues={":queued": "queued", ":zero": 0})
+    except ClientError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def mark_running(scan_job_id: str, execution_arn: str | None = None) -> bool:
+    """queued → running (sets started_at). Returns False when the scan was not queued."""
+    names = {"#s": "status"}
+    values: dict[str, Any] = {":running": "running", ":queued": "queued", ":now": now_iso()}
+    update = "SET #s = :running, started_at = :now"
+    if execution_arn:
+        update += ", execution_arn = :arn"
+        values[":arn"] = execution_arn
+    try:
+        table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"}, UpdateExpression=update,
+                            ConditionExpression="#s = :queued", ExpressionAttributeNames=names,
+                            ExpressionAttributeValues=values)
+        return True
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def set_execution_arn(scan_job_id: str, execution_arn: str) -> None:
+    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                        UpdateExpression="SET execution_arn = :arn", ConditionExpression="attribute_exists(pk)",
+                        ExpressionAttributeValues={":arn": execution_arn})
+
+
+def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Moves a queued/running scan to a terminal status. Returns the updated scan, or None when it
+    was already terminal (or missing): a terminal scan is never overwritten."""
+    names = {"#s": "status"}
+    values: dict[str, Any] = {":status": status, ":queued": "queued", ":running": "running",
+                              ":now": now_iso()}
+    sets = ["#s = :status", "completed_at = :now"]
+    for i, (name, value) in enumerate(fields.items()):
+        names[f"#f{i}"] = name
+        values[f":f{i}"] = to_dynamo(value)
+        sets.append(f"#f{i} = :f{i}")
+    try:
+        response = table().update_item(
+            Key={"pk": scan_pk(scan_job_id), "sk": "META"}, UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(pk) AND #s IN (:queued, :running)",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return None
+        raise
+    scan = plain_item(response["Attributes"])
+    release_active(scan["workspace_id"], scan["target_url"], scan_job_id)
+    return scan
+
+
+def mark_completed(scan_job_id: str, *, report_key: str, ruleset_version: str,
+                   summary: dict[str, Any] | None) -> bool:
+    """running/queued → completed; also releases the active marker. False if already terminal."""
+    return _finish(scan_job_id, "completed", {"report_key": report_key, "ruleset_version": ruleset_version,
+                                              "summary": summary, "error": None}) is not None
+
+
+def mark_failed(scan_job_id: str, code: str, message: str) -> bool:
+    """queued/running → failed with ``{code, message}``; also releases the active marker. Never
+    overwrites a completed or failed scan; returns whether it changed anything."""
+    return _finish(scan_job_id, "failed", {"error": {"code": code, "message": message}}) is not None
+
+
+
+def record_published_event(scan_job_id: str, event_type: str, event_id: str) -> None:
+    """Notes that the scan's ``event_type`` webhook event went out (``published_events`` map), so a
+    retried workflow stage publishes it when an earlier attempt did not, and never twice.
+    (Added by the workflow feature, issue 2.)"""
+    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                        UpdateExpression="SET published_events = if_not_exists(published_events, :empty)",
+                        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":empty": {}})
+    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                        UpdateExpression="SET published_events.#type = :id",
+                        ExpressionAttributeNames={"#type": event_type}, ExpressionAttributeValues={":id": event_id})
+
+# --- path runs ---------------------------------------------------------------------------------
+
+_RUN_FIELDS = ("path", "profile", "kind", "critical", "category")
+
+
+def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Writes the planned path runs (status pending) and sets ``path_runs_total``.
+
+    Each run needs ``path`` and ``profile`` (``kind``, ``critical``, ``category``,
+    ``path_run_id`` optional). Idempotent for a retried Prepare: when the scan already has path
+    runs, the stored ones are returned unchanged. Returns the stored runs in plan order.
+    """
+    scan = get_scan(scan_job_id)
+    if scan is None:
+        raise LookupError(f"scan {scan_job_id} does not exist")
+    if scan.get("path_runs_total"):
+        return list_path_runs(scan_job_id)
+    items = []
+    for seq, run in enumerate(runs):
+        run_id = run.get("path_run_id") or ids.new_id("run")
+        item = {"pk": scan_pk(scan_job_id), "sk": f"RUN#{run_id}", "path_run_id": run_id,
+                "scan_job_id": scan_job_id, "seq": seq, "status": "pending", "outcome": None,
+                "http_status": None, "duration_ms": None, "error": None, "observation_key": None,
+                "kind": "page", "critical": False, "category": None}
+        item.update({k: run[k] for k in _RUN_FIELDS if k in run})
+        items.append(to_dynamo(item))
+    with table().batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=item)
+    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                        UpdateExpression="SET path_runs_total = :n", ConditionExpression="attribute_exists(pk)",
+                        ExpressionAttributeValues={":n": len(items)})
+    return [plain_item(i) for i in items]
+
+
+def list_path_runs(scan_job_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk AND begins_with(sk, :run)",
+                              "ExpressionAttributeValues": {":pk": scan_pk(scan_job_id), ":run": "RUN#"},
+                              "ConsistentRead": True}
+    while True:
+        page = table().query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted((plain_item(i) for i in items), key=lambda r: (r.get("seq", 0), r["path_run_id"]))
+
+
+def get_path_run(scan_job_id: str, path_run_id: str) -> dict[str, Any] | None:
+    item = table().get_item(Key={"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"},
+                            ConsistentRead=True).get("Item")
+    return plain_item(item) if item else None
+
+
+def update_path_run(scan_job_id: str, path_run_id: str, *, status: str, outcome: str | None = None,
+                    http_status: int | None = None, duration_ms: int | None = None,
+                    error: dict[str, Any] | None = None, observation_key: str | None = None) -> bool:
+    """Records a path run's progress. Returns True when this call changed the run.
+
+    A run in a terminal state is never changed again, so a retried Lambda or a Catch firing after
+    a success cannot double-count: the scan's ``path_runs_completed``/``path_runs_failed``
+    counter moves in the same transaction as the run's first terminal transition.
+    """
+    if status not in RUN_ACTIVE_STATUSES + RUN_TERMINAL_STATUSES:
+        raise ValueError(f"unknown path run status {status!r}")
+    fields = {"status": status, "outcome": outcome, "http_status": http_status, "duration_ms": duration_ms,
+              "error": error, "observation_key": observation_key, "updated_at": now_iso()}
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    values = {f":f{i}": v for i, v in enumerate(fields.values())}
+    run_update = {
+        "TableName": table().name,
+        "Key": serialize({"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"}),
+        "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+        "ConditionExpression": "attribute_exists(pk) AND #f0 IN (:pending, :running)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": serialize({**values, ":pending": "pending", ":running": "running"}),
+    }
+    client = dynamodb_client()
+    try:
+        if status in RUN_ACTIVE_STATUSES:
+            client.update_item(**run_update)
+            return True
+        counter = "path_runs_completed" if status == "completed" else "path_runs_failed"
+        client.transact_write_items(TransactItems=[
+            {"Update": run_update},
+            {"Update": {"TableName": table().name,
+                        "Key": serialize({"pk": scan_pk(scan_job_id), "sk": "META"}),
+                        "UpdateExpression": f"ADD {counter} :one",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": serialize({":one": 1})}},
+        ])
+        return True
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+# --- the active marker: one running scan per (workspace, URL) ----------------------------------
+
+def _active_key(workspace_id: str, target_url: str) -> dict[str, str]:
+    return {"pk": ws_pk(workspace_id), "sk": f"ACTIVE#{url_hash(target_url)}"}
+
+
+def claim_active(workspace_id: str, target_url: str, scan_job_id: str, *,
+                 ttl_seconds: int | None = None) -> str | None:
+    """Claims "the running scan of this URL" for ``scan_job_id``. Returns None when claimed, or the
+    id of the scan that is already running (the caller returns that scan instead).
+
+    A marker that expired, or whose scan is terminal or gone, is stale and replaced with a
+    conditional write on its old value, so two racing requests cannot both replace it.
+    """
+    from botscope.config import get_settings
+
+    ttl = (ttl_seconds or get_settings().scan_timeout_seconds) + ACTIVE_MARKER_GRACE_SECONDS
+    key = _active_key(workspace_id, target_url)
+    item = {**key, "scan_job_id": scan_job_id, "target_url": target_url, "claimed_at": now_iso(),
+            "expires_at": ttl_after(ttl)}
+    condition: dict[str, Any] = {
+        "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+        "ExpressionAttributeValues": {":now": int(utcnow().timestamp())},
+    }
+    for _ in range(5):
+        try:
+            table().put_item(Item=item, **condition)
+            return None
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+        current = table().get_item(Key=key, ConsistentRead=True).get("Item")
+        if current is None:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+            continue
+        holder = str(current["scan_job_id"])
+        if holder == scan_job_id:
+            return None
+        holder_scan = get_scan(holder)
+        if not is_expired(current) and holder_scan is not None and holder_scan["status"] in ACTIVE_STATUSES:
+            return holder
+        condition = {"ConditionExpression": "scan_job_id = :old",
+                     "ExpressionAttributeValues": {":old": holder}}
+    raise RuntimeError("could not settle the active-scan marker")  # pragma: no cover - needs 5 lost races
+
+
+def release_active(workspace_id: str, target_url: str, scan_job_id: str) -> bool:
+    """Deletes the marker if ``scan_job_id`` still holds it (a newer scan's marker is left alone)."""
+    try:
+        table().delete_item(Key=_active_key(workspace_id, target_url),
+                            ConditionExpression="scan_job_id = :id",
+                            ExpressionAttributeValues={":id": scan_job_id})
+        return True
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+
+
+def get_active(workspace_id: str, target_url: str) -> str | None:
+    item = table().get_item(Key=_active_key(workspace_id, target_url), ConsistentRead=True).get("Item")
+    return None if item is None or is_expired(item) else str(item["scan_job_id"])
