@@ -13,9 +13,37 @@ from tests.helpers.aws import AwsResources, mocked_aws
 
 @pytest.fixture
 def aws() -> Iterator[AwsResources]:
-    """Moto with the table (from template.yaml), reports bucket and webhook queues."""
-    with mocked_aws() as resources:
+    """Moto with the table (from template.yaml), reports bucket and webhook queues. Its DynamoDB
+    applies each request atomically, as the real service does (botscope.local.atomic_dynamodb)."""
+    from botscope.local.atomic_dynamodb import atomic_dynamodb
+
+    with atomic_dynamodb(), mocked_aws() as resources:
         yield resources
+
+
+@pytest.fixture
+def atomic_dynamodb(aws: AwsResources) -> None:
+    """Named by concurrency tests for clarity: the ``aws`` fixture already serialises moto's DynamoDB."""
+
+
+@pytest.fixture
+def state_machine(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A one-state Pass machine standing in for ScanWorkflow: StartExecution is the edge tested."""
+    import json
+
+    import boto3
+    from botscope.config import reset_settings
+    from botscope.store.table import reset_clients
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(
+        name="botscope-test-scan-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    monkeypatch.setenv("BOTSCOPE_STATE_MACHINE_ARN", arn)
+    reset_settings()
+    reset_clients()
+    return str(arn)
 
 
 @pytest.fixture
@@ -33,9 +61,8 @@ def workspace_factory(aws: AwsResources) -> Any:
 
 @pytest.fixture
 def api_client(aws: AwsResources) -> Any:
-    from fastapi.testclient import TestClient
-
     from botscope.api.app import create_app
+    from fastapi.testclient import TestClient
 
     with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
         yield client

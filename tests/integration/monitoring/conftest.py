@@ -5,53 +5,12 @@ webhook fan-out is another feature's edge)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
-from botscope.config import reset_settings
-from botscope.store.table import reset_clients
-
-
-@pytest.fixture
-def atomic_dynamodb(aws: Any) -> Iterator[None]:
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    names = ("put_item", "update_item", "delete_item", "get_item", "query", "transact_write_items",
-             "batch_write_item")
-    originals = {name: getattr(DynamoDBBackend, name) for name in names}
-
-    def locked(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return fn(*args, **kwargs)
-        return wrapper
-
-    for name, fn in originals.items():
-        setattr(DynamoDBBackend, name, locked(fn))
-    try:
-        yield
-    finally:
-        for name, fn in originals.items():
-            setattr(DynamoDBBackend, name, fn)
-
-
-@pytest.fixture
-def state_machine(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    arn = sfn.create_state_machine(
-        name="botscope-test-scan-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-    )["stateMachineArn"]
-    monkeypatch.setenv("BOTSCOPE_STATE_MACHINE_ARN", arn)
-    reset_settings()
-    reset_clients()
-    return str(arn)
 
 
 @pytest.fixture

@@ -205,3 +205,34 @@ def test_a_retried_finalize_publishes_an_event_the_first_attempt_could_not(aws: 
     stages.finalize(scan["scan_job_id"], scan["workspace_id"])
     assert sent == ["failed", "scan.completed"]
     assert scans.get_scan(scan["scan_job_id"])["published_events"] == {"scan.completed": "evt_1"}
+
+
+def test_the_scheduled_sweep_fails_only_overdue_scans_and_forgets_finished_ones(aws: Any, published: list) -> None:
+    """No scan stays queued/running forever, even if nobody reads it: the scheduler's sweep finds
+    overdue scans through the sharded open-scans index."""
+    from botscope.store import scans
+    from botscope.store.table import iso, table, utcnow
+    from botscope.workflow import stages
+
+    past = iso(utcnow() - timedelta(minutes=1))
+    overdue = [_scan(f"https://example.com/{i}") for i in range(3)]
+    on_time = _scan("https://example.com/on-time")
+    finished = _scan("https://example.com/finished")
+    assert scans.mark_completed(finished["scan_job_id"], report_key="r", ruleset_version="v", summary=None)
+    # Given three scans whose deadline passed (as if their executions timed out) and one finished
+    # scan that was overdue too: only the open ones are expired.
+    for scan in [*overdue, finished]:
+        item = table().get_item(Key={"pk": f"SCAN#{scan['scan_job_id']}", "sk": "META"})["Item"]
+        if "gsi2pk" in item:
+            table().update_item(Key={"pk": item["pk"], "sk": "META"},
+                                UpdateExpression="SET deadline_at = :d, gsi2sk = :s",
+                                ExpressionAttributeValues={":d": past,
+                                                           ":s": f"{past}#{scan['scan_job_id']}"})
+    assert stages.sweep_overdue_scans() == 3
+    for scan in overdue:
+        after = scans.get_scan(scan["scan_job_id"])
+        assert after["status"] == "failed" and after["error"]["code"] == "scan_timeout"
+    assert scans.get_scan(on_time["scan_job_id"])["status"] == "queued"
+    assert scans.get_scan(finished["scan_job_id"])["status"] == "completed"
+    assert sorted(kind for _, kind, _ in published) == ["scan.failed"] * 3
+    assert stages.sweep_overdue_scans() == 0  # failed scans left the index

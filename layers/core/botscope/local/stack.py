@@ -18,6 +18,7 @@ from typing import Any
 
 from botscope.aws.template import REPO_ROOT
 from botscope.config import get_settings, reset_settings
+from botscope.local import atomic_dynamodb
 from botscope.local.bootstrap import DevCredentials, bootstrap, write_env_file
 from botscope.local.resources import LocalResources, create_resources
 from botscope.local.seam import LambdaSeam
@@ -114,6 +115,7 @@ class LocalStack:
             self._moto.stop()
             self._moto = None
         self._restore_env()
+        atomic_dynamodb.uninstall()
         reset_settings()
         reset_clients()
 
@@ -126,6 +128,8 @@ class LocalStack:
         for noisy in ("werkzeug", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
+        # moto's DynamoDB is not atomic under threads; the real service is (see atomic_dynamodb).
+        atomic_dynamodb.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, moto_port = self._moto.get_host_and_port()
@@ -152,6 +156,8 @@ class LocalStack:
             "POWERTOOLS_SERVICE_NAME": "botscope",
             "BOTSCOPE_LOCAL_MODE": "true", "BOTSCOPE_ALLOW_PRIVATE_TARGETS": allow_private,
             "BOTSCOPE_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
+            # Webhook retries compressed from about a day to seconds, unless the caller chose.
+            "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": os.environ.get("BOTSCOPE_WEBHOOK_RETRY_SCHEDULE") or "1,2,4,8",
         })
         reset_settings()
         reset_clients()

@@ -101,6 +101,9 @@ def create_scan(workspace_id: str, target_url: str, scan_mode: str, *, monitored
         "created_at": iso(now), "started_at": None, "completed_at": None,
         "deadline_at": iso(now + timedelta(seconds=deadline_seconds)),
         "error": None, "execution_arn": None,
+        # The open-scans index (gsi2, sharded like the monitoring due index): lets a sweep find
+        # scans past their deadline without scanning the table. Removed when the scan finishes.
+        **_open_index_keys(scan_job_id, iso(now + timedelta(seconds=deadline_seconds))),
         "path_runs_total": 0, "path_runs_completed": 0, "path_runs_failed": 0,
         "report_key": None, "ruleset_version": None, "summary": None,
     }
@@ -189,13 +192,15 @@ def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, 
     values: dict[str, Any] = {":status": status, ":queued": "queued", ":running": "running",
                               ":now": now_iso()}
     sets = ["#s = :status", "completed_at = :now"]
+    removes = " REMOVE gsi2pk, gsi2sk"
     for i, (name, value) in enumerate(fields.items()):
         names[f"#f{i}"] = name
         values[f":f{i}"] = to_dynamo(value)
         sets.append(f"#f{i} = :f{i}")
     try:
         response = table().update_item(
-            Key={"pk": scan_pk(scan_job_id), "sk": "META"}, UpdateExpression="SET " + ", ".join(sets),
+            Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+            UpdateExpression="SET " + ", ".join(sets) + removes,
             ConditionExpression="attribute_exists(pk) AND #s IN (:queued, :running)",
             ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
     except ClientError as exc:
@@ -205,6 +210,26 @@ def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, 
     scan = plain_item(response["Attributes"])
     release_active(scan["workspace_id"], scan["target_url"], scan_job_id)
     return scan
+
+
+OPEN_SCAN_SHARDS = 8
+
+
+def _open_index_keys(scan_job_id: str, deadline_at: str) -> dict[str, str]:
+    shard = int(scan_job_id[-2:], 36) % OPEN_SCAN_SHARDS if scan_job_id[-2:].isalnum() else 0
+    return {"gsi2pk": f"OPEN#{shard:02d}", "gsi2sk": f"{deadline_at}#{scan_job_id}"}
+
+
+def list_overdue_scans(now_iso_value: str, *, limit_per_shard: int = 100) -> list[str]:
+    """Ids of queued/running scans whose deadline is before ``now_iso_value`` (oldest first per shard)."""
+    overdue: list[str] = []
+    for shard in range(OPEN_SCAN_SHARDS):
+        response = table().query(
+            IndexName="gsi2", KeyConditionExpression="gsi2pk = :pk AND gsi2sk < :now",
+            ExpressionAttributeValues={":pk": f"OPEN#{shard:02d}", ":now": now_iso_value},
+            Limit=limit_per_shard)
+        overdue.extend(item["gsi2sk"].rsplit("#", 1)[1] for item in response.get("Items", []))
+    return overdue
 
 
 def mark_completed(scan_job_id: str, *, report_key: str, ruleset_version: str,

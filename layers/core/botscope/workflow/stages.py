@@ -297,6 +297,18 @@ def mark_scan_failed(scan_job_id: str, workspace_id: str, error: dict[str, Any] 
 
 # --- deadline ----------------------------------------------------------------------------------
 
+def sweep_overdue_scans() -> int:
+    """Fails every queued/running scan past its deadline (``scan_timeout``, ``scan.failed``
+    published): the scheduled guarantee that no scan stays queued or running forever, even when
+    nobody reads it. Returns how many were expired."""
+    expired = 0
+    for scan_job_id in scans.list_overdue_scans(now_iso()):
+        scan = scans.get_scan(scan_job_id)
+        if scan is not None and expire_if_overdue(scan).get("status") == "failed":
+            expired += 1
+    return expired
+
+
 def expire_if_overdue(scan: dict[str, Any]) -> dict[str, Any]:
     """A queued/running scan past its ``deadline_at`` is marked failed with ``scan_timeout`` (a
     timed-out execution runs no Catch). Returns the scan as it now is. Called by the API's GET
