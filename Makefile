@@ -32,6 +32,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m tests.bench.run_all
 
+# Long soak (memory and open files over many scans); writes its section of docs/benchmarks.md.
+soak: $(STAMP)
+	SOAK_BATCHES=$${SOAK_BATCHES:-20} $(BIN)/python -m tests.bench.run_all bench_soak
+
 # The core layer's requirements.txt (what `sam build` installs into the layer), from pyproject.toml.
 requirements: layers/core/requirements.txt
 
