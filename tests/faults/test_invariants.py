@@ -498,25 +498,22 @@ def test_a_target_that_turns_private_before_prepare_fails_the_scan(private_fixtu
 
 # --- INV-8: the local stack runs the same handler code under concurrency -------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "botscope/local/seam.py load_handler (used by local/workers.py LazyHandler) puts the module in "
-    "sys.modules before exec_module finishes and takes no lock: concurrent first invocations (the Map's "
-    "parallel probes) get a half-imported module -> AttributeError 'lambda_handler' -> the path run fails "
-    "with internal_error on `make run` / the e2e and bench stacks"))
 def test_concurrent_first_invocations_load_a_handler_once():
     import sys
 
-    from botscope.local.seam import load_handler
+    from botscope.local import seam
 
     failures: list[str] = []
+    loaded: list[object] = []
     for name in ("scan_probe", "scan_analyze", "scan_prepare") * 5:  # a race: several rounds
-        saved = sys.modules.pop(f"botscope_function_{name}", None)
+        module_name = f"botscope_function_{name}"
+        saved = (seam._LOADED.pop(module_name, None), sys.modules.pop(module_name, None))
         barrier = threading.Barrier(8)
 
         def load(function: str = name) -> None:
             barrier.wait()
             try:
-                load_handler(function)
+                loaded.append(seam.load_handler(function))
             except Exception as exc:  # noqa: BLE001 - collected and asserted on
                 failures.append(repr(exc))
 
@@ -525,6 +522,9 @@ def test_concurrent_first_invocations_load_a_handler_once():
             t.start()
         for t in threads:
             t.join()
-        if saved is not None and f"botscope_function_{name}" not in sys.modules:
-            sys.modules[f"botscope_function_{name}"] = saved
+        # Every thread of a round got the same, fully imported handler: the module ran once.
+        assert len({id(h) for h in loaded[-8:]}) == 1
+        if saved[0] is not None and module_name not in seam._LOADED:
+            seam._LOADED[module_name] = saved[0]
+            sys.modules[module_name] = saved[1]
     assert failures == []

@@ -52,25 +52,36 @@ class LambdaContext:
         return 300_000
 
 
+_LOAD_LOCK = threading.Lock()
+_LOADED: dict[str, ModuleType] = {}
+
+
 def load_handler(function_dir: str | Path, attribute: str = "lambda_handler") -> Handler:
     """Imports ``functions/<name>/app.py`` under a unique module name (every handler file is
-    called app.py, as on Lambda) and returns its handler."""
+    called app.py, as on Lambda) and returns its handler.
+
+    Parallel first invocations (the Map state's probes) must not see a half-imported module: the
+    import runs under a lock, and only a completely executed module is handed out."""
     path = Path(function_dir)
     if not path.is_absolute():
         path = FUNCTIONS_DIR / path
     module_name = f"botscope_function_{path.name}"
-    module = sys.modules.get(module_name)
+    module = _LOADED.get(module_name)
     if module is None:
-        spec = importlib.util.spec_from_file_location(module_name, path / "app.py")
-        if spec is None or spec.loader is None:
-            raise FileNotFoundError(path / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(module_name, None)
-            raise
+        with _LOAD_LOCK:
+            module = _LOADED.get(module_name)
+            if module is None:
+                spec = importlib.util.spec_from_file_location(module_name, path / "app.py")
+                if spec is None or spec.loader is None:
+                    raise FileNotFoundError(path / "app.py")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[module_name] = module  # as the import system does (dataclasses need it)
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    sys.modules.pop(module_name, None)
+                    raise
+                _LOADED[module_name] = module
     return _handler_of(module, attribute)
 
 
