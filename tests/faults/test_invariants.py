@@ -68,7 +68,11 @@ def test_a_workflow_that_does_not_start_releases_slot_and_marker(fault_api: Faul
 
 def test_throttled_enrollment_claims_nothing(fault_api: FaultApi, faults: Faults):
     faults.fail("TransactWriteItems", THROTTLED)
-    _assert_server_problem(_enroll(fault_api))
+    throttled = _enroll(fault_api)
+    _assert_server_problem(throttled)
+    # Throttling is the client's cue to retry, not our bug: 503 with a Retry-After.
+    assert throttled.status_code == 503 and throttled.json()["code"] == "temporarily_unavailable"
+    assert throttled.headers.get("retry-after")
     assert fault_api.slots_used() == 0 and fault_api.monitored() == []
     assert fault_api.executions() == []
     faults.clear()

@@ -113,21 +113,7 @@ PUBLIC_PATHS = ("/api/v1/health", "/api/v1/sample-reports", "/api/v1/sample-repo
 # content-type conformance checks of the fuzzer back on for that operation.
 _DOC_GAP = ("route does not document its problem+json errors (401/404 and a problem+json 422; "
             "FastAPI's default 422 is application/json HTTPValidationError)")
-DOC_GAPS: dict[tuple[str, str], str] = {
-    ("GET", "/api/v1/monitoring"): "botscope/api/routes/monitoring.py: " + _DOC_GAP,
-    ("DELETE", "/api/v1/monitoring/{monitored_url_id}"): "botscope/api/routes/monitoring.py: " + _DOC_GAP,
-    ("GET", "/api/v1/sample-reports/{tab_id}"): "botscope/api/routes/sample_reports.py: " + _DOC_GAP,
-    ("GET", "/api/v1/webhooks"): "botscope/api/routes/webhooks.py: " + _DOC_GAP,
-    ("POST", "/api/v1/webhooks"): "botscope/api/routes/webhooks.py: " + _DOC_GAP,
-    ("GET", "/api/v1/webhooks/{webhook_id}"): "botscope/api/routes/webhooks.py: " + _DOC_GAP,
-    ("DELETE", "/api/v1/webhooks/{webhook_id}"): "botscope/api/routes/webhooks.py: " + _DOC_GAP,
-    ("POST", "/api/v1/webhooks/{webhook_id}/test"): "botscope/api/routes/webhooks.py: " + _DOC_GAP,
-    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): "botscope/api/routes/webhooks.py: " + _DOC_GAP,
-    ("GET", "/api/v1/scans/{scan_job_id}"): "botscope/api/routes/scans.py: 422 documented as application/json",
-    ("GET", "/api/v1/scans/{scan_job_id}/findings"): "botscope/api/routes/scans.py: 422 documented as application/json",
-    ("GET", "/api/v1/scans/{scan_job_id}/report"): "botscope/api/routes/scans.py: 422 documented as application/json",
-    ("POST", "/api/v1/scans"): "botscope/api: a malformed JSON body is answered 400 bad_request, not documented",
-}
+DOC_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _operations() -> list[tuple[str, str, dict[str, Any]]]:

@@ -58,4 +58,16 @@ def create_app() -> FastAPI:
         mount = getattr(module, "mount", None)
         if callable(mount):  # e.g. the MCP server, mounted outside /api/v1
             mount(app)
+    _document_errors_in_openapi(app)
     return app
+
+
+def _document_errors_in_openapi(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_standard_errors(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

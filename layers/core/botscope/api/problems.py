@@ -45,6 +45,23 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404:
                  422: "validation_error", 429: "rate_limited"}
 
 
+TRANSIENT_AWS_ERROR_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
+    "TooManyRequestsException", "InternalServerError", "ServiceUnavailable", "InternalFailure",
+    "TransactionInProgressException", "LimitExceededException", "SlowDown",
+})
+RETRY_AFTER_SECONDS = 2
+
+
+def _temporarily_unavailable(request: Request) -> JSONResponse:
+    from botscope.observability import logger
+
+    logger.warning("AWS dependency throttled or unreachable", exc_info=True)
+    return problem_response(request, status=503, code="temporarily_unavailable", title="Temporarily unavailable",
+                            detail="A dependency is busy or unreachable; retry after the Retry-After delay.",
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(BotScopeError)
     async def _domain(request: Request, exc: BotScopeError) -> JSONResponse:
@@ -63,6 +80,25 @@ def install(app: FastAPI) -> None:
         return problem_response(request, status=exc.status_code, code=code,
                                 title=str(exc.detail) if exc.detail else code.replace("_", " "),
                                 detail=str(exc.detail), headers=getattr(exc, "headers", None))
+
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    @app.exception_handler(ClientError)
+    async def _aws_client_error(request: Request, exc: ClientError) -> JSONResponse:
+        # Throttling or a service hiccup after boto3's own retries: the client should retry, not
+        # read it as our bug. Anything else from AWS is a real internal error.
+        if exc.response.get("Error", {}).get("Code") in TRANSIENT_AWS_ERROR_CODES:
+            return _temporarily_unavailable(request)
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(BotoConnectionError)
+    async def _aws_unreachable(request: Request, exc: BotoConnectionError) -> JSONResponse:
+        return _temporarily_unavailable(request)
+
+    @app.exception_handler(HTTPClientError)
+    async def _aws_http_error(request: Request, exc: HTTPClientError) -> JSONResponse:
+        return _temporarily_unavailable(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -97,3 +133,47 @@ def problem_docs(**by_status: str) -> dict[int | str, dict[str, Any]]:
     return {int(status): {"model": ProblemDetails, "description": description,
                           "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
             for status, description in by_status.items()}
+
+
+# --- one place that documents the errors every operation can answer -------------------------------
+
+_PUBLIC_OPERATION_PATHS = {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/sample-reports",
+                           "/api/v1/sample-reports/{tab_id}"}
+_STANDARD_ERRORS = {
+    "400": "bad_request: the body is not valid JSON.",
+    "401": "unauthorized: missing, malformed, unknown or revoked credential (with WWW-Authenticate).",
+    "404": "not_found: no such resource in your workspace (another workspace's id answers 404 too).",
+    "422": "validation_error (with errors[]), or a more specific code of the operation.",
+    "429": "rate_limited: too many requests for this credential (Retry-After, RateLimit headers).",
+    "503": "temporarily_unavailable: a dependency is throttled or unreachable; retry after Retry-After.",
+}
+
+
+def document_standard_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Adds the errors every operation can answer to the OpenAPI document, all as
+    ``application/problem+json`` (FastAPI documents its 422 as plain JSON by default)."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}").pop(
+            "$defs", {}).items():
+        schemas.setdefault(name, schema)
+    schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(
+        ref_template="#/components/schemas/{model}"))
+    content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    for path, item in openapi.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            wanted = ["503"]
+            if path not in _PUBLIC_OPERATION_PATHS:
+                wanted += ["401", "429"]
+            if "{" in path:
+                wanted.append("404")
+            if "requestBody" in operation:
+                wanted += ["400", "422"]
+            for status in wanted:
+                responses.setdefault(status, {"description": _STANDARD_ERRORS[status]})
+            for status, response in responses.items():
+                if status[:1] in {"4", "5"}:
+                    response["content"] = content
+    return openapi
