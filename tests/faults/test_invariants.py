@@ -189,9 +189,9 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     calls: list[tuple[str, str]] = []
     original = fanout.publish_event
 
-    def record(workspace_id: str, event_type: str, data: dict[str, Any]) -> str:
+    def record(workspace_id: str, event_type: str, data: dict[str, Any], **kwargs: Any) -> str:
         calls.append((data.get("scan_job_id"), event_type))
-        return original(workspace_id, event_type, data)
+        return original(workspace_id, event_type, data, **kwargs)
 
     monkeypatch.setattr(fanout, "publish_event", record)
     return calls

@@ -6,6 +6,7 @@ base32, so ids sort by creation time as strings (newest-first listings need no e
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 
@@ -28,3 +29,12 @@ def new_id(prefix: str, now_ms: int | None = None) -> str:
 def is_id(value: str, prefix: str) -> bool:
     head, _, body = value.partition("_")
     return head == prefix and len(body) == 26 and all(c in _ALPHABET for c in body)
+
+
+def derived_id(prefix: str, source_id: str, purpose: str) -> str:
+    """A stable id for something that exactly one ``source_id`` produces once per ``purpose`` (e.g.
+    a scan's terminal event): the same inputs give the same id, so a retried step reuses it. It
+    keeps the source's time part, so it sorts like the source."""
+    body = source_id.partition("_")[2]
+    digest = int.from_bytes(hashlib.sha256(f"{purpose}\0{source_id}".encode()).digest()[:10], "big")
+    return f"{prefix}_{body[:10]}{_encode(digest, 16)}"

@@ -28,7 +28,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str,
 
     events: list[tuple[str, str, dict[str, Any]]] = []
 
-    def record(workspace_id: str, event_type: str, data: dict[str, Any]) -> str:
+    def record(workspace_id: str, event_type: str, data: dict[str, Any], **kwargs: Any) -> str:
         events.append((workspace_id, event_type, data))
         return f"evt_{len(events)}"
 

@@ -119,7 +119,7 @@ def test_an_event_lost_between_write_and_publish_is_sent_by_the_next_evaluation(
     site.complete(base)
     recorder = fanout.publish_event
 
-    def down(*args: Any) -> str:
+    def down(*args: Any, **kwargs: Any) -> str:
         raise RuntimeError("SQS unavailable")
 
     monkeypatch.setattr(fanout, "publish_event", down)

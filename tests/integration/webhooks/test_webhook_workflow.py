@@ -50,3 +50,49 @@ def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_fact
     assert payload["data"]["scan_job_id"] == scan["scan_job_id"] and payload["data"]["status"] == "failed"
     assert payload["data"]["error"]["code"] == "stage_timeout"
     assert "report" not in payload["data"] and "findings" not in payload["data"]
+
+
+def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_duplicates(
+        aws, principal_factory, deliver_handler, monkeypatch):
+    """Nothing lost, nothing doubled: MarkFailed's publish writes the delivery, then SQS fails;
+    Step Functions retries the stage; the retry reuses the same event id and delivery."""
+    from botscope.store import webhooks as webhook_store
+    from botscope.webhooks import fanout
+    from botscope.workflow import stages
+
+    principal, _ = principal_factory()
+    with receiver() as rx:
+        hook = service.create_webhook(principal, label="failures", url=rx.url("/failed"),
+                                      event_types=["scan.failed"])
+        scan = scans.create_scan(principal.workspace_id, "https://example.com/", "full", deadline_seconds=900)
+        args = (scan["scan_job_id"], principal.workspace_id, {"Error": "States.Timeout", "Cause": ""})
+        real_send = fanout._send_all
+
+        def sqs_down(entries):
+            raise RuntimeError("SQS unavailable")
+
+        monkeypatch.setattr(fanout, "_send_all", sqs_down)
+        try:
+            stages.mark_scan_failed(*args)
+            raise AssertionError("the publish failure must surface so Step Functions retries the stage")
+        except RuntimeError:
+            pass
+        assert queue_messages(aws.webhook_queue_url) == []
+        monkeypatch.setattr(fanout, "_send_all", real_send)
+        stages.mark_scan_failed(*args)  # the retry
+        stages.mark_scan_failed(*args)  # and a late duplicate: already published, nothing more
+
+        (message,) = queue_messages(aws.webhook_queue_url)
+        import boto3
+
+        boto3.client("sqs", region_name="us-east-1").change_message_visibility(
+            QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        drain(aws.webhook_queue_url, deliver_handler)
+
+    (request,) = rx.requests
+    assert Webhook(hook["secret"]).verify(request.body, request.headers)["type"] == "scan.failed"
+    event_id = stages.scan_event_id(scan["scan_job_id"])
+    assert request.headers["webhook-id"] == event_id
+    delivery = webhook_store.get_delivery(hook["webhook_id"], event_id)
+    assert delivery["status"] == "delivered"
+    assert scans.get_scan(scan["scan_job_id"])["status"] == "failed"

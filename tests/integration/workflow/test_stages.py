@@ -25,7 +25,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str,
     from botscope.webhooks import fanout
 
     calls: list[tuple[str, str, dict[str, Any]]] = []
-    monkeypatch.setattr(fanout, "publish_event", lambda ws, kind, data: calls.append((ws, kind, data)) or "evt_x")
+    monkeypatch.setattr(fanout, "publish_event", lambda ws, kind, data, **kw: calls.append((ws, kind, data)) or "evt_x")
     return calls
 
 
@@ -186,7 +186,7 @@ def test_a_retried_finalize_publishes_an_event_the_first_attempt_could_not(aws: 
 
     sent: list[str] = []
 
-    def flaky_publish(workspace_id: str, event_type: str, data: dict) -> str:
+    def flaky_publish(workspace_id: str, event_type: str, data: dict, **kwargs: Any) -> str:
         if not sent:
             sent.append("failed")
             raise ConnectionError("queue unreachable")

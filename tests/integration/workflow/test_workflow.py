@@ -23,7 +23,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str,
 
     calls: list[tuple[str, str, dict[str, Any]]] = []
 
-    def record(workspace_id: str, event_type: str, data: dict[str, Any]) -> str:
+    def record(workspace_id: str, event_type: str, data: dict[str, Any], **kwargs: Any) -> str:
         calls.append((workspace_id, event_type, data))
         return "evt_recorded"
 

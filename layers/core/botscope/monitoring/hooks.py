@@ -120,7 +120,11 @@ def _critical_paths(scan_job_id: str) -> set[str]:
 def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: dict[str, Any]) -> None:
     from botscope.webhooks import fanout
 
-    fanout.publish_event(workspace_id, EVENT_TYPE, outbox["data"])
+    from botscope import ids
+
+    # Stable per evaluated scan: a publish retried from the outbox reuses the deliveries it began.
+    fanout.publish_event(workspace_id, EVENT_TYPE, outbox["data"],
+                         event_id=ids.derived_id("evt", outbox["event_key"], EVENT_TYPE))
     repository.clear_outbox(workspace_id, monitored_url_id, outbox["event_key"])
     _count("MonitoringChangesPublished")
 

@@ -82,12 +82,17 @@ def _enqueue(workspace_id: str, event_id: str, event_type: str, payload: str,
     return delivery_ids
 
 
-def publish_event(workspace_id: str, event_type: str, data: dict[str, Any]) -> str:
+def publish_event(workspace_id: str, event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> str:
     """Creates the event (its id is the ``webhook-id`` of every attempt) and enqueues one message per
-    subscribed, enabled endpoint. Returns the event id (also when no endpoint is subscribed)."""
+    subscribed, enabled endpoint. Returns the event id (also when no endpoint is subscribed).
+
+    A caller that may retry (a workflow stage) passes a stable ``event_id``: a second call then
+    finds the delivery records of the first (written before the messages) and only re-sends the
+    messages, so an SQS failure half way loses nothing and a retry doubles nothing (deliveries are
+    idempotent per (event, endpoint))."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    event_id = ids.new_id("evt")
+    event_id = event_id or ids.new_id("evt")
     payload = build_payload(event_type, data, now_iso())
     endpoints = [e for e in store.list_endpoints(workspace_id)
                  if e.get("status") == store.ENABLED and event_type in (e.get("event_types") or [])]

@@ -238,10 +238,17 @@ def finalize(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     return {"scan_job_id": scan_job_id, "status": "completed"}
 
 
+def scan_event_id(scan_job_id: str) -> str:
+    """The id of a scan's terminal event (a scan ends once: completed or failed), stable across
+    stage retries so a retried publish reuses the deliveries of an interrupted one."""
+    return ids.derived_id("evt", scan_job_id, "scan.terminal")
+
+
 def _publish_once(scan: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
     if event_type in (scan.get("published_events") or {}):
         return
-    event_id = fanout.publish_event(scan["workspace_id"], event_type, data)
+    event_id = fanout.publish_event(scan["workspace_id"], event_type, data,
+                                    event_id=scan_event_id(scan["scan_job_id"]))
     scans.record_published_event(scan["scan_job_id"], event_type, event_id)
 
 
