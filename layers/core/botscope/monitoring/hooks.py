@@ -118,9 +118,8 @@ def _critical_paths(scan_job_id: str) -> set[str]:
 
 
 def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: dict[str, Any]) -> None:
-    from botscope.webhooks import fanout
-
     from botscope import ids
+    from botscope.webhooks import fanout
 
     # Stable per evaluated scan: a publish retried from the outbox reuses the deliveries it began.
     fanout.publish_event(workspace_id, EVENT_TYPE, outbox["data"],
