@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.aws import AwsResources, mocked_aws
+from tests.helpers.local_stack import running_local_stack
 
 
 @pytest.fixture
@@ -66,3 +67,19 @@ def api_client(aws: AwsResources) -> Any:
 
     with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The whole local stack (tests.helpers.local_stack), shared by the tests of one module."""
+    with running_local_stack(tmp_path_factory.mktemp("botscope")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def clean_fixture_site() -> Iterator[Any]:
+    """The fixture site on 127.0.0.1 with no anti-bot measures ("clean" scenario), one per module."""
+    from tests.fixtures.site.server import FixtureSite
+
+    with FixtureSite(scenario="clean") as running:
+        yield running

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.fixtures.site.server import FixtureSite
+from tests.helpers.local_stack import running_local_stack
 from tests.integration.webhooks.support import Receiver, receiver
 
 pytestmark = pytest.mark.e2e
@@ -28,12 +29,9 @@ LIVENESS_SECONDS = 240   # bounds on waiting, not speed assertions
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from botscope.local import LocalStack
-
-    with LocalStack(port=0, allow_private_targets="127.0.0.0/8", run_schedules=False,
-                    state_dir=tmp_path_factory.mktemp("botscope-monitoring"),
-                    extra_env={"BOTSCOPE_MONITOR_INTERVAL_SECONDS": "1",
-                               "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "1,1,1"}) as running:
+    with running_local_stack(tmp_path_factory.mktemp("botscope-monitoring"),
+                             extra_env={"BOTSCOPE_MONITOR_INTERVAL_SECONDS": "1",
+                                        "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "1,1,1"}) as running:
         yield running
 
 

@@ -4,7 +4,6 @@ poller, uvicorn), a fixture site on 127.0.0.1, a scan created and followed throu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,8 @@ from tests.fixtures.site.server import FixtureSite
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from botscope.local import LocalStack
-
-    with LocalStack(port=0, allow_private_targets="127.0.0.0/8", run_schedules=False,
-                    state_dir=tmp_path_factory.mktemp("botscope")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[FixtureSite]:
-    with FixtureSite(scenario="clean") as running:
-        yield running
-
-
-def _client(stack: Any, key: str) -> httpx.Client:
-    return httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+def _client(local_stack: Any, key: str) -> httpx.Client:
+    return httpx.Client(base_url=local_stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
 def _poll_until_finished(client: httpx.Client, location: str, bound_seconds: float = 180) -> dict[str, Any]:
@@ -46,24 +30,24 @@ def _poll_until_finished(client: httpx.Client, location: str, bound_seconds: flo
         time.sleep(min(float(response.headers.get("Retry-After", "1")), 0.5))
 
 
-def test_dev_env_file_holds_the_bootstrap_credentials(stack: Any) -> None:
-    env = dict(line.split("=", 1) for line in Path(stack.env_file).read_text().splitlines()
+def test_dev_env_file_holds_the_bootstrap_credentials(local_stack: Any) -> None:
+    env = dict(line.split("=", 1) for line in Path(local_stack.env_file).read_text().splitlines()
                if line and not line.startswith("#"))
     assert env["BOTSCOPE_API_KEY"].startswith("dxk_")
     assert env["BOTSCOPE_ENTERPRISE_API_KEY"].startswith("dxk_")
     assert env["BOTSCOPE_SESSION"]
-    assert env["BOTSCOPE_API_URL"] == f"{stack.base_url}/api/v1"
+    assert env["BOTSCOPE_API_URL"] == f"{local_stack.base_url}/api/v1"
 
 
-def test_health_and_openapi_are_served(stack: Any) -> None:
-    assert httpx.get(f"{stack.base_url}/api/v1/health").json() == {"status": "ok"}
-    assert "/api/v1/scans" in httpx.get(f"{stack.base_url}/api/v1/openapi.json").json()["paths"]
+def test_health_and_openapi_are_served(local_stack: Any) -> None:
+    assert httpx.get(f"{local_stack.base_url}/api/v1/health").json() == {"status": "ok"}
+    assert "/api/v1/scans" in httpx.get(f"{local_stack.base_url}/api/v1/openapi.json").json()["paths"]
 
 
-def test_scan_lifecycle_through_http(stack: Any, site: FixtureSite) -> None:
-    with _client(stack, stack.credentials.growth_api_key) as client:
+def test_scan_lifecycle_through_http(local_stack: Any, clean_fixture_site: FixtureSite) -> None:
+    with _client(local_stack, local_stack.credentials.growth_api_key) as client:
         # Given the growth workspace enrolls the fixture site while starting a scan
-        created = client.post("/api/v1/scans", json={"target_url": site.url("/"), "scan_mode": "quick",
+        created = client.post("/api/v1/scans", json={"target_url": clean_fixture_site.url("/"), "scan_mode": "quick",
                                                      "enroll_monitoring": True})
         assert created.status_code == 202, created.text
         body = created.json()
@@ -80,7 +64,7 @@ def test_scan_lifecycle_through_http(stack: Any, site: FixtureSite) -> None:
         assert progress["percent"] == 100
         assert any(run["http_status"] == 200 for run in scan["path_runs"])
         # and the site really was probed, by more than one client profile
-        assert len(site.requests) >= progress["path_runs_total"]
+        assert len(clean_fixture_site.requests) >= progress["path_runs_total"]
         # and findings and the report are readable
         findings = client.get(f"{location}/findings")
         assert findings.status_code == 200, findings.text
@@ -95,11 +79,11 @@ def test_scan_lifecycle_through_http(stack: Any, site: FixtureSite) -> None:
         assert body["scan_job_id"] in [s["scan_job_id"] for s in listed]
 
 
-def test_another_workspace_cannot_see_the_scan(stack: Any, site: FixtureSite) -> None:
-    with _client(stack, stack.credentials.enterprise_api_key) as enterprise:
-        created = enterprise.post("/api/v1/scans", json={"target_url": site.url("/other"), "scan_mode": "quick"})
+def test_another_workspace_cannot_see_the_scan(local_stack: Any, clean_fixture_site: FixtureSite) -> None:
+    with _client(local_stack, local_stack.credentials.enterprise_api_key) as enterprise:
+        created = enterprise.post("/api/v1/scans", json={"target_url": clean_fixture_site.url("/other"), "scan_mode": "quick"})
         assert created.status_code == 202, created.text
         location = created.headers["Location"]
         assert _poll_until_finished(enterprise, location)["status"] == "completed"
-    with _client(stack, stack.credentials.growth_api_key) as growth:
+    with _client(local_stack, local_stack.credentials.growth_api_key) as growth:
         assert growth.get(location).status_code == 404

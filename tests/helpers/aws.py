@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
-
 from botscope.aws.template import table_create_kwargs, table_ttl_attribute
 from botscope.config import reset_settings
 from botscope.store.table import reset_clients

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from botscope.auth import tokens
 from botscope.store import credentials
+from botscope.store import table as store_table
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -84,7 +85,7 @@ def test_per_workspace_limit_is_409_and_revoking_frees_a_slot(api_client, worksp
 def test_last_used_at_is_written_at_most_once_a_minute(api_client, workspace_factory, monkeypatch):
     _, key = workspace_factory("growth")
     writes = []
-    real_touch_update = credentials.table
+    real_table = store_table.table
 
     class CountingTable:
         def __init__(self, inner):
@@ -98,7 +99,8 @@ def test_last_used_at_is_written_at_most_once_a_minute(api_client, workspace_fac
         def __getattr__(self, name):
             return getattr(self._inner, name)
 
-    monkeypatch.setattr(credentials, "table", lambda: CountingTable(real_touch_update()))
+    # The conditional write goes through the shared store helper, which looks ``table`` up in its module.
+    monkeypatch.setattr(store_table, "table", lambda: CountingTable(real_table()))
     for _ in range(4):
         assert api_client.get("/api/v1/api-keys", headers=bearer(key)).status_code == 200
     assert len(writes) == 1
@@ -147,3 +149,16 @@ def test_mcp_token_is_not_accepted_on_the_http_api(api_client, workspace_factory
     mcp_token = credentials.create_mcp_token(ws["workspace_id"], "agent")["token"]
     response = api_client.get("/api/v1/api-keys", headers=bearer(mcp_token))
     assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
+
+
+def test_a_malformed_key_id_is_not_found_without_touching_the_store(api_client, workspace_factory, monkeypatch):
+    # A path segment of any length would otherwise become a DynamoDB key (sort keys are capped at
+    # 1024 bytes: DynamoDB answers ValidationException, a 500). Ids have one shape: check it first.
+    _, key = workspace_factory("growth")
+    revokes = []
+    monkeypatch.setattr(credentials, "revoke_api_key", lambda *args: revokes.append(args))
+    for bad in ("key_" + "a" * 2000, "not-a-key-id", "key_short"):
+        response = api_client.delete(f"/api/v1/api-keys/{bad}", headers=bearer(key))
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "not_found"
+    assert revokes == []

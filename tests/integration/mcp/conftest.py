@@ -4,22 +4,16 @@ atomic across the server's threads."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-PUBLIC_IP = "93.184.215.14"  # a public unicast address; never contacted (the API only resolves)
+from tests.integration.api._support import SAMPLE_FINDING, fake_resolver
 
-
-def fake_resolver(host: str) -> list[str]:
-    if host == "example.com" or host.endswith(".example.com"):
-        return [PUBLIC_IP]
-    raise OSError(f"{host}: name does not resolve")
+__all__ = ["SAMPLE_FINDING", "complete_scan"]  # imported by the MCP test modules
 
 
 @pytest.fixture
@@ -48,24 +42,18 @@ def atomic_moto(aws: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def scan_edges(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A one-state Pass machine stands in for ScanWorkflow (StartExecution is the edge), and
+def scan_edges(state_machine: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The root conftest's Pass machine stands in for ScanWorkflow (StartExecution is the edge), and
     *.example.com resolves to a public address without network."""
     from botscope.config import reset_settings
     from botscope.service import scans as scan_service
     from botscope.store.table import reset_clients
 
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    arn = sfn.create_state_machine(
-        name="botscope-test-mcp-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-    )["stateMachineArn"]
-    monkeypatch.setenv("BOTSCOPE_STATE_MACHINE_ARN", arn)
     monkeypatch.delenv("BOTSCOPE_ALLOW_PRIVATE_TARGETS", raising=False)
     reset_settings()
     reset_clients()
     monkeypatch.setattr(scan_service, "target_resolver", fake_resolver)
-    return str(arn)
+    return state_machine
 
 
 @pytest.fixture
@@ -101,12 +89,3 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]]) -> dict[str,
     key = reports.put_report(scan_job_id, report)
     assert scans.mark_completed(scan_job_id, report_key=key, ruleset_version="2026.11.1", summary=report["summary"])
     return report
-
-
-SAMPLE_FINDING = {
-    "finding_id": "fnd_1", "fingerprint": "cloudflare:bot_management:edge", "category": "bot_defense",
-    "measure": "bot_management", "status": "present", "severity": "medium", "confidence": 0.9,
-    "title": "Cloudflare bot management", "summary": "Requests pass through Cloudflare's bot management.",
-    "vendor": "cloudflare", "layer": "edge", "paths": ["/"], "profiles": ["ai_crawler"],
-    "evidence": [{"signal": "cookie", "name": "__cf_bm"}], "recommendation": "None needed.",
-}

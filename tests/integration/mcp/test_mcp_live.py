@@ -168,3 +168,26 @@ def test_get_and_delete_are_405_instead_of_holding_a_stream_open(live_server, wo
         for method in ("GET", "DELETE"):
             response = http.request(method, "/mcp")
             assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
+def test_an_mcp_token_cannot_mint_an_api_key(live_server, workspace_factory):
+    # An mcp_ token is confined to /mcp; a dxk_ key it minted would reach the whole HTTP API and
+    # outlive the token's revocation. Only a credential with the "api" scope may create keys.
+    ws, key = workspace_factory("enterprise")
+    mcp_token = credentials.create_mcp_token(ws["workspace_id"], "agent")["token"]
+
+    async def flow() -> tuple[Any, Any]:
+        async with mcp_client(live_server, mcp_token) as client:
+            refused = await client.call_tool("create_api_key", {"label": "escalation"})
+        async with mcp_client(live_server, key) as client:
+            allowed = await client.call_tool("create_api_key", {"label": "from a dxk key"})
+        return refused, allowed
+
+    refused, allowed = run(flow)
+    assert refused.is_error
+    assert refused.structured_content["error"]["code"] == "insufficient_scope"
+    assert refused.structured_content["error"]["status"] == 403
+    assert not allowed.is_error
+    labels = [k["label"] for k in credentials.list_api_keys(ws["workspace_id"])]
+    assert "escalation" not in labels
+    assert "from a dxk key" in labels

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -22,30 +21,15 @@ SEVEN_TOOLS = {"create_api_key", "create_scan", "get_scan_status", "wait_for_sca
 MAX_WAIT_CALLS = 20  # a liveness bound (each call waits at most a few seconds), not a speed assertion
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from botscope.local import LocalStack
-
-    with LocalStack(port=0, allow_private_targets="127.0.0.0/8", run_schedules=False,
-                    state_dir=tmp_path_factory.mktemp("botscope-mcp")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[FixtureSite]:
-    with FixtureSite(scenario="clean") as running:
-        yield running
-
-
-def test_agent_scans_a_fixture_site_over_mcp_and_then_uses_http(stack: Any, site: FixtureSite) -> None:
-    key = stack.credentials.enterprise_api_key
+def test_agent_scans_a_fixture_site_over_mcp_and_then_uses_http(local_stack: Any, clean_fixture_site: FixtureSite) -> None:
+    key = local_stack.credentials.enterprise_api_key
 
     async def flow() -> dict[str, Any]:
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=60)
         out: dict[str, Any] = {"waits": []}
-        async with Client(streamable_http_client(f"{stack.base_url}/mcp", http_client=http)) as client:  # type: ignore[arg-type]
+        async with Client(streamable_http_client(f"{local_stack.base_url}/mcp", http_client=http)) as client:  # type: ignore[arg-type]
             out["tools"] = {tool.name for tool in (await client.list_tools()).tools}
-            created = await client.call_tool("create_scan", {"target_url": site.url("/"), "scan_mode": "quick"})
+            created = await client.call_tool("create_scan", {"target_url": clean_fixture_site.url("/"), "scan_mode": "quick"})
             assert not created.is_error, created.content
             scan_job_id = created.structured_content["scan_job_id"]
             out["created"] = created.structured_content
@@ -66,14 +50,14 @@ def test_agent_scans_a_fixture_site_over_mcp_and_then_uses_http(stack: Any, site
     final = out["waits"][-1]
     assert final["done"] is True and final["status"] == "completed", final
     assert final["scan"]["progress"]["percent"] == 100
-    assert len(site.requests) > 0  # the fixture site was really probed
+    assert len(clean_fixture_site.requests) > 0  # the fixture site was really probed
     scan_job_id = out["created"]["scan_job_id"]
     assert out["findings"].structured_content["scan_job_id"] == scan_job_id
     assert out["findings"].structured_content["findings"] == final["findings"]
     assert out["report"].structured_content["scan_job_id"] == scan_job_id
 
     new_key = out["new_key"].structured_content["key"]
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {new_key}"}, timeout=30) as http:
+    with httpx.Client(base_url=local_stack.base_url, headers={"Authorization": f"Bearer {new_key}"}, timeout=30) as http:
         scan = http.get(f"/api/v1/scans/{scan_job_id}")
         assert scan.status_code == 200 and scan.json()["status"] == "completed"
         findings = http.get(f"/api/v1/scans/{scan_job_id}/findings")

@@ -104,3 +104,17 @@ def test_another_workspaces_url_is_404_and_untouched(api_client: Any, workspace_
 def test_monitoring_needs_a_credential(api_client: Any) -> None:
     assert api_client.get("/api/v1/monitoring").status_code == 401
     assert api_client.delete("/api/v1/monitoring/mon_x").status_code == 401
+
+
+def test_release_of_a_malformed_id_is_not_found_without_touching_the_store(
+        api_client: Any, workspace_factory: Any, monkeypatch: Any) -> None:
+    # "mon_" followed by 2000 characters used to reach GetItem as a sort key (capped at 1024 bytes
+    # by DynamoDB: a ValidationException, so a 500). Only a well-formed id reaches the store.
+    _, key = workspace_factory("growth")
+    reads: list[tuple[str, str]] = []
+    monkeypatch.setattr(store, "get_monitored", lambda ws, mon: reads.append((ws, mon)))
+    for bad in ("mon_" + "a" * 2000, "mon_short", "scan_01jd3k6z2m0000000000000000"):
+        response = api_client.delete(f"/api/v1/monitoring/{bad}", headers=auth(key))
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "not_found"
+    assert reads == []

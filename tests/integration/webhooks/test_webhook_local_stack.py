@@ -11,6 +11,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tests.helpers.local_stack import running_local_stack
 from tests.integration.webhooks.support import receiver
 
 pytestmark = pytest.mark.e2e
@@ -18,11 +19,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from botscope.local import LocalStack
-
-    with LocalStack(port=0, allow_private_targets="127.0.0.0/8", run_schedules=False,
-                    state_dir=tmp_path_factory.mktemp("botscope"),
-                    extra_env={"BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0"}) as running:
+    with running_local_stack(tmp_path_factory.mktemp("botscope"),
+                             extra_env={"BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0"}) as running:
         yield running
 
 

@@ -161,3 +161,14 @@ def test_without_a_kms_key_the_documented_local_fallback_is_used(principal_facto
 
     with pytest.raises(Exception):  # noqa: B017
         secrets.decrypt({**kms_item, "webhook_id": created["webhook_id"]})
+
+
+def test_an_oversized_body_is_refused_before_anything_is_stored(api_client, workspace_factory):
+    # A valid request is a label, a URL and up to three event types; a body padded with thousands
+    # of (valid, deduplicated) event types used to be parsed and accepted whatever its size.
+    ws, key = workspace_factory()
+    padded = create(api_client, key, event_types=["scan.completed"] * 2000)
+    assert padded.status_code == 413, padded.text
+    assert padded.json()["code"] == "payload_too_large"
+    assert api_client.get("/api/v1/webhooks", headers=auth(key)).json()["data"] == []
+    assert create(api_client, key).status_code == 201

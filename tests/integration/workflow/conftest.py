@@ -48,6 +48,7 @@ class Workflow:
 
 @pytest.fixture
 def workflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow]:
+    from botscope.local.atomic_dynamodb import atomic_dynamodb
     from botscope.local.resources import create_resources
     from botscope.local.seam import LambdaSeam, load_handler
     from moto import mock_aws
@@ -61,7 +62,9 @@ def workflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow]:
     seam = LambdaSeam()
     seam.install()
     try:
-        with mock_aws(config=MOTO_CONFIG):
+        # The Map runs probes on parallel threads: moto's DynamoDB must be atomic per request, as
+        # the real service is, or concurrent path-run counter updates get lost.
+        with atomic_dynamodb(), mock_aws(config=MOTO_CONFIG):
             resources = create_resources(prefix="botscope-wf")
             for key, value in resources.env().items():
                 monkeypatch.setenv(key, value)

@@ -16,10 +16,9 @@ def test_api_rejects_missing_and_unknown_keys(api_client, workspace_factory):
     assert api_client.get("/api/v1/health").status_code == 200
     # the health route needs no key; an authenticated route is exercised by the scans tests
     unknown = tokens.issue("dxk").token
-    from fastapi import Request
-
     from botscope.api.deps import authenticate_api_key
     from botscope.errors import Unauthorized
+    from fastapi import Request
 
     scope = {"type": "http", "method": "GET", "headers": [], "path": "/", "client": ("127.0.0.1", 1)}
     req = Request(scope)

@@ -17,53 +17,20 @@ from botscope.scanner.policy import (
     named_agents,
 )
 
+from tests.fixtures.site.pages import CLOUDFLARE_MANAGED_ROBOTS_BLOCK
 from tests.unit.scanner._helpers import fetch_result, spec
 
 TEXT = {"content-type": "text/plain; charset=utf-8"}
 HTML = {"content-type": "text/html"}
 
-CF_MANAGED = """# As a condition of accessing this website, you agree to abide by the following content signals:
-# BEGIN Cloudflare Managed content
-
-User-agent: *
-Content-Signal: search=yes,ai-train=no
-Allow: /
-
-User-agent: Amazonbot
-Disallow: /
-
-User-agent: Applebot-Extended
-Disallow: /
-
-User-agent: Bytespider
-Disallow: /
-
-User-agent: CCBot
-Disallow: /
-
-User-agent: ClaudeBot
-Disallow: /
-
-User-agent: CloudflareBrowserRenderingCrawler
-Disallow: /
-
-User-agent: Google-Extended
-Disallow: /
-
-User-agent: GPTBot
-Disallow: /
-
-User-agent: meta-externalagent
-Disallow: /
-
-# END Cloudflare Managed Content
-
+CF_MANAGED = ("""# As a condition of accessing this website, you agree to abide by the following content signals:
+""" + CLOUDFLARE_MANAGED_ROBOTS_BLOCK + """
 User-agent: GPTBot
 Allow: /
 
 User-agent: *
 Disallow: /admin/
-"""
+""")
 
 
 def test_ai_agent_list_is_data_with_operator_function_respect() -> None:

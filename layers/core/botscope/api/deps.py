@@ -7,6 +7,9 @@ cookie (unsafe methods must then carry an allowed ``Origin``). ``Bearer mcp_…`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from fastapi import Request, Response
 from starlette.requests import HTTPConnection
 
@@ -14,7 +17,7 @@ from botscope import ratelimit
 from botscope.auth import tokens
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
-from botscope.errors import Forbidden, Unauthorized
+from botscope.errors import Forbidden, PayloadTooLarge, Unauthorized
 from botscope.store import credentials, workspaces
 from botscope.store.table import is_expired
 
@@ -49,28 +52,31 @@ def _principal_for_workspace(workspace_id: str, actor_type: str, actor_id: str, 
                      source_ip=request.client.host if request.client else None)
 
 
-def authenticate_api_key(token: str, request: HTTPConnection) -> Principal:
-    if not tokens.is_well_formed(token, "dxk"):
-        raise Unauthorized("The API key is malformed.")
-    record = credentials.get_api_key_by_token(token)
+def _authenticate_secret(token: str, request: HTTPConnection, *, prefix: str, noun: str,
+                         lookup: Callable[[str], dict[str, Any] | None], id_field: str, actor_type: str,
+                         scopes: frozenset[str]) -> Principal:
+    """API keys and MCP tokens: shape and checksum first (no table read for junk), then the stored
+    record by the secret's hash; refreshes ``last_used_at`` (at most once a minute)."""
+    if not tokens.is_well_formed(token, prefix):
+        raise Unauthorized(f"The {noun} is malformed.")
+    record = lookup(token)
     if record is None or record.get("revoked_at"):
-        raise Unauthorized("The API key is unknown or revoked.")
-    principal = _principal_for_workspace(record["workspace_id"], "api_key", record["api_key_id"], request,
-                                         frozenset({"api", "mcp"}))
+        raise Unauthorized(f"The {noun} is unknown or revoked.")
+    principal = _principal_for_workspace(record["workspace_id"], actor_type, record[id_field], request, scopes)
     credentials.touch_api_key(record)
     return principal
 
 
+def authenticate_api_key(token: str, request: HTTPConnection) -> Principal:
+    return _authenticate_secret(token, request, prefix="dxk", noun="API key",
+                                lookup=credentials.get_api_key_by_token, id_field="api_key_id",
+                                actor_type="api_key", scopes=frozenset({"api", "mcp"}))
+
+
 def authenticate_mcp_token(token: str, request: HTTPConnection) -> Principal:
-    if not tokens.is_well_formed(token, "mcp"):
-        raise Unauthorized("The MCP token is malformed.")
-    record = credentials.get_mcp_token_by_token(token)
-    if record is None or record.get("revoked_at"):
-        raise Unauthorized("The MCP token is unknown or revoked.")
-    principal = _principal_for_workspace(record["workspace_id"], "mcp_token", record["mcp_token_id"], request,
-                                         frozenset({"mcp"}))
-    credentials.touch_api_key(record)  # same last_used_at rule as API keys
-    return principal
+    return _authenticate_secret(token, request, prefix="mcp", noun="MCP token",
+                                lookup=credentials.get_mcp_token_by_token, id_field="mcp_token_id",
+                                actor_type="mcp_token", scopes=frozenset({"mcp"}))
 
 
 def authenticate_bearer(token: str, request: HTTPConnection, *, allow_mcp_tokens: bool = False) -> Principal:
@@ -117,3 +123,14 @@ def get_principal(request: Request, response: Response = None) -> Principal:  # 
     if state is not None and response is not None:
         response.headers.update(state.headers())
     return principal
+
+
+def body_size_limit(max_bytes: int) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency answering 413 ``payload_too_large`` for a body over ``max_bytes`` (the
+    declared length is checked first, then the bytes actually sent)."""
+    async def limit_body_size(request: Request) -> None:
+        declared = request.headers.get("content-length")
+        if (declared and declared.isdigit() and int(declared) > max_bytes) or len(await request.body()) > max_bytes:
+            raise PayloadTooLarge(f"The request body must be at most {max_bytes} bytes.")
+
+    return limit_body_size

@@ -87,6 +87,14 @@ def _run(ctx: Context, operation: Callable[[Principal], dict[str, Any]]) -> dict
         return error_result(exc)
 
 
+def _read_scan(ctx: Context, scan_job_id: str, read: str) -> dict[str, Any] | CallToolResult:
+    """The read-only scan tools: ``read`` names the ``botscope.service.scans`` function to call
+    (``get_scan_status``, ``get_findings``, ``get_report``) with the caller and the scan id."""
+    from botscope.service import scans
+
+    return _run(ctx, lambda p: getattr(scans, read)(p, scan_job_id))
+
+
 # --- tools ---------------------------------------------------------------------------------------
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
@@ -105,7 +113,8 @@ def build_server() -> MCPServer:
             "https://<host>/api/v1 with 'Authorization: Bearer <key>'. The full key is returned only "
             "once: store it securely and never echo it to logs or chat. Ask the user before calling: "
             "each call mints a new long-lived credential (a workspace may hold 25 active keys; error "
-            "api_key_limit_reached means one must be revoked in the dashboard first)."),
+            "api_key_limit_reached means one must be revoked in the dashboard first). Needs a dxk_ "
+            "key: an mcp_ token cannot mint keys (insufficient_scope)."),
         # Minting a credential is not reversible by the agent and widens access: hint "destructive"
         # so clients ask a human to confirm, as for other security-sensitive actions.
         annotations=ToolAnnotations(title="Create an API key", readOnlyHint=False, destructiveHint=True,
@@ -163,9 +172,7 @@ def build_server() -> MCPServer:
         annotations=READ_ONLY,
     )
     def get_scan_status(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
-        from botscope.service import scans
-
-        return _run(ctx, lambda p: scans.get_scan_status(p, scan_job_id))  # type: ignore[return-value]
+        return _read_scan(ctx, scan_job_id, "get_scan_status")  # type: ignore[return-value]
 
     @server.tool(
         title="Wait for scan results",
@@ -200,9 +207,7 @@ def build_server() -> MCPServer:
         annotations=READ_ONLY,
     )
     def get_scan_findings(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
-        from botscope.service import scans
-
-        return _run(ctx, lambda p: scans.get_findings(p, scan_job_id))  # type: ignore[return-value]
+        return _read_scan(ctx, scan_job_id, "get_findings")  # type: ignore[return-value]
 
     @server.tool(
         title="Get scan report",
@@ -213,9 +218,7 @@ def build_server() -> MCPServer:
         annotations=READ_ONLY,
     )
     def get_scan_report(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
-        from botscope.service import scans
-
-        return _run(ctx, lambda p: scans.get_report(p, scan_job_id))  # type: ignore[return-value]
+        return _read_scan(ctx, scan_job_id, "get_report")  # type: ignore[return-value]
 
     @server.tool(
         title="List monitored URLs",

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from botscope.store.monitoring import due_index_keys
 from botscope.store.scans import plain_item, to_dynamo
-from botscope.store.table import DUE_SHARDS, table, ws_pk
+from botscope.store.table import DUE_SHARDS, conditional_update, is_conditional_failure, table, ws_pk
 
 
 def mon_key(workspace_id: str, monitored_url_id: str) -> dict[str, str]:
@@ -30,10 +30,6 @@ def mon_key(workspace_id: str, monitored_url_id: str) -> dict[str, str]:
 
 def shard_key(shard: int) -> str:
     return f"DUE#{shard:02d}"
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _due_sk_upper_bound(now_iso: str) -> str:
@@ -105,15 +101,9 @@ class DynamoScheduleStore:
 
     @staticmethod
     def _update(item: dict[str, Any], update: str, condition: str, values: dict[str, Any]) -> bool:
-        try:
-            table().update_item(Key=mon_key(item["workspace_id"], item["monitored_url_id"]),
-                                UpdateExpression=update, ConditionExpression=condition,
-                                ExpressionAttributeValues=to_dynamo(values))
-            return True
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+        return conditional_update(Key=mon_key(item["workspace_id"], item["monitored_url_id"]),
+                                  UpdateExpression=update, ConditionExpression=condition,
+                                  ExpressionAttributeValues=to_dynamo(values))
 
 
 # --- change-detection state ----------------------------------------------------------------------
@@ -145,15 +135,9 @@ def save_evaluation(workspace_id: str, monitored_url_id: str, *, expected_last_e
     else:
         condition = "attribute_exists(pk) AND #lev = :expected"
         expr_values[":expected"] = expected_last_evaluated
-    try:
-        table().update_item(Key=mon_key(workspace_id, monitored_url_id), UpdateExpression=update.strip(),
-                            ConditionExpression=condition, ExpressionAttributeNames=names,
-                            ExpressionAttributeValues=to_dynamo(expr_values))
-        return True
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
+    return conditional_update(Key=mon_key(workspace_id, monitored_url_id), UpdateExpression=update.strip(),
+                              ConditionExpression=condition, ExpressionAttributeNames=names,
+                              ExpressionAttributeValues=to_dynamo(expr_values))
 
 
 def clear_outbox(workspace_id: str, monitored_url_id: str, event_key: str) -> None:
@@ -163,7 +147,7 @@ def clear_outbox(workspace_id: str, monitored_url_id: str, event_key: str) -> No
                             ConditionExpression="outbox_event.event_key = :k",
                             ExpressionAttributeValues={":k": event_key})
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not is_conditional_failure(exc):
             raise
 
 
@@ -177,5 +161,5 @@ def record_failed_scan(workspace_id: str, monitored_url_id: str, scan_job_id: st
                             ConditionExpression="attribute_exists(pk)",
                             ExpressionAttributeValues={":s": scan_job_id, ":at": at, ":code": error_code})
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not is_conditional_failure(exc):
             raise

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botscope import audit
+from botscope import audit, ids
 from botscope.auth.principal import Principal
-from botscope.errors import Conflict, NotFound, ValidationFailed
+from botscope.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from botscope.store import credentials
 
 LABEL_MAX_CHARS = 64
@@ -30,7 +30,14 @@ def validate_label(label: Any) -> str:
 
 
 def create_api_key(principal: Principal, label: Any) -> dict[str, Any]:
-    """A new key for the caller's workspace; the returned ``key`` is the only time the secret is shown."""
+    """A new key for the caller's workspace; the returned ``key`` is the only time the secret is shown.
+
+    Only a credential with the ``api`` scope (an API key or a browser session) may mint one: an
+    ``mcp_`` token is confined to /mcp, and a key it minted would reach the whole HTTP API and
+    outlive the token's revocation."""
+    if "api" not in principal.scopes:
+        raise Forbidden("An MCP token cannot create API keys; use a dxk_ API key or the dashboard.",
+                        code="insufficient_scope")
     clean_label = validate_label(label)
     try:
         created = credentials.create_api_key(principal.workspace_id, clean_label, created_by=principal.actor)
@@ -47,7 +54,8 @@ def list_api_keys(principal: Principal) -> dict[str, Any]:
 
 
 def revoke_api_key(principal: Principal, api_key_id: str) -> None:
-    """Revokes at once: the key's next request is 401. Unknown, revoked or foreign ids are 404."""
-    if credentials.revoke_api_key(principal.workspace_id, api_key_id) is None:
+    """Revokes at once: the key's next request is 401. Unknown, revoked, foreign or malformed ids are
+    404 (a malformed one never reaches the table: DynamoDB refuses oversized keys with an error)."""
+    if not ids.is_id(api_key_id, "key") or credentials.revoke_api_key(principal.workspace_id, api_key_id) is None:
         raise NotFound("No active API key with this id in your workspace.")
     audit.record(principal, "key.revoked", api_key_id)

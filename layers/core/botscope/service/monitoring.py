@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from botscope import audit
+from botscope import audit, ids
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import NotFound
@@ -53,7 +53,7 @@ def release(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
     """Stops monitoring a URL: the slot is freed and the item (with its due index entry) removed in
     one transaction, so the scheduler never rescans it. Another workspace's id → 404."""
     plans.require_scanning(principal)
-    if not monitored_url_id.startswith("mon_"):
+    if not ids.is_id(monitored_url_id, "mon"):  # never an oversized key to DynamoDB (a 500 there)
         raise NotFound("No monitored URL with this id in your workspace.")
     record = store.release(principal.workspace_id, monitored_url_id)
     audit.record(principal, "monitoring.released", monitored_url_id, {"target_url": record.get("target_url")})

@@ -15,7 +15,19 @@ from botocore.exceptions import ClientError
 
 from botscope import ids
 from botscope.auth import tokens
-from botscope.store.table import iso, now_iso, strip_keys, table, ttl_after, utcnow, ws_pk
+from botscope.store.table import (
+    cancellation_codes,
+    conditional_update,
+    is_conditional_failure,
+    iso,
+    now_iso,
+    query_all,
+    strip_keys,
+    table,
+    ttl_after,
+    utcnow,
+    ws_pk,
+)
 
 SESSION_TTL_SECONDS = 7 * 24 * 3600
 MAX_ACTIVE_API_KEYS = 25
@@ -35,17 +47,37 @@ class WorkspaceMissing(Exception):
     """A credential was requested for a workspace that does not exist."""
 
 
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in {"ConditionalCheckFailedException",
-                                                          "TransactionCanceledException"}
-
-
-def _cancellation_codes(exc: ClientError) -> list[str]:
-    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-
-
 def public_api_key(item: dict[str, Any]) -> dict[str, Any]:
     return {k: item.get(k) for k in _PUBLIC_KEY_FIELDS}
+
+
+# API keys and MCP tokens share one item shape: keyed by the secret's hash (``<KIND>#<hash>`` /
+# ``<KIND>``), listed per workspace on gsi1 (``WS#<ws>#<listing>`` / ``<id>``).
+
+def _listed_credential_item(kind: str, listing: str, id_field: str, credential_id: str, workspace_id: str,
+                            label: str, issued: tokens.IssuedToken, created_by: str | None) -> dict[str, Any]:
+    return {
+        "pk": f"{kind}#{issued.token_hash}", "sk": kind,
+        "gsi1pk": f"WS#{workspace_id}#{listing}", "gsi1sk": credential_id,
+        id_field: credential_id, "workspace_id": workspace_id, "label": label,
+        "prefix": issued.prefix, "last4": issued.last4, "created_at": now_iso(),
+        "created_by": created_by, "last_used_at": None, "revoked_at": None,
+    }
+
+
+def _find_listed_credential(workspace_id: str, listing: str, credential_id: str) -> dict[str, Any] | None:
+    """The workspace's credential with this id (through gsi1, so only this workspace's ones)."""
+    page = table().query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :id",
+                         ExpressionAttributeValues={":pk": f"WS#{workspace_id}#{listing}", ":id": credential_id})
+    found = page.get("Items", [])
+    return found[0] if found else None
+
+
+def _get_by_secret(kind: str, token: str) -> dict[str, Any] | None:
+    """The stored credential item of a presented secret (strongly consistent: a just-revoked or
+    just-created credential is seen as such)."""
+    return table().get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind},
+                            ConsistentRead=True).get("Item")
 
 
 # --- API keys -------------------------------------------------------------------------------------
@@ -61,13 +93,7 @@ def create_api_key(workspace_id: str, label: str, *, created_by: str | None = No
     max_active = MAX_ACTIVE_API_KEYS if max_active is None else max_active
     issued = tokens.issue("dxk")
     key_id = ids.new_id("key")
-    item = {
-        "pk": f"APIKEY#{issued.token_hash}", "sk": "APIKEY",
-        "gsi1pk": f"WS#{workspace_id}#KEYS", "gsi1sk": key_id,
-        "api_key_id": key_id, "workspace_id": workspace_id, "label": label,
-        "prefix": issued.prefix, "last4": issued.last4, "created_at": now_iso(),
-        "created_by": created_by, "last_used_at": None, "revoked_at": None,
-    }
+    item = _listed_credential_item("APIKEY", "KEYS", "api_key_id", key_id, workspace_id, label, issued, created_by)
     client = table().meta.client
     try:
         client.transact_write_items(TransactItems=[
@@ -81,9 +107,9 @@ def create_api_key(workspace_id: str, label: str, *, created_by: str | None = No
             {"Put": {"TableName": table().name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
         ])
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not is_conditional_failure(exc):
             raise
-        if _cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
             if table().get_item(Key={"pk": ws_pk(workspace_id), "sk": "META"}).get("Item") is None:
                 raise WorkspaceMissing(workspace_id) from exc
             raise ApiKeyLimitReached(workspace_id) from exc
@@ -93,37 +119,20 @@ def create_api_key(workspace_id: str, label: str, *, created_by: str | None = No
 
 def get_api_key_by_token(token: str) -> dict[str, Any] | None:
     """The stored record of a key (including its storage keys, which ``touch_api_key`` needs)."""
-    return table().get_item(Key={"pk": f"APIKEY#{tokens.hash_token(token)}", "sk": "APIKEY"},
-                            ConsistentRead=True).get("Item")
+    return _get_by_secret("APIKEY", token)
 
 
 def list_api_keys(workspace_id: str, *, include_revoked: bool = False) -> list[dict[str, Any]]:
     """The workspace's keys, newest first, without secrets."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :pk",
-        "ExpressionAttributeValues": {":pk": f"WS#{workspace_id}#KEYS"}, "ScanIndexForward": False,
-    }
-    while True:
-        page = table().query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_all(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
+                      ExpressionAttributeValues={":pk": f"WS#{workspace_id}#KEYS"}, ScanIndexForward=False)
     return [public_api_key(i) for i in items if include_revoked or not i.get("revoked_at")]
-
-
-def _find_api_key_item(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
-    page = table().query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :id",
-                         ExpressionAttributeValues={":pk": f"WS#{workspace_id}#KEYS", ":id": api_key_id})
-    found = page.get("Items", [])
-    return found[0] if found else None
 
 
 def revoke_api_key(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
     """Marks the key revoked and frees its slot. ``None`` when the workspace has no such active key
     (another workspace's key id is indistinguishable from an unknown one)."""
-    found = _find_api_key_item(workspace_id, api_key_id)
+    found = _find_listed_credential(workspace_id, "KEYS", api_key_id)
     if found is None or found.get("revoked_at"):
         return None
     revoked_at = now_iso()
@@ -145,9 +154,9 @@ def revoke_api_key(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
             }},
         ])
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not is_conditional_failure(exc):
             raise
-        codes = _cancellation_codes(exc)
+        codes = cancellation_codes(exc)
         if codes[:1] == ["ConditionalCheckFailed"]:
             return None  # revoked concurrently
         # The counter was missing (a key written before counting existed): revoke anyway.
@@ -169,18 +178,12 @@ def touch_api_key(record: dict[str, Any]) -> bool:
     last_used = record.get("last_used_at")
     if isinstance(last_used, str) and last_used >= cutoff:
         return False
-    try:
-        table().update_item(
-            Key={"pk": record["pk"], "sk": record["sk"]}, UpdateExpression="SET last_used_at = :now",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR "
-                                "attribute_type(last_used_at, :null_type) OR last_used_at < :cutoff)",
-            ExpressionAttributeValues={":now": iso(now), ":cutoff": cutoff, ":null_type": "NULL"},
-        )
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
-    return True
+    return conditional_update(
+        Key={"pk": record["pk"], "sk": record["sk"]}, UpdateExpression="SET last_used_at = :now",
+        ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR "
+                            "attribute_type(last_used_at, :null_type) OR last_used_at < :cutoff)",
+        ExpressionAttributeValues={":now": iso(now), ":cutoff": cutoff, ":null_type": "NULL"},
+    )
 
 
 # --- MCP tokens -----------------------------------------------------------------------------------
@@ -189,37 +192,23 @@ def create_mcp_token(workspace_id: str, label: str, *, created_by: str | None = 
     """An ``mcp_`` token, accepted only on /mcp. Returns the public record plus ``token`` (shown once)."""
     issued = tokens.issue("mcp")
     token_id = ids.new_id("mcpt")
-    item = {
-        "pk": f"MCPTOKEN#{issued.token_hash}", "sk": "MCPTOKEN",
-        "gsi1pk": f"WS#{workspace_id}#MCPTOKENS", "gsi1sk": token_id,
-        "mcp_token_id": token_id, "workspace_id": workspace_id, "label": label,
-        "prefix": issued.prefix, "last4": issued.last4, "created_at": now_iso(),
-        "created_by": created_by, "last_used_at": None, "revoked_at": None,
-    }
+    item = _listed_credential_item("MCPTOKEN", "MCPTOKENS", "mcp_token_id", token_id, workspace_id, label, issued,
+                                   created_by)
     table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
     return {**strip_keys(item), "token": issued.token}
 
 
 def get_mcp_token_by_token(token: str) -> dict[str, Any] | None:
-    return table().get_item(Key={"pk": f"MCPTOKEN#{tokens.hash_token(token)}", "sk": "MCPTOKEN"},
-                            ConsistentRead=True).get("Item")
+    return _get_by_secret("MCPTOKEN", token)
 
 
 def revoke_mcp_token(workspace_id: str, mcp_token_id: str) -> bool:
-    page = table().query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :id",
-                         ExpressionAttributeValues={":pk": f"WS#{workspace_id}#MCPTOKENS", ":id": mcp_token_id})
-    found = page.get("Items", [])
-    if not found:
+    found = _find_listed_credential(workspace_id, "MCPTOKENS", mcp_token_id)
+    if found is None:
         return False
-    try:
-        table().update_item(Key={"pk": found[0]["pk"], "sk": "MCPTOKEN"}, UpdateExpression="SET revoked_at = :now",
-                            ConditionExpression="workspace_id = :ws",
-                            ExpressionAttributeValues={":now": now_iso(), ":ws": workspace_id})
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
-    return True
+    return conditional_update(Key={"pk": found["pk"], "sk": "MCPTOKEN"}, UpdateExpression="SET revoked_at = :now",
+                              ConditionExpression="workspace_id = :ws",
+                              ExpressionAttributeValues={":now": now_iso(), ":ws": workspace_id})
 
 
 # --- browser sessions -----------------------------------------------------------------------------
@@ -242,8 +231,7 @@ def create_session(workspace_id: str, actor: str, *, ttl_seconds: int = SESSION_
 def get_session_by_token(token: str) -> dict[str, Any] | None:
     """The stored session, or ``None``. Callers must still check expiry (``table.is_expired``):
     DynamoDB's TTL deletes lazily."""
-    return table().get_item(Key={"pk": f"SESSION#{tokens.hash_token(token)}", "sk": "SESSION"},
-                            ConsistentRead=True).get("Item")
+    return _get_by_secret("SESSION", token)
 
 
 def delete_session(token: str) -> None:

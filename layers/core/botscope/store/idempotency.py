@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from botscope.errors import IdempotencyInFlight, IdempotencyMismatch
 from botscope.store.scans import from_dynamo, to_dynamo
-from botscope.store.table import now_iso, table, ttl_after, utcnow, ws_pk
+from botscope.store.table import is_conditional_failure, now_iso, table, ttl_after, utcnow, ws_pk
 
 REPLAY_SECONDS = 24 * 3600
 IN_FLIGHT_LEASE_SECONDS = 60
@@ -50,7 +50,7 @@ def begin(workspace_id: str, idempotency_key: str, request_hash: str, *,
             ExpressionAttributeValues={":now": now, ":in_flight": "in_flight", ":hash": request_hash})
         return None
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not is_conditional_failure(exc):
             raise
     current = table().get_item(Key=_key(workspace_id, idempotency_key), ConsistentRead=True).get("Item") or {}
     if current.get("request_hash") != request_hash:
@@ -84,5 +84,5 @@ def abandon(workspace_id: str, idempotency_key: str, request_hash: str) -> None:
                             ExpressionAttributeNames={"#state": "state"},
                             ExpressionAttributeValues={":in_flight": "in_flight", ":hash": request_hash})
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not is_conditional_failure(exc):
             raise

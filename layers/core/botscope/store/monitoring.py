@@ -29,6 +29,7 @@ from botscope.store.table import (
     due_shard,
     dynamodb_client,
     iso,
+    query_all,
     table,
     url_hash,
     utcnow,
@@ -60,16 +61,8 @@ def get_monitored_by_url(workspace_id: str, target_url: str) -> dict[str, Any] |
 
 def list_monitored(workspace_id: str) -> list[dict[str, Any]]:
     """All monitored URLs of a workspace, newest enrollment first."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :pk",
-                              "ExpressionAttributeValues": {":pk": f"{ws_pk(workspace_id)}#MON"},
-                              "ScanIndexForward": False}
-    while True:
-        page = table().query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_all(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
+                      ExpressionAttributeValues={":pk": f"{ws_pk(workspace_id)}#MON"}, ScanIndexForward=False)
     return [plain_item(i) for i in items]
 
 

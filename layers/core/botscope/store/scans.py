@@ -22,10 +22,13 @@ from botocore.exceptions import ClientError
 
 from botscope import ids
 from botscope.store.table import (
+    conditional_update,
     dynamodb_client,
+    is_conditional_failure,
     is_expired,
     iso,
     now_iso,
+    query_all,
     scan_pk,
     strip_keys,
     table,
@@ -76,11 +79,6 @@ def plain_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def serialize(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(to_dynamo(v)) for k, v in values.items()}
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("ConditionalCheckFailedException",
-                                                         "TransactionCanceledException")
 
 
 # --- scans -------------------------------------------------------------------------------------
@@ -156,7 +154,7 @@ def discard_scan(scan_job_id: str) -> None:
                             ExpressionAttributeNames={"#s": "status"},
                             ExpressionAttributeValues={":queued": "queued", ":zero": 0})
     except ClientError as exc:
-        if not _conditional_failed(exc):
+        if not is_conditional_failure(exc):
             raise
 
 
@@ -168,15 +166,9 @@ def mark_running(scan_job_id: str, execution_arn: str | None = None) -> bool:
     if execution_arn:
         update += ", execution_arn = :arn"
         values[":arn"] = execution_arn
-    try:
-        table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"}, UpdateExpression=update,
-                            ConditionExpression="#s = :queued", ExpressionAttributeNames=names,
-                            ExpressionAttributeValues=values)
-        return True
-    except ClientError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
+    return conditional_update(Key={"pk": scan_pk(scan_job_id), "sk": "META"}, UpdateExpression=update,
+                              ConditionExpression="#s = :queued", ExpressionAttributeNames=names,
+                              ExpressionAttributeValues=values)
 
 
 def set_execution_arn(scan_job_id: str, execution_arn: str) -> None:
@@ -204,7 +196,7 @@ def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, 
             ConditionExpression="attribute_exists(pk) AND #s IN (:queued, :running)",
             ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if is_conditional_failure(exc):
             return None
         raise
     scan = plain_item(response["Attributes"])
@@ -293,16 +285,8 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
 
 
 def list_path_runs(scan_job_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk AND begins_with(sk, :run)",
-                              "ExpressionAttributeValues": {":pk": scan_pk(scan_job_id), ":run": "RUN#"},
-                              "ConsistentRead": True}
-    while True:
-        page = table().query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_all(KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+                      ExpressionAttributeValues={":pk": scan_pk(scan_job_id), ":run": "RUN#"}, ConsistentRead=True)
     return sorted((plain_item(i) for i in items), key=lambda r: (r.get("seq", 0), r["path_run_id"]))
 
 
@@ -351,7 +335,7 @@ def update_path_run(scan_job_id: str, path_run_id: str, *, status: str, outcome:
         ])
         return True
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if is_conditional_failure(exc):
             return False
         raise
 
@@ -385,7 +369,7 @@ def claim_active(workspace_id: str, target_url: str, scan_job_id: str, *,
             table().put_item(Item=item, **condition)
             return None
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            if not is_conditional_failure(exc):
                 raise
         current = table().get_item(Key=key, ConsistentRead=True).get("Item")
         if current is None:
@@ -410,7 +394,7 @@ def release_active(workspace_id: str, target_url: str, scan_job_id: str) -> bool
                             ExpressionAttributeValues={":id": scan_job_id})
         return True
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if is_conditional_failure(exc):
             return False
         raise
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from botscope.config import get_settings
 
@@ -58,6 +59,51 @@ def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and table names between cases)."""
     for fn in (dynamodb_resource, dynamodb_client, s3_client, sqs_client, sfn_client):
         fn.cache_clear()
+
+
+# --- reads and conditional writes shared by the repositories -----------------------------------
+
+def query_all(**kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a ``Table.query``, following ``LastEvaluatedKey`` across pages (a page stops
+    at 1 MB, so a single call can silently miss items)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table().query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def is_conditional_failure(exc: ClientError) -> bool:
+    """Whether a write lost its condition: a single conditional write, or a transaction cancelled
+    because one of its conditions failed. A transaction cancelled for another reason (a concurrent
+    transaction on the same item: ``TransactionConflict``; throttling) lost no condition: it must be
+    retried, not read as "someone else already did it"."""
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = cancellation_codes(exc)
+    return not reasons or "ConditionalCheckFailed" in reasons
+
+
+def conditional_update(**kwargs: Any) -> bool:
+    """``Table.update_item`` with a ``ConditionExpression``: True when it wrote, False when the
+    condition did not hold (the usual "someone else got there first" of a retried or racing writer)."""
+    try:
+        table().update_item(**kwargs)
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Per-item reasons of a cancelled ``TransactWriteItems`` ("None" for items that passed)."""
+    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
 
 
 # --- time -------------------------------------------------------------------------------------

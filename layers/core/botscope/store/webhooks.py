@@ -17,7 +17,19 @@ from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from botscope.store.table import dynamodb_client, now_iso, strip_keys, table, ttl_after, url_hash, ws_pk
+from botscope.store.table import (
+    cancellation_codes,
+    conditional_update,
+    dynamodb_client,
+    is_conditional_failure,
+    now_iso,
+    query_all,
+    strip_keys,
+    table,
+    ttl_after,
+    url_hash,
+    ws_pk,
+)
 
 MAX_ENDPOINTS_PER_WORKSPACE = 10
 DELIVERY_RETENTION_SECONDS = 30 * 24 * 3600
@@ -36,11 +48,6 @@ class DuplicateEndpoint(Exception):
 
 def _wh_sk(webhook_id: str) -> str:
     return f"WH#{webhook_id}"
-
-
-def _is_conditional_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("ConditionalCheckFailedException",
-                                                         "TransactionCanceledException")
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -71,7 +78,7 @@ def create_endpoint(item: dict[str, Any]) -> dict[str, Any]:
                      "ConditionExpression": "attribute_not_exists(pk)"}},
         ])
     except ClientError as exc:
-        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        reasons = cancellation_codes(exc)
         if reasons[:1] == ["ConditionalCheckFailed"]:
             raise EndpointLimitReached() from exc
         if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
@@ -89,16 +96,9 @@ def get_endpoint(workspace_id: str, webhook_id: str) -> dict[str, Any] | None:
 def list_endpoints(workspace_id: str) -> list[dict[str, Any]]:
     """All endpoints of a workspace, newest first. Read from the base table (strongly
     consistent) so an endpoint created a moment ago already receives events."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(ws_pk(workspace_id)) & Key("sk").begins_with("WH#"),
-        "ConsistentRead": True, "ScanIndexForward": False}
-    while True:
-        page = table().query(**kwargs)
-        items.extend(strip_keys(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_all(KeyConditionExpression=Key("pk").eq(ws_pk(workspace_id)) & Key("sk").begins_with("WH#"),
+                      ConsistentRead=True, ScanIndexForward=False)
+    return [strip_keys(i) for i in items]
 
 
 def delete_endpoint(workspace_id: str, webhook_id: str) -> bool:
@@ -122,26 +122,20 @@ def delete_endpoint(workspace_id: str, webhook_id: str) -> bool:
                         "ExpressionAttributeValues": {":minus": ser.serialize(-1), ":zero": ser.serialize(0)}}},
         ])
     except ClientError as exc:
-        if _is_conditional_failure(exc):
+        if is_conditional_failure(exc):
             return False  # deleted concurrently
         raise
     return True
 
 
 def disable_endpoint(workspace_id: str, webhook_id: str, reason: str) -> bool:
-    try:
-        table().update_item(
-            Key={"pk": ws_pk(workspace_id), "sk": _wh_sk(webhook_id)},
-            UpdateExpression="SET #s = :disabled, disabled_reason = :r, disabled_at = :now",
-            ConditionExpression="attribute_exists(pk) AND #s = :enabled",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":disabled": DISABLED, ":enabled": ENABLED, ":r": reason,
-                                       ":now": now_iso()})
-    except ClientError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(
+        Key={"pk": ws_pk(workspace_id), "sk": _wh_sk(webhook_id)},
+        UpdateExpression="SET #s = :disabled, disabled_reason = :r, disabled_at = :now",
+        ConditionExpression="attribute_exists(pk) AND #s = :enabled",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":disabled": DISABLED, ":enabled": ENABLED, ":r": reason,
+                                   ":now": now_iso()})
 
 
 def note_endpoint_success(workspace_id: str, webhook_id: str) -> None:
@@ -151,7 +145,7 @@ def note_endpoint_success(workspace_id: str, webhook_id: str) -> None:
                             ConditionExpression="attribute_exists(pk)",
                             ExpressionAttributeValues={":now": now_iso()})
     except ClientError as exc:
-        if not _is_conditional_failure(exc):
+        if not is_conditional_failure(exc):
             raise
 
 
@@ -165,7 +159,7 @@ def note_endpoint_failure(workspace_id: str, webhook_id: str, at: str) -> str | 
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":at": at}, ReturnValues="ALL_NEW")
     except ClientError as exc:
-        if _is_conditional_failure(exc):
+        if is_conditional_failure(exc):
             return None
         raise
     return str(result["Attributes"]["failing_since"])
@@ -189,7 +183,7 @@ def create_delivery(*, webhook_id: str, workspace_id: str, event_id: str, delive
             "expires_at": ttl_after(DELIVERY_RETENTION_SECONDS),
         }, ConditionExpression="attribute_not_exists(pk)")
     except ClientError as exc:
-        if _is_conditional_failure(exc):
+        if is_conditional_failure(exc):
             return False
         raise
     return True
@@ -217,7 +211,7 @@ def claim_attempt(webhook_id: str, event_id: str, attempt: int, *, now_epoch: in
                                        ":until": now_epoch + lease_seconds},
             ReturnValues="ALL_NEW")
     except ClientError as exc:
-        if _is_conditional_failure(exc):
+        if is_conditional_failure(exc):
             return None
         raise
     return strip_keys(result["Attributes"])
@@ -227,37 +221,25 @@ def record_attempt(webhook_id: str, event_id: str, attempt: int, record: dict[st
                    status: str, next_retry_at: str | None, error: str | None) -> bool:
     """Appends one attempt and moves the delivery to ``status``; only over a pending delivery
     whose last recorded attempt is older than this one (False otherwise: nothing written)."""
-    try:
-        table().update_item(
-            Key=_dlv_key(webhook_id, event_id),
-            UpdateExpression="SET attempts = list_append(attempts, :a), attempt_count = :n, #s = :s, "
-                             "next_retry_at = :nr, #e = :err, updated_at = :now REMOVE claim_until",
-            ConditionExpression="#s = :pending AND attempt_count < :n",
-            ExpressionAttributeNames={"#s": "status", "#e": "error"},
-            ExpressionAttributeValues={":a": [record], ":n": attempt, ":s": status, ":nr": next_retry_at,
-                                       ":err": error, ":pending": PENDING, ":now": now_iso()})
-    except ClientError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(
+        Key=_dlv_key(webhook_id, event_id),
+        UpdateExpression="SET attempts = list_append(attempts, :a), attempt_count = :n, #s = :s, "
+                         "next_retry_at = :nr, #e = :err, updated_at = :now REMOVE claim_until",
+        ConditionExpression="#s = :pending AND attempt_count < :n",
+        ExpressionAttributeNames={"#s": "status", "#e": "error"},
+        ExpressionAttributeValues={":a": [record], ":n": attempt, ":s": status, ":nr": next_retry_at,
+                                   ":err": error, ":pending": PENDING, ":now": now_iso()})
 
 
 def fail_delivery(webhook_id: str, event_id: str, error: str) -> bool:
     """Marks a pending delivery failed without an attempt (e.g. the endpoint was disabled)."""
-    try:
-        table().update_item(
-            Key=_dlv_key(webhook_id, event_id),
-            UpdateExpression="SET #s = :failed, #e = :err, next_retry_at = :none, updated_at = :now",
-            ConditionExpression="#s = :pending",
-            ExpressionAttributeNames={"#s": "status", "#e": "error"},
-            ExpressionAttributeValues={":failed": FAILED, ":err": error, ":none": None,
-                                       ":pending": PENDING, ":now": now_iso()})
-    except ClientError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(
+        Key=_dlv_key(webhook_id, event_id),
+        UpdateExpression="SET #s = :failed, #e = :err, next_retry_at = :none, updated_at = :now",
+        ConditionExpression="#s = :pending",
+        ExpressionAttributeNames={"#s": "status", "#e": "error"},
+        ExpressionAttributeValues={":failed": FAILED, ":err": error, ":none": None,
+                                   ":pending": PENDING, ":now": now_iso()})
 
 
 def list_deliveries(webhook_id: str, *, limit: int = 25,

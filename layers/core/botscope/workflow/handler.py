@@ -29,6 +29,9 @@ _TRANSIENT_CODES = frozenset({
     "ProvisionedThroughputExceededException", "RequestThrottled", "SlowDown", "TooManyRequestsException",
     "InternalServerError", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
     "TransactionConflictException", "RequestTimeout", "RequestTimeoutException",
+    # Stores return False for a transaction whose condition failed (botscope.store.table.
+    # is_conditional_failure); one that still surfaces collided with a concurrent transaction.
+    "TransactionCanceledException",
 })
 
 Handler = Callable[[dict[str, Any], Any], Any]

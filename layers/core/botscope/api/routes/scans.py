@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from botscope.api.deps import get_principal
+from botscope.api.deps import body_size_limit, get_principal
 from botscope.api.problems import problem_docs
 from botscope.auth.principal import Principal
-from botscope.errors import PayloadTooLarge
 from botscope.service import scans as service
 
 router = APIRouter(tags=["scans"])
@@ -23,13 +22,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 MAX_BODY_BYTES = 8 * 1024  # a scan request is a URL and two flags
 
 
-async def limit_body_size(request: Request) -> None:
-    """Rejects oversized bodies before they are parsed (413 ``payload_too_large``)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
-    if len(await request.body()) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+limit_body_size = body_size_limit(MAX_BODY_BYTES)
 
 
 # --- models ------------------------------------------------------------------------------------

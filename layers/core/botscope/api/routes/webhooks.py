@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from botscope.api.deps import get_principal
+from botscope.api.deps import body_size_limit, get_principal
 from botscope.auth.principal import Principal
 from botscope.service import webhooks
 
 router = APIRouter(tags=["webhooks"])
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+MAX_BODY_BYTES = 8 * 1024  # a label, a URL (at most 2048 characters) and up to three event types
 
 
 class CreateWebhook(BaseModel):
@@ -78,7 +79,8 @@ class DeliveryList(BaseModel):
     has_more: bool
 
 
-@router.post("/webhooks", status_code=201, response_model=WebhookCreated, summary="Create a webhook endpoint")
+@router.post("/webhooks", status_code=201, response_model=WebhookCreated, summary="Create a webhook endpoint",
+             dependencies=[Depends(body_size_limit(MAX_BODY_BYTES))])
 def create_webhook(body: CreateWebhook, principal: CurrentPrincipal) -> dict[str, Any]:
     return webhooks.create_webhook(principal, label=body.label, url=body.url, event_types=body.event_types)
 
