@@ -82,3 +82,31 @@ def test_concurrent_scans_of_one_url_start_one_workflow(scan_api, workspace_fact
     assert codes == [200] * 5 + [202]
     assert len({r.json()["scan_job_id"] for r in results}) == 1
     assert len(executions(state_machine)) == 1
+
+
+def test_a_transaction_conflict_is_retryable_not_read_as_slots_exhausted(aws, monkeypatch):
+    """DynamoDB cancels a transaction that races another on the same item (TransactionConflict):
+    that is not "no slot left" and must not answer 409; the slot count is unchanged."""
+    import pytest
+    from botocore.exceptions import ClientError
+    from botscope.errors import SlotsExhausted
+    from botscope.store import monitoring, workspaces
+    from botscope.store import table as table_module
+
+    ws = workspaces.create_workspace("conflict", "growth", monitor_slots_limit=5)
+    real_client = table_module.dynamodb_client()
+
+    class ConflictingClient:
+        def __getattr__(self, name):
+            return getattr(real_client, name)
+
+        def transact_write_items(self, **kwargs):
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                               "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"},
+                                                       {"Code": "None"}]}, "TransactWriteItems")
+
+    monkeypatch.setattr(monitoring, "dynamodb_client", lambda: ConflictingClient())
+    with pytest.raises(ClientError) as raised:
+        monitoring.enroll(ws["workspace_id"], "https://conflict.example.com/", cadence_seconds=86400)
+    assert not isinstance(raised.value, SlotsExhausted)
+    assert workspaces.get_workspace(ws["workspace_id"])["monitor_slots_used"] == 0

@@ -29,3 +29,12 @@ def test_api_rejects_missing_and_unknown_keys(api_client, workspace_factory):
         pass
     principal = authenticate_api_key(key, req)
     assert principal.workspace_id == ws["workspace_id"] and principal.plan == "growth"
+
+
+def test_a_client_request_id_is_echoed_only_when_short_and_plain(api_client):
+    plain = api_client.get("/api/v1/health", headers={"X-Request-Id": "trace-42.a:b"})
+    assert plain.headers["x-request-id"] == "trace-42.a:b"
+    hostile = api_client.get("/api/v1/health", headers={"X-Request-Id": "x" * 5000})
+    assert hostile.headers["x-request-id"].startswith("req_") and len(hostile.headers["x-request-id"]) < 64
+    injected = api_client.get("/api/v1/health", headers={"X-Request-Id": "a b<script>"})
+    assert injected.headers["x-request-id"].startswith("req_")

@@ -175,3 +175,13 @@ def test_challenged_robots_txt_counts_as_absent_and_says_why() -> None:
     observations = [_obs("/robots.txt", 403, {**HTML, "cf-mitigated": "challenge"}, "<title>Just a moment...</title>")]
     robots = analyze_policy(observations)["robots_txt"]
     assert robots["present"] is False and robots["outcome"] == "challenged"
+
+
+def test_named_agents_stay_bounded_whatever_the_file_names():
+    from botscope.scanner.policy import MAX_AGENT_TOKEN_CHARS, MAX_NAMED_AGENTS, named_agents
+
+    text = "".join(f"User-agent: Bot{i}{'x' * 300}\nDisallow: /\n\n" for i in range(5000))
+    names = named_agents(text)
+    assert len(names) == MAX_NAMED_AGENTS
+    assert all(len(n) <= MAX_AGENT_TOKEN_CHARS for n in names)
+    assert names[0].startswith("Bot0")

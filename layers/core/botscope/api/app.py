@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import uuid
 
 from fastapi import FastAPI, Request, Response
@@ -17,6 +18,7 @@ from botscope import __version__
 from botscope.api import problems, routes
 
 API_PREFIX = "/api/v1"
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestIdMiddleware(BaseHTTPMiddleware):
@@ -26,8 +28,11 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
         from botscope.observability import logger
 
         event = request.scope.get("aws.event") or {}
-        request_id = (event.get("requestContext") or {}).get("requestId") or request.headers.get(
-            "x-request-id") or f"req_{uuid.uuid4().hex}"
+        client_id = request.headers.get("x-request-id") or ""
+        # A caller's own id is kept only if it is short and plain: it is echoed, logged and audited.
+        request_id = ((event.get("requestContext") or {}).get("requestId")
+                      or (client_id if _CLIENT_REQUEST_ID.fullmatch(client_id) else None)
+                      or f"req_{uuid.uuid4().hex}")
         request.state.request_id = request_id
         logger.set_correlation_id(request_id)
         response = await call_next(request)

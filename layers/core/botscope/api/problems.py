@@ -49,6 +49,9 @@ TRANSIENT_AWS_ERROR_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
     "TooManyRequestsException", "InternalServerError", "ServiceUnavailable", "InternalFailure",
     "TransactionInProgressException", "LimitExceededException", "SlowDown",
+    # A transaction cancelled by a concurrent one on the same item (conditions are handled where
+    # they are written): the request is safe to retry.
+    "TransactionCanceledException", "TransactionConflictException",
 })
 RETRY_AFTER_SECONDS = 2
 

@@ -81,13 +81,24 @@ def _groups(text: str) -> list[tuple[list[str], list[tuple[str, str]]]]:
     return groups
 
 
+# A report must stay small whatever a site serves: a robots.txt may name thousands of agents.
+MAX_NAMED_AGENTS = 200
+MAX_AGENT_TOKEN_CHARS = 100
+
+
 def named_agents(text: str) -> list[str]:
-    """Tokens the file names in its own user-agent lines (``*`` excluded), in file order."""
+    """Tokens the file names in its own user-agent lines (``*`` excluded), in file order, bounded
+    in count and length."""
     names: list[str] = []
+    seen: set[str] = set()
     for agents, _ in _groups(text):
         for agent in agents:
-            if agent and agent != "*" and agent not in names:
+            agent = agent[:MAX_AGENT_TOKEN_CHARS]
+            if agent and agent != "*" and agent not in seen:
+                seen.add(agent)
                 names.append(agent)
+                if len(names) >= MAX_NAMED_AGENTS:
+                    return names
     return names
 
 
@@ -222,7 +233,7 @@ def analyze_llms_txt(text: str | None) -> dict[str, Any]:
     lines = [line.rstrip() for line in text.splitlines()]
     h1 = [line for line in lines if re.match(r"^#\s+\S", line)]
     first = next((line for line in lines if line.strip()), "")
-    sections = [line[3:].strip() for line in lines if re.match(r"^##\s+\S", line)]
+    sections = [line[3:].strip()[:200] for line in lines if re.match(r"^##\s+\S", line)]
     links = sum(1 for line in lines if re.match(r"^\s*[-*]\s*\[[^\]]+\]\([^)]+\)", line))
     return {
         "present": True,

@@ -28,6 +28,7 @@ from botscope.store.scans import plain_item, serialize
 from botscope.store.table import (
     due_shard,
     dynamodb_client,
+    is_conditional_failure,
     iso,
     query_all,
     table,
@@ -112,8 +113,8 @@ def enroll(workspace_id: str, target_url: str, *, cadence_seconds: int,
                      "ConditionExpression": "attribute_not_exists(pk)"}},
         ])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
+        if not is_conditional_failure(exc):
+            raise  # a conflict with a concurrent transaction or throttling: retryable, not "no slot"
         # Lost to a concurrent enrollment of the same URL, or no slot left: tell which.
         existing = get_monitored_by_url(workspace_id, target_url)
         if existing is not None:
@@ -145,7 +146,7 @@ def release(workspace_id: str, monitored_url_id: str) -> dict[str, Any]:
                         "ExpressionAttributeValues": serialize({":zero": 0, ":one": 1})}},
         ])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
+        if not is_conditional_failure(exc):
+            raise  # a conflict with a concurrent transaction or throttling: retryable, not "no slot"
         raise NotFound("No monitored URL with this id in your workspace.") from None  # released concurrently
     return record
