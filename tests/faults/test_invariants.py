@@ -162,8 +162,15 @@ def test_a_crash_before_the_workflow_starts_is_settled_by_the_deadline(fault_api
 
 def _shift_clock(monkeypatch: pytest.MonkeyPatch, now: Any) -> None:
     """Every module that asks ``store.table.utcnow`` for the time gets ``now``."""
+    import importlib
     import sys
 
+    # Import the modules that bind ``utcnow`` by name first: one imported lazily while the clock is
+    # shifted would keep the fake clock after the test (it copies the patched function).
+    for name in ("botscope.service.scans", "botscope.store.monitoring", "botscope.store.idempotency",
+                 "botscope.store.credentials", "botscope.store.scans", "botscope.workflow.stages",
+                 "botscope.webhooks.delivery"):
+        importlib.import_module(name)
     for name, module in list(sys.modules.items()):
         if name.startswith("botscope") and getattr(module, "utcnow", None) is not None:
             monkeypatch.setattr(module, "utcnow", lambda: now)
