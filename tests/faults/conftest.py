@@ -13,7 +13,6 @@ to every event type, so "the customer is told" is observable as a queued deliver
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -123,16 +122,9 @@ class FaultApi:
         return [d for d in data if event_type is None or d["event_type"] == event_type]
 
 
-def _pass_state_machine() -> str:
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    return str(sfn.create_state_machine(
-        name="botscope-faults-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-    )["stateMachineArn"])
-
-
 @pytest.fixture
-def fault_api(aws: Any, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultApi]:
+def fault_api(aws: Any, state_machine: str, workspace_factory: Any,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultApi]:
     from botscope.api.app import create_app
     from botscope.config import reset_settings
     from botscope.service import scans as scan_service
@@ -140,7 +132,6 @@ def fault_api(aws: Any, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch)
     from botscope.webhooks import urls
     from fastapi.testclient import TestClient
 
-    monkeypatch.setenv("BOTSCOPE_STATE_MACHINE_ARN", _pass_state_machine())
     monkeypatch.setenv("BOTSCOPE_ALLOW_PRIVATE_TARGETS", "")
     monkeypatch.setenv("BOTSCOPE_RATE_LIMIT_REQUESTS", "0")
     monkeypatch.setattr(scan_service, "target_resolver", fake_resolver)

@@ -22,7 +22,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import schemathesis
 from botscope.api.app import create_app
@@ -52,18 +51,12 @@ def fake_resolver(host: str) -> list[str]:
 
 
 @pytest.fixture
-def fuzz_env(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fuzz_env(aws: Any, state_machine: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from botscope.config import reset_settings
     from botscope.service import scans as scan_service
     from botscope.store.table import reset_clients
     from botscope.webhooks import urls
 
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    arn = sfn.create_state_machine(
-        name="botscope-fuzz-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-    )["stateMachineArn"]
-    monkeypatch.setenv("BOTSCOPE_STATE_MACHINE_ARN", arn)
     monkeypatch.setenv("BOTSCOPE_ALLOW_PRIVATE_TARGETS", "")
     monkeypatch.setenv("BOTSCOPE_RATE_LIMIT_REQUESTS", "0")
     monkeypatch.setenv("BOTSCOPE_MAX_CONCURRENT_SCANS", "0")
