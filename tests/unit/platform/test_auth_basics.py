@@ -38,3 +38,18 @@ def test_a_client_request_id_is_echoed_only_when_short_and_plain(api_client):
     assert hostile.headers["x-request-id"].startswith("req_") and len(hostile.headers["x-request-id"]) < 64
     injected = api_client.get("/api/v1/health", headers={"X-Request-Id": "a b<script>"})
     assert injected.headers["x-request-id"].startswith("req_")
+
+
+def test_credentials_are_checked_before_the_body(api_client, workspace_factory):
+    """A caller without a valid credential learns nothing about body validation: 401 first."""
+    _, key = workspace_factory("enterprise")
+    for path in ("/api/v1/scans", "/api/v1/webhooks", "/api/v1/api-keys"):
+        for body in ("{not json", '{"target_url": 5}'):
+            anonymous = api_client.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert anonymous.status_code == 401, (path, body, anonymous.text)
+            assert anonymous.headers["content-type"].startswith("application/problem+json")
+            assert "WWW-Authenticate" in anonymous.headers
+    # An authenticated caller gets the body error itself.
+    authed = api_client.post("/api/v1/scans", content="{not json",
+                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    assert authed.status_code in (400, 422) and authed.json()["code"] in ("bad_request", "validation_error")

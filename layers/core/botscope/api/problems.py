@@ -65,6 +65,26 @@ def _temporarily_unavailable(request: Request) -> JSONResponse:
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+async def _unauthenticated(request: Request) -> JSONResponse | None:
+    """FastAPI parses and validates the body before a route's dependencies run, so a caller with
+    no valid credential would learn about body errors first. Credentials come first: on an
+    authenticated route, a body error answers 401/403 unless the caller is authenticated."""
+    from starlette.concurrency import run_in_threadpool
+
+    from botscope.api.deps import get_principal
+
+    path = request.url.path
+    if (getattr(request.state, "principal", None) is not None or not path.startswith("/api/v1/")
+            or path in _PUBLIC_OPERATION_PATHS or path.startswith("/api/v1/sample-reports/")):
+        return None
+    try:
+        await run_in_threadpool(get_principal, request)
+    except BotScopeError as exc:
+        return problem_response(request, status=exc.status, code=exc.code, title=exc.title,
+                                detail=exc.message, errors=exc.errors, headers=exc.headers)
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(BotScopeError)
     async def _domain(request: Request, exc: BotScopeError) -> JSONResponse:
@@ -73,12 +93,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        unauthenticated = await _unauthenticated(request)
+        if unauthenticated is not None:
+            return unauthenticated
         errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
         return problem_response(request, status=422, code="validation_error", title="Validation failed",
                                 detail="The request body or parameters are invalid.", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code in {400, 413, 415, 422}:
+            unauthenticated = await _unauthenticated(request)
+            if unauthenticated is not None:
+                return unauthenticated
         code = _STATUS_CODES.get(exc.status_code, "error")
         return problem_response(request, status=exc.status_code, code=code,
                                 title=str(exc.detail) if exc.detail else code.replace("_", " "),
