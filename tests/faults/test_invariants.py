@@ -292,16 +292,18 @@ def test_finalize_twice_publishes_once(private_fixture_site: FixtureSite, publis
 
 # --- INV-4: throttling inside a stage is retried, and the retry converges --------------------------------
 
-def _load_handler(name: str) -> Any:
-    import importlib.util
-    from pathlib import Path
+@pytest.fixture
+def prepared_probe(private_fixture_site: FixtureSite, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The real ScanProbeFunction handler and the event of the first path run of a prepared scan."""
+    from botscope.local.seam import load_handler
+    from botscope.workflow import stages
 
-    path = Path(__file__).resolve().parents[2] / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"botscope_faults_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    scan = _queued_scan(private_fixture_site.url("/"))
+    sid, ws = scan["scan_job_id"], scan["workspace_id"]
+    run_id = stages.prepare(sid, ws)["path_runs"][0]["path_run_id"]
+    return load_handler("scan_probe"), {"scan_job_id": sid, "workspace_id": ws, "path_run_id": run_id}
 
 
 class _Context:
@@ -311,19 +313,12 @@ class _Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ScanProbeFunction"
 
 
-def test_throttling_in_a_probe_is_retried_and_counted_once(private_fixture_site: FixtureSite, faults: Faults,
-                                                           monkeypatch: pytest.MonkeyPatch):
+def test_throttling_in_a_probe_is_retried_and_counted_once(prepared_probe: Any, faults: Faults):
     from botscope.store import scans
-    from botscope.workflow import stages
     from botscope.workflow.handler import TransientError
 
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    probe = _load_handler("scan_probe")
-    scan = _queued_scan(private_fixture_site.url("/"))
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
-    run_id = stages.prepare(sid, ws)["path_runs"][0]["path_run_id"]
-    event = {"scan_job_id": sid, "workspace_id": ws, "path_run_id": run_id}
+    probe, event = prepared_probe
+    sid, run_id = event["scan_job_id"], event["path_run_id"]
     # The probe's terminal write (run + scan counter, one transaction) is throttled once.
     faults.fail("TransactWriteItems", THROTTLED)
     with pytest.raises(TransientError):
@@ -336,20 +331,13 @@ def test_throttling_in_a_probe_is_retried_and_counted_once(private_fixture_site:
     assert scan_now["path_runs_completed"] + scan_now["path_runs_failed"] == 1
 
 
-def test_a_non_transient_aws_error_is_not_retried(private_fixture_site: FixtureSite, faults: Faults,
-                                                  monkeypatch: pytest.MonkeyPatch):
+def test_a_non_transient_aws_error_is_not_retried(prepared_probe: Any, faults: Faults):
     from botocore.exceptions import ClientError
-    from botscope.workflow import stages
 
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    probe = _load_handler("scan_probe")
-    scan = _queued_scan(private_fixture_site.url("/"))
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
-    run_id = stages.prepare(sid, ws)["path_runs"][0]["path_run_id"]
+    probe, event = prepared_probe
     faults.fail("PutObject", "AccessDenied")
     with pytest.raises(ClientError):   # goes to the Map item's Catch: only this path run fails
-        probe({"scan_job_id": sid, "workspace_id": ws, "path_run_id": run_id}, _Context())
+        probe(event, _Context())
 
 
 # --- INV-5: a probe that times out fails only its path run ----------------------------------------------

@@ -3,7 +3,6 @@ handler the way Lambda's event source mapping does, and settings overrides."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import threading
@@ -23,12 +22,9 @@ REGION = "us-east-1"
 
 def load_deliver_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """functions/webhook_deliver/app.py, imported by path as SAM's CodeUri would ship it."""
-    path = ROOT / "functions" / "webhook_deliver" / "app.py"
-    spec = importlib.util.spec_from_file_location("botscope_test_webhook_deliver_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    from botscope.local.seam import load_handler
+
+    return load_handler("webhook_deliver")
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import json
 
 from tests.integration.webhooks.support import ROOT, LambdaContext
@@ -15,10 +14,9 @@ PLACEHOLDER_WH = "wh_REPLACE_WITH_AN_ID"
 
 
 def _api_handler():
-    spec = importlib.util.spec_from_file_location("botscope_test_webhooks_api_app", ROOT / "functions" / "api" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    from botscope.local.seam import load_handler
+
+    return load_handler("api")
 
 
 def _event(name, key, webhook_id=PLACEHOLDER_WH):

@@ -3,7 +3,6 @@ Lambda handler) queues ``scan.failed`` for a subscribed endpoint, which is then 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 from botscope.service import webhooks as service
@@ -14,11 +13,9 @@ from tests.integration.webhooks.support import ROOT, LambdaContext, body_json, d
 
 
 def _mark_failed_handler():
-    path = ROOT / "functions" / "scan_mark_failed" / "app.py"
-    spec = importlib.util.spec_from_file_location("botscope_test_scan_mark_failed_app", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    from botscope.local.seam import load_handler
+
+    return load_handler("scan_mark_failed")
 
 
 def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_factory, deliver_handler):
