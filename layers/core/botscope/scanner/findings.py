@@ -160,6 +160,8 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
                             confidence=confidence, title=title, summary=summary, vendor=None,
                             layer="policy" if measure == "policy" else "edge", paths=paths, profiles=[profile],
                             evidence=[{"signal": "status", "name": f"outcome {entries[0]['observed']}"}] + (
+                                [{"signal": "body", "name": "content differs from the browser's"}]
+                                if verdict == "differential_content" else []) + (
                                 [{"signal": "policy", "name": f"robots.txt {token}"}] if entries[0]["declared"] != "unspecified" else []),
                             recommendation=RECOMMENDATIONS[verdict], scope=f"{verdict}|{profile}"))
 
