@@ -30,7 +30,7 @@ HEADER_VALUE_ALLOWLIST = frozenset({
     "crawler-charged", "crawler-error", "x-amzn-waf-action", "x-vercel-mitigated", "retry-after",
     "x-datadome", "vary", "cache-control",
     # Web Bot Auth: the key directory's own HTTP message signature (public by design)
-    "signature", "signature-input",
+    "signature", "signature-input", "content-digest",
 })
 POLICY_TEXT_LIMIT = 512 * 1024
 HTML_PARSE_LIMIT = 1024 * 1024      # DOM features come from the first MiB …

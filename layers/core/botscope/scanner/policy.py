@@ -587,6 +587,8 @@ def verify_directory_signature(keys: dict[str, Ed25519PublicKey], headers: dict[
             return "expired"
         if "content-digest" in [str(c[0]) for c in components]:
             digest = headers.get("content-digest", "")
+            if not digest:
+                return "unverifiable"
             expected = base64.b64encode(hashlib.sha256(body).digest()).decode()
             if f"sha-256=:{expected}:" not in digest.replace(" ", ""):
                 return "digest_mismatch"
