@@ -14,8 +14,8 @@ from botscope.scanner.policy import (
     analyze_tdmrep,
     analyze_web_bot_auth,
     merge_content_usage,
-    parse_content_usage,
     named_agents,
+    parse_content_usage,
 )
 
 from tests.fixtures.site.pages import CLOUDFLARE_MANAGED_ROBOTS_BLOCK

@@ -45,16 +45,25 @@ def directory_vector() -> tuple[str, dict[str, str]]:
     return vector["response"]["body"], headers
 
 
-def obs(path: str, status: int | None = 200, headers: dict[str, str] | None = None, body: str | bytes = "",
-        profile: str = "browser", kind: str | None = None, **extra: object) -> Observation:
+def obs(
+    path: str,
+    status: int | None = 200,
+    headers: dict[str, str] | None = None,
+    body: str | bytes = "",
+    profile: str = "browser",
+    kind: str | None = None,
+    **extra: object,
+) -> Observation:
     run = spec(path, profile)
     if kind:
         run = PathRunSpec(path=path, profile=run.profile, kind=kind, category=run.category)  # type: ignore[arg-type]
-    return build_observation(run, fetch_result(status, headers if headers is not None else TEXT, body, path=path,
-                                               **extra))
+    return build_observation(
+        run, fetch_result(status, headers if headers is not None else TEXT, body, path=path, **extra)
+    )
 
 
 # --- IETF aipref Content-Usage ---------------------------------------------------------------------
+
 
 def test_content_usage_from_the_aipref_robots_example_most_restrictive_wins() -> None:
     text = fixture("aipref_attach_robots_example.txt")
@@ -64,8 +73,12 @@ def test_content_usage_from_the_aipref_robots_example_most_restrictive_wins() ->
     policy = analyze_policy([obs("/robots.txt", body=text)])
     # train-ai=n and train-ai=y at the root: the most restrictive preference wins
     assert policy["content_usage"] == {"train-ai": "n"}
-    assert policy["content_usage_detail"] == {"status": "declared", "sources": ["robots_txt"],
-                                              "unparseable": 0, "path_scoped_rules": 1}
+    assert policy["content_usage_detail"] == {
+        "status": "declared",
+        "sources": ["robots_txt"],
+        "unparseable": 0,
+        "path_scoped_rules": 1,
+    }
 
 
 def test_content_usage_header_is_a_structured_dictionary() -> None:
@@ -88,6 +101,7 @@ def test_a_content_usage_statement_that_does_not_parse_is_unknown(broken: str) -
 
 # --- Content-Signal ----------------------------------------------------------------------------------
 
+
 def test_content_signal_of_a_real_cloudflare_managed_robots_txt() -> None:
     robots = analyze_robots(fixture("cloudflare_managed_allenpsychiatry_robots.txt"))
     assert robots["content_signals"] == {"search": "yes", "ai-train": "no"}
@@ -105,11 +119,19 @@ def test_content_signal_values_outside_the_vocabulary_are_reported_bounded() -> 
 
 # --- Web Bot Auth key directory ----------------------------------------------------------------------
 
+
 def test_the_real_signed_directory_validates() -> None:
     body, headers = directory_vector()
     found = analyze_web_bot_auth(body, DIRECTORY_TYPE, headers, authority=VECTOR_AUTHORITY, now=VECTOR_NOW)
-    assert found == {"directory_present": True, "key_count": 1, "placeholder": False, "valid_keys": 1,
-                     "media_type_valid": True, "signature": "valid", "issues": []}
+    assert found == {
+        "directory_present": True,
+        "key_count": 1,
+        "placeholder": False,
+        "valid_keys": 1,
+        "media_type_valid": True,
+        "signature": "valid",
+        "issues": [],
+    }
     key = json.loads(body)["keys"][0]
     assert jwk_thumbprint(key) == key["kid"] == "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"
 
@@ -119,29 +141,38 @@ def test_a_directory_signature_for_another_authority_or_a_tampered_body_fails() 
     other = analyze_web_bot_auth(body, DIRECTORY_TYPE, headers, authority="elsewhere.test", now=VECTOR_NOW)
     assert other["signature"] == "invalid"
     tampered_body = body.replace('"use":"sig"', '"use":"enc"')
-    tampered = analyze_web_bot_auth(tampered_body, DIRECTORY_TYPE, headers, authority=VECTOR_AUTHORITY,
-                                    now=VECTOR_NOW)
+    tampered = analyze_web_bot_auth(
+        tampered_body, DIRECTORY_TYPE, headers, authority=VECTOR_AUTHORITY, now=VECTOR_NOW
+    )
     assert tampered["signature"] == "digest_mismatch"
 
 
 def test_directory_validity_times_and_kid() -> None:
     body, headers = directory_vector()
-    before = analyze_web_bot_auth(body, DIRECTORY_TYPE, headers, authority=VECTOR_AUTHORITY, now=1_700_000_000)
-    assert before["signature"] == "expired"   # created 2025-01-01: not yet valid in 2023
+    before = analyze_web_bot_auth(
+        body, DIRECTORY_TYPE, headers, authority=VECTOR_AUTHORITY, now=1_700_000_000
+    )
+    assert before["signature"] == "expired"  # created 2025-01-01: not yet valid in 2023
     key = json.loads(body)["keys"][0]
     stale = json.dumps({"keys": [{**key, "exp": VECTOR_NOW - 1}]})
     found = analyze_web_bot_auth(stale, DIRECTORY_TYPE, {}, now=VECTOR_NOW)
     assert "key_expired" in found["issues"] and found["valid_keys"] == 0 and found["signature"] == "absent"
     wrong_kid = json.dumps({"keys": [{**key, "kid": "my-key-1"}]})
-    assert "kid_not_thumbprint" in analyze_web_bot_auth(wrong_kid, DIRECTORY_TYPE, {}, now=VECTOR_NOW)["issues"]
+    assert (
+        "kid_not_thumbprint" in analyze_web_bot_auth(wrong_kid, DIRECTORY_TYPE, {}, now=VECTOR_NOW)["issues"]
+    )
     rsa = json.dumps({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "r"}]})
     assert analyze_web_bot_auth(rsa, DIRECTORY_TYPE, {}, now=VECTOR_NOW)["issues"] == ["key_not_ed25519"]
 
 
 def test_directory_media_type() -> None:
     body, headers = directory_vector()
-    as_json = analyze_web_bot_auth(body, "application/json", headers, authority=VECTOR_AUTHORITY, now=VECTOR_NOW)
-    assert as_json["directory_present"] and not as_json["media_type_valid"] and "media_type" in as_json["issues"]
+    as_json = analyze_web_bot_auth(
+        body, "application/json", headers, authority=VECTOR_AUTHORITY, now=VECTOR_NOW
+    )
+    assert (
+        as_json["directory_present"] and not as_json["media_type_valid"] and "media_type" in as_json["issues"]
+    )
     as_html = analyze_web_bot_auth(body, "text/html", headers, authority=VECTOR_AUTHORITY, now=VECTOR_NOW)
     assert as_html["directory_present"] is False and as_html["rejected"] == "content_type"
 
@@ -155,11 +186,21 @@ def test_directory_through_the_observer_keeps_the_signature_headers() -> None:
 
 # --- llms.txt / llms-full.txt --------------------------------------------------------------------------
 
+
 def test_the_llmstxt_org_llms_txt() -> None:
     llms = analyze_llms_txt(fixture("answerdotai_llms.txt"))
-    assert llms == {"present": True, "format": {
-        "h1": True, "title": "llms.txt", "blockquote": True, "sections": ["Docs"], "section_links": [3],
-        "links": 3, "optional_section": False}}
+    assert llms == {
+        "present": True,
+        "format": {
+            "h1": True,
+            "title": "llms.txt",
+            "blockquote": True,
+            "sections": ["Docs"],
+            "section_links": [3],
+            "links": 3,
+            "optional_section": False,
+        },
+    }
 
 
 def test_llms_full_txt_is_checked_like_llms_txt() -> None:
@@ -167,11 +208,18 @@ def test_llms_full_txt_is_checked_like_llms_txt() -> None:
     policy = analyze_policy([obs("/llms-full.txt", headers={"content-type": "text/markdown"}, body=text)])
     assert policy["llms_full_txt"]["present"] and policy["llms_full_txt"]["title"] == "llms.txt"
     as_json = analyze_policy([obs("/llms-full.txt", headers={"content-type": "application/json"}, body=text)])
-    assert as_json["llms_full_txt"] == {"present": False, "rejected": "content_type", "checked": True,
-                                        "outcome": "served", "http_status": 200, "soft_404": False}
+    assert as_json["llms_full_txt"] == {
+        "present": False,
+        "rejected": "content_type",
+        "checked": True,
+        "outcome": "served",
+        "http_status": 200,
+        "soft_404": False,
+    }
 
 
 # --- TDMRep ------------------------------------------------------------------------------------------------
+
 
 def test_a_real_tdmrep_json_in_its_schema() -> None:
     tdm = analyze_tdmrep(fixture("debats_tdmrep.json"), [], media_type="application/json")
@@ -180,18 +228,33 @@ def test_a_real_tdmrep_json_in_its_schema() -> None:
 
 
 def test_tdmrep_file_outside_its_schema_is_not_published() -> None:
-    for text in ('{"tdm-reservation": 1}', '[{"tdm-reservation": 1}]', '[{"location": "/", "tdm-reservation": "yes"}]'):
+    for text in (
+        '{"tdm-reservation": 1}',
+        '[{"tdm-reservation": 1}]',
+        '[{"location": "/", "tdm-reservation": "yes"}]',
+    ):
         tdm = analyze_tdmrep(text, [], media_type="application/json")
         assert not tdm["file_present"] and tdm["file_rejected"] == "schema"
-    assert analyze_tdmrep(fixture("debats_tdmrep.json"), [], media_type="text/html")["file_rejected"] == "content_type"
+    assert (
+        analyze_tdmrep(fixture("debats_tdmrep.json"), [], media_type="text/html")["file_rejected"]
+        == "content_type"
+    )
 
 
 def test_tdmrep_from_headers_and_meta_tags() -> None:
-    page = obs("/", headers={**HTML, "tdm-reservation": "1", "tdm-policy": "https://example.test/tdm.json"},
-               body="<html><head><title>x</title></head><body>hi</body></html>")
-    meta_page = obs("/about", headers=HTML, body=(
-        '<html><head><meta name="tdm-reservation" content="1">'
-        '<meta name="tdm-policy" content="https://example.test/tdm.json"><title>a</title></head></html>'))
+    page = obs(
+        "/",
+        headers={**HTML, "tdm-reservation": "1", "tdm-policy": "https://example.test/tdm.json"},
+        body="<html><head><title>x</title></head><body>hi</body></html>",
+    )
+    meta_page = obs(
+        "/about",
+        headers=HTML,
+        body=(
+            '<html><head><meta name="tdm-reservation" content="1">'
+            '<meta name="tdm-policy" content="https://example.test/tdm.json"><title>a</title></head></html>'
+        ),
+    )
     tdm = analyze_policy([page, meta_page])["tdmrep"]
     assert tdm["channels"]["header"] == {"present": True, "reserved": True, "policy": True}
     assert tdm["channels"]["meta"] == {"present": True, "reserved": True, "policy": True}
@@ -200,18 +263,32 @@ def test_tdmrep_from_headers_and_meta_tags() -> None:
 
 # --- robots.txt: RFC 9309 access --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("status", "error", "access"), [
-    (200, None, "parsed"), (404, None, "unavailable"), (403, None, "unavailable"), (503, None, "unreachable"),
-    (500, None, "unreachable"), (None, "connection_failed", "unreachable"), (None, "timeout", "unreachable"),
-    (None, "too_many_redirects", "unavailable"),
-])
+
+@pytest.mark.parametrize(
+    ("status", "error", "access"),
+    [
+        (200, None, "parsed"),
+        (404, None, "unavailable"),
+        (403, None, "unavailable"),
+        (503, None, "unreachable"),
+        (500, None, "unreachable"),
+        (None, "connection_failed", "unreachable"),
+        (None, "timeout", "unreachable"),
+        (None, "too_many_redirects", "unavailable"),
+    ],
+)
 def test_robots_access_follows_rfc_9309(status: int | None, error: str | None, access: str) -> None:
     extra = {"error": ProbeError(code=error, message="x")} if error else {}
-    robots = obs("/robots.txt", status, body="User-agent: *\nDisallow: /x\n" if status == 200 else "", **extra)
+    robots = obs(
+        "/robots.txt", status, body="User-agent: *\nDisallow: /x\n" if status == 200 else "", **extra
+    )
     assert robots_access(robots) == access
     policy = analyze_policy([robots])["robots_txt"]
     assert policy["access"] == access
-    assert policy["effect"] == {"parsed": "rules", "unavailable": "allow_all", "unreachable": "disallow_all"}[access]
+    assert (
+        policy["effect"]
+        == {"parsed": "rules", "unavailable": "allow_all", "unreachable": "disallow_all"}[access]
+    )
 
 
 def test_robots_txt_is_parsed_up_to_500_kib() -> None:
@@ -225,31 +302,54 @@ def test_robots_txt_is_parsed_up_to_500_kib() -> None:
 
 # --- soft 404 ---------------------------------------------------------------------------------------------
 
+
 def test_a_body_matching_the_never_existing_path_is_a_soft_404() -> None:
     catch_all = '{"status": "ok", "data": []}'
-    probe = obs("/.well-known/botscope-not-found-00.txt", headers={"content-type": "application/json"},
-                body=catch_all, kind="probe")
+    probe = obs(
+        "/.well-known/botscope-not-found-00.txt",
+        headers={"content-type": "application/json"},
+        body=catch_all,
+        kind="probe",
+    )
     tdm = obs("/.well-known/tdmrep.json", headers={"content-type": "application/json"}, body=catch_all)
     assert is_soft_404(tdm, probe)
-    real = obs("/.well-known/tdmrep.json", headers={"content-type": "application/json"},
-               body=fixture("debats_tdmrep.json"))
+    real = obs(
+        "/.well-known/tdmrep.json",
+        headers={"content-type": "application/json"},
+        body=fixture("debats_tdmrep.json"),
+    )
     assert not is_soft_404(real, probe)
     # a probe that answered 404 says the site does not answer every path alike
-    assert not is_soft_404(tdm, obs("/.well-known/botscope-not-found-01.txt", 404, body=catch_all, kind="probe"))
+    assert not is_soft_404(
+        tdm, obs("/.well-known/botscope-not-found-01.txt", 404, body=catch_all, kind="probe")
+    )
     llms = fixture("answerdotai_llms.txt")
-    policy = analyze_policy([obs("/llms.txt", body=llms), obs("/.well-known/botscope-not-found-02.txt", body=llms,
-                                                                kind="probe")])
-    assert policy["llms_txt"] == {"present": False, "rejected": "soft_404", "checked": True, "outcome": "served",
-                                  "http_status": 200, "soft_404": True}
+    policy = analyze_policy(
+        [obs("/llms.txt", body=llms), obs("/.well-known/botscope-not-found-02.txt", body=llms, kind="probe")]
+    )
+    assert policy["llms_txt"] == {
+        "present": False,
+        "rejected": "soft_404",
+        "checked": True,
+        "outcome": "served",
+        "http_status": 200,
+        "soft_404": True,
+    }
 
 
 # --- HTTP 402 pay per crawl ---------------------------------------------------------------------------------
+
 
 def test_402_with_crawler_price() -> None:
     charged = obs("/", 402, {**HTML, "crawler-price": "USD 0.01"}, "<html>pay</html>", profile="ai_crawler")
     bare = obs("/article", 402, HTML, "<html>pay</html>", profile="ai_crawler")
     ppc = analyze_policy([charged, bare])["pay_per_crawl"]
-    assert ppc == {"detected": True, "paths": ["/"], "profiles": ["ai_crawler"], "price_well_formed": True,
-                   "status_402_without_price": ["/article"]}
+    assert ppc == {
+        "detected": True,
+        "paths": ["/"],
+        "profiles": ["ai_crawler"],
+        "price_well_formed": True,
+        "status_402_without_price": ["/article"],
+    }
     odd = obs("/", 402, {**HTML, "crawler-price": "a lot"}, "<html>pay</html>", profile="ai_crawler")
     assert analyze_policy([odd])["pay_per_crawl"]["price_well_formed"] is False
