@@ -375,6 +375,16 @@ def _media_type(obs: Observation | None) -> str:
     return (obs.content_type or "").split(";", 1)[0].strip().lower() if obs is not None else ""
 
 
+# A response without a Content-Type does not contradict the file's format (RFC 9110 8.3 lets the
+# recipient look at the data); a declared type of another kind does.
+def _text_type(media_type: str) -> bool:
+    return not media_type or media_type.startswith("text/")
+
+
+def _json_type(media_type: str) -> bool:
+    return not media_type or "json" in media_type
+
+
 # ---------------------------------------------------------------- llms.txt, ai.txt
 
 _LINK_LINE = re.compile(r"^\s*[-*]\s*\[[^\]]+\]\([^)]+\)")
@@ -389,7 +399,7 @@ def analyze_llms_txt(text: str | None, media_type: str = "text/plain", soft_404:
         return {"present": False}
     if soft_404:
         return {"present": False, "rejected": "soft_404"}
-    if not media_type.startswith("text/"):
+    if not _text_type(media_type):
         return {"present": False, "rejected": "content_type"}
     lines = [line.rstrip() for line in text.splitlines()]
     first = next((line for line in lines if line.strip()), "")
@@ -437,7 +447,7 @@ def analyze_ai_txt(text: str | None, media_type: str = "text/plain", soft_404: b
         return {"present": False}
     if soft_404:
         return {"present": False, "rejected": "soft_404"}
-    if not media_type.startswith("text/"):
+    if not _text_type(media_type):
         return {"present": False, "rejected": "content_type"}
     groups = _groups(text)
     if not groups:
@@ -473,7 +483,7 @@ def analyze_tdmrep(text: str | None, header_reservations: Iterable[str], *, medi
     if text:
         if soft_404:
             rejected = "soft_404"
-        elif "json" not in media_type:
+        elif not _json_type(media_type):
             rejected = "content_type"
         else:
             rules = _tdm_rules(text) or []
@@ -618,7 +628,7 @@ def analyze_web_bot_auth(text: str | None, media_type: str = "", headers: dict[s
         return absent
     if soft_404:
         return {**absent, "rejected": "soft_404"}
-    if "json" not in media_type:
+    if not _json_type(media_type):
         return {**absent, "rejected": "content_type"}
     try:
         parsed = json.loads(text)
