@@ -132,3 +132,13 @@ def test_robots_txt_503_through_the_cli(fixture_site):
     assert result.returncode == 0, result.stderr
     robots = json.loads(result.stdout)["policy"]["robots_txt"]
     assert (robots["access"], robots["effect"], robots["http_status"]) == ("unreachable", "disallow_all", 503)
+
+
+def test_every_profile_challenged_through_the_cli(fixture_site):
+    fixture_site.set_scenario("cloudflare_challenge")
+    result = run_cli("scan", fixture_site.url("/"), "--allow-private", "127.0.0.0/8", "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # the report says its comparison is inconclusive instead of claiming enforcement
+    assert report["summary"]["baseline"] == "stopped"
+    assert {e["verdict"] for e in report["enforcement"]} == {"browser_challenged"}

@@ -376,3 +376,30 @@ def test_a_target_that_never_answers_fails_the_scan(local_policy):
     with pytest.raises(TargetUnreachable) as raised:
         asyncio.run(engine.run_scan(f"http://127.0.0.1:{port}/", "quick", local_policy))
     assert raised.value.code == "target_unreachable" and "127.0.0.1" not in raised.value.message
+
+
+def _redirecting_robots(hops: int) -> dict:
+    text = {"status": 200, "headers": [["Content-Type", "text/plain"]], "body": "User-agent: GPTBot\nDisallow: /\n"}
+    routes = {"/": {"status": 200, "headers": [["Content-Type", "text/html"]],
+                    "body": "<html><title>home</title><body>home page</body></html>"},
+              "/robots-final.txt": text}
+    chain = ["/robots.txt"] + [f"/hop/{i}" for i in range(1, hops)] + ["/robots-final.txt"]
+    for source, target in zip(chain, chain[1:], strict=False):
+        routes[source] = {"status": 301, "headers": [["Location", target]], "body": ""}
+    return {"description": f"robots.txt behind {hops} redirects", "routes": routes, "prefix_routes": {},
+            "fallback": {"status": 404, "headers": [["Content-Type", "text/html"]], "body": "<html>404</html>"},
+            "rate_limit": None, "headers": [], "cookies": []}
+
+
+def test_robots_txt_is_followed_through_five_redirects(fixture_site, local_policy):
+    report = scan(fixture_site, _redirecting_robots(5), local_policy)
+    robots = report["policy"]["robots_txt"]
+    assert robots["access"] == "parsed" and robots["ai_agents"]["GPTBot"] == "disallowed"
+
+
+def test_robots_txt_beyond_five_redirects_is_unavailable(fixture_site, local_policy):
+    report = scan(fixture_site, _redirecting_robots(6), local_policy)
+    robots = report["policy"]["robots_txt"]
+    # RFC 9309 2.3.1.2: not reached within five redirects → unavailable, i.e. no restrictions
+    assert robots["access"] == "unavailable" and robots["effect"] == "allow_all"
+    assert robots["ai_agents"]["GPTBot"] == "unspecified"
