@@ -87,3 +87,23 @@ def test_another_workspace_cannot_see_the_scan(local_stack: Any, clean_fixture_s
         assert _poll_until_finished(enterprise, location)["status"] == "completed"
     with _client(local_stack, local_stack.credentials.growth_api_key) as growth:
         assert growth.get(location).status_code == 404
+
+
+def test_an_unreachable_target_fails_with_target_unreachable(local_stack: Any) -> None:
+    import socket
+
+    with socket.socket() as sock:   # bound then closed: nothing listens on this port
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with _client(local_stack, local_stack.credentials.enterprise_api_key) as client:
+        created = client.post("/api/v1/scans", json={"target_url": f"http://127.0.0.1:{port}/", "scan_mode": "quick"})
+        assert created.status_code == 202, created.text
+        scan = _poll_until_finished(client, created.headers["Location"])
+        # never "completed" with posture none: failed, with the code and a public message
+        assert scan["status"] == "failed", scan
+        assert scan["error"]["code"] == "target_unreachable"
+        assert "127.0.0.1" not in scan["error"]["message"]
+        assert all(run["status"] == "failed" for run in scan["path_runs"])
+        # and there is no report to read
+        report = client.get(f"{created.headers['Location']}/report")
+        assert report.status_code == 409

@@ -71,6 +71,13 @@ class ScanNotReady(Conflict):
     code, title = "scan_not_ready", "The scan has not finished yet"
 
 
+class TargetUnreachable(BotScopeError):
+    """No path run of a scan got an HTTP response: there is nothing to report on, so the scan
+    fails instead of completing with an empty report (a report states only what was observed)."""
+
+    status, code, title = 502, "target_unreachable", "The target did not answer"
+
+
 class ScanFailedError(Conflict):
     code, title = "scan_failed", "The scan failed"
 

@@ -108,3 +108,37 @@ def test_invalid_allow_list_in_the_environment_is_a_clear_error():
     result = run_cli("scan", "http://example.com/", env={"BOTSCOPE_ALLOW_PRIVATE_TARGETS": "nope"})
     assert result.returncode == 2 and "BOTSCOPE_ALLOW_PRIVATE_TARGETS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:   # bound then closed: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_target_exits_non_zero_with_target_unreachable():
+    result = run_cli("scan", f"http://127.0.0.1:{_closed_port()}/", "--allow-private", "127.0.0.0/8", "--json")
+    # not a report of "no defenses": the scan failed, and says why
+    assert result.returncode == 1, result.stdout
+    assert result.stdout == ""
+    assert "target_unreachable: No path run got an HTTP response" in result.stderr
+
+
+def test_robots_txt_503_through_the_cli(fixture_site):
+    fixture_site.set_scenario("robots_503")
+    result = run_cli("scan", fixture_site.url("/"), "--allow-private", "127.0.0.0/8", "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    robots = json.loads(result.stdout)["policy"]["robots_txt"]
+    assert (robots["access"], robots["effect"], robots["http_status"]) == ("unreachable", "disallow_all", 503)
+
+
+def test_every_profile_challenged_through_the_cli(fixture_site):
+    fixture_site.set_scenario("cloudflare_challenge")
+    result = run_cli("scan", fixture_site.url("/"), "--allow-private", "127.0.0.0/8", "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # the report says its comparison is inconclusive instead of claiming enforcement
+    assert report["summary"]["baseline"] == "stopped"
+    assert {e["verdict"] for e in report["enforcement"]} == {"browser_challenged"}

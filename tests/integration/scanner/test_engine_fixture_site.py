@@ -7,7 +7,7 @@ import json
 
 import pytest
 from botscope.scanner import engine
-from botscope.scanner.fetch import Fetcher
+from botscope.scanner.fetch import Fetcher, FetchLimits
 
 from tests.fixtures.site import (
     CANARY_COOKIE_VALUE,
@@ -251,3 +251,155 @@ def test_a_failing_analysis_of_one_path_run_does_not_fail_the_scan(fixture_site,
     assert failed[0]["outcome"] == "error" and failed[0]["error"]["code"] == "internal_error"
     assert "boom" not in json.dumps(report)
     assert outcomes(report) == ["served"] * 4
+
+
+# --- never claim what was not seen -----------------------------------------------------------------
+
+POLICY_FILE_KEYS = ("llms_txt", "llms_full_txt", "ai_txt")
+
+
+@pytest.mark.parametrize("scenario", ["catch_all_html", "catch_all_json", "catch_all_binary"])
+def test_a_site_answering_200_to_everything_publishes_no_policy_file(fixture_site, local_policy, scenario):
+    report = scan(fixture_site, scenario, local_policy, mode="full")
+    policy = report["policy"]
+    # every policy path was fetched and answered 200 …
+    assert policy["llms_txt"]["http_status"] == 200 and policy["tdmrep"]["http_status"] == 200
+    # … and none of them counts as published
+    assert not any(policy[key]["present"] for key in POLICY_FILE_KEYS)
+    assert not policy["tdmrep"]["present"] and not policy["web_bot_auth"]["directory_present"]
+    assert policy["robots_txt"]["present"] is False and policy["robots_txt"]["access"] == "not_a_file"
+    assert "policy" not in report["summary"]["measures_present"]
+    assert not [f for f in report["findings"] if f["category"] == "policy" and f["status"] == "present"]
+    # the never-existing path was probed once, by the browser
+    probes = [r for r in report["path_runs"] if r["kind"] == "probe"]
+    assert len(probes) == 1 and probes[0]["http_status"] == 200
+
+
+def test_real_policy_files_are_not_mistaken_for_soft_404s(fixture_site, local_policy):
+    report = scan(fixture_site, "policy_rich", local_policy, mode="full")
+    policy = report["policy"]
+    assert policy["llms_txt"]["present"] and policy["llms_full_txt"]["present"] and policy["ai_txt"]["present"]
+    assert policy["llms_txt"]["soft_404"] is False
+
+
+def test_a_slow_drip_to_ai_clients_is_timed_out_and_a_tarpit(fixture_site, local_policy):
+    limits = FetchLimits(total_timeout=1.5, read_timeout=1.0)
+    report = scan(fixture_site, "slow_drip", local_policy, limits=limits)
+    runs = {(r["path"], r["profile"]): r for r in report["path_runs"]}
+    assert runs[("/", "browser")]["outcome"] == "served"
+    for profile in ("ai_crawler", "ai_agent"):
+        run = runs[("/", profile)]
+        # never "served": the answer did not complete; its duration ends at the last byte read
+        assert run["outcome"] == "timed_out" and run["error"]["code"] == "timeout"
+        assert run["duration_ms"] is not None
+    tarpit = [f for f in report["findings"] if f["measure"] == "tarpit" and f["status"] == "present"]
+    assert len(tarpit) == 1 and tarpit[0]["profiles"] == ["ai_agent", "ai_crawler"]
+    assert "tarpit" in report["summary"]["measures_present"]
+    # a stall is not read as "consistent" with the browser
+    assert verdict(report, "ai_crawler") == "inconclusive"
+
+
+def test_robots_txt_503_means_complete_disallow_and_says_so(fixture_site, local_policy):
+    report = scan(fixture_site, "robots_503", local_policy)
+    robots = report["policy"]["robots_txt"]
+    assert robots["http_status"] == 503 and robots["access"] == "unreachable" and robots["effect"] == "disallow_all"
+    assert robots["present"] is False
+    assert "robots_txt_unreachable" in {item["code"] for item in report["summary"]["limitations"]}
+    finding = next(f for f in report["findings"] if f["title"].startswith("robots.txt unreachable"))
+    assert "503" in finding["summary"] and "RFC 9309" in finding["summary"]
+    # no declaration was made, so no agent is "declared disallowed"
+    assert {e["declared"] for e in report["enforcement"]} == {"unreachable"}
+
+
+def test_robots_txt_404_means_no_restrictions(fixture_site, local_policy):
+    report = scan(fixture_site, "no_policy", local_policy)
+    robots = report["policy"]["robots_txt"]
+    assert robots["access"] == "unavailable" and robots["effect"] == "allow_all"
+
+
+def test_every_profile_challenged_claims_no_comparison(fixture_site, local_policy):
+    report = scan(fixture_site, "cloudflare_challenge", local_policy)
+    assert report["summary"]["baseline"] == "stopped"
+    assert "browser_baseline_stopped" in {item["code"] for item in report["summary"]["limitations"]}
+    # the other clients are compared with a challenged browser: never enforced / undeclared / consistent
+    assert {e["verdict"] for e in report["enforcement"]} == {"browser_challenged"}
+    assert report["summary"]["posture"] != "unknown"
+
+
+def test_generic_robots_rules_are_not_reported_as_aimed_at_ai(fixture_site, local_policy):
+    site = {"description": "only a generic disallow", "routes": {"/": {"status": 200, "headers": [
+        ["Content-Type", "text/html"]], "body": "<html><title>x</title><body>hello</body></html>"},
+        "/robots.txt": {"status": 200, "headers": [["Content-Type", "text/plain"]],
+                        "body": "User-agent: *\nDisallow: /admin/\n"}},
+        "prefix_routes": {}, "fallback": {"status": 404, "headers": [["Content-Type", "text/html"]],
+                                          "body": "<html><title>Not found</title></html>"},
+        "rate_limit": None, "headers": [], "cookies": []}
+    report = scan(fixture_site, site, local_policy)
+    titles = {f["title"] for f in report["findings"]}
+    assert "robots.txt has generic crawler rules" in titles
+    assert "robots.txt restricts AI agents by name" not in titles
+    assert report["policy"]["robots_txt"]["ai_agents_named"] == []
+    assert "policy" not in report["summary"]["measures_present"]
+
+
+def _carried(report, measure):
+    """A detection or a finding of this measure that says what was seen (evidence)."""
+    if any(d["measure"] == measure and d["evidence"] for d in report["detections"]):
+        return True
+    return any((f["measure"] == measure or (measure == "policy" and f["category"] == "policy"))
+               and f["status"] != "absent" and f["evidence"] and f["summary"] for f in report["findings"])
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_summary_measure_is_backed_by_evidence(fixture_site, local_policy, name):
+    limits = FetchLimits(total_timeout=1.5, read_timeout=1.0)
+    report = scan(fixture_site, name, local_policy, limits=limits)
+    unbacked = [m for m in report["summary"]["measures_present"] if not _carried(report, m)]
+    assert unbacked == [], f"{name}: {unbacked}"
+
+
+def test_user_agent_blocking_says_what_was_seen(fixture_site, local_policy):
+    report = scan(fixture_site, "ai_blocked", local_policy)
+    finding = next(f for f in report["findings"] if f["title"] == "Client types stopped by User-Agent")
+    assert finding["summary"].startswith("AI clients answered 403 by User-Agent")
+    assert "no vendor identified" in finding["summary"]
+
+
+def test_a_target_that_never_answers_fails_the_scan(local_policy):
+    import socket
+
+    from botscope.errors import TargetUnreachable
+
+    with socket.socket() as sock:   # a port with nothing listening: every connection is refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(TargetUnreachable) as raised:
+        asyncio.run(engine.run_scan(f"http://127.0.0.1:{port}/", "quick", local_policy))
+    assert raised.value.code == "target_unreachable" and "127.0.0.1" not in raised.value.message
+
+
+def _redirecting_robots(hops: int) -> dict:
+    text = {"status": 200, "headers": [["Content-Type", "text/plain"]], "body": "User-agent: GPTBot\nDisallow: /\n"}
+    routes = {"/": {"status": 200, "headers": [["Content-Type", "text/html"]],
+                    "body": "<html><title>home</title><body>home page</body></html>"},
+              "/robots-final.txt": text}
+    chain = ["/robots.txt"] + [f"/hop/{i}" for i in range(1, hops)] + ["/robots-final.txt"]
+    for source, target in zip(chain, chain[1:], strict=False):
+        routes[source] = {"status": 301, "headers": [["Location", target]], "body": ""}
+    return {"description": f"robots.txt behind {hops} redirects", "routes": routes, "prefix_routes": {},
+            "fallback": {"status": 404, "headers": [["Content-Type", "text/html"]], "body": "<html>404</html>"},
+            "rate_limit": None, "headers": [], "cookies": []}
+
+
+def test_robots_txt_is_followed_through_five_redirects(fixture_site, local_policy):
+    report = scan(fixture_site, _redirecting_robots(5), local_policy)
+    robots = report["policy"]["robots_txt"]
+    assert robots["access"] == "parsed" and robots["ai_agents"]["GPTBot"] == "disallowed"
+
+
+def test_robots_txt_beyond_five_redirects_is_unavailable(fixture_site, local_policy):
+    report = scan(fixture_site, _redirecting_robots(6), local_policy)
+    robots = report["policy"]["robots_txt"]
+    # RFC 9309 2.3.1.2: not reached within five redirects → unavailable, i.e. no restrictions
+    assert robots["access"] == "unavailable" and robots["effect"] == "allow_all"
+    assert robots["ai_agents"]["GPTBot"] == "unspecified"

@@ -157,3 +157,26 @@ def test_a_transient_probe_error_is_retried_by_the_state_machine(workflow: Any, 
     assert sorted(attempts.values())[-1] == 2
     scan = scans.get_scan(scan_id)
     assert scan["status"] == "completed" and scan["path_runs_failed"] == 0
+
+
+def test_a_target_that_never_answers_ends_failed_target_unreachable(workflow: Any, published: list) -> None:
+    import socket
+
+    from botscope.store import scans
+
+    # Given a queued scan of a port where nothing listens (every probe is refused)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    scan_id, ws_id = _new_scan(f"http://127.0.0.1:{port}/")
+    # When the workflow runs
+    execution = workflow.run(scan_id, ws_id)
+    # Then the scan failed with target_unreachable instead of completing with posture "none"
+    assert execution["status"] == "FAILED"
+    scan = scans.get_scan(scan_id)
+    assert scan["status"] == "failed" and scan["report_key"] is None
+    assert scan["error"]["code"] == "target_unreachable"
+    assert scan["path_runs_failed"] == scan["path_runs_total"] > 0
+    # and scan.failed is published with the code, never scan.completed
+    assert [(w, t) for w, t, _ in published] == [(ws_id, "scan.failed")]
+    assert published[0][2]["error"]["code"] == "target_unreachable"

@@ -234,3 +234,33 @@ def test_an_immediate_event_carries_the_other_changes_of_its_scan_once() -> None
     assert robots["confirmed"] is False and robots["count"] == 2
     # One change of the site, one event: the confirming scan reports nothing more.
     assert next_scan.fired == [] and third.fired == []
+
+
+def test_a_scan_that_probed_more_paths_compares_like_with_like() -> None:
+    # Given a baseline that never probed /cart (its discovery did not find it)
+    base = r.base_report("scan_1")
+    # When later scans also probe /cart, where the challenge of /login shows up as well
+    wider = r.variant(base, "scan_2")
+    wider["path_runs"] = wider["path_runs"] + [
+        {**run, "path_run_id": run["path_run_id"] + "_cart", "path": "/cart"}
+        for run in wider["path_runs"] if run["path"] == "/login"]
+    for finding in wider["findings"]:
+        if finding["fingerprint"] == "fp_challenge_login":
+            finding["paths"] = ["/cart", "/login"]
+    wider["findings"].append(r.finding("fp_captcha_cart", "captcha", ["/cart"], vendor="hcaptcha"))
+    _, first, second = run_scans(base, wider, r.variant(wider, "scan_3"))
+    # Then nothing is reported: /cart was not looked at before, so nothing there "appeared" or "moved"
+    assert first.fired == [] and first.pending == [] and second.fired == [] and second.pending == []
+    assert first.suppressed.get("not_compared") == 2
+    # and the baseline learned what the wider scan saw
+    assert first.baseline.findings["fp_challenge_login"]["paths"] == ["/cart", "/login"]
+    assert "fp_captcha_cart" in first.baseline.findings and "/cart" in first.baseline.probed_paths
+
+
+def test_the_random_not_found_probe_is_not_a_path_of_the_site() -> None:
+    report = r.base_report("scan_1")
+    report["path_runs"].append({"path_run_id": "run_probe", "path": "/.well-known/botscope-not-found-ab.txt",
+                                "profile": "browser", "kind": "probe", "status": "completed", "outcome": "not_found",
+                                "http_status": 404, "duration_ms": 5, "error": None})
+    snapshot = changes.snapshot_from_report(report)
+    assert not any(p.startswith("/.well-known/botscope-not-found-") for p in snapshot.probed_paths)

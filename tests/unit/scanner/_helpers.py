@@ -22,6 +22,7 @@ ORIGIN = "https://example.test"
 POLICY_PATHS = {
     "/robots.txt": "robots.txt",
     "/llms.txt": "llms.txt",
+    "/llms-full.txt": "llms-full.txt",
     "/ai.txt": "ai.txt",
     "/.well-known/tdmrep.json": "tdmrep.json",
     "/.well-known/http-message-signatures-directory": "http-message-signatures-directory",

@@ -103,9 +103,26 @@ def test_status_only_outcomes() -> None:
 def test_failed_fetch_is_an_error_observation() -> None:
     from botscope.scanner.model import FetchResult
 
-    fetch = FetchResult(url="https://example.test/", status=None, error=ProbeError(code="timeout", message="read timeout"))
+    fetch = FetchResult(url="https://example.test/", status=None,
+                        error=ProbeError(code="connection_failed", message="refused"))
     obs = build_observation(spec("/"), fetch)
-    assert obs.outcome == "error" and obs.error.code == "timeout" and obs.matches == []
+    assert obs.outcome == "error" and obs.error.code == "connection_failed" and obs.matches == []
+
+
+def test_a_stalled_answer_is_timed_out_never_served_and_lasts_until_its_last_byte() -> None:
+    from botscope.scanner.model import FetchResult
+
+    # headers and a first chunk arrived, then the body stalled until the fetch deadline
+    fetch = FetchResult(url="https://example.test/", status=200, headers=[("content-type", "text/html")],
+                        body=b"<html><title>Welcome</title>", ttfb_ms=40, last_byte_ms=900, duration_ms=20_000,
+                        error=ProbeError(code="timeout", message="no complete answer within 20 s"))
+    obs = build_observation(spec("/"), fetch)
+    assert obs.outcome == "timed_out" and obs.http_status == 200
+    assert obs.duration_ms == 900 and obs.title is None and obs.matches == []
+    # no header at all before the deadline: timed out as well, and its duration ends at nothing read
+    silent = build_observation(spec("/"), FetchResult(url="https://example.test/", duration_ms=20_000,
+                                                      error=ProbeError(code="timeout", message="t")))
+    assert silent.outcome == "timed_out" and silent.duration_ms == 20_000
 
 
 def test_policy_text_for_a_real_policy_file() -> None:

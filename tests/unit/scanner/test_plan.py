@@ -61,10 +61,20 @@ def test_full_plan_discovers_critical_same_origin_paths_from_page_and_sitemap():
     assert len(plan.path_runs) + 2 <= plan.request_budget
 
 
-def test_full_plan_is_deterministic():
+def _without_probe(plan):
+    return [s for s in plan.path_runs if s.kind != "probe"]
+
+
+def test_full_plan_is_deterministic_but_for_its_random_not_found_probe():
     kwargs = {"page": ok(HOME, TARGET.url), "sitemap": ok(SITEMAP, TARGET.origin + "/sitemap.xml")}
     first = build_plan(TARGET, "full", **kwargs)
-    assert build_plan(TARGET, "full", **kwargs) == first
+    second = build_plan(TARGET, "full", **kwargs)
+    assert _without_probe(second) == _without_probe(first)
+    probes = [[s for s in plan.path_runs if s.kind == "probe"] for plan in (first, second)]
+    # one never-existing path per plan, fetched once by the browser, fresh each time
+    assert [len(p) for p in probes] == [1, 1]
+    assert probes[0][0].profile == "browser" and probes[0][0].path.startswith("/.well-known/botscope-not-found-")
+    assert probes[0][0].path != probes[1][0].path
 
 
 def test_discovery_is_bounded_and_spread_over_categories():
@@ -78,7 +88,8 @@ def test_discovery_is_bounded_and_spread_over_categories():
 def test_a_small_budget_shrinks_discovery():
     plan = build_plan(TARGET, "full", page=ok(HOME, TARGET.url), request_budget=24)
     assert len(plan.path_runs) + 2 <= 24
-    assert len(plan.discovered_paths) == (24 - 2 - 10) // 4
+    # 4 target runs + 6 policy files + 1 not-found probe = 11 runs before discovery
+    assert len(plan.discovered_paths) == (24 - 2 - 11) // 4
 
 
 def test_failed_or_blocked_discovery_pages_are_ignored():

@@ -15,6 +15,7 @@ from botscope.scanner.policy import (
     analyze_web_bot_auth,
     merge_content_usage,
     named_agents,
+    parse_content_usage,
 )
 
 from tests.fixtures.site.pages import CLOUDFLARE_MANAGED_ROBOTS_BLOCK
@@ -91,14 +92,19 @@ def test_cloudflare_managed_section_signals_and_conflict() -> None:
     assert robots["ai_agents"]["PerplexityBot"] == "partial"   # * group: /admin/ disallowed
 
 
-def test_content_signal_keeps_every_key_as_written() -> None:
+def test_content_signal_keeps_the_vocabulary_and_reports_the_rest_as_invalid() -> None:
     robots = analyze_robots("User-agent: *\nContent-Signal: search=yes, ai-input=yes, ai-train=no, use=reference\nAllow: /\n")
-    assert robots["content_signals"] == {"search": "yes", "ai-input": "yes", "ai-train": "no", "use": "reference"}
+    assert robots["content_signals"] == {"search": "yes", "ai-input": "yes", "ai-train": "no"}
+    assert robots["content_signals_invalid"] == ["use=reference"]
+    # a value outside yes/no is invalid too, and site-controlled text is reduced to inert characters
+    odd = analyze_robots("User-agent: *\nContent-Signal: ai-train=maybe, <script>=1\n")
+    assert odd["content_signals"] is None
+    assert odd["content_signals_invalid"] == ["ai-train=maybe", "?script?=1"]
 
 
 def test_content_usage_lines_and_disallow_wins() -> None:
     robots = analyze_robots("User-agent: *\nContent-Usage: train-ai=y, search=y\nContent-Usage: train-ai=n\n")
-    merged = merge_content_usage(robots["content_usage"])
+    merged = merge_content_usage([parse_content_usage(statement) for _, statement in robots["content_usage"]])
     assert merged == {"train-ai": "n", "search": "y"}
     assert merge_content_usage([{"train-ai": "n"}, {"train-ai": "y"}]) == {"train-ai": "n"}
 
@@ -110,7 +116,9 @@ def test_llms_txt_format() -> None:
     assert llms["format"]["h1"] and llms["format"]["blockquote"]
     assert llms["format"]["sections"] == ["Docs", "Optional"] and llms["format"]["links"] == 2
     assert analyze_llms_txt("")["present"] is False
-    assert analyze_llms_txt("no heading here")["format"]["h1"] is False
+    # llmstxt.org: the file starts with a "# " title, else it is not an llms.txt
+    assert analyze_llms_txt("no heading here") == {"present": False, "rejected": "no_title"}
+    assert analyze_llms_txt(text, "application/json") == {"present": False, "rejected": "content_type"}
 
 
 def test_ai_txt_spawning_syntax() -> None:
@@ -131,9 +139,15 @@ def test_tdmrep_header_and_file() -> None:
 
 def test_web_bot_auth_directory_and_placeholder() -> None:
     jwks = '{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs"}]}'
-    assert analyze_web_bot_auth(jwks) == {"directory_present": True, "key_count": 1, "placeholder": False}
-    assert analyze_web_bot_auth('{"keys": []}') == {"directory_present": False, "key_count": 0, "placeholder": True}
-    assert analyze_web_bot_auth("<html>")["directory_present"] is False
+    media = "application/http-message-signatures-directory+json"
+    found = analyze_web_bot_auth(jwks, media)
+    assert (found["directory_present"], found["key_count"], found["placeholder"]) == (True, 1, False)
+    # the key has no kid, so it is not its RFC 7638 thumbprint; no signature is published
+    assert found["valid_keys"] == 0 and "kid_not_thumbprint" in found["issues"] and found["signature"] == "absent"
+    empty = analyze_web_bot_auth('{"keys": []}', media)
+    assert (empty["directory_present"], empty["key_count"], empty["placeholder"]) == (False, 0, True)
+    assert analyze_web_bot_auth("<html>", "text/html")["directory_present"] is False
+    assert analyze_web_bot_auth(jwks, "text/plain")["rejected"] == "content_type"
 
 
 def _obs(path, status=200, headers=TEXT, body="", profile="browser"):
@@ -160,7 +174,8 @@ def test_analyze_policy_from_observations() -> None:
     assert policy["content_usage"] == {"train-ai": "n"}
     assert policy["tdmrep"]["reserved"] and policy["tdmrep"]["header_present"]
     assert policy["web_bot_auth"]["placeholder"] and not policy["web_bot_auth"]["directory_present"]
-    assert policy["pay_per_crawl"] == {"detected": True, "paths": ["/"], "profiles": ["ai_crawler"]}
+    assert policy["pay_per_crawl"] == {"detected": True, "paths": ["/"], "profiles": ["ai_crawler"],
+                                       "price_well_formed": True, "status_402_without_price": []}
 
 
 def test_html_robots_txt_counts_as_absent() -> None:

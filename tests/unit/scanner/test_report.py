@@ -61,7 +61,8 @@ def test_report_has_the_documented_shape() -> None:
                            "enforcement", "findings", "changes", "coverage"}
     assert report["schema_version"] == "1" and report["status"] == "completed"
     assert report["ruleset_version"] == load_ruleset().version
-    assert set(report["summary"]) == {"posture", "score", "measures_present", "vendors", "findings_by_severity"}
+    assert set(report["summary"]) == {"posture", "score", "measures_present", "vendors", "findings_by_severity",
+                                      "baseline", "limitations"}
     assert set(report["path_runs"][0]) >= {"path_run_id", "path", "profile", "status", "outcome", "http_status",
                                            "duration_ms", "error"}
     assert set(report["detections"][0]) >= {"vendor", "product", "measure", "layer", "confidence", "paths",
@@ -115,7 +116,7 @@ def test_no_defenses_means_posture_none_and_low_score() -> None:
 def test_failed_path_run_does_not_fail_the_report() -> None:
     report = report_for(fail_one=True)
     failed = [r for r in report["path_runs"] if r["status"] == "failed"]
-    assert len(failed) == 1 and failed[0]["outcome"] == "error" and failed[0]["error"]["code"] == "timeout"
+    assert len(failed) == 1 and failed[0]["outcome"] == "timed_out" and failed[0]["error"]["code"] == "timeout"
     assert report["status"] == "completed"
 
 
@@ -164,11 +165,22 @@ def test_changes_report_changed_fields() -> None:
     # same detection, different paths → "changed" with the field diff
     for finding in previous["findings"]:
         if finding["vendor"] == "hcaptcha":
-            finding["paths"] = ["/login", "/signup"]
+            finding["paths"] = ["/", "/login"]
     current = report_for(scan_job_id="scan_2", previous_report=previous)
     changed = current["changes"]["changed"]
     assert len(changed) == 1 and changed[0]["vendor"] == "hcaptcha"
-    assert changed[0]["changes"]["paths"] == {"before": ["/login", "/signup"], "after": ["/login"]}
+    assert changed[0]["changes"]["paths"] == {"before": ["/", "/login"], "after": ["/login"]}
+
+
+def test_changes_compare_like_with_like_paths_one_scan_did_not_observe_are_not_changes() -> None:
+    previous = report_for(scan_job_id="scan_1")
+    # the previous scan never probed /signup (a quick scan, or a smaller sitemap)
+    previous["path_runs"] = [r for r in previous["path_runs"] if r["path"] != "/login"]
+    previous["findings"] = [f for f in previous["findings"] if f["paths"] != ["/login"]]
+    current = report_for(scan_job_id="scan_2", previous_report=previous)["changes"]
+    # the hCaptcha on /login was simply not looked at before: neither added nor changed
+    assert current["added"] == [] and current["changed"] == [] and current["removed"] == []
+    assert "hcaptcha" in {c["vendor"] for c in current["not_compared"]}
 
 
 def test_policy_file_challenged_for_an_ai_profile_is_a_finding() -> None:
@@ -187,7 +199,9 @@ def test_policy_file_challenged_for_an_ai_profile_is_a_finding() -> None:
 def test_report_with_no_observations_is_still_a_report() -> None:
     report = build_report(plan_for([]), [], scan_job_id="scan_empty", started_at=None, completed_at=None)
     assert report["status"] == "completed" and report["path_runs"] == [] and report["findings"] == []
-    assert report["summary"]["posture"] == "none" and report["summary"]["score"] == 0
+    # nothing observed: the posture is unknown, never "none"
+    assert report["summary"]["posture"] == "unknown" and report["summary"]["score"] == 0
+    assert report["summary"]["baseline"] == "failed"
     assert set(report["policy"]["robots_txt"]["ai_agents"].values()) == {"unspecified"}
 
 

@@ -19,6 +19,10 @@ The rules (documented for customers in docs/monitoring.md):
   baseline keeps what it knew, and a pending candidate for it waits for a scan that can see it.
   A path that was unobservable when the baseline was taken is learned silently when it is first
   observed. A finding whose status is ``inconclusive`` on either side is treated the same way.
+- **Like with like:** findings are compared on the paths both scans probed. A finding seen only
+  on paths one of the two scans did not probe, or whose paths differ only there, is not a change:
+  the baseline learns it silently (a full scan after a quick one, a discovery that found one more
+  critical path).
 - **New paths are learned, not reported:** a difference on a path the baseline never probed (the
   URL was enrolled with a quick scan and rescans are full, or the site's sitemap grew) is added to
   the baseline silently.
@@ -54,7 +58,10 @@ POLICY_SOURCE_PATHS: dict[str, str] = {
     "robots_txt": "/robots.txt",
     "content_signals": "/robots.txt",
     "content_usage": "/robots.txt",
+    "content_usage_detail": "/robots.txt",
+    "content_signals_invalid": "/robots.txt",
     "llms_txt": "/llms.txt",
+    "llms_full_txt": "/llms-full.txt",
     "ai_txt": "/ai.txt",
     "tdmrep": "/.well-known/tdmrep.json",
     "web_bot_auth": "/.well-known/http-message-signatures-directory",
@@ -69,7 +76,7 @@ NON_DEFENSE_CATEGORIES = frozenset({"policy", "enforcement", "coverage", "scan"}
 IMMEDIATE_MEASURES = frozenset({"challenge", "captcha", "proof_of_work", "bot_management", "waf",
                                 "waiting_room", "fingerprinting", "agent_auth"})
 # Policy attributes that describe the fetch, not the declared policy (compared through path runs).
-POLICY_IGNORED_SUFFIXES = (".outcome", ".http_status", ".checked")
+POLICY_IGNORED_SUFFIXES = (".outcome", ".http_status", ".checked", ".soft_404")
 POLICY_IGNORED_PREFIXES = ("robots_txt.named_agents", "llms_txt.format", "pay_per_crawl.paths",
                            "pay_per_crawl.profiles", "web_bot_auth.key_count")
 
@@ -157,6 +164,8 @@ def snapshot_from_report(report: dict[str, Any], *, critical_paths: Iterable[str
         enforcement[key] = str(entry.get("verdict"))
     unknown, probed = set(), set()
     for run in report.get("path_runs") or []:
+        if run.get("kind") == "probe":
+            continue   # the scan's random never-existing path: a fresh one each scan, not a page of the site
         path = str(run.get("path") or "/")
         probed.add(path)
         if run.get("status") == "failed" or run.get("outcome") == "error":
@@ -309,10 +318,35 @@ def _keyed_changes(subject: str, before: dict[str, Any], after: dict[str, Any], 
     return changes
 
 
+def _common_paths(baseline: Snapshot, current: Snapshot) -> set[str] | None:
+    if not baseline.probed_paths or not current.probed_paths:
+        return None
+    return baseline.probed_paths & current.probed_paths
+
+
+def _projected(findings: dict[str, dict[str, Any]], common: set[str] | None) -> dict[str, dict[str, Any]]:
+    """The findings restricted to the paths both scans probed; a finding with paths but none of
+    them in common is left out (there is nothing to compare it with)."""
+    if common is None:
+        return findings
+    out = {}
+    for fp, finding in findings.items():
+        paths = finding.get("paths") or []
+        if not paths:
+            out[fp] = finding
+            continue
+        kept = sorted(set(paths) & common)
+        if kept:
+            out[fp] = {**finding, "paths": kept}
+    return out
+
+
 def diff(baseline: Snapshot, current: Snapshot) -> list[Change]:
-    """Every difference between the baseline and the scan, before any filtering."""
+    """Every difference between the baseline and the scan on the paths both probed, before any
+    other filtering."""
     critical = current.critical_paths
-    return (_finding_changes(baseline.findings, current.findings, critical)
+    common = _common_paths(baseline, current)
+    return (_finding_changes(_projected(baseline.findings, common), _projected(current.findings, common), critical)
             + _keyed_changes("policy", baseline.policy, current.policy, current.target_path)
             + _keyed_changes("enforcement", baseline.enforcement, current.enforcement, current.target_path))
 
@@ -452,6 +486,12 @@ def evaluate(baseline: Snapshot | None, pending: list[dict[str, Any]] | None, cu
             waiting_paths |= change.paths
         else:
             candidates.append(change)
+    # Findings that differ only on paths one of the two scans did not probe: learned, not reported.
+    referenced = {key for change in diff(baseline, current) for section, key in change.refs if section == "findings"}
+    for fp, finding in current.findings.items():
+        if fp not in referenced and baseline.findings.get(fp) != finding:
+            new_baseline.findings[fp] = finding
+            suppressed["not_compared"] = suppressed.get("not_compared", 0) + 1
     # Paths unknown at baseline time stay unknown until a scan observes them.
     new_baseline.unknown_paths = (baseline.unknown_paths & current.unknown_paths) | (
         baseline.unknown_paths - current.probed_paths if current.probed_paths else baseline.unknown_paths)

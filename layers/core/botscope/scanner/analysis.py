@@ -91,7 +91,8 @@ def _differs(base: Observation, other: Observation) -> bool:
     return False
 
 
-def enforcement(observations: list[Observation], robots_text: str | None) -> list[dict[str, Any]]:
+def enforcement(observations: list[Observation], robots_text: str | None, *,
+                robots_unreachable: bool = False) -> list[dict[str, Any]]:
     tokens = robots_tokens()
     by_path: OrderedDict[str, dict[str, Observation]] = OrderedDict()
     for obs in observations:
@@ -108,8 +109,12 @@ def enforcement(observations: list[Observation], robots_text: str | None) -> lis
             token = tokens.get(profile, "*")
             allowed = path_allowed(robots_text, token, path)
             declared = "unspecified" if allowed is None else ("allowed" if allowed else "disallowed")
+            if allowed is None and robots_unreachable:
+                # RFC 9309: crawlers treat the site as disallowed, but the site declared nothing
+                declared = "unreachable"
             observed = other.outcome
-            if base is None or base.outcome == "error":
+            if base is None or base.outcome in ("error", "timed_out") or other.outcome == "timed_out":
+                # a stall is reported by its own finding (``stalls``), not as a verdict
                 verdict = "inconclusive"
             elif base.outcome in STOPPED:
                 verdict = "browser_challenged"
@@ -156,6 +161,22 @@ def robots_text_of(observations: list[Observation]) -> str | None:
         if obs.spec.path == ROBOTS_PATH and obs.policy_text is not None:
             return obs.policy_text
     return None
+
+
+def stalls(observations: list[Observation]) -> list[dict[str, Any]]:
+    """Page paths where AI profiles timed out while the browser was answered in full: an answer
+    held open for AI clients only (a tarpit)."""
+    by_path: OrderedDict[str, dict[str, Observation]] = OrderedDict()
+    for obs in observations:
+        if obs.spec.kind == "page":
+            by_path.setdefault(obs.spec.path, {})[obs.spec.profile] = obs
+    found = []
+    for path, runs in by_path.items():
+        base = runs.get("browser")
+        stalled = sorted(p for p in AI_PROFILES if runs.get(p) is not None and runs[p].outcome == "timed_out")
+        if stalled and base is not None and base.outcome not in ("timed_out", "error"):
+            found.append({"path": path, "profiles": stalled, "baseline": base.outcome})
+    return found
 
 
 def labyrinth_signals(observations: list[Observation]) -> list[Observation]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from botscope.errors import InvalidTarget
+from botscope.errors import InvalidTarget, TargetUnreachable
 from botscope.scanner.fetch import Fetcher, FetchLimits
 from botscope.scanner.model import (
     FetchResult,
@@ -99,11 +99,29 @@ async def probe(spec: PathRunSpec, target: Target, fetcher: Fetcher, ruleset: An
 def analyze(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
             started_at: str | None, completed_at: str | None,
             previous_report: dict | None = None) -> dict:
-    """The public report of a scan from its plan and observations."""
+    """The public report of a scan from its plan and observations. Raises ``TargetUnreachable``
+    when no path run got an HTTP response: a report of nothing would read as "no defenses"."""
     from botscope.scanner.report import build_report
+
+    ensure_reachable(observations)
 
     return build_report(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
                         completed_at=completed_at, previous_report=previous_report)
+
+
+def ensure_reachable(observations: list[Observation]) -> None:
+    """Raise ``TargetUnreachable`` unless at least one path run got an HTTP status. The message
+    names the most common error code of the runs (never an address)."""
+    if any(obs.http_status is not None for obs in observations):
+        return
+    codes: dict[str, int] = {}
+    for obs in observations:
+        code = obs.error.code if obs.error is not None else "no_response"
+        codes[code] = codes.get(code, 0) + 1
+    common = max(codes, key=lambda c: codes[c]) if codes else "no_response"
+    raise TargetUnreachable(
+        f"No path run got an HTTP response ({len(observations)} tried, most ended with {common}); "
+        "the target did not answer, so there is nothing to report.")
 
 
 def _failed_observation(spec: PathRunSpec, exc: Exception) -> Observation:

@@ -251,7 +251,7 @@ class Fetcher:
                                     f"the scan's request budget ({self.limits.request_budget}) is spent")
             self.requests_made += 1
             async with self._slot(target.host, clock):
-                next_url = await self._one_request(result, target, client, follow_redirects, first_origin)
+                next_url = await self._one_request(result, target, client, follow_redirects, first_origin, clock)
             if next_url is None:
                 return
             current = next_url
@@ -259,7 +259,7 @@ class Fetcher:
                             f"more than {self.limits.max_redirects} redirects")
 
     async def _one_request(self, result: FetchResult, target: Target, client: Profile,
-                           follow_redirects: bool, first_origin: str) -> str | None:
+                           follow_redirects: bool, first_origin: str, clock: _Clock) -> str | None:
         """Send one request; fill ``result`` and return None, or return the next hop's URL."""
         host_header = target.origin.split("://", 1)[1]
         headers = [(b"Host", host_header.encode("ascii"))]
@@ -286,7 +286,7 @@ class Fetcher:
                 if follow_redirects and response.status in REDIRECT_STATUSES and location:
                     return self._next_hop(result, target, location, response.status, first_origin)
                 result.final_url = target.url
-                await self._read_body(result, response)
+                await self._read_body(result, response, clock)
                 return None
             finally:
                 await response.aclose()
@@ -315,7 +315,7 @@ class Fetcher:
             raise _FetchFailure("invalid_target", "a redirect leads to a URL that is not http(s)")
         return next_url
 
-    async def _read_body(self, result: FetchResult, response: httpcore.Response) -> None:
+    async def _read_body(self, result: FetchResult, response: httpcore.Response, clock: _Clock) -> None:
         cap = self.limits.max_body_bytes
         encoding = next((v for n, v in result.headers if n == "content-encoding"), None)
         decoder = _BoundedDecoder(encoding)
@@ -323,6 +323,7 @@ class Fetcher:
         read = 0
         stream: AsyncIterator[bytes] = response.aiter_stream()
         async for chunk in stream:
+            result.last_byte_ms = _ms(clock.active())
             piece = decoder.feed(chunk, cap + 1 - len(body))
             read += len(piece)
             body += piece

@@ -42,6 +42,19 @@ RECOMMENDATIONS = {
     "policy_info": "Informational: declared AI preference signal.",
     "web_bot_auth_placeholder": "The Web Bot Auth directory lists no keys: publishing it does not mean "
                                 "signed agents are verified.",
+    "robots_generic": "Generic rules apply to every crawler alike; name the AI agents you mean in their own "
+                      "groups if the policy is about them.",
+    "robots_unreachable": "robots.txt answered a server error or did not answer: by RFC 9309 crawlers must "
+                          "then treat the whole site as disallowed. Serve it with 200 (or 404 for no rules).",
+    "robots_unavailable": "robots.txt is unavailable (4xx): by RFC 9309 crawlers may fetch everything.",
+    "robots_not_a_file": "The answer at /robots.txt is a page, not a robots.txt: crawlers find no rules in it.",
+    "signal_invalid": "Use the published vocabulary (search, ai-input, ai-train with yes/no) so agents can read it.",
+    "usage_unknown": "The Content-Usage statement is not a valid structured dictionary: agents cannot read it.",
+    "web_bot_auth_invalid": "Fix the key directory so agents and verifiers can rely on it.",
+    "user_agent_block": "Clients are told apart by their User-Agent alone, which any client can change: "
+                        "pair it with verification (Web Bot Auth, verified-bot lists) where it matters.",
+    "tarpit": "AI clients were held open without a complete answer while a browser was served: confirm the "
+              "stall is intended.",
     "labyrinth": "Many hidden nofollow links were served to AI clients (AI Labyrinth style).",
     "rate_limit": "Rate limiting observed: make sure limits for verified agents are intended.",
 }
@@ -78,7 +91,8 @@ def _plural(n: int, word: str) -> str:
 def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dict[str, Any],
                    enforcement: list[dict[str, Any]], coverage: dict[str, Any],
                    policy_outcomes: dict[str, dict[str, Any]], labyrinth: list[Any],
-                   scan_job_id: str | None) -> list[dict[str, Any]]:
+                   scan_job_id: str | None, stalls: list[dict[str, Any]] | None = None,
+                   stopped_runs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     origin = plan.target.origin
     out: list[dict[str, Any]] = []
 
@@ -146,6 +160,8 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
                             confidence=confidence, title=title, summary=summary, vendor=None,
                             layer="policy" if measure == "policy" else "edge", paths=paths, profiles=[profile],
                             evidence=[{"signal": "status", "name": f"outcome {entries[0]['observed']}"}] + (
+                                [{"signal": "body", "name": "content differs from the browser's"}]
+                                if verdict == "differential_content" else []) + (
                                 [{"signal": "policy", "name": f"robots.txt {token}"}] if entries[0]["declared"] != "unspecified" else []),
                             recommendation=RECOMMENDATIONS[verdict], scope=f"{verdict}|{profile}"))
 
@@ -163,6 +179,20 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
 
     out.extend(_policy_findings(origin, scan_job_id, policy, policy_outcomes))
 
+    out.extend(_user_agent_block_findings(origin, scan_job_id, enforcement, detections, stopped_runs or []))
+
+    if stalls:
+        paths = sorted({s["path"] for s in stalls})
+        profiles = sorted({p for s in stalls for p in s["profiles"]})
+        out.append(_finding(origin, scan_job_id, category="detection", measure="tarpit", status="present",
+                            severity="medium", confidence=0.7, title="AI clients stalled, browser served",
+                            summary=f"{', '.join(profiles)} got no complete answer within the time budget on "
+                                    f"{_plural(len(paths), 'path')} while the browser profile was answered.",
+                            vendor=None, layer="edge", paths=paths, profiles=profiles,
+                            evidence=[{"signal": "status", "name": "outcome timed_out"},
+                                      {"signal": "status", "name": "browser answered"}],
+                            recommendation=RECOMMENDATIONS["tarpit"], scope="stall"))
+
     if labyrinth:
         paths = sorted({o.spec.path for o in labyrinth})
         profiles = sorted({o.spec.profile for o in labyrinth})
@@ -173,6 +203,35 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
                             evidence=[{"signal": "body", "name": "hidden nofollow links"}],
                             recommendation=RECOMMENDATIONS["labyrinth"], scope="labyrinth"))
     return out
+
+
+def _user_agent_block_findings(origin: str, scan_job_id: str | None, enforcement: list[dict[str, Any]],
+                               detections: list[dict[str, Any]],
+                               stopped_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The site stops some client types while the browser is served: say what was seen (which
+    statuses, which profiles) and whether any vendor was identified on those answers."""
+    stopped = [e for e in enforcement if e["verdict"] in ("enforced", "undeclared_block")]
+    if not stopped:
+        return []
+    keys = {(e["agent_profile"], e["path"]) for e in stopped}
+    runs = [r for r in stopped_runs if (r["profile"], r["path"]) in keys]
+    statuses = sorted({str(r["http_status"]) for r in runs if r.get("http_status") is not None})
+    profiles = sorted({e["agent_profile"] for e in stopped})
+    paths = sorted({e["path"] for e in stopped})
+    vendors = sorted({d["vendor"] for d in detections if d["vendor"] and d["active"]
+                      and set(d["profiles"]) & set(profiles) and set(d["paths"]) & set(paths)})
+    ai = [p for p in profiles if p in ("ai_crawler", "ai_agent")]
+    who = "AI clients" if ai and len(ai) == len(profiles) else ", ".join(profiles)
+    answered = f"answered {'/'.join(statuses)}" if statuses else "were stopped"
+    by_whom = f"identified vendor: {', '.join(vendors)}" if vendors else "no vendor identified"
+    return [_finding(origin, scan_job_id, category="enforcement", measure="bot_management", status="present",
+                     severity="info", confidence=0.8, title="Client types stopped by User-Agent",
+                     summary=f"{who} {answered} by User-Agent while the browser profile was served, on "
+                             f"{_plural(len(paths), 'path')} ({by_whom}).",
+                     vendor=None, layer="application", paths=paths, profiles=profiles,
+                     evidence=[{"signal": "status", "name": f"status {code}"} for code in statuses][:6]
+                     + [{"signal": "header", "name": "user-agent differential"}],
+                     recommendation=RECOMMENDATIONS["user_agent_block"], scope="user_agent_block")]
 
 
 def _policy_findings(origin: str, scan_job_id: str | None, policy: dict[str, Any],
@@ -190,12 +249,39 @@ def _policy_findings(origin: str, scan_job_id: str | None, policy: dict[str, Any
 
     robots = policy["robots_txt"]
     treatments = robots["ai_agents"]
-    disallowed = sorted(t for t, v in treatments.items() if v == "disallowed")
-    partial = sorted(t for t, v in treatments.items() if v == "partial")
+    named = set(robots.get("ai_agents_named") or [])
+    disallowed = sorted(t for t, v in treatments.items() if v == "disallowed" and t in named)
+    partial = sorted(t for t, v in treatments.items() if v == "partial" and t in named)
     if robots["present"] and (disallowed or partial):
-        add("robots.txt ai agents", "robots.txt restricts AI agents",
-            f"robots.txt disallows {_plural(len(disallowed), 'known AI agent')} entirely and {len(partial)} partially.",
-            recommendation=RECOMMENDATIONS["robots_ai"], path="/robots.txt")
+        add("robots.txt ai agents", "robots.txt restricts AI agents by name",
+            f"robots.txt names and disallows {_plural(len(disallowed), 'known AI agent')} entirely and "
+            f"{len(partial)} partially.", recommendation=RECOMMENDATIONS["robots_ai"], path="/robots.txt")
+    generic = robots.get("generic_rules")
+    if robots["present"] and generic and (generic["disallow_all"] or generic["disallow_rules"]):
+        covered = sum(1 for t, v in treatments.items() if t not in named and v in ("disallowed", "partial"))
+        what = "disallow the whole site" if generic["disallow_all"] else \
+            f"disallow {_plural(generic['disallow_rules'], 'path rule')}"
+        add("robots.txt generic rules", "robots.txt has generic crawler rules",
+            f"Generic rules (User-agent: *) {what} for every crawler; they are not aimed at AI agents "
+            f"({_plural(covered, 'known AI agent')} without a group of their own fall under them).",
+            recommendation=RECOMMENDATIONS["robots_generic"], path="/robots.txt")
+    access = robots.get("access")
+    status = robots.get("http_status")
+    answered = f"answered {status}" if status is not None else "did not answer"
+    if access == "unreachable":
+        add("robots.txt unreachable", "robots.txt unreachable: complete disallow",
+            f"/robots.txt {answered}; by RFC 9309 crawlers must treat the whole site as disallowed until it "
+            "can be fetched.", severity="low", recommendation=RECOMMENDATIONS["robots_unreachable"],
+            path="/robots.txt")
+    elif access == "unavailable" and status is not None and status not in (404, 410):
+        add("robots.txt unavailable", "robots.txt unavailable: no restrictions",
+            f"/robots.txt {answered}; by RFC 9309 crawlers may then fetch every path.",
+            recommendation=RECOMMENDATIONS["robots_unavailable"], path="/robots.txt")
+    elif access == "not_a_file":
+        add("robots.txt not a file", "/robots.txt is not a robots.txt",
+            "/robots.txt answered with a page (an HTML page or the site's answer to every path), so no rules "
+            "were found in it.", status="inconclusive", confidence=0.7,
+            recommendation=RECOMMENDATIONS["robots_not_a_file"], path="/robots.txt")
     if robots.get("managed_by"):
         add(f"robots.txt managed by {robots['managed_by']}", "robots.txt has a managed AI section",
             f"robots.txt contains a section managed by {robots['managed_by']}.", path="/robots.txt",
@@ -208,17 +294,34 @@ def _policy_findings(origin: str, scan_job_id: str | None, policy: dict[str, Any
         add("content-signal", "Content signals declared",
             "robots.txt declares Content-Signal preferences: " + ", ".join(sorted(policy["content_signals"])) + ".",
             path="/robots.txt")
+    if policy.get("content_signals_invalid"):
+        add("content-signal invalid", "Content-Signal values outside the vocabulary",
+            f"robots.txt has {_plural(len(policy['content_signals_invalid']), 'Content-Signal entry')} that "
+            "the published vocabulary does not define.", severity="low", confidence=0.9,
+            recommendation=RECOMMENDATIONS["signal_invalid"], path="/robots.txt")
     if policy.get("content_usage"):
+        prefs = policy["content_usage"]
         add("content-usage", "AI usage preferences declared (aipref)",
-            "Content-Usage preferences declared for: " + ", ".join(sorted(policy["content_usage"])) + ".")
+            "Content-Usage preferences (most restrictive wins): "
+            + ", ".join(f"{label}={prefs[label]}" for label in sorted(prefs)) + ".")
+    elif (policy.get("content_usage_detail") or {}).get("status") == "unknown":
+        add("content-usage unparseable", "Content-Usage present but unreadable",
+            "A Content-Usage statement is not a valid structured dictionary; its preferences are unknown.",
+            status="inconclusive", severity="low", confidence=0.8, recommendation=RECOMMENDATIONS["usage_unknown"])
     if policy["llms_txt"].get("present"):
         add("llms.txt", "llms.txt published", "The site publishes /llms.txt for language models.", path="/llms.txt")
+    if (policy.get("llms_full_txt") or {}).get("present"):
+        add("llms-full.txt", "llms-full.txt published", "The site publishes /llms-full.txt for language models.",
+            path="/llms-full.txt")
     if policy["ai_txt"].get("present"):
         add("ai.txt", "ai.txt published", "The site publishes a Spawning-style /ai.txt.", path="/ai.txt")
     if policy["tdmrep"].get("present"):
         reserved = policy["tdmrep"].get("reserved")
+        channels = [name for name, c in (policy["tdmrep"].get("channels") or {}).items() if c.get("present")]
+        via = f" via {', '.join(channels)}" if channels else ""
         add("tdmrep", "TDM rights reserved" if reserved else "TDMRep declared",
-            "Text-and-data-mining rights are reserved (TDMRep)." if reserved else "TDMRep is declared without a reservation.")
+            f"Text-and-data-mining rights are reserved (TDMRep{via})." if reserved
+            else f"TDMRep is declared without a reservation{via}.")
     noai = policy["noai_meta"]
     if noai.get("noai") or noai.get("noimageai"):
         tokens = [t for t in ("noai", "noimageai") if noai.get(t)]
@@ -226,8 +329,18 @@ def _policy_findings(origin: str, scan_job_id: str | None, policy: dict[str, Any
     wba = policy["web_bot_auth"]
     if wba.get("directory_present"):
         add("web bot auth directory", "Web Bot Auth key directory published",
-            "The site publishes an HTTP message signatures directory with keys.", measure="agent_auth",
+            f"The site publishes an HTTP message signatures directory with {_plural(wba.get('key_count', 0), 'key')} "
+            f"({wba.get('valid_keys', 0)} valid Ed25519 with thumbprint kid); directory signature: "
+            f"{wba.get('signature', 'absent')}.", measure="agent_auth",
             path="/.well-known/http-message-signatures-directory")
+        problems = list(wba.get("issues") or [])
+        if wba.get("signature") not in (None, "valid", "absent"):
+            problems.append(f"signature {wba['signature']}")
+        if problems:
+            add("web bot auth directory issues", "Web Bot Auth key directory has problems",
+                "The key directory does not validate: " + ", ".join(problems[:6]) + ".", severity="low",
+                confidence=0.9, recommendation=RECOMMENDATIONS["web_bot_auth_invalid"], measure="agent_auth",
+                path="/.well-known/http-message-signatures-directory")
     elif wba.get("placeholder"):
         add("web bot auth directory", "Empty Web Bot Auth directory", "The key directory is published without keys.",
             status="inconclusive", confidence=0.7, recommendation=RECOMMENDATIONS["web_bot_auth_placeholder"],

@@ -17,8 +17,11 @@ from pydantic import BaseModel, Field
 
 ScanMode = Literal["quick", "full"]
 ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client"]
-PathKind = Literal["page", "policy"]
-Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "error"]
+PathKind = Literal["page", "policy", "probe"]   # probe: the never-existing path (soft-404 baseline)
+# ``timed_out``: the answer did not complete within the time budget (a stall or a slow drip);
+# what arrived before the deadline is not treated as served content.
+Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out",
+                  "error"]
 Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title"]
 Measure = Literal[
     "cdn", "waf", "bot_management", "challenge", "captcha", "proof_of_work", "rate_limit", "tarpit",
@@ -123,6 +126,7 @@ class Observation(BaseModel):
     form_actions: list[str] = Field(default_factory=list)  # same-origin form action paths
     hidden_nofollow_links: int = 0
     meta_robots: list[str] = Field(default_factory=list)   # tokens from <meta name=robots>
+    meta_tdm: dict[str, str] = Field(default_factory=dict)  # <meta name=tdm-reservation|tdm-policy>, bounded
     matches: list[RuleMatch] = Field(default_factory=list)
     policy_text: str | None = None   # body of a policy file (robots.txt, llms.txt, ai.txt, …), bounded
 
@@ -143,5 +147,6 @@ class FetchResult(BaseModel):
     body_size: int = 0                        # bytes read (== len(body) unless truncated)
     ttfb_ms: int | None = None
     duration_ms: int | None = None
+    last_byte_ms: int | None = None           # time to the last body byte read (a stalled body included)
     started_at: str | None = None
     error: ProbeError | None = None

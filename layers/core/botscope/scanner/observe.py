@@ -29,6 +29,8 @@ HEADER_VALUE_ALLOWLIST = frozenset({
     "content-signal", "content-usage", "tdm-reservation", "tdm-policy", "crawler-price",
     "crawler-charged", "crawler-error", "x-amzn-waf-action", "x-vercel-mitigated", "retry-after",
     "x-datadome", "vary", "cache-control",
+    # Web Bot Auth: the key directory's own HTTP message signature (public by design)
+    "signature", "signature-input", "content-digest",
 })
 POLICY_TEXT_LIMIT = 512 * 1024
 HTML_PARSE_LIMIT = 1024 * 1024      # DOM features come from the first MiB …
@@ -39,6 +41,8 @@ SHINGLE_TEXT_LIMIT = 32 * 1024
 SHINGLE_SIZE = 4
 SHINGLE_KEEP = 64
 
+_TDM_META_NAMES = frozenset({"tdm-reservation", "tdm-policy"})
+MAX_META_VALUE = 300
 _CHALLENGE_MEASURES = frozenset({"challenge", "captcha", "proof_of_work", "waiting_room"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(\.0*)?\s*(;|$)|left\s*:\s*-\d{3,}px")
 _SECRET_KEY = re.compile(r"token|key|sig|session|sess|sid|auth|code|nonce|hash|secret|pass|otp|jwt|ticket", re.IGNORECASE)
@@ -148,7 +152,7 @@ def shingle_similarity(a: list[int], b: list[int]) -> float:
 
 class _PageFeatures:
     __slots__ = ("title", "script_hosts", "iframe_hosts", "form_count", "links", "form_actions",
-                 "hidden_nofollow_links", "meta_robots", "shingles")
+                 "hidden_nofollow_links", "meta_robots", "meta_tdm", "shingles")
 
     def __init__(self) -> None:
         self.title: str | None = None
@@ -159,6 +163,7 @@ class _PageFeatures:
         self.form_actions: list[str] = []
         self.hidden_nofollow_links = 0
         self.meta_robots: list[str] = []
+        self.meta_tdm: dict[str, str] = {}
         self.shingles: list[int] = []
 
 
@@ -185,7 +190,11 @@ def _parse_html(body: bytes, origin_host: str | None) -> _PageFeatures:
         _add_unique(features.form_actions, _same_origin_path(node.attrs.get("action") or "", origin_host), MAX_LINKS)
     for node in tree.css("meta[name]"):
         attrs = node.attrs
-        if (attrs.get("name") or "").strip().lower() == "robots":
+        name = (attrs.get("name") or "").strip().lower()
+        if name in _TDM_META_NAMES and name not in features.meta_tdm:
+            # W3C TDMRep's HTML channel; the value is site-controlled, so it is bounded here
+            features.meta_tdm[name] = " ".join((attrs.get("content") or "").split())[:MAX_META_VALUE]
+        if name == "robots":
             for token in (attrs.get("content") or "").lower().split(","):
                 token = token.strip()
                 if token and token not in features.meta_robots:
@@ -236,8 +245,12 @@ def _regex_fallbacks(page: _PageFeatures, window: str) -> None:
                     page.meta_robots.append(token)
 
 
-def decide_outcome(status: int | None, matches: list[RuleMatch]) -> Outcome:
-    """The path run's outcome from the final status and the rule matches together."""
+def decide_outcome(status: int | None, matches: list[RuleMatch], error_code: str | None = None) -> Outcome:
+    """The path run's outcome from the final status and the rule matches together. An answer that
+    did not complete within the time budget is ``timed_out`` whatever its status line said: a
+    200 that drips for ever is a stall, not served content."""
+    if error_code == "timeout":
+        return "timed_out"
     if status is None:
         return "error"
     active = [m for m in matches if m.active]
@@ -264,20 +277,33 @@ def decide_outcome(status: int | None, matches: list[RuleMatch]) -> Outcome:
     return "error"
 
 
+def _duration_to_last_byte(fetch: FetchResult) -> int | None:
+    """``duration_ms`` is the time to the last byte read. A stalled answer's last byte came long
+    before the deadline that ended the fetch; an answer with no body ends at its headers."""
+    if fetch.last_byte_ms is not None:
+        return fetch.last_byte_ms
+    if fetch.error is not None and fetch.error.code == "timeout" and fetch.ttfb_ms is not None:
+        return fetch.ttfb_ms
+    return fetch.duration_ms
+
+
 def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | None = None) -> Observation:
     """Reduce one fetch to its observation (features, matches, outcome). Never raises for odd
     responses: a failed fetch becomes an ``error`` observation."""
     ruleset = ruleset or load_ruleset()
     headers = [(name.lower(), value) for name, value in fetch.headers]
+    error_code = fetch.error.code if fetch.error is not None else None
     observation = Observation(
         spec=spec, http_status=fetch.status, error=fetch.error, started_at=fetch.started_at,
-        duration_ms=fetch.duration_ms, ttfb_ms=fetch.ttfb_ms, redirect_chain=list(fetch.redirect_chain),
+        duration_ms=_duration_to_last_byte(fetch), ttfb_ms=fetch.ttfb_ms,
+        redirect_chain=list(fetch.redirect_chain),
         body_size=fetch.body_size or len(fetch.body), body_truncated=fetch.body_truncated,
     )
     if fetch.final_url:
         observation.final_path = _same_origin_path(fetch.final_url, _host(fetch.url))
-    if fetch.status is None:
-        observation.outcome = "error"
+    if fetch.status is None or error_code == "timeout":
+        # no answer, or one that stalled: nothing of it is evidence of content
+        observation.outcome = decide_outcome(fetch.status, [], error_code)
         return observation
 
     names: list[str] = []
@@ -298,7 +324,8 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
         observation.body_sha256 = hashlib.sha256(body).hexdigest()
     is_html = bool(body) and _is_html(observation.content_type, body)
     page = _parse_html(body, _host(fetch.final_url or fetch.url)) if is_html else _PageFeatures()
-    if body and spec.kind == "page":
+    if body:
+        # policy files and the never-existing path get shingles too: the soft-404 comparison needs them
         page.shingles = text_shingles(_visible_text(body) if is_html else body[:SHINGLE_TEXT_LIMIT].decode("utf-8", "replace"))
     window = body_window(body) if body else ""
     if is_html:
@@ -311,6 +338,7 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     observation.form_actions = page.form_actions
     observation.hidden_nofollow_links = page.hidden_nofollow_links
     observation.meta_robots = page.meta_robots
+    observation.meta_tdm = page.meta_tdm
     observation.text_shingles = page.shingles
 
     features = ResponseFeatures(
@@ -322,10 +350,13 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
         script_hosts=page.script_hosts, iframe_hosts=page.iframe_hosts,
     )
     observation.matches = ruleset.match(features)
-    observation.outcome = decide_outcome(fetch.status, observation.matches)
+    observation.outcome = decide_outcome(fetch.status, observation.matches, error_code)
 
     # A policy file counts only when it was really served as a file: a challenge or an HTML error
-    # page at /robots.txt is not a robots.txt (its outcome says why).
-    if spec.kind == "policy" and observation.outcome == "served" and fetch.status == 200 and body and not is_html:
+    # page at /robots.txt is not a robots.txt (its outcome says why). Any 2xx carries the file
+    # (RFC 9309 2.3.1.1); whether the body is the file or a catch-all page is decided by
+    # ``policy`` against the never-existing path.
+    if spec.kind == "policy" and observation.outcome == "served" and 200 <= fetch.status < 300 and body \
+            and not is_html:
         observation.policy_text = body[:POLICY_TEXT_LIMIT].decode("utf-8", "replace")
     return observation

@@ -1,6 +1,7 @@
 """The scan plan: which paths are fetched with which client profiles.
 
-quick: the target path with every profile, plus each policy file once (browser profile).
+quick: the target path with every profile, plus each policy file once (browser profile), plus
+       one random never-existing path (the soft-404 baseline for the policy files).
 full:  quick, plus up to ``MAX_CRITICAL_PATHS`` critical same-origin paths (login, signup, password
        reset, search, cart/checkout, account, api, contact) discovered from the target page's
        links and form actions and from /sitemap.xml, each with every profile, bounded so the whole
@@ -12,6 +13,7 @@ Pure: the pages used for discovery are passed in (``engine.plan_scan`` fetches t
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
@@ -34,6 +36,9 @@ POLICY_PATHS: tuple[tuple[str, str], ...] = (
     ("/.well-known/http-message-signatures-directory", "http-message-signatures-directory"),
 )
 FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-full.txt"),)
+# One path that exists on no site: what the site answers there is what it answers to everything.
+# A policy file whose body matches it is a soft 404, not a published file (``policy.is_soft_404``).
+NOT_FOUND_PROBE_PREFIX = "/.well-known/botscope-not-found-"
 
 # Category → path pattern, in priority order: a path is filed under the first that matches, so
 # "/login/forgot-password" is a password reset, not a login.
@@ -154,6 +159,11 @@ def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
     return chosen
 
 
+def not_found_probe_path() -> str:
+    """A fresh random path per plan, so no cache or site can have prepared an answer for it."""
+    return f"{NOT_FOUND_PROBE_PREFIX}{secrets.token_hex(8)}.txt"
+
+
 def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = None,
                sitemap: FetchResult | None = None, observe_links: Iterable[str] = (),
                request_budget: int = REQUEST_BUDGET) -> ScanPlan:
@@ -162,6 +172,8 @@ def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = Non
     policy_paths = POLICY_PATHS + (FULL_ONLY_POLICY_PATHS if mode == "full" else ())
     runs += [PathRunSpec(path=path, profile="browser", kind="policy", category=name)
              for path, name in policy_paths]
+    runs.append(PathRunSpec(path=not_found_probe_path(), profile="browser", kind="probe",
+                            category="not_found_probe"))
     discovered: list[str] = []
     if mode == "full":
         spare = request_budget - len(runs) - DISCOVERY_REQUESTS

@@ -1,6 +1,9 @@
 """What a site declares about automation: robots.txt (RFC 9309, via protego) and the AI-policy
-signals of signatures.md Part B — Content-Signal, Content-Usage (IETF aipref), llms.txt, ai.txt,
-TDMRep, noai/noimageai, the Web Bot Auth key directory and 402 pay-per-crawl.
+signals — Content-Signal, Content-Usage (IETF aipref), llms.txt and llms-full.txt, ai.txt, TDMRep,
+noai/noimageai, the Web Bot Auth key directory and 402 pay-per-crawl (docs/policy.md).
+
+A file counts as published only when it is one: its content type and format fit, and its body is
+not the site's answer to every path (the plan fetches a never-existing path to compare with).
 
 Pure functions over texts and observations; no I/O besides reading the packaged agent list.
 Malformed input is skipped, never fatal (protego does the same for robots.txt lines).
@@ -8,25 +11,33 @@ Malformed input is skipped, never fatal (protego does the same for robots.txt li
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import time
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import http_sf
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from protego import Protego
 
 from botscope.scanner.model import Observation
+from botscope.scanner.observe import shingle_similarity
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 ROBOTS_PATH = "/robots.txt"
 LLMS_PATH = "/llms.txt"
+LLMS_FULL_PATH = "/llms-full.txt"
 AI_TXT_PATH = "/ai.txt"
 TDMREP_PATH = "/.well-known/tdmrep.json"
 WEB_BOT_AUTH_PATH = "/.well-known/http-message-signatures-directory"
-POLICY_PATHS = (ROBOTS_PATH, LLMS_PATH, AI_TXT_PATH, TDMREP_PATH, WEB_BOT_AUTH_PATH)
+POLICY_PATHS = (ROBOTS_PATH, LLMS_PATH, LLMS_FULL_PATH, AI_TXT_PATH, TDMREP_PATH, WEB_BOT_AUTH_PATH)
 
 _MANAGED_BEGIN = re.compile(r"^\s*#\s*BEGIN\s+Cloudflare\s+Managed\s+content", re.IGNORECASE | re.MULTILINE)
 _MANAGED_END = re.compile(r"^\s*#\s*END\s+Cloudflare\s+Managed\s+content", re.IGNORECASE | re.MULTILINE)
@@ -122,15 +133,95 @@ def agent_treatment(parser: Protego, token: str, probe_paths: list[str]) -> str:
     return "allowed"
 
 
-def content_signals(text: str) -> dict[str, str] | None:
-    """Every key of the Content-Signal lines as written (later lines win on the same key)."""
-    found: dict[str, str] = {}
+# ---------------------------------------------------------------- vocabularies and structured fields
+
+@lru_cache(maxsize=1)
+def vocabulary() -> dict[str, Any]:
+    """The Content-Usage / Content-Signal / Web Bot Auth vocabularies (``data/policy_vocabulary.json``)."""
+    data: dict[str, Any] = json.loads((DATA_DIR / "policy_vocabulary.json").read_text(encoding="utf-8"))
+    return data
+
+
+MAX_INVALID_SIGNALS = 10
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._=-]")
+
+
+def _bounded(text: str, limit: int) -> str:
+    """A site-controlled token reduced to a short, inert string for the public report."""
+    return _UNSAFE_CHARS.sub("?", text)[:limit]
+
+
+def _split_path(value: str) -> tuple[str | None, str]:
+    """A robots.txt rule value that may start with a path (aipref attachment): (path, rest)."""
+    value = value.strip()
+    if value.startswith("/"):
+        path, _, rest = value.partition(" ")
+        if not rest:
+            path, _, rest = value.partition("\t")
+        return path, rest.strip()
+    return None, value
+
+
+def parse_content_usage(value: str) -> dict[str, str] | None:
+    """One Content-Usage statement as an RFC 9651 dictionary (``http_sf``): the known aipref labels
+    with a ``y``/``n`` token; unknown labels and other values are ignored. None when the statement
+    is not a valid dictionary (its preferences are unknown)."""
+    try:
+        parsed = http_sf.parse(value.encode("latin-1", "replace"), tltype="dictionary")
+    except Exception:  # noqa: BLE001 - any parse error of site-controlled text means "unknown"
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    known = vocabulary()["content_usage"]
+    preferences: dict[str, str] = {}
+    for label, member in parsed.items():
+        item = member[0] if isinstance(member, tuple) else member
+        if label in known["labels"] and isinstance(item, http_sf.Token) and str(item) in known["values"]:
+            preferences[label] = str(item)
+    return preferences
+
+
+def merge_content_usage(statements: Iterable[dict[str, str]]) -> dict[str, str] | None:
+    """IETF aipref: when statements conflict, the most restrictive (``n``) wins."""
+    merged: dict[str, str] = {}
+    for statement in statements:
+        for key, value in statement.items():
+            if merged.get(key) == "n":
+                continue
+            merged[key] = value
+    return merged or None
+
+
+def _robots_rule_values(text: str, name: str) -> list[str]:
+    values = []
     for raw in text.splitlines():
-        line = _strip_comment(raw)
-        match = _LINE_KEY.match(line)
-        if match and match.group(1).lower() == "content-signal":
-            found.update(_key_values(match.group(2)))
-    return found or None
+        match = _LINE_KEY.match(_strip_comment(raw))
+        if match and match.group(1).lower() == name:
+            values.append(match.group(2))
+    return values
+
+
+def content_usage_rules(text: str) -> list[tuple[str | None, str]]:
+    """(path, statement) of every Content-Usage rule of a robots.txt."""
+    return [_split_path(value) for value in _robots_rule_values(text, "content-usage")]
+
+
+def content_signals(text: str) -> dict[str, Any]:
+    """Content-Signal rules of a robots.txt checked against the published vocabulary: the valid
+    ``key=value`` pairs (later rules win on a key) and the invalid ones, bounded for the report."""
+    vocab = vocabulary()["content_signal"]
+    valid: dict[str, str] = {}
+    invalid: list[str] = []
+    for value in _robots_rule_values(text, "content-signal"):
+        _, statement = _split_path(value)
+        for key, val in _key_values(statement).items():
+            if key.lower() in vocab["keys"] and val.lower() in vocab["values"]:
+                valid[key.lower()] = val.lower()
+            elif len(invalid) < MAX_INVALID_SIGNALS:
+                entry = f"{_bounded(key, 40)}={_bounded(val, 20)}"
+                if entry not in invalid:
+                    invalid.append(entry)
+    return {"valid": valid, "invalid": invalid}
 
 
 def _key_values(value: str) -> dict[str, str]:
@@ -145,33 +236,57 @@ def _key_values(value: str) -> dict[str, str]:
     return pairs
 
 
-def merge_content_usage(statements: Iterable[dict[str, str]]) -> dict[str, str] | None:
-    """IETF aipref: labels y/n; when statements conflict, disallow (n) wins."""
-    merged: dict[str, str] = {}
-    for statement in statements:
-        for key, value in statement.items():
-            if merged.get(key) == "n":
-                continue
-            merged[key] = value
-    return merged or None
+# ---------------------------------------------------------------- robots.txt
+
+# RFC 9309 2.3.1: what the fetch of /robots.txt means for a crawler.
+ROBOTS_ACCESS_EFFECT = {
+    "parsed": "rules",            # 2xx: the file's rules apply
+    "unavailable": "allow_all",   # 4xx (or > 5 redirects): no restrictions
+    "unreachable": "disallow_all",  # 5xx or no answer: complete disallow
+    "not_a_file": "allow_all",    # 2xx whose body is a page, not a robots.txt: no rules in it
+    "not_checked": "unknown",
+}
+ROBOTS_PARSE_LIMIT = 500 * 1024   # RFC 9309 2.5: crawlers parse at least the first 500 KiB
 
 
-def content_usage_lines(text: str) -> list[dict[str, str]]:
-    statements = []
-    for raw in text.splitlines():
-        match = _LINE_KEY.match(_strip_comment(raw))
-        if match and match.group(1).lower() == "content-usage":
-            statements.append(_key_values(match.group(2)))
-    return statements
+def robots_access(obs: Observation | None, soft_404: bool = False) -> str:
+    """How /robots.txt was reached, in RFC 9309 terms (see ``ROBOTS_ACCESS_EFFECT``)."""
+    if obs is None:
+        return "not_checked"
+    if obs.policy_text is not None and not soft_404:
+        return "parsed"
+    status = obs.http_status
+    if obs.outcome == "timed_out" or status is None:
+        if obs.error is not None and obs.error.code == "too_many_redirects":
+            return "unavailable"   # RFC 9309 2.3.1.2: not reached within five redirects
+        return "unreachable"
+    if status >= 500:
+        return "unreachable"
+    if 400 <= status < 500:
+        return "unavailable"
+    if 200 <= status < 300:
+        return "not_a_file"
+    return "unavailable"   # a redirect that was not followed to a file
 
 
-def analyze_robots(text: str | None, tokens: list[str] | None = None) -> dict[str, Any]:
-    """The ``policy.robots_txt`` object plus content signals/usage found in the file."""
+def analyze_robots(text: str | None, tokens: list[str] | None = None, *,
+                   access: str | None = None) -> dict[str, Any]:
+    """The ``policy.robots_txt`` object plus content signals/usage found in the file.
+
+    Per agent token the treatment (allowed / disallowed / partial / unspecified) and whether it
+    comes from a group that names the agent (``ai_agents_named``) or only from the generic
+    ``User-agent: *`` group: generic rules apply to every crawler, they do not aim at AI agents."""
     tokens = tokens if tokens is not None else ai_agent_tokens()
+    access = access or ("parsed" if text is not None else "not_checked")
+    base = {"access": access, "effect": ROBOTS_ACCESS_EFFECT[access]}
     if text is None:
-        return {"present": False, "ai_agents": dict.fromkeys(tokens, "unspecified"), "named_agents": [],
-                "managed_by": None, "managed_disallowed": [], "conflicts": [],
-                "content_signals": None, "content_usage": []}
+        return {**base, "present": False, "ai_agents": dict.fromkeys(tokens, "unspecified"),
+                "ai_agents_named": [], "generic_rules": None, "named_agents": [],
+                "managed_by": None, "managed_disallowed": [], "conflicts": [], "truncated": False,
+                "content_signals": None, "content_signals_invalid": [], "content_usage": []}
+    truncated = len(text.encode("utf-8")) > ROBOTS_PARSE_LIMIT
+    if truncated:
+        text = text.encode("utf-8")[:ROBOTS_PARSE_LIMIT].decode("utf-8", "ignore")
     parser = _parsed(text)
     groups = _groups(text)
     probes: list[str] = []
@@ -181,6 +296,14 @@ def analyze_robots(text: str | None, tokens: list[str] | None = None) -> dict[st
             if path and path not in probes and len(probes) < _MAX_ROBOTS_PROBES:
                 probes.append(path)
     treatments = {token: agent_treatment(parser, token, probes) for token in tokens}
+    named_lower = {agent.lower() for agents, _ in groups for agent in agents if agent != "*"}
+    ai_named = [token for token in tokens if token.lower() in named_lower]
+    generic = [rules for agents, rules in groups if "*" in agents]
+    generic_rules = None
+    if generic:
+        disallows = [value for rules in generic for kind, value in rules if kind == "disallow" and value]
+        generic_rules = {"disallow_all": not parser.can_fetch("/", "*"),
+                         "disallow_rules": len(disallows)}
 
     managed_by = None
     managed_disallowed: list[str] = []
@@ -200,15 +323,21 @@ def analyze_robots(text: str | None, tokens: list[str] | None = None) -> dict[st
             for agent in agents:
                 if allows_root and agent in managed_disallowed and agent not in conflicts:
                     conflicts.append(agent)
+    signals = content_signals(text)
     return {
+        **base,
         "present": True,
         "ai_agents": treatments,
+        "ai_agents_named": ai_named,
+        "generic_rules": generic_rules,
         "named_agents": named_agents(text),
         "managed_by": managed_by,
         "managed_disallowed": managed_disallowed,
         "conflicts": conflicts,
-        "content_signals": content_signals(text),
-        "content_usage": content_usage_lines(text),
+        "truncated": truncated,
+        "content_signals": signals["valid"] or None,
+        "content_signals_invalid": signals["invalid"],
+        "content_usage": content_usage_rules(text),
     }
 
 
@@ -224,75 +353,313 @@ def path_allowed(text: str | None, token: str, path: str) -> bool | None:
     return _parsed(text).can_fetch(path or "/", token)
 
 
-# ---------------------------------------------------------------- other policy files
+# ---------------------------------------------------------------- soft 404
 
-def analyze_llms_txt(text: str | None) -> dict[str, Any]:
-    """llms.txt presence and how closely it follows the llmstxt.org shape."""
+SOFT_404_SIMILARITY = 0.8
+_MIN_SHINGLES = 8
+
+
+def is_soft_404(obs: Observation | None, probe: Observation | None) -> bool:
+    """The answer at a policy path is the site's answer to every path: its body matches the body
+    served at the never-existing path the plan probes (same bytes, or near-identical text)."""
+    if obs is None or probe is None or probe.http_status is None or not 200 <= probe.http_status < 300:
+        return False
+    if obs.body_sha256 is not None and obs.body_sha256 == probe.body_sha256:
+        return True
+    if min(len(obs.text_shingles), len(probe.text_shingles)) >= _MIN_SHINGLES:
+        return shingle_similarity(obs.text_shingles, probe.text_shingles) >= SOFT_404_SIMILARITY
+    return False
+
+
+def _media_type(obs: Observation | None) -> str:
+    return (obs.content_type or "").split(";", 1)[0].strip().lower() if obs is not None else ""
+
+
+# A response without a Content-Type does not contradict the file's format (RFC 9110 8.3 lets the
+# recipient look at the data); a declared type of another kind does.
+def _text_type(media_type: str) -> bool:
+    return not media_type or media_type.startswith("text/")
+
+
+def _json_type(media_type: str) -> bool:
+    return not media_type or "json" in media_type
+
+
+# ---------------------------------------------------------------- llms.txt, ai.txt
+
+_LINK_LINE = re.compile(r"^\s*[-*]\s*\[[^\]]+\]\([^)]+\)")
+MAX_SECTIONS = 50
+
+
+def analyze_llms_txt(text: str | None, media_type: str = "text/plain", soft_404: bool = False) -> dict[str, Any]:
+    """llms.txt (llmstxt.org): published only as text whose first line is a ``# `` title. Then its
+    structure: the H1, the blockquote summary, the ``##`` sections with their link counts, the
+    Optional section."""
     if text is None or not text.strip():
         return {"present": False}
+    if soft_404:
+        return {"present": False, "rejected": "soft_404"}
+    if not _text_type(media_type):
+        return {"present": False, "rejected": "content_type"}
     lines = [line.rstrip() for line in text.splitlines()]
-    h1 = [line for line in lines if re.match(r"^#\s+\S", line)]
     first = next((line for line in lines if line.strip()), "")
-    sections = [line[3:].strip()[:200] for line in lines if re.match(r"^##\s+\S", line)]
-    links = sum(1 for line in lines if re.match(r"^\s*[-*]\s*\[[^\]]+\]\([^)]+\)", line))
+    if not first.startswith("# "):
+        return {"present": False, "rejected": "no_title"}
+    sections: list[dict[str, Any]] = []
+    links = 0
+    for line in lines:
+        if re.match(r"^##\s+\S", line) and len(sections) < MAX_SECTIONS:
+            sections.append({"name": line[3:].strip()[:200], "links": 0})
+        elif _LINK_LINE.match(line):
+            links += 1
+            if sections:
+                sections[-1]["links"] += 1
+    h1_count = sum(1 for line in lines if re.match(r"^#\s+\S", line))
     return {
         "present": True,
         "format": {
-            "h1": len(h1) == 1 and first.startswith("# "),
+            "h1": h1_count == 1,
+            "title": first[2:].strip()[:200],
             "blockquote": any(line.startswith(">") for line in lines),
-            "sections": sections[:50],
+            "sections": [section["name"] for section in sections],
+            "section_links": [section["links"] for section in sections],
             "links": links,
-            "optional_section": any(s.lower() == "optional" for s in sections),
+            "optional_section": any(section["name"].lower() == "optional" for section in sections),
         },
     }
 
 
-def analyze_ai_txt(text: str | None) -> dict[str, Any]:
-    """Spawning ai.txt: robots.txt-like; reports whether everything or some file types are reserved."""
+def analyze_llms_full_txt(text: str | None, media_type: str = "text/plain", soft_404: bool = False,
+                          size: int = 0) -> dict[str, Any]:
+    """llms-full.txt: the full documentation in one text file, published under the same rule as
+    llms.txt (text with a leading ``# `` title)."""
+    checked = analyze_llms_txt(text, media_type, soft_404)
+    if not checked["present"]:
+        return checked
+    return {"present": True, "title": checked["format"]["title"], "size_bytes": size,
+            "sections": len(checked["format"]["sections"])}
+
+
+def analyze_ai_txt(text: str | None, media_type: str = "text/plain", soft_404: bool = False) -> dict[str, Any]:
+    """Spawning ai.txt: robots.txt-like text with at least one user-agent / allow / disallow line;
+    reports whether everything or some file types are reserved."""
     if text is None or not text.strip():
         return {"present": False}
+    if soft_404:
+        return {"present": False, "rejected": "soft_404"}
+    if not _text_type(media_type):
+        return {"present": False, "rejected": "content_type"}
+    groups = _groups(text)
+    if not groups:
+        return {"present": False, "rejected": "format"}
     parser = Protego.parse(text)
-    disallows = [value for agents, rules in _groups(text) for kind, value in rules if kind == "disallow" and value]
+    disallows = [value for agents, rules in groups for kind, value in rules if kind == "disallow" and value]
     return {"present": True, "disallow_all": not parser.can_fetch("/", "*"), "disallow_rules": len(disallows)}
 
 
-def analyze_tdmrep(text: str | None, header_values: Iterable[str]) -> dict[str, Any]:
-    """W3C TDMRep: the tdm-reservation header (overrides the file) and /.well-known/tdmrep.json."""
-    headers = [value.strip() for value in header_values if value is not None]
-    file_rules: list[dict[str, Any]] = []
-    if text:
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, list):
-            file_rules = [rule for rule in parsed if isinstance(rule, dict)]
-    reserved_file = any(str(rule.get("tdm-reservation", rule.get("reservation", ""))).strip() == "1" for rule in file_rules)
-    reserved_header = any(value.startswith("1") for value in headers)
-    return {
-        "present": bool(file_rules) or bool(headers),
-        "reserved": reserved_header or reserved_file,
-        "file_present": bool(file_rules),
-        "header_present": bool(headers),
-        "policy_present": any(rule.get("tdm-policy") or rule.get("policy") for rule in file_rules),
-    }
+# ---------------------------------------------------------------- TDMRep
 
-
-def analyze_web_bot_auth(text: str | None) -> dict[str, Any]:
-    """The Web Bot Auth key directory (JWKS). An empty ``keys`` list is a placeholder: publishing
-    it does not mean the site verifies signed agents."""
-    if not text:
-        return {"directory_present": False, "key_count": 0, "placeholder": False}
+def _tdm_rules(text: str) -> list[dict[str, Any]] | None:
+    """The rules of a tdmrep.json that follow the W3C TDMRep schema (an array of objects with a
+    ``location`` string and ``tdm-reservation`` 0 or 1), or None when the file is not that."""
     try:
         parsed = json.loads(text)
     except ValueError:
-        return {"directory_present": False, "key_count": 0, "placeholder": False}
+        return None
+    if not isinstance(parsed, list):
+        return None
+    rules = [rule for rule in parsed if isinstance(rule, dict) and isinstance(rule.get("location"), str)
+             and rule.get("tdm-reservation") in (0, 1) and not isinstance(rule.get("tdm-reservation"), bool)]
+    return rules or None
+
+
+def analyze_tdmrep(text: str | None, header_reservations: Iterable[str], *, media_type: str = "application/json",
+                   soft_404: bool = False, header_policies: Iterable[str] = (),
+                   meta: Iterable[dict[str, str]] = ()) -> dict[str, Any]:
+    """W3C TDMRep from its three channels: the well-known file, the ``tdm-reservation`` /
+    ``tdm-policy`` response headers and the HTML meta tags. Reserved when any channel reserves."""
+    rejected = None
+    rules: list[dict[str, Any]] = []
+    if text:
+        if soft_404:
+            rejected = "soft_404"
+        elif not _json_type(media_type):
+            rejected = "content_type"
+        else:
+            rules = _tdm_rules(text) or []
+            rejected = None if rules else "schema"
+    headers = [value.strip() for value in header_reservations if value is not None]
+    policies = [value for value in header_policies if value]
+    metas = [m for m in meta if m]
+    file_channel = {"present": bool(rules), "rules": len(rules),
+                    "reserved": any(rule["tdm-reservation"] == 1 for rule in rules),
+                    "policy": any(isinstance(rule.get("tdm-policy"), str) for rule in rules)}
+    header_channel = {"present": bool(headers) or bool(policies),
+                      "reserved": any(value.split(",")[0].strip() == "1" for value in headers),
+                      "policy": bool(policies)}
+    meta_channel = {"present": bool(metas),
+                    "reserved": any(m.get("tdm-reservation", "").strip() == "1" for m in metas),
+                    "policy": any(m.get("tdm-policy") for m in metas)}
+    channels = {"file": file_channel, "header": header_channel, "meta": meta_channel}
+    result: dict[str, Any] = {
+        "present": any(c["present"] for c in channels.values()),
+        "reserved": any(c["reserved"] for c in channels.values()),
+        "file_present": file_channel["present"],
+        "header_present": header_channel["present"],
+        "meta_present": meta_channel["present"],
+        "policy_present": any(c["policy"] for c in channels.values()),
+        "channels": channels,
+    }
+    if rejected:
+        result["file_rejected"] = rejected
+    return result
+
+
+# ---------------------------------------------------------------- Web Bot Auth key directory
+
+def _b64url(data: str) -> bytes:
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 thumbprint of an OKP key: SHA-256 over its required members in lexicographic order."""
+    canonical = json.dumps({"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}, separators=(",", ":"),
+                           sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
+def _ed25519_key(jwk: Any, now: float) -> tuple[Ed25519PublicKey | None, list[str]]:
+    """The key of one JWK if it is a valid Ed25519 key whose ``kid`` is its thumbprint, with the
+    issues found."""
+    issues: list[str] = []
+    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" \
+            or not isinstance(jwk.get("x"), str):
+        return None, ["key_not_ed25519"]
+    try:
+        raw = _b64url(jwk["x"])
+        key = Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError):
+        return None, ["key_invalid"]
+    if jwk.get("kid") != jwk_thumbprint(jwk):
+        issues.append("kid_not_thumbprint")
+    nbf, exp = jwk.get("nbf"), jwk.get("exp")
+    if isinstance(nbf, (int, float)) and now < nbf:
+        issues.append("key_not_yet_valid")
+    if isinstance(exp, (int, float)) and now >= exp:
+        issues.append("key_expired")
+    return key, issues
+
+
+def _signature_base(components: list[Any], params_text: str, headers: dict[str, str],
+                    authority: str) -> str | None:
+    lines = []
+    for component in components:
+        name = str(component[0]) if isinstance(component, tuple) else str(component)
+        params = component[1] if isinstance(component, tuple) else {}
+        label = http_sf.ser((name, params))
+        if name == "@authority":
+            value = authority.lower()
+        elif name.startswith("@"):
+            return None   # another derived component: not part of a directory response
+        elif name in headers:
+            value = headers[name].strip()
+        else:
+            return None
+        lines.append(f"{label}: {value}")
+    lines.append(f'"@signature-params": {params_text}')
+    return "\n".join(lines)
+
+
+def verify_directory_signature(keys: dict[str, Ed25519PublicKey], headers: dict[str, str], body: bytes,
+                               authority: str | None, now: float) -> str:
+    """The directory response's own HTTP message signature (RFC 9421, tag
+    ``http-message-signatures-directory``): ``valid``, ``absent``, ``expired``, ``unknown_key``,
+    ``digest_mismatch``, ``unverifiable`` or ``invalid``."""
+    tag = vocabulary()["web_bot_auth"]["signature_tag"]
+    if "signature-input" not in headers or "signature" not in headers:
+        return "absent"
+    if authority is None:
+        return "unverifiable"
+    try:
+        inputs = http_sf.parse(headers["signature-input"].encode("latin-1", "replace"), tltype="dictionary")
+        signatures = http_sf.parse(headers["signature"].encode("latin-1", "replace"), tltype="dictionary")
+    except Exception:  # noqa: BLE001 - malformed site-controlled header
+        return "invalid"
+    for label, member in inputs.items():
+        components, params = member
+        if not isinstance(components, list) or params.get("tag") != tag:
+            continue
+        key = keys.get(str(params.get("keyid")))
+        if key is None:
+            return "unknown_key"
+        created, expires = params.get("created"), params.get("expires")
+        if isinstance(expires, int) and now >= expires or isinstance(created, int) and now < created:
+            return "expired"
+        if "content-digest" in [str(c[0]) for c in components]:
+            digest = headers.get("content-digest", "")
+            if not digest:
+                return "unverifiable"
+            expected = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            if f"sha-256=:{expected}:" not in digest.replace(" ", ""):
+                return "digest_mismatch"
+        params_text = http_sf.ser({label: member}).split("=", 1)[1]
+        base = _signature_base(components, params_text, headers, authority)
+        signature = signatures.get(label)
+        signature_bytes = signature[0] if isinstance(signature, tuple) else None
+        if base is None or not isinstance(signature_bytes, bytes):
+            return "unverifiable"
+        try:
+            key.verify(signature_bytes, base.encode())
+        except InvalidSignature:
+            return "invalid"
+        return "valid"
+    return "absent"
+
+
+def analyze_web_bot_auth(text: str | None, media_type: str = "", headers: dict[str, str] | None = None, *,
+                         authority: str | None = None, now: float | None = None,
+                         soft_404: bool = False) -> dict[str, Any]:
+    """The Web Bot Auth key directory: published only as JSON holding a JWKS. Validated: the media
+    type, Ed25519 keys, RFC 7638 thumbprint ``kid``s, key validity times, and the directory's own
+    signature. An empty ``keys`` list is a placeholder: publishing it does not mean the site
+    verifies signed agents."""
+    absent = {"directory_present": False, "key_count": 0, "placeholder": False}
+    if not text:
+        return absent
+    if soft_404:
+        return {**absent, "rejected": "soft_404"}
+    if not _json_type(media_type):
+        return {**absent, "rejected": "content_type"}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {**absent, "rejected": "format"}
     keys = parsed.get("keys") if isinstance(parsed, dict) else None
     if not isinstance(keys, list):
-        return {"directory_present": False, "key_count": 0, "placeholder": False}
-    valid = [k for k in keys if isinstance(k, dict) and k.get("kty")]
-    return {"directory_present": bool(valid), "key_count": len(valid), "placeholder": not valid}
+        return {**absent, "rejected": "format"}
+    moment = time.time() if now is None else now
+    issues: list[str] = []
+    usable: dict[str, Ed25519PublicKey] = {}
+    valid_keys = 0
+    for jwk in keys[:50]:
+        key, key_issues = _ed25519_key(jwk, moment)
+        issues += [issue for issue in key_issues if issue not in issues]
+        if key is not None:
+            usable[str(jwk.get("kid"))] = key
+            if not key_issues:
+                valid_keys += 1
+    expected_type = vocabulary()["web_bot_auth"]["media_type"]
+    if media_type != expected_type:
+        issues.append("media_type")
+    signature = verify_directory_signature(usable, headers or {}, text.encode("utf-8"), authority, moment) \
+        if usable else "absent"
+    listed = [k for k in keys if isinstance(k, dict) and k.get("kty")]
+    return {"directory_present": bool(listed), "key_count": len(listed), "placeholder": not listed,
+            "valid_keys": valid_keys, "media_type_valid": media_type == expected_type,
+            "signature": signature, "issues": issues[:10]}
 
+
+# ---------------------------------------------------------------- page signals
 
 def noai_tokens(observations: Iterable[Observation]) -> dict[str, bool]:
     """noai / noimageai in <meta name=robots> or X-Robots-Tag of any served page."""
@@ -308,22 +675,34 @@ def noai_tokens(observations: Iterable[Observation]) -> dict[str, bool]:
     return {"noai": "noai" in tokens, "noimageai": "noimageai" in tokens}
 
 
+_CRAWLER_PRICE = re.compile(r"^\s*[A-Z]{3}\s+\d+(?:\.\d+)?\s*$")
+
+
 def pay_per_crawl(observations: Iterable[Observation]) -> dict[str, Any]:
-    """Cloudflare pay-per-crawl: HTTP 402 with a crawler-price header (the price is not reported)."""
+    """Pay per crawl: HTTP 402 with a ``crawler-price`` header (the price is not reported; only
+    whether it has the ``<currency> <amount>`` form). A 402 without the header is listed apart."""
     paths: list[str] = []
     profiles: list[str] = []
+    without_price: list[str] = []
+    well_formed = True
     for obs in observations:
-        if obs.http_status == 402 and "crawler-price" in obs.header_names:
+        if obs.http_status != 402:
+            continue
+        if "crawler-price" in obs.header_names:
             if obs.spec.path not in paths:
                 paths.append(obs.spec.path)
             if obs.spec.profile not in profiles:
                 profiles.append(obs.spec.profile)
-    return {"detected": bool(paths), "paths": paths, "profiles": profiles}
+            well_formed = well_formed and bool(_CRAWLER_PRICE.match(obs.headers.get("crawler-price", "")))
+        elif obs.spec.path not in without_price:
+            without_price.append(obs.spec.path)
+    return {"detected": bool(paths), "paths": paths, "profiles": profiles,
+            "price_well_formed": well_formed if paths else None, "status_402_without_price": without_price[:20]}
 
 
 def _policy_observation(observations: list[Observation], path: str) -> Observation | None:
     """The observation of a policy file: a served one if any profile got it, else the browser's."""
-    candidates = [o for o in observations if o.spec.path == path]
+    candidates = [o for o in observations if o.spec.path == path and o.spec.kind == "policy"]
     if not candidates:
         return None
     served = [o for o in candidates if o.policy_text is not None]
@@ -332,9 +711,17 @@ def _policy_observation(observations: list[Observation], path: str) -> Observati
     return pool[0]
 
 
-def analyze_policy(observations: list[Observation]) -> dict[str, Any]:
-    """The report's ``policy`` object from every observation of a scan."""
+def not_found_probe(observations: list[Observation]) -> Observation | None:
+    return next((o for o in observations if o.spec.kind == "probe"), None)
+
+
+def analyze_policy(observations: list[Observation], *, authority: str | None = None,
+                   now: float | None = None) -> dict[str, Any]:
+    """The report's ``policy`` object from every observation of a scan. ``authority`` (host[:port]
+    of the target) is what the key directory's signature covers."""
     files = {path: _policy_observation(observations, path) for path in POLICY_PATHS}
+    probe = not_found_probe(observations)
+    soft = {path: is_soft_404(obs, probe) for path, obs in files.items()}
 
     def text_of(path: str) -> str | None:
         obs = files[path]
@@ -343,23 +730,61 @@ def analyze_policy(observations: list[Observation]) -> dict[str, Any]:
     def fetched(path: str) -> dict[str, Any]:
         obs = files[path]
         return {"checked": obs is not None, "outcome": obs.outcome if obs is not None else None,
-                "http_status": obs.http_status if obs is not None else None}
+                "http_status": obs.http_status if obs is not None else None,
+                "soft_404": soft[path]}
 
-    robots = analyze_robots(text_of(ROBOTS_PATH))
-    header_usage = [_key_values(o.headers["content-usage"]) for o in observations
-                    if o.outcome == "served" and "content-usage" in o.headers]
-    content_usage = merge_content_usage([*robots.pop("content_usage"), *header_usage])
+    access = robots_access(files[ROBOTS_PATH], soft[ROBOTS_PATH])
+    robots = analyze_robots(text_of(ROBOTS_PATH) if access == "parsed" else None, access=access)
+    served = [o for o in observations if o.outcome == "served"]
+    statements: list[tuple[str, dict[str, str] | None]] = []
+    path_scoped = 0
+    for path, statement in robots.pop("content_usage"):
+        if path in (None, "", "/"):
+            statements.append(("robots_txt", parse_content_usage(statement)))
+        else:
+            path_scoped += 1
+    statements += [("header", parse_content_usage(o.headers["content-usage"]))
+                   for o in served if "content-usage" in o.headers]
+    parsed_statements = [s for _, s in statements if s is not None]
+    content_usage = merge_content_usage(parsed_statements)
+    unparseable = sum(1 for _, s in statements if s is None)
+    if content_usage:
+        usage_status = "declared"
+    elif unparseable:
+        usage_status = "unknown"
+    else:
+        usage_status = "absent"
     signals = robots.pop("content_signals")
-    tdm_headers = [o.headers["tdm-reservation"] for o in observations
-                   if o.outcome == "served" and "tdm-reservation" in o.headers]
+    signals_invalid = robots.pop("content_signals_invalid")
+    pages = [o for o in served if o.spec.kind == "page"]
+    tdm = analyze_tdmrep(
+        text_of(TDMREP_PATH), [o.headers["tdm-reservation"] for o in pages if "tdm-reservation" in o.headers],
+        media_type=_media_type(files[TDMREP_PATH]), soft_404=soft[TDMREP_PATH],
+        header_policies=[o.headers["tdm-policy"] for o in pages if "tdm-policy" in o.headers],
+        meta=[o.meta_tdm for o in pages])
+    wba_obs = files[WEB_BOT_AUTH_PATH]
+    llms_full_obs = files[LLMS_FULL_PATH]
     return {
         "robots_txt": {**robots, **fetched(ROBOTS_PATH)},
         "content_signals": signals,
+        "content_signals_invalid": signals_invalid,
         "content_usage": content_usage,
-        "llms_txt": {**analyze_llms_txt(text_of(LLMS_PATH)), **fetched(LLMS_PATH)},
-        "ai_txt": {**analyze_ai_txt(text_of(AI_TXT_PATH)), **fetched(AI_TXT_PATH)},
-        "tdmrep": {**analyze_tdmrep(text_of(TDMREP_PATH), tdm_headers), **fetched(TDMREP_PATH)},
+        "content_usage_detail": {
+            "status": usage_status, "sources": sorted({src for src, s in statements if s is not None}),
+            "unparseable": unparseable, "path_scoped_rules": path_scoped},
+        "llms_txt": {**analyze_llms_txt(text_of(LLMS_PATH), _media_type(files[LLMS_PATH]), soft[LLMS_PATH]),
+                     **fetched(LLMS_PATH)},
+        "llms_full_txt": {**analyze_llms_full_txt(text_of(LLMS_FULL_PATH), _media_type(llms_full_obs),
+                                                  soft[LLMS_FULL_PATH],
+                                                  llms_full_obs.body_size if llms_full_obs else 0),
+                          **fetched(LLMS_FULL_PATH)},
+        "ai_txt": {**analyze_ai_txt(text_of(AI_TXT_PATH), _media_type(files[AI_TXT_PATH]), soft[AI_TXT_PATH]),
+                   **fetched(AI_TXT_PATH)},
+        "tdmrep": {**tdm, **fetched(TDMREP_PATH)},
         "noai_meta": noai_tokens(observations),
-        "web_bot_auth": {**analyze_web_bot_auth(text_of(WEB_BOT_AUTH_PATH)), **fetched(WEB_BOT_AUTH_PATH)},
+        "web_bot_auth": {**analyze_web_bot_auth(text_of(WEB_BOT_AUTH_PATH), _media_type(wba_obs),
+                                                wba_obs.headers if wba_obs else {}, authority=authority, now=now,
+                                                soft_404=soft[WEB_BOT_AUTH_PATH]),
+                         **fetched(WEB_BOT_AUTH_PATH)},
         "pay_per_crawl": pay_per_crawl(observations),
     }

@@ -36,17 +36,20 @@ def _path_run(obs: Observation) -> dict[str, Any]:
     }
 
 
+_ROBOTS_PUBLIC = ("present", "access", "effect", "ai_agents", "ai_agents_named", "generic_rules", "named_agents",
+                  "managed_by", "managed_disallowed", "conflicts", "truncated", "outcome", "http_status")
+
+
 def _public_policy(policy: dict[str, Any]) -> dict[str, Any]:
     robots = policy["robots_txt"]
     return {
-        "robots_txt": {
-            "present": robots["present"], "ai_agents": robots["ai_agents"], "named_agents": robots["named_agents"],
-            "managed_by": robots["managed_by"], "managed_disallowed": robots["managed_disallowed"],
-            "conflicts": robots["conflicts"], "outcome": robots["outcome"], "http_status": robots["http_status"],
-        },
+        "robots_txt": {key: robots[key] for key in _ROBOTS_PUBLIC},
         "content_signals": policy["content_signals"],
+        "content_signals_invalid": policy["content_signals_invalid"],
         "content_usage": policy["content_usage"],
+        "content_usage_detail": policy["content_usage_detail"],
         "llms_txt": policy["llms_txt"],
+        "llms_full_txt": policy["llms_full_txt"],
         "ai_txt": policy["ai_txt"],
         "tdmrep": policy["tdmrep"],
         "noai_meta": policy["noai_meta"],
@@ -74,44 +77,117 @@ def _policy_outcomes(observations: list[Observation]) -> dict[str, dict[str, Any
     return outcomes
 
 
-def compute_changes(findings: list[dict[str, Any]], previous_report: dict[str, Any]) -> dict[str, Any]:
-    """added / removed / changed findings by fingerprint against a previous report."""
+def _observed_paths(observations: list[Observation]) -> set[str]:
+    return {o.spec.path for o in observations if o.http_status is not None}
+
+
+def _report_observed_paths(report: dict[str, Any]) -> set[str]:
+    return {str(r.get("path")) for r in report.get("path_runs") or []
+            if r.get("kind") != "probe" and r.get("status") != "failed" and r.get("outcome") != "error"}
+
+
+def compute_changes(findings: list[dict[str, Any]], previous_report: dict[str, Any], *,
+                    probed: set[str] | None = None, scan_mode: str | None = None) -> dict[str, Any]:
+    """added / removed / changed findings by fingerprint against a previous report, like with like:
+    only the paths both scans observed are compared (a full scan after a quick one does not report
+    the paths the quick one never probed as added). Findings seen only on paths one of the two
+    scans did not observe are listed as ``not_compared``."""
     def brief(f: dict[str, Any]) -> dict[str, Any]:
         return {k: f.get(k) for k in ("fingerprint", "category", "measure", "vendor", "title", "status", "severity")}
 
-    old = {f["fingerprint"]: f for f in previous_report.get("findings") or [] if f.get("fingerprint")}
-    new = {f["fingerprint"]: f for f in findings}
+    before_paths = _report_observed_paths(previous_report)
+    common = (before_paths & probed) if probed is not None and before_paths else None
+
+    def projected(f: dict[str, Any]) -> dict[str, Any] | None:
+        """The finding restricted to the commonly observed paths; None when it has paths and none
+        of them were observed by both scans."""
+        paths = f.get("paths") or []
+        if common is None or not paths:
+            return f
+        kept = sorted(p for p in paths if p in common)
+        return {**f, "paths": kept} if kept else None
+
+    old_all = {f["fingerprint"]: f for f in previous_report.get("findings") or [] if f.get("fingerprint")}
+    new_all = {f["fingerprint"]: f for f in findings}
+    old = {fp: p for fp, f in old_all.items() if (p := projected(f)) is not None}
+    new = {fp: p for fp, f in new_all.items() if (p := projected(f)) is not None}
+    not_compared = [brief(new_all[fp]) for fp in new_all if fp not in new] + \
+        [brief(old_all[fp]) for fp in old_all if fp not in old and fp not in new_all]
     changed = []
     for fp in sorted(set(old) & set(new)):
         diffs = {k: {"before": old[fp].get(k), "after": new[fp].get(k)} for k in _CHANGE_FIELDS
                  if old[fp].get(k) != new[fp].get(k)}
         if diffs:
-            changed.append({**brief(new[fp]), "changes": diffs})
+            changed.append({**brief(new_all[fp]), "changes": diffs})
     return {
         "since_scan_job_id": previous_report.get("scan_job_id"),
-        "added": [brief(new[fp]) for fp in new if fp not in old],
-        "removed": [brief(old[fp]) for fp in old if fp not in new],
+        "compared_modes": [previous_report.get("scan_mode"), scan_mode],
+        "added": [brief(new_all[fp]) for fp in new if fp not in old],
+        "removed": [brief(old_all[fp]) for fp in old if fp not in new],
         "changed": changed,
+        "not_compared": not_compared,
     }
+
+
+def _baseline(observations: list[Observation]) -> str:
+    """How the browser profile fared on the page paths: ``served`` (at least one answer to compare
+    with), ``stopped`` (every one challenged, blocked or rate limited) or ``failed`` (no answer)."""
+    pages = [o for o in observations if o.spec.profile == "browser" and o.spec.kind == "page"]
+    if not pages or all(o.outcome in ("error", "timed_out") for o in pages):
+        return "failed"
+    if all(o.outcome in analysis.STOPPED or o.outcome in ("error", "timed_out") for o in pages):
+        return "stopped"
+    return "served"
+
+
+def _limitations(baseline: str, policy: dict[str, Any], observations: list[Observation]) -> list[dict[str, str]]:
+    """What the scan could not see, so a reader does not take silence for absence."""
+    out = []
+    if baseline == "failed":
+        out.append({"code": "browser_baseline_failed",
+                    "message": "Every browser path run failed: nothing to compare the other clients with; "
+                               "the posture is unknown."})
+    elif baseline == "stopped":
+        out.append({"code": "browser_baseline_stopped",
+                    "message": "The browser profile itself was challenged or blocked on every page: the "
+                               "comparison with the other clients is inconclusive."})
+    failed = sum(1 for o in observations if o.http_status is None and o.spec.kind != "probe")
+    if failed:
+        out.append({"code": "path_runs_failed", "message": f"{failed} path runs got no HTTP answer."})
+    if policy["robots_txt"]["access"] == "unreachable":
+        out.append({"code": "robots_txt_unreachable",
+                    "message": "robots.txt could not be fetched (5xx or no answer): by RFC 9309 the site counts "
+                               "as completely disallowed for crawlers."})
+    return out
 
 
 def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
                  started_at: str | None, completed_at: str | None,
                  previous_report: dict | None = None) -> dict:
     ruleset = load_ruleset()
-    detections = analysis.aggregate_detections(observations)
-    policy = analyze_policy(observations)
-    robots_text = analysis.robots_text_of(observations)
-    enforcement = analysis.enforcement(observations, robots_text)
-    coverage = analysis.coverage(observations)
-    policy_outcomes = _policy_outcomes(observations)
+    # The never-existing path is only the soft-404 baseline of the policy files: it is not a page
+    # of the site and carries no finding of its own.
+    probe_runs = [o for o in observations if o.spec.kind == "probe"]
+    site_runs = [o for o in observations if o.spec.kind != "probe"]
+    detections = analysis.aggregate_detections(site_runs)
+    policy = analyze_policy(observations, authority=plan.target.origin.split("://", 1)[1])
+    robots_text = analysis.robots_text_of(site_runs) if policy["robots_txt"]["access"] == "parsed" else None
+    enforcement = analysis.enforcement(site_runs, robots_text,
+                                       robots_unreachable=policy["robots_txt"]["access"] == "unreachable")
+    coverage = analysis.coverage(site_runs)
+    policy_outcomes = _policy_outcomes(site_runs)
+    stalls = analysis.stalls(site_runs)
+    stopped_runs = [{"profile": o.spec.profile, "path": o.spec.path, "http_status": o.http_status}
+                    for o in site_runs if o.outcome in analysis.STOPPED]
     findings = build_findings(plan, detections, policy, enforcement, coverage, policy_outcomes,
-                              analysis.labyrinth_signals(observations), scan_job_id)
+                              analysis.labyrinth_signals(site_runs), scan_job_id, stalls=stalls,
+                              stopped_runs=stopped_runs)
+    baseline = _baseline(site_runs)
 
     measures = {d["measure"] for d in detections}
     active_measures = {d["measure"] for d in detections if d["active"]}
     verdicts = {e["verdict"] for e in enforcement}
-    if "differential_content" in verdicts:
+    if "differential_content" in verdicts or stalls:
         measures.add("tarpit")
     if verdicts & {"enforced", "undeclared_block"}:
         # the site stops some client types itself (user-agent rules), vendor or not
@@ -143,17 +219,20 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
         "started_at": started_at,
         "completed_at": completed_at,
         "summary": {
-            "posture": scoring.posture(defense, layers, "enforced" in verdicts),
+            "posture": "unknown" if baseline == "failed" else scoring.posture(defense, layers, "enforced" in verdicts),
+            "baseline": baseline,
+            "limitations": _limitations(baseline, policy, site_runs),
             "score": scoring.score(measures, active_measures, policy, verdicts, ratio),
             "measures_present": sorted(measures_present),
             "vendors": sorted({d["vendor"] for d in detections if d["vendor"]}),
             "findings_by_severity": by_severity,
         },
-        "path_runs": [_path_run(o) for o in observations],
+        "path_runs": [_path_run(o) for o in site_runs + probe_runs],
         "detections": public_detections,
         "policy": _public_policy(policy),
         "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict")} for e in enforcement],
         "coverage": coverage,
         "findings": findings,
-        "changes": compute_changes(findings, previous_report) if previous_report is not None else None,
+        "changes": compute_changes(findings, previous_report, probed=_observed_paths(site_runs),
+                                   scan_mode=plan.mode) if previous_report is not None else None,
     }

@@ -19,8 +19,10 @@ def scoring_table() -> dict[str, Any]:
 def policy_signals(policy: dict[str, Any]) -> list[str]:
     """The declared anti-automation / AI-preference signals present in a report's policy object."""
     signals = []
-    treatments = policy["robots_txt"]["ai_agents"].values()
-    if any(t in ("disallowed", "partial") for t in treatments):
+    robots = policy["robots_txt"]
+    named = set(robots.get("ai_agents_named") or [])
+    # generic ``User-agent: *`` rules are not an AI policy: only groups that name the agent count
+    if any(v in ("disallowed", "partial") for t, v in robots["ai_agents"].items() if t in named):
         signals.append("robots_ai_rules")
     if policy.get("content_signals"):
         signals.append("content_signals")

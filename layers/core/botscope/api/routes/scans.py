@@ -88,7 +88,8 @@ class PathRun(BaseModel):
     path: str | None
     profile: str | None
     status: Literal["pending", "running", "completed", "failed"]
-    outcome: Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "error"] | None
+    outcome: Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out",
+                     "error"] | None
     http_status: int | None
     duration_ms: int | None
     error: ErrorInfo | None
