@@ -145,3 +145,4 @@ class FetchResult(BaseModel):
     duration_ms: int | None = None
     started_at: str | None = None
     error: ProbeError | None = None
+    http_version: str | None = None           # of the last response ("HTTP/1.1", "HTTP/2")
