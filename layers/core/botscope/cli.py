@@ -179,7 +179,8 @@ def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     progress = Progress(stderr, enabled=not args.quiet)
     try:
         report = asyncio.run(run_scan(args.url, args.mode, policy, on_progress=progress,
-                                      scan_job_id=new_id("scan")))
+                                      scan_job_id=new_id("scan"),
+                                      extra_ca_bundle=get_settings().extra_ca_bundle or None))
     except (InvalidTarget, TargetNotPublic) as exc:
         progress.close()
         stderr.write(f"botscope: {exc.code}: {exc.message}\n")

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     allow_private_targets: str = ""
     # Local mode permits http:// webhook endpoints inside allow_private_targets.
     local_mode: bool = False
+    # A PEM file of CAs the scanner trusts in addition to certifi's (test CAs of local HTTPS
+    # fixtures); passed into the scanner as a parameter. Verification is never turned off.
+    extra_ca_bundle: str = ""
 
     # --- API
     public_base_url: str = "http://127.0.0.1:8000"

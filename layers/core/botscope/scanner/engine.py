@@ -116,12 +116,12 @@ def _failed_observation(spec: PathRunSpec, exc: Exception) -> Observation:
 async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
                    on_progress: ProgressCallback | None = None, resolver: Resolver | None = None,
                    limits: FetchLimits | None = None, scan_job_id: str | None = None,
-                   previous_report: dict | None = None) -> dict:
+                   previous_report: dict | None = None, extra_ca_bundle: str | None = None) -> dict:
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
     concurrency per host), analyze. Raises InvalidTarget / TargetNotPublic for a rejected target."""
     notify = on_progress or (lambda event: None)
     started_at = _now_iso()
-    async with Fetcher(policy, limits, resolver) as fetcher:
+    async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle) as fetcher:
         plan = await plan_scan(target_url, mode, fetcher)
         total = len(plan.path_runs)
         notify(ProgressEvent(kind="planned", total=total))
@@ -150,9 +150,10 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
 # --- sync wrappers for the pipeline's Lambda stages ----------------------------------------------
 
 def plan_scan_sync(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
-                   resolver: Resolver | None = None, limits: FetchLimits | None = None) -> ScanPlan:
+                   resolver: Resolver | None = None, limits: FetchLimits | None = None,
+                   extra_ca_bundle: str | None = None) -> ScanPlan:
     async def run() -> ScanPlan:
-        async with Fetcher(policy, limits, resolver) as fetcher:
+        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle) as fetcher:
             return await plan_scan(target_url, mode, fetcher)
 
     return asyncio.run(run())
@@ -160,9 +161,9 @@ def plan_scan_sync(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
 
 def probe_sync(spec: PathRunSpec, target: Target, policy: NetworkPolicy | None = None, *,
                resolver: Resolver | None = None, limits: FetchLimits | None = None,
-               ruleset: Any = None) -> Observation:
+               ruleset: Any = None, extra_ca_bundle: str | None = None) -> Observation:
     async def run() -> Observation:
-        async with Fetcher(policy, limits, resolver) as fetcher:
+        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle) as fetcher:
             return await probe(spec, target, fetcher, ruleset)
 
     return asyncio.run(run())
@@ -170,10 +171,10 @@ def probe_sync(spec: PathRunSpec, target: Target, policy: NetworkPolicy | None =
 
 def probe_many_sync(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
                     resolver: Resolver | None = None, limits: FetchLimits | None = None,
-                    ruleset: Any = None) -> list[Observation]:
+                    ruleset: Any = None, extra_ca_bundle: str | None = None) -> list[Observation]:
     """Several path runs in one invocation (one Fetcher: one resolution, shared budget)."""
     async def run() -> list[Observation]:
-        async with Fetcher(policy, limits, resolver) as fetcher:
+        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle) as fetcher:
             return list(await asyncio.gather(*(probe(spec, target, fetcher, ruleset) for spec in specs)))
 
     return asyncio.run(run())
