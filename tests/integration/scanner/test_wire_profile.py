@@ -37,17 +37,21 @@ def test_a_scan_shows_the_recorded_chrome_ja4_and_http2_fingerprint(recorder: Wi
     browser = get_profile("browser")
     asyncio.run(run_scan(f"https://wire.test:{recorder.port}/", "quick", LOCAL, resolver=to_loopback,
                                   extra_ca_bundle=str(recorder.ca_file)))
-    chrome = [v for v in recorder.visits if v.ja4 == browser.ja4]
-    assert chrome, [v.ja4 for v in recorder.visits]
+    # Chrome offers h2 first; the httpcore profiles offer only http/1.1.
+    chrome = [v for v in recorder.visits if v.hello.alpn[:1] == ["h2"]]
+    plain = [v for v in recorder.visits if v.hello.alpn == ["http/1.1"]]
+    assert chrome and plain and len(chrome) + len(plain) == len(recorder.visits)
+    # The first connection is a full handshake: exactly the recorded JA4. Later ones may resume
+    # the TLS session (pre_shared_key extension), as Chrome's do: same ciphers, one more extension.
+    assert chrome[0].ja4 == browser.ja4
+    assert {v.ja4.split("_")[1] for v in chrome} == {browser.ja4.split("_")[1]}
     assert all(v.alpn == "h2" and v.hello.server_name == "wire.test" for v in chrome)
     preface = next(v.http2 for v in chrome if v.http2 is not None and v.http2.pseudo_header_order)
     assert preface.akamai == browser.http2_fingerprint
     expected_names = [n.lower() for n, _ in browser.headers if n.lower() != "connection"]
     assert preface.header_names == expected_names
-    others = [v for v in recorder.visits if v.ja4 != browser.ja4]
-    assert others, "the httpcore profiles connected too"
-    assert all(ja4_parts(v.hello)[1:] != ja4_parts(chrome[0].hello)[1:] for v in others)
-    assert all(v.alpn in ("http/1.1", None) for v in others), [(v.ja4, v.alpn) for v in others]
+    assert all(v.ja4.split("_")[1] != browser.ja4.split("_")[1] for v in plain)
+    assert all(v.alpn == "http/1.1" for v in plain)
 
 
 def test_http_client_does_not_produce_chromes_ja4(recorder: WireRecorder):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from botscope.scanner.fetch import Fetcher, FetchLimits
+from botscope.scanner.fetch import Fetcher
 from botscope.scanner.targets import NetworkPolicy
 
 from tests.fixtures.site import CanaryServer, FixtureSite

@@ -98,3 +98,11 @@ def test_curl_profiles_use_a_target_this_curl_cffi_offers():
     for profile in load_profiles().values():
         if profile.client == "curl_cffi":
             assert profile.impersonate in offered
+
+
+def test_ai_profiles_say_their_tokens_are_unverified_and_from_botscopes_address():
+    for profile_id in AI_PROFILE_IDS:
+        basis = get_profile(profile_id).basis
+        assert basis is not None
+        assert "unverified declared token" in basis and "BotScope's own address" in basis
+        assert get_profile(profile_id).agent_token in basis

@@ -21,6 +21,7 @@ from typing import Any
 from botscope.scanner.model import Observation
 from botscope.scanner.observe import shingle_similarity
 from botscope.scanner.policy import ROBOTS_PATH, path_allowed
+from botscope.scanner.profiles import get_profile
 
 STOPPED = frozenset({"challenged", "blocked", "rate_limited"})
 AI_PROFILES = ("ai_crawler", "ai_agent")
@@ -125,7 +126,8 @@ def enforcement(observations: list[Observation], robots_text: str | None) -> lis
             else:
                 verdict = "consistent"
             entries.append({"agent_profile": profile, "robots_token": token, "path": path, "declared": declared,
-                            "observed": observed, "baseline": base.outcome if base else None, "verdict": verdict})
+                            "observed": observed, "baseline": base.outcome if base else None, "verdict": verdict,
+                            "basis": get_profile(profile).basis})
     return entries
 
 

@@ -102,6 +102,7 @@ class Observation(BaseModel):
     started_at: str | None = None
     duration_ms: int | None = None
     ttfb_ms: int | None = None
+    http_version: str | None = None  # of the last response ("HTTP/1.1", "HTTP/2"); None: no answer
     redirect_chain: list[RedirectHop] = Field(default_factory=list)
     final_path: str | None = None
     # Response headers, lower-cased names. ``headers`` keeps the values of an allow-list of

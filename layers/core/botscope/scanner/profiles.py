@@ -38,6 +38,9 @@ class Profile:
     # (SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order).
     ja4: str | None = None
     http2_fingerprint: str | None = None
+    # What an enforcement verdict for this profile rests on (said in every verdict): e.g. that an
+    # AI profile's tokens are declared, unverified, and sent from BotScope's own address.
+    basis: str | None = None
 
     @property
     def user_agent(self) -> str:
@@ -64,6 +67,7 @@ def load_profiles() -> dict[ProfileId, Profile]:
             browser_version=item.get("browser_version"), http2=bool(item.get("http2", False)),
             ja4=(item.get("wire") or {}).get("ja4"),
             http2_fingerprint=(item.get("wire") or {}).get("http2_fingerprint"),
+            basis=item.get("basis"),
         )
         if item.get("client") == "curl_cffi" and not item.get("impersonate"):
             raise ValueError(f"profiles.json: profile {item['id']!r} uses curl_cffi without an impersonate target")

@@ -12,13 +12,22 @@ from typing import Any
 
 from botscope.scanner import analysis, scoring
 from botscope.scanner.findings import build_findings
-from botscope.scanner.model import Observation, ScanPlan
+from botscope.scanner.model import Observation, ProfileId, ScanPlan
 from botscope.scanner.policy import POLICY_PATHS, analyze_policy
+from botscope.scanner.profiles import get_profile
 from botscope.scanner.rules_engine import load_ruleset
 
 SCHEMA_VERSION = "1"
 _SEVERITIES = ("info", "low", "medium", "high")
 _CHANGE_FIELDS = ("status", "severity", "paths", "profiles", "title")
+
+
+def wire_record(profile_id: ProfileId, http_version: str | None) -> dict[str, Any]:
+    """How BotScope's own client looked on the wire for a path run (public: our client, not the
+    site's data): the profile version, the HTTP version the server answered with, and the JA4 the
+    profile data records for that version (None when not recorded)."""
+    profile = get_profile(profile_id)
+    return {"profile_version": profile.version, "http_version": http_version, "ja4": profile.ja4}
 
 
 def _path_run(obs: Observation) -> dict[str, Any]:
@@ -33,6 +42,7 @@ def _path_run(obs: Observation) -> dict[str, Any]:
         "http_status": obs.http_status,
         "duration_ms": obs.duration_ms,
         "error": {"code": obs.error.code, "message": obs.error.message} if obs.error else None,
+        "wire": wire_record(obs.spec.profile, obs.http_version),
     }
 
 
@@ -152,7 +162,8 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
         "path_runs": [_path_run(o) for o in observations],
         "detections": public_detections,
         "policy": _public_policy(policy),
-        "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict")} for e in enforcement],
+        "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict", "basis")}
+                        for e in enforcement],
         "coverage": coverage,
         "findings": findings,
         "changes": compute_changes(findings, previous_report) if previous_report is not None else None,
