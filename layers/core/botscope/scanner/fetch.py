@@ -35,6 +35,7 @@ import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -42,7 +43,6 @@ import httpcore
 
 from botscope.errors import InvalidTarget, TargetNotPublic
 from botscope.scanner.model import FetchResult, ProbeError, ProfileId, RedirectHop, Target
-from botscope.scanner.probe.curl_transport import CurlFailure, CurlTransport, WireProfile
 from botscope.scanner.profiles import Profile, get_profile
 from botscope.scanner.targets import (
     IPAddress,
@@ -51,6 +51,9 @@ from botscope.scanner.targets import (
     normalize_target,
     resolve_and_check,
 )
+
+if TYPE_CHECKING:
+    from botscope.scanner.probe.curl_transport import CurlTransport
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -197,8 +200,10 @@ class Fetcher:
         self._ssl_override = ssl_context  # tests trust their own CA; production uses certifi
         if extra_ca_bundle and ssl_context is None:
             self._ssl_override = _ssl_context_with(extra_ca_bundle)
-        self._curl = CurlTransport(extra_ca_bundle=extra_ca_bundle, ssl_context=ssl_context,
-                                   dialer=self._backend if network_backend is not None else None)
+        self._extra_ca_bundle = extra_ca_bundle
+        self._curl_dialer = self._backend if network_backend is not None else None
+        self._curl_trust = ssl_context
+        self._curl: CurlTransport | None = None  # created on the first curl request (its import is heavy)
         self.requests_made = 0
         self.resolutions = 0
 
@@ -213,7 +218,8 @@ class Fetcher:
         for pool in pools:
             with contextlib.suppress(Exception):
                 await pool.aclose()
-        await self._curl.aclose()
+        if self._curl is not None:
+            await self._curl.aclose()
 
     # --- guard ---------------------------------------------------------------------------------
 
@@ -334,7 +340,12 @@ class Fetcher:
 
     async def _one_curl_request(self, result: FetchResult, target: Target, client: Profile, host_header: str,
                                 follow_redirects: bool, first_origin: str) -> str | None:
+        from botscope.scanner.probe.curl_transport import CurlFailure, CurlTransport, WireProfile
+
         assert client.impersonate is not None
+        if self._curl is None:
+            self._curl = CurlTransport(extra_ca_bundle=self._extra_ca_bundle, ssl_context=self._curl_trust,
+                                       dialer=self._curl_dialer)
         wire = WireProfile(impersonate=client.impersonate, headers=client.headers, http2=client.http2)
 
         def wants_body(status: int, headers: list[tuple[str, str]]) -> bool:

@@ -150,6 +150,11 @@ def _context_bundle(context: ssl.SSLContext) -> bytes:
     return "".join(_pem_of_der(der) for der in ders).encode("ascii")
 
 
+def _info_int(curl: Curl, info: CurlInfo) -> int:
+    value = curl.getinfo(info)
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
 def _host_for_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
@@ -309,8 +314,8 @@ class CurlTransport:
                 )
                 if not stopped_by_us:
                     raise self._failure(exc) from None
-            status = int(curl.getinfo(CurlInfo.RESPONSE_CODE))
-            version = _HTTP_VERSION_NAMES.get(int(curl.getinfo(CurlInfo.HTTP_VERSION)))
+            status = _info_int(curl, CurlInfo.RESPONSE_CODE)
+            version = _HTTP_VERSION_NAMES.get(_info_int(curl, CurlInfo.HTTP_VERSION))
         finally:
             curl.close()
         if status == 0:
