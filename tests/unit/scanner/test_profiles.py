@@ -15,7 +15,8 @@ from botscope.scanner.profiles import (
 
 def test_every_profile_is_defined_once_with_a_version():
     profiles = load_profiles()
-    assert set(profiles) == set(PROFILE_IDS) == {"browser", "ai_crawler", "ai_agent", "http_client"}
+    assert set(PROFILE_IDS) == {"browser", "ai_crawler", "ai_agent", "http_client"}  # every plan's
+    assert set(profiles) == set(PROFILE_IDS) | {"signed_agent"}
     assert re.fullmatch(r"\d{4}\.\d{1,2}\.\d+", PROFILES_VERSION)
     for profile in profiles.values():
         assert profile.version and profile.description and profile.robots_token
@@ -38,7 +39,7 @@ def test_browser_profile_looks_like_a_desktop_chrome_navigation():
 
 
 def test_non_browser_profiles_declare_botscope_with_a_contact_url():
-    for profile_id in ("ai_crawler", "ai_agent", "http_client"):
+    for profile_id in ("ai_crawler", "ai_agent", "http_client", "signed_agent"):
         ua = get_profile(profile_id).user_agent
         assert "BotScopeAudit/" in ua and "https://botscope.dev/bot" in ua
 

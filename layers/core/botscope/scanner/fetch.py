@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import ipaddress
 import ssl
@@ -54,6 +55,7 @@ from botscope.scanner.targets import (
 
 if TYPE_CHECKING:
     from botscope.scanner.probe.curl_transport import CurlTransport
+    from botscope.scanner.probe.web_bot_auth import WebBotAuthSigner
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -185,10 +187,13 @@ class Fetcher:
                  resolver: Resolver | None = None, *,
                  network_backend: httpcore.AsyncNetworkBackend | None = None,
                  ssl_context: ssl.SSLContext | None = None,
-                 extra_ca_bundle: str | None = None) -> None:
+                 extra_ca_bundle: str | None = None,
+                 signer: WebBotAuthSigner | None = None) -> None:
         """``extra_ca_bundle``: a PEM file of CAs trusted in addition to certifi's (the
         ``BOTSCOPE_EXTRA_CA_BUNDLE`` setting, for test CAs). ``network_backend`` and
-        ``ssl_context`` are test seams: the dialer (for both wire clients) and the CAs to trust."""
+        ``ssl_context`` are test seams: the dialer (for both wire clients) and the CAs to trust.
+        ``signer``: BotScope's Web Bot Auth key, for profiles that sign (``signed_agent``)."""
+        self._signer = signer
         self.policy = policy or NetworkPolicy()
         self.limits = limits or FetchLimits()
         self._resolver = resolver
@@ -298,6 +303,12 @@ class Fetcher:
                            follow_redirects: bool, first_origin: str) -> str | None:
         """Send one request; fill ``result`` and return None, or return the next hop's URL."""
         host_header = target.origin.split("://", 1)[1]
+        if client.signing == "web-bot-auth":
+            if self._signer is None:
+                raise _FetchFailure("signing_unavailable", "no Web Bot Auth key is configured")
+            # signed per hop: the signature covers this hop's authority
+            client = dataclasses.replace(client, headers=client.headers + tuple(
+                self._signer.request_headers(host_header)))
         if client.client == "curl_cffi":
             return await self._one_curl_request(result, target, client, host_header, follow_redirects,
                                                 first_origin)

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 ScanMode = Literal["quick", "full"]
-ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client"]
+ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client", "signed_agent"]
 PathKind = Literal["page", "policy"]
 Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "error"]
 Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title"]

@@ -15,7 +15,10 @@ from typing import get_args
 
 from botscope.scanner.model import ProfileId
 
-PROFILE_IDS: tuple[ProfileId, ...] = get_args(ProfileId)
+ALL_PROFILE_IDS: tuple[ProfileId, ...] = get_args(ProfileId)
+# The profiles every scan plan uses. ``signed_agent`` needs a Web Bot Auth key, so it is fetched
+# only when a signer is configured (``Fetcher(signer=…)``).
+PROFILE_IDS: tuple[ProfileId, ...] = tuple(p for p in ALL_PROFILE_IDS if p != "signed_agent")
 AI_PROFILE_IDS: tuple[ProfileId, ...] = ("ai_crawler", "ai_agent")
 
 
@@ -41,6 +44,7 @@ class Profile:
     # What an enforcement verdict for this profile rests on (said in every verdict): e.g. that an
     # AI profile's tokens are declared, unverified, and sent from BotScope's own address.
     basis: str | None = None
+    signing: str | None = None             # "web-bot-auth": requests carry HTTP Message Signatures
 
     @property
     def user_agent(self) -> str:
@@ -57,7 +61,7 @@ def _document() -> dict:
 def load_profiles() -> dict[ProfileId, Profile]:
     profiles: dict[ProfileId, Profile] = {}
     for item in _document()["profiles"]:
-        if item["id"] not in PROFILE_IDS:
+        if item["id"] not in ALL_PROFILE_IDS:
             raise ValueError(f"profiles.json: unknown profile id {item['id']!r}")
         profiles[item["id"]] = Profile(
             id=item["id"], version=item["version"], description=item["description"],
@@ -67,11 +71,11 @@ def load_profiles() -> dict[ProfileId, Profile]:
             browser_version=item.get("browser_version"), http2=bool(item.get("http2", False)),
             ja4=(item.get("wire") or {}).get("ja4"),
             http2_fingerprint=(item.get("wire") or {}).get("http2_fingerprint"),
-            basis=item.get("basis"),
+            basis=item.get("basis"), signing=item.get("signing"),
         )
         if item.get("client") == "curl_cffi" and not item.get("impersonate"):
             raise ValueError(f"profiles.json: profile {item['id']!r} uses curl_cffi without an impersonate target")
-    missing = set(PROFILE_IDS) - set(profiles)
+    missing = set(ALL_PROFILE_IDS) - set(profiles)
     if missing:
         raise ValueError(f"profiles.json: missing profiles {sorted(missing)}")
     return profiles

@@ -1,0 +1,33 @@
+"""BotScope's Web Bot Auth key directory at ``/.well-known/http-message-signatures-directory``
+(outside /api/v1: the location is fixed by the Web Bot Auth directory draft; docs/web-bot-auth.md).
+Public, unauthenticated, signed; 404 when no signing key is configured."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request, Response
+
+from botscope.config import get_settings
+from botscope.scanner.probe.web_bot_auth import DIRECTORY_PATH, WebBotAuthSigner
+
+
+def configured_signer() -> WebBotAuthSigner | None:
+    settings = get_settings()
+    key = settings.web_bot_auth_key.get_secret_value()
+    if not key:
+        return None
+    return WebBotAuthSigner.from_setting(key, settings.web_bot_auth_agent or settings.public_base_url)
+
+
+def key_directory(request: Request) -> Response:
+    signer = configured_signer()
+    if signer is None:
+        return Response(status_code=404)
+    authority = request.headers.get("host") or urlsplit(signer.signature_agent).netloc
+    body, headers = signer.directory(authority)
+    return Response(content=body, headers=dict(headers), media_type=None)
+
+
+def mount(app: FastAPI) -> None:
+    app.add_api_route(DIRECTORY_PATH, key_directory, methods=["GET"], include_in_schema=False)
