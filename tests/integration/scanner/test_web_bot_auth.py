@@ -191,3 +191,9 @@ def test_without_a_key_the_signed_agent_is_not_sent():
             return await fetcher.fetch("http://127.0.0.1:9/", "signed_agent")
     result = asyncio.run(run())
     assert result.error is not None and result.error.code == "signing_unavailable"
+
+
+def test_the_route_and_the_signer_agree_on_the_directory_path():
+    from botscope.api.routes import well_known
+
+    assert well_known.DIRECTORY_PATH == DIRECTORY_PATH

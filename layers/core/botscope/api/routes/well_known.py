@@ -4,15 +4,23 @@ Public, unauthenticated, signed; 404 when no signing key is configured."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 
 from botscope.config import get_settings
-from botscope.scanner.probe.web_bot_auth import DIRECTORY_PATH, WebBotAuthSigner
+
+if TYPE_CHECKING:
+    from botscope.scanner.probe.web_bot_auth import WebBotAuthSigner
+
+# Fixed by the directory draft; repeated here so the API's cold start does not import the signer.
+DIRECTORY_PATH = "/.well-known/http-message-signatures-directory"
 
 
 def configured_signer() -> WebBotAuthSigner | None:
+    from botscope.scanner.probe.web_bot_auth import WebBotAuthSigner
+
     settings = get_settings()
     key = settings.web_bot_auth_key.get_secret_value()
     if not key:
