@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # ("" = public_base_url). The key is never logged; "" turns signing and the directory off.
     web_bot_auth_key: SecretStr = SecretStr("")
     web_bot_auth_agent: str = ""
+    # Scans add signed_agent path runs (and verdicts) only when this opts in and a key is set.
+    web_bot_auth_sign_scans: bool = False
 
     # --- API
     public_base_url: str = "http://127.0.0.1:8000"

@@ -118,7 +118,7 @@ class VerifyingSite:
     """A loopback site that serves verified agents and answers 401 to everyone else, verifying
     with http-message-signatures against the keys a directory published."""
 
-    def __init__(self, jwks: dict[str, Any]) -> None:
+    def __init__(self, jwks: dict[str, Any], serve_browsers: bool = False) -> None:
         verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=JwksResolver(jwks))
         self.seen: list[dict[str, Any]] = []
         site = self
@@ -136,7 +136,11 @@ class VerifyingSite:
                     record["keyid"] = result.parameters["keyid"]
                     status, body = 200, b"<html><head><title>Welcome, agent</title></head><body>ok</body></html>"
                 except InvalidSignature:
-                    status, body = 401, b"<html><head><title>Unverified</title></head><body>no</body></html>"
+                    user_agent = record["user_agent"]
+                    if serve_browsers and "Chrome/" in user_agent and "BotScope" not in user_agent:
+                        status, body = 200, b"<html><head><title>Welcome, agent</title></head><body>ok</body></html>"
+                    else:
+                        status, body = 401, b"<html><head><title>Unverified</title></head><body>no</body></html>"
                 site.seen.append(record)
                 self.send_response(status)
                 self.send_header("content-type", "text/html")
@@ -197,3 +201,43 @@ def test_the_route_and_the_signer_agree_on_the_directory_path():
     from botscope.api.routes import well_known
 
     assert well_known.DIRECTORY_PATH == DIRECTORY_PATH
+
+
+def test_a_signing_scan_says_how_a_verified_agent_is_treated(seed: str):
+    """A site that serves browsers and verified agents but refuses unverified agent tokens: the
+    scan's signed_agent verdict differs from ai_agent's on the same path."""
+    from botscope.scanner.engine import run_scan
+
+    signer = WebBotAuthSigner.from_setting(seed, AGENT)
+    with VerifyingSite(fetch_directory().json(), serve_browsers=True) as site:
+        report = asyncio.run(run_scan(f"http://agent-site.test:{site.port}/", "quick", LOCAL,
+                                      resolver=lambda host: ["127.0.0.1"], signer=signer))
+    runs = {(r["path"], r["profile"]): r for r in report["path_runs"]}
+    assert runs[("/", "signed_agent")]["http_status"] == 200 and runs[("/", "ai_agent")]["http_status"] == 401
+    verdicts = {e["agent_profile"]: e for e in report["enforcement"] if e["path"] == "/"}
+    assert verdicts["signed_agent"]["observed"] == "served" and verdicts["ai_agent"]["observed"] != "served"
+    assert verdicts["signed_agent"]["verdict"] != verdicts["ai_agent"]["verdict"]
+    assert verdicts["signed_agent"]["basis"].startswith("verified agent")
+    assert "unverified declared token" in verdicts["ai_agent"]["basis"]
+
+
+def test_a_scan_without_a_signer_plans_no_signed_agent_run(seed: str):
+    from botscope.scanner.engine import run_scan
+
+    with VerifyingSite(fetch_directory().json(), serve_browsers=True) as site:
+        report = asyncio.run(run_scan(f"http://agent-site.test:{site.port}/", "quick", LOCAL,
+                                      resolver=lambda host: ["127.0.0.1"]))
+    assert {r["profile"] for r in report["path_runs"]} == {"browser", "ai_crawler", "ai_agent", "http_client"}
+
+
+def test_scans_sign_only_when_opted_in(seed: str, monkeypatch: pytest.MonkeyPatch):
+    from botscope.agent_identity import configured_signer, scan_signer
+
+    assert configured_signer() is not None and scan_signer() is None
+    monkeypatch.setenv("BOTSCOPE_WEB_BOT_AUTH_SIGN_SCANS", "true")
+    reset_settings()
+    signer = scan_signer()
+    assert signer is not None and signer.signature_agent == AGENT
+    monkeypatch.setenv("BOTSCOPE_WEB_BOT_AUTH_KEY", "")
+    reset_settings()
+    assert scan_signer() is None

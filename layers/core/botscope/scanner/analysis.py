@@ -102,7 +102,9 @@ def enforcement(observations: list[Observation], robots_text: str | None) -> lis
     entries: list[dict[str, Any]] = []
     for path, runs in by_path.items():
         base = runs.get("browser")
-        for profile in ("ai_crawler", "ai_agent", "http_client"):
+        # signed_agent runs exist only in scans that sign (Web Bot Auth); compared with ai_agent's
+        # verdict on the same path they show whether a verified agent is treated differently.
+        for profile in ("ai_crawler", "ai_agent", "http_client", "signed_agent"):
             other = runs.get(profile)
             if other is None or other.outcome == "error":
                 continue

@@ -194,6 +194,7 @@ class Fetcher:
         ``ssl_context`` are test seams: the dialer (for both wire clients) and the CAs to trust.
         ``signer``: BotScope's Web Bot Auth key, for profiles that sign (``signed_agent``)."""
         self._signer = signer
+        self.signs = signer is not None
         self.policy = policy or NetworkPolicy()
         self.limits = limits or FetchLimits()
         self._resolver = resolver

@@ -4,28 +4,14 @@ Public, unauthenticated, signed; 404 when no signing key is configured."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 
-from botscope.config import get_settings
-
-if TYPE_CHECKING:
-    from botscope.scanner.probe.web_bot_auth import WebBotAuthSigner
+from botscope.agent_identity import configured_signer
 
 # Fixed by the directory draft; repeated here so the API's cold start does not import the signer.
 DIRECTORY_PATH = "/.well-known/http-message-signatures-directory"
-
-
-def configured_signer() -> WebBotAuthSigner | None:
-    from botscope.scanner.probe.web_bot_auth import WebBotAuthSigner
-
-    settings = get_settings()
-    key = settings.web_bot_auth_key.get_secret_value()
-    if not key:
-        return None
-    return WebBotAuthSigner.from_setting(key, settings.web_bot_auth_agent or settings.public_base_url)
 
 
 def key_directory(request: Request) -> Response:
