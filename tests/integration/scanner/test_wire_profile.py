@@ -35,8 +35,11 @@ def recorder(tmp_path: Path) -> Iterator[WireRecorder]:
 
 def test_a_scan_shows_the_recorded_chrome_ja4_and_http2_fingerprint(recorder: WireRecorder):
     browser = get_profile("browser")
-    asyncio.run(run_scan(f"https://wire.test:{recorder.port}/", "quick", LOCAL, resolver=to_loopback,
+    report = asyncio.run(run_scan(f"https://wire.test:{recorder.port}/", "quick", LOCAL, resolver=to_loopback,
                                   extra_ca_bundle=str(recorder.ca_file)))
+    wire = {run["profile"]: run["wire"] for run in report["path_runs"] if run["path"] == "/"}
+    assert wire["browser"] == {"profile_version": browser.version, "http_version": "HTTP/2", "ja4": browser.ja4}
+    assert wire["http_client"]["http_version"] == "HTTP/1.1" and wire["http_client"]["ja4"] is None
     # Chrome offers h2 first; the httpcore profiles offer only http/1.1.
     chrome = [v for v in recorder.visits if v.hello.alpn[:1] == ["h2"]]
     plain = [v for v in recorder.visits if v.hello.alpn == ["http/1.1"]]

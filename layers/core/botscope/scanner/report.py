@@ -22,15 +22,16 @@ _SEVERITIES = ("info", "low", "medium", "high")
 _CHANGE_FIELDS = ("status", "severity", "paths", "profiles", "title")
 
 
-def wire_record(profile_id: ProfileId, http_version: str | None) -> dict[str, Any]:
+def wire_record(profile_id: ProfileId, http_version: str | None, tls: bool) -> dict[str, Any]:
     """How BotScope's own client looked on the wire for a path run (public: our client, not the
     site's data): the profile version, the HTTP version the server answered with, and the JA4 the
-    profile data records for that version (None when not recorded)."""
+    profile data records for that version (None when not recorded, or when the run used no TLS)."""
     profile = get_profile(profile_id)
-    return {"profile_version": profile.version, "http_version": http_version, "ja4": profile.ja4}
+    return {"profile_version": profile.version, "http_version": http_version,
+            "ja4": profile.ja4 if tls else None}
 
 
-def _path_run(obs: Observation) -> dict[str, Any]:
+def _path_run(obs: Observation, tls: bool = True) -> dict[str, Any]:
     failed = obs.error is not None and obs.http_status is None
     return {
         "path_run_id": obs.spec.path_run_id,
@@ -42,7 +43,7 @@ def _path_run(obs: Observation) -> dict[str, Any]:
         "http_status": obs.http_status,
         "duration_ms": obs.duration_ms,
         "error": {"code": obs.error.code, "message": obs.error.message} if obs.error else None,
-        "wire": wire_record(obs.spec.profile, obs.http_version),
+        "wire": wire_record(obs.spec.profile, obs.http_version, tls),
     }
 
 
@@ -159,7 +160,7 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
             "vendors": sorted({d["vendor"] for d in detections if d["vendor"]}),
             "findings_by_severity": by_severity,
         },
-        "path_runs": [_path_run(o) for o in observations],
+        "path_runs": [_path_run(o, plan.target.scheme == "https") for o in observations],
         "detections": public_detections,
         "policy": _public_policy(policy),
         "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict", "basis")}
