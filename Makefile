@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements
+.PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements refresh-profile
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check layers functions tests
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/statelint functions/scan_workflow/*.asl.json
+
+# Move the browser profile to another curl_cffi Chrome target (README, "Client profiles").
+refresh-profile: $(STAMP)
+	@test -n "$(TARGET)" || (echo "usage: make refresh-profile TARGET=chrome153" && exit 2)
+	$(BIN)/python -m tests.helpers.refresh_profile $(TARGET)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"

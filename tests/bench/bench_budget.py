@@ -122,6 +122,7 @@ def sizes() -> dict[str, Any]:
     unzipped = _size(all_files)
     runtime_provided = sum(_size(per_dist[n]) for n in per_dist if n in RUNTIME_PROVIDED)
     zipped = _zipped(all_files)
+    wire_client = [f for n in ("curl-cffi", "cffi", "pycparser") if n in per_dist for f in per_dist[n]]
     largest = sorted(((n, _size(f)) for n, f in per_dist.items()), key=lambda item: -item[1])[:8]
     functions = {d.name: round(_size(_tree_files(d)) / 1024, 1) for d in sorted(FUNCTIONS_DIR.iterdir())
                  if d.is_dir() and (d / "app.py").exists()}
@@ -133,6 +134,10 @@ def sizes() -> dict[str, Any]:
             "zipped_mib": round(zipped / MIB, 1),
             "runtime_provided_share_mib": round(runtime_provided / MIB, 1),
             "largest_mib": {name: round(size / MIB, 1) for name, size in largest},
+            # the browser profile's wire client: curl_cffi's manylinux binary (libcurl-impersonate,
+            # BoringSSL) and its cffi runtime
+            "wire_client_unzipped_mib": round(_size(wire_client) / MIB, 1),
+            "wire_client_zipped_mib": round(_zipped(wire_client) / MIB, 1),
             "within_budget": unzipped / MIB <= BUDGET["layer_unzipped_mib"] and zipped / MIB <= BUDGET["layer_zipped_mib"],
         },
         "functions_unzipped_kib": functions,

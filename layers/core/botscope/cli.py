@@ -163,6 +163,7 @@ def render_summary(report: dict) -> str:
 # --- commands ------------------------------------------------------------------------------------
 
 def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from botscope.agent_identity import scan_signer
     from botscope.config import get_settings
     from botscope.ids import new_id
     from botscope.scanner.engine import run_scan
@@ -179,7 +180,9 @@ def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     progress = Progress(stderr, enabled=not args.quiet)
     try:
         report = asyncio.run(run_scan(args.url, args.mode, policy, on_progress=progress,
-                                      scan_job_id=new_id("scan")))
+                                      scan_job_id=new_id("scan"),
+                                      extra_ca_bundle=get_settings().extra_ca_bundle or None,
+                                      signer=scan_signer()))
     except (InvalidTarget, TargetNotPublic) as exc:
         progress.close()
         stderr.write(f"botscope: {exc.code}: {exc.message}\n")

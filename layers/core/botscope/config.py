@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     allow_private_targets: str = ""
     # Local mode permits http:// webhook endpoints inside allow_private_targets.
     local_mode: bool = False
+    # A PEM file of CAs the scanner trusts in addition to certifi's (test CAs of local HTTPS
+    # fixtures); passed into the scanner as a parameter. Verification is never turned off.
+    extra_ca_bundle: str = ""
+    # Web Bot Auth (docs/web-bot-auth.md): BotScope's Ed25519 signing key (PEM, or base64 of the
+    # 32-byte seed; the local stack generates one) and the origin serving its key directory
+    # ("" = public_base_url). The key is never logged; "" turns signing and the directory off.
+    web_bot_auth_key: SecretStr = SecretStr("")
+    web_bot_auth_agent: str = ""
+    # Scans add signed_agent path runs (and verdicts) only when this opts in and a key is set.
+    web_bot_auth_sign_scans: bool = False
 
     # --- API
     public_base_url: str = "http://127.0.0.1:8000"

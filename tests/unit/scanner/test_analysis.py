@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from botscope.scanner import analysis
 from botscope.scanner.observe import build_observation
+from botscope.scanner.profiles import get_profile
 
 from tests.unit.scanner._helpers import fetch_result, spec
 
@@ -29,7 +30,9 @@ def test_enforced_when_disallowed_and_blocked() -> None:
     runs = [obs("/", "browser"), obs("/", "ai_crawler", 403, BLOCK)]
     entry = analysis.enforcement(runs, "User-agent: GPTBot\nDisallow: /\n")[0]
     assert entry == {"agent_profile": "ai_crawler", "robots_token": "GPTBot", "path": "/", "declared": "disallowed",
-                     "observed": "blocked", "baseline": "served", "verdict": "enforced"}
+                     "observed": "blocked", "baseline": "served", "verdict": "enforced",
+                     "basis": get_profile("ai_crawler").basis}
+    assert "unverified declared token" in entry["basis"]
 
 
 def test_declared_not_enforced_when_served_same_content() -> None:

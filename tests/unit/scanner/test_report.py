@@ -71,7 +71,7 @@ def test_report_has_the_documented_shape() -> None:
                     "summary", "vendor", "layer", "paths", "profiles", "evidence", "recommendation"}
     assert all(set(f) == finding_keys for f in report["findings"])
     assert all(0.0 <= f["confidence"] <= 1.0 and f["severity"] in ("info", "low", "medium", "high") for f in report["findings"])
-    assert set(report["enforcement"][0]) == {"agent_profile", "path", "declared", "observed", "verdict"}
+    assert set(report["enforcement"][0]) == {"agent_profile", "path", "declared", "observed", "verdict", "basis"}
     assert report["changes"] is None
     json.dumps(report)  # JSON-serializable as is
 

@@ -23,6 +23,7 @@ from botscope.local.bootstrap import DevCredentials, bootstrap, write_env_file
 from botscope.local.resources import LocalResources, create_resources
 from botscope.local.seam import LambdaSeam
 from botscope.local.workers import LazyHandler, ScheduleLoop, SqsPoller, scheduled_event
+from botscope.scanner.probe.web_bot_auth import generate_seed
 from botscope.store.table import reset_clients
 
 log = logging.getLogger("botscope.local")
@@ -158,6 +159,8 @@ class LocalStack:
             "BOTSCOPE_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
             # Webhook retries compressed from about a day to seconds, unless the caller chose.
             "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": os.environ.get("BOTSCOPE_WEBHOOK_RETRY_SCHEDULE") or "1,2,4,8",
+            # A development Web Bot Auth key for this run, unless the caller brought one.
+            "BOTSCOPE_WEB_BOT_AUTH_KEY": os.environ.get("BOTSCOPE_WEB_BOT_AUTH_KEY") or generate_seed(),
         })
         reset_settings()
         reset_clients()

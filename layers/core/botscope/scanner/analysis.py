@@ -21,6 +21,7 @@ from typing import Any
 from botscope.scanner.model import Observation
 from botscope.scanner.observe import shingle_similarity
 from botscope.scanner.policy import ROBOTS_PATH, path_allowed
+from botscope.scanner.profiles import get_profile
 
 STOPPED = frozenset({"challenged", "blocked", "rate_limited"})
 AI_PROFILES = ("ai_crawler", "ai_agent")
@@ -102,7 +103,9 @@ def enforcement(observations: list[Observation], robots_text: str | None, *,
     entries: list[dict[str, Any]] = []
     for path, runs in by_path.items():
         base = runs.get("browser")
-        for profile in ("ai_crawler", "ai_agent", "http_client"):
+        # signed_agent runs exist only in scans that sign (Web Bot Auth); compared with ai_agent's
+        # verdict on the same path they show whether a verified agent is treated differently.
+        for profile in ("ai_crawler", "ai_agent", "http_client", "signed_agent"):
             other = runs.get(profile)
             if other is None or other.outcome == "error":
                 continue
@@ -130,7 +133,8 @@ def enforcement(observations: list[Observation], robots_text: str | None, *,
             else:
                 verdict = "consistent"
             entries.append({"agent_profile": profile, "robots_token": token, "path": path, "declared": declared,
-                            "observed": observed, "baseline": base.outcome if base else None, "verdict": verdict})
+                            "observed": observed, "baseline": base.outcome if base else None, "verdict": verdict,
+                            "basis": get_profile(profile).basis})
     return entries
 
 

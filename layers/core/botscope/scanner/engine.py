@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botscope.errors import InvalidTarget, TargetUnreachable
 from botscope.scanner.fetch import Fetcher, FetchLimits
@@ -30,7 +30,11 @@ from botscope.scanner.model import (
     Target,
 )
 from botscope.scanner.plan import SITEMAP_PATH, build_plan
+from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import NetworkPolicy, Resolver, normalize_target
+
+if TYPE_CHECKING:
+    from botscope.scanner.probe.web_bot_auth import WebBotAuthSigner
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,10 @@ async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher) -> ScanPl
             fetcher.fetch(target.origin + SITEMAP_PATH, "browser"),
         )
         target = _landing_target(target, page)
+    # A scan that signs (a Web Bot Auth key, opted in) also fetches each page as signed_agent.
+    profiles = PROFILE_IDS + (("signed_agent",) if fetcher.signs else ())
     return build_plan(target, mode, page=page, sitemap=sitemap,
-                      request_budget=fetcher.limits.request_budget)
+                      request_budget=fetcher.limits.request_budget, profiles=profiles)
 
 
 def _landing_target(target: Target, page: FetchResult) -> Target:
@@ -134,12 +140,13 @@ def _failed_observation(spec: PathRunSpec, exc: Exception) -> Observation:
 async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
                    on_progress: ProgressCallback | None = None, resolver: Resolver | None = None,
                    limits: FetchLimits | None = None, scan_job_id: str | None = None,
-                   previous_report: dict | None = None) -> dict:
+                   previous_report: dict | None = None, extra_ca_bundle: str | None = None,
+                   signer: WebBotAuthSigner | None = None) -> dict:
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
     concurrency per host), analyze. Raises InvalidTarget / TargetNotPublic for a rejected target."""
     notify = on_progress or (lambda event: None)
     started_at = _now_iso()
-    async with Fetcher(policy, limits, resolver) as fetcher:
+    async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
         plan = await plan_scan(target_url, mode, fetcher)
         total = len(plan.path_runs)
         notify(ProgressEvent(kind="planned", total=total))
@@ -168,9 +175,10 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
 # --- sync wrappers for the pipeline's Lambda stages ----------------------------------------------
 
 def plan_scan_sync(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
-                   resolver: Resolver | None = None, limits: FetchLimits | None = None) -> ScanPlan:
+                   resolver: Resolver | None = None, limits: FetchLimits | None = None,
+                   extra_ca_bundle: str | None = None, signer: WebBotAuthSigner | None = None) -> ScanPlan:
     async def run() -> ScanPlan:
-        async with Fetcher(policy, limits, resolver) as fetcher:
+        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
             return await plan_scan(target_url, mode, fetcher)
 
     return asyncio.run(run())
@@ -178,9 +186,10 @@ def plan_scan_sync(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
 
 def probe_sync(spec: PathRunSpec, target: Target, policy: NetworkPolicy | None = None, *,
                resolver: Resolver | None = None, limits: FetchLimits | None = None,
-               ruleset: Any = None) -> Observation:
+               ruleset: Any = None, extra_ca_bundle: str | None = None,
+               signer: WebBotAuthSigner | None = None) -> Observation:
     async def run() -> Observation:
-        async with Fetcher(policy, limits, resolver) as fetcher:
+        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
             return await probe(spec, target, fetcher, ruleset)
 
     return asyncio.run(run())
@@ -188,10 +197,11 @@ def probe_sync(spec: PathRunSpec, target: Target, policy: NetworkPolicy | None =
 
 def probe_many_sync(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
                     resolver: Resolver | None = None, limits: FetchLimits | None = None,
-                    ruleset: Any = None) -> list[Observation]:
+                    ruleset: Any = None, extra_ca_bundle: str | None = None,
+                    signer: WebBotAuthSigner | None = None) -> list[Observation]:
     """Several path runs in one invocation (one Fetcher: one resolution, shared budget)."""
     async def run() -> list[Observation]:
-        async with Fetcher(policy, limits, resolver) as fetcher:
+        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
             return list(await asyncio.gather(*(probe(spec, target, fetcher, ruleset) for spec in specs)))
 
     return asyncio.run(run())

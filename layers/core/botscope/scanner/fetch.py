@@ -15,6 +15,9 @@ How the guarantees are kept:
   cap (a small gzip bomb cannot inflate in memory).
 * Each profile gets its own connection pool, so connections are never shared between the
   "clients" a scan plays.
+* Profiles whose wire client is ``curl_cffi`` (the browser) are sent by
+  ``botscope.scanner.probe.curl_transport`` with the same pins, limits and checks: see there how
+  each guarantee is kept with libcurl. The rest use httpcore as described above.
 
 Errors inside a fetch become ``FetchResult.error`` (a failed path run does not fail the scan).
 Messages never contain IP addresses.
@@ -24,13 +27,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import ipaddress
 import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -46,6 +52,10 @@ from botscope.scanner.targets import (
     normalize_target,
     resolve_and_check,
 )
+
+if TYPE_CHECKING:
+    from botscope.scanner.probe.curl_transport import CurlTransport
+    from botscope.scanner.probe.web_bot_auth import WebBotAuthSigner
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -145,6 +155,22 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+@functools.lru_cache(maxsize=4)
+def _ssl_context_with(extra_ca_bundle: str) -> ssl.SSLContext:
+    """certifi's CAs plus the extra bundle (verification stays on)."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_verify_locations(cafile=extra_ca_bundle)
+    return context
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -160,7 +186,15 @@ class Fetcher:
     def __init__(self, policy: NetworkPolicy | None = None, limits: FetchLimits | None = None,
                  resolver: Resolver | None = None, *,
                  network_backend: httpcore.AsyncNetworkBackend | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 extra_ca_bundle: str | None = None,
+                 signer: WebBotAuthSigner | None = None) -> None:
+        """``extra_ca_bundle``: a PEM file of CAs trusted in addition to certifi's (the
+        ``BOTSCOPE_EXTRA_CA_BUNDLE`` setting, for test CAs). ``network_backend`` and
+        ``ssl_context`` are test seams: the dialer (for both wire clients) and the CAs to trust.
+        ``signer``: BotScope's Web Bot Auth key, for profiles that sign (``signed_agent``)."""
+        self._signer = signer
+        self.signs = signer is not None
         self.policy = policy or NetworkPolicy()
         self.limits = limits or FetchLimits()
         self._resolver = resolver
@@ -170,6 +204,12 @@ class Fetcher:
         self._pools: dict[str, httpcore.AsyncConnectionPool] = {}
         self._backend = _PinnedBackend(self._pins, network_backend or httpcore.AnyIOBackend())
         self._ssl_override = ssl_context  # tests trust their own CA; production uses certifi
+        if extra_ca_bundle and ssl_context is None:
+            self._ssl_override = _ssl_context_with(extra_ca_bundle)
+        self._extra_ca_bundle = extra_ca_bundle
+        self._curl_dialer = self._backend if network_backend is not None else None
+        self._curl_trust = ssl_context
+        self._curl: CurlTransport | None = None  # created on the first curl request (its import is heavy)
         self.requests_made = 0
         self.resolutions = 0
 
@@ -184,6 +224,8 @@ class Fetcher:
         for pool in pools:
             with contextlib.suppress(Exception):
                 await pool.aclose()
+        if self._curl is not None:
+            await self._curl.aclose()
 
     # --- guard ---------------------------------------------------------------------------------
 
@@ -262,6 +304,15 @@ class Fetcher:
                            follow_redirects: bool, first_origin: str, clock: _Clock) -> str | None:
         """Send one request; fill ``result`` and return None, or return the next hop's URL."""
         host_header = target.origin.split("://", 1)[1]
+        if client.signing == "web-bot-auth":
+            if self._signer is None:
+                raise _FetchFailure("signing_unavailable", "no Web Bot Auth key is configured")
+            # signed per hop: the signature covers this hop's authority
+            client = dataclasses.replace(client, headers=client.headers + tuple(
+                self._signer.request_headers(host_header)))
+        if client.client == "curl_cffi":
+            return await self._one_curl_request(result, target, client, host_header, follow_redirects,
+                                                first_origin)
         headers = [(b"Host", host_header.encode("ascii"))]
         headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in client.headers]
         request = httpcore.Request(
@@ -280,6 +331,8 @@ class Fetcher:
             try:
                 result.ttfb_ms = _ms(time.monotonic() - hop_started)
                 result.status = response.status
+                version = response.extensions.get("http_version", b"HTTP/1.1")
+                result.http_version = version.decode("ascii") if isinstance(version, bytes) else None
                 result.headers = [(n.decode("latin-1").lower(), v.decode("latin-1"))
                                   for n, v in response.headers]
                 location = next((v for n, v in result.headers if n == "location"), None)
@@ -296,6 +349,42 @@ class Fetcher:
             raise _FetchFailure("connection_failed", "could not connect to the host") from None
         except (httpcore.NetworkError, httpcore.ProtocolError, ssl.SSLError):
             raise _FetchFailure("connection_failed", "the connection failed during the exchange") from None
+
+    async def _one_curl_request(self, result: FetchResult, target: Target, client: Profile, host_header: str,
+                                follow_redirects: bool, first_origin: str) -> str | None:
+        from botscope.scanner.probe.curl_transport import CurlFailure, CurlTransport, WireProfile
+
+        assert client.impersonate is not None
+        if self._curl is None:
+            self._curl = CurlTransport(extra_ca_bundle=self._extra_ca_bundle, ssl_context=self._curl_trust,
+                                       dialer=self._curl_dialer)
+        wire = WireProfile(impersonate=client.impersonate, headers=client.headers, http2=client.http2)
+
+        def wants_body(status: int, headers: list[tuple[str, str]]) -> bool:
+            has_location = any(name == "location" for name, _ in headers)
+            return not (follow_redirects and status in REDIRECT_STATUSES and has_location)
+
+        try:
+            answer = await self._curl.request(
+                pool_id=client.id, url=target.url, host_header=host_header, host=target.host,
+                port=target.port, addresses=[] if _is_ip_literal(target.host) else self._pins[target.host],
+                profile=wire, connect_timeout=self.limits.connect_timeout,
+                read_timeout=self.limits.read_timeout, total_timeout=self.limits.total_timeout,
+                max_body_bytes=self.limits.max_body_bytes, read_body=wants_body)
+        except CurlFailure as failure:
+            raise _FetchFailure(failure.code, failure.message) from None
+        result.ttfb_ms = None if answer.ttfb_seconds is None else _ms(answer.ttfb_seconds)
+        result.status = answer.status
+        result.headers = answer.headers
+        result.http_version = answer.http_version
+        location = next((v for n, v in result.headers if n == "location"), None)
+        if follow_redirects and answer.status in REDIRECT_STATUSES and location:
+            return self._next_hop(result, target, location, answer.status, first_origin)
+        result.final_url = target.url
+        result.body = answer.body
+        result.body_size = answer.body_size
+        result.body_truncated = answer.body_truncated
+        return None
 
     def _next_hop(self, result: FetchResult, target: Target, location: str, status: int,
                   first_origin: str) -> str:

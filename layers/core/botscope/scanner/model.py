@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 ScanMode = Literal["quick", "full"]
-ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client"]
+ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client", "signed_agent"]
 PathKind = Literal["page", "policy", "probe"]   # probe: the never-existing path (soft-404 baseline)
 # ``timed_out``: the answer did not complete within the time budget (a stall or a slow drip);
 # what arrived before the deadline is not treated as served content.
@@ -105,6 +105,7 @@ class Observation(BaseModel):
     started_at: str | None = None
     duration_ms: int | None = None
     ttfb_ms: int | None = None
+    http_version: str | None = None  # of the last response ("HTTP/1.1", "HTTP/2"); None: no answer
     redirect_chain: list[RedirectHop] = Field(default_factory=list)
     final_path: str | None = None
     # Response headers, lower-cased names. ``headers`` keeps the values of an allow-list of
@@ -150,3 +151,4 @@ class FetchResult(BaseModel):
     last_byte_ms: int | None = None           # time to the last body byte read (a stalled body included)
     started_at: str | None = None
     error: ProbeError | None = None
+    http_version: str | None = None           # of the last response ("HTTP/1.1", "HTTP/2")

@@ -298,6 +298,7 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
         duration_ms=_duration_to_last_byte(fetch), ttfb_ms=fetch.ttfb_ms,
         redirect_chain=list(fetch.redirect_chain),
         body_size=fetch.body_size or len(fetch.body), body_truncated=fetch.body_truncated,
+        http_version=fetch.http_version,
     )
     if fetch.final_url:
         observation.final_path = _same_origin_path(fetch.final_url, _host(fetch.url))

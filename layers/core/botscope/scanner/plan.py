@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from botscope.errors import InvalidTarget
-from botscope.scanner.model import FetchResult, PathRunSpec, ScanMode, ScanPlan, Target
+from botscope.scanner.model import FetchResult, PathRunSpec, ProfileId, ScanMode, ScanPlan, Target
 from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import normalize_target
 
@@ -166,9 +166,12 @@ def not_found_probe_path() -> str:
 
 def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = None,
                sitemap: FetchResult | None = None, observe_links: Iterable[str] = (),
-               request_budget: int = REQUEST_BUDGET) -> ScanPlan:
+               request_budget: int = REQUEST_BUDGET,
+               profiles: tuple[ProfileId, ...] = PROFILE_IDS) -> ScanPlan:
+    """``profiles``: the client profiles each page path is fetched with (every plan's four, plus
+    ``signed_agent`` when the scan signs)."""
     runs = [PathRunSpec(path=target.path, profile=profile, kind="page", category="target")
-            for profile in PROFILE_IDS]
+            for profile in profiles]
     policy_paths = POLICY_PATHS + (FULL_ONLY_POLICY_PATHS if mode == "full" else ())
     runs += [PathRunSpec(path=path, profile="browser", kind="policy", category=name)
              for path, name in policy_paths]
@@ -177,11 +180,11 @@ def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = Non
     discovered: list[str] = []
     if mode == "full":
         spare = request_budget - len(runs) - DISCOVERY_REQUESTS
-        limit = max(0, min(MAX_CRITICAL_PATHS, spare // len(PROFILE_IDS)))
+        limit = max(0, min(MAX_CRITICAL_PATHS, spare // len(profiles)))
         for path, category in discover_critical_paths(target, page=page, sitemap=sitemap,
                                                       observed_links=observe_links, limit=limit):
             discovered.append(path)
             runs += [PathRunSpec(path=path, profile=profile, kind="page", critical=True, category=category)
-                     for profile in PROFILE_IDS]
+                     for profile in profiles]
     return ScanPlan(target=target, mode=mode, path_runs=runs, discovered_paths=discovered,
                     request_budget=request_budget)

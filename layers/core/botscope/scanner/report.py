@@ -12,8 +12,9 @@ from typing import Any
 
 from botscope.scanner import analysis, scoring
 from botscope.scanner.findings import build_findings
-from botscope.scanner.model import Observation, ScanPlan
+from botscope.scanner.model import Observation, ProfileId, ScanPlan
 from botscope.scanner.policy import POLICY_PATHS, analyze_policy
+from botscope.scanner.profiles import get_profile
 from botscope.scanner.rules_engine import load_ruleset
 
 SCHEMA_VERSION = "1"
@@ -21,7 +22,16 @@ _SEVERITIES = ("info", "low", "medium", "high")
 _CHANGE_FIELDS = ("status", "severity", "paths", "profiles", "title")
 
 
-def _path_run(obs: Observation) -> dict[str, Any]:
+def wire_record(profile_id: ProfileId, http_version: str | None, tls: bool) -> dict[str, Any]:
+    """How BotScope's own client looked on the wire for a path run (public: our client, not the
+    site's data): the profile version, the HTTP version the server answered with, and the JA4 the
+    profile data records for that version (None when not recorded, or when the run used no TLS)."""
+    profile = get_profile(profile_id)
+    return {"profile_version": profile.version, "http_version": http_version,
+            "ja4": profile.ja4 if tls else None}
+
+
+def _path_run(obs: Observation, tls: bool = True) -> dict[str, Any]:
     failed = obs.error is not None and obs.http_status is None
     return {
         "path_run_id": obs.spec.path_run_id,
@@ -33,6 +43,7 @@ def _path_run(obs: Observation) -> dict[str, Any]:
         "http_status": obs.http_status,
         "duration_ms": obs.duration_ms,
         "error": {"code": obs.error.code, "message": obs.error.message} if obs.error else None,
+        "wire": wire_record(obs.spec.profile, obs.http_version, tls),
     }
 
 
@@ -227,10 +238,11 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
             "vendors": sorted({d["vendor"] for d in detections if d["vendor"]}),
             "findings_by_severity": by_severity,
         },
-        "path_runs": [_path_run(o) for o in site_runs + probe_runs],
+        "path_runs": [_path_run(o, plan.target.scheme == "https") for o in site_runs + probe_runs],
         "detections": public_detections,
         "policy": _public_policy(policy),
-        "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict")} for e in enforcement],
+        "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict", "basis")}
+                        for e in enforcement],
         "coverage": coverage,
         "findings": findings,
         "changes": compute_changes(findings, previous_report, probed=_observed_paths(site_runs),

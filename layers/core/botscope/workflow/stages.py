@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from botscope import errors, ids
+from botscope.agent_identity import scan_signer
 from botscope.config import get_settings
 from botscope.monitoring import hooks
 from botscope.observability import logger, metrics
@@ -100,7 +101,9 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     if scan.get("path_runs_total"):  # a retried Prepare: the plan and runs are already stored
         runs = scans.list_path_runs(scan_job_id)
     else:
-        plan = engine.plan_scan_sync(scan["target_url"], scan["scan_mode"], _network_policy())
+        plan = engine.plan_scan_sync(scan["target_url"], scan["scan_mode"], _network_policy(),
+                                     extra_ca_bundle=get_settings().extra_ca_bundle or None,
+                                     signer=scan_signer())
         for spec in plan.path_runs:
             spec.path_run_id = ids.new_id("run")
         # The plan first: a path run that exists always has its spec in the stored plan.
@@ -128,7 +131,9 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
     if spec is None:
         raise ScanNotActive(f"path run {path_run_id} is not in the plan")
     scans.update_path_run(scan_job_id, path_run_id, status="running")
-    observation = engine.probe_sync(spec, plan.target, _network_policy())
+    observation = engine.probe_sync(spec, plan.target, _network_policy(),
+                                    extra_ca_bundle=get_settings().extra_ca_bundle or None,
+                                    signer=scan_signer())
     key = reports.put_observation(scan_job_id, path_run_id, observation.model_dump(mode="json"))
     # A fetch that got no answer (timeout, refused, guard) is a failed path run; the observation is
     # kept anyway, since "no answer" is itself evidence (a tarpit, a drop rule).

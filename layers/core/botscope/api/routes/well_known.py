@@ -1,0 +1,27 @@
+"""BotScope's Web Bot Auth key directory at ``/.well-known/http-message-signatures-directory``
+(outside /api/v1: the location is fixed by the Web Bot Auth directory draft; docs/web-bot-auth.md).
+Public, unauthenticated, signed; 404 when no signing key is configured."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request, Response
+
+from botscope.agent_identity import configured_signer
+
+# Fixed by the directory draft; repeated here so the API's cold start does not import the signer.
+DIRECTORY_PATH = "/.well-known/http-message-signatures-directory"
+
+
+def key_directory(request: Request) -> Response:
+    signer = configured_signer()
+    if signer is None:
+        return Response(status_code=404)
+    authority = request.headers.get("host") or urlsplit(signer.signature_agent).netloc
+    body, headers = signer.directory(authority)
+    return Response(content=body, headers=dict(headers), media_type=None)
+
+
+def mount(app: FastAPI) -> None:
+    app.add_api_route(DIRECTORY_PATH, key_directory, methods=["GET"], include_in_schema=False)
