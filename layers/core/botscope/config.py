@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     webhook_attempt_deadline_seconds: float = 15.0
     # Attempts in flight at once to one endpoint, and to one host across every workspace; a message
     # over either cap waits in the queue (it is not an attempt).
-    webhook_max_in_flight_per_endpoint: int = 2
-    webhook_max_in_flight_per_host: int = 4
+    webhook_max_in_flight_per_endpoint: int = 4
+    webhook_max_in_flight_per_host: int = 8
     # Attempts (first tries and retries together) one endpoint, and one host across workspaces, may
     # receive per minute; over it the message waits in the queue.
     webhook_max_attempts_per_endpoint_minute: int = 60

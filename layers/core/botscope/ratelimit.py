@@ -122,3 +122,26 @@ def scan_limit_refusal(limit: int, running: int) -> RateLimited:
     state = RateLimitState(SCAN_POLICY, limit, SCAN_RETRY_AFTER_SECONDS, 0, SCAN_RETRY_AFTER_SECONDS)
     return _refuse(state, f"Your workspace is already running {running} scans (the limit is {limit}); "
                           "start this one when a scan finishes. Reading existing scans is not limited.")
+
+
+def fixed_window_hit(counter: str, quota: int, window_seconds: int, *, now: float | None = None) -> int | None:
+    """Counts one hit on the fixed-window counter ``counter`` (``RL#<counter>`` / ``W#<start>``).
+    Returns None when it fits, else the seconds until the window resets (the hit is not counted).
+    ``quota <= 0`` means unlimited."""
+    if quota <= 0:
+        return None
+    window = max(1, window_seconds)
+    moment = _clock() if now is None else now
+    window_start = int(moment // window) * window
+    try:
+        table().update_item(
+            Key={"pk": f"RL#{counter}", "sk": f"W#{window_start}"},
+            UpdateExpression="ADD hits :one SET expires_at = :exp",
+            ConditionExpression="attribute_not_exists(hits) OR hits < :quota",
+            ExpressionAttributeValues={":one": 1, ":quota": quota,
+                                       ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return max(1, math.ceil(window_start + window - moment))
+    return None
