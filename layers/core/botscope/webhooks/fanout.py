@@ -67,6 +67,11 @@ def _send_all(entries: list[dict[str, Any]]) -> None:
             raise RuntimeError(f"could not enqueue {len(chunk)} webhook deliveries")
 
 
+def send_messages(bodies: list[str]) -> None:
+    """Enqueues delivery messages (``delivery_message`` bodies), e.g. a manual redelivery."""
+    _send_all([{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)])
+
+
 def _enqueue(workspace_id: str, event_id: str, event_type: str, payload: str,
              endpoints: list[dict[str, Any]]) -> list[str]:
     entries, delivery_ids = [], []

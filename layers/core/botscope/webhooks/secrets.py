@@ -106,11 +106,11 @@ PREVIOUS_PREFIX = "previous_"
 def signing_secrets(item: dict[str, Any], *, now: Any = None) -> list[str]:
     """The secrets a delivery is signed with, newest first: the current one, plus the one it
     replaced while the rotation's overlap lasts (``previous_secret_*`` fields until
-    ``previous_secret_expires_at``), so receivers holding either secret verify every delivery."""
+    ``rotation_overlap_until``), so receivers holding either secret verify every delivery."""
     from botscope.store.table import utcnow
 
     current = decrypt(item)
-    expires = item.get("previous_secret_expires_at")
+    expires = item.get("rotation_overlap_until")
     if not expires or not item.get("previous_secret_ciphertext"):
         return [current]
     from datetime import datetime
