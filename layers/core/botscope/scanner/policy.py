@@ -18,6 +18,7 @@ from typing import Any
 from protego import Protego
 
 from botscope.scanner.model import Observation
+from botscope.scanner.sanitize import KEY_LIMIT, MAX_SIGNAL_KEYS, VALUE_LIMIT, site_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -129,19 +130,22 @@ def content_signals(text: str) -> dict[str, str] | None:
         line = _strip_comment(raw)
         match = _LINE_KEY.match(line)
         if match and match.group(1).lower() == "content-signal":
-            found.update(_key_values(match.group(2)))
+            for key, value in _key_values(match.group(2)).items():
+                if key in found or len(found) < MAX_SIGNAL_KEYS:
+                    found[key] = value
     return found or None
 
 
 def _key_values(value: str) -> dict[str, str]:
+    # Keys and values are the site's own text: bounded and stripped of control characters
+    # (scanner/sanitize.py) before they reach findings and the report.
     pairs: dict[str, str] = {}
     for item in value.split(","):
         key, sep, val = item.partition("=")
-        key = key.strip()
-        if key and sep:
-            pairs[key] = val.split(";", 1)[0].strip().strip('"')
-        elif key:
-            pairs[key] = "?1"   # a bare structured-field key means true
+        key = site_text(key, KEY_LIMIT)
+        if not key or (key not in pairs and len(pairs) >= MAX_SIGNAL_KEYS):
+            continue
+        pairs[key] = site_text(val.split(";", 1)[0].strip().strip('"'), VALUE_LIMIT) if sep else "?1"
     return pairs
 
 
