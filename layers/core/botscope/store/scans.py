@@ -276,10 +276,11 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
                 "http_status": None, "duration_ms": None, "error": None, "observation_key": None,
                 "kind": "page", "critical": False, "category": None}
         item.update({k: run[k] for k in _RUN_FIELDS if k in run})
-        if isinstance(item.get("path"), str):
+        path = item.get("path")
+        if isinstance(path, str):
             # The probe reads its URL from the stored plan; the stored path run (shown in status
             # and listings) carries no query values of the customer's URL.
-            item["path"] = redact_url(item["path"])
+            item["path"] = redact_url(path)
         items.append(to_dynamo(item))
     with table().batch_writer() as batch:
         for item in items:
