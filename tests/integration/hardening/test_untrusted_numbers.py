@@ -6,6 +6,7 @@ a scanned page costs only that link, never the plan."""
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botscope.cli import EXIT_REJECTED, main
@@ -91,6 +92,10 @@ def test_mcp_answers_a_structured_invalid_target(api_client, workspace_factory, 
 @pytest.mark.parametrize("url", ["https://example.com:²/", "https://example.com:１０/", "http://%5Bfoo%5D/"])
 def test_cli_prints_one_clean_line_and_exits_2(url: str) -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert main(["scan", url, "--quiet"], stdout=out, stderr=err) == EXIT_REJECTED
+    # In a thread of its own: the CLI's asyncio.run() leaves its thread without an event loop,
+    # which later tests in this process (Mangum on the main thread) would trip over.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        code = pool.submit(main, ["scan", url, "--quiet"], stdout=out, stderr=err).result()
+    assert code == EXIT_REJECTED
     assert err.getvalue().startswith("botscope: invalid_target:") and "Traceback" not in err.getvalue()
     assert out.getvalue() == ""
