@@ -64,12 +64,32 @@ class Settings(BaseSettings):
     # --- webhooks
     webhook_retry_schedule: str = ""  # comma-separated seconds between attempts; "" = production schedule
     webhook_timeout_seconds: float = 10.0
+    # Total wall-clock budget of one attempt (connect + send + status line), whatever the peer
+    # dribbles; well under WebhookDeliverFunction's 30 s Timeout in template.yaml (docs/invariants.md).
+    webhook_attempt_deadline_seconds: float = 15.0
+    # Attempts in flight at once to one endpoint, and to one host across every workspace; a message
+    # over either cap waits in the queue (it is not an attempt).
+    webhook_max_in_flight_per_endpoint: int = 4
+    webhook_max_in_flight_per_host: int = 8
+    # Attempts (first tries and retries together) one endpoint, and one host across workspaces, may
+    # receive per minute; over it the message waits in the queue.
+    webhook_max_attempts_per_endpoint_minute: int = 60
+    webhook_max_attempts_per_host_minute: int = 120
+    # POST /webhooks/{id}/test calls per endpoint per minute (429 with Retry-After beyond).
+    webhook_test_per_endpoint_minute: int = 5
+    # How long a rotated-out signing secret still signs deliveries (both signatures are sent).
+    webhook_secret_overlap_seconds: int = 24 * 3600
     # KMS key (id, ARN or alias) that encrypts webhook signing secrets at rest; "" = local fallback
     # (botscope.webhooks.secrets documents it). The DLQ URL defaults to the queue's redrive target.
     webhook_kms_key_id: str = ""
     webhook_dlq_url: str = ""
     # An endpoint whose deliveries keep failing this long (no 2xx in between) is disabled.
     webhook_disable_after_seconds: int = 5 * 24 * 3600
+
+    # --- proxies: comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is
+    # believed (local stack only; deployed, the source IP is API Gateway's request context).
+    # "" = none: the socket's peer is the source IP.
+    trusted_proxies: str = ""
 
     # --- rate limits (issue 6): per credential, a fixed window counter; per workspace, running scans
     rate_limit_requests: int = 300          # requests per credential per window (0 = unlimited)
@@ -86,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def allowed_private_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(p, strict=False) for p in _split(self.allow_private_targets))
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
 
     @property
     def allowed_origin_list(self) -> tuple[str, ...]:

@@ -5,7 +5,9 @@ Request rate is a fixed-window counter per credential in the table (``RL#<actor>
 one count and a refused request does not consume quota. The item expires with the window (TTL).
 
 Concurrent scans are the workspace's live ``ACTIVE#`` markers (one per running scan, written by
-the scan service and removed when the scan finishes), counted before a *new* scan starts. Reads
+the scan service and removed when the scan finishes), counted before a *new* scan starts: a cheap
+early refusal. The limit itself is enforced atomically by a lease per running scan
+(``botscope.store.scans.claim_concurrency_lease``), claimed after the URL's marker. Reads
 of existing scans never pass through this check, so they stay available while creation is limited.
 
 429 responses carry ``Retry-After`` and the IETF draft ``RateLimit`` / ``RateLimit-Policy``
@@ -111,6 +113,35 @@ def check_scan_concurrency(principal: Principal) -> None:
         return
     running = running_scan_count(principal.workspace_id)
     if running >= limit:
-        state = RateLimitState(SCAN_POLICY, limit, SCAN_RETRY_AFTER_SECONDS, 0, SCAN_RETRY_AFTER_SECONDS)
-        raise _refuse(state, f"Your workspace is already running {running} scans (the limit is {limit}); "
-                             "start this one when a scan finishes. Reading existing scans is not limited.")
+        raise scan_limit_refusal(limit, running)
+
+
+def scan_limit_refusal(limit: int, running: int) -> RateLimited:
+    """The 429 for a workspace at its concurrent-scan limit (the pre-check above, or a start that
+    lost the race for the last lease: ``botscope.store.scans.claim_concurrency_lease``)."""
+    state = RateLimitState(SCAN_POLICY, limit, SCAN_RETRY_AFTER_SECONDS, 0, SCAN_RETRY_AFTER_SECONDS)
+    return _refuse(state, f"Your workspace is already running {running} scans (the limit is {limit}); "
+                          "start this one when a scan finishes. Reading existing scans is not limited.")
+
+
+def fixed_window_hit(counter: str, quota: int, window_seconds: int, *, now: float | None = None) -> int | None:
+    """Counts one hit on the fixed-window counter ``counter`` (``RL#<counter>`` / ``W#<start>``).
+    Returns None when it fits, else the seconds until the window resets (the hit is not counted).
+    ``quota <= 0`` means unlimited."""
+    if quota <= 0:
+        return None
+    window = max(1, window_seconds)
+    moment = _clock() if now is None else now
+    window_start = int(moment // window) * window
+    try:
+        table().update_item(
+            Key={"pk": f"RL#{counter}", "sk": f"W#{window_start}"},
+            UpdateExpression="ADD hits :one SET expires_at = :exp",
+            ConditionExpression="attribute_not_exists(hits) OR hits < :quota",
+            ExpressionAttributeValues={":one": 1, ":quota": quota,
+                                       ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return max(1, math.ceil(window_start + window - moment))
+    return None

@@ -19,6 +19,9 @@ WEBHOOK_ENV = {
     "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8",
     "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0",   # 4 attempts, no delay between them
     "BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS": "5",
+    # A batch of ten messages to one endpoint is sent in one pass (the caps have their own tests).
+    "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "10",
+    "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_HOST": "20",
 }
 
 

@@ -54,3 +54,39 @@ def test_test_event_is_delivered_and_retried_on_the_local_stack(stack: Any) -> N
         assert Webhook(webhook["secret"]).verify(request.body, request.headers)["type"] == "webhook.test"
     (dlv,) = client.get(f"/api/v1/webhooks/{webhook['webhook_id']}/deliveries").json()["data"]
     assert [a["status_code"] for a in dlv["attempts"]] == [500, 200]
+
+
+def test_manage_an_endpoint_on_the_local_stack(stack: Any) -> None:
+    """410 disables the endpoint; PATCH re-enables it; after a rotation a delivery verifies with
+    the old and the new secret; a redelivery repeats the event with the same webhook-id."""
+    client = httpx.Client(base_url=stack.base_url,
+                          headers={"Authorization": f"Bearer {stack.credentials.growth_api_key}"}, timeout=30)
+    with receiver(lambda request, index: (410, {}) if index == 0 else (200, {})) as rx:
+        webhook = client.post("/api/v1/webhooks", json={"label": "managed", "url": rx.url("/managed"),
+                                                       "event_types": ["scan.completed"]}).json()
+        wid = webhook["webhook_id"]
+        assert client.post(f"/api/v1/webhooks/{wid}/test").status_code == 202
+        assert _wait_for(lambda: client.get(f"/api/v1/webhooks/{wid}").json()["status"] == "disabled")
+
+        enabled = client.patch(f"/api/v1/webhooks/{wid}", json={"enabled": True, "description": "back"})
+        assert enabled.status_code == 200, enabled.text
+        assert enabled.json()["status"] == "enabled" and enabled.json()["failing_since"] is None
+
+        rotated = client.post(f"/api/v1/webhooks/{wid}/rotate-secret").json()
+        queued = client.post(f"/api/v1/webhooks/{wid}/test").json()
+
+        def delivered(event_id: str, attempts: int = 1) -> bool:
+            data = client.get(f"/api/v1/webhooks/{wid}/deliveries").json()["data"]
+            match = [d for d in data if d["event_id"] == event_id]
+            return bool(match) and match[0]["status"] == "delivered" and len(match[0]["attempts"]) == attempts
+
+        assert _wait_for(lambda: delivered(queued["event_id"]))
+        again = client.post(f"/api/v1/webhooks/{wid}/deliveries/{queued['delivery_id']}/redeliver")
+        assert again.status_code == 202, again.text
+        assert _wait_for(lambda: delivered(queued["event_id"], attempts=2))
+
+    after_rotation = rx.requests[1:]
+    assert [r.headers["webhook-id"] for r in after_rotation] == [queued["event_id"]] * 2
+    for request in after_rotation:
+        for secret in (webhook["secret"], rotated["secret"]):
+            assert Webhook(secret).verify(request.body, request.headers)["type"] == "webhook.test"

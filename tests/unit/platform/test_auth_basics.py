@@ -31,13 +31,16 @@ def test_api_rejects_missing_and_unknown_keys(api_client, workspace_factory):
     assert principal.workspace_id == ws["workspace_id"] and principal.plan == "growth"
 
 
-def test_a_client_request_id_is_echoed_only_when_short_and_plain(api_client):
+def test_a_client_request_id_is_echoed_apart_only_when_short_and_plain(api_client):
+    """The request id is always the server's; a caller's id comes back as X-Client-Request-Id."""
     plain = api_client.get("/api/v1/health", headers={"X-Request-Id": "trace-42.a:b"})
-    assert plain.headers["x-request-id"] == "trace-42.a:b"
+    assert plain.headers["x-request-id"].startswith("req_")
+    assert plain.headers["x-client-request-id"] == "trace-42.a:b"
     hostile = api_client.get("/api/v1/health", headers={"X-Request-Id": "x" * 5000})
     assert hostile.headers["x-request-id"].startswith("req_") and len(hostile.headers["x-request-id"]) < 64
+    assert "x-client-request-id" not in hostile.headers
     injected = api_client.get("/api/v1/health", headers={"X-Request-Id": "a b<script>"})
-    assert injected.headers["x-request-id"].startswith("req_")
+    assert injected.headers["x-request-id"].startswith("req_") and "x-client-request-id" not in injected.headers
 
 
 def test_credentials_are_checked_before_the_body(api_client, workspace_factory):

@@ -22,21 +22,30 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestIdMiddleware(BaseHTTPMiddleware):
-    """Gives every request an id (API Gateway's when present), echoes it, and binds it to the logs."""
+    """Gives every request a server-side id (API Gateway's when present, else a fresh one), echoes it
+    as ``X-Request-Id`` and binds it to the logs and the audit log. A caller's own ``X-Request-Id``
+    never becomes the request id (audit records must not carry what the caller chose); when it is
+    short and plain it is echoed as ``X-Client-Request-Id`` and logged as ``client_request_id``."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         from botscope.observability import logger
 
         event = request.scope.get("aws.event") or {}
         client_id = request.headers.get("x-request-id") or ""
-        # A caller's own id is kept only if it is short and plain: it is echoed, logged and audited.
-        request_id = ((event.get("requestContext") or {}).get("requestId")
-                      or (client_id if _CLIENT_REQUEST_ID.fullmatch(client_id) else None)
-                      or f"req_{uuid.uuid4().hex}")
+        client_request_id = client_id if _CLIENT_REQUEST_ID.fullmatch(client_id) else None
+        request_id = (event.get("requestContext") or {}).get("requestId") or f"req_{uuid.uuid4().hex}"
         request.state.request_id = request_id
         logger.set_correlation_id(request_id)
-        response = await call_next(request)
+        if client_request_id:
+            logger.append_keys(client_request_id=client_request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            if client_request_id:
+                logger.remove_keys(["client_request_id"])
         response.headers["X-Request-Id"] = request_id
+        if client_request_id:
+            response.headers["X-Client-Request-Id"] = client_request_id
         return response
 
 

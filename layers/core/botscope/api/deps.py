@@ -18,6 +18,7 @@ from botscope.auth import tokens
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import Forbidden, PayloadTooLarge, Unauthorized
+from botscope.numbers import ascii_int
 from botscope.store import credentials, workspaces
 from botscope.store.table import is_expired
 
@@ -130,7 +131,8 @@ def body_size_limit(max_bytes: int) -> Callable[[Request], Awaitable[None]]:
     declared length is checked first, then the bytes actually sent)."""
     async def limit_body_size(request: Request) -> None:
         declared = request.headers.get("content-length")
-        if (declared and declared.isdigit() and int(declared) > max_bytes) or len(await request.body()) > max_bytes:
+        declared_bytes = ascii_int(declared, max_digits=19) if declared else None
+        if (declared_bytes is not None and declared_bytes > max_bytes) or len(await request.body()) > max_bytes:
             raise PayloadTooLarge(f"The request body must be at most {max_bytes} bytes.")
 
     return limit_body_size

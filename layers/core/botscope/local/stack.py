@@ -36,6 +36,17 @@ DAY_SECONDS = 86400
 DEFAULT_SCHEDULE_SECONDS = 60
 
 
+def api_server_config(app: Any) -> Any:
+    """uvicorn's configuration for the local API. The socket's peer is the source IP the audit log
+    records: X-Forwarded-For is believed only from the proxies ``BOTSCOPE_TRUSTED_PROXIES`` names
+    (uvicorn's default believes it from 127.0.0.1, i.e. from every local caller)."""
+    import uvicorn
+
+    trusted = get_settings().trusted_proxy_list
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                          proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+
+
 class LocalStack:
     """Start with ``start()``, stop with ``stop()`` (or use it as a context manager).
 
@@ -223,7 +234,7 @@ class LocalStack:
 
         from botscope.api.app import create_app
 
-        config = uvicorn.Config(create_app(), log_level="warning", access_log=False, lifespan="on")
+        config = api_server_config(create_app())
         self._uvicorn = uvicorn.Server(config)
         self._uvicorn_thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [api_socket]},
                                                 name="botscope-uvicorn", daemon=True)

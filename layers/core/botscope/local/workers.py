@@ -2,7 +2,9 @@
 
 - ``SqsPoller``: Lambda's SQS event source mapping (batches of up to 10, partial batch responses:
   only the messages not listed in ``batchItemFailures`` are deleted; the others reappear after
-  the visibility timeout and, after maxReceiveCount receives, moto moves them to the DLQ).
+  the visibility timeout and, after maxReceiveCount receives, moto moves them to the DLQ). Like
+  Lambda scaling out, up to ``concurrency`` batches are handled at once: the poller receives the
+  next batch while a slow one is still being handled, so one slow endpoint never stalls the queue.
 - ``ScheduleLoop``: an EventBridge schedule (moto never fires them).
 """
 
@@ -13,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,8 +76,12 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
 
 class SqsPoller(_Loop):
     def __init__(self, queue_url: str, handler: LazyHandler, *, region: str, function_name: str,
-                 batch_size: int = 10, wait_seconds: int = 1) -> None:
+                 batch_size: int = 10, wait_seconds: int = 1, concurrency: int = 4) -> None:
         super().__init__("botscope-sqs-poller")
+        self.concurrency = max(1, concurrency)
+        self._free_invocations = threading.BoundedSemaphore(self.concurrency)
+        self._invocations = ThreadPoolExecutor(max_workers=self.concurrency,
+                                               thread_name_prefix="botscope-sqs-invoke")
         self.queue_url = queue_url
         self.handler = handler
         self.region = region
@@ -87,38 +94,68 @@ class SqsPoller(_Loop):
             QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                if not self.poll_once():
-                    self.stopping.wait(0.2)
-            except Exception:
-                log.exception("webhook poller iteration failed")
-                self.stopping.wait(1.0)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    if not self.poll_once(wait=False):
+                        self.stopping.wait(0.2)
+                except Exception:
+                    log.exception("webhook poller iteration failed")
+                    self.stopping.wait(1.0)
+        finally:
+            self._invocations.shutdown(wait=True)
 
-    def poll_once(self) -> bool:
-        """Receives one batch and hands it to the handler. Returns whether anything was received."""
+    def poll_once(self, *, wait: bool = True) -> bool:
+        """Receives one batch and hands it to the handler. Returns whether anything was received.
+        ``wait=False`` (the loop) returns once the batch is handed over; at most ``concurrency``
+        batches are being handled at a time."""
         handler = self.handler.get()
         if handler is None:
             self.stopping.wait(5.0)
             return False
-        received = self._sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=self.wait_seconds,
-            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        while not self._free_invocations.acquire(timeout=0.5):
+            if self.stopping.is_set():
+                return False
+        try:
+            received = self._sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=self.wait_seconds,
+                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        except BaseException:
+            self._free_invocations.release()
+            raise
         if not received:
+            self._free_invocations.release()
             return False
         self.batches += 1
+        if wait:
+            try:
+                self._handle_batch(handler, received)
+            finally:
+                self._free_invocations.release()
+            return True
+        self._invocations.submit(self._handle_batch_and_free, handler, received)
+        return True
+
+    def _handle_batch_and_free(self, handler: Handler, received: list[dict[str, Any]]) -> None:
+        try:
+            self._handle_batch(handler, received)
+        except Exception:
+            log.exception("webhook batch failed")
+        finally:
+            self._free_invocations.release()
+
+    def _handle_batch(self, handler: Handler, received: list[dict[str, Any]]) -> None:
         result, function_error = invoke_handler(handler, self.function_name,
                                                 sqs_event(received, self._queue_arn, self.region))
         if function_error:
             # As on Lambda: a failed invocation returns the whole batch to the queue.
             log.warning("webhook handler failed: %s", result.get("errorMessage"))
-            return True
+            return
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in received if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
-        return True
 
 
 def scheduled_event(rule_name: str, region: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from botscope import __version__
 from botscope.auth.principal import Principal
 from botscope.errors import BotScopeError, Unauthorized
+from botscope.numbers import ascii_int
 
 # Where McpHttpEndpoint leaves the authenticated caller for the tools (the ASGI scope travels with
 # the Starlette request that the SDK hands to each tool call).
@@ -72,7 +73,8 @@ def error_result(exc: BotScopeError) -> CallToolResult:
         error["errors"] = exc.errors
     retry_after = exc.headers.get("Retry-After")
     if retry_after:
-        error["retry_after_seconds"] = int(retry_after) if retry_after.isdigit() else retry_after
+        seconds = ascii_int(retry_after, max_digits=9)
+        error["retry_after_seconds"] = seconds if seconds is not None else retry_after
     text = f"{exc.code} ({exc.status}): {exc.message}"
     if exc.errors:
         text += " " + "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)

@@ -22,6 +22,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from botscope.scanner.model import FetchResult, Observation, Outcome, PathRunSpec, RuleMatch
 from botscope.scanner.rules_engine import ResponseFeatures, Ruleset, body_window, load_ruleset
+from botscope.scanner.sanitize import HEADER_LIMIT, KEY_LIMIT, TEXT_LIMIT, site_text
 
 # Header values worth keeping: none of them carries a secret, a cookie or an address.
 HEADER_VALUE_ALLOWLIST = frozenset({
@@ -61,7 +62,7 @@ def _cookie_names(headers: list[tuple[str, str]]) -> list[str]:
         if name.lower() != "set-cookie":
             continue
         cookie = value.split(";", 1)[0]
-        cookie_name = cookie.split("=", 1)[0].strip()
+        cookie_name = site_text(cookie.split("=", 1)[0], KEY_LIMIT * 2)
         if cookie_name and cookie_name not in names:
             names.append(cookie_name)
     return names
@@ -314,7 +315,7 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
             names.append(name)
         if name in HEADER_VALUE_ALLOWLIST:
             # repeated headers are joined as HTTP allows; bounded so a huge header can't bloat storage
-            kept[name] = (f"{kept[name]}, {value}" if name in kept else value)[:1024]
+            kept[name] = site_text(f"{kept[name]}, {value}" if name in kept else value, HEADER_LIMIT)
     observation.header_names = names
     observation.headers = kept
     observation.cookie_names = _cookie_names(headers)
@@ -331,7 +332,7 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     window = body_window(body) if body else ""
     if is_html:
         _regex_fallbacks(page, window)
-    observation.title = page.title
+    observation.title = site_text(page.title, TEXT_LIMIT) or None if page.title else None
     observation.script_hosts = page.script_hosts
     observation.iframe_hosts = page.iframe_hosts
     observation.form_count = page.form_count

@@ -83,14 +83,20 @@ def extract_links(body: bytes | str, base_url: str) -> list[str]:
     base = base_url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
-        base = urljoin(base_url, (base_node.attributes.get("href") or "").strip())
+        try:
+            base = urljoin(base_url, (base_node.attributes.get("href") or "").strip())
+        except ValueError:
+            base = base_url
     links: list[str] = []
     for node in tree.css("a[href], area[href], form"):
         raw = node.attributes.get("action" if node.tag == "form" else "href")
         raw = (raw or "").strip()
         if node.tag != "form" and not raw:
             continue
-        links.append(urljoin(base, raw))
+        try:
+            links.append(urljoin(base, raw))
+        except ValueError:
+            continue  # "http://[x": a link the page got wrong costs only that link
         if len(links) >= _MAX_CANDIDATES:
             break
     return links
@@ -103,11 +109,11 @@ def sitemap_urls(body: bytes | str) -> list[str]:
 
 def _same_origin_path(url: str, target: Target) -> str | None:
     """The path (no query, no fragment) of ``url`` if it is on the target's origin."""
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
-        return None
     try:
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            return None
         normalized = normalize_target(url)
-    except InvalidTarget:
+    except (InvalidTarget, ValueError):
         return None
     if normalized.origin != target.origin:
         return None
@@ -130,7 +136,11 @@ def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
     if _usable(sitemap):
         assert sitemap is not None
         candidates += sitemap_urls(sitemap.body)
-    candidates += [urljoin(target.url, link) for link in observed_links]
+    for link in observed_links:
+        try:
+            candidates.append(urljoin(target.url, link))
+        except ValueError:
+            continue
 
     excluded = {urlsplit(target.path).path, SITEMAP_PATH, *(p for p, _ in POLICY_PATHS + FULL_ONLY_POLICY_PATHS)}
     by_category: dict[str, list[str]] = {name: [] for name, _ in CRITICAL_CATEGORIES}

@@ -28,6 +28,7 @@ from protego import Protego
 
 from botscope.scanner.model import Observation
 from botscope.scanner.observe import shingle_similarity
+from botscope.scanner.sanitize import KEY_LIMIT, MAX_SIGNAL_KEYS, VALUE_LIMIT, site_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -225,14 +226,15 @@ def content_signals(text: str) -> dict[str, Any]:
 
 
 def _key_values(value: str) -> dict[str, str]:
+    # Keys and values are the site's own text: bounded and stripped of control characters
+    # (scanner/sanitize.py) before they reach findings and the report.
     pairs: dict[str, str] = {}
     for item in value.split(","):
         key, sep, val = item.partition("=")
-        key = key.strip()
-        if key and sep:
-            pairs[key] = val.split(";", 1)[0].strip().strip('"')
-        elif key:
-            pairs[key] = "?1"   # a bare structured-field key means true
+        key = site_text(key, KEY_LIMIT)
+        if not key or (key not in pairs and len(pairs) >= MAX_SIGNAL_KEYS):
+            continue
+        pairs[key] = site_text(val.split(";", 1)[0].strip().strip('"'), VALUE_LIMIT) if sep else "?1"
     return pairs
 
 

@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit
 import idna
 
 from botscope.errors import InvalidTarget, TargetNotPublic
+from botscope.numbers import ascii_int
 from botscope.scanner.model import Target
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -133,7 +134,7 @@ def _parse_ipv4_part(part: str) -> int | None:
         return int(digits, 16) if re.fullmatch(r"[0-9a-fA-F]+", digits) else None
     if len(part) > 1 and part[0] == "0":
         return int(part, 8) if re.fullmatch(r"[0-7]+", part) else None
-    return int(part) if part.isdigit() else None
+    return ascii_int(part, max_digits=32)
 
 
 def _looks_numeric(label: str) -> bool:
@@ -164,8 +165,9 @@ def parse_ip_literal_loose(host: str) -> IPAddress | None:
         return None  # a name: the last label is not a number (WHATWG "ends in a number")
     if len(parts) > 4:
         raise InvalidTarget("the host is not a valid IPv4 address")
-    values = [_parse_ipv4_part(p) for p in parts]
-    if any(v is None for v in values):
+    parsed = [_parse_ipv4_part(p) for p in parts]
+    values = [v for v in parsed if v is not None]
+    if len(values) != len(parsed):
         raise InvalidTarget("the host is not a valid IPv4 address")
     *head, last = values
     if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
@@ -188,6 +190,9 @@ def _normalize_host(raw: str) -> str:
         raise InvalidTarget("the host contains characters that are not allowed")
     if host.startswith("["):
         ip = parse_ip_literal_loose(host)
+        if not host.endswith("]") or not isinstance(ip, ipaddress.IPv6Address):
+            # "[foo]" (also spelt "%5Bfoo%5D") or "[1.2.3.4]": brackets hold an IPv6 address only.
+            raise InvalidTarget("the host in brackets is not an IPv6 address")
         return str(ip)
     if not host.isascii():
         # UTS 46 maps full-width digits and dots too, so "１２７．０．０．１" becomes an IP literal below.
@@ -248,9 +253,12 @@ def normalize_target(url: str) -> Target:
             raise InvalidTarget("an IPv6 address must be written in brackets")
     port = _DEFAULT_PORTS[scheme]
     if port_text != "":  # an empty port ("host:/") means the default one, as in browsers
-        if not port_text.isdigit() or len(port_text) > 5 or not 1 <= int(port_text) <= 65535:
-            raise InvalidTarget("the port must be a number between 1 and 65535")
-        port = int(port_text)
+        # ASCII digits only: "²" and "①" pass isdigit() but break int(), and a fullwidth "１０"
+        # (which WHATWG would read as 10) is a URL the customer did not literally write.
+        number = ascii_int(port_text, max_digits=5)
+        if number is None or not 1 <= number <= 65535:
+            raise InvalidTarget("the port must be written in ASCII digits, between 1 and 65535")
+        port = number
     host = _normalize_host(host_part)
     path = quote(parts.path or "/", safe=_PATH_SAFE)
     if not path.startswith("/"):
@@ -260,7 +268,8 @@ def normalize_target(url: str) -> Target:
     origin = f"{scheme}://{_host_for_url(host)}"
     if port != _DEFAULT_PORTS[scheme]:
         origin += f":{port}"
-    return Target(url=origin + path, scheme=scheme, host=host, port=port, path=path, origin=origin)
+    return Target(url=origin + path, scheme="https" if scheme == "https" else "http", host=host, port=port,
+                  path=path, origin=origin)
 
 
 # --- resolution + guard ------------------------------------------------------------------------

@@ -240,6 +240,17 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
             _audit_enrollment(principal, monitored_url_id, target_url)
         return ScanCreation(body=created_view(running, monitored_url_id), status_code=200, created=False)
 
+    limit = get_settings().max_concurrent_scans
+    if limit > 0 and scans.claim_concurrency_lease(workspace_id, scan_job_id, limit=limit,
+                                                   ttl_seconds=deadline) is None:
+        # Every slot went to a parallel start since the pre-check: undo this start, answer 429.
+        from botscope import ratelimit
+
+        scans.release_active(workspace_id, target_url, scan_job_id)
+        scans.discard_scan(scan_job_id)
+        if newly_enrolled and monitored_url_id:
+            monitoring.release(workspace_id, monitored_url_id)
+        raise ratelimit.scan_limit_refusal(limit, limit)
     try:
         from botscope.workflow.starter import start_scan_execution
 

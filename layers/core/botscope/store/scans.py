@@ -21,6 +21,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from botscope import ids
+from botscope.redaction import redact_url
 from botscope.store.table import (
     conditional_update,
     dynamodb_client,
@@ -201,6 +202,7 @@ def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, 
         raise
     scan = plain_item(response["Attributes"])
     release_active(scan["workspace_id"], scan["target_url"], scan_job_id)
+    release_concurrency_lease(scan["workspace_id"], scan_job_id, slot=scan.get("concurrency_slot"))
     return scan
 
 
@@ -274,6 +276,11 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
                 "http_status": None, "duration_ms": None, "error": None, "observation_key": None,
                 "kind": "page", "critical": False, "category": None}
         item.update({k: run[k] for k in _RUN_FIELDS if k in run})
+        path = item.get("path")
+        if isinstance(path, str):
+            # The probe reads its URL from the stored plan; the stored path run (shown in status
+            # and listings) carries no query values of the customer's URL.
+            item["path"] = redact_url(path)
         items.append(to_dynamo(item))
     with table().batch_writer() as batch:
         for item in items:
@@ -402,3 +409,97 @@ def release_active(workspace_id: str, target_url: str, scan_job_id: str) -> bool
 def get_active(workspace_id: str, target_url: str) -> str | None:
     item = table().get_item(Key=_active_key(workspace_id, target_url), ConsistentRead=True).get("Item")
     return None if item is None or is_expired(item) else str(item["scan_job_id"])
+
+
+# --- concurrency leases: at most N running scans per workspace ---------------------------------
+# One item per slot (``RUNSLOT#<n>``, n < the workspace's limit), each held by at most one scan.
+# Claiming is a conditional put on a free (missing, expired or abandoned) slot, so N parallel
+# starts with M free slots win exactly min(N, M) of them: a start fails only after finding every
+# slot held. A lease expires with the scan's deadline (plus grace) in case a release is lost.
+# Released by every terminal transition (``_finish``: completion, failure, the overdue sweep) and
+# by ``release_concurrency_lease`` (the start path's undo, cancellation).
+
+CONCURRENCY_SLOT_PREFIX = "RUNSLOT#"
+
+
+def _slot_key(workspace_id: str, slot: int) -> dict[str, str]:
+    return {"pk": ws_pk(workspace_id), "sk": f"{CONCURRENCY_SLOT_PREFIX}{slot:04d}"}
+
+
+def _claim_slot(workspace_id: str, slot: int, scan_job_id: str, ttl: int) -> bool:
+    key = _slot_key(workspace_id, slot)
+    item = {**key, "scan_job_id": scan_job_id, "claimed_at": now_iso(), "expires_at": ttl_after(ttl)}
+    condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+                                 "ExpressionAttributeValues": {":now": int(utcnow().timestamp())}}
+    for _ in range(2):
+        try:
+            table().put_item(Item=item, **condition)
+            return True
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+        current = table().get_item(Key=key, ConsistentRead=True).get("Item")
+        if current is None:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+            continue
+        holder = get_scan(str(current["scan_job_id"]))
+        if holder is not None and holder["status"] in ACTIVE_STATUSES:
+            return False
+        # The holder finished without releasing (a lost write): replace exactly that lease.
+        condition = {"ConditionExpression": "scan_job_id = :old",
+                     "ExpressionAttributeValues": {":old": current["scan_job_id"]}}
+    return False
+
+
+def claim_concurrency_lease(workspace_id: str, scan_job_id: str, *, limit: int,
+                            ttl_seconds: int | None = None) -> int | None:
+    """Claims one of the workspace's ``limit`` running-scan slots for ``scan_job_id`` and records it
+    on the scan. Returns the slot number, or None when every slot is held by a running scan."""
+    import random
+
+    from botscope.config import get_settings
+
+    ttl = (ttl_seconds or get_settings().scan_timeout_seconds) + ACTIVE_MARKER_GRACE_SECONDS
+    start = random.randrange(limit)  # noqa: S311 - spreads contention, not a secret
+    for offset in range(limit):
+        slot = (start + offset) % limit
+        if _claim_slot(workspace_id, slot, scan_job_id, ttl):
+            try:
+                table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                                    UpdateExpression="SET concurrency_slot = :slot",
+                                    ConditionExpression="attribute_exists(pk)",
+                                    ExpressionAttributeValues={":slot": slot})
+            except ClientError as exc:
+                if not is_conditional_failure(exc):
+                    raise
+            return slot
+    return None
+
+
+def release_concurrency_lease(workspace_id: str, scan_job_id: str, *, slot: int | None = None) -> bool:
+    """Frees the running-scan slot ``scan_job_id`` holds (idempotent; another scan's lease is left
+    alone). ``slot`` defaults to the one recorded on the scan. Called by every terminal transition;
+    a cancel that does not go through ``_finish`` calls it directly."""
+    if slot is None:
+        scan = get_scan(scan_job_id)
+        if scan is None or scan.get("concurrency_slot") is None:
+            return False
+        slot = int(scan["concurrency_slot"])
+    try:
+        table().delete_item(Key=_slot_key(workspace_id, int(slot)), ConditionExpression="scan_job_id = :id",
+                            ExpressionAttributeValues={":id": scan_job_id})
+        return True
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+
+
+def held_concurrency_leases(workspace_id: str) -> int:
+    """Live leases of the workspace (expired ones are free)."""
+    response = table().query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
+        FilterExpression="expires_at > :now",
+        ExpressionAttributeValues={":pk": ws_pk(workspace_id), ":slot": CONCURRENCY_SLOT_PREFIX,
+                                   ":now": int(utcnow().timestamp())}, ConsistentRead=True)
+    return len(response.get("Items", []))

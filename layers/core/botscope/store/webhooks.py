@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -252,3 +252,83 @@ def list_deliveries(webhook_id: str, *, limit: int = 25,
         kwargs["ExclusiveStartKey"] = _dlv_key(webhook_id, starting_after)
     items = table().query(**kwargs).get("Items", [])
     return [strip_keys(i) for i in items[:limit]], len(items) > limit
+
+
+# --- endpoint management (PATCH, secret rotation, redelivery) -----------------------------------
+
+def update_endpoint(workspace_id: str, webhook_id: str, changes: dict[str, Any], *,
+                    old_url: str | None = None, remove: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Sets ``changes`` (and removes ``remove``) on an existing endpoint; returns it, or None when
+    it is gone. A new ``url`` (``old_url`` given) moves the URL uniqueness item in the same
+    transaction: ``DuplicateEndpoint`` when the workspace already has an endpoint for it."""
+    key = {"pk": ws_pk(workspace_id), "sk": _wh_sk(webhook_id)}
+    names = {f"#f{i}": name for i, name in enumerate(changes)}
+    values = {f":v{i}": value for i, value in enumerate(changes.values())}
+    sets = [f"#f{i} = :v{i}" for i in range(len(changes))]
+    expression = ("SET " + ", ".join(sets) if sets else "")
+    if remove:
+        removes = {f"#r{i}": name for i, name in enumerate(remove)}
+        names.update(removes)
+        expression += " REMOVE " + ", ".join(removes)
+    new_url = changes.get("url")
+    if new_url is None or old_url is None or url_hash(new_url) == url_hash(old_url):
+        kwargs: dict[str, Any] = {"Key": key, "UpdateExpression": expression.strip(),
+                                  "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": names,
+                                  "ReturnValues": "ALL_NEW"}
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            result = table().update_item(**kwargs)
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return strip_keys(result["Attributes"])
+    ser = TypeSerializer()
+    table_name = table().name
+    update: dict[str, Any] = {
+        "TableName": table_name, "Key": {k: ser.serialize(v) for k, v in key.items()},
+        "UpdateExpression": expression.strip(), "ConditionExpression": "attribute_exists(pk) AND #u = :old_url",
+        "ExpressionAttributeNames": {**names, "#u": "url"},
+        "ExpressionAttributeValues": {**{k: ser.serialize(v) for k, v in values.items()},
+                                      ":old_url": ser.serialize(old_url)}}
+    try:
+        dynamodb_client().transact_write_items(TransactItems=[
+            {"Update": update},
+            {"Delete": {"TableName": table_name,
+                        "Key": {"pk": ser.serialize(ws_pk(workspace_id)),
+                                "sk": ser.serialize(f"WHURL#{url_hash(old_url)}")}}},
+            {"Put": {"TableName": table_name,
+                     "Item": {k: ser.serialize(v) for k, v in {
+                         "pk": ws_pk(workspace_id), "sk": f"WHURL#{url_hash(new_url)}",
+                         "webhook_id": webhook_id}.items()},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    except ClientError as exc:
+        reasons = cancellation_codes(exc)
+        if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+            raise DuplicateEndpoint() from exc
+        if reasons[:1] == ["ConditionalCheckFailed"]:
+            return None
+        raise
+    return get_endpoint(workspace_id, webhook_id)
+
+
+def find_delivery(webhook_id: str, delivery_id: str) -> dict[str, Any] | None:
+    """The delivery with ``delivery_id`` (``dlv_…``) of an endpoint."""
+    items = query_all(KeyConditionExpression=Key("pk").eq(f"WH#{webhook_id}") & Key("sk").begins_with("DLV#"),
+                      FilterExpression=Attr("delivery_id").eq(delivery_id), ConsistentRead=True)
+    return strip_keys(items[0]) if items else None
+
+
+def reopen_delivery(webhook_id: str, event_id: str, *, attempt_count: int) -> bool:
+    """A finished (delivered or failed) delivery becomes pending again for one more attempt (a
+    manual redelivery); False when it is pending already or changed meanwhile."""
+    return conditional_update(
+        Key=_dlv_key(webhook_id, event_id),
+        UpdateExpression="SET #s = :pending, next_retry_at = :none, updated_at = :now, redelivered_at = :now "
+                         "REMOVE claim_until",
+        ConditionExpression="#s IN (:delivered, :failed) AND attempt_count = :n",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":pending": PENDING, ":none": None, ":now": now_iso(),
+                                   ":delivered": DELIVERED, ":failed": FAILED, ":n": attempt_count})

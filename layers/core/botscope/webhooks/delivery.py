@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import httpcore
 import httpx
 
 from botscope import __version__
@@ -42,15 +43,17 @@ from botscope.scanner.model import Target
 from botscope.scanner.targets import IPAddress, Resolver, parse_ip_literal_loose
 from botscope.store import webhooks as store
 from botscope.store.table import iso, sqs_client, utcnow
-from botscope.webhooks import schedule, secrets, signing, urls
+from botscope.webhooks import limits, schedule, secrets, signing, urls
 from botscope.webhooks.fanout import delivery_message
 
 USER_AGENT = f"BotScope-Webhooks/{__version__}"
-# Connect attempts per delivery (next address on connect failure); with the 5 s connect timeout and
-# the read timeout this keeps one attempt well inside the function's 30 s timeout.
+# Connect attempts per delivery (next address on connect failure). Every socket operation of an
+# attempt is also bounded by the attempt's total deadline (``DeadlineBackend``), which stays well
+# inside the function's 30 s timeout however slowly the endpoint answers.
 MAX_ADDRESSES_TRIED = 2
 CONNECT_TIMEOUT_SECONDS = 5.0
-# Deliveries of one SQS batch run side by side, so one slow endpoint cannot hold up the rest.
+# Deliveries of one SQS batch run side by side, so one slow endpoint cannot hold up the rest; the
+# in-flight caps (botscope.webhooks.limits) keep one endpoint from taking many of these workers.
 # Ten = the largest batch the event source mapping sends by default.
 EXECUTOR = ThreadPoolExecutor(max_workers=10, thread_name_prefix="webhook-deliver")
 
@@ -102,6 +105,74 @@ class AttemptResult:
 
 # --- sending -----------------------------------------------------------------------------------
 
+class AttemptDeadlineExceeded(httpcore.ReadTimeout):
+    """The attempt's total deadline passed while the endpoint was still connecting or answering."""
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def _remaining(self, timeout: float | None) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise AttemptDeadlineExceeded("attempt deadline reached")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._remaining(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        tls = self._inner.start_tls(ssl_context, server_hostname, self._remaining(timeout))
+        return _DeadlineStream(tls, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend with every connect, read and write clipped to one wall-clock
+    deadline: httpx's timeouts bound each read, so an endpoint dribbling a byte a second would
+    otherwise hold an attempt (and its worker) for as long as it likes."""
+
+    def __init__(self, deadline: float) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise AttemptDeadlineExceeded("attempt deadline reached")
+        stream = self._inner.connect_tcp(host, port, left if timeout is None else min(timeout, left),
+                                         local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:  # pragma: no cover
+        raise httpcore.ConnectError("webhooks never use unix sockets")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
+
+
+def deadline_transport(deadline: float) -> httpx.HTTPTransport:
+    """httpx's transport (certificate checks, no proxy from the environment) over ``DeadlineBackend``."""
+    transport = httpx.HTTPTransport(verify=_tls_context(), trust_env=False)
+    # httpx builds its httpcore pool without a way to pass a network backend: swap in an equivalent
+    # pool over the deadline-aware backend.
+    transport._pool = httpcore.ConnectionPool(ssl_context=_tls_context(), network_backend=DeadlineBackend(deadline))
+    return transport
+
+
 def _pinned_request_parts(target: Target, ip: IPAddress) -> tuple[str, str, dict[str, Any]]:
     """URL that dials ``ip``, the Host header, and the TLS SNI/certificate name (the host)."""
     host = f"[{ip}]" if ip.version == 6 else str(ip)
@@ -121,10 +192,14 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def post_pinned(target: Target, addresses: list[IPAddress], headers: dict[str, str], body: bytes, *,
-                timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Response:
+                timeout: float, transport: httpx.BaseTransport | None = None,
+                deadline: float | None = None) -> httpx.Response:
     """POST to the checked addresses only (next one on connect failure), no redirects, no proxy
-    from the environment, body not read (we only need the status line and headers)."""
+    from the environment, body not read (we only need the status line and headers). ``deadline``
+    (a ``time.monotonic()`` instant) bounds the whole exchange when no ``transport`` is given."""
     last_error: Exception | None = None
+    if transport is None and deadline is not None:
+        transport = deadline_transport(deadline)
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
                       follow_redirects=False, trust_env=False, verify=_tls_context(),
                       transport=transport) as client:
@@ -140,9 +215,14 @@ def post_pinned(target: Target, addresses: list[IPAddress], headers: dict[str, s
     raise last_error
 
 
-def send_attempt(url: str, secret: str, event_id: str, body: bytes, *, timeout: float,
-                 resolver: Resolver | None = None, transport: httpx.BaseTransport | None = None) -> AttemptResult:
+def send_attempt(url: str, secret: str | list[str], event_id: str, body: bytes, *, timeout: float,
+                 resolver: Resolver | None = None, transport: httpx.BaseTransport | None = None,
+                 deadline_seconds: float | None = None) -> AttemptResult:
+    """One POST. ``secret`` may list several secrets (a rotation's overlap): each signs, and the
+    signatures travel space-separated in one header. ``deadline_seconds`` bounds the whole attempt
+    (default: ``webhook_attempt_deadline_seconds``)."""
     started = time.monotonic()
+    total = deadline_seconds if deadline_seconds is not None else get_settings().webhook_attempt_deadline_seconds
 
     def elapsed_ms() -> int:
         return int((time.monotonic() - started) * 1000)
@@ -154,8 +234,12 @@ def send_attempt(url: str, secret: str, event_id: str, body: bytes, *, timeout: 
     headers = {**signing.headers(secret, event_id, int(time.time()), body),
                "content-type": "application/json", "user-agent": USER_AGENT}
     try:
-        response = post_pinned(target, addresses, headers, body, timeout=timeout, transport=transport)
-    except httpx.TimeoutException:
+        response = post_pinned(target, addresses, headers, body, timeout=min(timeout, total), transport=transport,
+                               deadline=started + total)
+    except httpx.TimeoutException as exc:
+        if isinstance(exc.__cause__ or exc.__context__, AttemptDeadlineExceeded) or time.monotonic() >= started + total:
+            return AttemptResult(None, elapsed_ms(), f"timeout: attempt deadline of {total:g} s reached "
+                                                     "before the endpoint finished its response headers")
         return AttemptResult(None, elapsed_ms(), f"timeout: no response within {timeout:g} s")
     except httpx.HTTPError as exc:
         # The class name only: httpx messages can contain the address we dialled.
@@ -219,7 +303,37 @@ def process_message(body: str, *, resolver: Resolver | None = None,
         if remaining >= 1:
             requeue(message, remaining)
             return DEFERRED
-    lease = int(settings.webhook_timeout_seconds * 3) + 30
+    endpoint = store.get_endpoint(message.workspace_id, message.webhook_id)
+    leases: limits.FlightLeases | None = None
+    if endpoint is not None and endpoint["status"] == store.ENABLED:
+        # Caps come before the claim: a message over a cap is not an attempt, it waits in the queue.
+        bound = limits.acquire(message.webhook_id, endpoint_host(endpoint["url"]),
+                               f"{message.event_id}#{message.attempt}", settings=settings)
+        if isinstance(bound, limits.Deferral):
+            requeue(message, bound.delay_seconds)
+            return DEFERRED
+        leases = bound
+    try:
+        return _claim_and_send(message, endpoint, now, resolver=resolver, transport=transport)
+    finally:
+        if leases is not None:
+            leases.release()
+
+
+def endpoint_host(url: str) -> str:
+    """The host the per-host caps count against (all workspaces' endpoints on it together)."""
+    from botscope.scanner.targets import normalize_target
+
+    try:
+        return normalize_target(url).host
+    except InvalidTarget:
+        return url
+
+
+def _claim_and_send(message: DeliveryMessage, endpoint: dict[str, Any] | None, now: datetime, *,
+                    resolver: Resolver | None, transport: httpx.BaseTransport | None) -> str:
+    settings = get_settings()
+    lease = int(settings.webhook_attempt_deadline_seconds * 2) + 30
     delivery = store.claim_attempt(message.webhook_id, message.event_id, message.attempt,
                                    now_epoch=int(now.timestamp()), lease_seconds=lease)
     if delivery is None:
@@ -228,7 +342,6 @@ def process_message(body: str, *, resolver: Resolver | None = None,
                 or int(current["attempt_count"]) >= message.attempt):
             return SKIPPED  # a duplicate of a message already handled
         raise AttemptInProgress(f"attempt {message.attempt} of {message.event_id} is being sent elsewhere")
-    endpoint = store.get_endpoint(message.workspace_id, message.webhook_id)
     if endpoint is None:
         store.fail_delivery(message.webhook_id, message.event_id, "endpoint deleted")
         return SKIPPED
@@ -237,7 +350,7 @@ def process_message(body: str, *, resolver: Resolver | None = None,
                             f"endpoint disabled: {endpoint.get('disabled_reason') or 'disabled'}")
         return FAILED
 
-    result = send_attempt(endpoint["url"], secrets.decrypt(endpoint), message.event_id,
+    result = send_attempt(endpoint["url"], secrets.signing_secrets(endpoint), message.event_id,
                           str(delivery["payload"]).encode(), timeout=settings.webhook_timeout_seconds,
                           resolver=resolver, transport=transport)
     return _conclude(message, delivery, endpoint, result, started_at=now)

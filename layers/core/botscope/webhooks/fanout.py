@@ -18,6 +18,7 @@ from typing import Any
 
 from botscope import ids
 from botscope.config import get_settings
+from botscope.redaction import redact_urls_in
 from botscope.store import webhooks as store
 from botscope.store.table import now_iso, sqs_client
 
@@ -35,7 +36,9 @@ def _json_default(value: Any) -> Any:
 
 
 def build_payload(event_type: str, data: dict[str, Any], timestamp: str) -> str:
-    body = json.dumps({"type": event_type, "timestamp": timestamp, "data": data},
+    """The event body; URLs in ``data`` carry no query values (``botscope.redaction``): a receiver
+    is not the customer's scan record."""
+    body = json.dumps({"type": event_type, "timestamp": timestamp, "data": redact_urls_in(data)},
                       separators=(",", ":"), ensure_ascii=False, default=_json_default)
     if len(body.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"webhook payload of {event_type} exceeds {MAX_PAYLOAD_BYTES} bytes: send ids "
@@ -67,9 +70,15 @@ def _send_all(entries: list[dict[str, Any]]) -> None:
             raise RuntimeError(f"could not enqueue {len(chunk)} webhook deliveries")
 
 
+def send_messages(bodies: list[str]) -> None:
+    """Enqueues delivery messages (``delivery_message`` bodies), e.g. a manual redelivery."""
+    _send_all([{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)])
+
+
 def _enqueue(workspace_id: str, event_id: str, event_type: str, payload: str,
              endpoints: list[dict[str, Any]]) -> list[str]:
-    entries, delivery_ids = [], []
+    entries: list[dict[str, Any]] = []
+    delivery_ids: list[str] = []
     for endpoint in endpoints:
         delivery_id = ids.new_id("dlv")
         store.create_delivery(webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, event_id=event_id,

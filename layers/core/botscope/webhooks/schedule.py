@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from botscope.config import Settings, get_settings
+from botscope.numbers import ascii_int
 
 # 5 s, 5 min, 30 min, 2 h, 5 h, 8 h, 8 h 20 min: 8 attempts over ~23.9 h (19-29 h with jitter).
 PRODUCTION_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 28800, 30000)
@@ -43,15 +44,22 @@ def max_attempts(settings: Settings | None = None) -> int:
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds asked for by a ``Retry-After`` header (delay-seconds or HTTP-date), else None."""
+    """Seconds asked for by a ``Retry-After`` header (delay-seconds or HTTP-date), else None.
+
+    The endpoint writes this header, so anything it sends is read without raising: only ASCII
+    digits count as delay-seconds (``²``, ``①``, ``１０`` and ``-5`` are ignored, RFC 9110 10.2.3),
+    a number too long to matter reads as the cap, and an unreadable date is None."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    value = value.strip()[:64]
+    seconds = ascii_int(value, max_digits=9)
+    if seconds is not None:
+        return float(min(seconds, MAX_RETRY_AFTER_SECONDS))
+    if value.isascii() and value.isdigit():
+        return float(MAX_RETRY_AFTER_SECONDS)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

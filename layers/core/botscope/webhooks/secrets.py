@@ -98,3 +98,25 @@ def decrypt(item: dict[str, Any]) -> str:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return plaintext
+
+
+PREVIOUS_PREFIX = "previous_"
+
+
+def signing_secrets(item: dict[str, Any], *, now: Any = None) -> list[str]:
+    """The secrets a delivery is signed with, newest first: the current one, plus the one it
+    replaced while the rotation's overlap lasts (``previous_secret_*`` fields until
+    ``rotation_overlap_until``), so receivers holding either secret verify every delivery."""
+    from botscope.store.table import utcnow
+
+    current = decrypt(item)
+    expires = item.get("rotation_overlap_until")
+    if not expires or not item.get("previous_secret_ciphertext"):
+        return [current]
+    from datetime import datetime
+
+    if datetime.fromisoformat(str(expires).replace("Z", "+00:00")) <= (now or utcnow()):
+        return [current]
+    previous = decrypt({**item, "secret_scheme": item["previous_secret_scheme"],
+                        "secret_ciphertext": item["previous_secret_ciphertext"]})
+    return [current, previous]

@@ -38,9 +38,12 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def headers(secret: str | list[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers. Several secrets (the overlap after a rotation, newest
+    first) give several signatures, space-separated, so a receiver holding either secret verifies."""
+    keys = [secret] if isinstance(secret, str) else list(dict.fromkeys(secret))
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, msg_id, timestamp, body)}
+            "webhook-signature": " ".join(sign(key, msg_id, timestamp, body) for key in keys)}
 
 
 def verify(secret: str, msg_id: str, timestamp: int, body: bytes, signature_header: str) -> bool:
