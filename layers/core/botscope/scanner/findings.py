@@ -14,9 +14,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from botscope.scanner.critical_paths import HIGH_VALUE_CATEGORIES
 from botscope.scanner.model import ScanPlan
-
-_HIGH_VALUE_CATEGORIES = frozenset({"login", "signup", "password_reset", "cart", "checkout", "account", "api"})
 
 RECOMMENDATIONS = {
     "detection_active": "Confirm the rule is intended for this client type; verified AI agents and "
@@ -153,7 +152,7 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
     unprotected = coverage["unprotected_paths"]
     categories = {e["path"]: e["category"] for e in coverage["critical_paths"]}
     if unprotected and any(e["path"] != plan.target.path for e in coverage["critical_paths"]):
-        high_value = [p for p in unprotected if categories.get(p) in _HIGH_VALUE_CATEGORIES]
+        high_value = [p for p in unprotected if categories.get(p) in HIGH_VALUE_CATEGORIES]
         out.append(_finding(origin, scan_job_id, category="coverage", measure="bot_management", status="absent",
                             severity="medium" if high_value else "low", confidence=0.6,
                             title="Critical paths without anti-bot measures",
