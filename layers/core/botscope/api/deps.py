@@ -8,9 +8,9 @@ cookie (unsafe methods must then carry an allowed ``Origin``). ``Bearer mcp_…`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from starlette.requests import HTTPConnection
 
 from botscope import ratelimit
@@ -125,10 +125,12 @@ def get_principal(request: Request, response: Response = None) -> Principal:  # 
     return principal
 
 
-def body_size_limit(max_bytes: int) -> Callable[[Request], Awaitable[None]]:
+def body_size_limit(max_bytes: int) -> Callable[..., Awaitable[None]]:
     """A route dependency answering 413 ``payload_too_large`` for a body over ``max_bytes`` (the
-    declared length is checked first, then the bytes actually sent)."""
-    async def limit_body_size(request: Request) -> None:
+    declared length is checked first, then the bytes actually sent). It depends on the caller's
+    credential, so an unauthenticated caller gets 401 whatever the body (FastAPI caches the
+    principal: the credential is still checked once per request)."""
+    async def limit_body_size(request: Request, _principal: Annotated[Principal, Depends(get_principal)]) -> None:
         declared = request.headers.get("content-length")
         if (declared and declared.isdigit() and int(declared) > max_bytes) or len(await request.body()) > max_bytes:
             raise PayloadTooLarge(f"The request body must be at most {max_bytes} bytes.")

@@ -88,6 +88,10 @@ async def _unauthenticated(request: Request) -> JSONResponse | None:
 def install(app: FastAPI) -> None:
     @app.exception_handler(BotScopeError)
     async def _domain(request: Request, exc: BotScopeError) -> JSONResponse:
+        if exc.status not in {401, 403}:  # raised before the credential was checked: credentials first
+            unauthenticated = await _unauthenticated(request)
+            if unauthenticated is not None:
+                return unauthenticated
         return problem_response(request, status=exc.status, code=exc.code, title=exc.title,
                                 detail=exc.message, errors=exc.errors, headers=exc.headers)
 
