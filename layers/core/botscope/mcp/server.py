@@ -177,21 +177,24 @@ def build_server() -> MCPServer:
     @server.tool(
         title="Wait for scan results",
         description=(
-            "Waits server-side (up to timeout_seconds, at most 25) for the scan to finish. When it "
-            "completed, returns done=true with the findings; when it failed, done=true with the "
-            "error. If it is still running when the time is up, returns done=false with the current "
-            "status: call this tool again with the same scan_job_id."),
+            f"Waits server-side (up to timeout_seconds; one call waits at most {MAX_WAIT_SECONDS} s, a "
+            "longer timeout is shortened to that) for the scan to finish. When it completed, returns "
+            "done=true with the findings; when it failed, done=true with the error. If it is still "
+            "running when the time is up, returns done=false with the current status and how long it "
+            "waited (waited_seconds): call this tool again with the same scan_job_id."),
         annotations=READ_ONLY,
     )
     def wait_for_scan_results(
         scan_job_id: ScanJobId,
         ctx: Context,
+        # Out-of-range values are clamped by wait_for_scan, not refused: an agent asking to wait
+        # 50 s gets the longest wait one call allows and is told to call again.
         timeout_seconds: Annotated[int, Field(
-            description=f"How long to wait in this call (1-{MAX_WAIT_SECONDS} s).",
-            ge=1, le=MAX_WAIT_SECONDS)] = DEFAULT_WAIT_SECONDS,
+            description=f"How long to wait in this call, in seconds (at most {MAX_WAIT_SECONDS} are used).",
+            )] = DEFAULT_WAIT_SECONDS,
         poll_interval_seconds: Annotated[float, Field(
-            description=f"How often to check ({MIN_POLL_SECONDS:g}-{MAX_POLL_SECONDS:g} s).",
-            ge=MIN_POLL_SECONDS, le=MAX_POLL_SECONDS)] = DEFAULT_POLL_SECONDS,
+            description=f"How often to check ({MIN_POLL_SECONDS:g}-{MAX_POLL_SECONDS:g} s; other values are "
+                        "clamped to that range).")] = DEFAULT_POLL_SECONDS,
     ) -> dict[str, Any]:
         return _run(ctx, lambda p: wait_for_scan(p, scan_job_id, timeout_seconds,  # type: ignore[return-value]
                                                  poll_interval_seconds))
@@ -240,24 +243,31 @@ def wait_for_scan(principal: Principal, scan_job_id: str, timeout_seconds: float
                   *, sleep: Callable[[float], None] = time.sleep,
                   clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """Polls ``get_scan_status`` until the scan is terminal or the time is up (never raises for
-    "still running": the agent is told to call again)."""
+    "still running": the agent is told to call again). ``timeout_seconds`` is clamped to
+    0..``MAX_WAIT_SECONDS`` and the poll interval to its range; every result says how long the
+    call waited (``waited_seconds``)."""
     from botscope.service import scans
 
     timeout = min(max(float(timeout_seconds), 0.0), float(MAX_WAIT_SECONDS))
     interval = min(max(float(poll_interval_seconds), MIN_POLL_SECONDS), MAX_POLL_SECONDS)
-    deadline = clock() + timeout
+    started = clock()
+    deadline = started + timeout
     while True:
         status = scans.get_scan_status(principal, scan_job_id)
+        waited = {"waited_seconds": round(clock() - started, 1)}
         if status["status"] == "completed":
             findings = scans.get_findings(principal, scan_job_id)
-            return {"done": True, "status": "completed", "scan": status, **findings}
+            return {"done": True, "status": "completed", "scan": status, **waited, **findings}
         if status["status"] == "failed":
-            return {"done": True, "status": "failed", "scan": status, "error": status.get("error")}
+            return {"done": True, "status": "failed", "scan": status, **waited, "error": status.get("error")}
         remaining = deadline - clock()
         if remaining <= 0:
-            return {"done": False, "status": status["status"], "scan": status,
-                    "message": "The scan is still running. Call wait_for_scan_results again with the same "
-                               "scan_job_id."}
+            shortened = (f" (the {float(timeout_seconds):g} s asked for is more than the {MAX_WAIT_SECONDS} s one "
+                         "call may wait)") if timeout_seconds > MAX_WAIT_SECONDS else ""
+            return {"done": False, "status": status["status"], "scan": status, **waited,
+                    "max_wait_seconds": MAX_WAIT_SECONDS,
+                    "message": f"Waited {waited['waited_seconds']:g} s{shortened}; the scan is still running. "
+                               "Call wait_for_scan_results again with the same scan_job_id."}
         sleep(min(interval, remaining))
 
 
