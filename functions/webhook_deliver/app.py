@@ -41,8 +41,9 @@ def _process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # A processor per invocation: it holds the batch's state, and the local stack may call this
     # handler from more than one thread.
     processor = AsyncBatchProcessor(event_type=EventType.SQS)
-    return async_process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                          context=context)
+    return async_process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

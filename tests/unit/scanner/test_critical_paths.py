@@ -9,9 +9,29 @@ from botscope.scanner import critical_paths, findings, plan
 
 from tests.unit.monitoring import reports as r
 
-LOOKALIKES = ["/research", "/capital", "/author", "/cartoons", "/apiary", "/accountant", "/rapid", "/searchlight"]
-CRITICAL = ["/login", "/users/sign_in", "/signup", "/forgot-password", "/cart", "/checkout/step-1",
-            "/my-account", "/api/v1/items", "/graphql", "/search", "/contact"]
+LOOKALIKES = [
+    "/research",
+    "/capital",
+    "/author",
+    "/cartoons",
+    "/apiary",
+    "/accountant",
+    "/rapid",
+    "/searchlight",
+]
+CRITICAL = [
+    "/login",
+    "/users/sign_in",
+    "/signup",
+    "/forgot-password",
+    "/cart",
+    "/checkout/step-1",
+    "/my-account",
+    "/api/v1/items",
+    "/graphql",
+    "/search",
+    "/contact",
+]
 
 
 @pytest.mark.parametrize("path", LOOKALIKES)
@@ -39,14 +59,18 @@ def test_findings_only_name_categories_the_planner_produces() -> None:
 @pytest.mark.parametrize("path", ["/research", "/author", "/cartoons"])
 def test_a_challenge_leaving_a_lookalike_path_waits_for_confirmation(path: str) -> None:
     base = r.variant(r.base_report("scan_1"), "scan_1")
-    base["path_runs"] += [{**run, "path_run_id": run["path_run_id"] + "_x", "path": path}
-                          for run in base["path_runs"] if run["path"] == "/about"]
+    base["path_runs"] += [
+        {**run, "path_run_id": run["path_run_id"] + "_x", "path": path}
+        for run in base["path_runs"]
+        if run["path"] == "/about"
+    ]
     base["findings"].append(r.finding("fp_challenge_x", "challenge", [path], vendor="cloudflare"))
     gone = r.without_finding(base, "scan_2", "fp_challenge_x")
     first = changes.evaluate(changes.Snapshot.from_item(None), [], changes.snapshot_from_report(base))
     seen_once = changes.evaluate(first.baseline, first.pending, changes.snapshot_from_report(gone))
     assert seen_once.immediate is False and seen_once.fired == []
     assert {p["key"] for p in seen_once.pending} == {"fp_challenge_x"}
-    confirmed = changes.evaluate(seen_once.baseline, seen_once.pending,
-                                 changes.snapshot_from_report(r.variant(gone, "scan_3")))
+    confirmed = changes.evaluate(
+        seen_once.baseline, seen_once.pending, changes.snapshot_from_report(r.variant(gone, "scan_3"))
+    )
     assert [c.key for c in confirmed.fired] == ["fp_challenge_x"] and not confirmed.immediate

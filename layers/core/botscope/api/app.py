@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 import re
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -70,7 +71,7 @@ def create_app() -> FastAPI:
 def _document_errors_in_openapi(app: FastAPI) -> None:
     build = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = problems.document_standard_errors(build())
         return app.openapi_schema

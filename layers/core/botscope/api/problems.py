@@ -11,28 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from botscope.errors import BotScopeError
-
-PROBLEM_TYPE_BASE = "https://docs.botscope.dev/problems/"
-MEDIA_TYPE = "application/problem+json"
-
-
-def problem_response(request: Request, *, status: int, code: str, title: str, detail: str,
-                     errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "request_id": getattr(request.state, "request_id", None),
-    }
-    if errors:
-        body["errors"] = errors
-    hdrs = dict(headers or {})
-    if status == 401:
-        hdrs.setdefault("WWW-Authenticate", 'Bearer realm="botscope"')
-    return JSONResponse(body, status_code=status, headers=hdrs, media_type=MEDIA_TYPE)
+from botscope.problem import MEDIA_TYPE, PROBLEM_TYPE_BASE, problem_response  # noqa: F401 - re-exported
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -97,7 +97,7 @@ def _read_scan(ctx: Context, scan_job_id: str, read: str) -> dict[str, Any] | Ca
 
 # --- tools ---------------------------------------------------------------------------------------
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
 def build_server() -> MCPServer:
@@ -117,8 +117,8 @@ def build_server() -> MCPServer:
             "key: an mcp_ token cannot mint keys (insufficient_scope)."),
         # Minting a credential is not reversible by the agent and widens access: hint "destructive"
         # so clients ask a human to confirm, as for other security-sensitive actions.
-        annotations=ToolAnnotations(title="Create an API key", readOnlyHint=False, destructiveHint=True,
-                                    idempotentHint=False, openWorldHint=False),
+        annotations=ToolAnnotations(title="Create an API key", read_only_hint=False, destructive_hint=True,
+                                    idempotent_hint=False, open_world_hint=False),
     )
     def create_api_key(
         label: Annotated[str, Field(description="What the key is for (1-64 printable characters), "
@@ -139,8 +139,8 @@ def build_server() -> MCPServer:
             "growth can scan only URLs under monitoring - pass enroll_monitoring=true to enroll a new "
             "URL into a free slot (errors url_not_monitored, monitoring_slots_exhausted). Private, "
             "loopback and metadata addresses are refused (target_not_public)."),
-        annotations=ToolAnnotations(title="Start a scan", readOnlyHint=False, destructiveHint=False,
-                                    idempotentHint=False, openWorldHint=True),
+        annotations=ToolAnnotations(title="Start a scan", read_only_hint=False, destructive_hint=False,
+                                    idempotent_hint=False, open_world_hint=True),
     )
     def create_scan(
         target_url: Annotated[str, Field(description="Absolute http(s) URL of the site, e.g. 'https://example.com'.",
@@ -282,7 +282,7 @@ class McpHttpEndpoint:
         self.server = server or build_server()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from botscope.api.problems import problem_response
+        from botscope.problem import problem_response
 
         if scope["type"] != "http":  # pragma: no cover - API Gateway and uvicorn send only http here
             return
@@ -318,7 +318,7 @@ class McpHttpEndpoint:
     @staticmethod
     def _authenticate(request: Request) -> Principal:
         from botscope import ratelimit
-        from botscope.api.deps import authenticate_bearer, bearer_token
+        from botscope.auth.authenticate import authenticate_bearer, bearer_token
         from botscope.config import get_settings
         from botscope.errors import Forbidden
 

@@ -83,12 +83,6 @@ def _get(sk: str) -> dict[str, Any] | None:
     return plain_item(item) if item else None
 
 
-def _default_starter(target_url: str, scan_job_id: str) -> None:
-    from botscope.service.monitoring import start_sample_scan
-
-    start_sample_scan(target_url, scan_job_id)
-
-
 def refresh(now: datetime | None = None, starter: SampleScanStarter | None = None, *,
             start_new_day: bool = True) -> dict[str, Any]:
     """One step of the daily refresh (module docstring). Returns what it did. With
@@ -96,9 +90,10 @@ def refresh(now: datetime | None = None, starter: SampleScanStarter | None = Non
     scheduler and the end of every sample scan call it that way)."""
     now = now or datetime.now(UTC)
     day = now.date().isoformat()
-    starter = starter or _default_starter
     day_item = _get(f"DAY#{day}")
     if day_item is None and start_new_day:
+        if starter is None:
+            raise ValueError("starting a new day needs a scan starter (botscope.service.monitoring)")
         return _start_day(day, now, starter)
     # A day started shortly before midnight finishes after it: yesterday may still be unpublished.
     result: dict[str, Any] = {"day": day, "action": "not_started"}

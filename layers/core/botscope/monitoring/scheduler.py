@@ -246,14 +246,14 @@ class Scheduler:
         return True
 
 
-def run_once(starter: ScanStarter | None = None, store: ScheduleStore | None = None) -> RunStats:
-    """One production run: the DynamoDB store and the real scan starter."""
+def run_once(starter: ScanStarter, store: ScheduleStore | None = None, *,
+             on_give_up: Callable[[str], None] | None = None) -> RunStats:
+    """One production run: the DynamoDB store and the scan starter the service layer passes in
+    (``botscope.service.monitoring.run_scheduler``)."""
     from botscope.monitoring.repository import DynamoScheduleStore
     from botscope.observability import logger
-    from botscope.service.monitoring import abandon_scheduled_scan, start_scheduled_scan
 
     def log(message: str, **extra: Any) -> None:
         logger.info(message, extra=extra)
 
-    return Scheduler(store or DynamoScheduleStore(), starter or start_scheduled_scan, log=log,
-                     on_give_up=abandon_scheduled_scan).run()
+    return Scheduler(store or DynamoScheduleStore(), starter, log=log, on_give_up=on_give_up).run()

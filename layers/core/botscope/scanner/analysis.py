@@ -48,7 +48,7 @@ def _add(items: list[str], value: str | None) -> None:
 
 def aggregate_detections(observations: list[Observation]) -> list[dict[str, Any]]:
     """One detection per (vendor, product, measure, layer) across all path runs."""
-    grouped: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+    grouped: OrderedDict[tuple[str | None, ...], dict[str, Any]] = OrderedDict()
     for obs in observations:
         for match in obs.matches:
             key = (match.vendor, match.product, match.measure, match.layer)
@@ -108,7 +108,7 @@ def enforcement(observations: list[Observation], robots_text: str | None) -> lis
             token = tokens.get(profile, "*")
             allowed = path_allowed(robots_text, token, path)
             declared = "unspecified" if allowed is None else ("allowed" if allowed else "disallowed")
-            observed = other.outcome
+            observed: str = other.outcome
             if base is None or base.outcome == "error":
                 verdict = "inconclusive"
             elif base.outcome in STOPPED:

@@ -16,10 +16,19 @@ from urllib.parse import urlsplit
 # "/login/forgot-password" is a password reset, not a login.
 _W = r"(?:^|[/_.\-])"
 CRITICAL_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern)) for name, pattern in (
-        ("password_reset", _W + r"(?:forgot|reset|lost|recover)[\w\-]*(?:password|pass|pwd)?|" + _W
-         + r"password[\w\-]*(?:reset|forgot|new|recover)"),
-        ("signup", _W + r"(?:sign[\-_]?up|register|registration|join|create[\-_]?account|enroll)(?:$|[/_.\-?])"),
+    (name, re.compile(pattern))
+    for name, pattern in (
+        (
+            "password_reset",
+            _W
+            + r"(?:forgot|reset|lost|recover)[\w\-]*(?:password|pass|pwd)?|"
+            + _W
+            + r"password[\w\-]*(?:reset|forgot|new|recover)",
+        ),
+        (
+            "signup",
+            _W + r"(?:sign[\-_]?up|register|registration|join|create[\-_]?account|enroll)(?:$|[/_.\-?])",
+        ),
         ("login", _W + r"(?:log[\-_]?in|sign[\-_]?in|log[\-_]?on|auth(?:enticate)?|sso)(?:$|[/_.\-?])"),
         ("search", _W + r"(?:search|find)(?:$|[/_.\-?])"),
         ("cart", _W + r"(?:cart|basket|checkout|bag)(?:$|[/_.\-?])"),
@@ -32,8 +41,10 @@ CATEGORY_NAMES = frozenset(name for name, _ in CRITICAL_CATEGORIES)
 # Categories where a missing anti-bot measure matters more (credentials, money, personal data).
 HIGH_VALUE_CATEGORIES = frozenset({"login", "signup", "password_reset", "cart", "account", "api"})
 
-_ASSET = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|webp|avif|ico|woff2?|ttf|eot|pdf|zip|gz|mp4|mp3"
-                    r"|webm|xml|json|txt)$")
+_ASSET = re.compile(
+    r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|webp|avif|ico|woff2?|ttf|eot|pdf|zip|gz|mp4|mp3"
+    r"|webm|xml|json|txt)$"
+)
 
 
 def classify_path(path: str) -> str | None:

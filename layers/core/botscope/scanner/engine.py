@@ -98,7 +98,7 @@ async def probe(spec: PathRunSpec, target: Target, fetcher: Fetcher, ruleset: An
 
 def analyze(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
             started_at: str | None, completed_at: str | None,
-            previous_report: dict | None = None) -> dict:
+            previous_report: dict[str, Any] | None = None) -> dict[str, Any]:
     """The public report of a scan from its plan and observations."""
     from botscope.scanner.report import build_report
 
@@ -116,7 +116,7 @@ def _failed_observation(spec: PathRunSpec, exc: Exception) -> Observation:
 async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
                    on_progress: ProgressCallback | None = None, resolver: Resolver | None = None,
                    limits: FetchLimits | None = None, scan_job_id: str | None = None,
-                   previous_report: dict | None = None) -> dict:
+                   previous_report: dict[str, Any] | None = None) -> dict[str, Any]:
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
     concurrency per host), analyze. Raises InvalidTarget / TargetNotPublic for a rejected target."""
     notify = on_progress or (lambda event: None)

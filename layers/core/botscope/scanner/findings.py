@@ -83,7 +83,7 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
 
     # Detections: one finding per vendor and measure (paths/profiles vary between scans; the
     # fingerprint does not include them).
-    merged: dict[tuple, dict[str, Any]] = {}
+    merged: dict[tuple[str | None, str], dict[str, Any]] = {}
     for det in detections:
         key = (det["vendor"], det["measure"])
         if key in merged:

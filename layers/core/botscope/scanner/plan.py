@@ -106,7 +106,7 @@ def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
         path = _same_origin_path(url, target)
         # "/Login" and "/login/" are the same page on most servers: one path run is enough.
         key = path.lower().rstrip("/") if path else None
-        if path is None or path in excluded or key in seen:
+        if path is None or key is None or path in excluded or key in seen:
             continue
         category = classify_path(path)
         if category is None:

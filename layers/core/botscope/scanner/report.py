@@ -97,7 +97,7 @@ def compute_changes(findings: list[dict[str, Any]], previous_report: dict[str, A
 
 def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
                  started_at: str | None, completed_at: str | None,
-                 previous_report: dict | None = None) -> dict:
+                 previous_report: dict[str, Any] | None = None) -> dict[str, Any]:
     ruleset = load_ruleset()
     detections = analysis.aggregate_detections(observations)
     policy = analyze_policy(observations)

@@ -164,8 +164,9 @@ def parse_ip_literal_loose(host: str) -> IPAddress | None:
         return None  # a name: the last label is not a number (WHATWG "ends in a number")
     if len(parts) > 4:
         raise InvalidTarget("the host is not a valid IPv4 address")
-    values = [_parse_ipv4_part(p) for p in parts]
-    if any(v is None for v in values):
+    parsed = [_parse_ipv4_part(p) for p in parts]
+    values = [v for v in parsed if v is not None]
+    if len(values) != len(parsed):
         raise InvalidTarget("the host is not a valid IPv4 address")
     *head, last = values
     if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
@@ -260,7 +261,8 @@ def normalize_target(url: str) -> Target:
     origin = f"{scheme}://{_host_for_url(host)}"
     if port != _DEFAULT_PORTS[scheme]:
         origin += f":{port}"
-    return Target(url=origin + path, scheme=scheme, host=host, port=port, path=path, origin=origin)
+    return Target(url=origin + path, scheme="https" if scheme == "https" else "http", host=host, port=port,
+                  path=path, origin=origin)
 
 
 # --- resolution + guard ------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botscope.auth.principal import Principal
 from botscope.errors import PlanRequired
 
@@ -30,7 +32,7 @@ def scans_require_monitoring(principal: Principal) -> bool:
     return principal.plan in MONITORED_ONLY_PLANS
 
 
-def monitoring_cadence_seconds(workspace: dict | None, default: int = 86400) -> int:
+def monitoring_cadence_seconds(workspace: dict[str, Any] | None, default: int = 86400) -> int:
     """The rescan cadence of a workspace; the local stack may shorten it for demos."""
     from botscope.config import get_settings
 

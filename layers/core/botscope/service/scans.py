@@ -229,31 +229,61 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
             first_scan_job_id=scan_job_id)
     monitored_url_id = monitored["monitored_url_id"] if monitored else None
 
-    deadline = get_settings().scan_timeout_seconds
-    scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
-                             deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
-    running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
-    if running is not None:
-        # Same URL already being scanned for this workspace: hand that scan back, start nothing.
-        scans.discard_scan(scan_job_id)
+    scan, started = launch_scan(workspace_id, target_url, scan_mode, scan_job_id, monitored_url_id=monitored_url_id,
+                                trigger=trigger, enrolled_id=monitored_url_id if newly_enrolled else None)
+    if not started:
+        # Same URL already being scanned for this workspace: that scan is handed back, nothing started.
         if newly_enrolled:
             _audit_enrollment(principal, monitored_url_id, target_url)
-        return ScanCreation(body=created_view(running, monitored_url_id), status_code=200, created=False)
-
-    try:
-        from botscope.workflow.starter import start_scan_execution
-
-        execution_arn = start_scan_execution(scan_job_id, workspace_id)
-    except Exception as exc:
-        _undo_start(scan_job_id, workspace_id, monitored_url_id if newly_enrolled else None, exc)
-        raise ServiceUnavailable("The scan could not be started; nothing was kept. Retry in a few seconds.",
-                                 code="scan_start_failed", headers={"Retry-After": "5"}) from exc
-    scans.set_execution_arn(scan_job_id, execution_arn)
+        return ScanCreation(body=created_view(scan, monitored_url_id), status_code=200, created=False)
     if newly_enrolled:  # recorded once it is kept (a failed start releases the slot again)
         _audit_enrollment(principal, monitored_url_id, target_url)
     audit.record(principal, "scan.started", scan_job_id, {"target_url": target_url, "scan_mode": scan_mode})
     _count_metric("ScansStarted")
     return ScanCreation(body=created_view(scan, monitored_url_id), status_code=202, created=True)
+
+
+def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id: str, *,
+                monitored_url_id: str | None, trigger: str, enrolled_id: str | None = None,
+                keep_failed: bool = True) -> tuple[dict[str, Any], bool]:
+    """The one way a scan starts, for API/MCP requests and for scans the system starts (monitoring
+    rescans, sample reports): creates the scan ``scan_job_id`` (once: a retry with the same id finds
+    it), claims the URL's one running-scan marker, and starts the workflow.
+
+    Returns ``(scan, started)``: ``started`` is False when another scan of the URL was already
+    running (that scan is returned; this one is discarded) or when an earlier call with this id
+    already started it. When the workflow does not start, everything this call did is undone —
+    the active marker released, the enrollment ``enrolled_id`` released, the scan marked failed
+    (``start_failed``; or deleted with ``keep_failed=False``, for a caller that retries with the
+    same id) — and ``ServiceUnavailable`` (``scan_start_failed``) is raised."""
+    from botocore.exceptions import ClientError
+
+    from botscope.store.table import is_conditional_failure
+
+    deadline = get_settings().scan_timeout_seconds
+    try:
+        scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
+                                 deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+        scan = scans.get_scan(scan_job_id) or {}
+        if scan.get("status") != "queued" or scan.get("execution_arn"):
+            return scan, False  # an earlier attempt got it started (or settled it)
+    running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
+    if running is not None:
+        scans.discard_scan(scan_job_id)
+        return running, False
+    try:
+        from botscope.workflow.starter import start_scan_execution
+
+        execution_arn = start_scan_execution(scan_job_id, workspace_id)
+    except Exception as exc:
+        _undo_start(scan_job_id, workspace_id, target_url, enrolled_id, exc, keep_failed=keep_failed)
+        raise ServiceUnavailable("The scan could not be started; nothing was kept. Retry in a few seconds.",
+                                 code="scan_start_failed", headers={"Retry-After": "5"}) from exc
+    scans.set_execution_arn(scan_job_id, execution_arn)
+    return scan, True
 
 
 def _running_scan_id(workspace_id: str, target_url: str) -> str | None:
@@ -283,12 +313,17 @@ def _audit_enrollment(principal: Principal, monitored_url_id: str | None, target
     audit.record(principal, "monitoring.enrolled", monitored_url_id or "", {"target_url": target_url})
 
 
-def _undo_start(scan_job_id: str, workspace_id: str, enrolled_id: str | None, exc: Exception) -> None:
+def _undo_start(scan_job_id: str, workspace_id: str, target_url: str, enrolled_id: str | None, exc: Exception, *,
+                keep_failed: bool) -> None:
     """Leaves nothing behind from a scan whose workflow did not start."""
     from botscope.observability import logger
 
     logger.warning("scan workflow did not start", extra={"scan_job_id": scan_job_id, "error": repr(exc)})
-    scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")  # releases marker
+    if keep_failed:
+        scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")  # releases marker
+    else:
+        scans.release_active(workspace_id, target_url, scan_job_id)
+        scans.discard_scan(scan_job_id)
     if enrolled_id:
         monitoring.release(workspace_id, enrolled_id)
 

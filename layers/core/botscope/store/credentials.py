@@ -76,8 +76,9 @@ def _find_listed_credential(workspace_id: str, listing: str, credential_id: str)
 def _get_by_secret(kind: str, token: str) -> dict[str, Any] | None:
     """The stored credential item of a presented secret (strongly consistent: a just-revoked or
     just-created credential is seen as such)."""
-    return table().get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind},
-                            ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = table().get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind},
+                                                   ConsistentRead=True).get("Item")
+    return item
 
 
 # --- API keys -------------------------------------------------------------------------------------

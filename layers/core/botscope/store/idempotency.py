@@ -57,7 +57,8 @@ def begin(workspace_id: str, idempotency_key: str, request_hash: str, *,
         raise IdempotencyMismatch("This Idempotency-Key was used with a different request body; "
                                   "use a new key for a new request.")
     if current.get("state") == "done":
-        return from_dynamo(current["response"])
+        response: dict[str, Any] = from_dynamo(current["response"])
+        return response
     raise IdempotencyInFlight("A request with this Idempotency-Key is still being processed; retry shortly.",
                               headers={"Retry-After": "1"})
 

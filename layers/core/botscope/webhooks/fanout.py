@@ -69,7 +69,8 @@ def _send_all(entries: list[dict[str, Any]]) -> None:
 
 def _enqueue(workspace_id: str, event_id: str, event_type: str, payload: str,
              endpoints: list[dict[str, Any]]) -> list[str]:
-    entries, delivery_ids = [], []
+    entries: list[dict[str, Any]] = []
+    delivery_ids: list[str] = []
     for endpoint in endpoints:
         delivery_id = ids.new_id("dlv")
         store.create_delivery(webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, event_id=event_id,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 # AWS error codes worth retrying: throttling and server-side trouble. Anything else (validation,
 # access denied, a missing object) fails the same way on every attempt.
@@ -66,7 +66,7 @@ def _instrument(fn: Handler) -> Handler:
 
     wrapped = logger.inject_lambda_context(correlation_id_path="scan_job_id", clear_state=True)(run)
     wrapped = metrics.log_metrics(wrapped)
-    return tracer.capture_lambda_handler(wrapped, capture_response=False)
+    return cast(Handler, tracer.capture_lambda_handler(wrapped, capture_response=False))
 
 
 def stage_handler(fn: Handler) -> Handler:
