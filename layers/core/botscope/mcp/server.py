@@ -3,7 +3,7 @@
 Every tool is a thin adapter over the same service functions the HTTP API uses
 (``botscope.service.scans``, ``botscope.service.api_keys``, ``botscope.service.monitoring``), so
 plans, validation, errors and tenant isolation are identical. Domain errors become MCP tool errors
-(``isError: true``) whose text starts with the problem code of API.md (e.g. ``not_found``) and
+(``isError: true``) whose text starts with the problem code of docs/api.md (e.g. ``not_found``) and
 whose structured content carries ``{"error": {code, status, title, detail, errors}}``.
 
 Transport: stateless, JSON responses (no SSE, no session id), so one HTTP POST is one Lambda

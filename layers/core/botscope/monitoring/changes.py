@@ -135,7 +135,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def snapshot_from_report(report: dict[str, Any], *, critical_paths: Iterable[str] = ()) -> Snapshot:
-    """What change detection compares, taken from a public report (SCANNER.md "Report")."""
+    """What change detection compares, taken from a public report (docs/report.md)."""
     findings = {}
     for finding in report.get("findings") or []:
         fingerprint = finding.get("fingerprint")

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from botscope import ids
 
-# Minimum cadence per plan (API.md: growth daily, enterprise configurable down to hourly).
+# Minimum cadence per plan (docs/api.md: growth daily, enterprise configurable down to hourly).
 PLAN_MIN_CADENCE_SECONDS = {"growth": 86400, "enterprise": 3600}
 DEFAULT_CADENCE_SECONDS = 86400
 # A claim whose start failed this many times is given up for this due time (the URL moves on).

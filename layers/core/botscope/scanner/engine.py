@@ -3,7 +3,7 @@ Lambda invocation per stage):
 
     plan_scan(url, mode, fetcher)         → ScanPlan       (raises InvalidTarget / TargetNotPublic)
     probe(spec, target, fetcher)          → Observation    (never raises for network trouble)
-    analyze(plan, observations, …)        → report dict    (SCANNER.md "Report")
+    analyze(plan, observations, …)        → report dict    (docs/report.md)
     run_scan(url, mode, policy, …)        → report dict    (all three, probes concurrent)
 
 ``plan_scan_sync`` / ``probe_sync`` wrap the async stages for Lambda handlers; each call owns its

@@ -1,4 +1,4 @@
-"""Public-safe ABAAM findings (API.md shape) with stable fingerprints.
+"""Public-safe ABAAM findings (docs/report.md "Findings") with stable fingerprints.
 
 A fingerprint is ``sha256(origin | category | measure | vendor | scope)`` where the scope is what
 makes the finding distinct (an enforcement verdict and profile, a sorted path list for coverage,

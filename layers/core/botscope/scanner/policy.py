@@ -1,5 +1,5 @@
 """What a site declares about automation: robots.txt (RFC 9309, via protego) and the AI-policy
-signals of signatures.md Part B — Content-Signal, Content-Usage (IETF aipref), llms.txt, ai.txt,
+signals of docs/report.md "Policy" — Content-Signal, Content-Usage (IETF aipref), llms.txt, ai.txt,
 TDMRep, noai/noimageai, the Web Bot Auth key directory and 402 pay-per-crawl.
 
 Pure functions over texts and observations; no I/O besides reading the packaged agent list.

@@ -1,4 +1,4 @@
-"""The public report (SCANNER.md "Report"): assembled from the plan and every observation.
+"""The public report (docs/report.md): assembled from the plan and every observation.
 
 Public-safe by construction: it is built only from observation fields that hold names, counts,
 outcomes and parsed policy facts — never header values other than parsed policy signals, never

@@ -1,6 +1,6 @@
 """Signature rules as data: load, validate and match the vendor rule files in ``botscope/rules``.
 
-Each YAML file describes one vendor (SCANNER.md vendor id) and its rules; ``rules/schema.json``
+Each YAML file describes one vendor (its vendor id, docs/report.md "Detections and measures") and its rules; ``rules/schema.json``
 validates every file (unknown fields are rejected) and every regex is compiled once at load time.
 A rule fires when all its ``required`` matchers matched, none of its ``exclude`` matchers matched
 and the summed weights of the matched signals reach ``min_score``. Adding a vendor is one data

@@ -1,4 +1,4 @@
-"""Monitoring use cases (API.md "Monitoring", "Sample reports"), shared by the HTTP routes, the MCP
+"""Monitoring use cases (docs/api.md "Monitoring", "Sample reports"), shared by the HTTP routes, the MCP
 tool ``list_monitoring_subscriptions`` and the scheduler functions.
 
 - ``list_monitoring(principal)``      GET /api/v1/monitoring

@@ -1,4 +1,4 @@
-"""Plan rules (API.md "Authentication and plans"), in one place for the API, MCP and scheduler.
+"""Plan rules (docs/api.md "Authentication and plans"), in one place for the API, MCP and scheduler.
 
 - starter: no API scans, no monitoring → ``plan_required``.
 - growth: a fixed number of monitored URL slots; may scan only URLs under active monitoring, or a

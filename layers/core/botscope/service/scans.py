@@ -1,4 +1,4 @@
-"""Scan use cases (API.md "Scans"): start a scan, read its status, findings and report, list scans.
+"""Scan use cases (docs/api.md "Scans"): start a scan, read its status, findings and report, list scans.
 
 Shared by the HTTP routes (``botscope.api.routes.scans``) and the MCP tools, so both apply the
 same order of checks:
@@ -56,7 +56,7 @@ target_resolver: Any = None
 
 @dataclass(frozen=True)
 class ScanCreation:
-    body: dict[str, Any]    # the public scan representation (API.md POST /scans response)
+    body: dict[str, Any]    # the public scan representation (docs/api.md POST /scans response)
     status_code: int        # 202 a new scan was started; 200 a running scan of the URL was returned
     created: bool           # False when an already running scan was returned
     replayed: bool = False  # True when this is the stored response of an earlier request (Idempotency-Key)
@@ -394,7 +394,7 @@ def _load_report(report_key: str) -> dict[str, Any]:
 
 
 def get_report(principal: Principal, scan_job_id: str) -> dict[str, Any]:
-    """GET /api/v1/scans/{id}/report: the assembled public report (SCANNER.md "Report")."""
+    """GET /api/v1/scans/{id}/report: the assembled public report (docs/report.md)."""
     scan = _completed_scan(principal, scan_job_id)
     return _load_report(scan["report_key"])
 

@@ -1,6 +1,6 @@
 """Webhook endpoint management: create (secret shown once), list, delete, test, delivery log.
 
-Rules (API.md "Webhooks"): a label; an https URL that passes the SSRF guard (http only in local
+Rules (docs/api.md "Webhooks"): a label; an https URL that passes the SSRF guard (http only in local
 mode for explicitly allowed private ranges); known event types only; one endpoint per URL per
 workspace; at most ``MAX_ENDPOINTS_PER_WORKSPACE``. Another workspace's endpoint is 404.
 """

@@ -1,4 +1,4 @@
-"""Idempotency-Key records (API.md "Scans"; Stripe and draft-ietf-httpapi-idempotency-key-header).
+"""Idempotency-Key records (docs/api.md "Scans"; Stripe and draft-ietf-httpapi-idempotency-key-header).
 
 Item ``WS#<ws>`` / ``IDEM#<key>``: ``request_hash``, ``state`` in_flight | done, ``response``
 (status code + body), ``expires_at`` (TTL, 24 h after completion).

@@ -195,7 +195,7 @@ def analyze(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
 # --- Finalize ----------------------------------------------------------------------------------
 
 def _event_data(scan: dict[str, Any], report: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Webhook payload: ids and summary fields, never the report (API.md "Webhooks")."""
+    """Webhook payload: ids and summary fields, never the report (docs/api.md "Webhooks")."""
     base = get_settings().public_base_url.rstrip("/")  # "" when not configured: a relative link
     data: dict[str, Any] = {
         "scan_job_id": scan["scan_job_id"], "target_url": scan["target_url"], "scan_mode": scan["scan_mode"],
