@@ -84,7 +84,7 @@ class IdempotencyInFlight(Conflict):
 
 
 class ServiceUnavailable(BotScopeError):
-    status, code, title = 503, "service_unavailable", "Temporarily unavailable"
+    status, code, title = 503, "temporarily_unavailable", "Temporarily unavailable"
 
 
 class PayloadTooLarge(BotScopeError):

@@ -17,8 +17,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from botscope import __version__
 from botscope.api import problems, routes
+from botscope.links import API_PREFIX
 
-API_PREFIX = "/api/v1"
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 

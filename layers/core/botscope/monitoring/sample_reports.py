@@ -32,6 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from botscope.config import get_settings
+from botscope.isotime import parse_iso
 
 SAMPLES_PK = "SAMPLES"
 # Sample scans belong to no customer: they are written under this reserved workspace id, which no
@@ -169,7 +170,7 @@ def _settled_status(scan: dict[str, Any] | None, now: datetime) -> str:
         return "failed"
     status = str(scan.get("status"))
     deadline = scan.get("deadline_at")
-    if status in ("queued", "running") and deadline and now > datetime.fromisoformat(deadline.replace("Z", "+00:00")):
+    if status in ("queued", "running") and deadline and now > parse_iso(deadline):
         return "failed"
     return status
 

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from botscope import ids
+from botscope.isotime import iso, parse_iso
 
 # Minimum cadence per plan (docs/api.md: growth daily, enterprise configurable down to hourly).
 PLAN_MIN_CADENCE_SECONDS = {"growth": 86400, "enterprise": 3600}
@@ -59,14 +60,6 @@ class ScheduleStore(Protocol):
 # (monitored URL item with its ``claim``, claimed scan id, workspace) → the scan id that serves this
 # due time (another id when a scan of the same URL was already running).
 ScanStarter = Callable[[dict[str, Any], str, dict[str, Any]], str]
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def cadence_seconds(workspace: dict[str, Any], item: dict[str, Any], override: int = 0) -> int:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botscope.errors import InvalidTarget
+from botscope.isotime import now_iso
 from botscope.scanner.fetch import Fetcher, FetchLimits
 from botscope.scanner.model import (
     FetchResult,
@@ -46,10 +46,6 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher) -> ScanPlan:
@@ -120,7 +116,7 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
     concurrency per host), analyze. Raises InvalidTarget / TargetNotPublic for a rejected target."""
     notify = on_progress or (lambda event: None)
-    started_at = _now_iso()
+    started_at = now_iso("seconds")
     async with Fetcher(policy, limits, resolver) as fetcher:
         plan = await plan_scan(target_url, mode, fetcher)
         total = len(plan.path_runs)
@@ -144,7 +140,7 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
 
         observations = list(await asyncio.gather(*(run_one(i, s) for i, s in enumerate(plan.path_runs))))
     return analyze(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
-                   completed_at=_now_iso(), previous_report=previous_report)
+                   completed_at=now_iso("seconds"), previous_report=previous_report)
 
 
 # --- sync wrappers for the pipeline's Lambda stages ----------------------------------------------

@@ -30,13 +30,13 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import certifi
 import httpcore
 
 from botscope.errors import InvalidTarget, TargetNotPublic
+from botscope.isotime import now_iso
 from botscope.scanner.model import FetchResult, ProbeError, ProfileId, RedirectHop, Target
 from botscope.scanner.profiles import Profile, get_profile
 from botscope.scanner.targets import (
@@ -145,8 +145,7 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_now_iso = now_iso
 
 
 def _ms(seconds: float) -> int:

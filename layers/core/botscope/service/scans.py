@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from botscope import audit, ids
@@ -37,11 +37,12 @@ from botscope.errors import (
     UrlNotMonitored,
     ValidationFailed,
 )
+from botscope.isotime import parse_iso
+from botscope.links import API_PREFIX
 from botscope.service import plans
 from botscope.store import idempotency, monitoring, scans, workspaces
 from botscope.store.table import utcnow
 
-API_PREFIX = "/api/v1"
 SCAN_MODES = ("full", "quick")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -341,8 +342,7 @@ def _count_metric(name: str) -> None:
 
 # --- read --------------------------------------------------------------------------------------
 
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+_parse_iso = parse_iso
 
 
 def expire_if_overdue(scan: dict[str, Any]) -> dict[str, Any]:

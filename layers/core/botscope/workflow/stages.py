@@ -15,13 +15,14 @@ for it, and no stage pays for it at cold-import time.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from botscope import errors, ids
 from botscope.config import get_settings
+from botscope.isotime import parse_iso
+from botscope.links import scan_path
 from botscope.monitoring import hooks
 from botscope.observability import logger, metrics
 from botscope.store import reports, scans
@@ -62,8 +63,7 @@ def _load_plan(scan_job_id: str) -> ScanPlan:
     return ScanPlan.model_validate(reports.get_plan(scan_job_id))
 
 
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+_parse_iso = parse_iso
 
 
 def _duration_ms(start: str | None, end: str | None) -> int | None:
@@ -201,7 +201,7 @@ def _event_data(scan: dict[str, Any], report: dict[str, Any] | None = None) -> d
         "scan_job_id": scan["scan_job_id"], "target_url": scan["target_url"], "scan_mode": scan["scan_mode"],
         "status": scan["status"], "monitored_url_id": scan.get("monitored_url_id"),
         "created_at": scan.get("created_at"), "completed_at": scan.get("completed_at"),
-        "links": {"self": f"{base}/api/v1/scans/{scan['scan_job_id']}"},
+        "links": {"self": base + scan_path(scan["scan_job_id"])},
     }
     if report is not None:
         summary = report.get("summary") or {}
