@@ -203,15 +203,6 @@ def get_mcp_token_by_token(token: str) -> dict[str, Any] | None:
     return _get_by_secret("MCPTOKEN", token)
 
 
-def revoke_mcp_token(workspace_id: str, mcp_token_id: str) -> bool:
-    found = _find_listed_credential(workspace_id, "MCPTOKENS", mcp_token_id)
-    if found is None:
-        return False
-    return conditional_update(Key={"pk": found["pk"], "sk": "MCPTOKEN"}, UpdateExpression="SET revoked_at = :now",
-                              ConditionExpression="workspace_id = :ws",
-                              ExpressionAttributeValues={":now": now_iso(), ":ws": workspace_id})
-
-
 # --- browser sessions -----------------------------------------------------------------------------
 
 def create_session(workspace_id: str, actor: str, *, ttl_seconds: int = SESSION_TTL_SECONDS) -> dict[str, Any]:
