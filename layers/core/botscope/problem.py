@@ -12,9 +12,16 @@ PROBLEM_TYPE_BASE = "https://docs.botscope.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 
 
-def problem_response(request: Request, *, status: int, code: str, title: str, detail: str,
-                     errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,

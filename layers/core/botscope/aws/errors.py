@@ -8,17 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
-TRANSIENT_AWS_ERROR_CODES = frozenset({
-    # throttling
-    "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottled", "RequestLimitExceeded",
-    "ProvisionedThroughputExceededException", "TooManyRequestsException", "LimitExceededException", "SlowDown",
-    # server-side trouble and timeouts
-    "InternalServerError", "InternalError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
-    "RequestTimeout", "RequestTimeoutException",
-    # A transaction that collided with a concurrent one on the same items (conditions are handled
-    # where they are written, botscope.store.table.is_conditional_failure): safe to retry.
-    "TransactionCanceledException", "TransactionConflictException", "TransactionInProgressException",
-})
+TRANSIENT_AWS_ERROR_CODES = frozenset(
+    {
+        # throttling
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "SlowDown",
+        # server-side trouble and timeouts
+        "InternalServerError",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        # A transaction that collided with a concurrent one on the same items (conditions are handled
+        # where they are written, botscope.store.table.is_conditional_failure): safe to retry.
+        "TransactionCanceledException",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
 
 
 def is_transient_code(response: dict[str, Any]) -> bool:
