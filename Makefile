@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FUNCTIONS := $(notdir $(wildcard functions/*))
+# `sam validate --lint` runs from its own venv: aws-sam-cli pins libraries that conflict with ours.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM_CLI_VERSION := 1.170.0
 
 .PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements refresh-profile
 
@@ -23,10 +27,21 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not slow"
 
-lint: $(STAMP)
+$(SAM_STAMP): constraints-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet -c constraints-sam.txt aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $(SAM_STAMP)
+
+# Every gate; CI (.ci/run) runs it before `make test`. sam validate works offline: it needs a
+# region, never credentials.
+lint: $(STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check layers functions tests
+	$(BIN)/ruff format --check layers functions tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/statelint functions/scan_workflow/*.asl.json
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
 # Move the browser profile to another curl_cffi Chrome target (README, "Client profiles").
 refresh-profile: $(STAMP)
@@ -59,4 +74,4 @@ invoke-%: $(STAMP)
 	$(BIN)/python -m botscope.local.invoke $* $(or $(EVENT),events/$*.json)
 
 clean:
-	rm -rf $(VENV) .botscope .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .botscope .aws-sam .pytest_cache

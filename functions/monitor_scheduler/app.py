@@ -4,17 +4,17 @@ deadline (a timed-out execution runs no Catch), then publishes today's sample re
 scans have all finished."""
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botscope.monitoring import sample_reports, scheduler
 from botscope.observability import logger, metrics
+from botscope.service import monitoring
 from botscope.workflow import stages
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
-    stats = scheduler.run_once()
+    stats = monitoring.run_scheduler()
     metrics.add_metric(name="MonitoredScansStarted", unit=MetricUnit.Count, value=stats.started)
     expired = stages.sweep_overdue_scans()
     metrics.add_metric(name="ScansExpired", unit=MetricUnit.Count, value=expired)
-    samples = sample_reports.refresh(start_new_day=False)
+    samples = monitoring.refresh_sample_reports(start_new_day=False)
     return {**stats.as_dict(), "scans_expired": expired, "sample_reports": samples.get("action")}

@@ -39,6 +39,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYER_REQUIREMENTS = REPO_ROOT / "layers" / "core" / "requirements.txt"
 LAYER_PACKAGE = REPO_ROOT / "layers" / "core" / "botscope"
+# Left out of the layer by its build recipe (layers/core/Makefile, DEV_ONLY).
+LAYER_DEV_ONLY = ("local/", "monitoring/simulation.py")
 RUNS = 3
 MIB = 1024 * 1024
 
@@ -117,7 +119,8 @@ def _zipped(files: list[Path]) -> int:
 def sizes() -> dict[str, Any]:
     dists = layer_distributions()
     per_dist = {name: _dist_files(dist) for name, dist in dists.items()}
-    package_files = _tree_files(LAYER_PACKAGE)
+    package_files = [p for p in _tree_files(LAYER_PACKAGE)
+                     if not p.relative_to(LAYER_PACKAGE).as_posix().startswith(LAYER_DEV_ONLY)]
     all_files = package_files + [f for files in per_dist.values() for f in files]
     unzipped = _size(all_files)
     runtime_provided = sum(_size(per_dist[n]) for n in per_dist if n in RUNTIME_PROVIDED)

@@ -7,7 +7,7 @@ Every row that names a host:port points at the loopback canary (``{port}`` is it
 the guard let through would show up as a canary request. Names are answered by ``table_resolver``
 (no DNS query ever leaves the process); a name it does not know does not resolve.
 
-``code`` is the problem code of API.md the row must be refused with:
+``code`` is the problem code of docs/api.md the row must be refused with:
 - ``invalid_target``: not http/https, user information, unparsable, bad port, bad host syntax;
 - ``target_not_public``: the host is (or resolves to) a loopback, private, CGNAT, link-local,
   metadata, multicast, reserved or otherwise non-public address, or does not resolve.

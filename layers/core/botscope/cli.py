@@ -106,7 +106,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def render_summary(report: dict) -> str:
+def render_summary(report: dict[str, Any]) -> str:
     summary = report.get("summary") or {}
     out = [
         f"BotScope report — {report.get('target_url')} ({report.get('scan_mode')} scan, "
@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args, stdout or sys.stdout, stderr or sys.stderr)
+        return int(args.handler(args, stdout or sys.stdout, stderr or sys.stderr))
     except KeyboardInterrupt:
         (stderr or sys.stderr).write("botscope: interrupted\n")
         return 130

@@ -1,4 +1,4 @@
-"""Typed domain errors. Each carries the stable ``code`` of API.md; the API maps them to RFC 9457
+"""Typed domain errors. Each carries the stable ``code`` of docs/api.md; the API maps them to RFC 9457
 problem responses in exactly one place (``botscope.api.problems``)."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class RateLimited(BotScopeError):
     status, code, title = 429, "rate_limited", "Too many requests"
 
 
-# --- scans and monitoring (API.md "Scans") ------------------------------------------------------
+# --- scans and monitoring (docs/api.md "Scans") ------------------------------------------------------
 
 class UrlNotMonitored(Forbidden):
     code, title = "url_not_monitored", "This URL is not under monitoring"
@@ -91,7 +91,7 @@ class IdempotencyInFlight(Conflict):
 
 
 class ServiceUnavailable(BotScopeError):
-    status, code, title = 503, "service_unavailable", "Temporarily unavailable"
+    status, code, title = 503, "temporarily_unavailable", "Temporarily unavailable"
 
 
 class PayloadTooLarge(BotScopeError):

@@ -63,7 +63,7 @@ def test_agent_flow_over_mcp(live_server, workspace_factory, mode):
     assert tools["create_scan"].annotations.read_only_hint is False
     assert tools["create_api_key"].annotations.destructive_hint is True
     wait_schema = tools["wait_for_scan_results"].input_schema["properties"]
-    assert wait_schema["timeout_seconds"]["maximum"] <= 25
+    assert "maximum" not in wait_schema["timeout_seconds"]  # clamped by the tool (test_mcp_wait_bounds.py)
     assert tools["create_scan"].input_schema["required"] == ["target_url"]
     assert all(len(t.description or "") > 80 for t in tools.values())
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botscope.config import reset_settings
 from botscope.monitoring import hooks, sample_reports
+from botscope.service.monitoring import refresh_sample_reports
 from botscope.store import reports, scans
 from botscope.store.table import utcnow
 
@@ -74,9 +75,9 @@ def test_local_mode_defaults_to_the_fixture_site_and_never_to_real_sites(monkeyp
 def test_a_day_is_started_once_and_published_when_all_scans_finished(
         targets: Path, api_client: Any, executions: Any) -> None:
     assert api_client.get("/api/v1/sample-reports").json() == {"generated_on": None, "tabs": []}
-    started = sample_reports.refresh(YESTERDAY)
+    started = refresh_sample_reports(YESTERDAY)
     assert started["action"] == "started" and started["scans"] == 2
-    assert sample_reports.refresh(YESTERDAY)["action"] == "waiting"   # a second run starts nothing
+    assert refresh_sample_reports(YESTERDAY)["action"] == "waiting"   # a second run starts nothing
     tabs = day_tabs(YESTERDAY)
     assert sorted(executions()) == sorted(t["scan_job_id"] for t in tabs)
     assert all(scans.get_scan(t["scan_job_id"])["workspace_id"] == sample_reports.SAMPLES_WORKSPACE_ID for t in tabs)
@@ -98,15 +99,15 @@ def test_a_day_is_started_once_and_published_when_all_scans_finished(
 
 
 def test_yesterdays_tabs_remain_until_todays_are_all_ready(targets: Path, api_client: Any) -> None:
-    sample_reports.refresh(YESTERDAY)
+    refresh_sample_reports(YESTERDAY)
     for tab in day_tabs(YESTERDAY):
         finish(tab)
     yesterday = api_client.get("/api/v1/sample-reports").json()
 
-    sample_reports.refresh(TODAY)
+    refresh_sample_reports(TODAY)
     today_tabs = day_tabs(TODAY)
     finish(today_tabs[0])
-    assert sample_reports.refresh(TODAY, start_new_day=False)["action"] == "waiting"
+    assert refresh_sample_reports(TODAY, start_new_day=False)["action"] == "waiting"
     assert api_client.get("/api/v1/sample-reports").json() == yesterday
     old_tab = yesterday["tabs"][0]["tab_id"]
     assert api_client.get(f"/api/v1/sample-reports/{old_tab}").status_code == 200
@@ -120,7 +121,7 @@ def test_yesterdays_tabs_remain_until_todays_are_all_ready(targets: Path, api_cl
 
 
 def test_unknown_or_unpublished_tab_is_404(targets: Path, api_client: Any) -> None:
-    sample_reports.refresh(YESTERDAY)
+    refresh_sample_reports(YESTERDAY)
     ymd = YESTERDAY.strftime("%Y%m%d")
     for tab in (f"{ymd}-login", "20200101-nothing", "not a tab", "x" * 300):
         response = api_client.get(f"/api/v1/sample-reports/{tab}")
@@ -128,12 +129,12 @@ def test_unknown_or_unpublished_tab_is_404(targets: Path, api_client: Any) -> No
 
 
 def test_the_scheduler_function_publishes_a_finished_day(targets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sample_reports.refresh(TODAY)
+    refresh_sample_reports(TODAY)
     for tab in day_tabs(TODAY):
         scan_id = tab["scan_job_id"]
         report = {**r.base_report(), "scan_job_id": scan_id}
         scans.mark_completed(scan_id, report_key=reports.put_report(scan_id, report),
                              ruleset_version=report["ruleset_version"], summary=report["summary"])
     assert sample_reports.current()["tabs"] == []   # no Finalize hook ran: nothing published yet
-    assert sample_reports.refresh(start_new_day=False)["action"] == "published"
+    assert refresh_sample_reports(start_new_day=False)["action"] == "published"
     assert len(sample_reports.current()["tabs"]) == 2

@@ -29,7 +29,7 @@ def scan(site, scenario, policy, mode="quick", **kwargs):
 
 def assert_public_safe(report):
     """Every page of the fixture site sets a canary cookie and embeds a canary token: neither
-    value may reach a report (SCANNER.md "Public-safe")."""
+    value may reach a report (docs/report.md "Principles")."""
     text = json.dumps(report)
     assert CANARY_COOKIE_VALUE not in text and CANARY_TOKEN_VALUE not in text
 

@@ -1,4 +1,4 @@
-"""Builders for report dicts (SCANNER.md "Report") used by the change-detection tests."""
+"""Builders for report dicts (docs/report.md) used by the change-detection tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dependency direction of ARCHITECTURE.md: functions → botscope adapters → botscope.scanner.
+"""The dependency direction of docs/architecture.md: functions → botscope adapters → botscope.scanner.
 The scanner is pure: no AWS SDK, no Lambda types, no environment, no adapters."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Plan rules of the service layer (API.md "Authentication and plans"). No AWS, no network."""
+"""Plan rules of the service layer (docs/api.md "Authentication and plans"). No AWS, no network."""
 
 from __future__ import annotations
 

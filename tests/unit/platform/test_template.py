@@ -1,4 +1,4 @@
-"""template.yaml and the ASL: linted, and declaring every route of API.md and every function."""
+"""template.yaml and the ASL: linted, and declaring every route of docs/api.md and every function."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from botscope.aws.template import REPO_ROOT, TEMPLATE_PATH, load_template
 BIN = Path(sys.executable).parent
 ASL_FILES = sorted((REPO_ROOT / "functions" / "scan_workflow").glob("*.asl.json"))
 
-# API.md, route by route (method, path as API Gateway spells it).
+# docs/api.md, route by route (method, path as API Gateway spells it).
 API_ROUTES = {
     ("GET", "/api/v1/scans"), ("POST", "/api/v1/scans"), ("GET", "/api/v1/scans/{id}"),
     ("GET", "/api/v1/scans/{id}/findings"), ("GET", "/api/v1/scans/{id}/report"),

@@ -1,4 +1,4 @@
-"""Client profiles are well-formed data with the guarantees SCANNER.md asks for."""
+"""Client profiles are well-formed data with the guarantees of docs/report.md "Client profiles and path runs"."""
 
 from __future__ import annotations
 

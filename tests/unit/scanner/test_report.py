@@ -1,4 +1,4 @@
-"""build_report: the SCANNER.md report object, findings, fingerprints, changes, summary."""
+"""build_report: the report of docs/report.md, findings, fingerprints, changes, summary."""
 
 from __future__ import annotations
 

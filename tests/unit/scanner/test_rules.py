@@ -1,7 +1,7 @@
 """Rule files: schema validation, compile-once loading, and every rule against the fixtures.
 
 Positive fixtures must fire the listed rules with the right vendor, measure and outcome; negative
-fixtures (traps and near-misses written from signatures.md) must fire no rule except the ones the
+fixtures (traps and near-misses written from the vendor markers of the rules) must fire no rule except the ones the
 fixture explicitly allows (e.g. CDN presence on a trap page).
 """
 

@@ -10,14 +10,15 @@ import importlib
 import pkgutil
 import re
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from botscope import __version__
 from botscope.api import problems, routes
+from botscope.links import API_PREFIX
 
-API_PREFIX = "/api/v1"
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -79,7 +80,7 @@ def create_app() -> FastAPI:
 def _document_errors_in_openapi(app: FastAPI) -> None:
     build = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = problems.document_standard_errors(build())
         return app.openapi_schema

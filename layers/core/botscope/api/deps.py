@@ -1,109 +1,30 @@
-"""Request dependencies: authentication of the caller, the CSRF Origin check and the request rate.
-
-Accepted credentials (API.md): ``Authorization: Bearer dxk_…`` and the ``botscope_session``
-cookie (unsafe methods must then carry an allowed ``Origin``). ``Bearer mcp_…`` tokens belong to
-``/mcp`` only. A malformed key is rejected by its shape and checksum before any table read.
+"""Request dependencies: authentication of the caller (``botscope.auth.authenticate``), the request
+rate and the body-size limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated
 
-from fastapi import Request, Response
-from starlette.requests import HTTPConnection
+from fastapi import Depends, Request, Response
 
 from botscope import ratelimit
-from botscope.auth import tokens
+from botscope.auth.authenticate import (
+    SESSION_COOKIE,
+    UNSAFE_METHODS,
+    authenticate_api_key,
+    authenticate_bearer,
+    authenticate_mcp_token,
+    authenticate_session,
+    bearer_token,
+)
 from botscope.auth.principal import Principal
-from botscope.config import get_settings
-from botscope.errors import Forbidden, PayloadTooLarge, Unauthorized
+from botscope.errors import PayloadTooLarge, Unauthorized
 from botscope.numbers import ascii_int
-from botscope.store import credentials, workspaces
-from botscope.store.table import is_expired
 
-SESSION_COOKIE = "botscope_session"
-UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def bearer_token(request: HTTPConnection) -> str | None:
-    """The Bearer token of the Authorization header, ``None`` without one; 401 for another scheme."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized("Use 'Authorization: Bearer <key>'.")
-    return value.strip()
-
-
-def _request_id(request: HTTPConnection) -> str | None:
-    return getattr(request.state, "request_id", None)
-
-
-def _principal_for_workspace(workspace_id: str, actor_type: str, actor_id: str, request: HTTPConnection,
-                             scopes: frozenset[str] = frozenset()) -> Principal:
-    workspace = workspaces.get_workspace(workspace_id)
-    if workspace is None:
-        raise Unauthorized("The credential's workspace no longer exists.")
-    return Principal(workspace_id=workspace_id, plan=workspace["plan"], workspace_status=workspace["status"],
-                     actor_type=actor_type,  # type: ignore[arg-type]
-                     actor_id=actor_id, scopes=scopes,
-                     request_id=_request_id(request),
-                     source_ip=request.client.host if request.client else None)
-
-
-def _authenticate_secret(token: str, request: HTTPConnection, *, prefix: str, noun: str,
-                         lookup: Callable[[str], dict[str, Any] | None], id_field: str, actor_type: str,
-                         scopes: frozenset[str]) -> Principal:
-    """API keys and MCP tokens: shape and checksum first (no table read for junk), then the stored
-    record by the secret's hash; refreshes ``last_used_at`` (at most once a minute)."""
-    if not tokens.is_well_formed(token, prefix):
-        raise Unauthorized(f"The {noun} is malformed.")
-    record = lookup(token)
-    if record is None or record.get("revoked_at"):
-        raise Unauthorized(f"The {noun} is unknown or revoked.")
-    principal = _principal_for_workspace(record["workspace_id"], actor_type, record[id_field], request, scopes)
-    credentials.touch_api_key(record)
-    return principal
-
-
-def authenticate_api_key(token: str, request: HTTPConnection) -> Principal:
-    return _authenticate_secret(token, request, prefix="dxk", noun="API key",
-                                lookup=credentials.get_api_key_by_token, id_field="api_key_id",
-                                actor_type="api_key", scopes=frozenset({"api", "mcp"}))
-
-
-def authenticate_mcp_token(token: str, request: HTTPConnection) -> Principal:
-    return _authenticate_secret(token, request, prefix="mcp", noun="MCP token",
-                                lookup=credentials.get_mcp_token_by_token, id_field="mcp_token_id",
-                                actor_type="mcp_token", scopes=frozenset({"mcp"}))
-
-
-def authenticate_bearer(token: str, request: HTTPConnection, *, allow_mcp_tokens: bool = False) -> Principal:
-    """``dxk_`` keys everywhere; ``mcp_`` tokens only where ``allow_mcp_tokens`` (the /mcp endpoint)."""
-    if token.startswith("mcp_"):
-        principal = authenticate_mcp_token(token, request)
-        if not allow_mcp_tokens:
-            raise Forbidden("MCP tokens are accepted only on /mcp; use a dxk_ API key for the HTTP API.",
-                            code="insufficient_scope")
-        return principal
-    return authenticate_api_key(token, request)
-
-
-def authenticate_session(token: str, request: HTTPConnection) -> Principal:
-    if not tokens.is_well_formed(token, "bss"):
-        raise Unauthorized("The session is malformed.")
-    record = credentials.get_session_by_token(token)
-    if record is None or is_expired(record):
-        raise Unauthorized("The session is unknown or expired.")
-    method = request.scope.get("method", "GET")
-    if method in UNSAFE_METHODS:
-        origin = (request.headers.get("origin") or "").rstrip("/")
-        if origin not in get_settings().allowed_origin_list:
-            raise Forbidden("Cookie-authenticated requests must come from an allowed Origin.", code="csrf")
-    return _principal_for_workspace(record["workspace_id"], "session", record["session_id"], request,
-                                    frozenset({"api", "session"}))
+__all__ = ["SESSION_COOKIE", "UNSAFE_METHODS", "authenticate_api_key", "authenticate_bearer", "authenticate_mcp_token",
+           "authenticate_session", "bearer_token", "body_size_limit", "get_principal"]
 
 
 def get_principal(request: Request, response: Response = None) -> Principal:  # type: ignore[assignment]
@@ -126,10 +47,12 @@ def get_principal(request: Request, response: Response = None) -> Principal:  # 
     return principal
 
 
-def body_size_limit(max_bytes: int) -> Callable[[Request], Awaitable[None]]:
+def body_size_limit(max_bytes: int) -> Callable[..., Awaitable[None]]:
     """A route dependency answering 413 ``payload_too_large`` for a body over ``max_bytes`` (the
-    declared length is checked first, then the bytes actually sent)."""
-    async def limit_body_size(request: Request) -> None:
+    declared length is checked first, then the bytes actually sent). It depends on the caller's
+    credential, so an unauthenticated caller gets 401 whatever the body (FastAPI caches the
+    principal: the credential is still checked once per request)."""
+    async def limit_body_size(request: Request, _principal: Annotated[Principal, Depends(get_principal)]) -> None:
         declared = request.headers.get("content-length")
         declared_bytes = ascii_int(declared, max_digits=19) if declared else None
         if (declared_bytes is not None and declared_bytes > max_bytes) or len(await request.body()) > max_bytes:

@@ -10,29 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from botscope.errors import BotScopeError
-
-PROBLEM_TYPE_BASE = "https://docs.botscope.dev/problems/"
-MEDIA_TYPE = "application/problem+json"
-
-
-def problem_response(request: Request, *, status: int, code: str, title: str, detail: str,
-                     errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "request_id": getattr(request.state, "request_id", None),
-    }
-    if errors:
-        body["errors"] = errors
-    hdrs = dict(headers or {})
-    if status == 401:
-        hdrs.setdefault("WWW-Authenticate", 'Bearer realm="botscope"')
-    return JSONResponse(body, status_code=status, headers=hdrs, media_type=MEDIA_TYPE)
+from botscope.aws.errors import is_transient_code
+from botscope.errors import BotScopeError, ServiceUnavailable
+from botscope.links import API_PREFIX
+from botscope.problem import MEDIA_TYPE, PROBLEM_TYPE_BASE, problem_response  # noqa: F401 - re-exported
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -45,14 +26,6 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404:
                  422: "validation_error", 429: "rate_limited"}
 
 
-TRANSIENT_AWS_ERROR_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "RequestLimitExceeded",
-    "TooManyRequestsException", "InternalServerError", "ServiceUnavailable", "InternalFailure",
-    "TransactionInProgressException", "LimitExceededException", "SlowDown",
-    # A transaction cancelled by a concurrent one on the same item (conditions are handled where
-    # they are written): the request is safe to retry.
-    "TransactionCanceledException", "TransactionConflictException",
-})
 RETRY_AFTER_SECONDS = 2
 
 
@@ -60,7 +33,8 @@ def _temporarily_unavailable(request: Request) -> JSONResponse:
     from botscope.observability import logger
 
     logger.warning("AWS dependency throttled or unreachable", exc_info=True)
-    return problem_response(request, status=503, code="temporarily_unavailable", title="Temporarily unavailable",
+    return problem_response(request, status=ServiceUnavailable.status, code=ServiceUnavailable.code,
+                            title=ServiceUnavailable.title,
                             detail="A dependency is busy or unreachable; retry after the Retry-After delay.",
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
@@ -74,8 +48,8 @@ async def _unauthenticated(request: Request) -> JSONResponse | None:
     from botscope.api.deps import get_principal
 
     path = request.url.path
-    if (getattr(request.state, "principal", None) is not None or not path.startswith("/api/v1/")
-            or path in _PUBLIC_OPERATION_PATHS or path.startswith("/api/v1/sample-reports/")):
+    if (getattr(request.state, "principal", None) is not None or not path.startswith(f"{API_PREFIX}/")
+            or path in _PUBLIC_OPERATION_PATHS or path.startswith(f"{API_PREFIX}/sample-reports/")):
         return None
     try:
         await run_in_threadpool(get_principal, request)
@@ -88,6 +62,10 @@ async def _unauthenticated(request: Request) -> JSONResponse | None:
 def install(app: FastAPI) -> None:
     @app.exception_handler(BotScopeError)
     async def _domain(request: Request, exc: BotScopeError) -> JSONResponse:
+        if exc.status not in {401, 403}:  # raised before the credential was checked: credentials first
+            unauthenticated = await _unauthenticated(request)
+            if unauthenticated is not None:
+                return unauthenticated
         return problem_response(request, status=exc.status, code=exc.code, title=exc.title,
                                 detail=exc.message, errors=exc.errors, headers=exc.headers)
 
@@ -118,7 +96,7 @@ def install(app: FastAPI) -> None:
     async def _aws_client_error(request: Request, exc: ClientError) -> JSONResponse:
         # Throttling or a service hiccup after boto3's own retries: the client should retry, not
         # read it as our bug. Anything else from AWS is a real internal error.
-        if exc.response.get("Error", {}).get("Code") in TRANSIENT_AWS_ERROR_CODES:
+        if is_transient_code(exc.response):
             return _temporarily_unavailable(request)
         return await _unexpected(request, exc)
 
@@ -153,7 +131,7 @@ class ProblemDetails(BaseModel):
     title: str
     status: int
     detail: str
-    code: str = Field(description="Stable machine-readable error code (API.md).")
+    code: str = Field(description="Stable machine-readable error code (docs/api.md).")
     request_id: str | None = None
     errors: list[ProblemFieldError] | None = Field(default=None, description="Validation failures only.")
 
@@ -167,8 +145,8 @@ def problem_docs(**by_status: str) -> dict[int | str, dict[str, Any]]:
 
 # --- one place that documents the errors every operation can answer -------------------------------
 
-_PUBLIC_OPERATION_PATHS = {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/sample-reports",
-                           "/api/v1/sample-reports/{tab_id}"}
+_PUBLIC_OPERATION_PATHS = {f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/sample-reports",
+                           f"{API_PREFIX}/sample-reports/{{tab_id}}"}
 _STANDARD_ERRORS = {
     "400": "bad_request: the body is not valid JSON.",
     "401": "unauthorized: missing, malformed, unknown or revoked credential (with WWW-Authenticate).",

@@ -26,7 +26,7 @@ def _cfn_tag(loader: yaml.Loader, tag_suffix: str, node: yaml.Node) -> Any:
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
     return {name: value}
 
 
@@ -35,11 +35,13 @@ _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 @lru_cache(maxsize=4)
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return document
 
 
 def resource(logical_id: str, path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    return load_template(path)["Resources"][logical_id]
+    found: dict[str, Any] = load_template(path)["Resources"][logical_id]
+    return found
 
 
 def table_create_kwargs(table_name: str, logical_id: str = "Table", path: Path = TEMPLATE_PATH) -> dict[str, Any]:

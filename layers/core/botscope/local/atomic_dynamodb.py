@@ -93,7 +93,7 @@ def install() -> None:
                 return __fn(*args, **kwargs)
 
         setattr(DynamoDBBackend, name, locked)
-    models.copy = _NoTableCopy  # type: ignore[attr-defined]
+    models.copy = _NoTableCopy  # type: ignore[attr-defined,assignment]
 
 
 def uninstall() -> None:

@@ -60,7 +60,7 @@ def serverless_functions(template: dict[str, Any] | None = None) -> dict[str, Pa
 
 
 def _queue_attributes(props: dict[str, Any], dlq_arn: str | None) -> dict[str, str]:
-    attributes = {}
+    attributes: dict[str, str] = {}
     for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
         if name in props:
             attributes[name] = str(props[name])

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from botscope.aws.template import REPO_ROOT
 
@@ -89,7 +89,7 @@ def _handler_of(module: ModuleType, attribute: str) -> Handler:
     handler = getattr(module, attribute)
     if not callable(handler):
         raise TypeError(f"{module.__name__}.{attribute} is not callable")
-    return handler
+    return cast(Handler, handler)
 
 
 def invoke_handler(handler: Handler, function_name: str, event: Any) -> tuple[Any, str | None]:
@@ -132,7 +132,7 @@ class LambdaSeam:
                    response_headers: Any) -> str | bytes | None:
             found = seam._lookup(function_name)
             if found is None:
-                return original(backend, function_name, qualifier, body, headers, response_headers)
+                return cast(str | bytes | None, original(backend, function_name, qualifier, body, headers, response_headers))
             name, handler = found
             seam.invocations.append(name)
             event = json.loads(body) if body else {}

@@ -3,7 +3,7 @@
 Every tool is a thin adapter over the same service functions the HTTP API uses
 (``botscope.service.scans``, ``botscope.service.api_keys``, ``botscope.service.monitoring``), so
 plans, validation, errors and tenant isolation are identical. Domain errors become MCP tool errors
-(``isError: true``) whose text starts with the problem code of API.md (e.g. ``not_found``) and
+(``isError: true``) whose text starts with the problem code of docs/api.md (e.g. ``not_found``) and
 whose structured content carries ``{"error": {code, status, title, detail, errors}}``.
 
 Transport: stateless, JSON responses (no SSE, no session id), so one HTTP POST is one Lambda
@@ -99,7 +99,7 @@ def _read_scan(ctx: Context, scan_job_id: str, read: str) -> dict[str, Any] | Ca
 
 # --- tools ---------------------------------------------------------------------------------------
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
 def build_server() -> MCPServer:
@@ -119,8 +119,8 @@ def build_server() -> MCPServer:
             "key: an mcp_ token cannot mint keys (insufficient_scope)."),
         # Minting a credential is not reversible by the agent and widens access: hint "destructive"
         # so clients ask a human to confirm, as for other security-sensitive actions.
-        annotations=ToolAnnotations(title="Create an API key", readOnlyHint=False, destructiveHint=True,
-                                    idempotentHint=False, openWorldHint=False),
+        annotations=ToolAnnotations(title="Create an API key", read_only_hint=False, destructive_hint=True,
+                                    idempotent_hint=False, open_world_hint=False),
     )
     def create_api_key(
         label: Annotated[str, Field(description="What the key is for (1-64 printable characters), "
@@ -141,8 +141,8 @@ def build_server() -> MCPServer:
             "growth can scan only URLs under monitoring - pass enroll_monitoring=true to enroll a new "
             "URL into a free slot (errors url_not_monitored, monitoring_slots_exhausted). Private, "
             "loopback and metadata addresses are refused (target_not_public)."),
-        annotations=ToolAnnotations(title="Start a scan", readOnlyHint=False, destructiveHint=False,
-                                    idempotentHint=False, openWorldHint=True),
+        annotations=ToolAnnotations(title="Start a scan", read_only_hint=False, destructive_hint=False,
+                                    idempotent_hint=False, open_world_hint=True),
     )
     def create_scan(
         target_url: Annotated[str, Field(description="Absolute http(s) URL of the site, e.g. 'https://example.com'.",
@@ -179,21 +179,24 @@ def build_server() -> MCPServer:
     @server.tool(
         title="Wait for scan results",
         description=(
-            "Waits server-side (up to timeout_seconds, at most 25) for the scan to finish. When it "
-            "completed, returns done=true with the findings; when it failed, done=true with the "
-            "error. If it is still running when the time is up, returns done=false with the current "
-            "status: call this tool again with the same scan_job_id."),
+            f"Waits server-side (up to timeout_seconds; one call waits at most {MAX_WAIT_SECONDS} s, a "
+            "longer timeout is shortened to that) for the scan to finish. When it completed, returns "
+            "done=true with the findings; when it failed, done=true with the error. If it is still "
+            "running when the time is up, returns done=false with the current status and how long it "
+            "waited (waited_seconds): call this tool again with the same scan_job_id."),
         annotations=READ_ONLY,
     )
     def wait_for_scan_results(
         scan_job_id: ScanJobId,
         ctx: Context,
+        # Out-of-range values are clamped by wait_for_scan, not refused: an agent asking to wait
+        # 50 s gets the longest wait one call allows and is told to call again.
         timeout_seconds: Annotated[int, Field(
-            description=f"How long to wait in this call (1-{MAX_WAIT_SECONDS} s).",
-            ge=1, le=MAX_WAIT_SECONDS)] = DEFAULT_WAIT_SECONDS,
+            description=f"How long to wait in this call, in seconds (at most {MAX_WAIT_SECONDS} are used).",
+            )] = DEFAULT_WAIT_SECONDS,
         poll_interval_seconds: Annotated[float, Field(
-            description=f"How often to check ({MIN_POLL_SECONDS:g}-{MAX_POLL_SECONDS:g} s).",
-            ge=MIN_POLL_SECONDS, le=MAX_POLL_SECONDS)] = DEFAULT_POLL_SECONDS,
+            description=f"How often to check ({MIN_POLL_SECONDS:g}-{MAX_POLL_SECONDS:g} s; other values are "
+                        "clamped to that range).")] = DEFAULT_POLL_SECONDS,
     ) -> dict[str, Any]:
         return _run(ctx, lambda p: wait_for_scan(p, scan_job_id, timeout_seconds,  # type: ignore[return-value]
                                                  poll_interval_seconds))
@@ -242,24 +245,31 @@ def wait_for_scan(principal: Principal, scan_job_id: str, timeout_seconds: float
                   *, sleep: Callable[[float], None] = time.sleep,
                   clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """Polls ``get_scan_status`` until the scan is terminal or the time is up (never raises for
-    "still running": the agent is told to call again)."""
+    "still running": the agent is told to call again). ``timeout_seconds`` is clamped to
+    0..``MAX_WAIT_SECONDS`` and the poll interval to its range; every result says how long the
+    call waited (``waited_seconds``)."""
     from botscope.service import scans
 
     timeout = min(max(float(timeout_seconds), 0.0), float(MAX_WAIT_SECONDS))
     interval = min(max(float(poll_interval_seconds), MIN_POLL_SECONDS), MAX_POLL_SECONDS)
-    deadline = clock() + timeout
+    started = clock()
+    deadline = started + timeout
     while True:
         status = scans.get_scan_status(principal, scan_job_id)
+        waited = {"waited_seconds": round(clock() - started, 1)}
         if status["status"] == "completed":
             findings = scans.get_findings(principal, scan_job_id)
-            return {"done": True, "status": "completed", "scan": status, **findings}
+            return {"done": True, "status": "completed", "scan": status, **waited, **findings}
         if status["status"] == "failed":
-            return {"done": True, "status": "failed", "scan": status, "error": status.get("error")}
+            return {"done": True, "status": "failed", "scan": status, **waited, "error": status.get("error")}
         remaining = deadline - clock()
         if remaining <= 0:
-            return {"done": False, "status": status["status"], "scan": status,
-                    "message": "The scan is still running. Call wait_for_scan_results again with the same "
-                               "scan_job_id."}
+            shortened = (f" (the {float(timeout_seconds):g} s asked for is more than the {MAX_WAIT_SECONDS} s one "
+                         "call may wait)") if timeout_seconds > MAX_WAIT_SECONDS else ""
+            return {"done": False, "status": status["status"], "scan": status, **waited,
+                    "max_wait_seconds": MAX_WAIT_SECONDS,
+                    "message": f"Waited {waited['waited_seconds']:g} s{shortened}; the scan is still running. "
+                               "Call wait_for_scan_results again with the same scan_job_id."}
         sleep(min(interval, remaining))
 
 
@@ -274,7 +284,7 @@ class McpHttpEndpoint:
         self.server = server or build_server()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from botscope.api.problems import problem_response
+        from botscope.problem import problem_response
 
         if scope["type"] != "http":  # pragma: no cover - API Gateway and uvicorn send only http here
             return
@@ -310,7 +320,7 @@ class McpHttpEndpoint:
     @staticmethod
     def _authenticate(request: Request) -> Principal:
         from botscope import ratelimit
-        from botscope.api.deps import authenticate_bearer, bearer_token
+        from botscope.auth.authenticate import authenticate_bearer, bearer_token
         from botscope.config import get_settings
         from botscope.errors import Forbidden
 

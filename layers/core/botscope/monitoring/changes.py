@@ -45,12 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-# Paths whose protection matters most (SCANNER.md "Plan": the critical paths of a full scan). The
-# scan's own path runs also carry a ``critical`` flag; this pattern covers baseline paths that the
-# current scan's plan no longer lists.
-CRITICAL_PATH_PATTERN = re.compile(
-    r"(log-?in|sign-?in|sign-?up|register|password|reset|forgot|auth|account|checkout|cart|basket|"
-    r"payment|api|graphql|search|contact)", re.IGNORECASE)
+from botscope.scanner.critical_paths import is_critical_path
 
 # Which probed path a policy key is read from, so a failed fetch of that file is not read as
 # "the policy changed". Keys not listed come from the target page itself.
@@ -147,7 +142,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def snapshot_from_report(report: dict[str, Any], *, critical_paths: Iterable[str] = ()) -> Snapshot:
-    """What change detection compares, taken from a public report (SCANNER.md "Report")."""
+    """What change detection compares, taken from a public report (docs/report.md)."""
     findings = {}
     for finding in report.get("findings") or []:
         fingerprint = finding.get("fingerprint")
@@ -174,10 +169,6 @@ def snapshot_from_report(report: dict[str, Any], *, critical_paths: Iterable[str
                     findings=findings, policy=policy, enforcement=enforcement, unknown_paths=unknown,
                     probed_paths=probed, critical_paths=set(critical_paths),
                     target_path=_path_of(report.get("target_url")), scan_mode=report.get("scan_mode"))
-
-
-def is_critical_path(path: str, critical_paths: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
-    return path in critical_paths or bool(CRITICAL_PATH_PATTERN.search(path))
 
 
 # --- differences -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botscope.links import scan_path
 from botscope.monitoring import changes, repository
 
 EVENT_TYPE = "monitoring.findings_changed"
@@ -104,7 +105,7 @@ def _event_data(scan: dict[str, Any], item: dict[str, Any], evaluation: changes.
         "confirmation": "immediate" if evaluation.immediate else "confirmed",
         "summary": {k: summary[k] for k in ("added", "removed", "changed")},
         "changes": kept, "truncated": bool(summary.get("truncated")),
-        "links": {"scan": f"{base}/api/v1/scans/{scan_id}", "report": f"{base}/api/v1/scans/{scan_id}/report"},
+        "links": {"scan": base + scan_path(scan_id), "report": base + scan_path(scan_id, "report")},
     }
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from botscope.config import get_settings
+from botscope.isotime import parse_iso
 
 SAMPLES_PK = "SAMPLES"
 # Sample scans belong to no customer: they are written under this reserved workspace id, which no
@@ -83,12 +84,6 @@ def _get(sk: str) -> dict[str, Any] | None:
     return plain_item(item) if item else None
 
 
-def _default_starter(target_url: str, scan_job_id: str) -> None:
-    from botscope.service.monitoring import start_sample_scan
-
-    start_sample_scan(target_url, scan_job_id)
-
-
 def refresh(now: datetime | None = None, starter: SampleScanStarter | None = None, *,
             start_new_day: bool = True) -> dict[str, Any]:
     """One step of the daily refresh (module docstring). Returns what it did. With
@@ -96,9 +91,10 @@ def refresh(now: datetime | None = None, starter: SampleScanStarter | None = Non
     scheduler and the end of every sample scan call it that way)."""
     now = now or datetime.now(UTC)
     day = now.date().isoformat()
-    starter = starter or _default_starter
     day_item = _get(f"DAY#{day}")
     if day_item is None and start_new_day:
+        if starter is None:
+            raise ValueError("starting a new day needs a scan starter (botscope.service.monitoring)")
         return _start_day(day, now, starter)
     # A day started shortly before midnight finishes after it: yesterday may still be unpublished.
     result: dict[str, Any] = {"day": day, "action": "not_started"}
@@ -174,7 +170,7 @@ def _settled_status(scan: dict[str, Any] | None, now: datetime) -> str:
         return "failed"
     status = str(scan.get("status"))
     deadline = scan.get("deadline_at")
-    if status in ("queued", "running") and deadline and now > datetime.fromisoformat(deadline.replace("Z", "+00:00")):
+    if status in ("queued", "running") and deadline and now > parse_iso(deadline):
         return "failed"
     return status
 

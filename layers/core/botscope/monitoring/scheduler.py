@@ -33,8 +33,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from botscope import ids
+from botscope.isotime import iso, parse_iso
 
-# Minimum cadence per plan (API.md: growth daily, enterprise configurable down to hourly).
+# Minimum cadence per plan (docs/api.md: growth daily, enterprise configurable down to hourly).
 PLAN_MIN_CADENCE_SECONDS = {"growth": 86400, "enterprise": 3600}
 DEFAULT_CADENCE_SECONDS = 86400
 # A claim whose start failed this many times is given up for this due time (the URL moves on).
@@ -59,14 +60,6 @@ class ScheduleStore(Protocol):
 # (monitored URL item with its ``claim``, claimed scan id, workspace) → the scan id that serves this
 # due time (another id when a scan of the same URL was already running).
 ScanStarter = Callable[[dict[str, Any], str, dict[str, Any]], str]
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def cadence_seconds(workspace: dict[str, Any], item: dict[str, Any], override: int = 0) -> int:
@@ -246,14 +239,14 @@ class Scheduler:
         return True
 
 
-def run_once(starter: ScanStarter | None = None, store: ScheduleStore | None = None) -> RunStats:
-    """One production run: the DynamoDB store and the real scan starter."""
+def run_once(starter: ScanStarter, store: ScheduleStore | None = None, *,
+             on_give_up: Callable[[str], None] | None = None) -> RunStats:
+    """One production run: the DynamoDB store and the scan starter the service layer passes in
+    (``botscope.service.monitoring.run_scheduler``)."""
     from botscope.monitoring.repository import DynamoScheduleStore
     from botscope.observability import logger
-    from botscope.service.monitoring import abandon_scheduled_scan, start_scheduled_scan
 
     def log(message: str, **extra: Any) -> None:
         logger.info(message, extra=extra)
 
-    return Scheduler(store or DynamoScheduleStore(), starter or start_scheduled_scan, log=log,
-                     on_give_up=abandon_scheduled_scan).run()
+    return Scheduler(store or DynamoScheduleStore(), starter, log=log, on_give_up=on_give_up).run()

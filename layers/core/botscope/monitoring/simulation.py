@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botscope.monitoring.scheduler import Scheduler, SchedulerConfig, iso, parse_iso
+from botscope.isotime import iso, parse_iso
+from botscope.monitoring.scheduler import Scheduler, SchedulerConfig
 from botscope.store.table import DUE_SHARDS, due_shard
 
 

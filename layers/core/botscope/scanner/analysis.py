@@ -49,7 +49,7 @@ def _add(items: list[str], value: str | None) -> None:
 
 def aggregate_detections(observations: list[Observation]) -> list[dict[str, Any]]:
     """One detection per (vendor, product, measure, layer) across all path runs."""
-    grouped: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+    grouped: OrderedDict[tuple[str | None, ...], dict[str, Any]] = OrderedDict()
     for obs in observations:
         for match in obs.matches:
             key = (match.vendor, match.product, match.measure, match.layer)
@@ -115,7 +115,7 @@ def enforcement(observations: list[Observation], robots_text: str | None, *,
             if allowed is None and robots_unreachable:
                 # RFC 9309: crawlers treat the site as disallowed, but the site declared nothing
                 declared = "unreachable"
-            observed = other.outcome
+            observed: str = other.outcome
             if base is None or base.outcome in ("error", "timed_out") or other.outcome == "timed_out":
                 # a stall is reported by its own finding (``stalls``), not as a verdict
                 verdict = "inconclusive"

@@ -3,7 +3,7 @@ Lambda invocation per stage):
 
     plan_scan(url, mode, fetcher)         → ScanPlan       (raises InvalidTarget / TargetNotPublic)
     probe(spec, target, fetcher)          → Observation    (never raises for network trouble)
-    analyze(plan, observations, …)        → report dict    (SCANNER.md "Report")
+    analyze(plan, observations, …)        → report dict    (docs/report.md)
     run_scan(url, mode, policy, …)        → report dict    (all three, probes concurrent)
 
 ``plan_scan_sync`` / ``probe_sync`` wrap the async stages for Lambda handlers; each call owns its
@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from botscope.errors import InvalidTarget, TargetUnreachable
+from botscope.isotime import now_iso
 from botscope.scanner.fetch import Fetcher, FetchLimits
 from botscope.scanner.model import (
     FetchResult,
@@ -50,10 +50,6 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher) -> ScanPlan:
@@ -104,7 +100,7 @@ async def probe(spec: PathRunSpec, target: Target, fetcher: Fetcher, ruleset: An
 
 def analyze(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
             started_at: str | None, completed_at: str | None,
-            previous_report: dict | None = None) -> dict:
+            previous_report: dict[str, Any] | None = None) -> dict[str, Any]:
     """The public report of a scan from its plan and observations. Raises ``TargetUnreachable``
     when no path run got an HTTP response: a report of nothing would read as "no defenses"."""
     from botscope.scanner.report import build_report
@@ -140,12 +136,12 @@ def _failed_observation(spec: PathRunSpec, exc: Exception) -> Observation:
 async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
                    on_progress: ProgressCallback | None = None, resolver: Resolver | None = None,
                    limits: FetchLimits | None = None, scan_job_id: str | None = None,
-                   previous_report: dict | None = None, extra_ca_bundle: str | None = None,
-                   signer: WebBotAuthSigner | None = None) -> dict:
+                   previous_report: dict[str, Any] | None = None, extra_ca_bundle: str | None = None,
+                   signer: WebBotAuthSigner | None = None) -> dict[str, Any]:
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
     concurrency per host), analyze. Raises InvalidTarget / TargetNotPublic for a rejected target."""
     notify = on_progress or (lambda event: None)
-    started_at = _now_iso()
+    started_at = now_iso("seconds")
     async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
         plan = await plan_scan(target_url, mode, fetcher)
         total = len(plan.path_runs)
@@ -169,7 +165,7 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
 
         observations = list(await asyncio.gather(*(run_one(i, s) for i, s in enumerate(plan.path_runs))))
     return analyze(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
-                   completed_at=_now_iso(), previous_report=previous_report)
+                   completed_at=now_iso("seconds"), previous_report=previous_report)
 
 
 # --- sync wrappers for the pipeline's Lambda stages ----------------------------------------------

@@ -35,7 +35,6 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -43,6 +42,7 @@ import certifi
 import httpcore
 
 from botscope.errors import InvalidTarget, TargetNotPublic
+from botscope.isotime import now_iso
 from botscope.scanner.model import FetchResult, ProbeError, ProfileId, RedirectHop, Target
 from botscope.scanner.profiles import Profile, get_profile
 from botscope.scanner.targets import (
@@ -171,8 +171,7 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_now_iso = now_iso
 
 
 def _ms(seconds: float) -> int:

@@ -1,4 +1,4 @@
-"""Public-safe ABAAM findings (API.md shape) with stable fingerprints.
+"""Public-safe ABAAM findings (docs/report.md "Findings") with stable fingerprints.
 
 A fingerprint is ``sha256(origin | category | measure | vendor | scope)`` where the scope is what
 makes the finding distinct (an enforcement verdict and profile, a sorted path list for coverage,
@@ -14,9 +14,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from botscope.scanner.critical_paths import HIGH_VALUE_CATEGORIES
 from botscope.scanner.model import ScanPlan
-
-_HIGH_VALUE_CATEGORIES = frozenset({"login", "signup", "password_reset", "cart", "checkout", "account", "api"})
 
 RECOMMENDATIONS = {
     "detection_active": "Confirm the rule is intended for this client type; verified AI agents and "
@@ -98,7 +97,7 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
 
     # Detections: one finding per vendor and measure (paths/profiles vary between scans; the
     # fingerprint does not include them).
-    merged: dict[tuple, dict[str, Any]] = {}
+    merged: dict[tuple[str | None, str], dict[str, Any]] = {}
     for det in detections:
         key = (det["vendor"], det["measure"])
         if key in merged:
@@ -169,7 +168,7 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
     unprotected = coverage["unprotected_paths"]
     categories = {e["path"]: e["category"] for e in coverage["critical_paths"]}
     if unprotected and any(e["path"] != plan.target.path for e in coverage["critical_paths"]):
-        high_value = [p for p in unprotected if categories.get(p) in _HIGH_VALUE_CATEGORIES]
+        high_value = [p for p in unprotected if categories.get(p) in HIGH_VALUE_CATEGORIES]
         out.append(_finding(origin, scan_job_id, category="coverage", measure="bot_management", status="absent",
                             severity="medium" if high_value else "low", confidence=0.6,
                             title="Critical paths without anti-bot measures",

@@ -6,7 +6,7 @@ so every shape here is a pydantic model that round-trips through JSON (``model_d
 
 Flow (see ``engine``):  normalize/guard target → ``ScanPlan`` (list of ``PathRunSpec``) →
 ``probe`` each spec → ``Observation`` (private: may hold a policy file's text, never cookie values)
-→ ``analyze`` all observations → the public report (a dict, SCANNER.md "Report").
+→ ``analyze`` all observations → the public report (a dict, docs/report.md).
 """
 
 from __future__ import annotations

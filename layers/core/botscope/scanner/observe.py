@@ -4,7 +4,7 @@ The observation is what every later stage works from, so it is reduced here: coo
 (never values), the values of an allow-list of non-secret headers, a few page features parsed once
 with selectolax (lexbor), and, for a real policy file, its bounded text. The raw body is dropped.
 
-Outcome (SCANNER.md): status and rule matches decide together — a 403 challenge page is
+Outcome (docs/report.md "Client profiles and path runs"): status and rule matches decide together — a 403 challenge page is
 "challenged", a 200 login page with a CAPTCHA widget is "served" (with a captcha match), a 401
 Anubis page is "challenged", 405 + ``x-amzn-waf-action: captcha`` is "challenged", a 429 is
 "rate_limited" unless a vendor challenge is on it, LinkedIn's 999 is "blocked".

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from botscope.errors import InvalidTarget
+from botscope.scanner.critical_paths import CRITICAL_CATEGORIES, classify_path
 from botscope.scanner.model import FetchResult, PathRunSpec, ProfileId, ScanMode, ScanPlan, Target
 from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import normalize_target
@@ -40,37 +41,8 @@ FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-
 # A policy file whose body matches it is a soft 404, not a published file (``policy.is_soft_404``).
 NOT_FOUND_PROBE_PREFIX = "/.well-known/botscope-not-found-"
 
-# Category → path pattern, in priority order: a path is filed under the first that matches, so
-# "/login/forgot-password" is a password reset, not a login.
-_W = r"(?:^|[/_.\-])"
-CRITICAL_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern)) for name, pattern in (
-        ("password_reset", _W + r"(?:forgot|reset|lost|recover)[\w\-]*(?:password|pass|pwd)?|" + _W
-         + r"password[\w\-]*(?:reset|forgot|new|recover)"),
-        ("signup", _W + r"(?:sign[\-_]?up|register|registration|join|create[\-_]?account|enroll)(?:$|[/_.\-?])"),
-        ("login", _W + r"(?:log[\-_]?in|sign[\-_]?in|log[\-_]?on|auth(?:enticate)?|sso)(?:$|[/_.\-?])"),
-        ("search", _W + r"(?:search|find)(?:$|[/_.\-?])"),
-        ("cart", _W + r"(?:cart|basket|checkout|bag)(?:$|[/_.\-?])"),
-        ("account", _W + r"(?:my[\-_]?account|account|profile|me)(?:$|[/_.\-?])|/my[\-_][a-z]"),
-        ("api", _W + r"(?:api|graphql)(?:$|[/_.\-?])"),
-        ("contact", _W + r"(?:contact|contact[\-_]?us|support|feedback)(?:$|[/_.\-?])"),
-    )
-)
-_ASSET = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|webp|avif|ico|woff2?|ttf|eot|pdf|zip|gz|mp4|mp3"
-                    r"|webm|xml|json|txt)$")
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]{1,2000})\s*</loc>", re.IGNORECASE)
 _MAX_CANDIDATES = 2000
-
-
-def classify_path(path: str) -> str | None:
-    """The critical category of a path (lower-cased, query ignored), or None."""
-    bare = urlsplit(path).path.lower()
-    if _ASSET.search(bare):
-        return None
-    for name, pattern in CRITICAL_CATEGORIES:
-        if pattern.search(bare):
-            return name
-    return None
 
 
 def extract_links(body: bytes | str, base_url: str) -> list[str]:
@@ -149,7 +121,7 @@ def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
         path = _same_origin_path(url, target)
         # "/Login" and "/login/" are the same page on most servers: one path run is enough.
         key = path.lower().rstrip("/") if path else None
-        if path is None or path in excluded or key in seen:
+        if path is None or key is None or path in excluded or key in seen:
             continue
         category = classify_path(path)
         if category is None:

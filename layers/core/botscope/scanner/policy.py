@@ -49,7 +49,8 @@ _MAX_ROBOTS_PROBES = 40
 @lru_cache(maxsize=1)
 def ai_agents() -> list[dict[str, str]]:
     """The known AI agent tokens (ai.robots.txt list) with operator, function and respect."""
-    return json.loads((DATA_DIR / "ai_agents.json").read_text(encoding="utf-8"))["agents"]
+    agents: list[dict[str, str]] = json.loads((DATA_DIR / "ai_agents.json").read_text(encoding="utf-8"))["agents"]
+    return agents
 
 
 def ai_agent_tokens() -> list[str]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import get_args
+from typing import Any, get_args
 
 from botscope.scanner.model import ProfileId
 
@@ -52,9 +52,10 @@ class Profile:
 
 
 @lru_cache(maxsize=1)
-def _document() -> dict:
+def _document() -> dict[str, Any]:
     text = resources.files("botscope.scanner").joinpath("data/profiles.json").read_text("utf-8")
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""The public report (SCANNER.md "Report"): assembled from the plan and every observation.
+"""The public report (docs/report.md): assembled from the plan and every observation.
 
 Public-safe by construction: it is built only from observation fields that hold names, counts,
 outcomes and parsed policy facts — never header values other than parsed policy signals, never
@@ -174,7 +174,7 @@ def _limitations(baseline: str, policy: dict[str, Any], observations: list[Obser
 
 def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
                  started_at: str | None, completed_at: str | None,
-                 previous_report: dict | None = None) -> dict:
+                 previous_report: dict[str, Any] | None = None) -> dict[str, Any]:
     ruleset = load_ruleset()
     # The never-existing path is only the soft-404 baseline of the policy files: it is not a page
     # of the site and carries no finding of its own.

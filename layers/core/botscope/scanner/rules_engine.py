@@ -1,6 +1,6 @@
 """Signature rules as data: load, validate and match the vendor rule files in ``botscope/rules``.
 
-Each YAML file describes one vendor (SCANNER.md vendor id) and its rules; ``rules/schema.json``
+Each YAML file describes one vendor (its vendor id, docs/report.md "Detections and measures") and its rules; ``rules/schema.json``
 validates every file (unknown fields are rejected) and every regex is compiled once at load time.
 A rule fires when all its ``required`` matchers matched, none of its ``exclude`` matchers matched
 and the summed weights of the matched signals reach ``min_score``. Adding a vendor is one data
@@ -32,7 +32,7 @@ from botscope.scanner.model import Evidence, RuleMatch
 try:  # Python 3.11+: the regex parser lives in re._parser (sre_parse is deprecated)
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - older interpreters
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+    import sre_parse as _sre_parse
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 SCHEMA_FILE = "schema.json"
@@ -255,7 +255,7 @@ def _compile(pattern: str, where: str, lowered_input: bool = False) -> re.Patter
     """Compile once. Body text is lower-cased before matching, so a body pattern without upper-case
     letters needs no IGNORECASE — which keeps sre's fast literal-prefix search (IGNORECASE turns it
     off and costs ~10 ms per pattern on a 2 MB page)."""
-    flags = re.IGNORECASE
+    flags: int = re.IGNORECASE
     if lowered_input and not any(c.isupper() for c in _ESCAPE.sub("", pattern)):
         flags = 0
     try:
@@ -291,10 +291,11 @@ def _build_matcher(raw: dict[str, Any], where: str) -> Matcher:
 
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
-    return json.loads((RULES_DIR / SCHEMA_FILE).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((RULES_DIR / SCHEMA_FILE).read_text(encoding="utf-8"))
+    return schema
 
 
-def load_rule_file(path: Path, validator: jsonschema.protocols.Validator | None = None) -> tuple[dict, list[Rule]]:
+def load_rule_file(path: Path, validator: jsonschema.protocols.Validator | None = None) -> tuple[dict[str, Any], list[Rule]]:
     """Parse and validate one rule file; returns the raw document and its compiled rules."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))

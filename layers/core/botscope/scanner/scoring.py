@@ -13,7 +13,8 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "scoring.json"
 
 @lru_cache(maxsize=1)
 def scoring_table() -> dict[str, Any]:
-    return json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    table: dict[str, Any] = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    return table
 
 
 def policy_signals(policy: dict[str, Any]) -> list[str]:
@@ -65,4 +66,4 @@ def score(measures: set[str], active_measures: set[str], policy: dict[str, Any],
     total += sum(table["enforcement"].get(v, 0) for v in verdicts)
     if critical_protected_ratio is not None:
         total += table["coverage"]["critical_paths_protected"] * critical_protected_ratio
-    return max(0, min(100, round(total)))
+    return max(0, min(100, round(float(total))))

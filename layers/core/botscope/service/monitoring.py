@@ -1,4 +1,4 @@
-"""Monitoring use cases (API.md "Monitoring", "Sample reports"), shared by the HTTP routes, the MCP
+"""Monitoring use cases (docs/api.md "Monitoring", "Sample reports"), shared by the HTTP routes, the MCP
 tool ``list_monitoring_subscriptions`` and the scheduler functions.
 
 - ``list_monitoring(principal)``      GET /api/v1/monitoring
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from botscope import audit, ids
 from botscope.auth.principal import Principal
-from botscope.config import get_settings
 from botscope.errors import NotFound
 from botscope.monitoring import sample_reports as samples
 from botscope.service import plans
@@ -69,28 +66,15 @@ def _system_principal(workspace: dict[str, Any], actor_id: str) -> Principal:
 
 def _start(workspace_id: str, target_url: str, scan_job_id: str, *, monitored_url_id: str | None,
            trigger: str) -> tuple[str, bool]:
-    """Creates (once) and starts (once) the scan ``scan_job_id``; safe to call again with the same id.
-    Returns ``(serving scan id, started now)``: another id when a scan of the URL was already running."""
-    from botscope.workflow.starter import start_scan_execution
+    """A full scan through the one start path (``botscope.service.scans.launch_scan``); safe to call
+    again with the same id. Returns ``(serving scan id, started now)``: another id when a scan of
+    the URL was already running. A failed start is undone without a trace (the caller retries with
+    the same id) and raises ``ServiceUnavailable``."""
+    from botscope.service.scans import launch_scan
 
-    deadline = get_settings().scan_timeout_seconds
-    scan = scans.get_scan(scan_job_id)
-    if scan is None:
-        try:
-            scan = scans.create_scan(workspace_id, target_url, "full", monitored_url_id=monitored_url_id,
-                                     deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            scan = scans.get_scan(scan_job_id) or {}
-    if scan.get("status") != "queued" or scan.get("execution_arn"):
-        return scan_job_id, False  # an earlier attempt got it started
-    running = scans.claim_active(workspace_id, target_url, scan_job_id, ttl_seconds=deadline)
-    if running is not None:
-        scans.discard_scan(scan_job_id)  # the running scan serves this due time
-        return running, False
-    scans.set_execution_arn(scan_job_id, start_scan_execution(scan_job_id, workspace_id))
-    return scan_job_id, True
+    scan, started = launch_scan(workspace_id, target_url, "full", scan_job_id, monitored_url_id=monitored_url_id,
+                                trigger=trigger, keep_failed=False)
+    return str(scan.get("scan_job_id") or scan_job_id), started
 
 
 def start_scheduled_scan(item: dict[str, Any], scan_job_id: str, workspace: dict[str, Any]) -> str:
@@ -114,6 +98,20 @@ def abandon_scheduled_scan(scan_job_id: str) -> None:
 def start_sample_scan(target_url: str, scan_job_id: str) -> None:
     """A sample report's scan (``botscope.monitoring.sample_reports``), under the samples workspace."""
     _start(samples.SAMPLES_WORKSPACE_ID, target_url, scan_job_id, monitored_url_id=None, trigger="samples")
+
+
+def run_scheduler() -> Any:
+    """One run of the monitoring scheduler (MonitorSchedulerFunction) with the real store and the
+    scan starter above; returns its ``RunStats``."""
+    from botscope.monitoring import scheduler
+
+    return scheduler.run_once(start_scheduled_scan, on_give_up=abandon_scheduled_scan)
+
+
+def refresh_sample_reports(now: Any = None, *, start_new_day: bool = True) -> dict[str, Any]:
+    """One step of the sample reports' daily refresh (``botscope.monitoring.sample_reports.refresh``)
+    with the sample scan starter above."""
+    return samples.refresh(now, start_sample_scan, start_new_day=start_new_day)
 
 
 # --- sample reports (no auth) ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Plan rules (API.md "Authentication and plans"), in one place for the API, MCP and scheduler.
+"""Plan rules (docs/api.md "Authentication and plans"), in one place for the API, MCP and scheduler.
 
 - starter: no API scans, no monitoring → ``plan_required``.
 - growth: a fixed number of monitored URL slots; may scan only URLs under active monitoring, or a
@@ -8,6 +8,8 @@
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from botscope.auth.principal import Principal
 from botscope.errors import PlanRequired
@@ -30,7 +32,7 @@ def scans_require_monitoring(principal: Principal) -> bool:
     return principal.plan in MONITORED_ONLY_PLANS
 
 
-def monitoring_cadence_seconds(workspace: dict | None, default: int = 86400) -> int:
+def monitoring_cadence_seconds(workspace: dict[str, Any] | None, default: int = 86400) -> int:
     """The rescan cadence of a workspace; the local stack may shorten it for demos."""
     from botscope.config import get_settings
 

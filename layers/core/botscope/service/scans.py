@@ -1,4 +1,4 @@
-"""Scan use cases (API.md "Scans"): start a scan, read its status, findings and report, list scans.
+"""Scan use cases (docs/api.md "Scans"): start a scan, read its status, findings and report, list scans.
 
 Shared by the HTTP routes (``botscope.api.routes.scans``) and the MCP tools, so both apply the
 same order of checks:
@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from botscope import audit, ids
@@ -37,11 +37,12 @@ from botscope.errors import (
     UrlNotMonitored,
     ValidationFailed,
 )
+from botscope.isotime import parse_iso
+from botscope.links import API_PREFIX
 from botscope.service import plans
 from botscope.store import idempotency, monitoring, scans, workspaces
 from botscope.store.table import utcnow
 
-API_PREFIX = "/api/v1"
 SCAN_MODES = ("full", "quick")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -56,7 +57,7 @@ target_resolver: Any = None
 
 @dataclass(frozen=True)
 class ScanCreation:
-    body: dict[str, Any]    # the public scan representation (API.md POST /scans response)
+    body: dict[str, Any]    # the public scan representation (docs/api.md POST /scans response)
     status_code: int        # 202 a new scan was started; 200 a running scan of the URL was returned
     created: bool           # False when an already running scan was returned
     replayed: bool = False  # True when this is the stored response of an earlier request (Idempotency-Key)
@@ -229,42 +230,77 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
             first_scan_job_id=scan_job_id)
     monitored_url_id = monitored["monitored_url_id"] if monitored else None
 
-    deadline = get_settings().scan_timeout_seconds
-    scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
-                             deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
-    running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
-    if running is not None:
-        # Same URL already being scanned for this workspace: hand that scan back, start nothing.
-        scans.discard_scan(scan_job_id)
+    scan, started = launch_scan(workspace_id, target_url, scan_mode, scan_job_id, monitored_url_id=monitored_url_id,
+                                trigger=trigger, enrolled_id=monitored_url_id if newly_enrolled else None,
+                                concurrency_limit=get_settings().max_concurrent_scans)
+    if not started:
+        # Same URL already being scanned for this workspace: that scan is handed back, nothing started.
         if newly_enrolled:
             _audit_enrollment(principal, monitored_url_id, target_url)
-        return ScanCreation(body=created_view(running, monitored_url_id), status_code=200, created=False)
-
-    limit = get_settings().max_concurrent_scans
-    if limit > 0 and scans.claim_concurrency_lease(workspace_id, scan_job_id, limit=limit,
-                                                   ttl_seconds=deadline) is None:
-        # Every slot went to a parallel start since the pre-check: undo this start, answer 429.
-        from botscope import ratelimit
-
-        scans.release_active(workspace_id, target_url, scan_job_id)
-        scans.discard_scan(scan_job_id)
-        if newly_enrolled and monitored_url_id:
-            monitoring.release(workspace_id, monitored_url_id)
-        raise ratelimit.scan_limit_refusal(limit, limit)
-    try:
-        from botscope.workflow.starter import start_scan_execution
-
-        execution_arn = start_scan_execution(scan_job_id, workspace_id)
-    except Exception as exc:
-        _undo_start(scan_job_id, workspace_id, monitored_url_id if newly_enrolled else None, exc)
-        raise ServiceUnavailable("The scan could not be started; nothing was kept. Retry in a few seconds.",
-                                 code="scan_start_failed", headers={"Retry-After": "5"}) from exc
-    scans.set_execution_arn(scan_job_id, execution_arn)
+        return ScanCreation(body=created_view(scan, monitored_url_id), status_code=200, created=False)
     if newly_enrolled:  # recorded once it is kept (a failed start releases the slot again)
         _audit_enrollment(principal, monitored_url_id, target_url)
     audit.record(principal, "scan.started", scan_job_id, {"target_url": target_url, "scan_mode": scan_mode})
     _count_metric("ScansStarted")
     return ScanCreation(body=created_view(scan, monitored_url_id), status_code=202, created=True)
+
+
+def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id: str, *,
+                monitored_url_id: str | None, trigger: str, enrolled_id: str | None = None,
+                keep_failed: bool = True, concurrency_limit: int = 0) -> tuple[dict[str, Any], bool]:
+    """The one way a scan starts, for API/MCP requests and for scans the system starts (monitoring
+    rescans, sample reports): creates the scan ``scan_job_id`` (once: a retry with the same id finds
+    it), claims the URL's one running-scan marker, and starts the workflow.
+
+    Returns ``(scan, started)``: ``started`` is False when another scan of the URL was already
+    running (that scan is returned; this one is discarded) or when an earlier call with this id
+    already started it. When the workflow does not start, everything this call did is undone —
+    the active marker released, the enrollment ``enrolled_id`` released, the scan marked failed
+    (``start_failed``; or deleted with ``keep_failed=False``, for a caller that retries with the
+    same id) — and ``ServiceUnavailable`` (``scan_start_failed``) is raised.
+
+    ``concurrency_limit`` > 0 makes the scan hold one of that many running-scan leases of the
+    workspace (``RUNSLOT#n``, released by every terminal transition); when none is free the start is
+    undone the same way and ``rate_limited`` (429) is raised, so N parallel starts with M free
+    leases accept exactly min(N, M)."""
+    from botocore.exceptions import ClientError
+
+    from botscope.store.table import is_conditional_failure
+
+    deadline = get_settings().scan_timeout_seconds
+    try:
+        scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
+                                 deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+        scan = scans.get_scan(scan_job_id) or {}
+        if scan.get("status") != "queued" or scan.get("execution_arn"):
+            return scan, False  # an earlier attempt got it started (or settled it)
+    running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
+    if running is not None:
+        scans.discard_scan(scan_job_id)
+        return running, False
+    if concurrency_limit > 0 and scans.claim_concurrency_lease(workspace_id, scan_job_id, limit=concurrency_limit,
+                                                               ttl_seconds=deadline) is None:
+        # Every lease went to a parallel start since the pre-check: undo this start, answer 429.
+        from botscope import ratelimit
+
+        scans.release_active(workspace_id, target_url, scan_job_id)
+        scans.discard_scan(scan_job_id)
+        if enrolled_id:
+            monitoring.release(workspace_id, enrolled_id)
+        raise ratelimit.scan_limit_refusal(concurrency_limit, concurrency_limit)
+    try:
+        from botscope.workflow.starter import start_scan_execution
+
+        execution_arn = start_scan_execution(scan_job_id, workspace_id)
+    except Exception as exc:
+        _undo_start(scan_job_id, workspace_id, target_url, enrolled_id, exc, keep_failed=keep_failed)
+        raise ServiceUnavailable("The scan could not be started; nothing was kept. Retry in a few seconds.",
+                                 code="scan_start_failed", headers={"Retry-After": "5"}) from exc
+    scans.set_execution_arn(scan_job_id, execution_arn)
+    return scan, True
 
 
 def _running_scan_id(workspace_id: str, target_url: str) -> str | None:
@@ -294,12 +330,17 @@ def _audit_enrollment(principal: Principal, monitored_url_id: str | None, target
     audit.record(principal, "monitoring.enrolled", monitored_url_id or "", {"target_url": target_url})
 
 
-def _undo_start(scan_job_id: str, workspace_id: str, enrolled_id: str | None, exc: Exception) -> None:
+def _undo_start(scan_job_id: str, workspace_id: str, target_url: str, enrolled_id: str | None, exc: Exception, *,
+                keep_failed: bool) -> None:
     """Leaves nothing behind from a scan whose workflow did not start."""
     from botscope.observability import logger
 
     logger.warning("scan workflow did not start", extra={"scan_job_id": scan_job_id, "error": repr(exc)})
-    scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")  # releases marker
+    if keep_failed:
+        scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")  # releases marker
+    else:
+        scans.release_active(workspace_id, target_url, scan_job_id)
+        scans.discard_scan(scan_job_id)
     if enrolled_id:
         monitoring.release(workspace_id, enrolled_id)
 
@@ -317,8 +358,7 @@ def _count_metric(name: str) -> None:
 
 # --- read --------------------------------------------------------------------------------------
 
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+_parse_iso = parse_iso
 
 
 def expire_if_overdue(scan: dict[str, Any]) -> dict[str, Any]:
@@ -370,7 +410,7 @@ def _load_report(report_key: str) -> dict[str, Any]:
 
 
 def get_report(principal: Principal, scan_job_id: str) -> dict[str, Any]:
-    """GET /api/v1/scans/{id}/report: the assembled public report (SCANNER.md "Report")."""
+    """GET /api/v1/scans/{id}/report: the assembled public report (docs/report.md)."""
     scan = _completed_scan(principal, scan_job_id)
     return _load_report(scan["report_key"])
 

@@ -1,7 +1,7 @@
 """Webhook endpoint management: create (secret shown once), list, update, delete, test, secret
 rotation, delivery log and redelivery.
 
-Rules (API.md "Webhooks"): a label; an https URL that passes the SSRF guard (http only in local
+Rules (docs/api.md "Webhooks"): a label; an https URL that passes the SSRF guard (http only in local
 mode for explicitly allowed private ranges) at creation and on every change; known event types
 only; one endpoint per URL per workspace; at most ``MAX_ENDPOINTS_PER_WORKSPACE``. Another
 workspace's endpoint is 404. Manual sends (``/test`` and redelivery) are rate-limited per endpoint

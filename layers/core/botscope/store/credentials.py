@@ -76,8 +76,9 @@ def _find_listed_credential(workspace_id: str, listing: str, credential_id: str)
 def _get_by_secret(kind: str, token: str) -> dict[str, Any] | None:
     """The stored credential item of a presented secret (strongly consistent: a just-revoked or
     just-created credential is seen as such)."""
-    return table().get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind},
-                            ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = table().get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind},
+                                                   ConsistentRead=True).get("Item")
+    return item
 
 
 # --- API keys -------------------------------------------------------------------------------------
@@ -200,15 +201,6 @@ def create_mcp_token(workspace_id: str, label: str, *, created_by: str | None = 
 
 def get_mcp_token_by_token(token: str) -> dict[str, Any] | None:
     return _get_by_secret("MCPTOKEN", token)
-
-
-def revoke_mcp_token(workspace_id: str, mcp_token_id: str) -> bool:
-    found = _find_listed_credential(workspace_id, "MCPTOKENS", mcp_token_id)
-    if found is None:
-        return False
-    return conditional_update(Key={"pk": found["pk"], "sk": "MCPTOKEN"}, UpdateExpression="SET revoked_at = :now",
-                              ConditionExpression="workspace_id = :ws",
-                              ExpressionAttributeValues={":now": now_iso(), ":ws": workspace_id})
 
 
 # --- browser sessions -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Idempotency-Key records (API.md "Scans"; Stripe and draft-ietf-httpapi-idempotency-key-header).
+"""Idempotency-Key records (docs/api.md "Scans"; Stripe and draft-ietf-httpapi-idempotency-key-header).
 
 Item ``WS#<ws>`` / ``IDEM#<key>``: ``request_hash``, ``state`` in_flight | done, ``response``
 (status code + body), ``expires_at`` (TTL, 24 h after completion).
@@ -57,7 +57,8 @@ def begin(workspace_id: str, idempotency_key: str, request_hash: str, *,
         raise IdempotencyMismatch("This Idempotency-Key was used with a different request body; "
                                   "use a new key for a new request.")
     if current.get("state") == "done":
-        return from_dynamo(current["response"])
+        response: dict[str, Any] = from_dynamo(current["response"])
+        return response
     raise IdempotencyInFlight("A request with this Idempotency-Key is still being processed; retry shortly.",
                               headers={"Retry-After": "1"})
 

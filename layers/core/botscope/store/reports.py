@@ -5,7 +5,7 @@ Keys (one scan's objects share the scan id, so a prefix lists or expires them to
 - ``plans/{scan}.json``                the ScanPlan (Prepare writes it, Probe and Analyze read it)
 - ``observations/{scan}/{run}.json``   one path run's Observation: private (it may hold a policy
                                        file's text), expired by a bucket lifecycle rule after 7 days
-- ``reports/{scan}.json``              the assembled public report (SCANNER.md "Report")
+- ``reports/{scan}.json``              the assembled public report (docs/report.md)
 
 Stage functions exchange these keys, never the payloads (Step Functions caps state at 256 KB;
 a report can outgrow a 400 KB DynamoDB item).

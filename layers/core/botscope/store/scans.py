@@ -75,7 +75,8 @@ def from_dynamo(value: Any) -> Any:
 
 
 def plain_item(item: dict[str, Any]) -> dict[str, Any]:
-    return from_dynamo(strip_keys(item))
+    plain: dict[str, Any] = from_dynamo(strip_keys(item))
+    return plain
 
 
 def serialize(values: dict[str, Any]) -> dict[str, Any]:

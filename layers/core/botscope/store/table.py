@@ -9,7 +9,7 @@ types and their keys are documented in docs/data-model.md.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +18,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from botscope.config import get_settings
+from botscope.isotime import iso as iso
+from botscope.isotime import now_iso as now_iso
+from botscope.isotime import parse_iso as parse_iso
+from botscope.isotime import utcnow as utcnow
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
 
@@ -108,16 +112,7 @@ def cancellation_codes(exc: ClientError) -> list[str]:
 
 # --- time -------------------------------------------------------------------------------------
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def now_iso() -> str:
-    return iso(utcnow())
+# utcnow / iso / now_iso / parse_iso live in botscope.isotime (imported above; stores import them from here).
 
 
 def ttl_after(seconds: int, *, now: datetime | None = None) -> int:

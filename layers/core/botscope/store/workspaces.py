@@ -7,7 +7,7 @@ from typing import Any
 from botscope import ids
 from botscope.store.table import now_iso, strip_keys, table, ws_pk
 
-# Default monitored-URL slots and rescan cadence per plan (API.md "Authentication and plans").
+# Default monitored-URL slots and rescan cadence per plan (docs/api.md "Authentication and plans").
 PLAN_DEFAULTS: dict[str, dict[str, Any]] = {
     "starter": {"monitor_slots_limit": 0, "monitor_cadence_seconds": 86400},
     "growth": {"monitor_slots_limit": 5, "monitor_cadence_seconds": 86400},

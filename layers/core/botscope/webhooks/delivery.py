@@ -39,6 +39,7 @@ import httpx
 from botscope import __version__
 from botscope.config import get_settings
 from botscope.errors import InvalidTarget, TargetNotPublic
+from botscope.isotime import parse_iso
 from botscope.scanner.model import Target
 from botscope.scanner.targets import IPAddress, Resolver, parse_ip_literal_loose
 from botscope.store import webhooks as store
@@ -283,8 +284,7 @@ def reset() -> None:
 
 # --- one message -------------------------------------------------------------------------------
 
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+_parse_iso = parse_iso
 
 
 def process_message(body: str, *, resolver: Resolver | None = None,

@@ -90,7 +90,7 @@ def decrypt(item: dict[str, Any]) -> str:
         if ciphertext in _cache:
             _cache.move_to_end(ciphertext)
             return _cache[ciphertext]
-    plaintext = kms_client().decrypt(
+    plaintext: str = kms_client().decrypt(
         CiphertextBlob=base64.b64decode(ciphertext),
         EncryptionContext=_context(item["workspace_id"], item["webhook_id"]))["Plaintext"].decode()
     with _cache_lock:

@@ -20,19 +20,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-# AWS error codes worth retrying: throttling and server-side trouble. Anything else (validation,
-# access denied, a missing object) fails the same way on every attempt.
-_TRANSIENT_CODES = frozenset({
-    "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded",
-    "ProvisionedThroughputExceededException", "RequestThrottled", "SlowDown", "TooManyRequestsException",
-    "InternalServerError", "InternalError", "ServiceUnavailable", "ServiceUnavailableException",
-    "TransactionConflictException", "RequestTimeout", "RequestTimeoutException",
-    # Stores return False for a transaction whose condition failed (botscope.store.table.
-    # is_conditional_failure); one that still surfaces collided with a concurrent transaction.
-    "TransactionCanceledException",
-})
+from botscope.aws.errors import is_transient_code
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -46,7 +36,7 @@ def is_transient(exc: BaseException) -> bool:
     from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
+        return is_transient_code(exc.response)
     return isinstance(exc, BotoCoreError)  # connection and read timeouts, endpoint errors
 
 
@@ -66,7 +56,7 @@ def _instrument(fn: Handler) -> Handler:
 
     wrapped = logger.inject_lambda_context(correlation_id_path="scan_job_id", clear_state=True)(run)
     wrapped = metrics.log_metrics(wrapped)
-    return tracer.capture_lambda_handler(wrapped, capture_response=False)
+    return cast(Handler, tracer.capture_lambda_handler(wrapped, capture_response=False))
 
 
 def stage_handler(fn: Handler) -> Handler:

@@ -15,7 +15,6 @@ for it, and no stage pays for it at cold-import time.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,6 +22,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botscope import errors, ids
 from botscope.agent_identity import scan_signer
 from botscope.config import get_settings
+from botscope.isotime import parse_iso
+from botscope.links import scan_path
 from botscope.monitoring import hooks
 from botscope.observability import logger, metrics
 from botscope.store import reports, scans
@@ -63,8 +64,7 @@ def _load_plan(scan_job_id: str) -> ScanPlan:
     return ScanPlan.model_validate(reports.get_plan(scan_job_id))
 
 
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+_parse_iso = parse_iso
 
 
 def _duration_ms(start: str | None, end: str | None) -> int | None:
@@ -200,13 +200,13 @@ def analyze(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
 # --- Finalize ----------------------------------------------------------------------------------
 
 def _event_data(scan: dict[str, Any], report: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Webhook payload: ids and summary fields, never the report (API.md "Webhooks")."""
+    """Webhook payload: ids and summary fields, never the report (docs/api.md "Webhooks")."""
     base = get_settings().public_base_url.rstrip("/")  # "" when not configured: a relative link
     data: dict[str, Any] = {
         "scan_job_id": scan["scan_job_id"], "target_url": scan["target_url"], "scan_mode": scan["scan_mode"],
         "status": scan["status"], "monitored_url_id": scan.get("monitored_url_id"),
         "created_at": scan.get("created_at"), "completed_at": scan.get("completed_at"),
-        "links": {"self": f"{base}/api/v1/scans/{scan['scan_job_id']}"},
+        "links": {"self": base + scan_path(scan["scan_job_id"])},
     }
     if report is not None:
         summary = report.get("summary") or {}

@@ -29,6 +29,6 @@ def list_sample_reports() -> dict[str, Any]:
     return monitoring.sample_reports()
 
 
-@router.get("/sample-reports/{tab_id}", summary="One public sample report (the report of SCANNER.md)")
+@router.get("/sample-reports/{tab_id}", summary="One public sample report (the report of docs/report.md)")
 def get_sample_report(tab_id: str) -> dict[str, Any]:
     return monitoring.sample_report(tab_id)

@@ -150,7 +150,7 @@ class Findings(BaseModel):
 
 
 class Report(BaseModel):
-    """The assembled public report (SCANNER.md "Report")."""
+    """The assembled public report (docs/report.md)."""
 
     model_config = ConfigDict(extra="allow")
 
