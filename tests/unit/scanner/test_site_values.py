@@ -33,22 +33,22 @@ def test_site_text_strips_unsafe_characters_and_bounds_length() -> None:
 
 
 def test_content_signal_keys_and_values_are_bounded_and_clean() -> None:
+    """Only vocabulary keys with vocabulary values become signals; everything else the site wrote
+    is reported as invalid, bounded in count and length, and reduced to inert characters."""
     inline = UNSAFE.replace("\x85", "")  # NEL would end the robots.txt line (str.splitlines)
     hostile_key = f"search{inline}<img src onerror>" + "k" * 500
     many = ", ".join(f"k{n}=yes" for n in range(100))
-    robots = (f"User-agent: *\nContent-Signal: {hostile_key}=yes{inline}, ai-train={'n' * 5000}\n"
+    robots = (f"User-agent: *\nContent-Signal: {hostile_key}=yes{inline}, ai-train={'n' * 5000}, search=yes\n"
               f"Content-Signal: {many}\nAllow: /\n")
     policy = analyze_policy([_obs("/robots.txt", body=robots)])
-    signals = policy["content_signals"]
-    assert signals is not None and len(signals) <= MAX_SIGNAL_KEYS
-    assert all(len(k) <= KEY_LIMIT and len(v) <= VALUE_LIMIT for k, v in signals.items())
-    for key, value in signals.items():
-        _assert_clean(key)
-        _assert_clean(value)
-    assert signals["ai-train"].startswith("nnn") and signals["ai-train"].endswith("…")
-    hostile = next(k for k in signals if k.startswith("search"))
-    assert "<img src onerror>" in hostile  # kept as written, minus the control characters
-    assert signals[hostile] == "yes"
+    assert policy["content_signals"] == {"search": "yes"}
+    invalid = policy["content_signals_invalid"]
+    assert 0 < len(invalid) <= MAX_SIGNAL_KEYS
+    for entry in invalid:
+        _assert_clean(entry)
+        assert len(entry) <= KEY_LIMIT + VALUE_LIMIT + 1
+        assert "<" not in entry and ">" not in entry
+    assert any(entry.startswith("search") for entry in invalid)  # the hostile key, made inert
 
 
 def test_titles_cookie_names_and_header_values_are_clean() -> None:
