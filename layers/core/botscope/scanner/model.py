@@ -16,10 +16,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 ScanMode = Literal["quick", "full"]
-ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client"]
+# "rendered" is the headless Chromium probe (``botscope.scanner.probe.browser``); the others are
+# HTTP-only client profiles (``profiles.json``).
+ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client", "rendered"]
 PathKind = Literal["page", "policy"]
 Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "error"]
-Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title"]
+Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title",
+                 "js_cookie", "api_probe", "widget"]
 Measure = Literal[
     "cdn", "waf", "bot_management", "challenge", "captcha", "proof_of_work", "rate_limit", "tarpit",
     "waiting_room", "fingerprinting", "agent_auth", "policy",
@@ -87,6 +90,48 @@ class ProbeError(BaseModel):
     message: str
 
 
+class RenderedHop(BaseModel):
+    """One main-frame document of a rendered path run, in navigation order."""
+
+    status: int | None
+    same_origin: bool
+    path: str | None = None          # path (no query) when same-origin
+    host: str | None = None          # host name when cross-origin (never an IP literal)
+    at_ms: int = 0                   # since the first response
+
+
+class RenderedWidget(BaseModel):
+    kind: str                        # recaptcha, hcaptcha, turnstile, arkose, geetest, ...
+    form: str | None = None          # action path of the enclosing form, None when outside a form
+    after_load: bool = False         # absent from the HTML the server sent: injected by script
+
+
+class RenderedObservation(BaseModel):
+    """What a real browser saw the page do (``botscope.scanner.probe.browser``). Names, hosts and
+    counts only: never cookie or storage values, bodies, URLs with queries or addresses."""
+
+    navigation: list[RenderedHop] = Field(default_factory=list)
+    final_status: int | None = None
+    challenge_shown: bool = False
+    challenge_cleared: bool | None = None   # None when no challenge was shown
+    cleared_after_ms: int | None = None
+    script_hosts: list[str] = Field(default_factory=list)   # third-party script hosts, runtime ones too
+    frame_hosts: list[str] = Field(default_factory=list)    # third-party frame hosts
+    js_cookie_names: list[str] = Field(default_factory=list)
+    widgets: list[RenderedWidget] = Field(default_factory=list)
+    api_probes: dict[str, int] = Field(default_factory=dict)   # fingerprinting API → calls counted
+    storage: dict[str, int] = Field(default_factory=dict)      # local_storage / session_storage keys, indexeddb, cookies
+    requests: int = 0
+    target_requests: int = 0
+    refused_requests: int = 0
+    bytes_received: int = 0
+    limit_hit: str | None = None
+    popups_blocked: int = 0
+    downloads_blocked: int = 0
+    budget_ms: int = 0
+    budget_exhausted: bool = False
+
+
 class Observation(BaseModel):
     """What one path run saw, reduced to the features the analysis needs.
 
@@ -125,6 +170,7 @@ class Observation(BaseModel):
     meta_robots: list[str] = Field(default_factory=list)   # tokens from <meta name=robots>
     matches: list[RuleMatch] = Field(default_factory=list)
     policy_text: str | None = None   # body of a policy file (robots.txt, llms.txt, ai.txt, …), bounded
+    rendered: RenderedObservation | None = None   # the rendered profile's evidence
 
 
 class FetchResult(BaseModel):
