@@ -16,9 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 ScanMode = Literal["quick", "full"]
-# "rendered" is the headless Chromium probe (``botscope.scanner.probe.browser``); the others are
-# HTTP-only client profiles (``profiles.json``).
-ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client", "rendered"]
+ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client"]
+# The headless Chromium probe (``botscope.scanner.probe.browser``): a path run's profile, but not an
+# HTTP client profile of ``profiles.json``.
+RenderedProfileId = Literal["rendered"]
 PathKind = Literal["page", "policy"]
 Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "error"]
 Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title",
@@ -46,7 +47,7 @@ class PathRunSpec(BaseModel):
 
     path_run_id: str | None = None   # assigned by the pipeline (``run_…``); the CLI leaves it None
     path: str                        # path + query, same origin as the target
-    profile: ProfileId
+    profile: ProfileId | RenderedProfileId
     kind: PathKind = "page"
     critical: bool = False           # a discovered critical path (login, signup, checkout, …)
     category: str | None = None      # "target", "login", "signup", "password_reset", "search", "cart",

@@ -5,6 +5,10 @@ full:  quick, plus up to ``MAX_CRITICAL_PATHS`` critical same-origin paths (logi
        reset, search, cart/checkout, account, api, contact) discovered from the target page's
        links and form actions and from /sitemap.xml, each with every profile, bounded so the whole
        scan stays within the request budget.
+render: one ``rendered`` path run (a real browser) for the target, and in full mode for each
+       critical path too. A rendered run loads subresources, so ``RENDER_REQUEST_SHARE`` requests
+       of the budget are set aside per rendered run; the browser's requests to the target host
+       are counted against the same budget while it runs (``probe.egress_proxy``).
 
 Pure: the pages used for discovery are passed in (``engine.plan_scan`` fetches them).
 """
@@ -34,6 +38,8 @@ POLICY_PATHS: tuple[tuple[str, str], ...] = (
     ("/.well-known/http-message-signatures-directory", "http-message-signatures-directory"),
 )
 FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-full.txt"),)
+RENDER_PROFILE = "rendered"
+RENDER_REQUEST_SHARE = 3        # budget set aside per rendered path run (page + a few same-host assets)
 
 # Category → path pattern, in priority order: a path is filed under the first that matches, so
 # "/login/forgot-password" is a password reset, not a login.
@@ -156,20 +162,27 @@ def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
 
 def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = None,
                sitemap: FetchResult | None = None, observe_links: Iterable[str] = (),
-               request_budget: int = REQUEST_BUDGET) -> ScanPlan:
+               request_budget: int = REQUEST_BUDGET, render: bool = False) -> ScanPlan:
     runs = [PathRunSpec(path=target.path, profile=profile, kind="page", category="target")
             for profile in PROFILE_IDS]
+    if render:
+        runs.append(PathRunSpec(path=target.path, profile=RENDER_PROFILE, kind="page", category="target"))
     policy_paths = POLICY_PATHS + (FULL_ONLY_POLICY_PATHS if mode == "full" else ())
     runs += [PathRunSpec(path=path, profile="browser", kind="policy", category=name)
              for path, name in policy_paths]
     discovered: list[str] = []
     if mode == "full":
-        spare = request_budget - len(runs) - DISCOVERY_REQUESTS
-        limit = max(0, min(MAX_CRITICAL_PATHS, spare // len(PROFILE_IDS)))
+        render_share = RENDER_REQUEST_SHARE if render else 0
+        spare = request_budget - len(runs) - DISCOVERY_REQUESTS - render_share
+        per_path = len(PROFILE_IDS) + (1 + render_share if render else 0)
+        limit = max(0, min(MAX_CRITICAL_PATHS, spare // per_path))
         for path, category in discover_critical_paths(target, page=page, sitemap=sitemap,
                                                       observed_links=observe_links, limit=limit):
             discovered.append(path)
             runs += [PathRunSpec(path=path, profile=profile, kind="page", critical=True, category=category)
                      for profile in PROFILE_IDS]
+            if render:
+                runs.append(PathRunSpec(path=path, profile=RENDER_PROFILE, kind="page", critical=True,
+                                        category=category))
     return ScanPlan(target=target, mode=mode, path_runs=runs, discovered_paths=discovered,
                     request_budget=request_budget)

@@ -154,6 +154,7 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
         "policy": _public_policy(policy),
         "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict")} for e in enforcement],
         "coverage": coverage,
+        "rendered": analysis.rendered_verdicts(observations, robots_text),
         "findings": findings,
         "changes": compute_changes(findings, previous_report) if previous_report is not None else None,
     }
