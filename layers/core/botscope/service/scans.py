@@ -145,9 +145,12 @@ def validate_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def request_hash(target_url: str, scan_mode: str, enroll_monitoring: bool) -> str:
-    canonical = json.dumps({"target_url": target_url, "scan_mode": scan_mode,
-                            "enroll_monitoring": bool(enroll_monitoring)}, sort_keys=True, separators=(",", ":"))
+def request_hash(target_url: str, scan_mode: str, enroll_monitoring: bool, render: bool | None = None) -> str:
+    fields: dict[str, Any] = {"target_url": target_url, "scan_mode": scan_mode,
+                              "enroll_monitoring": bool(enroll_monitoring)}
+    if render is not None:  # absent from the hash when not sent: earlier bodies keep their hash
+        fields["render"] = bool(render)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -169,7 +172,7 @@ def guard(target_url: str) -> str:
 
 def start_scan(principal: Principal, target_url: Any, scan_mode: str = "full", enroll_monitoring: bool = False,
                idempotency_key: str | None = None, request_body_hash: str | None = None, *,
-               trigger: str = "api") -> ScanCreation:
+               trigger: str = "api", render: bool | None = None) -> ScanCreation:
     """POST /api/v1/scans (and the MCP ``create_scan`` tool). See the module docstring for the order
     of checks."""
     if scan_mode not in SCAN_MODES:
@@ -177,14 +180,18 @@ def start_scan(principal: Principal, target_url: Any, scan_mode: str = "full", e
     if not isinstance(target_url, str):
         raise _invalid("target_url", "must be a string")
     idempotency_key = validate_idempotency_key(idempotency_key)
-    body_hash = request_body_hash or request_hash(target_url, scan_mode, enroll_monitoring)
+    if render is not None and not isinstance(render, bool):
+        raise _invalid("render", "must be a boolean")
+    body_hash = request_body_hash or request_hash(target_url, scan_mode, enroll_monitoring, render)
+    # The rendered profile (a real browser) is on by default for full scans only.
+    rendered = scan_mode == "full" if render is None else render
     if idempotency_key:
         stored = idempotency.begin(principal.workspace_id, idempotency_key, body_hash)
         if stored is not None:
             code = int(stored["status_code"])
             return ScanCreation(body=stored["body"], status_code=code, created=code == 202, replayed=True)
     try:
-        outcome = _start_scan(principal, target_url, scan_mode, enroll_monitoring, trigger)
+        outcome = _start_scan(principal, target_url, scan_mode, enroll_monitoring, trigger, rendered)
     except BaseException:
         if idempotency_key:
             idempotency.abandon(principal.workspace_id, idempotency_key, body_hash)
@@ -204,7 +211,7 @@ def create_scan(principal: Principal, target_url: Any, scan_mode: str = "full", 
 
 
 def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monitoring: bool,
-                trigger: str) -> ScanCreation:
+                trigger: str, render: bool = False) -> ScanCreation:
     plans.require_scanning(principal)
     target_url = guard(raw_url)
     workspace_id = principal.workspace_id
@@ -231,7 +238,7 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
 
     deadline = get_settings().scan_timeout_seconds
     scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
-                             deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
+                             deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger, render=render)
     running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
     if running is not None:
         # Same URL already being scanned for this workspace: hand that scan back, start nothing.

@@ -100,7 +100,8 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     if scan.get("path_runs_total"):  # a retried Prepare: the plan and runs are already stored
         runs = scans.list_path_runs(scan_job_id)
     else:
-        plan = engine.plan_scan_sync(scan["target_url"], scan["scan_mode"], _network_policy())
+        plan = engine.plan_scan_sync(scan["target_url"], scan["scan_mode"], _network_policy(),
+                                     render=bool(scan.get("render", False)))
         for spec in plan.path_runs:
             spec.path_run_id = ids.new_id("run")
         # The plan first: a path run that exists always has its spec in the stored plan.
@@ -108,8 +109,10 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
         runs = scans.put_path_runs(scan_job_id, [spec.model_dump() for spec in plan.path_runs])
         _count("PathRuns", len(runs))
     logger.info("scan prepared", extra={"path_runs": len(runs)})
+    # Rendered path runs go to their own Map (the container-image function with Chromium).
     return {"scan_job_id": scan_job_id, "workspace_id": workspace_id,
-            "path_runs": [{"path_run_id": run["path_run_id"]} for run in runs]}
+            "path_runs": [{"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") != "rendered"],
+            "rendered_runs": [{"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") == "rendered"]}
 
 
 # --- Probe -------------------------------------------------------------------------------------
