@@ -34,6 +34,16 @@ from botscope.scanner.targets import IPAddress, NetworkPolicy, Resolver, normali
 
 MAX_HEAD_BYTES = 32 * 1024
 _RELAY_CHUNK = 64 * 1024
+# Chromium's own background services (component and update checks, sign-in, safe browsing,
+# optimization hints), which it contacts even with background networking disabled. They are refused
+# before any lookup, so the browser's housekeeping never leaves through a scan and never counts as
+# the page's traffic.
+BROWSER_SERVICE_HOSTS = frozenset({
+    "clients2.google.com", "clients1.google.com", "update.googleapis.com", "accounts.google.com",
+    "clientservices.googleapis.com", "safebrowsing.googleapis.com", "sb-ssl.google.com",
+    "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com", "redirector.gvt1.com",
+    "edgedl.me.gvt1.com", "dl.google.com", "www.googleapis.com",
+})
 _HOP_BY_HOP = {b"proxy-connection", b"proxy-authorization", b"connection", b"keep-alive", b"te", b"trailer",
                b"upgrade"}
 
@@ -57,6 +67,7 @@ class EgressStats:
     target_requests: int = 0
     refused: int = 0
     refused_reasons: dict[str, int] = field(default_factory=dict)
+    browser_service: int = 0                 # the browser's own background requests, refused
     bytes_in: int = 0
     limit_hit: str | None = None             # "requests", "target_requests", "bytes"
 
@@ -210,7 +221,10 @@ class EgressProxy:
             else:
                 await self._forward(method, target, lines[1:], reader, writer)
         except _Refused as refused:
-            self.stats.refuse(refused.reason)
+            if refused.reason == "browser_service":
+                self.stats.browser_service += 1
+            else:
+                self.stats.refuse(refused.reason)
             await _answer(writer, refused.status)
 
     def _destination(self, url: str) -> tuple[str, int]:
@@ -218,6 +232,8 @@ class EgressProxy:
             destination = normalize_target(url)
         except InvalidTarget:
             raise _Refused("invalid_target", 400) from None
+        if destination.host in BROWSER_SERVICE_HOSTS and destination.host != self.target_host:
+            raise _Refused("browser_service")
         return destination.host, destination.port
 
     async def _tunnel(self, authority: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
