@@ -6,9 +6,9 @@ full:  quick, plus up to ``MAX_CRITICAL_PATHS`` critical same-origin paths (logi
        links and form actions and from /sitemap.xml, each with every profile, bounded so the whole
        scan stays within the request budget.
 render: one ``rendered`` path run (a real browser) for the target, and in full mode for each
-       critical path too. A rendered run loads subresources, so ``RENDER_REQUEST_SHARE`` requests
-       of the budget are set aside per rendered run; the browser's requests to the target host
-       are counted against the same budget while it runs (``probe.egress_proxy``).
+       critical path too. ``RENDER_REQUEST_SHARE`` requests of the budget are set aside per
+       rendered run; every request the browser sends to the target host is counted against the
+       same budget while it runs (``probe.egress_proxy``).
 
 Pure: the pages used for discovery are passed in (``engine.plan_scan`` fetches them).
 """
@@ -39,7 +39,10 @@ POLICY_PATHS: tuple[tuple[str, str], ...] = (
 )
 FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-full.txt"),)
 RENDER_PROFILE = "rendered"
-RENDER_REQUEST_SHARE = 3        # budget set aside per rendered path run (page + a few same-host assets)
+# Budget set aside per rendered path run: its document. The browser's other requests to the target
+# host (assets, a challenge's reload) draw on what the HTTP path runs left, and are refused once the
+# budget is spent (the run then records ``limit_hit``).
+RENDER_REQUEST_SHARE = 1
 
 # Category → path pattern, in priority order: a path is filed under the first that matches, so
 # "/login/forgot-password" is a password reset, not a login.
@@ -173,8 +176,9 @@ def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = Non
     discovered: list[str] = []
     if mode == "full":
         render_share = RENDER_REQUEST_SHARE if render else 0
-        spare = request_budget - len(runs) - DISCOVERY_REQUESTS - render_share
-        per_path = len(PROFILE_IDS) + (1 + render_share if render else 0)
+        http_runs = sum(1 for run in runs if run.profile != RENDER_PROFILE)
+        spare = request_budget - http_runs - DISCOVERY_REQUESTS - render_share
+        per_path = len(PROFILE_IDS) + render_share
         limit = max(0, min(MAX_CRITICAL_PATHS, spare // per_path))
         for path, category in discover_critical_paths(target, page=page, sitemap=sitemap,
                                                       observed_links=observe_links, limit=limit):
