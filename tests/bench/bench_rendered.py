@@ -104,8 +104,12 @@ async def _path_runs() -> tuple[list[float], int]:
     with _MemorySampler() as memory:
         for scenario, path in SCENARIOS:
             with FixtureSite(scenario) as site:
-                async with RenderSession(normalize_target(site.url("/")), POLICY, resolver=_no_names,
-                                         limits=RenderLimits(page_budget=10)) as session:
+                async with RenderSession(
+                    normalize_target(site.url("/")),
+                    POLICY,
+                    resolver=_no_names,
+                    limits=RenderLimits(page_budget=10),
+                ) as session:
                     for _ in range(RUNS_PER_SCENARIO):
                         started = time.perf_counter()
                         observation = await session.render(PathRunSpec(path=path, profile="rendered"))
@@ -131,12 +135,18 @@ def run() -> dict[str, Any]:
     with_render = _full_scan_seconds(True)
     return {
         "browser_start_ms": {"p50": statistics.median(starts), "max": max(starts), "samples": len(starts)},
-        "rendered_path_run_ms": {"p50": round(_percentile(durations, 0.5)), "p95": round(_percentile(durations, 0.95)),
-                                 "samples": len(durations),
-                                 "scenarios": ", ".join(f"{s} {p}" for s, p in SCENARIOS)},
+        "rendered_path_run_ms": {
+            "p50": round(_percentile(durations, 0.5)),
+            "p95": round(_percentile(durations, 0.95)),
+            "samples": len(durations),
+            "scenarios": ", ".join(f"{s} {p}" for s, p in SCENARIOS),
+        },
         "memory_peak_mib": round(peak_kib / 1024, 1),
-        "full_scan_kitchen_sink_s": {"without_render": round(without, 2), "with_render": round(with_render, 2),
-                                     "ratio": round(with_render / without, 2)},
+        "full_scan_kitchen_sink_s": {
+            "without_render": round(without, 2),
+            "with_render": round(with_render, 2),
+            "ratio": round(with_render / without, 2),
+        },
     }
 
 

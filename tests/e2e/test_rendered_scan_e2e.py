@@ -31,7 +31,9 @@ def js_site() -> Iterator[FixtureSite]:
 def _report(local_stack: Any, site: FixtureSite, **options: Any) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {local_stack.credentials.enterprise_api_key}"}
     with httpx.Client(base_url=local_stack.base_url, headers=headers, timeout=30) as client:
-        created = client.post("/api/v1/scans", json={"target_url": site.url("/"), "scan_mode": "full", **options})
+        created = client.post(
+            "/api/v1/scans", json={"target_url": site.url("/"), "scan_mode": "full", **options}
+        )
         assert created.status_code == 202, created.text
         location = created.headers["Location"]
         deadline = time.monotonic() + 300  # a liveness bound, not a speed assertion
@@ -51,13 +53,17 @@ def _verdicts(report: dict[str, Any], path: str = "/") -> dict[str, dict[str, An
     return {v["verdict"]: v for v in entry["verdicts"]}
 
 
-@pytest.mark.parametrize(("scenario", "verdict"), [
-    ("js_challenge", "challenge_clears_for_browser"),
-    ("js_challenge_stuck", "challenge_blocks_browser"),
-    ("js_fingerprint", "served_but_fingerprinted"),
-])
-def test_full_scan_reports_the_rendered_outcome_and_verdict(local_stack: Any, js_site: FixtureSite,
-                                                            scenario: str, verdict: str) -> None:
+@pytest.mark.parametrize(
+    ("scenario", "verdict"),
+    [
+        ("js_challenge", "challenge_clears_for_browser"),
+        ("js_challenge_stuck", "challenge_blocks_browser"),
+        ("js_fingerprint", "served_but_fingerprinted"),
+    ],
+)
+def test_full_scan_reports_the_rendered_outcome_and_verdict(
+    local_stack: Any, js_site: FixtureSite, scenario: str, verdict: str
+) -> None:
     js_site.set_scenario(scenario)
     result = _report(local_stack, js_site)
     report, scan = result["report"], result["scan"]

@@ -27,8 +27,11 @@ def no_names(host: str) -> list[str]:
 
 
 def scan(site, policy, mode: str = "quick", path: str = "/", render: bool = True) -> dict:
-    return asyncio.run(engine.run_scan(site.url(path), mode, policy, resolver=no_names, render=render,
-                                       render_options=OPTIONS))
+    return asyncio.run(
+        engine.run_scan(
+            site.url(path), mode, policy, resolver=no_names, render=render, render_options=OPTIONS
+        )
+    )
 
 
 def rendered_entry(report: dict, path: str) -> dict:
@@ -39,7 +42,9 @@ def verdicts(entry: dict) -> dict[str, dict]:
     return {v["verdict"]: v for v in entry["verdicts"]}
 
 
-def test_challenge_clears_for_a_real_browser_and_blocks_declared_ai_clients(fixture_site, local_policy, canary):
+def test_challenge_clears_for_a_real_browser_and_blocks_declared_ai_clients(
+    fixture_site, local_policy, canary
+):
     fixture_site.set_scenario("js_challenge")
     report = scan(fixture_site, local_policy)
     entry = rendered_entry(report, "/")
@@ -92,8 +97,13 @@ def test_page_served_but_fingerprinted(fixture_site, local_policy, canary):
     report = scan(fixture_site, local_policy)
     entry = rendered_entry(report, "/")
     apis = entry["fingerprinting_apis"]
-    assert {"canvas_readback", "webgl_parameters", "audio_context", "font_enumeration",
-            "navigator_webdriver"} <= set(apis)
+    assert {
+        "canvas_readback",
+        "webgl_parameters",
+        "audio_context",
+        "font_enumeration",
+        "navigator_webdriver",
+    } <= set(apis)
     assert apis["font_enumeration"] == 6
     assert verdicts(entry)["served_but_fingerprinted"]["apis"] == sorted(apis)
     assert entry["js_cookie_names"] == ["_fx_sensor"]

@@ -46,8 +46,10 @@ def test_dockerfile_pins_its_base_and_installs_debian_chromium_without_downloadi
     env = " ".join(arg for op, arg in instructions if op == "ENV")
     assert "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1" in env
     # every Python package comes pinned: the project's constraints, and the runtime client by version
-    assert re.search(r"pip install --no-cache-dir -c constraints\.txt \"awslambdaric==\d+\.\d+\.\d+\" \"\.\[render\]\"",
-                     runs)
+    assert re.search(
+        r"pip install --no-cache-dir -c constraints\.txt \"awslambdaric==\d+\.\d+\.\d+\" \"\.\[render\]\"",
+        runs,
+    )
     assert ("CMD", '["app.lambda_handler"]') in instructions
     assert (DOCKERFILE.parent / "app.py").exists()
 

@@ -105,7 +105,7 @@ async def probe(spec: PathRunSpec, target: Target, fetcher: Fetcher, ruleset: An
         from botscope.scanner.rules_engine import load_ruleset
 
         ruleset = load_ruleset()
-    if spec.profile == RENDER_PROFILE:
+    if spec.profile == "rendered":
         observations = await render_paths([spec], target, fetcher.policy, ruleset=ruleset, fetcher=fetcher)
         return observations[0]
     result = await fetcher.fetch(target.origin + spec.path, spec.profile)

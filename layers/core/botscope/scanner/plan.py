@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from botscope.errors import InvalidTarget
-from botscope.scanner.model import FetchResult, PathRunSpec, ScanMode, ScanPlan, Target
+from botscope.scanner.model import FetchResult, PathRunSpec, RenderedProfileId, ScanMode, ScanPlan, Target
 from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import normalize_target
 
@@ -38,7 +38,7 @@ POLICY_PATHS: tuple[tuple[str, str], ...] = (
     ("/.well-known/http-message-signatures-directory", "http-message-signatures-directory"),
 )
 FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-full.txt"),)
-RENDER_PROFILE = "rendered"
+RENDER_PROFILE: RenderedProfileId = "rendered"
 # Budget set aside per rendered path run: its document. The browser's other requests to the target
 # host (assets, a challenge's reload) draw on what the HTTP path runs left, and are refused once the
 # budget is spent (the run then records ``limit_hit``).

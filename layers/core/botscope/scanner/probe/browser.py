@@ -46,8 +46,8 @@ class RenderUnavailable(Exception):
 
 @dataclass(frozen=True)
 class RenderLimits:
-    page_budget: float = 15.0        # seconds per path run, challenge wait included
-    settle: float = 2.0              # after the page is served: time for late scripts (injected CAPTCHAs)
+    page_budget: float = 15.0  # seconds per path run, challenge wait included
+    settle: float = 2.0  # after the page is served: time for late scripts (injected CAPTCHAs)
     egress: EgressLimits = field(default_factory=EgressLimits)
 
 
@@ -55,9 +55,18 @@ def chromium_args(proxy_server: str) -> list[str]:
     """Launch flags: everything through our proxy, no direct network path of its own."""
     proxy_host = urlsplit(proxy_server).hostname or "127.0.0.1"
     return [
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--disable-extensions", "--mute-audio", "--disable-dev-shm-usage",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--mute-audio",
+        "--disable-dev-shm-usage",
         f"--proxy-server={proxy_server}",
         # Chromium bypasses proxies for loopback by default; "<-loopback>" removes that exception.
         "--proxy-bypass-list=<-loopback>",
@@ -273,14 +282,22 @@ class RenderSession:
     """One browser and its egress proxy. ``async with RenderSession(target, policy) as session``,
     then ``await session.render(spec, ruleset)`` per path run (sequentially)."""
 
-    def __init__(self, target: Target, policy: NetworkPolicy | None = None, *, resolver: Resolver | None = None,
-                 limits: RenderLimits | None = None, executable_path: str | None = None,
-                 budget: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        policy: NetworkPolicy | None = None,
+        *,
+        resolver: Resolver | None = None,
+        limits: RenderLimits | None = None,
+        executable_path: str | None = None,
+        budget: Callable[[], bool] | None = None,
+    ) -> None:
         self.target = target
         self.limits = limits or RenderLimits()
         self.executable_path = executable_path or DEFAULT_EXECUTABLE
-        self.proxy = EgressProxy(target.host, target.port, policy, resolver=resolver, limits=self.limits.egress,
-                                 budget=budget)
+        self.proxy = EgressProxy(
+            target.host, target.port, policy, resolver=resolver, limits=self.limits.egress, budget=budget
+        )
         self._playwright: Any = None
         self._browser: Any = None
         self.start_ms: int | None = None
@@ -303,15 +320,21 @@ class RenderSession:
         try:
             self._playwright = await async_playwright().start()
             self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, headless=True, args=chromium_args(self.proxy.server),
+                executable_path=self.executable_path,
+                headless=True,
+                args=chromium_args(self.proxy.server),
                 # Playwright's own defaults would add flags that mark the browser as automated.
-                ignore_default_args=["--enable-automation"], timeout=30_000)
+                ignore_default_args=["--enable-automation"],
+                timeout=30_000,
+            )
         except Exception as exc:
             await self.aclose()
             raise RenderUnavailable(f"the browser did not start ({type(exc).__name__})") from exc
         major = str(self._browser.version).split(".", 1)[0]
-        self.user_agent = (f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                           f"Chrome/{major}.0.0.0 Safari/537.36")
+        self.user_agent = (
+            f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            f"Chrome/{major}.0.0.0 Safari/537.36"
+        )
         self.start_ms = int((time.monotonic() - started) * 1000)
 
     async def aclose(self) -> None:
@@ -335,15 +358,23 @@ class RenderSession:
         recorder = _RunRecorder(self.target)
         started_wall = time.monotonic()
         context = await self._browser.new_context(
-            user_agent=self.user_agent, accept_downloads=False, service_workers="block", permissions=[],
-            java_script_enabled=True, ignore_https_errors=False, viewport={"width": 1280, "height": 800})
+            user_agent=self.user_agent,
+            accept_downloads=False,
+            service_workers="block",
+            permissions=[],
+            java_script_enabled=True,
+            ignore_https_errors=False,
+            viewport={"width": 1280, "height": 800},
+        )
         error: ProbeError | None = None
         budget_exhausted = False
         final_dom = ""
         widgets: list[dict[str, Any]] = []
         storage: dict[str, int] = {}
         try:
-            await context.expose_binding(_REPORT_BINDING, lambda _source, kind, name: recorder.on_binding(kind, name))
+            await context.expose_binding(
+                _REPORT_BINDING, lambda _source, kind, name: recorder.on_binding(kind, name)
+            )
             await context.add_init_script(INIT_SCRIPT)
             page = await context.new_page()
             recorder.main_frame = page.main_frame
@@ -364,8 +395,9 @@ class RenderSession:
             page.on("response", recorder.on_response)
             deadline = started_wall + self.limits.page_budget
             try:
-                await page.goto(self.target.origin + spec.path, wait_until="load",
-                                timeout=self.limits.page_budget * 1000)
+                await page.goto(
+                    self.target.origin + spec.path, wait_until="load", timeout=self.limits.page_budget * 1000
+                )
             except Exception as exc:  # navigation errors: refused, timed out, aborted
                 if not recorder.documents:
                     error = ProbeError(code="render_failed", message=_navigation_error(exc))
@@ -374,8 +406,9 @@ class RenderSession:
                 with contextlib.suppress(Exception):
                     final_dom = await page.content()
                 with contextlib.suppress(Exception):
-                    widgets = await page.evaluate(WIDGET_SCRIPT, _text(recorder.documents[-1].body)
-                                                  if recorder.documents else "")
+                    widgets = await page.evaluate(
+                        WIDGET_SCRIPT, _text(recorder.documents[-1].body) if recorder.documents else ""
+                    )
                 with contextlib.suppress(Exception):
                     storage = await page.evaluate(STORAGE_SCRIPT)
             with contextlib.suppress(Exception):
@@ -388,20 +421,32 @@ class RenderSession:
         rendered = self._rendered(recorder, widgets, storage, budget_exhausted)
         rendered.requests, rendered.target_requests = stats.requests, stats.target_requests
         rendered.refused_requests, rendered.bytes_received, rendered.limit_hit = (
-            stats.refused, stats.bytes_in, stats.limit_hit)
+            stats.refused,
+            stats.bytes_in,
+            stats.limit_hit,
+        )
         rendered.budget_ms = int(self.limits.page_budget * 1000)
         duration_ms = int((time.monotonic() - started_wall) * 1000)
         if error is not None or not recorder.documents:
-            observation = Observation(spec=spec, outcome="error", duration_ms=duration_ms, rendered=rendered,
-                                      error=error or ProbeError(code="render_failed",
-                                                                message="the page did not load"))
+            observation = Observation(
+                spec=spec,
+                outcome="error",
+                duration_ms=duration_ms,
+                rendered=rendered,
+                error=error or ProbeError(code="render_failed", message="the page did not load"),
+            )
             return observation
         last = recorder.documents[-1]
         # The observation of the document the visitor ended on, with the rendered DOM as its body so
         # that widgets and tags added by script are visible to the body rules too.
-        fetched = FetchResult(url=self.target.origin + spec.path, final_url=last.url, status=last.status,
-                              headers=last.headers, body=final_dom.encode("utf-8", "replace") or last.body,
-                              duration_ms=duration_ms)
+        fetched = FetchResult(
+            url=self.target.origin + spec.path,
+            final_url=last.url,
+            status=last.status,
+            headers=last.headers,
+            body=final_dom.encode("utf-8", "replace") or last.body,
+            duration_ms=duration_ms,
+        )
         observation = build_observation(spec, fetched, ruleset)
         observation.rendered = rendered
         observation.matches = ruleset.match(_features(observation, fetched, rendered))
@@ -410,8 +455,9 @@ class RenderSession:
         observation.outcome = decide_outcome(last.status, observation.matches)
         return observation
 
-    async def _wait_for_content(self, page: Any, recorder: _RunRecorder, ruleset: Any, spec: PathRunSpec,
-                                deadline: float) -> bool:
+    async def _wait_for_content(
+        self, page: Any, recorder: _RunRecorder, ruleset: Any, spec: PathRunSpec, deadline: float
+    ) -> bool:
         """Wait while the main document is an interstitial (it may clear by itself); then let late
         scripts run. Returns True when the page budget ran out while still waiting."""
         from botscope.scanner.observe import build_observation
@@ -420,14 +466,17 @@ class RenderSession:
             await recorder.settle()
             last = recorder.documents[-1] if recorder.documents else None
             if last is not None and not last.classified:
-                fetched = FetchResult(url=last.url, final_url=last.url, status=last.status, headers=last.headers,
-                                      body=last.body)
+                fetched = FetchResult(
+                    url=last.url, final_url=last.url, status=last.status, headers=last.headers, body=last.body
+                )
                 last.outcome = build_observation(spec, fetched, ruleset).outcome
                 last.classified = True
             remaining = deadline - time.monotonic()
             if last is None or last.outcome not in _STOPPED:
                 with contextlib.suppress(Exception):
-                    await page.wait_for_load_state("networkidle", timeout=max(1, min(remaining, self.limits.settle)) * 1000)
+                    await page.wait_for_load_state(
+                        "networkidle", timeout=max(1, min(remaining, self.limits.settle)) * 1000
+                    )
                 await recorder.settle()
                 return False
             if remaining <= 0:
@@ -444,23 +493,35 @@ class RenderSession:
             with contextlib.suppress(Exception):
                 await page.wait_for_load_state("load", timeout=max(1, deadline - time.monotonic()) * 1000)
 
-    def _rendered(self, recorder: _RunRecorder, widgets: list[dict[str, Any]], storage: dict[str, int],
-                  budget_exhausted: bool) -> RenderedObservation:
+    def _rendered(
+        self,
+        recorder: _RunRecorder,
+        widgets: list[dict[str, Any]],
+        storage: dict[str, int],
+        budget_exhausted: bool,
+    ) -> RenderedObservation:
         rendered = RenderedObservation()
         first = recorder.hops[0][2] if recorder.hops else time.monotonic()
         for status, url, at in recorder.hops[:20]:
             host = _host_of(url)
             same = host == self.target.host and urlsplit(url).port in (None, self.target.port)
-            rendered.navigation.append(RenderedHop(
-                status=status, same_origin=same, path=(urlsplit(url).path or "/") if same else None,
-                host=None if same else _public_host(host), at_ms=int((at - first) * 1000)))
+            rendered.navigation.append(
+                RenderedHop(
+                    status=status,
+                    same_origin=same,
+                    path=(urlsplit(url).path or "/") if same else None,
+                    host=None if same else _public_host(host),
+                    at_ms=int((at - first) * 1000),
+                )
+            )
         documents = recorder.documents
         rendered.final_status = documents[-1].status if documents else None
         if documents:
             first_doc = documents[0]
             # An interstitial: a challenge page, or a stopped first answer the page left by itself.
             rendered.challenge_shown = first_doc.outcome == "challenged" or (
-                first_doc.outcome in _STOPPED and len(documents) > 1)
+                first_doc.outcome in _STOPPED and len(documents) > 1
+            )
             if rendered.challenge_shown:
                 cleared = documents[-1].outcome == "served"
                 rendered.challenge_cleared = cleared
@@ -470,8 +531,10 @@ class RenderSession:
         rendered.frame_hosts = sorted(recorder.frame_hosts)
         rendered.js_cookie_names = sorted(recorder.js_cookies)
         rendered.api_probes = dict(sorted(recorder.api_probes.items()))
-        rendered.widgets = [RenderedWidget(kind=str(w.get("kind")), form=w.get("form"),
-                                           after_load=bool(w.get("after_load"))) for w in widgets[:20]]
+        rendered.widgets = [
+            RenderedWidget(kind=str(w.get("kind")), form=w.get("form"), after_load=bool(w.get("after_load")))
+            for w in widgets[:20]
+        ]
         rendered.storage = {k: int(v) for k, v in storage.items() if isinstance(v, int | float)}
         rendered.popups_blocked, rendered.downloads_blocked = recorder.popups, recorder.downloads
         rendered.budget_exhausted = budget_exhausted
@@ -482,18 +545,21 @@ def _features(observation: Observation, fetched: FetchResult, rendered: Rendered
     from botscope.scanner.rules_engine import ResponseFeatures, body_window
 
     return ResponseFeatures(
-        status=fetched.status, headers=[(n.lower(), v) for n, v in fetched.headers],
-        cookie_names=observation.cookie_names, body_text=body_window(fetched.body),
+        status=fetched.status,
+        headers=[(n.lower(), v) for n, v in fetched.headers],
+        cookie_names=observation.cookie_names,
+        body_text=body_window(fetched.body),
         title=(observation.title or "").lower() or None,
         script_hosts=sorted(set(observation.script_hosts) | set(rendered.script_hosts)),
         iframe_hosts=sorted(set(observation.iframe_hosts) | set(rendered.frame_hosts)),
-        js_cookie_names=rendered.js_cookie_names, api_probes=list(rendered.api_probes),
+        js_cookie_names=rendered.js_cookie_names,
+        api_probes=list(rendered.api_probes),
         widgets=[w.kind for w in rendered.widgets],
     )
 
 
 def _text(body: bytes) -> str:
-    return body[:2 * 1024 * 1024].decode("utf-8", "replace")
+    return body[: 2 * 1024 * 1024].decode("utf-8", "replace")
 
 
 def _navigation_error(exc: Exception) -> str:

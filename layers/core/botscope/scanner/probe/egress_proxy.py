@@ -38,25 +38,43 @@ _RELAY_CHUNK = 64 * 1024
 # optimization hints), which it contacts even with background networking disabled. They are refused
 # before any lookup, so the browser's housekeeping never leaves through a scan and never counts as
 # the page's traffic.
-BROWSER_SERVICE_HOSTS = frozenset({
-    "clients2.google.com", "clients1.google.com", "update.googleapis.com", "accounts.google.com",
-    "clientservices.googleapis.com", "safebrowsing.googleapis.com", "sb-ssl.google.com",
-    "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com", "redirector.gvt1.com",
-    "edgedl.me.gvt1.com", "dl.google.com", "www.googleapis.com",
-})
-_HOP_BY_HOP = {b"proxy-connection", b"proxy-authorization", b"connection", b"keep-alive", b"te", b"trailer",
-               b"upgrade"}
+BROWSER_SERVICE_HOSTS = frozenset(
+    {
+        "clients2.google.com",
+        "clients1.google.com",
+        "update.googleapis.com",
+        "accounts.google.com",
+        "clientservices.googleapis.com",
+        "safebrowsing.googleapis.com",
+        "sb-ssl.google.com",
+        "optimizationguide-pa.googleapis.com",
+        "content-autofill.googleapis.com",
+        "redirector.gvt1.com",
+        "edgedl.me.gvt1.com",
+        "dl.google.com",
+        "www.googleapis.com",
+    }
+)
+_HOP_BY_HOP = {
+    b"proxy-connection",
+    b"proxy-authorization",
+    b"connection",
+    b"keep-alive",
+    b"te",
+    b"trailer",
+    b"upgrade",
+}
 
 
 @dataclass(frozen=True)
 class EgressLimits:
-    max_requests: int = 200                  # requests and tunnels per path run, all hosts
-    max_target_requests: int = 40            # of those, to the scanned host (the request budget)
-    max_bytes: int = 16 * 1024 * 1024        # bytes relayed to the browser per path run
+    max_requests: int = 200  # requests and tunnels per path run, all hosts
+    max_target_requests: int = 40  # of those, to the scanned host (the request budget)
+    max_bytes: int = 16 * 1024 * 1024  # bytes relayed to the browser per path run
     max_request_body_bytes: int = 1024 * 1024
     connect_timeout: float = 5.0
     idle_timeout: float = 20.0
-    per_host_concurrency: int = 8            # open upstream connections to one host
+    per_host_concurrency: int = 8  # open upstream connections to one host
 
 
 @dataclass
@@ -67,9 +85,9 @@ class EgressStats:
     target_requests: int = 0
     refused: int = 0
     refused_reasons: dict[str, int] = field(default_factory=dict)
-    browser_service: int = 0                 # the browser's own background requests, refused
+    browser_service: int = 0  # the browser's own background requests, refused
     bytes_in: int = 0
-    limit_hit: str | None = None             # "requests", "target_requests", "bytes"
+    limit_hit: str | None = None  # "requests", "target_requests", "bytes"
 
     def refuse(self, reason: str) -> None:
         self.refused += 1
@@ -87,9 +105,16 @@ class EgressProxy:
     """``async with EgressProxy(target_host, target_port, policy) as proxy``: listens on
     127.0.0.1 (ephemeral port); ``proxy.server`` is the ``--proxy-server`` value."""
 
-    def __init__(self, target_host: str, target_port: int, policy: NetworkPolicy | None = None, *,
-                 resolver: Resolver | None = None, limits: EgressLimits | None = None,
-                 budget: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        policy: NetworkPolicy | None = None,
+        *,
+        resolver: Resolver | None = None,
+        limits: EgressLimits | None = None,
+        budget: Callable[[], bool] | None = None,
+    ) -> None:
         self.target_host = target_host.lower()
         self.target_port = target_port
         self.policy = policy or NetworkPolicy()
@@ -154,7 +179,8 @@ class EgressProxy:
                 try:
                     async with asyncio.timeout(self.limits.connect_timeout):
                         self._pins[key] = await asyncio.to_thread(
-                            resolve_and_check, host, port, self._policy_for(host, port), self._resolver)
+                            resolve_and_check, host, port, self._policy_for(host, port), self._resolver
+                        )
                 except TimeoutError:
                     raise _Refused("unresolvable", 502) from None
                 except TargetNotPublic:
@@ -170,8 +196,9 @@ class EgressProxy:
             stats.limit_hit = "requests"
             raise _Refused("request_limit", 429)
         if host == self.target_host and port == self.target_port:
-            if stats.target_requests >= limits.max_target_requests or (self._budget is not None
-                                                                         and not self._budget()):
+            if stats.target_requests >= limits.max_target_requests or (
+                self._budget is not None and not self._budget()
+            ):
                 stats.limit_hit = "target_requests"
                 raise _Refused("budget_exhausted", 429)
             stats.target_requests += 1
@@ -236,7 +263,9 @@ class EgressProxy:
             raise _Refused("browser_service")
         return destination.host, destination.port
 
-    async def _tunnel(self, authority: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _tunnel(
+        self, authority: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         # CONNECT carries host:port; read it as an https URL so every host spelling is normalized
         # exactly like a scan target (numeric IPv4 forms, IDNA, brackets).
         host, port = self._destination(f"https://{authority}/")
@@ -250,8 +279,14 @@ class EgressProxy:
             finally:
                 upstream_writer.close()
 
-    async def _forward(self, method: str, url: str, header_lines: list[bytes], reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter) -> None:
+    async def _forward(
+        self,
+        method: str,
+        url: str,
+        header_lines: list[bytes],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         if not url.lower().startswith("http://"):
             raise _Refused("invalid_target", 400)
         host, port = self._destination(url)
@@ -275,8 +310,11 @@ class EgressProxy:
         if length > self.limits.max_request_body_bytes:
             raise _Refused("upload_too_large", 413)
         self._count(host, port)
-        request = (f"{method} {target.path} HTTP/1.1\r\n".encode("latin-1") + b"\r\n".join(headers)
-                   + b"\r\nConnection: close\r\n\r\n")
+        request = (
+            f"{method} {target.path} HTTP/1.1\r\n".encode("latin-1")
+            + b"\r\n".join(headers)
+            + b"\r\nConnection: close\r\n\r\n"
+        )
         async with self._slot(host):
             upstream_reader, upstream_writer = await self._open(host, port)
             try:
@@ -289,8 +327,13 @@ class EgressProxy:
             finally:
                 upstream_writer.close()
 
-    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
-                     upstream_reader: asyncio.StreamReader, upstream_writer: asyncio.StreamWriter) -> None:
+    async def _relay(
+        self,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        upstream_reader: asyncio.StreamReader,
+        upstream_writer: asyncio.StreamWriter,
+    ) -> None:
         outbound = asyncio.ensure_future(self._pump(client_reader, upstream_writer, count=False))
         inbound = asyncio.ensure_future(self._pump(upstream_reader, client_writer))
         try:
@@ -301,7 +344,9 @@ class EgressProxy:
                 with contextlib.suppress(BaseException):
                     await task
 
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, count: bool = True) -> None:
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, count: bool = True
+    ) -> None:
         while True:
             async with asyncio.timeout(self.limits.idle_timeout):
                 chunk = await source.read(_RELAY_CHUNK)
@@ -323,10 +368,19 @@ class EgressProxy:
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int) -> None:
-    reasons = {400: "Bad Request", 403: "Forbidden", 411: "Length Required", 413: "Content Too Large",
-               429: "Too Many Requests", 431: "Request Header Fields Too Large", 502: "Bad Gateway"}
-    writer.write(f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\nContent-Length: 0\r\n"
-                 "Connection: close\r\n\r\n".encode("ascii"))
+    reasons = {
+        400: "Bad Request",
+        403: "Forbidden",
+        411: "Length Required",
+        413: "Content Too Large",
+        429: "Too Many Requests",
+        431: "Request Header Fields Too Large",
+        502: "Bad Gateway",
+    }
+    writer.write(
+        f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n".encode("ascii")
+    )
     with contextlib.suppress(Exception):
         await writer.drain()
 
