@@ -12,7 +12,9 @@ import json
 
 import pytest
 from botscope.scanner import engine
+from botscope.scanner.model import PathRunSpec
 from botscope.scanner.probe.browser import RenderLimits
+from botscope.scanner.targets import normalize_target
 
 from tests.fixtures.site import CANARY_COOKIE_VALUE, CANARY_TOKEN_VALUE
 
@@ -130,3 +132,30 @@ def test_rendered_report_is_public_safe(fixture_site, local_policy, canary):
     text = json.dumps(scan(fixture_site, local_policy)["rendered"])
     for secret in (CANARY_COOKIE_VALUE, CANARY_TOKEN_VALUE, "fixture-clearance-0123456789", "127.0.0.1"):
         assert secret not in text
+
+
+def test_a_page_that_never_yields_is_cut_off_and_the_next_run_still_works(fixture_site, local_policy, canary):
+    from tests.fixtures.site.scenarios import html
+
+    spinning = html(
+        "<html><body><h1>busy</h1><script>setTimeout(function () { for (;;) {} }, 50);</script></body></html>"
+    )
+    fixture_site.set_scenario(
+        {
+            "routes": {"/": spinning},
+            "prefix_routes": {},
+            "fallback": html("<p>ok</p>"),
+            "rate_limit": None,
+            "headers": [],
+            "cookies": [],
+        }
+    )
+    options = engine.RenderOptions(limits=RenderLimits(page_budget=2.0, settle=1.0))
+    target = normalize_target(fixture_site.url("/"))
+    specs = [PathRunSpec(path="/", profile="rendered"), PathRunSpec(path="/other", profile="rendered")]
+    first, second = asyncio.run(
+        engine.render_paths(specs, target, local_policy, resolver=no_names, options=options)
+    )
+    assert first.outcome == "error" and first.error is not None
+    assert first.error.code == "render_timeout"
+    assert second.outcome == "served" and second.rendered is not None and second.rendered.final_status == 200

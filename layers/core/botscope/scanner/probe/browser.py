@@ -38,6 +38,7 @@ from botscope.scanner.targets import NetworkPolicy, Resolver
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 _REPORT_BINDING = "__botscopeProbe"
 _STOPPED = frozenset({"challenged", "blocked", "rate_limited"})
+HARD_MARGIN_S = 10.0
 
 
 class RenderUnavailable(Exception):
@@ -372,51 +373,64 @@ class RenderSession:
         widgets: list[dict[str, Any]] = []
         storage: dict[str, int] = {}
         try:
-            await context.expose_binding(
-                _REPORT_BINDING, lambda _source, kind, name: recorder.on_binding(kind, name)
-            )
-            await context.add_init_script(INIT_SCRIPT)
-            page = await context.new_page()
-            recorder.main_frame = page.main_frame
-
-            def close_popup(other: Any) -> None:
-                if other is not page:
-                    recorder.popups += 1
-                    asyncio.ensure_future(other.close())
-
-            def on_download(download: Any) -> None:
-                recorder.downloads += 1
-                asyncio.ensure_future(download.cancel())
-
-            context.on("page", close_popup)
-            page.on("download", on_download)
-            page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.dismiss()))
-            page.on("request", recorder.on_request)
-            page.on("response", recorder.on_response)
-            deadline = started_wall + self.limits.page_budget
-            try:
-                await page.goto(
-                    self.target.origin + spec.path, wait_until="load", timeout=self.limits.page_budget * 1000
+            # A hard bound over everything the page can stall (a script spinning the main thread
+            # blocks every evaluate): the page budget, the settle time and a margin.
+            async with asyncio.timeout(self.limits.page_budget + self.limits.settle + HARD_MARGIN_S):
+                await context.expose_binding(
+                    _REPORT_BINDING, lambda _source, kind, name: recorder.on_binding(kind, name)
                 )
-            except Exception as exc:  # navigation errors: refused, timed out, aborted
-                if not recorder.documents:
-                    error = ProbeError(code="render_failed", message=_navigation_error(exc))
-            if error is None:
-                budget_exhausted = await self._wait_for_content(page, recorder, ruleset, spec, deadline)
-                with contextlib.suppress(Exception):
-                    final_dom = await page.content()
-                with contextlib.suppress(Exception):
-                    widgets = await page.evaluate(
-                        WIDGET_SCRIPT, _text(recorder.documents[-1].body) if recorder.documents else ""
+                await context.add_init_script(INIT_SCRIPT)
+                page = await context.new_page()
+                recorder.main_frame = page.main_frame
+
+                def close_popup(other: Any) -> None:
+                    if other is not page:
+                        recorder.popups += 1
+                        asyncio.ensure_future(other.close())
+
+                def on_download(download: Any) -> None:
+                    recorder.downloads += 1
+                    asyncio.ensure_future(download.cancel())
+
+                context.on("page", close_popup)
+                page.on("download", on_download)
+                page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.dismiss()))
+                page.on("request", recorder.on_request)
+                page.on("response", recorder.on_response)
+                deadline = started_wall + self.limits.page_budget
+                try:
+                    await page.goto(
+                        self.target.origin + spec.path,
+                        wait_until="load",
+                        timeout=self.limits.page_budget * 1000,
                     )
+                except Exception as exc:  # navigation errors: refused, timed out, aborted
+                    if not recorder.documents:
+                        error = ProbeError(code="render_failed", message=_navigation_error(exc))
+                if error is None:
+                    budget_exhausted = await self._wait_for_content(page, recorder, ruleset, spec, deadline)
+                    with contextlib.suppress(Exception):
+                        final_dom = await page.content()
+                    with contextlib.suppress(Exception):
+                        widgets = await page.evaluate(
+                            WIDGET_SCRIPT, _text(recorder.documents[-1].body) if recorder.documents else ""
+                        )
+                    with contextlib.suppress(Exception):
+                        storage = await page.evaluate(STORAGE_SCRIPT)
                 with contextlib.suppress(Exception):
-                    storage = await page.evaluate(STORAGE_SCRIPT)
-            with contextlib.suppress(Exception):
-                storage["cookies"] = len(await context.cookies())
+                    storage["cookies"] = len(await context.cookies())
+        except TimeoutError:
+            budget_exhausted = True
+            error = ProbeError(
+                code="render_timeout", message="the page did not finish within the page budget"
+            )
         finally:
-            await recorder.settle()
             with contextlib.suppress(Exception):
-                await context.close()
+                async with asyncio.timeout(HARD_MARGIN_S):
+                    await recorder.settle()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(HARD_MARGIN_S):
+                    await context.close()
         stats = self.proxy.stats
         rendered = self._rendered(recorder, widgets, storage, budget_exhausted)
         rendered.requests, rendered.target_requests = stats.requests, stats.target_requests
