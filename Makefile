@@ -9,7 +9,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 
 # The rendered profile drives the system Chromium (Debian's `chromium` package) through Playwright;
 # nothing downloads a browser build of its own (`playwright install` is never run).
-CHROMIUM ?= /usr/bin/chromium
+CHROMIUM := /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(STAMP): pyproject.toml constraints.txt
@@ -27,7 +27,7 @@ chromium:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
 	else \
 		echo "Chromium is missing at $(CHROMIUM): the rendered profile and its tests need it." >&2; \
-		echo "Install it with: sudo apt-get install chromium   (or set CHROMIUM=/path/to/chromium)" >&2; \
+		echo "Install it with: sudo apt-get install chromium" >&2; \
 		exit 1; \
 	fi
 
