@@ -9,19 +9,36 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements refresh-profile
+.PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements refresh-profile chromium
+
+# The rendered profile drives the system Chromium (Debian's `chromium` package) through Playwright;
+# nothing downloads a browser build of its own (`playwright install` is never run).
+CHROMIUM := /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# Installs Debian's chromium when it is missing and we are root; otherwise says what to do.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the rendered profile"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	else \
+		echo "Chromium is missing at $(CHROMIUM): the rendered profile and its tests need it." >&2; \
+		echo "Install it with: sudo apt-get install chromium" >&2; \
+		exit 1; \
+	fi
 
 run: $(STAMP)
 	$(BIN)/python -m botscope.local
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 test-fast: $(STAMP)

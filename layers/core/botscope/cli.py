@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="let the scan reach this non-public range (repeatable or comma separated; "
                            "for local tests and demos). BOTSCOPE_ALLOW_PRIVATE_TARGETS adds to it.")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    scan.add_argument("--render", action=argparse.BooleanOptionalAction, default=None,
+                      help="also load the page (full: and each critical path) in headless Chromium through the "
+                           "egress guard; default: on for full, off for quick (--no-render turns it off)")
     scan.set_defaults(handler=_cmd_scan)
     return parser
 
@@ -179,10 +182,11 @@ def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     policy = NetworkPolicy(tuple(dict.fromkeys(networks + from_env)))
     progress = Progress(stderr, enabled=not args.quiet)
     try:
+        render = args.mode == "full" if args.render is None else args.render
         report = asyncio.run(run_scan(args.url, args.mode, policy, on_progress=progress,
                                       scan_job_id=new_id("scan"),
                                       extra_ca_bundle=get_settings().extra_ca_bundle or None,
-                                      signer=scan_signer()))
+                                      signer=scan_signer(), render=render))
     except (InvalidTarget, TargetNotPublic) as exc:
         progress.close()
         stderr.write(f"botscope: {exc.code}: {exc.message}\n")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from botscope.cli import Progress, main, render_summary
 from botscope.scanner.model import Observation, PathRunSpec
 
@@ -142,3 +143,16 @@ def test_every_profile_challenged_through_the_cli(fixture_site):
     # the report says its comparison is inconclusive instead of claiming enforcement
     assert report["summary"]["baseline"] == "stopped"
     assert {e["verdict"] for e in report["enforcement"]} == {"browser_challenged"}
+
+
+@pytest.mark.slow
+def test_cli_renders_full_scans_unless_told_not_to(fixture_site):
+    fixture_site.set_scenario("js_fingerprint")
+    base = [str(BOTSCOPE), "scan", fixture_site.url("/"), "--json", "--quiet", "--allow-private", "127.0.0.0/8"]
+    rendered = json.loads(subprocess.run([*base, "--mode", "full"], capture_output=True, text=True,
+                                         timeout=300, check=True).stdout)
+    assert {r["profile"] for r in rendered["path_runs"]} >= {"browser", "rendered"}
+    assert any(v["verdict"] == "served_but_fingerprinted" for e in rendered["rendered"] for v in e["verdicts"])
+    plain = json.loads(subprocess.run([*base, "--mode", "full", "--no-render"], capture_output=True, text=True,
+                                      timeout=300, check=True).stdout)
+    assert "rendered" not in {r["profile"] for r in plain["path_runs"]} and plain["rendered"] == []

@@ -155,6 +155,25 @@ def test_full_mode_layered_site(fixture_site, local_policy):
     assert report["policy"]["llms_txt"]["present"] is True
 
 
+JS_SCENARIOS = ["js_challenge", "js_challenge_stuck", "js_captcha_login", "js_fingerprint", "js_canary"]
+
+
+def _no_names(host):
+    raise OSError("the tests resolve no names")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", JS_SCENARIOS)
+def test_js_scenarios_rendered_reports_are_public_safe(fixture_site, local_policy, name):
+    from botscope.scanner.probe.browser import RenderLimits
+
+    options = engine.RenderOptions(limits=RenderLimits(page_budget=3.0, settle=1.0))
+    rendered = scan(fixture_site, name, local_policy, resolver=_no_names, render=True, render_options=options)
+    assert [e["path"] for e in rendered["rendered"]] == ["/"]
+    # HTTP-only, the same scenario leaves the report's rendered section empty
+    assert scan(fixture_site, name, local_policy)["rendered"] == []
+
+
 def test_every_scenario_is_exercised_by_a_public_safety_checked_scan():
     # scan() checks public safety on every report; this keeps new scenarios from going untested
     import inspect

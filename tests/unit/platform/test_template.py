@@ -73,7 +73,14 @@ def test_every_function_is_declared_with_a_thin_handler(template: dict) -> None:
 
 def test_globals_set_runtime_tracing_and_powertools(template: dict) -> None:
     function = template["Globals"]["Function"]
-    assert function["Runtime"] == "python3.12" and function["Architectures"] == ["arm64"]
+    assert function["Architectures"] == ["arm64"]
+    # Runtime and layer per zip function: Globals reach the container-image function too, which
+    # must have neither
+    assert "Runtime" not in function and "Layers" not in function
+    for logical_id in FUNCTIONS:
+        props = template["Resources"][logical_id]["Properties"]
+        assert props["Runtime"] == "python3.12"
+        assert props["Layers"] == [{"Ref": "CoreLayer"}]
     assert function["Tracing"] == "Active"
     variables = function["Environment"]["Variables"]
     for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",

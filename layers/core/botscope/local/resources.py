@@ -55,8 +55,17 @@ def _resources(template: dict[str, Any], type_name: str) -> dict[str, dict[str, 
 def serverless_functions(template: dict[str, Any] | None = None) -> dict[str, Path]:
     """Logical id -> function directory, for every function in the template."""
     template = template or load_template()
-    return {logical_id: REPO_ROOT / str(res["Properties"]["CodeUri"]).rstrip("/")
+    return {logical_id: _code_dir(res)
             for logical_id, res in _resources(template, "AWS::Serverless::Function").items()}
+
+
+def _code_dir(resource: dict[str, Any]) -> Path:
+    """A zip function's CodeUri, or the directory of a container-image function's Dockerfile (its
+    app.py sits beside it; the local stack runs it in-process like the others)."""
+    code_uri = resource["Properties"].get("CodeUri")
+    if code_uri is None:
+        return REPO_ROOT / Path(str(resource["Metadata"]["Dockerfile"])).parent
+    return REPO_ROOT / str(code_uri).rstrip("/")
 
 
 def _queue_attributes(props: dict[str, Any], dlq_arn: str | None) -> dict[str, str]:

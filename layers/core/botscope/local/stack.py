@@ -30,8 +30,8 @@ log = logging.getLogger("botscope.local")
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # Functions whose code the state machine's Task states run through the seam.
-STAGE_FUNCTIONS = ("ScanPrepareFunction", "ScanProbeFunction", "ScanAnalyzeFunction", "ScanFinalizeFunction",
-                   "ScanMarkFailedFunction")
+STAGE_FUNCTIONS = ("ScanPrepareFunction", "ScanProbeFunction", "ScanRenderFunction", "ScanAnalyzeFunction",
+                   "ScanFinalizeFunction", "ScanMarkFailedFunction")
 DAY_SECONDS = 86400
 DEFAULT_SCHEDULE_SECONDS = 60
 

@@ -187,3 +187,86 @@ def labyrinth_signals(observations: list[Observation]) -> list[Observation]:
     """Served AI-profile pages with many hidden nofollow links (AI Labyrinth style)."""
     return [o for o in observations if o.spec.profile in ("ai_crawler", "ai_agent") and o.outcome == "served"
             and o.hidden_nofollow_links >= LABYRINTH_HIDDEN_LINKS]
+
+
+# --- rendered profile (a real browser, ``botscope.scanner.probe.browser``) --------------------------
+
+FINGERPRINTING_APIS = ("canvas_readback", "webgl_parameters", "audio_context", "font_enumeration",
+                       "navigator_webdriver")
+MIN_FINGERPRINTING_APIS = 2     # one API alone is common in ordinary pages (a chart reading a canvas)
+_CAPTCHA_MEASURES = frozenset({"captcha"})
+
+
+def rendered_verdicts(observations: list[Observation], robots_text: str | None) -> list[dict[str, Any]]:
+    """One entry per rendered path run: what the real browser saw, and the verdicts only a browser
+    can support.
+
+    - ``challenge_clears_for_browser``: a challenge was shown and cleared by itself within the page
+      budget, while the declared AI profiles were stopped on the same path (``enforcement`` is
+      ``enforced`` when robots.txt disallows them, else ``undeclared_block``; None when they were
+      not stopped)
+    - ``challenge_blocks_browser``: a challenge never cleared even for the real browser (strict
+      protection; the comparison with the other profiles is inconclusive)
+    - ``served_but_fingerprinted``: served, and the page read at least two fingerprinting APIs
+    - ``captcha_after_js``: a login form shows a CAPTCHA that is not in the HTML the server sent
+      (``http_only_saw_captcha`` says whether the HTTP-only browser profile found any trace of it)
+    """
+    tokens = robots_tokens()
+    by_path: dict[str, dict[str, Observation]] = {}
+    for obs in observations:
+        if obs.spec.kind == "page":
+            by_path.setdefault(obs.spec.path, {})[obs.spec.profile] = obs
+    entries: list[dict[str, Any]] = []
+    for path, runs in by_path.items():
+        rendered_obs = runs.get("rendered")
+        if rendered_obs is None:
+            continue
+        rendered = rendered_obs.rendered
+        entry: dict[str, Any] = {"path": path, "category": rendered_obs.spec.category,
+                                 "outcome": rendered_obs.outcome, "verdicts": []}
+        entries.append(entry)
+        if rendered is None or rendered_obs.outcome == "error":
+            entry["verdicts"].append({"verdict": "inconclusive", "detail": "the rendered run failed"})
+            continue
+        entry.update({
+            "final_status": rendered.final_status,
+            "challenge": {"shown": rendered.challenge_shown, "cleared": rendered.challenge_cleared,
+                          "cleared_after_ms": rendered.cleared_after_ms},
+            "third_party_script_hosts": rendered.script_hosts, "third_party_frame_hosts": rendered.frame_hosts,
+            "js_cookie_names": rendered.js_cookie_names,
+            "widgets": [w.model_dump() for w in rendered.widgets],
+            "fingerprinting_apis": {k: v for k, v in rendered.api_probes.items() if k in FINGERPRINTING_APIS},
+            "storage": rendered.storage,
+            "requests": rendered.requests, "refused_requests": rendered.refused_requests,
+        })
+        if rendered.challenge_shown and rendered.challenge_cleared:
+            stopped = [p for p in AI_PROFILES if (o := runs.get(p)) is not None and o.outcome in STOPPED]
+            declared = {p: path_allowed(robots_text, tokens.get(p, "*"), path) for p in stopped}
+            enforcement_state = None
+            if stopped:
+                enforcement_state = "enforced" if all(v is False for v in declared.values()) else "undeclared_block"
+            entry["verdicts"].append({"verdict": "challenge_clears_for_browser", "status": enforcement_state,
+                                      "stopped_profiles": stopped, "cleared_after_ms": rendered.cleared_after_ms})
+        elif rendered.challenge_shown:
+            entry["verdicts"].append({"verdict": "challenge_blocks_browser", "status": "inconclusive"})
+        fingerprinting = sorted(k for k in rendered.api_probes if k in FINGERPRINTING_APIS)
+        if rendered_obs.outcome == "served" and len(fingerprinting) >= MIN_FINGERPRINTING_APIS:
+            entry["verdicts"].append({"verdict": "served_but_fingerprinted", "apis": fingerprinting})
+        http_browser = runs.get("browser")
+        http_saw_captcha = http_browser is not None and any(m.measure in _CAPTCHA_MEASURES
+                                                            for m in http_browser.matches)
+        for widget in rendered.widgets:
+            on_login = rendered_obs.spec.category == "login" or _is_login(widget.form)
+            if widget.after_load and on_login:
+                entry["verdicts"].append({"verdict": "captcha_after_js", "widget": widget.kind, "form": widget.form,
+                                          "http_only_saw_captcha": http_saw_captcha})
+                break
+    return entries
+
+
+def _is_login(form_path: str | None) -> bool:
+    if not form_path:
+        return False
+    from botscope.scanner.plan import classify_path
+
+    return classify_path(form_path) == "login"

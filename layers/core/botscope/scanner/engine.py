@@ -8,6 +8,10 @@ Lambda invocation per stage):
 
 ``plan_scan_sync`` / ``probe_sync`` wrap the async stages for Lambda handlers; each call owns its
 ``Fetcher`` (and so its event loop, pins, and request budget).
+
+Rendered path runs (profile ``rendered``, planned when ``render=True``) are not fetched: they are
+loaded by a real browser (``render_paths``), one browser per call, one fresh context per path run,
+after the HTTP path runs so the browser's connections never add to theirs on the target host.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from botscope.scanner.model import (
     ScanPlan,
     Target,
 )
-from botscope.scanner.plan import SITEMAP_PATH, build_plan
+from botscope.scanner.plan import RENDER_PROFILE, SITEMAP_PATH, build_plan
 from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import NetworkPolicy, Resolver, normalize_target
 
@@ -52,7 +56,16 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher) -> ScanPlan:
+@dataclass(frozen=True)
+class RenderOptions:
+    """How rendered path runs are run: the browser binary and the per-run limits (defaults of
+    ``probe.browser.RenderLimits`` when None)."""
+
+    executable_path: str | None = None
+    limits: Any = None
+
+
+async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher, *, render: bool = False) -> ScanPlan:
     """Normalize and guard the target (typed errors, nothing sent for a rejected target); in full
     mode fetch the target page and /sitemap.xml with the browser profile to discover paths.
 
@@ -71,7 +84,7 @@ async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher) -> ScanPl
     # A scan that signs (a Web Bot Auth key, opted in) also fetches each page as signed_agent.
     profiles = PROFILE_IDS + (("signed_agent",) if fetcher.signs else ())
     return build_plan(target, mode, page=page, sitemap=sitemap,
-                      request_budget=fetcher.limits.request_budget, profiles=profiles)
+                      request_budget=fetcher.limits.request_budget, profiles=profiles, render=render)
 
 
 def _landing_target(target: Target, page: FetchResult) -> Target:
@@ -94,8 +107,58 @@ async def probe(spec: PathRunSpec, target: Target, fetcher: Fetcher, ruleset: An
         from botscope.scanner.rules_engine import load_ruleset
 
         ruleset = load_ruleset()
+    if spec.profile == "rendered":
+        observations = await render_paths([spec], target, fetcher.policy, ruleset=ruleset, fetcher=fetcher)
+        return observations[0]
     result = await fetcher.fetch(target.origin + spec.path, spec.profile)
     return build_observation(spec, result, ruleset)
+
+
+def _budget_of(fetcher: Fetcher) -> Callable[[], bool]:
+    """Counts one browser request to the target host against the fetcher's request budget."""
+    def take() -> bool:
+        if fetcher.requests_made >= fetcher.limits.request_budget:
+            return False
+        fetcher.requests_made += 1
+        return True
+
+    return take
+
+
+async def render_paths(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
+                       resolver: Resolver | None = None, options: RenderOptions | None = None,
+                       ruleset: Any = None, fetcher: Fetcher | None = None,
+                       on_done: Callable[[int, Observation], None] | None = None) -> list[Observation]:
+    """Rendered path runs, one after the other in one browser. Never raises for browser trouble:
+    a browser that cannot start makes every run an ``error`` observation (``render_unavailable``)."""
+    from botscope.scanner.probe.browser import RenderSession, RenderUnavailable
+
+    if ruleset is None:
+        from botscope.scanner.rules_engine import load_ruleset
+
+        ruleset = load_ruleset()
+    options = options or RenderOptions()
+    observations: list[Observation] = []
+    try:
+        async with RenderSession(target, policy, resolver=resolver, limits=options.limits,
+                                 executable_path=options.executable_path,
+                                 budget=_budget_of(fetcher) if fetcher is not None else None) as session:
+            for index, spec in enumerate(specs):
+                try:
+                    observation = await session.render(spec, ruleset)
+                except Exception as exc:  # noqa: BLE001 - one failed render must not cost the others
+                    observation = _failed_observation(spec, exc)
+                observations.append(observation)
+                if on_done is not None:
+                    on_done(index, observation)
+    except RenderUnavailable as exc:
+        error = ProbeError(code="render_unavailable", message=str(exc))
+        for index in range(len(observations), len(specs)):
+            observation = Observation(spec=specs[index], outcome="error", error=error)
+            observations.append(observation)
+            if on_done is not None:
+                on_done(index, observation)
+    return observations
 
 
 def analyze(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
@@ -137,13 +200,15 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
                    on_progress: ProgressCallback | None = None, resolver: Resolver | None = None,
                    limits: FetchLimits | None = None, scan_job_id: str | None = None,
                    previous_report: dict[str, Any] | None = None, extra_ca_bundle: str | None = None,
-                   signer: WebBotAuthSigner | None = None) -> dict[str, Any]:
+                   signer: WebBotAuthSigner | None = None, render: bool = False,
+                   render_options: RenderOptions | None = None) -> dict[str, Any]:
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
-    concurrency per host), analyze. Raises InvalidTarget / TargetNotPublic for a rejected target."""
+    concurrency per host), then the rendered runs in one browser, analyze. Raises InvalidTarget /
+    TargetNotPublic for a rejected target."""
     notify = on_progress or (lambda event: None)
     started_at = now_iso("seconds")
     async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
-        plan = await plan_scan(target_url, mode, fetcher)
+        plan = await plan_scan(target_url, mode, fetcher, render=render)
         total = len(plan.path_runs)
         notify(ProgressEvent(kind="planned", total=total))
         from botscope.scanner.rules_engine import load_ruleset
@@ -163,7 +228,25 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
                                  observation=observation, completed=completed))
             return observation
 
-        observations = list(await asyncio.gather(*(run_one(i, s) for i, s in enumerate(plan.path_runs))))
+        http_runs = [(i, s) for i, s in enumerate(plan.path_runs) if s.profile != RENDER_PROFILE]
+        rendered_runs = [(i, s) for i, s in enumerate(plan.path_runs) if s.profile == RENDER_PROFILE]
+        by_index = dict(zip((i for i, _ in http_runs),
+                            await asyncio.gather(*(run_one(i, s) for i, s in http_runs)), strict=True))
+        if rendered_runs:
+            for index, spec in rendered_runs:
+                notify(ProgressEvent(kind="started", total=total, index=index, spec=spec, completed=completed))
+
+            def rendered_done(position: int, observation: Observation) -> None:
+                nonlocal completed
+                completed += 1
+                index, spec = rendered_runs[position]
+                by_index[index] = observation
+                notify(ProgressEvent(kind="finished", total=total, index=index, spec=spec,
+                                     observation=observation, completed=completed))
+
+            await render_paths([s for _, s in rendered_runs], plan.target, policy, resolver=resolver,
+                               options=render_options, ruleset=ruleset, fetcher=fetcher, on_done=rendered_done)
+        observations = [by_index[i] for i in range(total)]
     return analyze(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
                    completed_at=now_iso("seconds"), previous_report=previous_report)
 
@@ -172,10 +255,11 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
 
 def plan_scan_sync(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
                    resolver: Resolver | None = None, limits: FetchLimits | None = None,
-                   extra_ca_bundle: str | None = None, signer: WebBotAuthSigner | None = None) -> ScanPlan:
+                   extra_ca_bundle: str | None = None, signer: WebBotAuthSigner | None = None,
+                   render: bool = False) -> ScanPlan:
     async def run() -> ScanPlan:
         async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
-            return await plan_scan(target_url, mode, fetcher)
+            return await plan_scan(target_url, mode, fetcher, render=render)
 
     return asyncio.run(run())
 
@@ -201,3 +285,10 @@ def probe_many_sync(specs: list[PathRunSpec], target: Target, policy: NetworkPol
             return list(await asyncio.gather(*(probe(spec, target, fetcher, ruleset) for spec in specs)))
 
     return asyncio.run(run())
+
+
+def render_paths_sync(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
+                      resolver: Resolver | None = None, options: RenderOptions | None = None,
+                      ruleset: Any = None) -> list[Observation]:
+    """Rendered path runs for the pipeline's render function (one browser per invocation)."""
+    return asyncio.run(render_paths(specs, target, policy, resolver=resolver, options=options, ruleset=ruleset))

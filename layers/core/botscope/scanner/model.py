@@ -22,7 +22,11 @@ PathKind = Literal["page", "policy", "probe"]   # probe: the never-existing path
 # what arrived before the deadline is not treated as served content.
 Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out",
                   "error"]
-Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title"]
+# The headless Chromium probe (``botscope.scanner.probe.browser``): a path run's profile, but not an
+# HTTP client profile of ``profiles.json``.
+RenderedProfileId = Literal["rendered"]
+Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title",
+                 "js_cookie", "api_probe", "widget"]
 Measure = Literal[
     "cdn", "waf", "bot_management", "challenge", "captcha", "proof_of_work", "rate_limit", "tarpit",
     "waiting_room", "fingerprinting", "agent_auth", "policy",
@@ -46,7 +50,7 @@ class PathRunSpec(BaseModel):
 
     path_run_id: str | None = None   # assigned by the pipeline (``run_…``); the CLI leaves it None
     path: str                        # path + query, same origin as the target
-    profile: ProfileId
+    profile: ProfileId | RenderedProfileId
     kind: PathKind = "page"
     critical: bool = False           # a discovered critical path (login, signup, checkout, …)
     category: str | None = None      # "target", "login", "signup", "password_reset", "search", "cart",
@@ -90,6 +94,48 @@ class ProbeError(BaseModel):
     message: str
 
 
+class RenderedHop(BaseModel):
+    """One main-frame document of a rendered path run, in navigation order."""
+
+    status: int | None
+    same_origin: bool
+    path: str | None = None          # path (no query) when same-origin
+    host: str | None = None          # host name when cross-origin (never an IP literal)
+    at_ms: int = 0                   # since the first response
+
+
+class RenderedWidget(BaseModel):
+    kind: str                        # recaptcha, hcaptcha, turnstile, arkose, geetest, ...
+    form: str | None = None          # action path of the enclosing form, None when outside a form
+    after_load: bool = False         # absent from the HTML the server sent: injected by script
+
+
+class RenderedObservation(BaseModel):
+    """What a real browser saw the page do (``botscope.scanner.probe.browser``). Names, hosts and
+    counts only: never cookie or storage values, bodies, URLs with queries or addresses."""
+
+    navigation: list[RenderedHop] = Field(default_factory=list)
+    final_status: int | None = None
+    challenge_shown: bool = False
+    challenge_cleared: bool | None = None   # None when no challenge was shown
+    cleared_after_ms: int | None = None
+    script_hosts: list[str] = Field(default_factory=list)   # third-party script hosts, runtime ones too
+    frame_hosts: list[str] = Field(default_factory=list)    # third-party frame hosts
+    js_cookie_names: list[str] = Field(default_factory=list)
+    widgets: list[RenderedWidget] = Field(default_factory=list)
+    api_probes: dict[str, int] = Field(default_factory=dict)   # fingerprinting API → calls counted
+    storage: dict[str, int] = Field(default_factory=dict)      # local_storage / session_storage keys, indexeddb, cookies
+    requests: int = 0
+    target_requests: int = 0
+    refused_requests: int = 0
+    bytes_received: int = 0
+    limit_hit: str | None = None
+    popups_blocked: int = 0
+    downloads_blocked: int = 0
+    budget_ms: int = 0
+    budget_exhausted: bool = False
+
+
 class Observation(BaseModel):
     """What one path run saw, reduced to the features the analysis needs.
 
@@ -130,6 +176,7 @@ class Observation(BaseModel):
     meta_tdm: dict[str, str] = Field(default_factory=dict)  # <meta name=tdm-reservation|tdm-policy>, bounded
     matches: list[RuleMatch] = Field(default_factory=list)
     policy_text: str | None = None   # body of a policy file (robots.txt, llms.txt, ai.txt, …), bounded
+    rendered: RenderedObservation | None = None   # the rendered profile's evidence
 
 
 class FetchResult(BaseModel):

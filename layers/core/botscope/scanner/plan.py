@@ -6,6 +6,10 @@ full:  quick, plus up to ``MAX_CRITICAL_PATHS`` critical same-origin paths (logi
        reset, search, cart/checkout, account, api, contact) discovered from the target page's
        links and form actions and from /sitemap.xml, each with every profile, bounded so the whole
        scan stays within the request budget.
+render: one ``rendered`` path run (a real browser) for the target, and in full mode for each
+       critical path too. ``RENDER_REQUEST_SHARE`` requests of the budget are set aside per
+       rendered run; every request the browser sends to the target host is counted against the
+       same budget while it runs (``probe.egress_proxy``).
 
 Pure: the pages used for discovery are passed in (``engine.plan_scan`` fetches them).
 """
@@ -21,7 +25,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from botscope.errors import InvalidTarget
 from botscope.scanner.critical_paths import CRITICAL_CATEGORIES, classify_path
-from botscope.scanner.model import FetchResult, PathRunSpec, ProfileId, ScanMode, ScanPlan, Target
+from botscope.scanner.model import FetchResult, PathRunSpec, ProfileId, RenderedProfileId, ScanMode, ScanPlan, Target
 from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import normalize_target
 
@@ -40,6 +44,11 @@ FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-
 # One path that exists on no site: what the site answers there is what it answers to everything.
 # A policy file whose body matches it is a soft 404, not a published file (``policy.is_soft_404``).
 NOT_FOUND_PROBE_PREFIX = "/.well-known/botscope-not-found-"
+RENDER_PROFILE: RenderedProfileId = "rendered"
+# Budget set aside per rendered path run: its document. The browser's other requests to the target
+# host (assets, a challenge's reload) draw on what the HTTP path runs left, and are refused once the
+# budget is spent (the run then records ``limit_hit``).
+RENDER_REQUEST_SHARE = 1
 
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]{1,2000})\s*</loc>", re.IGNORECASE)
 _MAX_CANDIDATES = 2000
@@ -149,11 +158,13 @@ def not_found_probe_path() -> str:
 def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = None,
                sitemap: FetchResult | None = None, observe_links: Iterable[str] = (),
                request_budget: int = REQUEST_BUDGET,
-               profiles: tuple[ProfileId, ...] = PROFILE_IDS) -> ScanPlan:
+               profiles: tuple[ProfileId, ...] = PROFILE_IDS, render: bool = False) -> ScanPlan:
     """``profiles``: the client profiles each page path is fetched with (every plan's four, plus
-    ``signed_agent`` when the scan signs)."""
+    ``signed_agent`` when the scan signs); ``render`` adds one rendered path run per page path."""
     runs = [PathRunSpec(path=target.path, profile=profile, kind="page", category="target")
             for profile in profiles]
+    if render:
+        runs.append(PathRunSpec(path=target.path, profile=RENDER_PROFILE, kind="page", category="target"))
     policy_paths = POLICY_PATHS + (FULL_ONLY_POLICY_PATHS if mode == "full" else ())
     runs += [PathRunSpec(path=path, profile="browser", kind="policy", category=name)
              for path, name in policy_paths]
@@ -161,12 +172,18 @@ def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = Non
                             category="not_found_probe"))
     discovered: list[str] = []
     if mode == "full":
-        spare = request_budget - len(runs) - DISCOVERY_REQUESTS
-        limit = max(0, min(MAX_CRITICAL_PATHS, spare // len(profiles)))
+        render_share = RENDER_REQUEST_SHARE if render else 0
+        http_runs = sum(1 for run in runs if run.profile != RENDER_PROFILE)
+        spare = request_budget - http_runs - DISCOVERY_REQUESTS - render_share
+        per_path = len(profiles) + render_share
+        limit = max(0, min(MAX_CRITICAL_PATHS, spare // per_path))
         for path, category in discover_critical_paths(target, page=page, sitemap=sitemap,
                                                       observed_links=observe_links, limit=limit):
             discovered.append(path)
             runs += [PathRunSpec(path=path, profile=profile, kind="page", critical=True, category=category)
                      for profile in profiles]
+            if render:
+                runs.append(PathRunSpec(path=path, profile=RENDER_PROFILE, kind="page", critical=True,
+                                        category=category))
     return ScanPlan(target=target, mode=mode, path_runs=runs, discovered_paths=discovered,
                     request_budget=request_budget)

@@ -244,6 +244,7 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
         "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict", "basis")}
                         for e in enforcement],
         "coverage": coverage,
+        "rendered": analysis.rendered_verdicts(observations, robots_text),
         "findings": findings,
         "changes": compute_changes(findings, previous_report, probed=_observed_paths(site_runs),
                                    scan_mode=plan.mode) if previous_report is not None else None,

@@ -68,6 +68,11 @@ class ResponseFeatures:
     active_body_text: str = ""                       # body_text[:ACTIVE_BODY_CHARS], set by __post_init__
     script_hosts: Sequence[str] = ()
     iframe_hosts: Sequence[str] = ()
+    # Rendered evidence (the rendered profile only): cookie names set by script, fingerprinting
+    # APIs the page called, CAPTCHA widgets actually rendered.
+    js_cookie_names: Sequence[str] = ()
+    api_probes: Sequence[str] = ()
+    widgets: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if not self.active_body_text:
@@ -172,6 +177,12 @@ class Matcher:
                 return None
             assert self.pattern is not None
             return Evidence(signal="title", name=self.label or "title") if self.pattern.search(features.title) else None
+        if kind in _RENDERED_KINDS:
+            assert self.pattern is not None
+            for value in getattr(features, _RENDERED_KINDS[kind]):
+                if self.pattern.search(value):
+                    return Evidence(signal=kind, name=value)  # type: ignore[arg-type]
+            return None
         hosts = features.script_hosts if kind == "script_host" else features.iframe_hosts
         assert self.pattern is not None
         for host in hosts:
@@ -219,7 +230,10 @@ class Rule:
         )
 
 
-_COST = {"status": 0, "header": 1, "cookie": 1, "script_host": 2, "iframe_host": 2, "title": 2, "body": 3}
+_COST = {"status": 0, "header": 1, "cookie": 1, "script_host": 2, "iframe_host": 2, "title": 2, "body": 3,
+         "js_cookie": 1, "api_probe": 1, "widget": 1}
+# Matcher kind → the ResponseFeatures field it reads; the evidence name is the matched name itself.
+_RENDERED_KINDS = {"js_cookie": "js_cookie_names", "api_probe": "api_probes", "widget": "widgets"}
 
 
 @dataclass

@@ -146,9 +146,12 @@ def validate_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def request_hash(target_url: str, scan_mode: str, enroll_monitoring: bool) -> str:
-    canonical = json.dumps({"target_url": target_url, "scan_mode": scan_mode,
-                            "enroll_monitoring": bool(enroll_monitoring)}, sort_keys=True, separators=(",", ":"))
+def request_hash(target_url: str, scan_mode: str, enroll_monitoring: bool, render: bool | None = None) -> str:
+    fields: dict[str, Any] = {"target_url": target_url, "scan_mode": scan_mode,
+                              "enroll_monitoring": bool(enroll_monitoring)}
+    if render is not None:  # absent from the hash when not sent: earlier bodies keep their hash
+        fields["render"] = bool(render)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -170,7 +173,7 @@ def guard(target_url: str) -> str:
 
 def start_scan(principal: Principal, target_url: Any, scan_mode: str = "full", enroll_monitoring: bool = False,
                idempotency_key: str | None = None, request_body_hash: str | None = None, *,
-               trigger: str = "api") -> ScanCreation:
+               trigger: str = "api", render: bool | None = None) -> ScanCreation:
     """POST /api/v1/scans (and the MCP ``create_scan`` tool). See the module docstring for the order
     of checks."""
     if scan_mode not in SCAN_MODES:
@@ -178,14 +181,18 @@ def start_scan(principal: Principal, target_url: Any, scan_mode: str = "full", e
     if not isinstance(target_url, str):
         raise _invalid("target_url", "must be a string")
     idempotency_key = validate_idempotency_key(idempotency_key)
-    body_hash = request_body_hash or request_hash(target_url, scan_mode, enroll_monitoring)
+    if render is not None and not isinstance(render, bool):
+        raise _invalid("render", "must be a boolean")
+    body_hash = request_body_hash or request_hash(target_url, scan_mode, enroll_monitoring, render)
+    # The rendered profile (a real browser) is on by default for full scans only.
+    rendered = scan_mode == "full" if render is None else render
     if idempotency_key:
         stored = idempotency.begin(principal.workspace_id, idempotency_key, body_hash)
         if stored is not None:
             code = int(stored["status_code"])
             return ScanCreation(body=stored["body"], status_code=code, created=code == 202, replayed=True)
     try:
-        outcome = _start_scan(principal, target_url, scan_mode, enroll_monitoring, trigger)
+        outcome = _start_scan(principal, target_url, scan_mode, enroll_monitoring, trigger, rendered)
     except BaseException:
         if idempotency_key:
             idempotency.abandon(principal.workspace_id, idempotency_key, body_hash)
@@ -205,7 +212,7 @@ def create_scan(principal: Principal, target_url: Any, scan_mode: str = "full", 
 
 
 def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monitoring: bool,
-                trigger: str) -> ScanCreation:
+                trigger: str, render: bool = False) -> ScanCreation:
     plans.require_scanning(principal)
     target_url = guard(raw_url)
     workspace_id = principal.workspace_id
@@ -232,7 +239,7 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
 
     scan, started = launch_scan(workspace_id, target_url, scan_mode, scan_job_id, monitored_url_id=monitored_url_id,
                                 trigger=trigger, enrolled_id=monitored_url_id if newly_enrolled else None,
-                                concurrency_limit=get_settings().max_concurrent_scans)
+                                concurrency_limit=get_settings().max_concurrent_scans, render=render)
     if not started:
         # Same URL already being scanned for this workspace: that scan is handed back, nothing started.
         if newly_enrolled:
@@ -247,7 +254,8 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
 
 def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id: str, *,
                 monitored_url_id: str | None, trigger: str, enrolled_id: str | None = None,
-                keep_failed: bool = True, concurrency_limit: int = 0) -> tuple[dict[str, Any], bool]:
+                keep_failed: bool = True, concurrency_limit: int = 0,
+                render: bool = False) -> tuple[dict[str, Any], bool]:
     """The one way a scan starts, for API/MCP requests and for scans the system starts (monitoring
     rescans, sample reports): creates the scan ``scan_job_id`` (once: a retry with the same id finds
     it), claims the URL's one running-scan marker, and starts the workflow.
@@ -270,7 +278,8 @@ def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id:
     deadline = get_settings().scan_timeout_seconds
     try:
         scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
-                                 deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger)
+                                 deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger,
+                                 render=render)
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise

@@ -87,7 +87,7 @@ def serialize(values: dict[str, Any]) -> dict[str, Any]:
 
 def create_scan(workspace_id: str, target_url: str, scan_mode: str, *, monitored_url_id: str | None = None,
                 deadline_seconds: int, scan_job_id: str | None = None,
-                trigger: str = "api") -> dict[str, Any]:
+                trigger: str = "api", render: bool = False) -> dict[str, Any]:
     """Writes a queued scan. ``target_url`` must already be normalized. ``trigger`` is "api",
     "mcp" or "monitoring" (kept for the audit trail and metrics)."""
     now = utcnow()
@@ -97,6 +97,7 @@ def create_scan(workspace_id: str, target_url: str, scan_mode: str, *, monitored
         "gsi1pk": f"{ws_pk(workspace_id)}#SCANS", "gsi1sk": scan_job_id,
         "scan_job_id": scan_job_id, "workspace_id": workspace_id, "status": "queued",
         "target_url": target_url, "scan_mode": scan_mode, "trigger": trigger,
+        "render": bool(render),  # rendered path runs (a real browser) in the plan
         "monitored_url_id": monitored_url_id,
         "created_at": iso(now), "started_at": None, "completed_at": None,
         "deadline_at": iso(now + timedelta(seconds=deadline_seconds)),

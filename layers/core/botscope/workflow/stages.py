@@ -103,7 +103,7 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     else:
         plan = engine.plan_scan_sync(scan["target_url"], scan["scan_mode"], _network_policy(),
                                      extra_ca_bundle=get_settings().extra_ca_bundle or None,
-                                     signer=scan_signer())
+                                     signer=scan_signer(), render=bool(scan.get("render", False)))
         for spec in plan.path_runs:
             spec.path_run_id = ids.new_id("run")
         # The plan first: a path run that exists always has its spec in the stored plan.
@@ -111,8 +111,10 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
         runs = scans.put_path_runs(scan_job_id, [spec.model_dump() for spec in plan.path_runs])
         _count("PathRuns", len(runs))
     logger.info("scan prepared", extra={"path_runs": len(runs)})
+    # Rendered path runs go to their own Map (the container-image function with Chromium).
     return {"scan_job_id": scan_job_id, "workspace_id": workspace_id,
-            "path_runs": [{"path_run_id": run["path_run_id"]} for run in runs]}
+            "path_runs": [{"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") != "rendered"],
+            "rendered_runs": [{"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") == "rendered"]}
 
 
 # --- Probe -------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ class CreateScanRequest(BaseModel):
     scan_mode: Literal["full", "quick"] = Field(default="full", description="quick probes fewer paths.")
     enroll_monitoring: StrictBool = Field(
         default=False, description="Put the URL under monitoring (claims a slot on the growth plan).")
+    render: StrictBool | None = Field(
+        default=None, description="Also load the target (full: and each critical path) in a real headless "
+                                  "browser through BotScope's egress guard. Default: on for full, off for quick.")
 
 
 class Links(BaseModel):
@@ -195,7 +198,7 @@ def create_scan(body: CreateScanRequest, response: Response, principal: CurrentP
                 idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=255),
                 ) -> dict[str, Any]:
     outcome = service.start_scan(principal, body.target_url, body.scan_mode, body.enroll_monitoring,
-                                 idempotency_key=idempotency_key)
+                                 idempotency_key=idempotency_key, render=body.render)
     response.status_code = outcome.status_code
     response.headers["Location"] = outcome.location
     if outcome.replayed:
