@@ -25,7 +25,15 @@ from selectolax.lexbor import LexborHTMLParser
 
 from botscope.errors import InvalidTarget
 from botscope.scanner.critical_paths import CRITICAL_CATEGORIES, classify_path
-from botscope.scanner.model import FetchResult, PathRunSpec, ProfileId, RenderedProfileId, ScanMode, ScanPlan, Target
+from botscope.scanner.model import (
+    FetchResult,
+    PathRunSpec,
+    ProfileId,
+    RenderedProfileId,
+    ScanMode,
+    ScanPlan,
+    Target,
+)
 from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import normalize_target
 
