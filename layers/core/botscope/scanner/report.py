@@ -12,7 +12,8 @@ from typing import Any
 
 from botscope.scanner import analysis, scoring
 from botscope.scanner.findings import build_findings
-from botscope.scanner.model import Observation, ProfileId, ScanPlan
+from botscope.scanner.model import Observation, ProfileId, RenderedProfileId, ScanPlan
+from botscope.scanner.plan import RENDER_PROFILE
 from botscope.scanner.policy import POLICY_PATHS, analyze_policy
 from botscope.scanner.profiles import get_profile
 from botscope.scanner.rules_engine import load_ruleset
@@ -22,10 +23,13 @@ _SEVERITIES = ("info", "low", "medium", "high")
 _CHANGE_FIELDS = ("status", "severity", "paths", "profiles", "title")
 
 
-def wire_record(profile_id: ProfileId, http_version: str | None, tls: bool) -> dict[str, Any]:
+def wire_record(profile_id: ProfileId | RenderedProfileId, http_version: str | None, tls: bool) -> dict[str, Any]:
     """How BotScope's own client looked on the wire for a path run (public: our client, not the
     site's data): the profile version, the HTTP version the server answered with, and the JA4 the
     profile data records for that version (None when not recorded, or when the run used no TLS)."""
+    if profile_id == RENDER_PROFILE:
+        # the system Chromium, whatever its build: no profile version, no recorded JA4
+        return {"profile_version": None, "http_version": http_version, "ja4": None}
     profile = get_profile(profile_id)
     return {"profile_version": profile.version, "http_version": http_version,
             "ja4": profile.ja4 if tls else None}
