@@ -75,6 +75,10 @@ class ScanFailedError(Conflict):
     code, title = "scan_failed", "The scan failed"
 
 
+class ScanCancelledError(Conflict):
+    code, title = "scan_cancelled", "The scan was cancelled"
+
+
 class IdempotencyMismatch(BotScopeError):
     status, code, title = 422, "idempotency_mismatch", "Idempotency-Key reused with a different request"
 

@@ -221,6 +221,27 @@ def build_server() -> MCPServer:
         return _read_scan(ctx, scan_job_id, "get_report")  # type: ignore[return-value]
 
     @server.tool(
+        title="Cancel a scan",
+        description=(
+            "Cancels a queued or running scan: no further request is sent to the target, path runs "
+            "not yet probed end 'cancelled', and what was observed so far stays readable as a report "
+            "marked complete=false (get_scan_report). Returns the scan with cancelled_now=true, or "
+            "cancelled_now=false when it had already ended (nothing changed). Ask the user first: "
+            "the scan cannot be resumed, only started again with create_scan."),
+        # Stopping work the user started cannot be undone by the agent: clients should confirm.
+        annotations=ToolAnnotations(title="Cancel a scan", readOnlyHint=False, destructiveHint=True,
+                                    idempotentHint=True, openWorldHint=False),
+    )
+    def cancel_scan(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
+        from botscope.service import scans
+
+        def cancel(principal: Principal) -> dict[str, Any]:
+            outcome = scans.cancel_scan(principal, scan_job_id)
+            return {**outcome.body, "cancelled_now": outcome.cancelled_now}
+
+        return _run(ctx, cancel)  # type: ignore[return-value]
+
+    @server.tool(
         title="List monitored URLs",
         description=(
             "Lists the URLs this workspace monitors (rescanned on a schedule): slots used and "
