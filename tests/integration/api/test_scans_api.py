@@ -120,7 +120,7 @@ def test_a_name_resolving_to_a_private_address_is_rejected(scan_api, workspace_f
     _, key = workspace_factory("enterprise")
     body = assert_problem(post_scan(scan_api, key, "http://db.internal.test/"), 422, "target_not_public")
     assert "10.0.0.7" not in body["detail"]
-    assert_problem(post_scan(scan_api, key, "https://nowhere.invalid/"), 422, "target_not_public")
+    assert_problem(post_scan(scan_api, key, "https://nowhere.invalid/"), 422, "target_unresolvable")
 
 
 def test_missing_malformed_and_unknown_keys_get_401_with_www_authenticate(scan_api, workspace_factory):

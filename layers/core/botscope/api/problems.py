@@ -35,9 +35,28 @@ def problem_response(request: Request, *, status: int, code: str, title: str, de
     return JSONResponse(body, status_code=status, headers=hdrs, media_type=MEDIA_TYPE)
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+def _field(loc: tuple[Any, ...] | list[Any], error_type: str = "") -> str:
+    if error_type == "json_invalid":
+        return "body"  # pydantic's location is a character offset, meaningless to a caller
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/")
+                                                 and media_type.endswith("+json"))
+
+
+async def _unsupported_media_type(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """A body sent as anything but JSON to an operation that reads a JSON body: 415, not a
+    validation error about the body's shape."""
+    if not any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
+        return None
+    if _is_json_media_type(request.headers.get("content-type", "")) or not await request.body():
+        return None
+    return problem_response(request, status=415, code="unsupported_media_type", title="Unsupported media type",
+                            detail="Send the request body as JSON with 'Content-Type: application/json'.")
 
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -96,7 +115,11 @@ def install(app: FastAPI) -> None:
         unauthenticated = await _unauthenticated(request)
         if unauthenticated is not None:
             return unauthenticated
-        errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        unsupported = await _unsupported_media_type(request, exc)
+        if unsupported is not None:
+            return unsupported
+        errors = [{"field": _field(e.get("loc", ()), str(e.get("type", ""))), "message": e.get("msg", "invalid")}
+                  for e in exc.errors()]
         return problem_response(request, status=422, code="validation_error", title="Validation failed",
                                 detail="The request body or parameters are invalid.", errors=errors)
 
