@@ -216,3 +216,24 @@ def test_cancel_scan_tool_cancels_once_and_is_destructive(live_server, workspace
     assert not out["first"].is_error and first["status"] == "cancelled" and first["cancelled_now"] is True
     assert out["second"].structured_content["cancelled_now"] is False
     assert out["foreign"].is_error and out["foreign"].structured_content["error"]["code"] == "not_found"
+
+
+def test_invalid_arguments_come_back_in_the_domain_error_shape(live_server, workspace_factory):
+    _, key = workspace_factory("enterprise")
+
+    async def flow() -> list[Any]:
+        async with mcp_client(live_server, key) as client:
+            return [
+                await client.call_tool("create_scan", {"target_url": "https://example.com/", "scan_mode": "deep"}),
+                await client.call_tool("wait_for_scan_results", {"scan_job_id": "scan_x", "timeout_seconds": 99}),
+                await client.call_tool("get_scan_status", {}),
+            ]
+
+    deep, too_long, missing = run(flow)
+    for result, field in ((deep, "scan_mode"), (too_long, "timeout_seconds"), (missing, "scan_job_id")):
+        assert result.is_error
+        error = result.structured_content["error"]
+        assert error["code"] == "validation_error" and error["status"] == 422
+        assert [e["field"] for e in error["errors"]] == [field]
+        assert result.content[0].text.startswith("validation_error (422)")
+        assert "pydantic" not in result.content[0].text and "http" not in result.content[0].text

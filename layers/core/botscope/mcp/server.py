@@ -21,15 +21,16 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from botscope import __version__
 from botscope.auth.principal import Principal
-from botscope.errors import BotScopeError, Unauthorized
+from botscope.errors import BotScopeError, Unauthorized, ValidationFailed
 
 # Where McpHttpEndpoint leaves the authenticated caller for the tools (the ASGI scope travels with
 # the Starlette request that the SDK hands to each tool call).
@@ -95,13 +96,37 @@ def _read_scan(ctx: Context, scan_job_id: str, read: str) -> dict[str, Any] | Ca
     return _run(ctx, lambda p: getattr(scans, read)(p, scan_job_id))
 
 
+def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors as ``[{field, message}]``, the shape of the HTTP API's 422 (no input values,
+    no links to pydantic's documentation)."""
+    return [{"field": ".".join(str(part) for part in error.get("loc", ())) or "arguments",
+             "message": error.get("msg", "invalid")} for error in exc.errors(include_url=False, include_input=False)]
+
+
+class BotScopeMCPServer(MCPServer):
+    """The SDK's server, with argument validation failures answered like domain errors: a tool
+    error whose structured content is ``{"error": {"code": "validation_error", "status": 422,
+    "errors": [...]}}``, instead of the SDK's text of the pydantic exception."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        context: Context[Any, Any] | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                raise
+            errors = validation_errors(exc.__cause__)
+            fields = ", ".join(e["field"] for e in errors)
+            return error_result(ValidationFailed(f"Invalid arguments for {name}: {fields}.", errors=errors))
+
+
 # --- tools ---------------------------------------------------------------------------------------
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 
 def build_server() -> MCPServer:
-    server: MCPServer = MCPServer(name="botscope", title="BotScope", version=__version__, instructions=INSTRUCTIONS,
+    server: MCPServer = BotScopeMCPServer(name="botscope", title="BotScope", version=__version__, instructions=INSTRUCTIONS,
                                   website_url="https://botscope.dev", log_level="WARNING")
     # One stateless manager per request: its start/stop lines would be noise in every invocation's logs.
     logging.getLogger("mcp.server.streamable_http_manager").setLevel(logging.WARNING)
