@@ -29,7 +29,7 @@ CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conform
 
 
 @pytest.fixture
-def live_app(fuzz_env: None) -> Iterator[str]:
+def live_app(fuzz_env: None) -> Iterator[str]:  # noqa: F811 - the imported fixture
     import uvicorn
     from botscope.api.app import create_app
 
@@ -88,7 +88,7 @@ def test_every_error_status_is_problem_json_and_every_body_operation_documents_4
                 assert {"413", "415", "422"} <= set(operation["responses"]), (method, path)
 
 
-def test_the_live_app_conforms_to_its_document_on_every_operation(live_app: str, fuzz_auth: dict[str, str]) -> None:
+def test_the_live_app_conforms_to_its_document_on_every_operation(live_app: str, fuzz_auth: dict[str, str]) -> None:  # noqa: F811
     schema = schemathesis.openapi.from_url(f"{live_app}/api/v1/openapi.json", config=CONFIG)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == sum(len(item) for item in _document()["paths"].values())
