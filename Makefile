@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# make run ARGS="--sample-reports-now"; make run RESET=1 is accepted (the local state is ephemeral:
+# every start is a fresh stack, see README "Local state").
 run: $(STAMP)
-	$(BIN)/python -m botscope.local
+	$(BIN)/python -m botscope.local $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
@@ -50,6 +52,7 @@ deploy: build
 	sam deploy --config-env $${ENV:-dev}
 
 # make invoke-scan_prepare, or with another event: make invoke-api EVENT=events/api_health.json
+# (${NAME} placeholders in the event come from the environment, the command line or .botscope/dev.env)
 invoke-%: $(STAMP)
 	$(BIN)/python -m botscope.local.invoke $* $(or $(EVENT),events/$*.json)
 

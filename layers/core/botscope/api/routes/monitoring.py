@@ -139,7 +139,9 @@ def get_monitored_url(monitored_url_id: str, principal: CurrentPrincipal,
                           "due at its next scan time or now. `scan_mode` is the mode of its rescans.",
               responses=problem_docs(**_PLAN, **_NOT_FOUND, **{"413": "payload_too_large",
                                                                 "415": "unsupported_media_type"}))
-def update_monitored_url(monitored_url_id: str, body: MonitoringUpdate, principal: CurrentPrincipal) -> dict[str, Any]:
+def update_monitored_url(monitored_url_id: str, principal: CurrentPrincipal,
+                         body: MonitoringUpdate | None = None) -> dict[str, Any]:
+    body = body or MonitoringUpdate()  # no body: nothing to change, the URL is returned as it is
     return monitoring.update(principal, monitored_url_id, paused=body.paused, scan_mode=body.scan_mode)
 
 
