@@ -176,7 +176,7 @@ class ProblemDetails(BaseModel):
     title: str
     status: int
     detail: str
-    code: str = Field(description="Stable machine-readable error code (API.md).")
+    code: str = Field(description="Stable machine-readable error code (README: the error codes).")
     request_id: str | None = None
     errors: list[ProblemFieldError] | None = Field(default=None, description="Validation failures only.")
 
