@@ -35,8 +35,10 @@ chromium:
 		exit 1; \
 	fi
 
+# make run ARGS="--sample-reports-now"; make run RESET=1 is accepted (the local state is ephemeral:
+# every start is a fresh stack, see README "Local state").
 run: $(STAMP)
-	$(BIN)/python -m botscope.local
+	$(BIN)/python -m botscope.local $(ARGS)
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
@@ -87,6 +89,7 @@ deploy: build
 	sam deploy --config-env $${ENV:-dev}
 
 # make invoke-scan_prepare, or with another event: make invoke-api EVENT=events/api_health.json
+# (${NAME} placeholders in the event come from the environment, the command line or .botscope/dev.env)
 invoke-%: $(STAMP)
 	$(BIN)/python -m botscope.local.invoke $* $(or $(EVENT),events/$*.json)
 

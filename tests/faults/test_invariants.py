@@ -319,8 +319,9 @@ def test_throttling_in_a_probe_is_retried_and_counted_once(prepared_probe: Any, 
 
     probe, event = prepared_probe
     sid, run_id = event["scan_job_id"], event["path_run_id"]
-    # The probe's terminal write (run + scan counter, one transaction) is throttled once.
-    faults.fail("TransactWriteItems", THROTTLED)
+    # The probe's terminal write (run + scan counter, one transaction) is throttled once; the first
+    # transaction is the start (pending → running while the scan still runs).
+    faults.fail("TransactWriteItems", THROTTLED, on_call=2)
     with pytest.raises(TransientError):
         probe(event, _Context())
     assert scans.get_path_run(sid, run_id)["status"] == "running"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 INVALID = "invalid_target"
 NOT_PUBLIC = "target_not_public"
+UNRESOLVABLE = "target_unresolvable"  # refused like a non-public target, with its own code
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,8 @@ HOSTILE_TARGETS: tuple[Hostile, ...] = (
     Hostile("metadata-short-name", "http://metadata/computeMetadata/v1/", NOT_PUBLIC, "GCP short name"),
     Hostile("metadata-ec2-name", "http://instance-data/latest/meta-data/", NOT_PUBLIC, "EC2 classic name"),
     # --- names that do not resolve ---------------------------------------------------------------------
-    Hostile("nxdomain", "http://does-not-exist.hostile.test/", NOT_PUBLIC, "no answer"),
-    Hostile("empty-answer", "http://empty.hostile.test/", NOT_PUBLIC, "an empty answer"),
+    Hostile("nxdomain", "http://does-not-exist.hostile.test/", UNRESOLVABLE, "no answer"),
+    Hostile("empty-answer", "http://empty.hostile.test/", UNRESOLVABLE, "an empty answer"),
     # --- user information tricks -------------------------------------------------------------------------
     Hostile("userinfo-host", "http://example.com@127.0.0.1:{port}/", INVALID, "real host after @"),
     Hostile("userinfo-password", "http://user:pass@127.0.0.1:{port}/", INVALID, "credentials"),

@@ -40,6 +40,7 @@ from tests.security.hostile_targets import (
     INVALID,
     NOT_PUBLIC,
     RESOLVER_TABLE,
+    UNRESOLVABLE,
     Hostile,
     table_resolver,
     webhook_url,
@@ -107,7 +108,7 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
 def test_the_table_covers_every_family_of_trick():
     ids = [row.id for row in HOSTILE_TARGETS]
     assert len(ids) >= 60 and len(set(ids)) == len(ids)
-    assert {row.code for row in HOSTILE_TARGETS} == {INVALID, NOT_PUBLIC}
+    assert {row.code for row in HOSTILE_TARGETS} == {INVALID, NOT_PUBLIC, UNRESOLVABLE}
     required = {"loopback-decimal", "loopback-octal", "loopback-hex-full", "loopback-short", "v6-loopback",
                 "v6-mapped-dotted", "v6-mapped-hex", "v6-compat", "v6-nat64", "v6-6to4", "localhost-upper",
                 "loopback-trailing-dot", "userinfo-host", "loopback-fragment-trick", "loopback-percent",

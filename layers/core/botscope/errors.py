@@ -29,6 +29,13 @@ class TargetNotPublic(BotScopeError):
     status, code, title = 422, "target_not_public", "Target is not a public address"
 
 
+class TargetUnresolvable(TargetNotPublic):
+    """The host name has no address. A subclass of ``TargetNotPublic`` so every guard that refuses
+    non-public targets refuses it too; its own code tells the caller to check the spelling."""
+
+    code, title = "target_unresolvable", "Target host name does not resolve"
+
+
 class ValidationFailed(BotScopeError):
     status, code, title = 422, "validation_error", "Validation failed"
 
@@ -80,6 +87,10 @@ class TargetUnreachable(BotScopeError):
 
 class ScanFailedError(Conflict):
     code, title = "scan_failed", "The scan failed"
+
+
+class ScanCancelledError(Conflict):
+    code, title = "scan_cancelled", "The scan was cancelled"
 
 
 class IdempotencyMismatch(BotScopeError):

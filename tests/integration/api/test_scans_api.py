@@ -120,7 +120,7 @@ def test_a_name_resolving_to_a_private_address_is_rejected(scan_api, workspace_f
     _, key = workspace_factory("enterprise")
     body = assert_problem(post_scan(scan_api, key, "http://db.internal.test/"), 422, "target_not_public")
     assert "10.0.0.7" not in body["detail"]
-    assert_problem(post_scan(scan_api, key, "https://nowhere.invalid/"), 422, "target_not_public")
+    assert_problem(post_scan(scan_api, key, "https://nowhere.invalid/"), 422, "target_unresolvable")
 
 
 def test_missing_malformed_and_unknown_keys_get_401_with_www_authenticate(scan_api, workspace_factory):
@@ -268,7 +268,7 @@ def test_status_shows_progress_path_runs_and_retry_after_while_running(scan_api,
     assert queued.status_code == 200 and queued.headers["retry-after"] == "5"
     assert queued.json()["status"] == "queued" and queued.json()["path_runs"] == []
     assert queued.json()["progress"] == {"path_runs_total": 0, "path_runs_completed": 0,
-                                         "path_runs_failed": 0, "percent": 0}
+                                         "path_runs_failed": 0, "path_runs_cancelled": 0, "percent": 0}
 
     scans.mark_running(scan_id)
     runs = scans.put_path_runs(scan_id, [{"path": "/", "profile": "browser"}, {"path": "/login", "profile": "ai_agent"},
@@ -283,7 +283,7 @@ def test_status_shows_progress_path_runs_and_retry_after_while_running(scan_api,
     running = scan_api.get(f"{SCANS}/{scan_id}", headers=bearer(key))
     body = running.json()
     assert running.headers["retry-after"] == "5" and body["status"] == "running" and body["started_at"]
-    assert body["progress"] == {"path_runs_total": 4, "path_runs_completed": 1, "path_runs_failed": 0,
+    assert body["progress"] == {"path_runs_total": 4, "path_runs_completed": 1, "path_runs_failed": 0, "path_runs_cancelled": 0,
                                 "percent": 25}
     assert [r["path"] for r in body["path_runs"]] == ["/", "/login", "/robots.txt", "/search"]
     assert body["path_runs"][0] == {"path_run_id": runs[0]["path_run_id"], "path": "/", "profile": "browser",

@@ -42,7 +42,7 @@ def test_mcp_events_through_the_lambda_handler(lambda_handler, workspace_factory
     assert json.loads(initialized["body"])["result"]["serverInfo"]["name"] == "botscope"
     listed = lambda_handler("api_mcp_tools_list.json", token)
     assert listed["statusCode"] == 200
-    assert len(json.loads(listed["body"])["result"]["tools"]) == 7
+    assert len(json.loads(listed["body"])["result"]["tools"]) == 8
     # A starter workspace gets the same plan error as over HTTP, as a tool error.
     refused = json.loads(lambda_handler("api_mcp_create_scan.json", token)["body"])["result"]
     assert refused["isError"] is True and refused["structuredContent"]["error"]["code"] == "plan_required"

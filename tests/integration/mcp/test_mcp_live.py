@@ -15,8 +15,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.mcp.conftest import SAMPLE_FINDING, complete_scan
 
-SEVEN_TOOLS = {"create_api_key", "create_scan", "get_scan_status", "wait_for_scan_results", "get_scan_findings",
-               "get_scan_report", "list_monitoring_subscriptions"}
+ALL_TOOLS = {"create_api_key", "create_scan", "get_scan_status", "wait_for_scan_results", "get_scan_findings",
+               "get_scan_report", "list_monitoring_subscriptions", "cancel_scan"}
 
 
 def mcp_client(base_url: str, token: str, mode: str = "auto") -> Client:
@@ -56,8 +56,8 @@ def test_agent_flow_over_mcp(live_server, workspace_factory, mode):
 
     out = run(flow)
     tools = out["tools"]
-    assert set(tools) == SEVEN_TOOLS
-    for name in SEVEN_TOOLS - {"create_api_key", "create_scan"}:
+    assert set(tools) == ALL_TOOLS
+    for name in ALL_TOOLS - {"create_api_key", "create_scan", "cancel_scan"}:
         assert tools[name].annotations.read_only_hint is True, name
         assert tools[name].annotations.destructive_hint is False, name
     assert tools["create_scan"].annotations.read_only_hint is False
@@ -131,7 +131,7 @@ def test_mcp_refuses_missing_malformed_and_revoked_tokens(live_server, workspace
         assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["www-authenticate"]
         assert bad.json()["code"] == "unauthorized"
         ok = http.post("/mcp", json=body, headers={"Authorization": f"Bearer {key}"})
-        assert ok.status_code == 200 and len(ok.json()["result"]["tools"]) == 7
+        assert ok.status_code == 200 and len(ok.json()["result"]["tools"]) == 8
         key_id = credentials.list_api_keys(ws["workspace_id"])[0]["api_key_id"]
         assert credentials.revoke_api_key(ws["workspace_id"], key_id) is not None
         revoked = http.post("/mcp", json=body, headers={"Authorization": f"Bearer {key}"})
@@ -191,3 +191,49 @@ def test_an_mcp_token_cannot_mint_an_api_key(live_server, workspace_factory):
     labels = [k["label"] for k in credentials.list_api_keys(ws["workspace_id"])]
     assert "escalation" not in labels
     assert "from a dxk key" in labels
+
+
+def test_cancel_scan_tool_cancels_once_and_is_destructive(live_server, workspace_factory):
+    _, key = workspace_factory("enterprise")
+    _, other_key = workspace_factory("enterprise")
+
+    async def flow() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with mcp_client(live_server, key) as client:
+            out["tools"] = {t.name: t for t in (await client.list_tools()).tools}
+            created = await client.call_tool("create_scan", {"target_url": "https://example.com/"})
+            scan_job_id = created.structured_content["scan_job_id"]
+            out["first"] = await client.call_tool("cancel_scan", {"scan_job_id": scan_job_id})
+            out["second"] = await client.call_tool("cancel_scan", {"scan_job_id": scan_job_id})
+        async with mcp_client(live_server, other_key) as other:
+            out["foreign"] = await other.call_tool("cancel_scan", {"scan_job_id": scan_job_id})
+        return out
+
+    out = run(flow)
+    annotations = out["tools"]["cancel_scan"].annotations
+    assert annotations.destructive_hint is True and annotations.read_only_hint is False
+    first = out["first"].structured_content
+    assert not out["first"].is_error and first["status"] == "cancelled" and first["cancelled_now"] is True
+    assert out["second"].structured_content["cancelled_now"] is False
+    assert out["foreign"].is_error and out["foreign"].structured_content["error"]["code"] == "not_found"
+
+
+def test_invalid_arguments_come_back_in_the_domain_error_shape(live_server, workspace_factory):
+    _, key = workspace_factory("enterprise")
+
+    async def flow() -> list[Any]:
+        async with mcp_client(live_server, key) as client:
+            return [
+                await client.call_tool("create_scan", {"target_url": "https://example.com/", "scan_mode": "deep"}),
+                await client.call_tool("wait_for_scan_results", {"scan_job_id": "scan_x", "timeout_seconds": 99}),
+                await client.call_tool("get_scan_status", {}),
+            ]
+
+    deep, too_long, missing = run(flow)
+    for result, field in ((deep, "scan_mode"), (too_long, "timeout_seconds"), (missing, "scan_job_id")):
+        assert result.is_error
+        error = result.structured_content["error"]
+        assert error["code"] == "validation_error" and error["status"] == 422
+        assert [e["field"] for e in error["errors"]] == [field]
+        assert result.content[0].text.startswith("validation_error (422)")
+        assert "pydantic" not in result.content[0].text and "http" not in result.content[0].text

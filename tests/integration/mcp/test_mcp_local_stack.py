@@ -16,8 +16,8 @@ from tests.fixtures.site.server import FixtureSite
 
 pytestmark = pytest.mark.e2e
 
-SEVEN_TOOLS = {"create_api_key", "create_scan", "get_scan_status", "wait_for_scan_results", "get_scan_findings",
-               "get_scan_report", "list_monitoring_subscriptions"}
+ALL_TOOLS = {"create_api_key", "create_scan", "get_scan_status", "wait_for_scan_results", "get_scan_findings",
+               "get_scan_report", "list_monitoring_subscriptions", "cancel_scan"}
 MAX_WAIT_CALLS = 20  # a liveness bound (each call waits at most a few seconds), not a speed assertion
 
 
@@ -46,7 +46,7 @@ def test_agent_scans_a_fixture_site_over_mcp_and_then_uses_http(local_stack: Any
         return out
 
     out = anyio.run(flow)
-    assert out["tools"] == SEVEN_TOOLS
+    assert out["tools"] == ALL_TOOLS
     final = out["waits"][-1]
     assert final["done"] is True and final["status"] == "completed", final
     assert final["scan"]["progress"]["percent"] == 100

@@ -28,7 +28,7 @@ SCAN = {
 
 def test_progress_counts_finished_runs_and_rounds_down():
     assert service.summary_view(SCAN)["progress"] == {"path_runs_total": 3, "path_runs_completed": 1,
-                                                      "path_runs_failed": 1, "percent": 66}
+                                                      "path_runs_failed": 1, "path_runs_cancelled": 0, "percent": 66}
     assert service.summary_view({**SCAN, "path_runs_total": 0, "path_runs_completed": 0,
                                  "path_runs_failed": 0})["progress"]["percent"] == 0
     assert service.summary_view({**SCAN, "status": "completed"})["progress"]["percent"] == 100

@@ -21,15 +21,16 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from botscope import __version__
 from botscope.auth.principal import Principal
-from botscope.errors import BotScopeError, Unauthorized
+from botscope.errors import BotScopeError, Unauthorized, ValidationFailed
 from botscope.numbers import ascii_int
 
 # Where McpHttpEndpoint leaves the authenticated caller for the tools (the ASGI scope travels with
@@ -97,13 +98,37 @@ def _read_scan(ctx: Context, scan_job_id: str, read: str) -> dict[str, Any] | Ca
     return _run(ctx, lambda p: getattr(scans, read)(p, scan_job_id))
 
 
+def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors as ``[{field, message}]``, the shape of the HTTP API's 422 (no input values,
+    no links to pydantic's documentation)."""
+    return [{"field": ".".join(str(part) for part in error.get("loc", ())) or "arguments",
+             "message": error.get("msg", "invalid")} for error in exc.errors(include_url=False, include_input=False)]
+
+
+class BotScopeMCPServer(MCPServer):
+    """The SDK's server, with argument validation failures answered like domain errors: a tool
+    error whose structured content is ``{"error": {"code": "validation_error", "status": 422,
+    "errors": [...]}}``, instead of the SDK's text of the pydantic exception."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        context: Context[Any, Any] | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                raise
+            errors = validation_errors(exc.__cause__)
+            fields = ", ".join(e["field"] for e in errors)
+            return error_result(ValidationFailed(f"Invalid arguments for {name}: {fields}.", errors=errors))
+
+
 # --- tools ---------------------------------------------------------------------------------------
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
 def build_server() -> MCPServer:
-    server: MCPServer = MCPServer(name="botscope", title="BotScope", version=__version__, instructions=INSTRUCTIONS,
+    server: MCPServer = BotScopeMCPServer(name="botscope", title="BotScope", version=__version__, instructions=INSTRUCTIONS,
                                   website_url="https://botscope.dev", log_level="WARNING")
     # One stateless manager per request: its start/stop lines would be noise in every invocation's logs.
     logging.getLogger("mcp.server.streamable_http_manager").setLevel(logging.WARNING)
@@ -224,6 +249,27 @@ def build_server() -> MCPServer:
     )
     def get_scan_report(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
         return _read_scan(ctx, scan_job_id, "get_report")  # type: ignore[return-value]
+
+    @server.tool(
+        title="Cancel a scan",
+        description=(
+            "Cancels a queued or running scan: no further request is sent to the target, path runs "
+            "not yet probed end 'cancelled', and what was observed so far stays readable as a report "
+            "marked complete=false (get_scan_report). Returns the scan with cancelled_now=true, or "
+            "cancelled_now=false when it had already ended (nothing changed). Ask the user first: "
+            "the scan cannot be resumed, only started again with create_scan."),
+        # Stopping work the user started cannot be undone by the agent: clients should confirm.
+        annotations=ToolAnnotations(title="Cancel a scan", readOnlyHint=False, destructiveHint=True,
+                                    idempotentHint=True, openWorldHint=False),
+    )
+    def cancel_scan(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
+        from botscope.service import scans
+
+        def cancel(principal: Principal) -> dict[str, Any]:
+            outcome = scans.cancel_scan(principal, scan_job_id)
+            return {**outcome.body, "cancelled_now": outcome.cancelled_now}
+
+        return _run(ctx, cancel)  # type: ignore[return-value]
 
     @server.tool(
         title="List monitored URLs",

@@ -120,8 +120,13 @@ def _critical_paths(scan_job_id: str) -> set[str]:
 
 def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: dict[str, Any]) -> None:
     from botscope import ids
+    from botscope.store import monitoring as monitoring_store
+    from botscope.store.table import now_iso
     from botscope.webhooks import fanout
 
+    # The URL's change history (GET /monitoring/{id}) holds the event's data, keyed by its scan.
+    monitoring_store.record_change(workspace_id, monitored_url_id, str(outbox["event_key"]),
+                                   {**outbox["data"], "detected_at": outbox.get("detected_at") or now_iso()})
     # Stable per evaluated scan: a publish retried from the outbox reuses the deliveries it began.
     fanout.publish_event(workspace_id, EVENT_TYPE, outbox["data"],
                          event_id=ids.derived_id("evt", outbox["event_key"], EVENT_TYPE))
@@ -187,7 +192,7 @@ def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitore
         }
         outbox_event = None
         if evaluation.fired:
-            outbox_event = {"event_key": scan_id, "data": _event_data(
+            outbox_event = {"event_key": scan_id, "detected_at": now_iso(), "data": _event_data(
                 scan, item, evaluation, baseline.scan_job_id if baseline else None)}
             values["outbox_event"] = outbox_event
         if repository.save_evaluation(workspace_id, monitored_url_id, expected_last_evaluated=last, values=values):

@@ -74,10 +74,13 @@ class DynamoScheduleStore:
         """Takes the due item for this run: only if ``next_scan_at`` is still the value read (so of
         two racing schedulers exactly one wins) and the URL is still monitored. The item moves to
         ``lease_until`` in the due index: if this run dies before confirming, a later run retries."""
+        # A paused URL (PATCH /monitoring/{id}) left the due index; a run that read it just before
+        # must not start it either.
         return self._update(item, "SET next_scan_at = :next, gsi2sk = :sk, claim = :claim",
-                            "attribute_exists(pk) AND next_scan_at = :seen",
+                            "attribute_exists(pk) AND next_scan_at = :seen AND "
+                            "(attribute_not_exists(paused) OR paused = :unpaused)",
                             {":next": lease_until, ":sk": due_index_keys(item["monitored_url_id"], lease_until)["gsi2sk"],
-                             ":claim": claim, ":seen": item["next_scan_at"]})
+                             ":claim": claim, ":seen": item["next_scan_at"], ":unpaused": False})
 
     def confirm(self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str,
                 started_at: str) -> bool:

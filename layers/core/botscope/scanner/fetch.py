@@ -286,7 +286,7 @@ class Fetcher:
                 await self.guard(target)
             except TargetNotPublic as exc:
                 message = f"a redirect was refused: {exc.message}" if result.redirect_chain else exc.message
-                raise _FetchFailure("target_not_public", message) from None
+                raise _FetchFailure(exc.code, message) from None  # target_not_public or target_unresolvable
             if self.requests_made >= self.limits.request_budget:
                 raise _FetchFailure("budget_exhausted",
                                     f"the scan's request budget ({self.limits.request_budget}) is spent")

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import idna
 
-from botscope.errors import InvalidTarget, TargetNotPublic
+from botscope.errors import InvalidTarget, TargetNotPublic, TargetUnresolvable
 from botscope.numbers import ascii_int
 from botscope.scanner.model import Target
 
@@ -282,7 +282,7 @@ def system_resolver(host: str) -> list[str]:
 def resolve_and_check(host: str, port: int, policy: NetworkPolicy | None = None,
                       resolver: Resolver | None = None) -> list[IPAddress]:
     """Every address ``host`` resolves to, each one checked; ``TargetNotPublic`` if any is not
-    public or if the name does not resolve. ``port`` is accepted for symmetry with the connect
+    public, ``TargetUnresolvable`` (a ``TargetNotPublic``) if the name does not resolve. ``port`` is accepted for symmetry with the connect
     step (no port is forbidden: the host decides)."""
     del port
     policy = policy or NetworkPolicy()
@@ -293,7 +293,7 @@ def resolve_and_check(host: str, port: int, policy: NetworkPolicy | None = None,
         try:
             answers = list((resolver or system_resolver)(host))
         except (OSError, UnicodeError) as exc:
-            raise TargetNotPublic("the host name does not resolve") from exc
+            raise TargetUnresolvable("the host name does not resolve") from exc
         candidates = []
         for answer in answers:
             try:
@@ -302,7 +302,7 @@ def resolve_and_check(host: str, port: int, policy: NetworkPolicy | None = None,
                 # A scoped link-local answer ("fe80::1%eth0") is non-public anyway.
                 raise TargetNotPublic("the host resolves to a non-public address") from None
     if not candidates:
-        raise TargetNotPublic("the host name does not resolve")
+        raise TargetUnresolvable("the host name does not resolve")
     if not all(is_public_address(ip, policy) for ip in candidates):
         raise TargetNotPublic("the host resolves to a non-public address")
     return list(dict.fromkeys(candidates))

@@ -3,6 +3,9 @@ tool ``list_monitoring_subscriptions`` and the scheduler functions.
 
 - ``list_monitoring(principal)``      GET /api/v1/monitoring
 - ``release(principal, id)``          DELETE /api/v1/monitoring/{id}
+- ``get_monitored_url(principal, id)`` GET /api/v1/monitoring/{id} (schedule, last scan, change history)
+- ``update(principal, id, ...)``      PATCH /api/v1/monitoring/{id} (``paused``, ``scan_mode``)
+- ``rescan(principal, id)``           POST /api/v1/monitoring/{id}/rescan
 - ``start_scheduled_scan(...)``       the scheduler's scan start (system actor, no plan checks: the
                                       URL is monitored, so a growth workspace needs no enrollment)
 - ``sample_reports()`` / ``sample_report(tab_id)``  the public sample reports (no auth)
@@ -57,6 +60,117 @@ def release(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
     return monitored_url_view(record)
 
 
+# --- one monitored URL: read, change settings, rescan now -------------------------------------------
+
+DEFAULT_CHANGES_PAGE = 20
+MAX_CHANGES_PAGE = 100
+# A monitored URL can be rescanned by hand once per this many seconds (the schedule does the rest).
+MANUAL_RESCAN_INTERVAL_SECONDS = 60
+
+
+def _owned_monitored(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
+    plans.require_scanning(principal)
+    record = store.get_monitored(principal.workspace_id, monitored_url_id) \
+        if ids.is_id(monitored_url_id, "mon") else None
+    if record is None:
+        raise NotFound("No monitored URL with this id in your workspace.")
+    return record
+
+
+def resource_view(item: dict[str, Any]) -> dict[str, Any]:
+    """GET/PATCH /monitoring/{id}: the list entry plus the schedule and the scan currently running."""
+    from botscope.service.scans import links
+
+    running_id = scans.get_active(item["workspace_id"], item["target_url"])
+    paused = bool(item.get("paused"))
+    view = monitored_url_view(item)
+    return {
+        **view, "paused": paused, "scan_mode": item.get("scan_mode") or "full",
+        "schedule": {"cadence_seconds": item.get("cadence_seconds"), "paused": paused,
+                     "next_scan_at": None if paused else view["next_scan_at"]},
+        "last_scan": ({"scan_job_id": item["last_scan_job_id"], "completed_at": item.get("last_scanned_at"),
+                       "links": links(item["last_scan_job_id"])} if item.get("last_scan_job_id") else None),
+        "running_scan": {"scan_job_id": running_id, "links": links(running_id)} if running_id else None,
+        "links": {"self": f"/api/v1/monitoring/{item['monitored_url_id']}",
+                  "rescan": f"/api/v1/monitoring/{item['monitored_url_id']}/rescan"},
+    }
+
+
+def get_monitored_url(principal: Principal, monitored_url_id: str, limit: int = DEFAULT_CHANGES_PAGE,
+                      starting_after: str | None = None) -> dict[str, Any]:
+    """The URL with its change history, newest first: each entry is the data of one
+    ``monitoring.findings_changed`` event (plus ``detected_at``). ``starting_after`` is the
+    ``scan_job_id`` of the last entry of the previous page."""
+    from botscope.service.scans import _invalid
+
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_CHANGES_PAGE:
+        raise _invalid("limit", f"must be between 1 and {MAX_CHANGES_PAGE}")
+    if starting_after is not None and not ids.is_id(starting_after, "scan"):
+        raise _invalid("starting_after", "must be a scan id (scan_…)")
+    item = _owned_monitored(principal, monitored_url_id)
+    entries, has_more = store.list_changes(principal.workspace_id, monitored_url_id, limit=limit,
+                                           starting_after=starting_after)
+    return {**resource_view(item), "changes": {"data": entries, "has_more": has_more}}
+
+
+def update(principal: Principal, monitored_url_id: str, *, paused: bool | None = None,
+           scan_mode: str | None = None) -> dict[str, Any]:
+    """PATCH: a paused URL is not rescanned until resumed; ``scan_mode`` is used by its rescans."""
+    from botscope.service.scans import SCAN_MODES, _invalid
+
+    if scan_mode is not None and scan_mode not in SCAN_MODES:
+        raise _invalid("scan_mode", "must be one of: " + ", ".join(SCAN_MODES))
+    _owned_monitored(principal, monitored_url_id)
+    item = store.update_settings(principal.workspace_id, monitored_url_id, paused=paused, scan_mode=scan_mode)
+    changed = {k: v for k, v in (("paused", paused), ("scan_mode", scan_mode)) if v is not None}
+    if changed:
+        audit.record(principal, "monitoring.updated", monitored_url_id, changed)
+    return resource_view(item)
+
+
+def rescan(principal: Principal, monitored_url_id: str) -> Any:
+    """POST /monitoring/{id}/rescan: a scan of the URL now, in its scan mode. 409 ``scan_in_progress``
+    while a scan of it runs; 429 ``rate_limited`` within a minute of the last manual rescan. Returns
+    the ``botscope.service.scans.ScanCreation``."""
+    from botscope.errors import Conflict, RateLimited
+    from botscope.service import scans as scan_service
+
+    item = _owned_monitored(principal, monitored_url_id)
+    running = scans.get_active(principal.workspace_id, item["target_url"])
+    if running is not None and (scans.get_scan(running) or {}).get("status") in scans.ACTIVE_STATUSES:
+        raise Conflict(f"A scan of this URL is running ({running}); wait for it to finish.",
+                       code="scan_in_progress", headers={"Location": scan_service.links(running)["self"]})
+    wait = store.claim_manual_rescan(principal.workspace_id, monitored_url_id,
+                                     min_interval_seconds=MANUAL_RESCAN_INTERVAL_SECONDS)
+    if wait is not None:
+        raise RateLimited(f"This URL was rescanned less than {MANUAL_RESCAN_INTERVAL_SECONDS} s ago; retry later.",
+                          headers={"Retry-After": str(wait)})
+    try:
+        outcome = scan_service.start_scan(principal, item["target_url"], str(item.get("scan_mode") or "full"),
+                                          trigger="rescan")
+    except BaseException:
+        store.release_manual_rescan(principal.workspace_id, monitored_url_id)
+        raise
+    if not outcome.created:  # a scan started in between: it serves this request
+        raise Conflict(f"A scan of this URL is running ({outcome.body['scan_job_id']}); wait for it to finish.",
+                       code="scan_in_progress", headers={"Location": outcome.location})
+    return outcome
+
+
+def force_due(workspace_id: str, *, monitored_url_id: str | None = None, target_url: str | None = None) -> str:
+    """The local developer loop (``events/monitor_scheduler_force.json``): makes a monitored URL due
+    now, named by id or by URL. Returns its id."""
+    if monitored_url_id is None:
+        from botscope.service.scans import guard
+
+        record = store.get_monitored_by_url(workspace_id, guard(str(target_url)))
+        if record is None:
+            raise NotFound(f"{target_url} is not monitored by workspace {workspace_id}.")
+        monitored_url_id = str(record["monitored_url_id"])
+    store.force_due(workspace_id, monitored_url_id)
+    return monitored_url_id
+
+
 # --- scans started by the system -------------------------------------------------------------------
 
 def _system_principal(workspace: dict[str, Any], actor_id: str) -> Principal:
@@ -65,27 +179,28 @@ def _system_principal(workspace: dict[str, Any], actor_id: str) -> Principal:
 
 
 def _start(workspace_id: str, target_url: str, scan_job_id: str, *, monitored_url_id: str | None,
-           trigger: str) -> tuple[str, bool]:
-    """A full scan through the one start path (``botscope.service.scans.launch_scan``); safe to call
+           trigger: str, scan_mode: str = "full") -> tuple[str, bool]:
+    """A scan (full unless the URL says otherwise) through the one start path (``botscope.service.scans.launch_scan``); safe to call
     again with the same id. Returns ``(serving scan id, started now)``: another id when a scan of
     the URL was already running. A failed start is undone without a trace (the caller retries with
     the same id) and raises ``ServiceUnavailable``."""
     from botscope.service.scans import launch_scan
 
-    scan, started = launch_scan(workspace_id, target_url, "full", scan_job_id, monitored_url_id=monitored_url_id,
+    scan, started = launch_scan(workspace_id, target_url, scan_mode, scan_job_id, monitored_url_id=monitored_url_id,
                                 trigger=trigger, keep_failed=False)
     return str(scan.get("scan_job_id") or scan_job_id), started
 
 
 def start_scheduled_scan(item: dict[str, Any], scan_job_id: str, workspace: dict[str, Any]) -> str:
-    """The scheduler's starter (``botscope.monitoring.scheduler.ScanStarter``): a full scan of the
-    monitored URL as the system actor. Raises when the workflow cannot be started (the scheduler's
+    """The scheduler's starter (``botscope.monitoring.scheduler.ScanStarter``): a scan of the
+    monitored URL in its ``scan_mode`` (full unless changed with PATCH) as the system actor. Raises when the workflow cannot be started (the scheduler's
     claim then expires and a later run retries with the same scan id)."""
+    scan_mode = str(item.get("scan_mode") or "full")
     serving, started = _start(item["workspace_id"], item["target_url"], scan_job_id,
-                              monitored_url_id=item["monitored_url_id"], trigger="monitoring")
+                              monitored_url_id=item["monitored_url_id"], trigger="monitoring", scan_mode=scan_mode)
     if started:
         audit.record(_system_principal(workspace, SCHEDULER_ACTOR), "scan.started", serving,
-                     {"target_url": item["target_url"], "scan_mode": "full", "trigger": "monitoring",
+                     {"target_url": item["target_url"], "scan_mode": scan_mode, "trigger": "monitoring",
                       "monitored_url_id": item["monitored_url_id"]})
     return serving
 

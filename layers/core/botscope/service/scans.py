@@ -1,4 +1,5 @@
-"""Scan use cases (docs/api.md "Scans"): start a scan, read its status, findings and report, list scans.
+"""Scan use cases (docs/api.md "Scans"): start a scan, read its status, findings and report, list scans,
+cancel a scan.
 
 Shared by the HTTP routes (``botscope.api.routes.scans``) and the MCP tools, so both apply the
 same order of checks:
@@ -30,6 +31,7 @@ from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import (
     InvalidTarget,
+    ScanCancelledError,
     ScanFailedError,
     ScanNotReady,
     ServiceUnavailable,
@@ -82,12 +84,13 @@ def _progress(scan: dict[str, Any]) -> dict[str, int]:
     total = int(scan.get("path_runs_total") or 0)
     completed = int(scan.get("path_runs_completed") or 0)
     failed = int(scan.get("path_runs_failed") or 0)
+    cancelled = int(scan.get("path_runs_cancelled") or 0)
     if scan.get("status") == "completed":
         percent = 100
     else:
-        percent = min(100, (completed + failed) * 100 // total) if total else 0
+        percent = min(100, (completed + failed + cancelled) * 100 // total) if total else 0
     return {"path_runs_total": total, "path_runs_completed": completed, "path_runs_failed": failed,
-            "percent": percent}
+            "path_runs_cancelled": cancelled, "percent": percent}
 
 
 def _path_run_view(run: dict[str, Any]) -> dict[str, Any]:
@@ -397,6 +400,10 @@ def get_scan_status(principal: Principal, scan_job_id: str) -> dict[str, Any]:
 
 def _completed_scan(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     scan = _owned_scan(principal, scan_job_id)
+    if scan["status"] == "cancelled" and scan.get("report_key"):
+        return scan  # its partial report, marked "complete": false
+    if scan["status"] == "cancelled":
+        raise ScanCancelledError("The scan was cancelled before anything was probed; it has no report.")
     if scan["status"] == "failed":
         error = scan.get("error") or {}
         raise ScanFailedError(f"The scan failed ({error.get('code', 'unknown')}): {error.get('message', '')}".strip())
@@ -431,6 +438,54 @@ def get_findings(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     return {"scan_job_id": scan_job_id,
             "ruleset_version": scan.get("ruleset_version") or report.get("ruleset_version"),
             "findings": list(report.get("findings") or [])}
+
+
+# --- cancel ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScanCancellation:
+    body: dict[str, Any]   # the scan's status representation after the cancel
+    cancelled_now: bool    # False: the scan had already ended (completed, failed or cancelled)
+
+    @property
+    def status_code(self) -> int:
+        return 202 if self.cancelled_now else 200
+
+
+def cancel_scan(principal: Principal, scan_job_id: str) -> ScanCancellation:
+    """POST /api/v1/scans/{id}/cancel (and the MCP ``cancel_scan`` tool). Idempotent.
+
+    The cancel is recorded first (status ``cancelled``, one conditional write, which also releases
+    the URL's running-scan marker): from then on no path run can start a probe
+    (``botscope.store.scans.start_path_run``). Then the execution is stopped, pending path runs end
+    ``cancelled``, the partial report is stored marked incomplete and ``scan.cancelled`` is
+    published (``botscope.workflow.stages.settle_cancelled_scan``). A scan that already ended is
+    returned as it is; a scan cancelled earlier has those steps finished if an earlier request was
+    interrupted."""
+    from botscope.workflow.stages import settle_cancelled_scan
+
+    scan = _owned_scan(principal, scan_job_id)
+    if scan["status"] in scans.ACTIVE_STATUSES:
+        cancelled = scans.mark_cancelled(scan_job_id)
+        if cancelled is not None:
+            release_scan_capacity(cancelled)
+            settled = settle_cancelled_scan(cancelled)
+            audit.record(principal, "scan.cancelled", scan_job_id, {"target_url": scan["target_url"]})
+            _count_metric("ScansCancelled")
+            return ScanCancellation(status_view(settled, scans.list_path_runs(scan_job_id)), cancelled_now=True)
+        scan = scans.get_scan(scan_job_id) or scan  # it ended meanwhile
+    if scan["status"] == "cancelled":
+        scan = settle_cancelled_scan(scan)
+    return ScanCancellation(status_view(scan, scans.list_path_runs(scan_job_id)), cancelled_now=False)
+
+
+def release_scan_capacity(scan: dict[str, Any]) -> None:
+    """Frees what a running scan holds against the workspace's limits: its URL's running-scan
+    marker and its concurrent-scan lease (``RUNSLOT#n``). The one place a scan that ends outside
+    the workflow (a cancel) gives its capacity back; safe to call again (each is released only
+    while this scan holds it)."""
+    scans.release_active(scan["workspace_id"], scan["target_url"], scan["scan_job_id"])
+    scans.release_concurrency_lease(scan["workspace_id"], scan["scan_job_id"])
 
 
 def list_scans(principal: Principal, limit: int = DEFAULT_PAGE_SIZE,

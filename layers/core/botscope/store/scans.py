@@ -5,7 +5,7 @@ Items:
 - path run    ``SCAN#<scan>`` / ``RUN#<run>``
 - active scan ``WS#<ws>`` / ``ACTIVE#<url_hash>`` (TTL ~ the scan deadline)
 
-Status moves queued → running → completed | failed and never leaves a terminal state: every
+Status moves queued → running → completed | failed | cancelled and never leaves a terminal state: every
 transition is a conditional write, so Step Functions retries and racing writers are harmless.
 The scan's progress counters change in the same transaction as the path run that moves them, and
 only on that path run's first transition to a terminal state.
@@ -40,9 +40,12 @@ from botscope.store.table import (
 )
 
 ACTIVE_STATUSES = ("queued", "running")
-TERMINAL_STATUSES = ("completed", "failed")
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 RUN_ACTIVE_STATUSES = ("pending", "running")
-RUN_TERMINAL_STATUSES = ("completed", "failed")
+RUN_TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+# The progress counter each terminal path-run status moves.
+_RUN_COUNTERS = {"completed": "path_runs_completed", "failed": "path_runs_failed",
+                 "cancelled": "path_runs_cancelled"}
 # The active marker outlives the scan deadline a little, so a scan that is being marked timed-out
 # is not doubled by a request arriving in the same second.
 ACTIVE_MARKER_GRACE_SECONDS = 60
@@ -242,6 +245,24 @@ def mark_failed(scan_job_id: str, code: str, message: str) -> bool:
 
 
 
+def mark_cancelled(scan_job_id: str) -> dict[str, Any] | None:
+    """queued/running → cancelled (``error.code = cancelled``); also releases the active marker.
+    Returns the cancelled scan, or None when the scan had already ended (nothing changed)."""
+    return _finish(scan_job_id, "cancelled", {
+        "error": {"code": "cancelled", "message": "The scan was cancelled before it finished."},
+        "cancelled_at": now_iso()})
+
+
+def set_report(scan_job_id: str, report_key: str, *, summary: dict[str, Any] | None,
+               report_complete: bool) -> None:
+    """Attaches a report to a scan that has ended (a cancelled scan's partial report)."""
+    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                        UpdateExpression="SET report_key = :key, summary = :summary, report_complete = :complete",
+                        ConditionExpression="attribute_exists(pk)",
+                        ExpressionAttributeValues={":key": report_key, ":summary": to_dynamo(summary),
+                                                   ":complete": report_complete})
+
+
 def record_published_event(scan_job_id: str, event_type: str, event_id: str) -> None:
     """Notes that the scan's ``event_type`` webhook event went out (``published_events`` map), so a
     retried workflow stage publishes it when an earlier attempt did not, and never twice.
@@ -293,6 +314,47 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
     return [plain_item(i) for i in items]
 
 
+def start_path_run(scan_job_id: str, path_run_id: str) -> bool:
+    """pending → running, only while the scan itself is queued or running: one transaction, so a
+    probe can never start after the scan's cancel (or any other end) was recorded. Returns False
+    when the run is not pending or the scan has ended."""
+    client = dynamodb_client()
+    try:
+        client.transact_write_items(TransactItems=[
+            {"Update": {
+                "TableName": table().name,
+                "Key": serialize({"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"}),
+                "UpdateExpression": "SET #s = :running, updated_at = :now",
+                "ConditionExpression": "attribute_exists(pk) AND #s = :pending",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": serialize({":running": "running", ":pending": "pending",
+                                                        ":now": now_iso()})}},
+            {"ConditionCheck": {
+                "TableName": table().name,
+                "Key": serialize({"pk": scan_pk(scan_job_id), "sk": "META"}),
+                "ConditionExpression": "#s IN (:queued, :running)",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": serialize({":queued": "queued", ":running": "running"})}},
+        ])
+        return True
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+
+
+def cancel_pending_path_runs(scan_job_id: str) -> int:
+    """Every path run still pending ends ``cancelled``; returns how many did. Runs already probing
+    finish on their own (their observation is evidence of the partial report)."""
+    cancelled = 0
+    for run in list_path_runs(scan_job_id):
+        if run.get("status") == "pending" and update_path_run(
+                scan_job_id, run["path_run_id"], status="cancelled",
+                error={"code": "cancelled", "message": "The scan was cancelled before this path was probed."}):
+            cancelled += 1
+    return cancelled
+
+
 def list_path_runs(scan_job_id: str) -> list[dict[str, Any]]:
     items = query_all(KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
                       ExpressionAttributeValues={":pk": scan_pk(scan_job_id), ":run": "RUN#"}, ConsistentRead=True)
@@ -333,7 +395,7 @@ def update_path_run(scan_job_id: str, path_run_id: str, *, status: str, outcome:
         if status in RUN_ACTIVE_STATUSES:
             client.update_item(**run_update)
             return True
-        counter = "path_runs_completed" if status == "completed" else "path_runs_failed"
+        counter = _RUN_COUNTERS[status]
         client.transact_write_items(TransactItems=[
             {"Update": run_update},
             {"Update": {"TableName": table().name,

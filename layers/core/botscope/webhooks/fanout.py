@@ -1,6 +1,7 @@
 """Fan-out of events to subscribed webhook endpoints (one SQS message per (event, endpoint)).
 
-Called by the scan workflow's Finalize / MarkFailed stages (``scan.completed`` / ``scan.failed``),
+Called by the scan workflow's Finalize / MarkFailed stages and the cancel (``scan.completed`` /
+``scan.failed`` / ``scan.cancelled``),
 the monitoring stage (``monitoring.findings_changed``) and the API's test button (``webhook.test``,
 to one endpoint). The event id is created here, once; it is the ``webhook-id`` header of every
 attempt of every endpoint's delivery, so receivers can deduplicate on it.
@@ -22,7 +23,7 @@ from botscope.redaction import redact_urls_in
 from botscope.store import webhooks as store
 from botscope.store.table import now_iso, sqs_client
 
-EVENT_TYPES = ("scan.completed", "scan.failed", "monitoring.findings_changed")
+EVENT_TYPES = ("scan.completed", "scan.failed", "scan.cancelled", "monitoring.findings_changed")
 TEST_EVENT_TYPE = "webhook.test"
 # A thin payload stays far below this; anything larger is a caller passing the report by mistake.
 MAX_PAYLOAD_BYTES = 16 * 1024

@@ -132,7 +132,10 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
     spec = next((s for s in plan.path_runs if s.path_run_id == path_run_id), None)
     if spec is None:
         raise ScanNotActive(f"path run {path_run_id} is not in the plan")
-    scans.update_path_run(scan_job_id, path_run_id, status="running")
+    if not scans.start_path_run(scan_job_id, path_run_id):
+        stopped = _probe_not_allowed(scan_job_id, path_run_id)
+        if stopped is not None:
+            return stopped
     observation = engine.probe_sync(spec, plan.target, _network_policy(),
                                     extra_ca_bundle=get_settings().extra_ca_bundle or None,
                                     signer=scan_signer())
@@ -151,6 +154,26 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
     logger.info("path run probed", extra={"path_run_id": path_run_id, "status": status,
                                           "outcome": observation.outcome})
     return {"path_run_id": path_run_id, "status": status, "outcome": observation.outcome}
+
+
+def _probe_not_allowed(scan_job_id: str, path_run_id: str) -> dict[str, Any] | None:
+    """Why a path run could not be moved to running: the scan ended (cancelled, timed out) — then
+    no probe is sent and a pending run ends ``cancelled`` — or the run is already finished. None
+    when the run is ``running`` from an earlier attempt of this probe and the scan still runs: the
+    retry probes again."""
+    scan = scans.get_scan(scan_job_id) or {}
+    run = scans.get_path_run(scan_job_id, path_run_id) or {}
+    if scan.get("status") in scans.ACTIVE_STATUSES and run.get("status") == "running":
+        return None
+    if scan.get("status") not in scans.ACTIVE_STATUSES and run.get("status") in scans.RUN_ACTIVE_STATUSES:
+        scans.update_path_run(scan_job_id, path_run_id, status="cancelled", error=CANCELLED_RUN_ERROR)
+        run = scans.get_path_run(scan_job_id, path_run_id) or run
+    logger.info("path run not probed: the scan has ended", extra={"path_run_id": path_run_id,
+                                                                  "scan_status": scan.get("status")})
+    return {"path_run_id": path_run_id, "status": run.get("status"), "outcome": run.get("outcome")}
+
+
+CANCELLED_RUN_ERROR = {"code": "cancelled", "message": "The scan ended before this path was probed."}
 
 
 def mark_path_run_failed(scan_job_id: str, path_run_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
@@ -246,7 +269,7 @@ def finalize(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
 
 
 def scan_event_id(scan_job_id: str) -> str:
-    """The id of a scan's terminal event (a scan ends once: completed or failed), stable across
+    """The id of a scan's terminal event (a scan ends once: completed, failed or cancelled), stable across
     stage retries so a retried publish reuses the deliveries of an interrupted one."""
     return ids.derived_id("evt", scan_job_id, "scan.terminal")
 
@@ -257,6 +280,68 @@ def _publish_once(scan: dict[str, Any], event_type: str, data: dict[str, Any]) -
     event_id = fanout.publish_event(scan["workspace_id"], event_type, data,
                                     event_id=scan_event_id(scan["scan_job_id"]))
     scans.record_published_event(scan["scan_job_id"], event_type, event_id)
+
+
+# --- Cancel ------------------------------------------------------------------------------------
+
+def settle_cancelled_scan(scan: dict[str, Any]) -> dict[str, Any]:
+    """Everything that follows a recorded cancel (``botscope.store.scans.mark_cancelled``), each
+    step safe to repeat (a retried cancel request finishes what an interrupted one began): the
+    execution is stopped, pending path runs end ``cancelled``, the partial report is stored marked
+    incomplete, monitoring notes the scan as not completed, ``scan.cancelled`` is published once.
+    Returns the scan as it now is."""
+    scan_job_id = scan["scan_job_id"]
+    _stop_execution(scan)
+    scans.cancel_pending_path_runs(scan_job_id)
+    if not scan.get("report_key"):
+        _store_partial_report(scan)
+    fresh = scans.get_scan(scan_job_id) or scan
+    if "scan.cancelled" not in (fresh.get("published_events") or {}):
+        _run_monitoring_hook(hooks.after_scan_failed, fresh)
+        _count("ScansCancelled")
+    _publish_once(fresh, "scan.cancelled", _event_data(fresh))
+    return scans.get_scan(scan_job_id) or fresh
+
+
+def _stop_execution(scan: dict[str, Any]) -> None:
+    from botocore.exceptions import ClientError
+
+    from botscope.store.table import sfn_client
+
+    arn = scan.get("execution_arn")
+    if not arn:
+        return  # not started yet: Prepare finds the scan ended and stops there
+    try:
+        sfn_client().stop_execution(executionArn=arn, error="ScanCancelled",
+                                    cause="The scan was cancelled through the API.")
+    except ClientError as exc:
+        # Already finished or gone: nothing left to stop.
+        if exc.response.get("Error", {}).get("Code") not in {"ExecutionDoesNotExist", "InvalidArn"}:
+            raise
+
+
+def _store_partial_report(scan: dict[str, Any]) -> None:
+    """The report of what was observed before the cancel, marked ``complete: false``. A scan
+    cancelled before it was planned has no report."""
+    from botocore.exceptions import ClientError
+
+    from botscope.scanner import engine
+
+    scan_job_id = scan["scan_job_id"]
+    try:
+        plan = _load_plan(scan_job_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            return  # cancelled before Prepare stored a plan
+        raise
+    observations = _observations(plan, scans.list_path_runs(scan_job_id))
+    report = engine.analyze(plan, observations, scan_job_id=scan_job_id,
+                            started_at=scan.get("started_at") or scan["created_at"],
+                            completed_at=scan.get("completed_at") or now_iso())
+    report["complete"] = False
+    report["incomplete_reason"] = "cancelled"
+    key = reports.put_report(scan_job_id, report)
+    scans.set_report(scan_job_id, key, summary=report.get("summary"), report_complete=False)
 
 
 # --- MarkFailed --------------------------------------------------------------------------------

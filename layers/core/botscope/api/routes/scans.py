@@ -1,4 +1,4 @@
-"""``/api/v1/scans``: start a scan, poll it, read its findings and report, list scans.
+"""``/api/v1/scans``: start a scan, poll it, read its findings and report, list scans, cancel one.
 
 Thin: parse, call ``botscope.service.scans``, set status and headers. Every rule lives in the
 service layer, which the MCP tools call too.
@@ -71,7 +71,7 @@ class ScanCreated(BaseModel):
                   "report": "/api/v1/scans/scan_01jd3k6z2m0000000000000000/report"}}]})
 
     scan_job_id: str
-    status: Literal["queued", "running", "completed", "failed"]
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
     target_url: str = Field(description="The normalized URL that is scanned.")
     scan_mode: Literal["full", "quick"]
     monitoring: MonitoringRef | None
@@ -83,6 +83,7 @@ class Progress(BaseModel):
     path_runs_total: int
     path_runs_completed: int
     path_runs_failed: int
+    path_runs_cancelled: int = 0
     percent: int = Field(ge=0, le=100)
 
 
@@ -90,7 +91,7 @@ class PathRun(BaseModel):
     path_run_id: str
     path: str | None
     profile: str | None
-    status: Literal["pending", "running", "completed", "failed"]
+    status: Literal["pending", "running", "completed", "failed", "cancelled"]
     outcome: Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out",
                      "error"] | None
     http_status: int | None
@@ -100,7 +101,7 @@ class PathRun(BaseModel):
 
 class ScanSummary(BaseModel):
     scan_job_id: str
-    status: Literal["queued", "running", "completed", "failed"]
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
     target_url: str
     scan_mode: Literal["full", "quick"]
     created_at: str
@@ -166,7 +167,8 @@ _RETRY_AFTER = {"Retry-After": {"description": "Polling hint in seconds while th
                                 "schema": {"type": "integer"}}}
 _AUTH = {"401": "unauthorized: missing, malformed, unknown or revoked credential (WWW-Authenticate: Bearer)"}
 _NOT_FOUND = {"404": "not_found: no such scan in your workspace (another workspace's scan is not revealed)"}
-_NOT_READY = {"409": "scan_not_ready (queued/running, with Retry-After) or scan_failed"}
+_NOT_READY = {"409": "scan_not_ready (queued/running, with Retry-After), scan_failed, or scan_cancelled "
+                     "(cancelled before anything was probed; a later cancel has a partial report)"}
 
 
 # --- routes ------------------------------------------------------------------------------------
@@ -241,3 +243,20 @@ def get_findings(scan_job_id: str, principal: CurrentPrincipal) -> dict[str, Any
                        **problem_docs(**_AUTH, **_NOT_FOUND, **_NOT_READY)})
 def get_report(scan_job_id: str, principal: CurrentPrincipal) -> dict[str, Any]:
     return service.get_report(principal, scan_job_id)
+
+
+@router.post(
+    "/scans/{scan_job_id}/cancel", response_model=ScanStatus, status_code=202, summary="Cancel a scan",
+    description=(
+        "Cancels a queued or running scan and answers **202 Accepted** with the scan, now `cancelled`. "
+        "No probe is sent to the target after the cancel is recorded; path runs still pending end "
+        "`cancelled`; the report of what was observed so far is kept with `\"complete\": false`; the "
+        "`scan.cancelled` webhook event is sent; the scan no longer counts against the concurrent-scan "
+        "limit.\n\nIdempotent: a scan that has already ended (completed, failed or cancelled) is "
+        "returned unchanged with **200 OK**."),
+    responses={200: {"model": ScanStatus, "description": "The scan had already ended; nothing changed."},
+               **problem_docs(**_AUTH, **_NOT_FOUND)})
+def cancel_scan(scan_job_id: str, response: Response, principal: CurrentPrincipal) -> dict[str, Any]:
+    outcome = service.cancel_scan(principal, scan_job_id)
+    response.status_code = outcome.status_code
+    return outcome.body

@@ -20,7 +20,7 @@ MAX_BODY_BYTES = 8 * 1024  # a label, a URL (at most 2048 characters) and up to 
 class CreateWebhook(BaseModel):
     label: str = Field(description="1–64 printable characters, trimmed.")
     url: str = Field(description="https URL of the receiver; must resolve to public addresses only.")
-    event_types: list[str] = Field(description="scan.completed, scan.failed, monitoring.findings_changed")
+    event_types: list[str] = Field(description="scan.completed, scan.failed, scan.cancelled, monitoring.findings_changed")
     description: str | None = Field(default=None, description="Up to 500 characters.")
 
 
