@@ -225,12 +225,12 @@ def test_invalid_arguments_come_back_in_the_domain_error_shape(live_server, work
         async with mcp_client(live_server, key) as client:
             return [
                 await client.call_tool("create_scan", {"target_url": "https://example.com/", "scan_mode": "deep"}),
-                await client.call_tool("wait_for_scan_results", {"scan_job_id": "scan_x", "timeout_seconds": 99}),
+                await client.call_tool("wait_for_scan_results", {"scan_job_id": "scan_x", "timeout_seconds": "soon"}),
                 await client.call_tool("get_scan_status", {}),
             ]
 
-    deep, too_long, missing = run(flow)
-    for result, field in ((deep, "scan_mode"), (too_long, "timeout_seconds"), (missing, "scan_job_id")):
+    deep, not_a_number, missing = run(flow)
+    for result, field in ((deep, "scan_mode"), (not_a_number, "timeout_seconds"), (missing, "scan_job_id")):
         assert result.is_error
         error = result.structured_content["error"]
         assert error["code"] == "validation_error" and error["status"] == 422

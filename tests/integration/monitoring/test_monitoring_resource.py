@@ -117,7 +117,7 @@ def test_a_paused_url_is_not_rescanned_until_resumed(
 def test_the_scheduler_uses_the_urls_scan_mode(
     api_client: Any, monitored: tuple[MonitoredSite, str], state_machine: str
 ) -> None:
-    from botscope.monitoring.scheduler import run_once
+    from botscope.service.monitoring import run_scheduler
 
     site, key = monitored
     assert (
@@ -127,7 +127,7 @@ def test_the_scheduler_uses_the_urls_scan_mode(
         == 200
     )
     make_due(site.workspace_id, site.mon_id, past())
-    stats = run_once()
+    stats = run_scheduler()
     assert stats.started == 1
     assert scans.get_scan(stats.started_ids[0])["scan_mode"] == "quick"
 

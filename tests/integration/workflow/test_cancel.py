@@ -113,6 +113,8 @@ def test_cancel_stops_the_execution_and_no_probe_starts_after_it(
     runs = scans.list_path_runs(scan["scan_job_id"])
     assert any(r["status"] == "cancelled" for r in runs)
     # and the scan stays cancelled with its partial report marked incomplete
+    # (the probes in flight at the cancel write it as they settle: nothing had answered before)
+    assert _wait(lambda: (scans.get_scan(scan["scan_job_id"]) or {}).get("report_key"))
     final = scans.get_scan(scan["scan_job_id"])
     assert final["status"] == "cancelled" and final["report_complete"] is False
     report = reports.get_report(final["report_key"])

@@ -149,6 +149,10 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
         http_status=observation.http_status, duration_ms=observation.duration_ms,
         error=observation.error.model_dump() if observation.error else None, observation_key=key)
     _count(f"PathRuns{status.capitalize()}")
+    scan = scans.get_scan(scan_job_id) or {}
+    if scan.get("status") == "cancelled":
+        # A probe already in flight when the cancel was recorded: its answer joins the partial report.
+        _store_partial_report(scan)
     if observation.duration_ms is not None:
         _count("PathRunDuration", observation.duration_ms, MetricUnit.Milliseconds)
     logger.info("path run probed", extra={"path_run_id": path_run_id, "status": status,
@@ -321,8 +325,9 @@ def _stop_execution(scan: dict[str, Any]) -> None:
 
 
 def _store_partial_report(scan: dict[str, Any]) -> None:
-    """The report of what was observed before the cancel, marked ``complete: false``. A scan
-    cancelled before it was planned has no report."""
+    """The report of what was observed before the cancel, marked ``complete: false`` (written again
+    as probes in flight at the cancel settle). A scan cancelled before it was planned, or before any
+    path run got an answer, has no report."""
     from botocore.exceptions import ClientError
 
     from botscope.scanner import engine
@@ -335,9 +340,12 @@ def _store_partial_report(scan: dict[str, Any]) -> None:
             return  # cancelled before Prepare stored a plan
         raise
     observations = _observations(plan, scans.list_path_runs(scan_job_id))
-    report = engine.analyze(plan, observations, scan_job_id=scan_job_id,
-                            started_at=scan.get("started_at") or scan["created_at"],
-                            completed_at=scan.get("completed_at") or now_iso())
+    try:
+        report = engine.analyze(plan, observations, scan_job_id=scan_job_id,
+                                started_at=scan.get("started_at") or scan["created_at"],
+                                completed_at=scan.get("completed_at") or now_iso())
+    except errors.TargetUnreachable:
+        return  # nothing answered yet: no report (a probe still in flight writes it when it settles)
     report["complete"] = False
     report["incomplete_reason"] = "cancelled"
     key = reports.put_report(scan_job_id, report)
