@@ -130,7 +130,9 @@ def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
                 },
                 "help": {"text": str(finding.get("recommendation") or "No recommendation.")},
                 "properties": {
-                    "tags": ["botscope", str(finding.get("category")), str(finding.get("measure"))],
+                    "tags": list(
+                        dict.fromkeys(["botscope", str(finding.get("category")), str(finding.get("measure"))])
+                    ),
                     "security-severity": _SECURITY_SEVERITY.get(severity, "0.0"),
                 },
             },
