@@ -225,9 +225,10 @@ def test_monitored_url_timeline(
     first = support.scan(site.url("/"), "quick")
     support.store_completed(ws["workspace_id"], first, monitored_url_id=monitored["monitored_url_id"])
     site.set_scenario("ai_blocked")
+    import asyncio
+
     from botscope import ids
     from botscope.scanner.engine import run_scan
-    import asyncio
 
     second = asyncio.run(
         run_scan(site.url("/"), "quick", support.LOCAL, scan_job_id=ids.new_id("scan"), previous_report=first)
