@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str:
@@ -23,8 +30,10 @@ def chromium_path() -> str:
         return str(CHROMIUM)
     found = shutil.which("chromium")
     if not found:
-        pytest.fail("The browser tests need the system Chromium at /usr/bin/chromium "
-                    "(Debian: apt-get install chromium); playwright's own browser downloads are not used.")
+        pytest.fail(
+            "The browser tests need the system Chromium at /usr/bin/chromium "
+            "(Debian: apt-get install chromium); playwright's own browser downloads are not used."
+        )
     return found
 
 
@@ -33,7 +42,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield launched
         finally:

@@ -35,10 +35,20 @@ def site() -> Iterator[FixtureSite]:
 def stack(site: FixtureSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     state = tmp_path_factory.mktemp("botscope")
     targets = state / "sample_targets.json"
-    targets.write_text(json.dumps({"targets": [
-        {"label": "Fixture shop", "slug": "shop", "target_url": "{origin}/"},
-        {"label": "Fixture login", "slug": "login", "target_url": "{origin}/login"}]}))
-    env = {"BOTSCOPE_SAMPLE_TARGETS_FILE": str(targets), "BOTSCOPE_SAMPLE_TARGETS_ORIGIN": site.url("/").rstrip("/")}
+    targets.write_text(
+        json.dumps(
+            {
+                "targets": [
+                    {"label": "Fixture shop", "slug": "shop", "target_url": "{origin}/"},
+                    {"label": "Fixture login", "slug": "login", "target_url": "{origin}/login"},
+                ]
+            }
+        )
+    )
+    env = {
+        "BOTSCOPE_SAMPLE_TARGETS_FILE": str(targets),
+        "BOTSCOPE_SAMPLE_TARGETS_ORIGIN": site.url("/").rstrip("/"),
+    }
     with running_local_stack(state, extra_env=env) as running:
         yield running
 
@@ -47,10 +57,12 @@ def _scan(stack: Any, url: str, mode: str = "full") -> str:
     """A scan through the API (the growth workspace enrolls the URL), followed until it ends."""
     headers = {"Authorization": f"Bearer {stack.credentials.growth_api_key}"}
     with httpx.Client(base_url=stack.base_url, headers=headers, timeout=30) as client:
-        created = client.post("/api/v1/scans", json={"target_url": url, "scan_mode": mode, "enroll_monitoring": True})
+        created = client.post(
+            "/api/v1/scans", json={"target_url": url, "scan_mode": mode, "enroll_monitoring": True}
+        )
         assert created.status_code in (200, 202), created.text
         location = created.headers["Location"]
-        deadline = time.monotonic() + 180   # a liveness bound, not a speed assertion
+        deadline = time.monotonic() + 180  # a liveness bound, not a speed assertion
         while time.monotonic() < deadline:
             body = client.get(location).json()
             if body["status"] in ("completed", "failed"):
@@ -85,8 +97,9 @@ class Watch:
 
 def _session_page(browser: Any, stack: Any, **context: Any) -> Any:
     ctx = browser.new_context(**context)
-    ctx.add_cookies([{"name": "botscope_session", "value": stack.credentials.session_token,
-                      "url": stack.base_url}])
+    ctx.add_cookies(
+        [{"name": "botscope_session", "value": stack.credentials.session_token, "url": stack.base_url}]
+    )
     return ctx.new_page()
 
 
@@ -119,8 +132,9 @@ def test_report_page_in_the_browser(browser: Any, stack: Any, site: FixtureSite)
     assert page.get_by_role("heading", name="Findings by severity").is_visible()
     assert watch.dialogs == [] and watch.csp == []
     page.screenshot(path=str(DOCS / "report-page.png"), full_page=False)
-    phone = _session_page(browser, stack, viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                          is_mobile=True)
+    phone = _session_page(
+        browser, stack, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
     phone.goto(f"{stack.base_url}/reports/{scan_id}")
     # readable on a phone: the page itself does not scroll sideways (only the tables do)
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -133,13 +147,13 @@ def test_sample_reports_page_in_the_browser(browser: Any, stack: Any, site: Fixt
     from botscope.monitoring import sample_reports
 
     site.set_scenario("kitchen_sink")
-    sample_reports.refresh()   # what the daily schedule does: one scan per configured target
-    deadline = time.monotonic() + 180   # a liveness bound, not a speed assertion
+    sample_reports.refresh()  # what the daily schedule does: one scan per configured target
+    deadline = time.monotonic() + 180  # a liveness bound, not a speed assertion
     while not sample_reports.current()["tabs"] and time.monotonic() < deadline:
         time.sleep(0.5)
     listing = sample_reports.current()
     assert [t["label"] for t in listing["tabs"]] == ["Fixture shop", "Fixture login"]
-    context = browser.new_context(viewport={"width": 1280, "height": 900})   # no credentials at all
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # no credentials at all
     page = context.new_page()
     watch = Watch(page)
     assert page.goto(f"{stack.base_url}/sample-reports").status == 200
@@ -164,19 +178,29 @@ def test_a_hostile_site_cannot_inject_into_any_page(browser: Any, stack: Any, si
     finally:
         site.set_scenario("kitchen_sink")
     report = _report(stack, scan_id)
-    assert "<script>alert(1)</script>" in json.dumps(report)   # the site's text did reach the report
+    assert "<script>alert(1)</script>" in json.dumps(report)  # the site's text did reach the report
     headers = {"Authorization": f"Bearer {stack.credentials.growth_api_key}"}
     share = httpx.post(f"{stack.base_url}/api/v1/scans/{scan_id}/share", headers=headers).json()
     page = _session_page(browser, stack)
     watch = Watch(page)
-    for url in (f"{stack.base_url}/reports/{scan_id}", share["url"], share["badge_posture"], share["badge_ai"]):
+    for url in (
+        f"{stack.base_url}/reports/{scan_id}",
+        share["url"],
+        share["badge_posture"],
+        share["badge_ai"],
+    ):
         page.goto(url)
         assert page.evaluate("document.querySelectorAll('script, iframe, object, embed').length") == 0
-        assert page.evaluate("[...document.querySelectorAll('*')].filter(e => [...e.attributes]"
-                             ".some(a => a.name.startsWith('on'))).length") == 0
+        assert (
+            page.evaluate(
+                "[...document.querySelectorAll('*')].filter(e => [...e.attributes]"
+                ".some(a => a.name.startsWith('on'))).length"
+            )
+            == 0
+        )
         assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
     page.goto(f"{stack.base_url}/reports/{scan_id}")
-    assert "<script>alert(1)</script>" in page.locator("body").inner_text()   # shown as text
+    assert "<script>alert(1)</script>" in page.locator("body").inner_text()  # shown as text
     # the CSP holds even if markup got through: an injected inline script would be refused
     page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'alert(9)';
                              document.body.appendChild(s); }""")
