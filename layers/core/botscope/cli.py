@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
                            "for local tests and demos). BOTSCOPE_ALLOW_PRIVATE_TARGETS adds to it.")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     scan.set_defaults(handler=_cmd_scan)
+    again = commands.add_parser("render", help="render a saved JSON report in another format",
+                                description="Render a report saved with --format json (or fetched from "
+                                            "GET /api/v1/scans/{id}/report) in another format, without scanning again.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    again.add_argument("report", help="the JSON report file ('-' for stdin)")
+    again.add_argument("--format", "-f", choices=FORMATS, default="text", help="as for scan (default: text)")
+    again.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    again.add_argument("--fail-on", metavar="CONDITION", action="append", type=_condition, default=[],
+                       help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP)
+    again.set_defaults(handler=_cmd_render, json=False)
     return parser
 
 
@@ -222,6 +232,24 @@ def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"botscope: {exc.code}: {exc.message}\n")
         return EXIT_FAILED
     progress.close()
+    return _write(report, args, stdout, stderr)
+
+
+def _cmd_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        text = sys.stdin.read() if args.report == "-" else open(args.report, encoding="utf-8").read()
+        report = json.loads(text)
+    except (OSError, ValueError) as exc:
+        stderr.write(f"botscope: cannot read a JSON report from {args.report}: {exc}\n")
+        return EXIT_REJECTED
+    if not isinstance(report, dict) or "path_runs" not in report:
+        stderr.write(f"botscope: {args.report} is not a BotScope report\n")
+        return EXIT_REJECTED
+    return _write(report, args, stdout, stderr)
+
+
+def _write(report: dict, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Writes the report in the requested format and applies the --fail-on conditions."""
     conditions: list[Condition] = list(args.fail_on)
     output_format = args.format or ("json" if args.json else "text")
     rendered = render(report, output_format, conditions)

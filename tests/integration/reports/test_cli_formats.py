@@ -130,3 +130,55 @@ def test_mode_help_names_its_default() -> None:
     mode = next(a for a in scan._actions if a.dest == "mode")
     assert mode.default == "full" and "default: full" in (mode.help or "")
     assert "exit codes" in scan.format_help() and "3    a --fail-on condition was met" in scan.format_help()
+
+
+def test_render_a_saved_report_in_every_format(site: Any, tmp_path: Path) -> None:
+    site.set_scenario("ai_blocked")
+    saved = tmp_path / "report.json"
+    assert run(site, "--mode", "quick", "--format", "json", "--output", str(saved))[0] == EXIT_OK
+    for fmt in ("text", "markdown", "html", "sarif", "junit", "json"):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["render", str(saved), "--format", fmt], stdout=out, stderr=err) == EXIT_OK, (
+            err.getvalue()
+        )
+        assert out.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    assert (
+        main(["render", str(saved), "--fail-on", "ai-blocked", "-f", "sarif"], stdout=out, stderr=err)
+        == EXIT_CONDITION_MET
+    )
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(out.getvalue()))
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    assert main(["render", str(tmp_path / "junk.json")], stdout=io.StringIO(), stderr=err) == EXIT_REJECTED
+
+
+def test_the_documented_github_actions_step_runs(site: Any, tmp_path: Path) -> None:
+    """The scan step of docs/github-actions.md, run as written (bash) against the fixture site."""
+    import os
+    import re as regex
+    import subprocess
+    import sys
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "github-actions.md").read_text()
+    workflow = yaml.safe_load(regex.search(r"```yaml\n(.*?)```", doc, regex.S).group(1))
+    step = next(s for s in workflow["jobs"]["botscope"]["steps"] if s.get("id") == "scan")
+    site.set_scenario("ai_declared_only")  # robots.txt disallows AI agents, the site serves them
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    env = {
+        **os.environ,
+        "SITE": site.url("/"),
+        "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(outputs),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert outputs.read_text().strip() == "status=3"  # policy-not-enforced was met
+    assert summary.read_text().startswith("## BotScope: ")
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads((tmp_path / "botscope.sarif").read_text()))
+    assert ET.parse(tmp_path / "botscope.xml").getroot().tag == "testsuites"
