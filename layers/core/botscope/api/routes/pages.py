@@ -94,7 +94,7 @@ async def sample_reports_page(tab: str | None = None) -> HTMLResponse:
     return await _page(render)
 
 
-@pages.get("/badges/{share_id}.svg")
+@pages.api_route("/badges/{share_id}.svg", methods=["GET", "HEAD"])
 async def badge_svg(share_id: str, request: Request, kind: str = "posture") -> Response:
     if kind not in badge.BADGE_KINDS:
         kind = "posture"
@@ -124,7 +124,7 @@ async def badge_svg(share_id: str, request: Request, kind: str = "posture") -> R
     )
 
 
-@pages.get("/static/report.css")
+@pages.api_route("/static/report.css", methods=["GET", "HEAD"])
 async def stylesheet(request: Request) -> Response:
     body, digest = html.stylesheet()
     etag = f'"{digest}"'
