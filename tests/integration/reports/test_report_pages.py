@@ -265,6 +265,20 @@ def test_sample_reports_page(
     # nothing private: no workspace id and no cookie value of the site
     assert "ws_samples" not in other.text and "fixtureDatadomeValue" not in other.text
 
+    # the next day starts; until all of its scans are done, the page keeps this day's tabs
+    from datetime import UTC, datetime, timedelta
+
+    from botscope.monitoring import sample_reports
+    from botscope.store import scans
+
+    def start_only(target_url: str, scan_job_id: str) -> None:
+        scans.create_scan(sample_reports.SAMPLES_WORKSPACE_ID, target_url, "quick", deadline_seconds=600,
+                          scan_job_id=scan_job_id, trigger="samples")
+
+    assert sample_reports.refresh(datetime.now(UTC) + timedelta(days=1), starter=start_only)["action"] == "started"
+    later = api_client.get("/sample-reports")
+    assert f'data-tab="{first["tab_id"]}"' in later.text and listing["generated_on"] in later.text
+
 
 def test_hostile_site_is_escaped_everywhere(
     api_client: Any, site: Any, aws: Any, workspace_factory: Any, session_for: Any

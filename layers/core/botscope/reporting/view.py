@@ -289,7 +289,8 @@ def _flat(value: Any) -> str:
 
 
 def _named_agents(policy: dict[str, Any]) -> list[tuple[str, str]]:
-    robots = policy.get("robots_txt") if isinstance(policy.get("robots_txt"), dict) else {}
+    section = policy.get("robots_txt")
+    robots: dict[str, Any] = section if isinstance(section, dict) else {}
     treatments = robots.get("ai_agents") or {}
     return [(str(name), str(treatments.get(name, "unknown"))) for name in robots.get("named_agents") or []]
 
@@ -300,7 +301,8 @@ def _families(report: dict[str, Any]) -> list[FamilyEnforcement]:
         groups.setdefault(str(entry.get("agent_profile") or "unknown"), []).append(entry)
     families = []
     for profile in _ordered_profiles(set(groups)):
-        rows, counts = [], {}
+        rows: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
         for entry in groups[profile]:
             verdict = str(entry.get("verdict") or "inconclusive")
             counts[verdict] = counts.get(verdict, 0) + 1
@@ -327,7 +329,8 @@ def _findings(report: dict[str, Any]) -> list[tuple[str, Style, list[dict[str, A
 def build_view(report: dict[str, Any], timeline: list[dict[str, Any]] | None = None) -> ReportView:
     summary = report.get("summary") or {}
     posture = str(summary.get("posture") or "unknown")
-    policy = report.get("policy") if isinstance(report.get("policy"), dict) else {}
+    section = report.get("policy")
+    policy: dict[str, Any] = section if isinstance(section, dict) else {}
     findings = _findings(report)
     counts = {s: len(items) for s, _style, items in findings}
     score = summary.get("score")
