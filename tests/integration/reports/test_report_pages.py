@@ -303,3 +303,14 @@ def test_hostile_site_is_escaped_everywhere(
     assert "script" not in parse(shared.text).tags
     badge = api_client.get(f"/badges/{share['share_id']}.svg")
     assert "<script" not in badge.text
+
+
+def test_every_page_and_share_route_is_declared_in_the_template() -> None:
+    """API Gateway only forwards declared routes: each HTML page and share route has its event."""
+    from botscope.aws.template import load_template
+
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    declared = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values() if e["Type"] == "HttpApi"}
+    assert {("GET", "/reports/{id}"), ("GET", "/share/{token}"), ("GET", "/sample-reports"),
+            ("GET", "/badges/{file}"), ("GET", "/static/report.css"), ("POST", "/api/v1/scans/{id}/share"),
+            ("GET", "/api/v1/scans/{id}/share"), ("DELETE", "/api/v1/scans/{id}/share")} <= declared
