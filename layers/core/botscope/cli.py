@@ -1,9 +1,14 @@
-"""``botscope`` command line: ``botscope scan URL [--mode quick|full] [--json] [--allow-private CIDR]``.
+"""``botscope`` command line, for people and pipelines::
+
+    botscope scan URL [--mode full|quick] [--format text|json|markdown|html|sarif|junit]
+                      [--output FILE] [--fail-on CONDITION]... [--allow-private CIDR]
 
 Runs the same engine as the service, with no AWS. Progress goes to stderr (one live line on a
-terminal, plain lines otherwise); the report goes to stdout (the exact report JSON with --json,
-a readable summary otherwise). Exit codes: 0 completed scan, 2 rejected target or bad usage,
-1 anything else.
+terminal, plain lines otherwise); the report goes to stdout or ``--output`` (``json`` is exactly
+the API's report object). The default mode is ``full``, as in the API and the MCP tool.
+
+Exit codes: 0 completed scan and no ``--fail-on`` condition met; 1 the scan could not be run;
+2 rejected target or bad usage; 3 a ``--fail-on`` condition was met; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,8 +23,17 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from botscope.errors import BotScopeError, InvalidTarget, TargetNotPublic
+from botscope.reporting.formats import CONDITION_HELP, Condition, parse_condition
 
-EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED, EXIT_CONDITION_MET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+FORMATS = ("text", "json", "markdown", "html", "sarif", "junit")
+EPILOG = """exit codes:
+  0    the scan completed and no --fail-on condition was met
+  1    the scan could not be run
+  2    the target was rejected (invalid, or not public without --allow-private) or bad usage
+  3    a --fail-on condition was met (the report is still written)
+  130  interrupted (Ctrl-C)
+"""
 
 
 def _cidr_list(value: str) -> list[str]:
@@ -32,15 +46,31 @@ def _cidr_list(value: str) -> list[str]:
     return cidrs
 
 
+def _condition(value: str) -> Condition:
+    try:
+        return parse_condition(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botscope", description="Audit a website's anti-bot and anti-agent measures.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     scan = commands.add_parser("scan", help="scan one URL and print the report",
-                               description="Scan one URL with every client profile and print the report.")
+                               description="Scan one URL with every client profile and print the report.",
+                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     scan.add_argument("url", help="the page to scan (http or https)")
-    scan.add_argument("--mode", choices=("quick", "full"), default="quick",
-                      help="quick: the page and the policy files; full: also discovered critical paths")
-    scan.add_argument("--json", action="store_true", help="print the report as JSON (exactly the API's report)")
+    scan.add_argument("--mode", choices=("full", "quick"), default="full",
+                      help="full: the page, the policy files and discovered critical paths; quick: the page and "
+                           "the policy files (default: full, as in the API and the MCP tool)")
+    scan.add_argument("--format", "-f", choices=FORMATS, default=None,
+                      help="text (default): a readable summary; json: the API's report object; markdown: a job "
+                           "summary or pull-request comment; html: the report page; sarif: SARIF 2.1.0 for code "
+                           "scanning; junit: JUnit XML for CI test reports")
+    scan.add_argument("--json", action="store_true", help="same as --format json")
+    scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    scan.add_argument("--fail-on", metavar="CONDITION", action="append", type=_condition, default=[],
+                      help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP)
     scan.add_argument("--allow-private", metavar="CIDR", action="append", type=_cidr_list, default=[],
                       help="let the scan reach this non-public range (repeatable or comma separated; "
                            "for local tests and demos). BOTSCOPE_ALLOW_PRIVATE_TARGETS adds to it.")
@@ -49,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also load the page (full: and each critical path) in headless Chromium through the "
                            "egress guard; default: on for full, off for quick (--no-render turns it off)")
     scan.set_defaults(handler=_cmd_scan)
+    again = commands.add_parser("render", help="render a saved JSON report in another format",
+                                description="Render a report saved with --format json (or fetched from "
+                                            "GET /api/v1/scans/{id}/report) in another format, without scanning again.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    again.add_argument("report", help="the JSON report file ('-' for stdin)")
+    again.add_argument("--format", "-f", choices=FORMATS, default="text", help="as for scan (default: text)")
+    again.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    again.add_argument("--fail-on", metavar="CONDITION", action="append", type=_condition, default=[],
+                       help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP)
+    again.set_defaults(handler=_cmd_render, json=False)
     return parser
 
 
@@ -190,17 +230,68 @@ def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except (InvalidTarget, TargetNotPublic) as exc:
         progress.close()
         stderr.write(f"botscope: {exc.code}: {exc.message}\n")
+        if isinstance(exc, TargetNotPublic):
+            stderr.write("botscope: to scan a site on this machine or a private network, allow its range, "
+                         "e.g. --allow-private 127.0.0.0/8 (or BOTSCOPE_ALLOW_PRIVATE_TARGETS)\n")
         return EXIT_REJECTED
     except BotScopeError as exc:
         progress.close()
         stderr.write(f"botscope: {exc.code}: {exc.message}\n")
         return EXIT_FAILED
     progress.close()
-    if args.json:
-        stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return _write(report, args, stdout, stderr)
+
+
+def _cmd_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        text = sys.stdin.read() if args.report == "-" else open(args.report, encoding="utf-8").read()
+        report = json.loads(text)
+    except (OSError, ValueError) as exc:
+        stderr.write(f"botscope: cannot read a JSON report from {args.report}: {exc}\n")
+        return EXIT_REJECTED
+    if not isinstance(report, dict) or "path_runs" not in report:
+        stderr.write(f"botscope: {args.report} is not a BotScope report\n")
+        return EXIT_REJECTED
+    return _write(report, args, stdout, stderr)
+
+
+def _write(report: dict, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Writes the report in the requested format and applies the --fail-on conditions."""
+    conditions: list[Condition] = list(args.fail_on)
+    output_format = args.format or ("json" if args.json else "text")
+    rendered = render(report, output_format, conditions)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(rendered)
+        except OSError as exc:
+            stderr.write(f"botscope: cannot write {args.output}: {exc.strerror}\n")
+            return EXIT_FAILED
     else:
-        stdout.write(render_summary(report))
-    return EXIT_OK
+        stdout.write(rendered)
+    met = [(c, why) for c in conditions if (why := c.met_by(report))]
+    for condition, why in met:
+        stderr.write(f"botscope: --fail-on {condition.text}: {why}\n")
+    return EXIT_CONDITION_MET if met else EXIT_OK
+
+
+def render(report: dict, output_format: str, conditions: Sequence[Condition] = ()) -> str:
+    """The report in one of ``FORMATS``."""
+    from botscope.reporting import formats
+
+    if output_format == "json":
+        return formats.to_json(report)
+    if output_format == "markdown":
+        return formats.to_markdown(report, list(conditions))
+    if output_format == "sarif":
+        return json.dumps(formats.to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+    if output_format == "junit":
+        return formats.to_junit(report, list(conditions))
+    if output_format == "html":
+        from botscope.reporting.html import render_report_page
+
+        return render_report_page(report)
+    return render_summary(report)
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -210,7 +301,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return int(args.handler(args, stdout or sys.stdout, stderr or sys.stderr))
     except KeyboardInterrupt:
         (stderr or sys.stderr).write("botscope: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

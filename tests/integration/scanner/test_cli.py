@@ -27,7 +27,7 @@ def run_cli(*args, env=None):
 
 def test_quick_scan_json_report(fixture_site):
     fixture_site.set_scenario("cloudflare_challenge")
-    result = run_cli("scan", fixture_site.url("/"), "--allow-private", "127.0.0.0/8", "--json")
+    result = run_cli("scan", fixture_site.url("/"), "--mode", "quick", "--allow-private", "127.0.0.0/8", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["schema_version"] == "1" and report["scan_mode"] == "quick"
@@ -61,7 +61,9 @@ def test_rejected_target_exits_2_with_its_code_and_sends_nothing(fixture_site):
     before = len(fixture_site.requests)
     result = run_cli("scan", fixture_site.url("/"), "--json")
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("target_not_public: the host resolves to a non-public address")
+    first, hint = result.stderr.strip().splitlines()[-2:]
+    assert first.endswith("target_not_public: the host resolves to a non-public address")
+    assert "--allow-private" in hint
     assert result.stdout == "" and len(fixture_site.requests) == before
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ENTROPY_CHARS = 30          # ~178 bits
 CHECKSUM_CHARS = 6
-KNOWN_PREFIXES = ("dxk", "mcp", "bss")  # API key, MCP token, browser session
+KNOWN_PREFIXES = ("dxk", "mcp", "bss", "shr")  # API key, MCP token, browser session, report share link
 
 
 def _base62(value: int, width: int) -> str:

@@ -425,6 +425,9 @@ def _load_report(report_key: str) -> dict[str, Any]:
     return dict(reports.get_report(report_key))
 
 
+load_report = _load_report  # the stored report of a completed scan (report pages, share links)
+
+
 def get_report(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     """GET /api/v1/scans/{id}/report: the assembled public report (docs/report.md)."""
     scan = _completed_scan(principal, scan_job_id)
