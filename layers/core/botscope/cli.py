@@ -255,7 +255,7 @@ def _cmd_render(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     return _write(report, args, stdout, stderr)
 
 
-def _write(report: dict, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def _write(report: dict[str, Any], args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Writes the report in the requested format and applies the --fail-on conditions."""
     conditions: list[Condition] = list(args.fail_on)
     output_format = args.format or ("json" if args.json else "text")
@@ -275,7 +275,7 @@ def _write(report: dict, args: argparse.Namespace, stdout: TextIO, stderr: TextI
     return EXIT_CONDITION_MET if met else EXIT_OK
 
 
-def render(report: dict, output_format: str, conditions: Sequence[Condition] = ()) -> str:
+def render(report: dict[str, Any], output_format: str, conditions: Sequence[Condition] = ()) -> str:
     """The report in one of ``FORMATS``."""
     from botscope.reporting import formats
 

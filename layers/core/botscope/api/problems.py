@@ -221,7 +221,7 @@ SECURITY_SCHEMES = {
     "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "botscope_session",
                       "description": "The dashboard's session cookie; unsafe methods also need an allowed Origin."},
 }
-_AUTHENTICATED = [{"bearerAuth": []}, {"sessionCookie": []}]
+_AUTHENTICATED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"sessionCookie": []}]
 _UNSAFE_METHODS = {"post", "put", "patch", "delete"}
 
 

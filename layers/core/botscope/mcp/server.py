@@ -259,8 +259,8 @@ def build_server() -> MCPServer:
             "cancelled_now=false when it had already ended (nothing changed). Ask the user first: "
             "the scan cannot be resumed, only started again with create_scan."),
         # Stopping work the user started cannot be undone by the agent: clients should confirm.
-        annotations=ToolAnnotations(title="Cancel a scan", readOnlyHint=False, destructiveHint=True,
-                                    idempotentHint=True, openWorldHint=False),
+        annotations=ToolAnnotations(title="Cancel a scan", read_only_hint=False, destructive_hint=True,
+                                    idempotent_hint=True, open_world_hint=False),
     )
     def cancel_scan(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
         from botscope.service import scans

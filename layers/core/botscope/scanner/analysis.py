@@ -267,6 +267,6 @@ def rendered_verdicts(observations: list[Observation], robots_text: str | None) 
 def _is_login(form_path: str | None) -> bool:
     if not form_path:
         return False
-    from botscope.scanner.plan import classify_path
+    from botscope.scanner.critical_paths import classify_path
 
     return classify_path(form_path) == "login"

@@ -494,16 +494,16 @@ def analyze_tdmrep(text: str | None, header_reservations: Iterable[str], *, medi
     headers = [value.strip() for value in header_reservations if value is not None]
     policies = [value for value in header_policies if value]
     metas = [m for m in meta if m]
-    file_channel = {"present": bool(rules), "rules": len(rules),
+    file_channel: dict[str, Any] = {"present": bool(rules), "rules": len(rules),
                     "reserved": any(rule["tdm-reservation"] == 1 for rule in rules),
                     "policy": any(isinstance(rule.get("tdm-policy"), str) for rule in rules)}
-    header_channel = {"present": bool(headers) or bool(policies),
+    header_channel: dict[str, Any] = {"present": bool(headers) or bool(policies),
                       "reserved": any(value.split(",")[0].strip() == "1" for value in headers),
                       "policy": bool(policies)}
-    meta_channel = {"present": bool(metas),
+    meta_channel: dict[str, Any] = {"present": bool(metas),
                     "reserved": any(m.get("tdm-reservation", "").strip() == "1" for m in metas),
                     "policy": any(m.get("tdm-policy") for m in metas)}
-    channels = {"file": file_channel, "header": header_channel, "meta": meta_channel}
+    channels: dict[str, dict[str, Any]] = {"file": file_channel, "header": header_channel, "meta": meta_channel}
     result: dict[str, Any] = {
         "present": any(c["present"] for c in channels.values()),
         "reserved": any(c["reserved"] for c in channels.values()),
@@ -584,8 +584,9 @@ def verify_directory_signature(keys: dict[str, Ed25519PublicKey], headers: dict[
     if authority is None:
         return "unverifiable"
     try:
-        inputs = http_sf.parse(headers["signature-input"].encode("latin-1", "replace"), tltype="dictionary")
-        signatures = http_sf.parse(headers["signature"].encode("latin-1", "replace"), tltype="dictionary")
+        # http_sf returns a loosely typed tree; its shape is checked below, member by member
+        inputs: Any = http_sf.parse(headers["signature-input"].encode("latin-1", "replace"), tltype="dictionary")
+        signatures: Any = http_sf.parse(headers["signature"].encode("latin-1", "replace"), tltype="dictionary")
     except Exception:  # noqa: BLE001 - malformed site-controlled header
         return "invalid"
     for label, member in inputs.items():

@@ -38,7 +38,7 @@ def _id_key(share_id: str) -> dict[str, str]:
 
 
 def get_current(scan_job_id: str) -> dict[str, Any] | None:
-    return table().get_item(Key=_current_key(scan_job_id), ConsistentRead=True).get("Item")
+    return table().get_item(Key=_current_key(scan_job_id), ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
 
 
 def create(workspace_id: str, scan_job_id: str, badge: dict[str, str]) -> dict[str, Any]:
@@ -119,10 +119,10 @@ def get_by_token(token: str) -> dict[str, Any] | None:
     """The share of a presented token; shape and checksum are checked first (no read for junk)."""
     if not tokens.is_well_formed(token, "shr"):
         return None
-    return table().get_item(Key=_token_key(tokens.hash_token(token)), ConsistentRead=True).get("Item")
+    return table().get_item(Key=_token_key(tokens.hash_token(token)), ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
 
 
 def get_by_id(share_id: str) -> dict[str, Any] | None:
     if not ids.is_id(share_id, "shr"):
         return None
-    return table().get_item(Key=_id_key(share_id)).get("Item")
+    return table().get_item(Key=_id_key(share_id)).get("Item")  # type: ignore[no-any-return]

@@ -246,7 +246,7 @@ class CurlTransport:
         multis, self._multis = list(self._multis.values()), {}
         for multi in multis:
             with contextlib.suppress(Exception):
-                await multi.close()
+                await multi.close()  # type: ignore[no-untyped-call]
         if self._relay is not None:
             await self._relay.aclose()
         if self._own_ca_file is not None:
