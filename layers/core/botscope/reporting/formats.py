@@ -50,7 +50,7 @@ class Condition:
                 {
                     f"{r.get('path')} [{r.get('profile')}]"
                     for r in report.get("path_runs") or []
-                    if r.get("kind") != "policy"
+                    if r.get("kind", "page") == "page"
                     and r.get("profile") in AI_PROFILES
                     and r.get("outcome") in STOPPING_OUTCOMES
                 }

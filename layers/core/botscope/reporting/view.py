@@ -189,8 +189,9 @@ def _ordered_profiles(names: set[str]) -> list[str]:
 
 def build_matrix(report: dict[str, Any]) -> Matrix:
     """Rows are the probed page paths (policy files are listed apart), columns the profiles that
-    were used; a cell for a (path, profile) that was not probed says so."""
-    runs = [r for r in report.get("path_runs") or [] if r.get("kind") != "policy" and r.get("path")]
+    were used; a cell for a (path, profile) that was not probed says so. The never-existing path
+    the scan fetches as its soft-404 baseline (kind ``probe``) is not a page of the site."""
+    runs = [r for r in report.get("path_runs") or [] if r.get("kind", "page") == "page" and r.get("path")]
     profiles = _ordered_profiles({str(r.get("profile")) for r in runs if r.get("profile")})
     paths: list[str] = []
     by_key: dict[tuple[str, str], dict[str, Any]] = {}

@@ -32,7 +32,7 @@ from botscope.scanner.model import (
     RenderedWidget,
     Target,
 )
-from botscope.scanner.probe.egress_proxy import EgressLimits, EgressProxy, is_ip_literal
+from botscope.scanner.probe.egress_proxy import EGRESS_ANSWER_HEADER, EgressLimits, EgressProxy, is_ip_literal
 from botscope.scanner.targets import NetworkPolicy, Resolver
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
@@ -451,6 +451,16 @@ class RenderSession:
             )
             return observation
         last = recorder.documents[-1]
+        if (EGRESS_ANSWER_HEADER, self.proxy.answer_marker) in last.headers:
+            # The proxy's own answer (the site did not answer, or its address was refused): no HTTP
+            # response from the site, so the run failed rather than "served an error page".
+            return Observation(
+                spec=spec,
+                outcome="error",
+                duration_ms=duration_ms,
+                rendered=rendered,
+                error=ProbeError(code="connect_failed", message="the site gave the browser no answer"),
+            )
         # The observation of the document the visitor ended on, with the rendered DOM as its body so
         # that widgets and tags added by script are visible to the body rules too.
         fetched = FetchResult(

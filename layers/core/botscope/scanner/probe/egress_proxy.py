@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -128,6 +129,9 @@ class EgressProxy:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = EgressStats()
+        # Marks the proxy's own refusal answers (a 502 when the site does not answer, a 403 for a
+        # refused address) so the browser probe never takes them for the site's: unknown to sites.
+        self.answer_marker = secrets.token_hex(12)
         self.resolutions = 0
 
     async def __aenter__(self) -> EgressProxy:
@@ -252,7 +256,7 @@ class EgressProxy:
                 self.stats.browser_service += 1
             else:
                 self.stats.refuse(refused.reason)
-            await _answer(writer, refused.status)
+            await _answer(writer, refused.status, self.answer_marker)
 
     def _destination(self, url: str) -> tuple[str, int]:
         try:
@@ -367,7 +371,10 @@ class EgressProxy:
             yield
 
 
-async def _answer(writer: asyncio.StreamWriter, status: int) -> None:
+EGRESS_ANSWER_HEADER = "x-botscope-egress"
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, marker: str = "") -> None:
     reasons = {
         400: "Bad Request",
         403: "Forbidden",
@@ -377,10 +384,9 @@ async def _answer(writer: asyncio.StreamWriter, status: int) -> None:
         431: "Request Header Fields Too Large",
         502: "Bad Gateway",
     }
-    writer.write(
-        f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\nContent-Length: 0\r\n"
-        "Connection: close\r\n\r\n".encode("ascii")
-    )
+    marker_line = f"{EGRESS_ANSWER_HEADER}: {marker}\r\n" if marker else ""
+    head = f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\nContent-Length: 0\r\n{marker_line}Connection: close\r\n\r\n"
+    writer.write(head.encode("ascii"))
     with contextlib.suppress(Exception):
         await writer.drain()
 
