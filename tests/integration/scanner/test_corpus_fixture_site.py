@@ -36,11 +36,15 @@ RECALL_TARGET = 0.97
 async def _scan_all(sites: list[FixtureSite]) -> dict[str, dict]:
     reports: dict[str, dict] = {}
     for start in range(0, len(CAPTURES), len(sites)):
-        batch = CAPTURES[start:start + len(sites)]
+        batch = CAPTURES[start : start + len(sites)]
         for site, name in zip(sites, batch, strict=False):
             site.set_scenario(corpus_scenario(name))
-        results = await asyncio.gather(*(engine.run_scan(site.url("/"), "quick", LOCAL_POLICY)
-                                         for site, _ in zip(sites, batch, strict=False)))
+        results = await asyncio.gather(
+            *(
+                engine.run_scan(site.url("/"), "quick", LOCAL_POLICY)
+                for site, _ in zip(sites, batch, strict=False)
+            )
+        )
         reports.update(zip(batch, results, strict=True))
     return reports
 
@@ -75,8 +79,14 @@ def test_corpus_summary(corpus_reports: dict[str, dict], capsys: pytest.CaptureF
     """Recall / false positives per vendor over the whole replayed corpus (printed with -s)."""
     docs = {name: load_capture(name) for name in CAPTURES}
     total = score((name, reported_vendors(corpus_reports[name]), docs[name]["expect"]) for name in CAPTURES)
-    facts = [(name, key, value) for name, doc in docs.items() for key, value in (doc["expect"].get("policy") or {}).items()]
-    wrong_facts = [(name, key) for name, key, value in facts if policy_value(corpus_reports[name], key) != value]
+    facts = [
+        (name, key, value)
+        for name, doc in docs.items()
+        for key, value in (doc["expect"].get("policy") or {}).items()
+    ]
+    wrong_facts = [
+        (name, key) for name, key, value in facts if policy_value(corpus_reports[name], key) != value
+    ]
     leaks = [name for name in CAPTURES if leaked_canaries(corpus_reports[name])]
     with capsys.disabled():
         print(f"\ncorpus: {len(CAPTURES)} captures, {len(facts)} policy facts\n{total.table()}")
