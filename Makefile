@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FUNCTIONS := $(notdir $(wildcard functions/*))
 
-.PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements
+.PHONY: install run test test-fast lint bench compare soak build deploy clean invoke-% requirements
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m tests.bench.run_all
+
+# BotScope and wafw00f (pinned in the bench extra) on the replayed tests/corpus, side by side in
+# the bench_wafw00f section of docs/benchmarks.md.
+compare: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python -m tests.bench.run_all bench_wafw00f
 
 # Long soak (memory and open files over many scans); writes its section of docs/benchmarks.md.
 soak: $(STAMP)
