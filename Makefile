@@ -9,7 +9,7 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: install run test test-fast lint bench soak build deploy clean invoke-% requirements refresh-profile chromium
+.PHONY: install run test test-fast lint bench compare soak build deploy clean invoke-% requirements refresh-profile chromium
 
 # The rendered profile drives the system Chromium (Debian's `chromium` package) through Playwright;
 # nothing downloads a browser build of its own (`playwright install` is never run).
@@ -70,6 +70,12 @@ refresh-profile: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m tests.bench.run_all
+
+# BotScope and wafw00f (pinned in the bench extra) on the replayed tests/corpus, side by side in
+# the bench_wafw00f section of docs/benchmarks.md.
+compare: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python -m tests.bench.run_all bench_wafw00f
 
 # Long soak (memory and open files over many scans); writes its section of docs/benchmarks.md.
 soak: $(STAMP)

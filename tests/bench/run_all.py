@@ -88,7 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # one broken benchmark must not hide the others
             error = traceback.format_exc()
             failures += 1
-        sections[name] = _section(name, summary, result, error, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        render = getattr(module, "section_markdown", None)
+        if render is not None and result is not None and error is None:
+            # a module that lays out its own section (side-by-side tables) replaces the flat table
+            sections[name] = "\n".join([f"## {name}", "", summary, "", render(result), f"_Ran in {seconds:.1f} s._", ""])
+        else:
+            sections[name] = _section(name, summary, result, error, seconds)
         print(json.dumps(result, indent=2) if result else error, file=sys.stderr)
     header = ["# Benchmarks", "", "Written by `make bench` (`python -m tests.bench.run_all`). Numbers are from",
               "one shared, noisy machine: compare runs on the same machine only.", "",

@@ -14,9 +14,7 @@ from botscope.scanner.model import FetchResult, PathRunSpec, ScanPlan, Target
 
 REPO = Path(__file__).resolve().parents[3]
 RESPONSES_DIR = REPO / "tests" / "fixtures" / "responses"
-CORPUS_DIR = Path("/work/shared/corpus/real")
-if not CORPUS_DIR.exists():  # CI lays shared/ beside the clone
-    CORPUS_DIR = REPO.parent / "shared" / "corpus" / "real"
+CORPUS_DIR = REPO / "tests" / "corpus"
 
 ORIGIN = "https://example.test"
 POLICY_PATHS = {

@@ -205,12 +205,23 @@ class Rule:
     min_score: float
     matchers: list[Matcher]
     source_file: str = ""
+    max_score: float = 0.0               # summed weights of the non-exclude matchers (set at load)
+
+    def __post_init__(self) -> None:
+        self.max_score = sum(m.weight for m in self.matchers if not m.exclude)
 
     def evaluate(self, features: ResponseFeatures) -> RuleMatch | None:
         score = 0.0
         evidence: list[Evidence] = []
-        # Cheap signals first so a rule whose required header/status is missing never scans the body.
+        # Cheap signals first so a rule whose required header/status is missing never scans the body;
+        # once the weights still to test cannot reach min_score, the remaining (costlier) matchers
+        # are skipped: the rule cannot fire whatever they find.
+        remaining = self.max_score
         for matcher in self.matchers:
+            if not matcher.exclude:
+                if score + remaining + 1e-9 < self.min_score:
+                    return None
+                remaining -= matcher.weight
             hit = matcher.evaluate(features)
             if hit is None:
                 if matcher.required:
@@ -331,7 +342,9 @@ def load_rule_file(path: Path, validator: jsonschema.protocols.Validator | None 
             for matcher in matchers:
                 # exclude matchers veto on the whole window (a trap marker anywhere must still count)
                 matcher.short_window = matcher.kind == "body" and not matcher.exclude
-        matchers.sort(key=lambda m: _COST[m.kind])
+        # cheapest first; among body matchers, literal-guarded ones (one substring search when absent)
+        # before unguarded ones, heavier weights first so a miss prunes the rule early
+        matchers.sort(key=lambda m: (_COST[m.kind], m.kind == "body" and m.literals is None, -m.weight))
         rules.append(Rule(
             id=raw["id"], vendor=vendor, product=raw["product"], measure=raw["measure"], layer=raw["layer"],
             strength=raw["strength"], active=bool(raw.get("active", False)),
