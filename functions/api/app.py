@@ -10,6 +10,7 @@ that is rejected early (401, 404) does not need before the first response.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from botscope.api.app import create_app
@@ -30,8 +31,21 @@ def _instrument(handler: Any) -> Any:
                                         clear_state=True)
 
 
+def _ensure_event_loop() -> None:
+    """Mangum runs each request on ``asyncio.get_event_loop()``, which raises once an earlier
+    ``asyncio.run`` in the same thread has closed and unset its loop (the local stack and tests run
+    other handlers in-process); a fresh loop is set for this thread then."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _instrumented
+    _ensure_event_loop()
     if _instrumented is None:
         _instrumented = _instrument(_asgi_handler)
     return _instrumented(event, context)  # type: ignore[no-any-return]

@@ -85,6 +85,18 @@ def test_health_event_needs_no_credential(handler_module, aws):
     assert headers["x-request-id"] == "Wb1kQjCXIAMEbQa="
 
 
+def test_the_handler_answers_after_an_earlier_asyncio_run_in_the_same_thread(handler_module, aws):
+    """The local stack and the tests run other handlers in-process; an ``asyncio.run`` before an
+    API invocation leaves the thread without an event loop, which Mangum needs."""
+    import asyncio
+
+    asyncio.run(asyncio.sleep(0))
+    with pytest.raises(RuntimeError):
+        asyncio.get_event_loop()  # the state the handler must cope with
+    status, _, body = invoke(handler_module, load_event("api_health"))
+    assert status == 200 and body == {"status": "ok"}
+
+
 def test_committed_events_carry_no_working_key(handler_module, aws):
     status, headers, body = invoke(handler_module, load_event("api_list_scans"))
     assert status == 401 and body["code"] == "unauthorized"
