@@ -38,7 +38,8 @@ def state_machine(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> str:
 
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     arn = sfn.create_state_machine(
-        name="botscope-test-scan-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
+        name="botscope-test-scan-workflow",
+        roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
     )["stateMachineArn"]
     monkeypatch.setenv("BOTSCOPE_STATE_MACHINE_ARN", arn)

@@ -27,8 +27,9 @@ def _instrument(handler: Any) -> Any:
 
     wrapped = metrics.log_metrics(handler, capture_cold_start_metric=True)
     wrapped = tracer.capture_lambda_handler(wrapped, capture_response=False)  # responses may hold report data
-    return logger.inject_lambda_context(wrapped, correlation_id_path=correlation_paths.API_GATEWAY_HTTP,
-                                        clear_state=True)
+    return logger.inject_lambda_context(
+        wrapped, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
 
 
 def _ensure_event_loop() -> None:

@@ -19,8 +19,11 @@ def lambda_handler(event, context):
     forced = None
     force = ((event or {}).get("detail") or {}).get("force_rescan")
     if force:
-        forced = monitoring.force_due(force["workspace_id"], monitored_url_id=force.get("monitored_url_id"),
-                                      target_url=force.get("target_url"))
+        forced = monitoring.force_due(
+            force["workspace_id"],
+            monitored_url_id=force.get("monitored_url_id"),
+            target_url=force.get("target_url"),
+        )
     stats = monitoring.run_scheduler()
     metrics.add_metric(name="MonitoredScansStarted", unit=MetricUnit.Count, value=stats.started)
     expired = stages.sweep_overdue_scans()

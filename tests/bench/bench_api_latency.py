@@ -34,10 +34,18 @@ def run(requests: int = REQUESTS) -> dict[str, Any]:
 
     from tests.fixtures.site.server import FixtureSite
 
-    with tempfile.TemporaryDirectory() as state_dir, FixtureSite(scenario="clean") as site, LocalStack(
-            port=0, allow_private_targets="127.0.0.0/8", run_schedules=False, state_dir=Path(state_dir),
+    with (
+        tempfile.TemporaryDirectory() as state_dir,
+        FixtureSite(scenario="clean") as site,
+        LocalStack(
+            port=0,
+            allow_private_targets="127.0.0.0/8",
+            run_schedules=False,
+            state_dir=Path(state_dir),
             # Latency, not the rate limiter, is measured here: this many GETs exceed one key's window.
-            extra_env={"BOTSCOPE_RATE_LIMIT_REQUESTS": "0"}) as stack:
+            extra_env={"BOTSCOPE_RATE_LIMIT_REQUESTS": "0"},
+        ) as stack,
+    ):
         assert stack.credentials is not None
         headers = {"Authorization": f"Bearer {stack.credentials.enterprise_api_key}"}
         with httpx.Client(base_url=stack.base_url, headers=headers, timeout=30) as client:
@@ -56,10 +64,15 @@ def run(requests: int = REQUESTS) -> dict[str, Any]:
                 start = time.perf_counter()
                 client.get(location).raise_for_status()
                 samples.append((time.perf_counter() - start) * 1000)
-    return {"endpoint": "GET /api/v1/scans/{id}", "scan_status": scan["status"],
-            "path_runs": len(scan.get("path_runs") or []), "requests": requests,
-            "p50_ms": round(_percentile(samples, 50), 2), "p95_ms": round(_percentile(samples, 95), 2),
-            "max_ms": round(max(samples), 2)}
+    return {
+        "endpoint": "GET /api/v1/scans/{id}",
+        "scan_status": scan["status"],
+        "path_runs": len(scan.get("path_runs") or []),
+        "requests": requests,
+        "p50_ms": round(_percentile(samples, 50), 2),
+        "p95_ms": round(_percentile(samples, 95), 2),
+        "max_ms": round(max(samples), 2),
+    }
 
 
 if __name__ == "__main__":

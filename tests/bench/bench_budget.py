@@ -45,9 +45,9 @@ RUNS = 3
 MIB = 1024 * 1024
 
 BUDGET = {
-    "layer_unzipped_mib": 150.0,      # leaves 100 MB of Lambda's 250 MB for functions and growth
-    "layer_zipped_mib": 50.0,         # direct-upload limit; keeps deploys simple
-    "function_unzipped_kib": 256.0,   # handlers are thin: code lives in the layer
+    "layer_unzipped_mib": 150.0,  # leaves 100 MB of Lambda's 250 MB for functions and growth
+    "layer_zipped_mib": 50.0,  # direct-upload limit; keeps deploys simple
+    "function_unzipped_kib": 256.0,  # handlers are thin: code lives in the layer
     "import_api_ms": 500.0,
     "import_other_ms": 250.0,
 }
@@ -61,16 +61,27 @@ def _canonical(name: str) -> str:
 
 def _lambda_marker_env() -> dict[str, str]:
     env = dict(default_environment())
-    env.update({"python_version": "3.12", "python_full_version": "3.12.0", "sys_platform": "linux",
-                "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython"})
+    env.update(
+        {
+            "python_version": "3.12",
+            "python_full_version": "3.12.0",
+            "sys_platform": "linux",
+            "platform_system": "Linux",
+            "platform_machine": "x86_64",
+            "implementation_name": "cpython",
+        }
+    )
     return env
 
 
 def layer_distributions() -> dict[str, metadata.Distribution]:
     """Every distribution pip installs for the layer: the requirements and their runtime closure."""
     env = _lambda_marker_env()
-    wanted = [Requirement(line.strip()) for line in LAYER_REQUIREMENTS.read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
+    wanted = [
+        Requirement(line.strip())
+        for line in LAYER_REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     found: dict[str, metadata.Distribution] = {}
     queue = [(req, frozenset(req.extras)) for req in wanted]
     while queue:
@@ -119,16 +130,22 @@ def _zipped(files: list[Path]) -> int:
 def sizes() -> dict[str, Any]:
     dists = layer_distributions()
     per_dist = {name: _dist_files(dist) for name, dist in dists.items()}
-    package_files = [p for p in _tree_files(LAYER_PACKAGE)
-                     if not p.relative_to(LAYER_PACKAGE).as_posix().startswith(LAYER_DEV_ONLY)]
+    package_files = [
+        p
+        for p in _tree_files(LAYER_PACKAGE)
+        if not p.relative_to(LAYER_PACKAGE).as_posix().startswith(LAYER_DEV_ONLY)
+    ]
     all_files = package_files + [f for files in per_dist.values() for f in files]
     unzipped = _size(all_files)
     runtime_provided = sum(_size(per_dist[n]) for n in per_dist if n in RUNTIME_PROVIDED)
     zipped = _zipped(all_files)
     wire_client = [f for n in ("curl-cffi", "cffi", "pycparser") if n in per_dist for f in per_dist[n]]
     largest = sorted(((n, _size(f)) for n, f in per_dist.items()), key=lambda item: -item[1])[:8]
-    functions = {d.name: round(_size(_tree_files(d)) / 1024, 1) for d in sorted(FUNCTIONS_DIR.iterdir())
-                 if d.is_dir() and (d / "app.py").exists()}
+    functions = {
+        d.name: round(_size(_tree_files(d)) / 1024, 1)
+        for d in sorted(FUNCTIONS_DIR.iterdir())
+        if d.is_dir() and (d / "app.py").exists()
+    }
     return {
         "layer": {
             "distributions": len(dists),
@@ -141,7 +158,8 @@ def sizes() -> dict[str, Any]:
             # BoringSSL) and its cffi runtime
             "wire_client_unzipped_mib": round(_size(wire_client) / MIB, 1),
             "wire_client_zipped_mib": round(_zipped(wire_client) / MIB, 1),
-            "within_budget": unzipped / MIB <= BUDGET["layer_unzipped_mib"] and zipped / MIB <= BUDGET["layer_zipped_mib"],
+            "within_budget": unzipped / MIB <= BUDGET["layer_unzipped_mib"]
+            and zipped / MIB <= BUDGET["layer_zipped_mib"],
         },
         "functions_unzipped_kib": functions,
         "functions_within_budget": all(v <= BUDGET["function_unzipped_kib"] for v in functions.values()),
@@ -153,10 +171,20 @@ _IMPORT = "import sys, time\nsys.path.insert(0, {d!r})\nt = time.perf_counter()\
 
 def _lambda_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTSCOPE_", "POWERTOOLS_", "AWS_"))}
-    env.update({"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-                "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_SERVICE_NAME": "botscope",
-                "BOTSCOPE_TABLE_NAME": "bench", "BOTSCOPE_REPORTS_BUCKET": "bench", "PYTHONDONTWRITEBYTECODE": "1"})
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": "bench",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_SERVICE_NAME": "botscope",
+            "BOTSCOPE_TABLE_NAME": "bench",
+            "BOTSCOPE_REPORTS_BUCKET": "bench",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     return env
 
 
@@ -167,19 +195,34 @@ def imports() -> dict[str, Any]:
     for directory in sorted(d for d in FUNCTIONS_DIR.iterdir() if (d / "app.py").exists()):
         samples = []
         for _ in range(RUNS):
-            out = subprocess.run([sys.executable, "-c", _IMPORT.format(d=str(directory))], capture_output=True,
-                                 text=True, env=_lambda_env(), cwd=directory, timeout=120, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", _IMPORT.format(d=str(directory))],
+                capture_output=True,
+                text=True,
+                env=_lambda_env(),
+                cwd=directory,
+                timeout=120,
+                check=True,
+            ).stdout
             samples.append(float(out.split()[-1]))
         budget = BUDGET["import_api_ms"] if directory.name == "api" else BUDGET["import_other_ms"]
         median = statistics.median(samples)
-        results[directory.name] = {"median_ms": round(median, 1), "budget_ms": budget, "within_budget": median <= budget}
+        results[directory.name] = {
+            "median_ms": round(median, 1),
+            "budget_ms": budget,
+            "within_budget": median <= budget,
+        }
     return results
 
 
 def run() -> dict[str, Any]:
     cold = imports()
-    return {"budget": BUDGET, "sizes": sizes(), "cold_import": cold,
-            "all_imports_within_budget": all(v["within_budget"] for v in cold.values())}
+    return {
+        "budget": BUDGET,
+        "sizes": sizes(),
+        "cold_import": cold,
+        "all_imports_within_budget": all(v["within_budget"] for v in cold.values()),
+    }
 
 
 if __name__ == "__main__":

@@ -55,14 +55,21 @@ print((imported - t) * 1000, setup * 1000)
 
 def _lambda_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTSCOPE_", "POWERTOOLS_", "AWS_"))}
-    env.update({
-        "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_SERVICE_NAME": "botscope", "POWERTOOLS_METRICS_NAMESPACE": "BotScope",
-        "BOTSCOPE_TABLE_NAME": "bench", "BOTSCOPE_REPORTS_BUCKET": "bench",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": "bench",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_SERVICE_NAME": "botscope",
+            "POWERTOOLS_METRICS_NAMESPACE": "BotScope",
+            "BOTSCOPE_TABLE_NAME": "bench",
+            "BOTSCOPE_REPORTS_BUCKET": "bench",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     return env
 
 
@@ -70,8 +77,15 @@ def _measure(directory: Path, setup: str) -> tuple[list[float], list[float]]:
     imports, setups = [], []
     code = _IMPORT.format(directory=str(directory), setup=setup)
     for _ in range(RUNS):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_lambda_env(),
-                             cwd=directory, timeout=120, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=_lambda_env(),
+            cwd=directory,
+            timeout=120,
+            check=True,
+        ).stdout.split()
         imports.append(float(out[0]))
         setups.append(float(out[1]))
     return imports, setups
@@ -87,8 +101,12 @@ def run() -> dict[str, Any]:
         imports, setups = _measure(directory, DEFERRED_SETUP.get(name, ""))
         target = TARGETS_MS.get(name, STAGE_TARGET_MS if deferred else None)
         median = statistics.median(imports)
-        entry: dict[str, Any] = {"import_median_ms": round(median, 1), "import_max_ms": round(max(imports), 1),
-                                 "target_ms": target, "meets_target": None if target is None else median < target}
+        entry: dict[str, Any] = {
+            "import_median_ms": round(median, 1),
+            "import_max_ms": round(max(imports), 1),
+            "target_ms": target,
+            "meets_target": None if target is None else median < target,
+        }
         if deferred:
             entry["first_call_setup_median_ms"] = round(statistics.median(setups), 1)
         results[name] = entry

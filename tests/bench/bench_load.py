@@ -31,12 +31,17 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     if len(samples) < 2:
         return {"p50_ms": round(samples[0], 2) if samples else 0.0}
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"p50_ms": round(cuts[49], 2), "p95_ms": round(cuts[94], 2), "p99_ms": round(cuts[98], 2),
-            "max_ms": round(max(samples), 2)}
+    return {
+        "p50_ms": round(cuts[49], 2),
+        "p95_ms": round(cuts[94], 2),
+        "p99_ms": round(cuts[98], 2),
+        "max_ms": round(max(samples), 2),
+    }
 
 
-async def _load(base_url: str, key: str, site_url: Any, scans: int, clients: int, polls: int,
-                time_limit: float) -> dict[str, Any]:
+async def _load(
+    base_url: str, key: str, site_url: Any, scans: int, clients: int, polls: int, time_limit: float
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
     deadline = time.monotonic() + time_limit
@@ -51,8 +56,9 @@ async def _load(base_url: str, key: str, site_url: Any, scans: int, clients: int
             nonlocal create_errors
             t0 = time.perf_counter()
             try:
-                response = await client.post("/api/v1/scans",
-                                             json={"target_url": site_url(f"/?load={n}"), "scan_mode": "quick"})
+                response = await client.post(
+                    "/api/v1/scans", json={"target_url": site_url(f"/?load={n}"), "scan_mode": "quick"}
+                )
             except httpx.HTTPError:
                 create_errors += 1
                 return
@@ -119,38 +125,69 @@ async def _load(base_url: str, key: str, site_url: Any, scans: int, clients: int
         wall = [(finished_at[s] - created_at[s]) * 1000 for s in finished_at]
         total_seconds = time.monotonic() - started
     return {
-        "scans": {"requested": scans, "created": len(scan_ids), "create_errors": create_errors,
-                  "completed": sum(1 for s in final_status.values() if s == "completed"),
-                  "failed": sum(1 for s in final_status.values() if s == "failed"),
-                  "failure_codes": sorted({str(c) for c in failure_codes}),
-                  "unfinished_at_time_limit": len(scan_ids) - len(finished_at),
-                  "create_latency": _percentiles(create_latency),
-                  "wall_time_ms": _percentiles(wall),
-                  "all_finished_after_s": round(max(finished_at.values()) - started, 1) if finished_at else None},
-        "polling": {"clients": clients, "requests": len(poll_latency), "errors": poll_errors,
-                    "status_codes": {str(k): v for k, v in sorted(statuses.items())},
-                    "error_kinds": error_kinds,
-                    "throughput_rps": round(len(poll_latency) / poll_seconds, 1) if poll_seconds else 0.0,
-                    "latency": _percentiles(poll_latency)},
+        "scans": {
+            "requested": scans,
+            "created": len(scan_ids),
+            "create_errors": create_errors,
+            "completed": sum(1 for s in final_status.values() if s == "completed"),
+            "failed": sum(1 for s in final_status.values() if s == "failed"),
+            "failure_codes": sorted({str(c) for c in failure_codes}),
+            "unfinished_at_time_limit": len(scan_ids) - len(finished_at),
+            "create_latency": _percentiles(create_latency),
+            "wall_time_ms": _percentiles(wall),
+            "all_finished_after_s": round(max(finished_at.values()) - started, 1) if finished_at else None,
+        },
+        "polling": {
+            "clients": clients,
+            "requests": len(poll_latency),
+            "errors": poll_errors,
+            "status_codes": {str(k): v for k, v in sorted(statuses.items())},
+            "error_kinds": error_kinds,
+            "throughput_rps": round(len(poll_latency) / poll_seconds, 1) if poll_seconds else 0.0,
+            "latency": _percentiles(poll_latency),
+        },
         "total_seconds": round(total_seconds, 1),
     }
 
 
-def run(scans: int = SCANS, clients: int = CLIENTS, polls_per_client: int = POLLS_PER_CLIENT,
-        time_limit_seconds: float = TIME_LIMIT_SECONDS) -> dict[str, Any]:
+def run(
+    scans: int = SCANS,
+    clients: int = CLIENTS,
+    polls_per_client: int = POLLS_PER_CLIENT,
+    time_limit_seconds: float = TIME_LIMIT_SECONDS,
+) -> dict[str, Any]:
     from botscope.local.stack import LocalStack
 
     from tests.fixtures.site.server import FixtureSite
 
-    with tempfile.TemporaryDirectory() as state_dir, FixtureSite(scenario="clean") as site, LocalStack(
-            port=0, allow_private_targets="127.0.0.0/8", run_schedules=False, state_dir=Path(state_dir),
+    with (
+        tempfile.TemporaryDirectory() as state_dir,
+        FixtureSite(scenario="clean") as site,
+        LocalStack(
+            port=0,
+            allow_private_targets="127.0.0.0/8",
+            run_schedules=False,
+            state_dir=Path(state_dir),
             # Capacity, not the limiters, is measured: one key sends thousands of requests here.
-            extra_env={"BOTSCOPE_RATE_LIMIT_REQUESTS": "0", "BOTSCOPE_MAX_CONCURRENT_SCANS": "0"}) as stack:
+            extra_env={"BOTSCOPE_RATE_LIMIT_REQUESTS": "0", "BOTSCOPE_MAX_CONCURRENT_SCANS": "0"},
+        ) as stack,
+    ):
         assert stack.credentials is not None
-        result = asyncio.run(_load(stack.base_url, stack.credentials.enterprise_api_key, site.url, scans, clients,
-                                   polls_per_client, time_limit_seconds))
-    return {"setup": f"{scans} quick scans of the fixture site + {clients} polling clients, one process",
-            **result}
+        result = asyncio.run(
+            _load(
+                stack.base_url,
+                stack.credentials.enterprise_api_key,
+                site.url,
+                scans,
+                clients,
+                polls_per_client,
+                time_limit_seconds,
+            )
+        )
+    return {
+        "setup": f"{scans} quick scans of the fixture site + {clients} polling clients, one process",
+        **result,
+    }
 
 
 if __name__ == "__main__":

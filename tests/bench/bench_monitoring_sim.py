@@ -29,10 +29,14 @@ def run() -> dict[str, Any]:
     result = simulate(URLS, hourly_share=HOURLY_SHARE, herd=HERD, hours=24, seed=2026, workspaces=1000)
     figures = dict(result.figures)
     figures["simulation_wall_seconds"] = round(time.perf_counter() - start, 2)
-    figures["every_due_time_served_once"] = (figures["due_times_served_in_window"] == figures["due_times_in_window"]
-                                             and figures["duplicate_starts"] == 0
-                                             and figures["urls_with_wrong_count"] == 0)
-    figures["rate_within_bound"] = figures["max_starts_in_any_second"] <= figures["start_rate_bound_per_second"]
+    figures["every_due_time_served_once"] = (
+        figures["due_times_served_in_window"] == figures["due_times_in_window"]
+        and figures["duplicate_starts"] == 0
+        and figures["urls_with_wrong_count"] == 0
+    )
+    figures["rate_within_bound"] = (
+        figures["max_starts_in_any_second"] <= figures["start_rate_bound_per_second"]
+    )
     return figures
 
 

@@ -33,8 +33,12 @@ class _RecordingFetcher(Fetcher):
         return result
 
 
-def run(latency: float = LATENCY_S, scenario: str = SCENARIO, limits: FetchLimits | None = None,
-        compare_sequential: bool = True) -> dict[str, Any]:
+def run(
+    latency: float = LATENCY_S,
+    scenario: str = SCENARIO,
+    limits: FetchLimits | None = None,
+    compare_sequential: bool = True,
+) -> dict[str, Any]:
     """The issue's measure (sum of request times / wall time) and, as a cross-check, the wall
     time of the same scan actually run one request at a time."""
     numbers = _measure(latency, scenario, limits or FetchLimits())

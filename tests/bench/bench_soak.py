@@ -46,8 +46,13 @@ def _open_fds() -> int:
 
 def _sample(batch: int, scans_done: int) -> dict[str, Any]:
     gc.collect()
-    return {"batch": batch, "scans": scans_done, "rss_mib": round(_rss_kib() / 1024, 1), "fds": _open_fds(),
-            "threads": threading.active_count()}
+    return {
+        "batch": batch,
+        "scans": scans_done,
+        "rss_mib": round(_rss_kib() / 1024, 1),
+        "fds": _open_fds(),
+        "threads": threading.active_count(),
+    }
 
 
 def _wait(client: httpx.Client, scan_ids: list[str], deadline: float) -> dict[str, str]:
@@ -66,16 +71,27 @@ def _wait(client: httpx.Client, scan_ids: list[str], deadline: float) -> dict[st
 RESULT_PREFIX = "SOAK_RESULT "
 
 
-def run(batches: int = BATCHES, scans_per_batch: int = SCANS_PER_BATCH,
-        time_limit_seconds: float = TIME_LIMIT_SECONDS) -> dict[str, Any]:
+def run(
+    batches: int = BATCHES,
+    scans_per_batch: int = SCANS_PER_BATCH,
+    time_limit_seconds: float = TIME_LIMIT_SECONDS,
+) -> dict[str, Any]:
     """Runs the soak in a fresh interpreter, so the process measured holds the soak alone (not
     whatever `make bench` ran before it in this one)."""
     repo_root = Path(__file__).resolve().parents[2]
-    args = [sys.executable, "-m", "tests.bench.bench_soak", str(batches), str(scans_per_batch), str(time_limit_seconds)]
-    done = subprocess.run(args, cwd=repo_root, capture_output=True, text=True, timeout=time_limit_seconds + 120,
-                          check=True)
+    args = [
+        sys.executable,
+        "-m",
+        "tests.bench.bench_soak",
+        str(batches),
+        str(scans_per_batch),
+        str(time_limit_seconds),
+    ]
+    done = subprocess.run(
+        args, cwd=repo_root, capture_output=True, text=True, timeout=time_limit_seconds + 120, check=True
+    )
     line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith(RESULT_PREFIX))
-    return dict(json.loads(line[len(RESULT_PREFIX):]))
+    return dict(json.loads(line[len(RESULT_PREFIX) :]))
 
 
 def soak(batches: int, scans_per_batch: int, time_limit_seconds: float) -> dict[str, Any]:
@@ -87,9 +103,17 @@ def soak(batches: int, scans_per_batch: int, time_limit_seconds: float) -> dict[
     samples: list[dict[str, Any]] = []
     outcomes = {"completed": 0, "failed": 0, "unfinished": 0}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as state_dir, FixtureSite(scenario="kitchen_sink") as site, LocalStack(
-            port=0, allow_private_targets="127.0.0.0/8", run_schedules=False, state_dir=Path(state_dir),
-            extra_env={"BOTSCOPE_RATE_LIMIT_REQUESTS": "0", "BOTSCOPE_MAX_CONCURRENT_SCANS": "0"}) as stack:
+    with (
+        tempfile.TemporaryDirectory() as state_dir,
+        FixtureSite(scenario="kitchen_sink") as site,
+        LocalStack(
+            port=0,
+            allow_private_targets="127.0.0.0/8",
+            run_schedules=False,
+            state_dir=Path(state_dir),
+            extra_env={"BOTSCOPE_RATE_LIMIT_REQUESTS": "0", "BOTSCOPE_MAX_CONCURRENT_SCANS": "0"},
+        ) as stack,
+    ):
         assert stack.credentials is not None
         headers = {"Authorization": f"Bearer {stack.credentials.enterprise_api_key}"}
         samples.append(_sample(0, 0))
@@ -100,8 +124,10 @@ def soak(batches: int, scans_per_batch: int, time_limit_seconds: float) -> dict[
                     break
                 ids = []
                 for n in range(scans_per_batch):
-                    response = client.post("/api/v1/scans", json={
-                        "target_url": site.url(f"/?soak={batch}-{n}"), "scan_mode": "quick"})
+                    response = client.post(
+                        "/api/v1/scans",
+                        json={"target_url": site.url(f"/?soak={batch}-{n}"), "scan_mode": "quick"},
+                    )
                     if response.status_code in (200, 202):
                         ids.append(response.json()["scan_job_id"])
                 final = _wait(client, ids, deadline)
@@ -116,20 +142,37 @@ def soak(batches: int, scans_per_batch: int, time_limit_seconds: float) -> dict[
         "setup": f"{batches} batches x {scans_per_batch} quick scans of the kitchen_sink fixture, one process",
         "scans": outcomes,
         "seconds": round(time.monotonic() - started, 1),
-        "rss_mib": {"start": samples[0]["rss_mib"], "warm": warm["rss_mib"], "last": last["rss_mib"],
-                    "max": max(s["rss_mib"] for s in samples),
-                    "growth_after_warm": round(last["rss_mib"] - warm["rss_mib"], 1),
-                    "growth_per_100_scans_after_warm": round(
-                        (last["rss_mib"] - warm["rss_mib"]) * 100 / max(1, last["scans"] - warm["scans"]), 2)},
-        "open_fds": {"start": samples[0]["fds"], "warm": warm["fds"], "last": last["fds"],
-                     "max": max(s["fds"] for s in samples), "growth_after_warm": last["fds"] - warm["fds"]},
-        "threads": {"warm": warm["threads"], "last": last["threads"], "max": max(s["threads"] for s in samples)},
+        "rss_mib": {
+            "start": samples[0]["rss_mib"],
+            "warm": warm["rss_mib"],
+            "last": last["rss_mib"],
+            "max": max(s["rss_mib"] for s in samples),
+            "growth_after_warm": round(last["rss_mib"] - warm["rss_mib"], 1),
+            "growth_per_100_scans_after_warm": round(
+                (last["rss_mib"] - warm["rss_mib"]) * 100 / max(1, last["scans"] - warm["scans"]), 2
+            ),
+        },
+        "open_fds": {
+            "start": samples[0]["fds"],
+            "warm": warm["fds"],
+            "last": last["fds"],
+            "max": max(s["fds"] for s in samples),
+            "growth_after_warm": last["fds"] - warm["fds"],
+        },
+        "threads": {
+            "warm": warm["threads"],
+            "last": last["threads"],
+            "max": max(s["threads"] for s in samples),
+        },
         "samples": " ".join(f"{s['scans']}:{s['rss_mib']}MiB/{s['fds']}fd" for s in samples),
     }
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4:  # the child started by run()
-        print(RESULT_PREFIX + json.dumps(soak(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))), flush=True)
+        print(
+            RESULT_PREFIX + json.dumps(soak(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))),
+            flush=True,
+        )
     else:
         print(json.dumps(run(), indent=2))

@@ -36,12 +36,29 @@ from tests.unit.scanner._helpers import corpus_files, fixture_fetch, load_fixtur
 
 # wafw00f plugin module → our vendor id (plugins not listed are reported as "wafw00f:<module>").
 WAFW00F_TO_VENDOR = {
-    "cloudflare": "cloudflare", "kona": "akamai", "perimeterx": "human", "incapsula": "imperva",
-    "distil": "imperva", "f5bigipasm": "f5", "f5bigipapm": "f5", "f5bigipltm": "f5", "f5firepass": "f5",
-    "f5trafficshield": "f5", "awswaf": "aws_waf", "cloudfront": "aws_cloudfront", "fastly": "fastly",
-    "sucuri": "sucuri", "godaddy": "sucuri", "vercel": "vercel", "radware": "radware", "reblaze": "reblaze",
-    "anubis": "anubis", "modsecurity": "modsecurity", "frontdoor": "azure_front_door",
-    "applicationgateway": "azure_front_door", "gcparmor": "google_cloud_armor",
+    "cloudflare": "cloudflare",
+    "kona": "akamai",
+    "perimeterx": "human",
+    "incapsula": "imperva",
+    "distil": "imperva",
+    "f5bigipasm": "f5",
+    "f5bigipapm": "f5",
+    "f5bigipltm": "f5",
+    "f5firepass": "f5",
+    "f5trafficshield": "f5",
+    "awswaf": "aws_waf",
+    "cloudfront": "aws_cloudfront",
+    "fastly": "fastly",
+    "sucuri": "sucuri",
+    "godaddy": "sucuri",
+    "vercel": "vercel",
+    "radware": "radware",
+    "reblaze": "reblaze",
+    "anubis": "anubis",
+    "modsecurity": "modsecurity",
+    "frontdoor": "azure_front_door",
+    "applicationgateway": "azure_front_door",
+    "gcparmor": "google_cloud_armor",
 }
 WAFW00F_VENDORS = set(WAFW00F_TO_VENDOR.values())
 
@@ -52,24 +69,34 @@ def _items() -> list[dict[str, Any]]:
     for path in corpus_files():
         doc = load_fixture(path)
         expect = doc["expect"]
-        items.append({
-            "name": f"corpus/{path.stem}", "doc": doc, "path": expect["serve_path"],
-            "required": set(expect["vendors"]),
-            "allowed": set(expect.get("allowed_vendors", [])) | set(expect.get("cdn_only_vendors", [])),
-            "forbidden": set(expect["forbidden_vendors"]), "cdn_only": set(expect.get("cdn_only_vendors", [])),
-        })
+        items.append(
+            {
+                "name": f"corpus/{path.stem}",
+                "doc": doc,
+                "path": expect["serve_path"],
+                "required": set(expect["vendors"]),
+                "allowed": set(expect.get("allowed_vendors", [])) | set(expect.get("cdn_only_vendors", [])),
+                "forbidden": set(expect["forbidden_vendors"]),
+                "cdn_only": set(expect.get("cdn_only_vendors", [])),
+            }
+        )
     for path in response_fixtures():
         doc = load_fixture(path)
         expect = doc["expect"]
         positive = path.name.startswith("positive_")
         allowed_rules = expect.get("allowed_rules", [])
-        items.append({
-            "name": f"fixture/{path.parent.name}/{path.stem}", "doc": doc, "path": "/",
-            "required": set(expect.get("vendors", [])) if positive else set(),
-            "allowed": set(expect.get("allowed_vendors", [])) | {r.split(".")[0] for r in allowed_rules
-                                                                  if not r.startswith("generic.")},
-            "forbidden": set(expect.get("forbidden_vendors", [])), "cdn_only": set(),
-        })
+        items.append(
+            {
+                "name": f"fixture/{path.parent.name}/{path.stem}",
+                "doc": doc,
+                "path": "/",
+                "required": set(expect.get("vendors", [])) if positive else set(),
+                "allowed": set(expect.get("allowed_vendors", []))
+                | {r.split(".")[0] for r in allowed_rules if not r.startswith("generic.")},
+                "forbidden": set(expect.get("forbidden_vendors", [])),
+                "cdn_only": set(),
+            }
+        )
     return items
 
 
@@ -110,7 +137,7 @@ def _wafw00f_engine():
 
     plugins = load_plugins()
     name_to_module = {module.NAME: key for key, module in plugins.items()}
-    engine = WAFW00F.__new__(WAFW00F)   # no __init__: it would send a request
+    engine = WAFW00F.__new__(WAFW00F)  # no __init__: it would send a request
     import logging
 
     engine.log = logging.getLogger("wafw00f")
@@ -133,7 +160,9 @@ def _wafw00f(engine, plugins, item: dict[str, Any]) -> set[str]:
     return found
 
 
-def _score(items: list[dict[str, Any]], detected: list[set[str]], beyond_cdn: list[set[str]]) -> dict[str, Any]:
+def _score(
+    items: list[dict[str, Any]], detected: list[set[str]], beyond_cdn: list[set[str]]
+) -> dict[str, Any]:
     required = found = 0
     required_covered = found_covered = 0
     false_positives: list[str] = []
@@ -152,10 +181,15 @@ def _score(items: list[dict[str, Any]], detected: list[set[str]], beyond_cdn: li
         cdn_as_defense += [f"{item['name']}:{v}" for v in sorted(item["cdn_only"] & beyond)]
     return {
         "vendor_recall": round(found / required, 3) if required else None,
-        "required_vendors": required, "found": found,
-        "recall_on_vendors_wafw00f_can_name": round(found_covered / required_covered, 3) if required_covered else None,
-        "false_positives": len(false_positives), "false_positive_cases": false_positives,
-        "cdn_only_reported_as_defense": len(cdn_as_defense), "cdn_only_cases": cdn_as_defense,
+        "required_vendors": required,
+        "found": found,
+        "recall_on_vendors_wafw00f_can_name": round(found_covered / required_covered, 3)
+        if required_covered
+        else None,
+        "false_positives": len(false_positives),
+        "false_positive_cases": false_positives,
+        "cdn_only_reported_as_defense": len(cdn_as_defense),
+        "cdn_only_cases": cdn_as_defense,
     }
 
 
@@ -176,14 +210,21 @@ def stored_responses() -> dict[str, Any]:
 
     theirs = [_wafw00f(engine, plugins, item) for item in items]
     # wafw00f reports every hit as a WAF, so every CDN-only vendor it names counts as "beyond CDN".
-    result["wafw00f"] = {"version": wafw00f.__version__, "plugins": len(plugins),
-                         **_score(items, theirs, theirs)}
+    result["wafw00f"] = {
+        "version": wafw00f.__version__,
+        "plugins": len(plugins),
+        **_score(items, theirs, theirs),
+    }
     for subset in ("corpus/", "fixture/"):
         picked = [i for i, item in enumerate(items) if item["name"].startswith(subset)]
         key = subset.rstrip("/")
         result[f"{key}_only"] = {
-            "botscope": _score([items[i] for i in picked], [ours[i][0] for i in picked], [ours[i][1] for i in picked]),
-            "wafw00f": _score([items[i] for i in picked], [theirs[i] for i in picked], [theirs[i] for i in picked]),
+            "botscope": _score(
+                [items[i] for i in picked], [ours[i][0] for i in picked], [ours[i][1] for i in picked]
+            ),
+            "wafw00f": _score(
+                [items[i] for i in picked], [theirs[i] for i in picked], [theirs[i] for i in picked]
+            ),
         }
         for tool in ("botscope", "wafw00f"):
             result[f"{key}_only"][tool].pop("false_positive_cases")
@@ -203,7 +244,9 @@ def _wafw00f_on_site(url: str, name_to_module: dict[str, str]) -> tuple[set[str]
     if detector.rq is None:
         return set(), False
     names, _ = detector.identwaf(findall=True)
-    found = {WAFW00F_TO_VENDOR.get(name_to_module.get(n, n), f"wafw00f:{name_to_module.get(n, n)}") for n in names}
+    found = {
+        WAFW00F_TO_VENDOR.get(name_to_module.get(n, n), f"wafw00f:{name_to_module.get(n, n)}") for n in names
+    }
     generic = False
     if not names:
         try:
@@ -214,8 +257,11 @@ def _wafw00f_on_site(url: str, name_to_module: dict[str, str]) -> tuple[set[str]
 
 
 async def _botscope_scans(sites: list[FixtureSite], names: list[str]) -> list[dict[str, Any]]:
-    return list(await asyncio.gather(*(scan_engine.run_scan(site.url("/"), "quick", LOCAL_POLICY)
-                                       for site in sites[: len(names)])))
+    return list(
+        await asyncio.gather(
+            *(scan_engine.run_scan(site.url("/"), "quick", LOCAL_POLICY) for site in sites[: len(names)])
+        )
+    )
 
 
 def replayed_corpus(parallel: int = 4) -> dict[str, Any]:
@@ -235,15 +281,18 @@ def replayed_corpus(parallel: int = 4) -> dict[str, Any]:
     with ExitStack() as stack:
         sites = [stack.enter_context(FixtureSite("clean")) for _ in range(parallel)]
         for start in range(0, len(names), parallel):
-            batch = names[start:start + parallel]
+            batch = names[start : start + parallel]
             for site, name in zip(sites, batch, strict=False):
                 site.set_scenario(corpus_scenario(name))
             reports = asyncio.run(_botscope_scans(sites, batch))
             for site, name, report in zip(sites, batch, reports, strict=False):
                 ours[name] = corpus.reported_vendors(report)
                 leaks += [f"{name}:{token}" for token in corpus.leaked_canaries(report)]
-                wrong_facts += [f"{name}:{key}" for key, value in (captures[name]["expect"].get("policy") or {}).items()
-                                if corpus.policy_value(report, key) != value]
+                wrong_facts += [
+                    f"{name}:{key}"
+                    for key, value in (captures[name]["expect"].get("policy") or {}).items()
+                    if corpus.policy_value(report, key) != value
+                ]
                 if load_plugins:
                     theirs[name], generic_hit = _wafw00f_on_site(site.url("/"), name_to_module)
                     if generic_hit:
@@ -251,21 +300,39 @@ def replayed_corpus(parallel: int = 4) -> dict[str, Any]:
 
     # On a capture whose WAF is outside the vocabulary (expect.unidentified_block), a tool that names
     # it anyway is more specific, not wrong: such names are counted apart, never as false positives.
-    out_of_vocabulary = sorted(f"{n}:{v}" for n in names if captures[n]["expect"].get("unidentified_block")
-                               for v in theirs.get(n, set()) if v.startswith("wafw00f:"))
+    out_of_vocabulary = sorted(
+        f"{n}:{v}"
+        for n in names
+        if captures[n]["expect"].get("unidentified_block")
+        for v in theirs.get(n, set())
+        if v.startswith("wafw00f:")
+    )
     for n in names:
         if captures[n]["expect"].get("unidentified_block") and n in theirs:
             theirs[n] = {v for v in theirs[n] if not v.startswith("wafw00f:")}
 
     def summary(found: dict[str, set[str]]) -> dict[str, Any]:
         total = corpus.score((n, found[n], captures[n]["expect"]) for n in names)
-        covered = corpus.score((n, found[n] & WAFW00F_VENDORS, {**captures[n]["expect"],
-                                "vendors": sorted(set(captures[n]["expect"]["vendors"]) & WAFW00F_VENDORS)})
-                               for n in names)
-        return {"vendor_recall": total.recall, "required_vendors": total.required, "found": total.found,
-                "recall_on_vendors_wafw00f_can_name": covered.recall,
-                "false_positives": len(total.false_positives), "false_positive_cases": total.false_positives,
-                "per_vendor": total.per_vendor}
+        covered = corpus.score(
+            (
+                n,
+                found[n] & WAFW00F_VENDORS,
+                {
+                    **captures[n]["expect"],
+                    "vendors": sorted(set(captures[n]["expect"]["vendors"]) & WAFW00F_VENDORS),
+                },
+            )
+            for n in names
+        )
+        return {
+            "vendor_recall": total.recall,
+            "required_vendors": total.required,
+            "found": total.found,
+            "recall_on_vendors_wafw00f_can_name": covered.recall,
+            "false_positives": len(total.false_positives),
+            "false_positive_cases": total.false_positives,
+            "per_vendor": total.per_vendor,
+        }
 
     result: dict[str, Any] = {
         "captures": len(names),
@@ -275,9 +342,13 @@ def replayed_corpus(parallel: int = 4) -> dict[str, Any]:
     if load_plugins:
         import wafw00f
 
-        result["wafw00f"] = {"version": wafw00f.__version__, "plugins": len(name_to_module), **summary(theirs),
-                             "generic_waf_verdicts": len(generic),
-                             "out_of_vocabulary_names_on_unidentified_blocks": out_of_vocabulary}
+        result["wafw00f"] = {
+            "version": wafw00f.__version__,
+            "plugins": len(name_to_module),
+            **summary(theirs),
+            "generic_waf_verdicts": len(generic),
+            "out_of_vocabulary_names_on_unidentified_blocks": out_of_vocabulary,
+        }
     else:
         result["wafw00f"] = {"skipped": skipped}
     return result
@@ -305,7 +376,7 @@ def section_markdown(result: dict[str, Any]) -> str:
         f"| false positives | {ours['false_positives']} | {theirs['false_positives']} |",
         f"| policy facts wrong | {len(ours['policy_facts_wrong'])} | (no policy checks) |",
         f"| canary leaks | {len(ours['canary_leaks'])} | - |",
-        f"| unnamed \"generic WAF\" verdicts | - | {theirs['generic_waf_verdicts']} |",
+        f'| unnamed "generic WAF" verdicts | - | {theirs["generic_waf_verdicts"]} |',
         f"| out-of-vocabulary WAF named on an unidentified block (not counted) | - "
         f"| {len(theirs['out_of_vocabulary_names_on_unidentified_blocks'])} |",
         "",
@@ -316,15 +387,24 @@ def section_markdown(result: dict[str, Any]) -> str:
     for vendor in vendors:
         a = ours["per_vendor"].get(vendor, {"required": 0, "found": 0, "false_positives": 0})
         b = theirs["per_vendor"].get(vendor, {"required": 0, "found": 0, "false_positives": 0})
-        rows.append(f"| {vendor} | {max(a['required'], b['required'])} | {a['found']} | {b['found']} "
-                    f"| {a['false_positives']} | {b['false_positives']} |")
-    rows += ["", f"wafw00f false positives: {', '.join(theirs['false_positive_cases']) or 'none'}.",
-             f"BotScope false positives: {', '.join(ours['false_positive_cases']) or 'none'}.", ""]
+        rows.append(
+            f"| {vendor} | {max(a['required'], b['required'])} | {a['found']} | {b['found']} "
+            f"| {a['false_positives']} | {b['false_positives']} |"
+        )
+    rows += [
+        "",
+        f"wafw00f false positives: {', '.join(theirs['false_positive_cases']) or 'none'}.",
+        f"BotScope false positives: {', '.join(ours['false_positive_cases']) or 'none'}.",
+        "",
+    ]
     stored = result["stored_responses"]
     if "wafw00f" in stored and "vendor_recall" in stored["wafw00f"]:
-        rows += [f"Stored responses without HTTP ({stored['responses']} = corpus + fixture responses): vendor recall "
-                 f"BotScope {stored['botscope']['vendor_recall']}, wafw00f {stored['wafw00f']['vendor_recall']}; "
-                 f"false positives BotScope {stored['botscope']['false_positives']}, wafw00f {stored['wafw00f']['false_positives']}.", ""]
+        rows += [
+            f"Stored responses without HTTP ({stored['responses']} = corpus + fixture responses): vendor recall "
+            f"BotScope {stored['botscope']['vendor_recall']}, wafw00f {stored['wafw00f']['vendor_recall']}; "
+            f"false positives BotScope {stored['botscope']['false_positives']}, wafw00f {stored['wafw00f']['false_positives']}.",
+            "",
+        ]
     return "\n".join(rows)
 
 

@@ -32,32 +32,49 @@ from botscope.webhooks import delivery, fanout, secrets
 from tests.helpers.aws import mocked_aws
 from tests.integration.webhooks.support import drain, load_deliver_handler, receiver
 
-ENV = {"BOTSCOPE_LOCAL_MODE": "true", "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8",
-       "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0", "BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS": "5",
-       # One endpoint receives every event: the per-minute caps would (rightly) park most of them,
-       # so they are off; the in-flight leases stay on (a batch of ten fits) and are measured.
-       "BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_ENDPOINT_MINUTE": "0", "BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_HOST_MINUTE": "0",
-       "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "10", "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_HOST": "10"}
+ENV = {
+    "BOTSCOPE_LOCAL_MODE": "true",
+    "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8",
+    "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0",
+    "BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS": "5",
+    # One endpoint receives every event: the per-minute caps would (rightly) park most of them,
+    # so they are off; the in-flight leases stay on (a batch of ten fits) and are measured.
+    "BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_ENDPOINT_MINUTE": "0",
+    "BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_HOST_MINUTE": "0",
+    "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "10",
+    "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_HOST": "10",
+}
 # The same without any traffic bound: what the bounds cost per delivery.
-UNBOUNDED_ENV = {**ENV, "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "0", "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_HOST": "0"}
+UNBOUNDED_ENV = {
+    **ENV,
+    "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "0",
+    "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_HOST": "0",
+}
 
 
 def run(events: int = 1000, latency_samples: int = 30, *, bounded: bool = True) -> dict[str, Any]:
     handler = load_deliver_handler()
     with mocked_aws(extra_env=ENV if bounded else UNBOUNDED_ENV) as aws:
         os.environ["BOTSCOPE_WEBHOOK_KMS_KEY_ID"] = boto3.client("kms", region_name="us-east-1").create_key()[
-            "KeyMetadata"]["KeyId"]
+            "KeyMetadata"
+        ]["KeyId"]
         reset_settings()
         secrets.reset()
         delivery.reset()
         try:
             ws = workspaces.create_workspace("bench", "growth")
-            principal = Principal(workspace_id=ws["workspace_id"], plan="growth", workspace_status="active",
-                                  actor_type="api_key", actor_id="key_bench")
+            principal = Principal(
+                workspace_id=ws["workspace_id"],
+                plan="growth",
+                workspace_status="active",
+                actor_type="api_key",
+                actor_id="key_bench",
+            )
             arrivals: list[float] = []
             with receiver(lambda request, index: (arrivals.append(time.perf_counter()), (200, {}))[1]) as rx:
-                endpoint = service.create_webhook(principal, label="bench", url=rx.url(),
-                                                  event_types=["scan.completed"])
+                endpoint = service.create_webhook(
+                    principal, label="bench", url=rx.url(), event_types=["scan.completed"]
+                )
                 # --- throughput
                 started = time.perf_counter()
                 for i in range(events):
@@ -98,11 +115,13 @@ def run(events: int = 1000, latency_samples: int = 30, *, bounded: bool = True) 
             "p95": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
             "max": round(max(latencies), 1) if latencies else None,
         },
-        "note": ("in-process moto + 127.0.0.1 receiver; excludes the event source mapping's polling wait. "
-                 "Bound by moto: a delivery makes 3 DynamoDB calls (claim, endpoint read, attempt record), "
-                 "plus 4 for the two in-flight leases (claim and free, per endpoint and per host) when bounded, "
-                 "at ~20-30 ms each in moto, all under one GIL, so the 10 delivery threads do not add up "
-                 "here as they do against AWS."),
+        "note": (
+            "in-process moto + 127.0.0.1 receiver; excludes the event source mapping's polling wait. "
+            "Bound by moto: a delivery makes 3 DynamoDB calls (claim, endpoint read, attempt record), "
+            "plus 4 for the two in-flight leases (claim and free, per endpoint and per host) when bounded, "
+            "at ~20-30 ms each in moto, all under one GIL, so the 10 delivery threads do not add up "
+            "here as they do against AWS."
+        ),
     }
 
 

@@ -30,7 +30,9 @@ def _with_client(client: str) -> None:
     browser = get_profile("browser")
     headers = browser.headers
     if client == "httpcore":  # the fetcher decodes only gzip/deflate itself
-        headers = tuple((n, "gzip, deflate") if n.lower() == "accept-encoding" else (n, v) for n, v in headers)
+        headers = tuple(
+            (n, "gzip, deflate") if n.lower() == "accept-encoding" else (n, v) for n, v in headers
+        )
     load_profiles()["browser"] = dataclasses.replace(browser, client=client, headers=headers)
 
 
@@ -49,6 +51,7 @@ def _fetch_ms(url: str) -> float:
                 await fetcher.fetch(url, "browser")
                 times.append((time.perf_counter() - started) * 1000)
             return times
+
     return statistics.median(asyncio.run(go()))
 
 
@@ -61,13 +64,16 @@ def run() -> dict[str, Any]:
                 _with_client(client)
                 _scan_seconds(site.url("/"))  # warm-up
                 scans = [_scan_seconds(site.url("/")) for _ in range(SCANS)]
-                results[client] = {"full_scan_median_s": round(statistics.median(scans), 3),
-                                   "fetch_median_ms": round(_fetch_ms(site.url("/")), 2)}
+                results[client] = {
+                    "full_scan_median_s": round(statistics.median(scans), 3),
+                    "fetch_median_ms": round(_fetch_ms(site.url("/")), 2),
+                }
     finally:
         load_profiles()["browser"] = original
     results["scan_ratio_curl_over_httpcore"] = round(
-        results["curl_cffi"]["full_scan_median_s"] / results["httpcore"]["full_scan_median_s"], 2)
+        results["curl_cffi"]["full_scan_median_s"] / results["httpcore"]["full_scan_median_s"], 2
+    )
     results["fetch_ratio_curl_over_httpcore"] = round(
-        results["curl_cffi"]["fetch_median_ms"] / results["httpcore"]["fetch_median_ms"], 2)
+        results["curl_cffi"]["fetch_median_ms"] / results["httpcore"]["fetch_median_ms"], 2
+    )
     return results
-

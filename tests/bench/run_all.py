@@ -34,8 +34,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -47,14 +49,18 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
-def _section(name: str, summary: str, result: dict[str, Any] | None, error: str | None, seconds: float) -> str:
+def _section(
+    name: str, summary: str, result: dict[str, Any] | None, error: str | None, seconds: float
+) -> str:
     lines = [f"## {name}", "", summary, ""]
     if error:
         lines += ["**Failed:**", "", "```", error.strip(), "```", ""]
     else:
         lines += ["| measure | value |", "|---|---|"]
-        lines += [f"| {key} | {json.dumps(value) if not isinstance(value, str) else value} |"
-                  for key, value in _flatten(result or {})]
+        lines += [
+            f"| {key} | {json.dumps(value) if not isinstance(value, str) else value} |"
+            for key, value in _flatten(result or {})
+        ]
         lines.append("")
     lines += [f"_Ran in {seconds:.1f} s._", ""]
     return "\n".join(lines)
@@ -92,13 +98,22 @@ def main(argv: list[str] | None = None) -> int:
         render = getattr(module, "section_markdown", None)
         if render is not None and result is not None and error is None:
             # a module that lays out its own section (side-by-side tables) replaces the flat table
-            sections[name] = "\n".join([f"## {name}", "", summary, "", render(result), f"_Ran in {seconds:.1f} s._", ""])
+            sections[name] = "\n".join(
+                [f"## {name}", "", summary, "", render(result), f"_Ran in {seconds:.1f} s._", ""]
+            )
         else:
             sections[name] = _section(name, summary, result, error, seconds)
         print(json.dumps(result, indent=2) if result else error, file=sys.stderr)
-    header = ["# Benchmarks", "", "Written by `make bench` (`python -m tests.bench.run_all`). Numbers are from",
-              "one shared, noisy machine: compare runs on the same machine only.", "",
-              f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", f"- Machine: {machine()}", ""]
+    header = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m tests.bench.run_all`). Numbers are from",
+        "one shared, noisy machine: compare runs on the same machine only.",
+        "",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Machine: {machine()}",
+        "",
+    ]
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text("\n".join(header) + "\n" + "\n".join(sections[n] for n in sorted(sections)))
     print(f"wrote {OUTPUT.relative_to(REPO_ROOT)}", file=sys.stderr)

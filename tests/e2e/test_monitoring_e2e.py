@@ -24,14 +24,15 @@ from tests.integration.webhooks.support import Receiver, receiver
 
 pytestmark = pytest.mark.e2e
 
-LIVENESS_SECONDS = 240   # bounds on waiting, not speed assertions
+LIVENESS_SECONDS = 240  # bounds on waiting, not speed assertions
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with running_local_stack(tmp_path_factory.mktemp("botscope-monitoring"),
-                             extra_env={"BOTSCOPE_MONITOR_INTERVAL_SECONDS": "1",
-                                        "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "1,1,1"}) as running:
+    with running_local_stack(
+        tmp_path_factory.mktemp("botscope-monitoring"),
+        extra_env={"BOTSCOPE_MONITOR_INTERVAL_SECONDS": "1", "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "1,1,1"},
+    ) as running:
         yield running
 
 
@@ -65,11 +66,15 @@ def _rescan(client: httpx.Client, workspace_id: str, monitored_url_id: str) -> d
     assert before is not None
     deadline = time.monotonic() + 30
     while True:
-        time.sleep(1.1)   # the monitoring interval is 1 s
-        result = load_handler("monitor_scheduler")({"source": "aws.scheduler", "detail": {}},
-                                                    LambdaContext(function_name="MonitorSchedulerFunction"))
+        time.sleep(1.1)  # the monitoring interval is 1 s
+        result = load_handler("monitor_scheduler")(
+            {"source": "aws.scheduler", "detail": {}}, LambdaContext(function_name="MonitorSchedulerFunction")
+        )
         item = get_item(workspace_id, monitored_url_id)
-        if item and item.get("last_started_scan_job_id") not in (None, before.get("last_started_scan_job_id")):
+        if item and item.get("last_started_scan_job_id") not in (
+            None,
+            before.get("last_started_scan_job_id"),
+        ):
             break
         assert time.monotonic() < deadline, result
     scan = _poll_scan(client, item["last_started_scan_job_id"])
@@ -90,7 +95,9 @@ def _wait_evaluated(workspace_id: str, monitored_url_id: str, scan_job_id: str) 
 
 
 def _enroll(client: httpx.Client, url: str) -> tuple[str, str]:
-    created = client.post("/api/v1/scans", json={"target_url": url, "scan_mode": "full", "enroll_monitoring": True})
+    created = client.post(
+        "/api/v1/scans", json={"target_url": url, "scan_mode": "full", "enroll_monitoring": True}
+    )
     assert created.status_code == 202, created.text
     assert _poll_scan(client, created.json()["scan_job_id"])["status"] == "completed"
     workspace_id = _workspace_of(created.json()["scan_job_id"])
@@ -99,7 +106,9 @@ def _enroll(client: httpx.Client, url: str) -> tuple[str, str]:
     return workspace_id, monitored_url_id
 
 
-def _changed_deliveries(hooks: Receiver, expected: int = 0, settle_seconds: float = 2.0) -> list[dict[str, Any]]:
+def _changed_deliveries(
+    hooks: Receiver, expected: int = 0, settle_seconds: float = 2.0
+) -> list[dict[str, Any]]:
     """The deliveries so far: waits until ``expected`` arrived (the SQS poller delivers
     asynchronously), then ``settle_seconds`` more so that an unexpected extra one is seen too."""
     deadline = time.monotonic() + 30
@@ -116,11 +125,20 @@ def _changed_deliveries(hooks: Receiver, expected: int = 0, settle_seconds: floa
 
 
 def test_one_confirmed_delivery_for_a_changed_site_and_none_while_unchanged(
-        stack: Any, site: FixtureSite, hooks_receiver: Receiver) -> None:
+    stack: Any, site: FixtureSite, hooks_receiver: Receiver
+) -> None:
     key = stack.credentials.growth_api_key
-    with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        hook = client.post("/api/v1/webhooks", json={"label": "monitoring", "url": hooks_receiver.url(),
-                                                     "event_types": ["monitoring.findings_changed"]})
+    with httpx.Client(
+        base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as client:
+        hook = client.post(
+            "/api/v1/webhooks",
+            json={
+                "label": "monitoring",
+                "url": hooks_receiver.url(),
+                "event_types": ["monitoring.findings_changed"],
+            },
+        )
         assert hook.status_code == 201, hook.text
 
         # Given the fixture site is enrolled (its first scan is the baseline)
@@ -137,8 +155,11 @@ def test_one_confirmed_delivery_for_a_changed_site_and_none_while_unchanged(
         site.set_scenario("ai_blocked")
         _rescan(client, workspace_id, monitored_url_id)
         assert _changed_deliveries(hooks_receiver) == []
-        pending = next(d for d in client.get("/api/v1/monitoring").json()["data"]
-                       if d["monitored_url_id"] == monitored_url_id)
+        pending = next(
+            d
+            for d in client.get("/api/v1/monitoring").json()["data"]
+            if d["monitored_url_id"] == monitored_url_id
+        )
         assert pending["summary"]["pending_changes"] > 0
 
         # ... and the second one confirms it: exactly one delivery, naming the change
@@ -146,12 +167,19 @@ def test_one_confirmed_delivery_for_a_changed_site_and_none_while_unchanged(
         deliveries = _changed_deliveries(hooks_receiver, expected=1)
         assert len(deliveries) == 1, deliveries
         data = deliveries[0]["data"]
-        assert data["monitored_url_id"] == monitored_url_id and data["scan_job_id"] == confirming["scan_job_id"]
+        assert (
+            data["monitored_url_id"] == monitored_url_id and data["scan_job_id"] == confirming["scan_job_id"]
+        )
         assert data["confirmation"] == "confirmed"
-        robots = [c for c in data["changes"] if c["subject"] == "policy" and c["key"] == "robots_txt.ai_agents"
-                  and c["after"] == "disallowed"]
+        robots = [
+            c
+            for c in data["changes"]
+            if c["subject"] == "policy" and c["key"] == "robots_txt.ai_agents" and c["after"] == "disallowed"
+        ]
         assert robots and "GPTBot" in robots[0]["names"], data["changes"]
-        assert any(c["subject"] == "enforcement" and c["after"] == "enforced" for c in data["changes"]), data["changes"]
+        assert any(c["subject"] == "enforcement" and c["after"] == "enforced" for c in data["changes"]), data[
+            "changes"
+        ]
 
         # And a further unchanged rescan delivers nothing more
         _rescan(client, workspace_id, monitored_url_id)
@@ -168,10 +196,21 @@ def _workspace_of(scan_job_id: str) -> str:
 
 def test_captcha_gone_from_login_is_one_immediate_delivery(stack: Any) -> None:
     key = stack.credentials.enterprise_api_key
-    with FixtureSite(scenario="login_captcha") as shop, receiver() as hooks, \
-            httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        hook = client.post("/api/v1/webhooks", json={"label": "monitoring-2", "url": hooks.url(),
-                                                     "event_types": ["monitoring.findings_changed"]})
+    with (
+        FixtureSite(scenario="login_captcha") as shop,
+        receiver() as hooks,
+        httpx.Client(
+            base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as client,
+    ):
+        hook = client.post(
+            "/api/v1/webhooks",
+            json={
+                "label": "monitoring-2",
+                "url": hooks.url(),
+                "event_types": ["monitoring.findings_changed"],
+            },
+        )
         assert hook.status_code == 201, hook.text
         workspace_id, monitored_url_id = _enroll(client, shop.url("/"))
 
@@ -183,8 +222,14 @@ def test_captcha_gone_from_login_is_one_immediate_delivery(stack: Any) -> None:
         (delivery,) = _changed_deliveries(hooks, expected=1)
         data = delivery["data"]
         assert data["confirmation"] == "immediate" and data["scan_job_id"] == changed["scan_job_id"]
-        captcha_gone = [c for c in data["changes"] if c["subject"] == "finding" and c["measure"] == "captcha"
-                        and c["confirmed"] and "/login" in c["paths"]]
+        captcha_gone = [
+            c
+            for c in data["changes"]
+            if c["subject"] == "finding"
+            and c["measure"] == "captcha"
+            and c["confirmed"]
+            and "/login" in c["paths"]
+        ]
         assert captcha_gone, data["changes"]
         assert any(c["key"] == "robots_txt.ai_agents" and c["confirmed"] is False for c in data["changes"])
         # and the scan that confirms the rest delivers nothing more

@@ -31,8 +31,11 @@ def _poll_until_finished(client: httpx.Client, location: str, bound_seconds: flo
 
 
 def test_dev_env_file_holds_the_bootstrap_credentials(local_stack: Any) -> None:
-    env = dict(line.split("=", 1) for line in Path(local_stack.env_file).read_text().splitlines()
-               if line and not line.startswith("#"))
+    env = dict(
+        line.split("=", 1)
+        for line in Path(local_stack.env_file).read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert env["BOTSCOPE_API_KEY"].startswith("dxk_")
     assert env["BOTSCOPE_ENTERPRISE_API_KEY"].startswith("dxk_")
     assert env["BOTSCOPE_SESSION"]
@@ -47,8 +50,10 @@ def test_health_and_openapi_are_served(local_stack: Any) -> None:
 def test_scan_lifecycle_through_http(local_stack: Any, clean_fixture_site: FixtureSite) -> None:
     with _client(local_stack, local_stack.credentials.growth_api_key) as client:
         # Given the growth workspace enrolls the fixture site while starting a scan
-        created = client.post("/api/v1/scans", json={"target_url": clean_fixture_site.url("/"), "scan_mode": "quick",
-                                                     "enroll_monitoring": True})
+        created = client.post(
+            "/api/v1/scans",
+            json={"target_url": clean_fixture_site.url("/"), "scan_mode": "quick", "enroll_monitoring": True},
+        )
         assert created.status_code == 202, created.text
         body = created.json()
         assert body["status"] == "queued" and body["scan_job_id"].startswith("scan_")
@@ -81,7 +86,9 @@ def test_scan_lifecycle_through_http(local_stack: Any, clean_fixture_site: Fixtu
 
 def test_another_workspace_cannot_see_the_scan(local_stack: Any, clean_fixture_site: FixtureSite) -> None:
     with _client(local_stack, local_stack.credentials.enterprise_api_key) as enterprise:
-        created = enterprise.post("/api/v1/scans", json={"target_url": clean_fixture_site.url("/other"), "scan_mode": "quick"})
+        created = enterprise.post(
+            "/api/v1/scans", json={"target_url": clean_fixture_site.url("/other"), "scan_mode": "quick"}
+        )
         assert created.status_code == 202, created.text
         location = created.headers["Location"]
         assert _poll_until_finished(enterprise, location)["status"] == "completed"
@@ -92,11 +99,13 @@ def test_another_workspace_cannot_see_the_scan(local_stack: Any, clean_fixture_s
 def test_an_unreachable_target_fails_with_target_unreachable(local_stack: Any) -> None:
     import socket
 
-    with socket.socket() as sock:   # bound then closed: nothing listens on this port
+    with socket.socket() as sock:  # bound then closed: nothing listens on this port
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with _client(local_stack, local_stack.credentials.enterprise_api_key) as client:
-        created = client.post("/api/v1/scans", json={"target_url": f"http://127.0.0.1:{port}/", "scan_mode": "quick"})
+        created = client.post(
+            "/api/v1/scans", json={"target_url": f"http://127.0.0.1:{port}/", "scan_mode": "quick"}
+        )
         assert created.status_code == 202, created.text
         scan = _poll_until_finished(client, created.headers["Location"])
         # never "completed" with posture none: failed, with the code and a public message

@@ -29,29 +29,39 @@ def _wait(predicate: Any, bound_seconds: float = 90) -> bool:
 
 
 def _client(local_stack: Any) -> httpx.Client:
-    return httpx.Client(base_url=local_stack.base_url, timeout=30,
-                        headers={"Authorization": f"Bearer {local_stack.credentials.enterprise_api_key}"})
+    return httpx.Client(
+        base_url=local_stack.base_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {local_stack.credentials.enterprise_api_key}"},
+    )
 
 
 def test_cancel_a_running_full_scan(local_stack: Any) -> None:
     from botscope.store import scans
 
     with FixtureSite(scenario="clean") as site, receiver() as rx, _client(local_stack) as client:
-        hook = client.post("/api/v1/webhooks", json={"label": "cancel", "url": rx.url(),
-                                                     "event_types": ["scan.cancelled"]})
+        hook = client.post(
+            "/api/v1/webhooks", json={"label": "cancel", "url": rx.url(), "event_types": ["scan.cancelled"]}
+        )
         assert hook.status_code == 201, hook.text
         # Given a full scan whose probes are waiting for the site's answers (Prepare's are answered)
         site.gate = threading.Event()
         scan_ids: list[str] = []
-        site.gate_when = lambda: bool(scan_ids) and bool((scans.get_scan(scan_ids[0]) or {}).get("path_runs_total"))
+        site.gate_when = lambda: (
+            bool(scan_ids) and bool((scans.get_scan(scan_ids[0]) or {}).get("path_runs_total"))
+        )
         created = client.post("/api/v1/scans", json={"target_url": site.url("/"), "scan_mode": "full"})
         assert created.status_code == 202, created.text
         scan_id = created.json()["scan_job_id"]
         scan_ids.append(scan_id)
         try:
+
             def probes_in_flight() -> bool:
-                running = [r for r in client.get(f"/api/v1/scans/{scan_id}").json()["path_runs"]
-                           if r["status"] == "running"]
+                running = [
+                    r
+                    for r in client.get(f"/api/v1/scans/{scan_id}").json()["path_runs"]
+                    if r["status"] == "running"
+                ]
                 return bool(running) and site.in_flight == len(running)
 
             assert _wait(probes_in_flight)
@@ -68,8 +78,12 @@ def test_cancel_a_running_full_scan(local_stack: Any) -> None:
         arn = scans.get_scan(scan_id)["execution_arn"]
         assert _wait(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING")
         # and once the probes in flight settled, no further request reached the site
-        assert _wait(lambda: all(r["status"] in ("completed", "failed", "cancelled")
-                                 for r in client.get(f"/api/v1/scans/{scan_id}").json()["path_runs"]))
+        assert _wait(
+            lambda: all(
+                r["status"] in ("completed", "failed", "cancelled")
+                for r in client.get(f"/api/v1/scans/{scan_id}").json()["path_runs"]
+            )
+        )
         assert _wait(lambda: site.in_flight == 0)
         assert len(site.requests) == requests_at_cancel
         final = client.get(f"/api/v1/scans/{scan_id}").json()
@@ -88,8 +102,10 @@ def test_cancel_a_running_full_scan(local_stack: Any) -> None:
 
 def test_rescan_a_monitored_url_now(local_stack: Any) -> None:
     with FixtureSite(scenario="clean") as site, _client(local_stack) as client:
-        first = client.post("/api/v1/scans", json={"target_url": site.url("/"), "scan_mode": "quick",
-                                                   "enroll_monitoring": True})
+        first = client.post(
+            "/api/v1/scans",
+            json={"target_url": site.url("/"), "scan_mode": "quick", "enroll_monitoring": True},
+        )
         assert first.status_code == 202, first.text
         mon_id = first.json()["monitoring"]["monitored_url_id"]
         assert client.post(f"/api/v1/scans/{first.json()['scan_job_id']}/cancel").status_code == 202

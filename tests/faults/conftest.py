@@ -36,10 +36,10 @@ def fake_resolver(host: str) -> list[str]:
 
 @dataclass
 class Rule:
-    operation: str                      # e.g. "TransactWriteItems"
-    code: str                           # AWS error code to raise
-    on_call: int = 1                    # the first matching call that fails (1-based)
-    times: int = 1                      # how many matching calls fail from there
+    operation: str  # e.g. "TransactWriteItems"
+    code: str  # AWS error code to raise
+    on_call: int = 1  # the first matching call that fails (1-based)
+    times: int = 1  # how many matching calls fail from there
     when: Callable[[dict[str, Any]], bool] | None = None
     seen: int = 0
     fired: int = 0
@@ -51,8 +51,15 @@ class Faults:
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail(self, operation: str, code: str, *, on_call: int = 1, times: int = 1,
-             when: Callable[[dict[str, Any]], bool] | None = None) -> Rule:
+    def fail(
+        self,
+        operation: str,
+        code: str,
+        *,
+        on_call: int = 1,
+        times: int = 1,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Rule:
         rule = Rule(operation, code, on_call, times, when)
         self.rules.append(rule)
         return rule
@@ -69,8 +76,13 @@ class Faults:
                 rule.seen += 1
                 if rule.seen >= rule.on_call and rule.fired < rule.times:
                     rule.fired += 1
-                    raise ClientError({"Error": {"Code": rule.code, "Message": "injected fault"},
-                                       "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+                    raise ClientError(
+                        {
+                            "Error": {"Code": rule.code, "Message": "injected fault"},
+                            "ResponseMetadata": {"HTTPStatusCode": 400},
+                        },
+                        operation,
+                    )
 
 
 @pytest.fixture
@@ -93,6 +105,7 @@ def atomic_moto(atomic_dynamodb: None) -> None:
 
 
 # --- the API with a workflow edge and a subscribed webhook ------------------------------------------
+
 
 @dataclass
 class FaultApi:
@@ -117,14 +130,16 @@ class FaultApi:
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         """Deliveries queued for the workspace's webhook (what the customer will be told)."""
-        data = self.client.get(f"/api/v1/webhooks/{self.webhook_id}/deliveries", headers=self.headers(),
-                               params={"limit": 100}).json()["data"]
+        data = self.client.get(
+            f"/api/v1/webhooks/{self.webhook_id}/deliveries", headers=self.headers(), params={"limit": 100}
+        ).json()["data"]
         return [d for d in data if event_type is None or d["event_type"] == event_type]
 
 
 @pytest.fixture
-def fault_api(aws: Any, state_machine: str, workspace_factory: Any,
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultApi]:
+def fault_api(
+    aws: Any, state_machine: str, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FaultApi]:
     from botscope.api.app import create_app
     from botscope.config import reset_settings
     from botscope.service import scans as scan_service
@@ -142,16 +157,28 @@ def fault_api(aws: Any, state_machine: str, workspace_factory: Any,
     # raise_server_exceptions=False: an injected AWS fault must reach the client as the 5xx problem
     # response a real caller would get, not as an exception re-raised inside the test.
     with TestClient(create_app(), base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:
-        hook = client.post("/api/v1/webhooks", headers={"Authorization": f"Bearer {key}"}, json={
-            "label": "ops", "url": "https://hooks.example.com/botscope",
-            "event_types": ["scan.completed", "scan.failed", "monitoring.findings_changed"]})
+        hook = client.post(
+            "/api/v1/webhooks",
+            headers={"Authorization": f"Bearer {key}"},
+            json={
+                "label": "ops",
+                "url": "https://hooks.example.com/botscope",
+                "event_types": ["scan.completed", "scan.failed", "monitoring.findings_changed"],
+            },
+        )
         assert hook.status_code == 201, hook.text
-        yield FaultApi(client, os.environ["BOTSCOPE_STATE_MACHINE_ARN"], ws["workspace_id"], key,
-                       hook.json()["webhook_id"])
+        yield FaultApi(
+            client,
+            os.environ["BOTSCOPE_STATE_MACHINE_ARN"],
+            ws["workspace_id"],
+            key,
+            hook.json()["webhook_id"],
+        )
     reset_settings()
 
 
 # --- a webhook receiver on 127.0.0.1 -------------------------------------------------------------------
+
 
 @dataclass
 class Receiver:

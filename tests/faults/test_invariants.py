@@ -42,7 +42,9 @@ def _is_scan_item(params: dict[str, Any]) -> bool:
 
 
 def _enroll(api: FaultApi, url: str = "https://watched.example.com/") -> Any:
-    return api.client.post("/api/v1/scans", headers=api.headers(), json={"target_url": url, "enroll_monitoring": True})
+    return api.client.post(
+        "/api/v1/scans", headers=api.headers(), json={"target_url": url, "enroll_monitoring": True}
+    )
 
 
 def _assert_server_problem(response: Any) -> None:
@@ -52,6 +54,7 @@ def _assert_server_problem(response: Any) -> None:
 
 
 # --- INV-1: slots ------------------------------------------------------------------------------------
+
 
 def test_a_workflow_that_does_not_start_releases_slot_and_marker(fault_api: FaultApi, faults: Faults):
     faults.fail("StartExecution", "ServiceUnavailable")
@@ -92,8 +95,9 @@ def test_a_failure_between_slot_claim_and_scan_start_converges_on_retry(fault_ap
     assert retried.status_code == 202, retried.text
     assert fault_api.slots_used() == 1 and len(fault_api.monitored()) == 1
     assert len(fault_api.executions()) == 1
-    released = fault_api.client.delete(f"/api/v1/monitoring/{fault_api.monitored()[0]['monitored_url_id']}",
-                                       headers=fault_api.headers())
+    released = fault_api.client.delete(
+        f"/api/v1/monitoring/{fault_api.monitored()[0]['monitored_url_id']}", headers=fault_api.headers()
+    )
     assert released.status_code == 204 and fault_api.slots_used() == 0
 
 
@@ -105,7 +109,9 @@ def test_concurrent_enrollments_of_one_url_hold_one_slot(fault_api: FaultApi, at
 
     def enroll() -> None:
         barrier.wait()
-        created.append(service.start_scan(_principal(fault_api), "https://race.example.com/", "quick", True).created)
+        created.append(
+            service.start_scan(_principal(fault_api), "https://race.example.com/", "quick", True).created
+        )
 
     threads = [threading.Thread(target=enroll) for _ in range(6)]
     for t in threads:
@@ -118,17 +124,24 @@ def test_concurrent_enrollments_of_one_url_hold_one_slot(fault_api: FaultApi, at
 
 # --- INV-2: every scan settles, and the customer is told -----------------------------------------------
 
+
 class Crash(BaseException):
     """A process dying mid-request: not an Exception, so no handler or undo runs."""
 
 
 def _principal(api: FaultApi) -> Principal:
-    return Principal(workspace_id=api.workspace_id, plan="growth", workspace_status="active",
-                     actor_type="api_key", actor_id="key_faults")
+    return Principal(
+        workspace_id=api.workspace_id,
+        plan="growth",
+        workspace_status="active",
+        actor_type="api_key",
+        actor_id="key_faults",
+    )
 
 
-def test_a_crash_before_the_workflow_starts_is_settled_by_the_deadline(fault_api: FaultApi,
-                                                                       monkeypatch: pytest.MonkeyPatch):
+def test_a_crash_before_the_workflow_starts_is_settled_by_the_deadline(
+    fault_api: FaultApi, monkeypatch: pytest.MonkeyPatch
+):
     from botscope.service import scans as service
     from botscope.store import table
     from botscope.workflow import starter
@@ -153,8 +166,11 @@ def test_a_crash_before_the_workflow_starts_is_settled_by_the_deadline(fault_api
     assert status["status"] == "failed" and status["error"]["code"] == "scan_timeout"
     assert [e["event_type"] for e in fault_api.events("scan.failed")] == ["scan.failed"]
     # the URL is free again: the next request starts a new scan on the same slot
-    again = fault_api.client.post("/api/v1/scans", headers=fault_api.headers(),
-                                  json={"target_url": "https://crash.example.com/", "scan_mode": "quick"})
+    again = fault_api.client.post(
+        "/api/v1/scans",
+        headers=fault_api.headers(),
+        json={"target_url": "https://crash.example.com/", "scan_mode": "quick"},
+    )
     assert again.status_code == 202 and again.json()["scan_job_id"] != stuck["scan_job_id"]
     assert fault_api.slots_used() == 1
     assert len(fault_api.events("scan.failed")) == 1, "told once, however often the scan is read"
@@ -167,9 +183,15 @@ def _shift_clock(monkeypatch: pytest.MonkeyPatch, now: Any) -> None:
 
     # Import the modules that bind ``utcnow`` by name first: one imported lazily while the clock is
     # shifted would keep the fake clock after the test (it copies the patched function).
-    for name in ("botscope.service.scans", "botscope.store.monitoring", "botscope.store.idempotency",
-                 "botscope.store.credentials", "botscope.store.scans", "botscope.workflow.stages",
-                 "botscope.webhooks.delivery"):
+    for name in (
+        "botscope.service.scans",
+        "botscope.store.monitoring",
+        "botscope.store.idempotency",
+        "botscope.store.credentials",
+        "botscope.store.scans",
+        "botscope.workflow.stages",
+        "botscope.webhooks.delivery",
+    ):
         importlib.import_module(name)
     for name, module in list(sys.modules.items()):
         if name.startswith("botscope") and getattr(module, "utcnow", None) is not None:
@@ -217,8 +239,9 @@ def _states_error(exc_type: str, message: str) -> dict[str, Any]:
     return {"Error": exc_type, "Cause": json.dumps({"errorType": exc_type, "errorMessage": message})}
 
 
-def test_a_failing_stage_ends_failed_once_and_frees_the_url(private_fixture_site: FixtureSite, published: list,
-                                                            monkeypatch: pytest.MonkeyPatch):
+def test_a_failing_stage_ends_failed_once_and_frees_the_url(
+    private_fixture_site: FixtureSite, published: list, monkeypatch: pytest.MonkeyPatch
+):
     from botscope.scanner import engine
     from botscope.store import scans
     from botscope.workflow import stages
@@ -252,7 +275,10 @@ def test_a_failing_stage_ends_failed_once_and_frees_the_url(private_fixture_site
 
 # --- INV-3: retries never double-count or double-publish ------------------------------------------------
 
-def test_a_timed_out_scan_is_not_completed_by_a_late_finalize(private_fixture_site: FixtureSite, published: list):
+
+def test_a_timed_out_scan_is_not_completed_by_a_late_finalize(
+    private_fixture_site: FixtureSite, published: list
+):
     """Conditional write lost: the deadline sweep failed the scan, then Finalize arrives."""
     from botscope.store import scans
     from botscope.workflow import stages
@@ -292,6 +318,7 @@ def test_finalize_twice_publishes_once(private_fixture_site: FixtureSite, publis
 
 # --- INV-4: throttling inside a stage is retried, and the retry converges --------------------------------
 
+
 @pytest.fixture
 def prepared_probe(private_fixture_site: FixtureSite, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The real ScanProbeFunction handler and the event of the first path run of a prepared scan."""
@@ -325,8 +352,8 @@ def test_throttling_in_a_probe_is_retried_and_counted_once(prepared_probe: Any, 
     with pytest.raises(TransientError):
         probe(event, _Context())
     assert scans.get_path_run(sid, run_id)["status"] == "running"
-    probe(event, _Context())                      # the state machine's Retry
-    probe(event, _Context())                      # and a duplicate invocation after success
+    probe(event, _Context())  # the state machine's Retry
+    probe(event, _Context())  # and a duplicate invocation after success
     run, scan_now = scans.get_path_run(sid, run_id), scans.get_scan(sid)
     assert run["status"] in ("completed", "failed")
     assert scan_now["path_runs_completed"] + scan_now["path_runs_failed"] == 1
@@ -337,14 +364,16 @@ def test_a_non_transient_aws_error_is_not_retried(prepared_probe: Any, faults: F
 
     probe, event = prepared_probe
     faults.fail("PutObject", "AccessDenied")
-    with pytest.raises(ClientError):   # goes to the Map item's Catch: only this path run fails
+    with pytest.raises(ClientError):  # goes to the Map item's Catch: only this path run fails
         probe(event, _Context())
 
 
 # --- INV-5: a probe that times out fails only its path run ----------------------------------------------
 
-def test_a_probe_timeout_fails_only_its_path_run(private_fixture_site: FixtureSite, published: list,
-                                                 monkeypatch: pytest.MonkeyPatch):
+
+def test_a_probe_timeout_fails_only_its_path_run(
+    private_fixture_site: FixtureSite, published: list, monkeypatch: pytest.MonkeyPatch
+):
     import functools
 
     from botscope.scanner import fetch
@@ -358,9 +387,11 @@ def test_a_probe_timeout_fails_only_its_path_run(private_fixture_site: FixtureSi
     prepared = stages.prepare(sid, ws)
     runs = [r["path_run_id"] for r in prepared["path_runs"]]
     normal_limits = fetch.FetchLimits
-    monkeypatch.setattr(fetch, "FetchLimits", functools.partial(normal_limits, read_timeout=0.3, total_timeout=0.6))
+    monkeypatch.setattr(
+        fetch, "FetchLimits", functools.partial(normal_limits, read_timeout=0.3, total_timeout=0.6)
+    )
     private_fixture_site.latency = 1.5
-    stages.probe_path_run(sid, ws, runs[0])                    # times out
+    stages.probe_path_run(sid, ws, runs[0])  # times out
     private_fixture_site.latency = 0.0
     monkeypatch.setattr(fetch, "FetchLimits", normal_limits)
     for run_id in runs[1:]:
@@ -379,6 +410,7 @@ def test_a_probe_timeout_fails_only_its_path_run(private_fixture_site: FixtureSi
 
 # --- INV-6: a webhook message delivered twice is sent once ------------------------------------------------
 
+
 @pytest.fixture
 def webhook_setup(aws: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Any:
     from botscope.config import reset_settings
@@ -394,9 +426,16 @@ def webhook_setup(aws: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch)
     secrets.reset()
     delivery.reset()
     ws = workspaces.create_workspace("webhook faults", "enterprise")
-    principal = Principal(workspace_id=ws["workspace_id"], plan="enterprise", workspace_status="active",
-                          actor_type="api_key", actor_id="key_faults")
-    hook = service.create_webhook(principal, label="receiver", url=receiver.url, event_types=["scan.completed"])
+    principal = Principal(
+        workspace_id=ws["workspace_id"],
+        plan="enterprise",
+        workspace_status="active",
+        actor_type="api_key",
+        actor_id="key_faults",
+    )
+    hook = service.create_webhook(
+        principal, label="receiver", url=receiver.url, event_types=["scan.completed"]
+    )
     yield ws["workspace_id"], hook["webhook_id"]
     reset_settings()
 
@@ -417,23 +456,28 @@ def test_a_redelivered_message_is_sent_once(webhook_setup: Any, receiver: Receiv
     from botscope.webhooks import delivery, fanout
 
     workspace_id, webhook_id = webhook_setup
-    event_id = fanout.publish_event(workspace_id, "scan.completed", {"scan_job_id": "scan_x", "status": "completed"})
+    event_id = fanout.publish_event(
+        workspace_id, "scan.completed", {"scan_job_id": "scan_x", "status": "completed"}
+    )
     (body,) = _take_messages(aws.webhook_queue_url)
     assert delivery.process_message(body) == delivery.DELIVERED
-    assert delivery.process_message(body) == delivery.SKIPPED     # SQS at-least-once: the same message again
+    assert delivery.process_message(body) == delivery.SKIPPED  # SQS at-least-once: the same message again
     assert delivery.process_message(body) == delivery.SKIPPED
     assert [h["webhook-id"] for h in receiver.hits] == [event_id]
     record = store.get_delivery(webhook_id, event_id)
     assert record["status"] == store.DELIVERED and len(record["attempts"]) == 1
 
 
-def test_concurrent_copies_of_a_message_send_once(webhook_setup: Any, receiver: Receiver, aws: Any,
-                                                  atomic_moto: None):
+def test_concurrent_copies_of_a_message_send_once(
+    webhook_setup: Any, receiver: Receiver, aws: Any, atomic_moto: None
+):
     from botscope.store import webhooks as store
     from botscope.webhooks import delivery, fanout
 
     workspace_id, webhook_id = webhook_setup
-    event_id = fanout.publish_event(workspace_id, "scan.completed", {"scan_job_id": "scan_y", "status": "completed"})
+    event_id = fanout.publish_event(
+        workspace_id, "scan.completed", {"scan_job_id": "scan_y", "status": "completed"}
+    )
     (body,) = _take_messages(aws.webhook_queue_url)
     outcomes: list[str] = []
 
@@ -441,7 +485,7 @@ def test_concurrent_copies_of_a_message_send_once(webhook_setup: Any, receiver: 
         try:
             outcomes.append(delivery.process_message(body))
         except delivery.AttemptInProgress:
-            outcomes.append("in_progress")   # SQS brings it back later; it is then skipped
+            outcomes.append("in_progress")  # SQS brings it back later; it is then skipped
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
@@ -459,12 +503,14 @@ def test_retries_keep_the_event_id_and_end_in_one_success(webhook_setup: Any, re
 
     workspace_id, webhook_id = webhook_setup
     receiver.status = 500
-    event_id = fanout.publish_event(workspace_id, "scan.completed", {"scan_job_id": "scan_z", "status": "completed"})
+    event_id = fanout.publish_event(
+        workspace_id, "scan.completed", {"scan_job_id": "scan_z", "status": "completed"}
+    )
     (first,) = _take_messages(aws.webhook_queue_url)
     assert delivery.process_message(first) == delivery.RETRY_SCHEDULED
     receiver.status = 200
     (second,) = _take_messages(aws.webhook_queue_url)
-    assert delivery.process_message(first) == delivery.SKIPPED    # the old attempt redelivered late
+    assert delivery.process_message(first) == delivery.SKIPPED  # the old attempt redelivered late
     assert delivery.process_message(second) == delivery.DELIVERED
     assert delivery.process_message(second) == delivery.SKIPPED
     assert {h["webhook-id"] for h in receiver.hits} == {event_id} and len(receiver.hits) == 2
@@ -474,8 +520,10 @@ def test_retries_keep_the_event_id_and_end_in_one_success(webhook_setup: Any, re
 
 # --- INV-7: the target is checked again when the workflow starts -------------------------------------------
 
-def test_a_target_that_turns_private_before_prepare_fails_the_scan(private_fixture_site: FixtureSite,
-                                                                  published: list, monkeypatch: pytest.MonkeyPatch):
+
+def test_a_target_that_turns_private_before_prepare_fails_the_scan(
+    private_fixture_site: FixtureSite, published: list, monkeypatch: pytest.MonkeyPatch
+):
     from botscope.errors import TargetNotPublic
     from botscope.scanner import targets
     from botscope.store import scans
@@ -497,6 +545,7 @@ def test_a_target_that_turns_private_before_prepare_fails_the_scan(private_fixtu
 
 
 # --- INV-8: the local stack runs the same handler code under concurrency -------------------------------
+
 
 def test_concurrent_first_invocations_load_a_handler_once():
     import sys

@@ -45,18 +45,24 @@ def create_resources(prefix: str = "botscope-test") -> AwsResources:
     ddb.create_table(**table_create_kwargs(table_name))
     ttl = table_ttl_attribute()
     if ttl:
-        ddb.update_time_to_live(TableName=table_name,
-                                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
+        ddb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+        )
     s3 = boto3.client("s3", region_name=REGION)
     bucket = f"{prefix}-reports"
     s3.create_bucket(Bucket=bucket)
     sqs = boto3.client("sqs", region_name=REGION)
     dlq_url = sqs.create_queue(QueueName=f"{prefix}-webhooks-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=f"{prefix}-webhooks", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "20"}),
-        "VisibilityTimeout": "60",
-    })["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-webhooks",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "20"}),
+            "VisibilityTimeout": "60",
+        },
+    )["QueueUrl"]
     return AwsResources(table_name, bucket, queue_url, dlq_url)
 
 
@@ -65,12 +71,21 @@ def mocked_aws(extra_env: dict[str, str] | None = None) -> Iterator[AwsResources
     """In-process moto with BotScope's resources and the environment pointing at them."""
     from moto import mock_aws
 
-    previous = _set_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106
-                        AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
+    previous = _set_env(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+    )
     with mock_aws():
         resources = create_resources()
-        prev_bs = _set_env(BOTSCOPE_TABLE_NAME=resources.table_name, BOTSCOPE_REPORTS_BUCKET=resources.bucket,
-                           BOTSCOPE_WEBHOOK_QUEUE_URL=resources.webhook_queue_url, **(extra_env or {}))
+        prev_bs = _set_env(
+            BOTSCOPE_TABLE_NAME=resources.table_name,
+            BOTSCOPE_REPORTS_BUCKET=resources.bucket,
+            BOTSCOPE_WEBHOOK_QUEUE_URL=resources.webhook_queue_url,
+            **(extra_env or {}),
+        )
         reset_settings()
         reset_clients()
         try:

@@ -13,6 +13,11 @@ from typing import Any
 def running_local_stack(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Any]:
     from botscope.local import LocalStack
 
-    with LocalStack(port=0, allow_private_targets="127.0.0.0/8", run_schedules=False, state_dir=state_dir,
-                    extra_env=extra_env) as running:
+    with LocalStack(
+        port=0,
+        allow_private_targets="127.0.0.0/8",
+        run_schedules=False,
+        state_dir=state_dir,
+        extra_env=extra_env,
+    ) as running:
         yield running

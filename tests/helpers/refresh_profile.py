@@ -29,10 +29,18 @@ from tests.helpers.wire_recorder import Visit, WireRecorder, default_headers_of
 PROFILES_JSON = Path(profiles_module.__file__).parent / "data" / "profiles.json"
 LOCAL = NetworkPolicy.from_cidrs(["127.0.0.0/8"])
 # Chrome's HTTP/1.1 casing of the header names curl_cffi records in lower case.
-CASING = {"upgrade-insecure-requests": "Upgrade-Insecure-Requests", "user-agent": "User-Agent", "accept": "Accept",
-          "sec-fetch-site": "Sec-Fetch-Site", "sec-fetch-mode": "Sec-Fetch-Mode", "sec-fetch-user": "Sec-Fetch-User",
-          "sec-fetch-dest": "Sec-Fetch-Dest", "accept-encoding": "Accept-Encoding",
-          "accept-language": "Accept-Language", "cache-control": "Cache-Control"}
+CASING = {
+    "upgrade-insecure-requests": "Upgrade-Insecure-Requests",
+    "user-agent": "User-Agent",
+    "accept": "Accept",
+    "sec-fetch-site": "Sec-Fetch-Site",
+    "sec-fetch-mode": "Sec-Fetch-Mode",
+    "sec-fetch-user": "Sec-Fetch-User",
+    "sec-fetch-dest": "Sec-Fetch-Dest",
+    "accept-encoding": "Accept-Encoding",
+    "accept-language": "Accept-Language",
+    "cache-control": "Cache-Control",
+}
 
 
 def _record(url_host: str, ca_file: str, recorder: WireRecorder) -> Visit:
@@ -41,6 +49,7 @@ def _record(url_host: str, ca_file: str, recorder: WireRecorder) -> Visit:
             result = await fetcher.fetch(f"https://{url_host}:{recorder.port}/", "browser")
             if result.error is not None:
                 raise SystemExit(f"the recorder fetch failed: {result.error.code}")
+
     before = len(recorder.visits)
     asyncio.run(run())
     return recorder.visits[before]
@@ -53,10 +62,20 @@ def refresh(target: str) -> dict[str, str]:
     version = match.group(1)
     document = json.loads(PROFILES_JSON.read_text("utf-8"))
     browser = next(p for p in document["profiles"] if p["id"] == "browser")
-    headers = [["Connection", "keep-alive"]] + [[CASING.get(n.lower(), n.lower()), v] for n, v in default_headers_of(target)]
-    browser.update(impersonate=target, browser_version=version, version=f"chrome-{version}-windows", headers=headers,
-                   description=re.sub(r"Chrome \d+|chrome\d+", lambda m: f"Chrome {version}" if " " in m.group(0)
-                                      else target, browser["description"]))
+    headers = [["Connection", "keep-alive"]] + [
+        [CASING.get(n.lower(), n.lower()), v] for n, v in default_headers_of(target)
+    ]
+    browser.update(
+        impersonate=target,
+        browser_version=version,
+        version=f"chrome-{version}-windows",
+        headers=headers,
+        description=re.sub(
+            r"Chrome \d+|chrome\d+",
+            lambda m: f"Chrome {version}" if " " in m.group(0) else target,
+            browser["description"],
+        ),
+    )
     today = datetime.now(UTC)
     document["version"] = f"{today.year}.{today.month}.{int(document['version'].split('.')[-1]) + 1}"
     PROFILES_JSON.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
@@ -67,7 +86,11 @@ def refresh(target: str) -> dict[str, str]:
         by_ip = _record("127.0.0.1", str(recorder.ca_file), recorder)
     if named.http2 is None:
         raise SystemExit("the browser profile did not use HTTP/2 with the recorder")
-    browser["wire"] = {"ja4": named.ja4, "ja4_without_sni": by_ip.ja4, "http2_fingerprint": named.http2.akamai}
+    browser["wire"] = {
+        "ja4": named.ja4,
+        "ja4_without_sni": by_ip.ja4,
+        "http2_fingerprint": named.http2.akamai,
+    }
     PROFILES_JSON.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return browser["wire"]
 

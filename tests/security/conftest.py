@@ -75,7 +75,9 @@ class Canary:
                 return True
 
         self._server = Server((host, port), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     @property
     def port(self) -> int:
@@ -124,6 +126,7 @@ def _redirect(location: str, status: int = 302) -> Route:
         handler.send_header("Location", location.replace("{port}", str(site.port)))
         handler.send_header("Content-Length", "0")
         handler.end_headers()
+
     return route
 
 
@@ -290,6 +293,7 @@ def canary() -> Iterator[Canary]:
 
 # --- recording network edges -----------------------------------------------------------------------
 
+
 class RecordingBackend(httpcore.AsyncNetworkBackend):
     """The fetcher's network edge: records every address it is asked to dial and dials only
     loopback (so a guard failure shows up as a canary hit, never as traffic leaving the host)."""
@@ -298,15 +302,24 @@ class RecordingBackend(httpcore.AsyncNetworkBackend):
         self.dialled: list[tuple[str, int]] = []
         self._inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Any = None) -> Any:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
         self.dialled.append((host, port))
         if not host.startswith("127."):
             raise httpcore.ConnectError("test backend: only loopback is dialled")
-        return await self._inner.connect_tcp(host, port, timeout=timeout, local_address=local_address,
-                                             socket_options=socket_options)
+        return await self._inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> Any:
         self.dialled.append((path, 0))
         raise httpcore.ConnectError("test backend: no unix sockets")
 
@@ -333,11 +346,12 @@ class RecordingTransport(httpx.BaseTransport):
 
 # --- a moto-backed API shared by a module --------------------------------------------------------
 
+
 @dataclass
 class SecurityStack:
     client: Any
     state_machine_arn: str
-    keys: dict[str, str]          # plan -> dxk_ key
+    keys: dict[str, str]  # plan -> dxk_ key
     workspaces: dict[str, dict[str, Any]]
 
     def executions(self) -> list[str]:
@@ -349,9 +363,9 @@ class SecurityStack:
 
 
 SECURITY_ENV = {
-    "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "",   # production: nothing private is reachable
+    "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "",  # production: nothing private is reachable
     "BOTSCOPE_LOCAL_MODE": "false",
-    "BOTSCOPE_RATE_LIMIT_REQUESTS": "0",    # the suites send hundreds of requests with one key
+    "BOTSCOPE_RATE_LIMIT_REQUESTS": "0",  # the suites send hundreds of requests with one key
     "BOTSCOPE_MAX_CONCURRENT_SCANS": "0",
 }
 
@@ -370,7 +384,8 @@ def security_stack_context(extra_env: dict[str, str] | None = None) -> Iterator[
     with mocked_aws(extra_env={**SECURITY_ENV, **(extra_env or {})}):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         arn = sfn.create_state_machine(
-            name="botscope-security-workflow", roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
+            name="botscope-security-workflow",
+            roleArn="arn:aws:iam::123456789012:role/botscope-test-sfn",
             definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
         )["stateMachineArn"]
         previous = os.environ.get("BOTSCOPE_STATE_MACHINE_ARN")

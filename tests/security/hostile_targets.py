@@ -25,7 +25,7 @@ UNRESOLVABLE = "target_unresolvable"  # refused like a non-public target, with i
 @dataclass(frozen=True)
 class Hostile:
     id: str
-    url: str        # may contain {port}: the canary's port
+    url: str  # may contain {port}: the canary's port
     code: str
     why: str
 
@@ -37,16 +37,16 @@ class Hostile:
 # points into private space (nip.io-style services, attacker-controlled DNS, split-horizon names).
 RESOLVER_TABLE: dict[str, list[str]] = {
     "localhost": ["127.0.0.1", "::1"],
-    "sub.localhost": ["127.0.0.1"],                              # RFC 6761: *.localhost is loopback
+    "sub.localhost": ["127.0.0.1"],  # RFC 6761: *.localhost is loopback
     "127.0.0.1.nip.io": ["127.0.0.1"],
     "loopback.hostile.test": ["127.0.0.1"],
     "private10.hostile.test": ["10.0.0.5"],
     "private172.hostile.test": ["172.16.4.4"],
     "private192.hostile.test": ["192.168.1.20"],
     "cgnat.hostile.test": ["100.64.0.9"],
-    "metadata.google.internal": ["169.254.169.254"],             # what it resolves to on GCP
+    "metadata.google.internal": ["169.254.169.254"],  # what it resolves to on GCP
     "metadata": ["169.254.169.254"],
-    "instance-data": ["169.254.169.254"],                        # EC2 classic name
+    "instance-data": ["169.254.169.254"],  # EC2 classic name
     "ipv6-loopback.hostile.test": ["::1"],
     "ipv6-mapped.hostile.test": ["::ffff:127.0.0.1"],
     "ipv6-ula.hostile.test": ["fd00::10"],
@@ -55,7 +55,7 @@ RESOLVER_TABLE: dict[str, list[str]] = {
     # One public and one private answer: the guard must refuse the name, not pick the good one.
     "mixed.hostile.test": ["93.184.215.14", "127.0.0.1"],
     "mixed-v6.hostile.test": ["2606:2800:21f:cb07:6820:80da:af6b:8b2c", "::1"],
-    "empty.hostile.test": [],                                    # resolves to nothing
+    "empty.hostile.test": [],  # resolves to nothing
 }
 
 
@@ -79,23 +79,37 @@ HOSTILE_TARGETS: tuple[Hostile, ...] = (
     Hostile("loopback-hex-short", "http://0x7f.1:{port}/", NOT_PUBLIC, "hex, two parts"),
     Hostile("loopback-short", "http://127.1:{port}/", NOT_PUBLIC, "two-part short form"),
     Hostile("loopback-short3", "http://127.0.1:{port}/", NOT_PUBLIC, "three-part short form"),
-    Hostile("loopback-zero-padded", "http://127.000.000.001:{port}/", NOT_PUBLIC, "zero padding (octal zeros)"),
+    Hostile(
+        "loopback-zero-padded", "http://127.000.000.001:{port}/", NOT_PUBLIC, "zero padding (octal zeros)"
+    ),
     Hostile("loopback-trailing-dot", "http://127.0.0.1.:{port}/", NOT_PUBLIC, "fully qualified literal"),
     Hostile("loopback-percent", "http://%31%32%37.0.0.1:{port}/", NOT_PUBLIC, "percent-encoded host"),
-    Hostile("loopback-fullwidth", "http://１２７．０．０．１:{port}/", NOT_PUBLIC, "full-width digits and dots"),
+    Hostile(
+        "loopback-fullwidth", "http://１２７．０．０．１:{port}/", NOT_PUBLIC, "full-width digits and dots"
+    ),
     Hostile("loopback-ideographic-dot", "http://127。0。0。1:{port}/", NOT_PUBLIC, "ideographic full stops"),
     Hostile("loopback-circled", "http://①②⑦.0.0.①:{port}/", NOT_PUBLIC, "circled digits (UTS 46 maps them)"),
-    Hostile("loopback-fragment-trick", "http://127.0.0.1:{port}#@example.com/", NOT_PUBLIC,
-            "the part after # is a fragment, not the host"),
-    Hostile("loopback-query-trick", "http://127.0.0.1:{port}?@example.com/", NOT_PUBLIC,
-            "the part after ? is a query, not the host"),
+    Hostile(
+        "loopback-fragment-trick",
+        "http://127.0.0.1:{port}#@example.com/",
+        NOT_PUBLIC,
+        "the part after # is a fragment, not the host",
+    ),
+    Hostile(
+        "loopback-query-trick",
+        "http://127.0.0.1:{port}?@example.com/",
+        NOT_PUBLIC,
+        "the part after ? is a query, not the host",
+    ),
     Hostile("localhost", "http://localhost:{port}/", NOT_PUBLIC, "the name"),
     Hostile("localhost-upper", "HTTP://LOCALHOST:{port}/", NOT_PUBLIC, "mixed case scheme and host"),
     Hostile("localhost-trailing-dot", "http://localhost.:{port}/", NOT_PUBLIC, "fully qualified name"),
     Hostile("localhost-sub", "http://sub.localhost:{port}/", NOT_PUBLIC, "RFC 6761 subdomain"),
     Hostile("localhost-nip", "http://127.0.0.1.nip.io:{port}/", NOT_PUBLIC, "wildcard DNS to loopback"),
     Hostile("name-to-loopback", "http://loopback.hostile.test:{port}/", NOT_PUBLIC, "attacker DNS"),
-    Hostile("name-mixed-answers", "http://mixed.hostile.test:{port}/", NOT_PUBLIC, "one public, one loopback"),
+    Hostile(
+        "name-mixed-answers", "http://mixed.hostile.test:{port}/", NOT_PUBLIC, "one public, one loopback"
+    ),
     Hostile("name-mixed-v6", "http://mixed-v6.hostile.test:{port}/", NOT_PUBLIC, "public v6 and ::1"),
     # --- IPv6 forms of loopback and of IPv4 ---------------------------------------------------------
     Hostile("v6-loopback", "http://[::1]:{port}/", NOT_PUBLIC, "IPv6 loopback"),
@@ -142,8 +156,12 @@ HOSTILE_TARGETS: tuple[Hostile, ...] = (
     Hostile("link-local", "http://169.254.1.1/", NOT_PUBLIC, "link-local"),
     Hostile("link-local-v6", "http://[fe80::1]/", NOT_PUBLIC, "link-local"),
     Hostile("name-to-scoped-v6", "http://ipv6-scoped.hostile.test/", NOT_PUBLIC, "scoped link-local answer"),
-    Hostile("metadata-aws", "http://169.254.169.254/latest/meta-data/", NOT_PUBLIC, "EC2/ECS/Lambda metadata"),
-    Hostile("metadata-decimal", "http://2852039166/latest/meta-data/", NOT_PUBLIC, "169.254.169.254 as a number"),
+    Hostile(
+        "metadata-aws", "http://169.254.169.254/latest/meta-data/", NOT_PUBLIC, "EC2/ECS/Lambda metadata"
+    ),
+    Hostile(
+        "metadata-decimal", "http://2852039166/latest/meta-data/", NOT_PUBLIC, "169.254.169.254 as a number"
+    ),
     Hostile("metadata-hex", "http://0xa9fea9fe/", NOT_PUBLIC, "169.254.169.254 in hex"),
     Hostile("metadata-octal", "http://0251.0376.0251.0376/", NOT_PUBLIC, "169.254.169.254 in octal"),
     Hostile("metadata-mapped", "http://[::ffff:169.254.169.254]/", NOT_PUBLIC, "IPv4-mapped metadata"),
@@ -191,13 +209,14 @@ HOSTILE_TARGETS: tuple[Hostile, ...] = (
     Hostile("too-long", "http://example.com/" + "a" * 2100, INVALID, "longer than the URL cap"),
 )
 
+
 # Webhook endpoints: the same table with https (webhooks require https outside local mode, so an
 # http row could be refused for its scheme alone and hide a guard failure). Rows whose scheme is
 # the point of the row keep theirs.
 def webhook_url(row: Hostile, port: int) -> str:
     url = row.render(port)
     if url.startswith("http://"):
-        return "https://" + url[len("http://"):]
+        return "https://" + url[len("http://") :]
     if url.startswith("HTTP://"):
-        return "HTTPS://" + url[len("HTTP://"):]
+        return "HTTPS://" + url[len("HTTP://") :]
     return url

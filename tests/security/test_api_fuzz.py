@@ -38,8 +38,12 @@ from schemathesis.checks import (
 MAX_EXAMPLES = 25
 PUBLIC_IP = "93.184.215.14"  # never contacted: the API only resolves
 # Guarantees, checked on every operation.
-GUARANTEE_CHECKS = [not_a_server_error, response_schema_conformance, response_headers_conformance,
-                    negative_data_rejection]
+GUARANTEE_CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
 # Plus documentation conformance, on every operation whose documentation is complete (DOC_GAPS).
 CHECKS = [*GUARANTEE_CHECKS, status_code_conformance, content_type_conformance]
 
@@ -77,7 +81,8 @@ def fuzz_auth(fuzz_env: None, workspace_factory: Any) -> dict[str, str]:
 # Invalid input must be refused with one of these (413: the documented body limit of POST /scans).
 REJECTION_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 CONFIG = schemathesis.Config.from_dict(
-    {"checks": {"negative_data_rejection": {"expected-statuses": REJECTION_STATUSES}}})
+    {"checks": {"negative_data_rejection": {"expected-statuses": REJECTION_STATUSES}}}
+)
 # Loaded eagerly: schemathesis' lazy ``from_fixture`` loader does not work with pytest 9 (it sets a
 # private node attribute that pytest 9 removed). Building the app touches no AWS resource; every
 # request below runs inside the moto fixture.
@@ -104,15 +109,21 @@ PUBLIC_PATHS = ("/api/v1/health", "/api/v1/sample-reports", "/api/v1/sample-repo
 # reported to the lead). Each is a strict xfail below, so fixing the route's ``responses=`` makes
 # the test fail until the entry is removed here — which also turns the status-code and
 # content-type conformance checks of the fuzzer back on for that operation.
-_DOC_GAP = ("route does not document its problem+json errors (401/404 and a problem+json 422; "
-            "FastAPI's default 422 is application/json HTTPValidationError)")
+_DOC_GAP = (
+    "route does not document its problem+json errors (401/404 and a problem+json 422; "
+    "FastAPI's default 422 is application/json HTTPValidationError)"
+)
 DOC_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _operations() -> list[tuple[str, str, dict[str, Any]]]:
     document = schema.raw_schema
-    return [(method.upper(), path, operation) for path, item in document["paths"].items()
-            for method, operation in item.items() if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}]
+    return [
+        (method.upper(), path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    ]
 
 
 def _documentation_problems(method: str, path: str, operation: dict[str, Any]) -> list[str]:
@@ -130,10 +141,18 @@ def _documentation_problems(method: str, path: str, operation: dict[str, Any]) -
     return problems
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    pytest.param(m, p, id=f"{m} {p}",
-                 marks=[pytest.mark.xfail(strict=True, reason=DOC_GAPS[(m, p)])] if (m, p) in DOC_GAPS else [])
-    for m, p, _ in _operations()])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param(
+            m,
+            p,
+            id=f"{m} {p}",
+            marks=[pytest.mark.xfail(strict=True, reason=DOC_GAPS[(m, p)])] if (m, p) in DOC_GAPS else [],
+        )
+        for m, p, _ in _operations()
+    ],
+)
 def test_openapi_documents_every_error_as_problem_json(method: str, path: str):
     operation = next(op for m, p, op in _operations() if (m, p) == (method, path))
     assert _documentation_problems(method, path, operation) == []
@@ -145,9 +164,16 @@ def test_doc_gap_list_names_only_real_operations():
 
 # --- fuzzing ----------------------------------------------------------------------------------------
 
-HYPOTHESIS = settings(max_examples=MAX_EXAMPLES, deadline=None,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                             HealthCheck.filter_too_much, HealthCheck.data_too_large])
+HYPOTHESIS = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 
 
 @schema.parametrize()
@@ -186,7 +212,9 @@ def _example_body(operation: dict[str, Any]) -> dict[str, Any]:
     """The documented example of an operation's JSON body, else an empty object."""
     content = ((operation.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
     schema_ref = (content.get("schema") or {}).get("$ref", "")
-    component = schema.raw_schema.get("components", {}).get("schemas", {}).get(schema_ref.rsplit("/", 1)[-1], {})
+    component = (
+        schema.raw_schema.get("components", {}).get("schemas", {}).get(schema_ref.rsplit("/", 1)[-1], {})
+    )
     examples = component.get("examples") or [{}]
     return dict(examples[0])
 
@@ -201,26 +229,39 @@ def _bad_requests(method: str, operation: dict[str, Any]) -> dict[str, dict[str,
     if "requestBody" in operation:
         body = json.dumps(_example_body(operation))
         json_type = {"Content-Type": "application/json"}
-        kinds.update({
-            "valid JSON over the size limit": {"content": body + " " * OVERSIZED_PADDING, "headers": json_type},
-            "declared length over the size limit": {
-                "content": body, "headers": {**json_type, "Content-Length": str(OVERSIZED_PADDING)}},
-            "malformed JSON": {"content": "{not json", "headers": json_type},
-            "schema-invalid body": {"content": json.dumps({"no_such_field": [1, 2]}), "headers": json_type},
-            "wrong content type": {"content": "target_url=x", "headers": {"Content-Type": "text/plain"}},
-        })
+        kinds.update(
+            {
+                "valid JSON over the size limit": {
+                    "content": body + " " * OVERSIZED_PADDING,
+                    "headers": json_type,
+                },
+                "declared length over the size limit": {
+                    "content": body,
+                    "headers": {**json_type, "Content-Length": str(OVERSIZED_PADDING)},
+                },
+                "malformed JSON": {"content": "{not json", "headers": json_type},
+                "schema-invalid body": {
+                    "content": json.dumps({"no_such_field": [1, 2]}),
+                    "headers": json_type,
+                },
+                "wrong content type": {"content": "target_url=x", "headers": {"Content-Type": "text/plain"}},
+            }
+        )
     return kinds
 
 
-AUTHENTICATED_OPERATIONS = [(m, p, op) for m, p, op in _operations()
-                            if p not in PUBLIC_PATHS and p != "/api/v1/openapi.json"]
+AUTHENTICATED_OPERATIONS = [
+    (m, p, op) for m, p, op in _operations() if p not in PUBLIC_PATHS and p != "/api/v1/openapi.json"
+]
 
 
-@pytest.mark.parametrize(("method", "path"), [pytest.param(m, p, id=f"{m} {p}")
-                                              for m, p, _ in AUTHENTICATED_OPERATIONS])
+@pytest.mark.parametrize(
+    ("method", "path"), [pytest.param(m, p, id=f"{m} {p}") for m, p, _ in AUTHENTICATED_OPERATIONS]
+)
 @pytest.mark.parametrize("credential", [None, "Bearer dxk_malformed", "Basic dXNlcjpwYXNz"])
-def test_every_request_error_answers_401_without_a_valid_credential(method: str, path: str, credential: str | None,
-                                                                     api_client: Any, fuzz_env: None) -> None:
+def test_every_request_error_answers_401_without_a_valid_credential(
+    method: str, path: str, credential: str | None, api_client: Any, fuzz_env: None
+) -> None:
     operation = next(op for m, p, op in AUTHENTICATED_OPERATIONS if (m, p) == (method, path))
     url = path.replace("{", "").replace("}", "_unknown")
     for kind, request in _bad_requests(method, operation).items():
@@ -237,4 +278,8 @@ class _Response:
     """The fields ``assert_problem_json`` reads, from a TestClient response."""
 
     def __init__(self, response: Any) -> None:
-        self.status_code, self.headers, self.content = response.status_code, response.headers, response.content
+        self.status_code, self.headers, self.content = (
+            response.status_code,
+            response.headers,
+            response.content,
+        )

@@ -24,8 +24,13 @@ from schemathesis.checks import (
 
 from tests.security.test_api_fuzz import CONFIG, assert_problem_json, fuzz_auth, fuzz_env  # noqa: F401
 
-CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance,
-               response_headers_conformance, response_schema_conformance]
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture
@@ -33,8 +38,9 @@ def live_app(fuzz_env: None) -> Iterator[str]:  # noqa: F811 - the imported fixt
     import uvicorn
     from botscope.api.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, name="uvicorn-openapi-test", daemon=True)
     thread.start()
     for _ in range(1000):  # start-up wait, not a timed assertion
@@ -60,10 +66,16 @@ def test_security_schemes_declare_the_bearer_key_and_the_session_cookie() -> Non
     document = _document()
     schemes = document["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
-    assert schemes["sessionCookie"]["in"] == "cookie" and schemes["sessionCookie"]["name"] == "botscope_session"
+    assert (
+        schemes["sessionCookie"]["in"] == "cookie" and schemes["sessionCookie"]["name"] == "botscope_session"
+    )
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            expected = [] if path in problems._PUBLIC_OPERATION_PATHS else [{"bearerAuth": []}, {"sessionCookie": []}]
+            expected = (
+                []
+                if path in problems._PUBLIC_OPERATION_PATHS
+                else [{"bearerAuth": []}, {"sessionCookie": []}]
+            )
             assert operation["security"] == expected, (method, path)
 
 
@@ -88,7 +100,10 @@ def test_every_error_status_is_problem_json_and_every_body_operation_documents_4
                 assert {"413", "415", "422"} <= set(operation["responses"]), (method, path)
 
 
-def test_the_live_app_conforms_to_its_document_on_every_operation(live_app: str, fuzz_auth: dict[str, str]) -> None:  # noqa: F811
+def test_the_live_app_conforms_to_its_document_on_every_operation(
+    live_app: str,
+    fuzz_auth: dict[str, str],  # noqa: F811
+) -> None:
     schema = schemathesis.openapi.from_url(f"{live_app}/api/v1/openapi.json", config=CONFIG)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == sum(len(item) for item in _document()["paths"].values())
@@ -96,8 +111,7 @@ def test_the_live_app_conforms_to_its_document_on_every_operation(live_app: str,
     for operation in operations:
         strategy = operation.as_strategy()
 
-        @settings(max_examples=8, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(strategy)
         def check(case: Any) -> None:
             for headers in (fuzz_auth, {}):

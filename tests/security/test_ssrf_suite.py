@@ -49,8 +49,10 @@ from tests.security.hostile_targets import (
 PROBLEM_JSON = "application/problem+json"
 ROWS = [pytest.param(row, id=row.id) for row in HOSTILE_TARGETS]
 # Every private address the test resolver hands out: none may appear in any answer we give.
-RESOLVED_ADDRESSES = sorted({a.split("%")[0] for answers in RESOLVER_TABLE.values() for a in answers}
-                            - {"93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"})
+RESOLVED_ADDRESSES = sorted(
+    {a.split("%")[0] for answers in RESOLVER_TABLE.values() for a in answers}
+    - {"93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"}
+)
 ONLY_FIXTURE = NetworkPolicy.from_cidrs([f"{FIXTURE_HOST}/32"])
 
 
@@ -84,11 +86,17 @@ def stack() -> Iterator[SecurityStack]:
             scan_service.target_resolver, urls.DEFAULT_RESOLVER = previous_scan, previous_hook
 
 
-def fetch(url: str, policy: NetworkPolicy, resolver: Any = table_resolver, limits: FetchLimits | None = None,
-          backend: RecordingBackend | None = None) -> Any:
+def fetch(
+    url: str,
+    policy: NetworkPolicy,
+    resolver: Any = table_resolver,
+    limits: FetchLimits | None = None,
+    backend: RecordingBackend | None = None,
+) -> Any:
     async def go() -> Any:
         async with Fetcher(policy, limits, resolver, network_backend=backend) as fetcher:
             return await fetcher.fetch(url, "browser")
+
     return asyncio.run(go())
 
 
@@ -105,17 +113,50 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
 
 # --- the table itself ----------------------------------------------------------------------------
 
+
 def test_the_table_covers_every_family_of_trick():
     ids = [row.id for row in HOSTILE_TARGETS]
     assert len(ids) >= 60 and len(set(ids)) == len(ids)
     assert {row.code for row in HOSTILE_TARGETS} == {INVALID, NOT_PUBLIC, UNRESOLVABLE}
-    required = {"loopback-decimal", "loopback-octal", "loopback-hex-full", "loopback-short", "v6-loopback",
-                "v6-mapped-dotted", "v6-mapped-hex", "v6-compat", "v6-nat64", "v6-6to4", "localhost-upper",
-                "loopback-trailing-dot", "userinfo-host", "loopback-fragment-trick", "loopback-percent",
-                "loopback-fullwidth", "ula", "link-local", "link-local-v6", "metadata-aws", "metadata-aws-v6",
-                "metadata-alibaba", "metadata-gcp-name", "unspecified", "unspecified-v6", "cgnat", "multicast-v4",
-                "broadcast", "scheme-file", "scheme-gopher", "scheme-ftp", "scheme-dict", "scheme-javascript",
-                "scheme-data", "port-zero", "port-too-big", "name-mixed-answers"}
+    required = {
+        "loopback-decimal",
+        "loopback-octal",
+        "loopback-hex-full",
+        "loopback-short",
+        "v6-loopback",
+        "v6-mapped-dotted",
+        "v6-mapped-hex",
+        "v6-compat",
+        "v6-nat64",
+        "v6-6to4",
+        "localhost-upper",
+        "loopback-trailing-dot",
+        "userinfo-host",
+        "loopback-fragment-trick",
+        "loopback-percent",
+        "loopback-fullwidth",
+        "ula",
+        "link-local",
+        "link-local-v6",
+        "metadata-aws",
+        "metadata-aws-v6",
+        "metadata-alibaba",
+        "metadata-gcp-name",
+        "unspecified",
+        "unspecified-v6",
+        "cgnat",
+        "multicast-v4",
+        "broadcast",
+        "scheme-file",
+        "scheme-gopher",
+        "scheme-ftp",
+        "scheme-dict",
+        "scheme-javascript",
+        "scheme-data",
+        "port-zero",
+        "port-too-big",
+        "name-mixed-answers",
+    }
     assert required <= set(ids), required - set(ids)
 
 
@@ -129,6 +170,7 @@ def test_the_guard_gives_each_row_its_code(row: Hostile):
 
 # --- scanner: the fetcher ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("row", ROWS)
 def test_fetcher_refuses_and_dials_nothing(row: Hostile, canary: Canary):
     backend = RecordingBackend()
@@ -139,50 +181,104 @@ def test_fetcher_refuses_and_dials_nothing(row: Hostile, canary: Canary):
     assert not canary.touched
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].id in {
-    "loopback-decimal", "v6-mapped-hex", "localhost-upper", "metadata-gcp-name", "userinfo-host",
-    "scheme-gopher", "name-mixed-answers", "unspecified"}])
+@pytest.mark.parametrize(
+    "row",
+    [
+        r
+        for r in ROWS
+        if r.values[0].id
+        in {
+            "loopback-decimal",
+            "v6-mapped-hex",
+            "localhost-upper",
+            "metadata-gcp-name",
+            "userinfo-host",
+            "scheme-gopher",
+            "name-mixed-answers",
+            "unspecified",
+        }
+    ],
+)
 def test_a_whole_scan_is_refused_before_any_request(row: Hostile, canary: Canary):
     with pytest.raises(BotScopeError) as info:
-        asyncio.run(engine.run_scan(row.render(canary.port), "quick", NetworkPolicy(), resolver=table_resolver))
+        asyncio.run(
+            engine.run_scan(row.render(canary.port), "quick", NetworkPolicy(), resolver=table_resolver)
+        )
     assert info.value.code == row.code
     assert not canary.touched
 
 
 # --- API: POST /api/v1/scans -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("row", ROWS)
 def test_scan_api_refuses_with_the_code(row: Hostile, stack: SecurityStack, canary: Canary):
-    response = stack.client.post("/api/v1/scans", headers=stack.headers(),
-                                 json={"target_url": row.render(canary.port), "scan_mode": "quick"})
+    response = stack.client.post(
+        "/api/v1/scans",
+        headers=stack.headers(),
+        json={"target_url": row.render(canary.port), "scan_mode": "quick"},
+    )
     body = assert_problem(response, 422, api_code(row))
     assert body["errors"] and body["errors"][0]["field"] == "target_url"
     assert stack.executions() == []
     assert not canary.touched
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].id in {
-    "loopback-hex-short", "metadata-aws", "name-to-10", "v6-nat64", "userinfo-password"}])
-def test_growth_enrollment_of_a_hostile_url_claims_no_slot(row: Hostile, stack: SecurityStack, canary: Canary):
-    response = stack.client.post("/api/v1/scans", headers=stack.headers("growth"),
-                                 json={"target_url": row.render(canary.port), "enroll_monitoring": True})
+@pytest.mark.parametrize(
+    "row",
+    [
+        r
+        for r in ROWS
+        if r.values[0].id
+        in {"loopback-hex-short", "metadata-aws", "name-to-10", "v6-nat64", "userinfo-password"}
+    ],
+)
+def test_growth_enrollment_of_a_hostile_url_claims_no_slot(
+    row: Hostile, stack: SecurityStack, canary: Canary
+):
+    response = stack.client.post(
+        "/api/v1/scans",
+        headers=stack.headers("growth"),
+        json={"target_url": row.render(canary.port), "enroll_monitoring": True},
+    )
     assert_problem(response, 422, row.code)
     monitoring = stack.client.get("/api/v1/monitoring", headers=stack.headers("growth")).json()
     assert monitoring["slots"]["used"] == 0 and monitoring["data"] == []
     assert stack.executions() == []
 
 
-MCP_ROWS = {"loopback-decimal", "v6-nat64", "localhost-upper", "metadata-aws", "metadata-gcp-name", "rfc1918-10-short",
-            "userinfo-host", "scheme-file", "name-mixed-answers", "unspecified-v6"}
+MCP_ROWS = {
+    "loopback-decimal",
+    "v6-nat64",
+    "localhost-upper",
+    "metadata-aws",
+    "metadata-gcp-name",
+    "rfc1918-10-short",
+    "userinfo-host",
+    "scheme-file",
+    "name-mixed-answers",
+    "unspecified-v6",
+}
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].id in MCP_ROWS])
 def test_mcp_create_scan_refuses_with_the_code(row: Hostile, stack: SecurityStack, canary: Canary):
     """The MCP tool shares the service layer: same guard, same code, as a tool error."""
-    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-               "params": {"name": "create_scan", "arguments": {"target_url": row.render(canary.port)}}}
-    response = stack.client.post("/mcp", json=message, headers={
-        **stack.headers(), "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"})
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "create_scan", "arguments": {"target_url": row.render(canary.port)}},
+    }
+    response = stack.client.post(
+        "/mcp",
+        json=message,
+        headers={
+            **stack.headers(),
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2025-06-18",
+        },
+    )
     assert response.status_code == 200, response.text
     result = response.json()["result"]
     assert result["isError"] is True and result["structuredContent"]["error"]["code"] == row.code
@@ -192,11 +288,18 @@ def test_mcp_create_scan_refuses_with_the_code(row: Hostile, stack: SecurityStac
 
 # --- API: POST /api/v1/webhooks ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("row", ROWS)
 def test_webhook_api_refuses_with_the_code(row: Hostile, stack: SecurityStack, canary: Canary):
-    response = stack.client.post("/api/v1/webhooks", headers=stack.headers(),
-                                 json={"label": f"hostile {row.id}", "url": webhook_url(row, canary.port),
-                                       "event_types": ["scan.completed"]})
+    response = stack.client.post(
+        "/api/v1/webhooks",
+        headers=stack.headers(),
+        json={
+            "label": f"hostile {row.id}",
+            "url": webhook_url(row, canary.port),
+            "event_types": ["scan.completed"],
+        },
+    )
     assert_problem(response, 422, row.code)
     assert not canary.touched
 
@@ -208,12 +311,19 @@ def test_no_hostile_webhook_was_stored(stack: SecurityStack):
 
 # --- webhooks: the delivery-time check (DNS may have changed since creation) ----------------------------
 
+
 @pytest.mark.parametrize("row", ROWS)
 def test_webhook_sender_rechecks_and_sends_nothing(row: Hostile, canary: Canary):
     transport = RecordingTransport()
-    result = delivery.send_attempt(webhook_url(row, canary.port), signing.generate_secret(), "evt_hostile",
-                                   b'{"type":"webhook.test"}', timeout=2.0, resolver=table_resolver,
-                                   transport=transport)
+    result = delivery.send_attempt(
+        webhook_url(row, canary.port),
+        signing.generate_secret(),
+        "evt_hostile",
+        b'{"type":"webhook.test"}',
+        timeout=2.0,
+        resolver=table_resolver,
+        transport=transport,
+    )
     assert result.status_code is None and not result.delivered
     assert result.error is not None and result.error.startswith(row.code + ":"), result.error
     assert transport.sent == []
@@ -225,12 +335,22 @@ def test_webhook_sender_rechecks_and_sends_nothing(row: Hostile, canary: Canary)
 # --- redirects from an allowed fixture into private space ------------------------------------------------
 
 REDIRECTS = [
-    ("/redirect/canary", NOT_PUBLIC), ("/redirect/canary-decimal", NOT_PUBLIC), ("/redirect/canary-hex", NOT_PUBLIC),
-    ("/redirect/canary-v6-mapped", NOT_PUBLIC), ("/redirect/canary-localhost", NOT_PUBLIC),
-    ("/redirect/canary-protocol-relative", NOT_PUBLIC), ("/redirect/canary-301", NOT_PUBLIC),
-    ("/redirect/canary-303", NOT_PUBLIC), ("/redirect/canary-307", NOT_PUBLIC), ("/redirect/canary-308", NOT_PUBLIC),
-    ("/redirect/two-hops", NOT_PUBLIC), ("/redirect/metadata", NOT_PUBLIC), ("/redirect/metadata-v6", NOT_PUBLIC),
-    ("/redirect/private", NOT_PUBLIC), ("/redirect/file", INVALID), ("/redirect/gopher", INVALID),
+    ("/redirect/canary", NOT_PUBLIC),
+    ("/redirect/canary-decimal", NOT_PUBLIC),
+    ("/redirect/canary-hex", NOT_PUBLIC),
+    ("/redirect/canary-v6-mapped", NOT_PUBLIC),
+    ("/redirect/canary-localhost", NOT_PUBLIC),
+    ("/redirect/canary-protocol-relative", NOT_PUBLIC),
+    ("/redirect/canary-301", NOT_PUBLIC),
+    ("/redirect/canary-303", NOT_PUBLIC),
+    ("/redirect/canary-307", NOT_PUBLIC),
+    ("/redirect/canary-308", NOT_PUBLIC),
+    ("/redirect/two-hops", NOT_PUBLIC),
+    ("/redirect/metadata", NOT_PUBLIC),
+    ("/redirect/metadata-v6", NOT_PUBLIC),
+    ("/redirect/private", NOT_PUBLIC),
+    ("/redirect/file", INVALID),
+    ("/redirect/gopher", INVALID),
     ("/redirect/userinfo", INVALID),
 ]
 
@@ -255,9 +375,12 @@ def test_redirect_into_private_space_is_refused(path: str, code: str, hostile_si
     assert not hostile_site.canary.touched
 
 
-def test_a_scan_whose_target_redirects_into_private_space_fails_only_those_path_runs(hostile_site: HostileServer):
-    report = asyncio.run(engine.run_scan(hostile_site.url("/redirect/canary"), "quick", ONLY_FIXTURE,
-                                         resolver=table_resolver))
+def test_a_scan_whose_target_redirects_into_private_space_fails_only_those_path_runs(
+    hostile_site: HostileServer,
+):
+    report = asyncio.run(
+        engine.run_scan(hostile_site.url("/redirect/canary"), "quick", ONLY_FIXTURE, resolver=table_resolver)
+    )
     runs = [r for r in report["path_runs"] if r["path"] == "/redirect/canary"]
     assert runs and all(r["error"] and r["error"]["code"] == NOT_PUBLIC for r in runs)
     assert not hostile_site.canary.touched
@@ -273,6 +396,7 @@ def test_endless_redirects_stop_at_the_cap(hostile_site: HostileServer):
 
 
 # --- hostile bodies and timing -----------------------------------------------------------------------------
+
 
 def test_oversized_body_is_cut_at_the_cap(hostile_site: HostileServer):
     cap = 256 * 1024
@@ -304,6 +428,7 @@ def test_a_silent_server_is_ended_by_the_read_timeout(hostile_site: HostileServe
 
 
 # --- DNS rebinding: the answer changes between check and connect -------------------------------------------
+
 
 class RebindingResolver:
     """First answer: the allowed fixture (127.0.0.2). Every later answer: the canary (127.0.0.1),
@@ -352,11 +477,18 @@ def test_rebinding_cannot_move_a_webhook_delivery(hostile_site: HostileServer, l
 
     resolver = RebindingResolver()
     url = f"http://rebind.hostile.test:{hostile_site.port}/ok"
-    target, addresses = urls.guard_endpoint(url, resolver=resolver)        # creation: 127.0.0.2, accepted
+    target, addresses = urls.guard_endpoint(url, resolver=resolver)  # creation: 127.0.0.2, accepted
     assert addresses == [ipaddress.ip_address(FIXTURE_HOST)]
     transport = RecordingTransport()
-    result = delivery.send_attempt(url, signing.generate_secret(), "evt_rebind", b"{}", timeout=2.0,
-                                   resolver=resolver, transport=transport)  # delivery: now 127.0.0.1
+    result = delivery.send_attempt(
+        url,
+        signing.generate_secret(),
+        "evt_rebind",
+        b"{}",
+        timeout=2.0,
+        resolver=resolver,
+        transport=transport,
+    )  # delivery: now 127.0.0.1
     assert result.status_code is None and result.error.startswith(NOT_PUBLIC + ":")
     assert transport.sent == []
     assert not hostile_site.canary.touched
@@ -366,8 +498,15 @@ def test_a_webhook_connects_to_the_address_it_checked(hostile_site: HostileServe
     """Resolution inside one attempt happens once: the POST goes to the checked 127.0.0.2."""
     transport = RecordingTransport()
     before = len(hostile_site.requests_for("/ok"))
-    result = delivery.send_attempt(f"http://rebind.hostile.test:{hostile_site.port}/ok", signing.generate_secret(),
-                                   "evt_pinned", b"{}", timeout=2.0, resolver=RebindingResolver(), transport=transport)
+    result = delivery.send_attempt(
+        f"http://rebind.hostile.test:{hostile_site.port}/ok",
+        signing.generate_secret(),
+        "evt_pinned",
+        b"{}",
+        timeout=2.0,
+        resolver=RebindingResolver(),
+        transport=transport,
+    )
     assert result.delivered
     assert [u.split("/")[2] for u in transport.sent] == [f"{FIXTURE_HOST}:{hostile_site.port}"]
     assert len(hostile_site.requests_for("/ok")) == before + 1
@@ -376,14 +515,21 @@ def test_a_webhook_connects_to_the_address_it_checked(hostile_site: HostileServe
 
 def test_a_webhook_redirect_is_never_followed(hostile_site: HostileServer, local_webhooks: None):
     transport = RecordingTransport()
-    result = delivery.send_attempt(hostile_site.url("/redirect/canary"), signing.generate_secret(), "evt_redirect",
-                                   b"{}", timeout=2.0, transport=transport)
+    result = delivery.send_attempt(
+        hostile_site.url("/redirect/canary"),
+        signing.generate_secret(),
+        "evt_redirect",
+        b"{}",
+        timeout=2.0,
+        transport=transport,
+    )
     assert result.status_code == 302 and not result.delivered
     assert len(transport.sent) == 1
     assert not hostile_site.canary.touched
 
 
 def test_a_silent_webhook_receiver_is_cut_off(hostile_site: HostileServer, local_webhooks: None):
-    result = delivery.send_attempt(hostile_site.url("/silent"), signing.generate_secret(), "evt_silent", b"{}",
-                                   timeout=0.5)
+    result = delivery.send_attempt(
+        hostile_site.url("/silent"), signing.generate_secret(), "evt_silent", b"{}", timeout=0.5
+    )
     assert result.status_code is None and result.error.startswith("timeout")

@@ -56,17 +56,43 @@ def _complete(scan_job_id: str, secret_marker: str) -> None:
 
     scans.mark_running(scan_job_id)
     runs = scans.put_path_runs(scan_job_id, [{"path": "/", "profile": "browser"}])
-    scans.update_path_run(scan_job_id, runs[0]["path_run_id"], status="completed", outcome="served",
-                          http_status=200, duration_ms=12)
-    finding = {"finding_id": "fnd_b", "fingerprint": f"{secret_marker}:fp", "category": "bot_defense",
-               "measure": "captcha", "status": "present", "severity": "low", "confidence": 0.9,
-               "title": secret_marker, "summary": secret_marker, "vendor": "recaptcha", "layer": "client",
-               "paths": ["/"], "profiles": ["browser"], "evidence": [{"signal": "script", "name": "x"}],
-               "recommendation": "none"}
-    report = {"schema_version": "1", "scan_job_id": scan_job_id, "ruleset_version": "test",
-              "summary": {"posture": "basic", "score": 40}, "findings": [finding], "marker": secret_marker}
+    scans.update_path_run(
+        scan_job_id,
+        runs[0]["path_run_id"],
+        status="completed",
+        outcome="served",
+        http_status=200,
+        duration_ms=12,
+    )
+    finding = {
+        "finding_id": "fnd_b",
+        "fingerprint": f"{secret_marker}:fp",
+        "category": "bot_defense",
+        "measure": "captcha",
+        "status": "present",
+        "severity": "low",
+        "confidence": 0.9,
+        "title": secret_marker,
+        "summary": secret_marker,
+        "vendor": "recaptcha",
+        "layer": "client",
+        "paths": ["/"],
+        "profiles": ["browser"],
+        "evidence": [{"signal": "script", "name": "x"}],
+        "recommendation": "none",
+    }
+    report = {
+        "schema_version": "1",
+        "scan_job_id": scan_job_id,
+        "ruleset_version": "test",
+        "summary": {"posture": "basic", "score": 40},
+        "findings": [finding],
+        "marker": secret_marker,
+    }
     key = reports.put_report(scan_job_id, report)
-    assert scans.mark_completed(scan_job_id, report_key=key, ruleset_version="test", summary=report["summary"])
+    assert scans.mark_completed(
+        scan_job_id, report_key=key, ruleset_version="test", summary=report["summary"]
+    )
 
 
 def _tenant(stack: SecurityStack, name: str) -> Tenant:
@@ -79,19 +105,31 @@ def _tenant(stack: SecurityStack, name: str) -> Tenant:
     mcp = credentials.create_mcp_token(wid, f"{name} agent")
     tenant = Tenant(wid, key["key"], key["api_key_id"], session["token"], mcp["token"], {})
     client, auth = stack.client, tenant.bearer()
-    done = client.post("/api/v1/scans", headers=auth, json={"target_url": f"https://{name}-done.example.com/"})
+    done = client.post(
+        "/api/v1/scans", headers=auth, json={"target_url": f"https://{name}-done.example.com/"}
+    )
     assert done.status_code == 202, done.text
     tenant.ids["scan"] = done.json()["scan_job_id"]
     _complete(tenant.ids["scan"], f"SECRET-OF-{name}")
     shared = client.post(f"/api/v1/scans/{tenant.ids['scan']}/share", headers=auth)
     assert shared.status_code == 201, shared.text
-    running = client.post("/api/v1/scans", headers=auth,
-                          json={"target_url": f"https://{name}-watched.example.com/", "enroll_monitoring": True})
+    running = client.post(
+        "/api/v1/scans",
+        headers=auth,
+        json={"target_url": f"https://{name}-watched.example.com/", "enroll_monitoring": True},
+    )
     assert running.status_code == 202, running.text
     tenant.ids["running_scan"] = running.json()["scan_job_id"]
     tenant.ids["monitored_url"] = running.json()["monitoring"]["monitored_url_id"]
-    hook = client.post("/api/v1/webhooks", headers=auth, json={
-        "label": f"{name} hook", "url": f"https://hooks.{name}.example.com/in", "event_types": ["scan.completed"]})
+    hook = client.post(
+        "/api/v1/webhooks",
+        headers=auth,
+        json={
+            "label": f"{name} hook",
+            "url": f"https://hooks.{name}.example.com/in",
+            "event_types": ["scan.completed"],
+        },
+    )
     assert hook.status_code == 201, hook.text
     tenant.ids["webhook"] = hook.json()["webhook_id"]
     test_event = client.post(f"/api/v1/webhooks/{tenant.ids['webhook']}/test", headers=auth)
@@ -141,20 +179,33 @@ ROUTE_CASES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/api-keys/{api_key_id}"): "api_key",
 }
 # Request bodies for routes that need one (without, the body validation would answer first).
-ROUTE_BODIES: dict[tuple[str, str], dict[str, Any]] = {("PATCH", "/api/v1/webhooks/{webhook_id}"): {"label": "renamed"}}
+ROUTE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): {"label": "renamed"}
+}
 # Not called by the owner control: destructive, or naming a second id the fixture does not have.
 NOT_CONTROLLED = {("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")}
 # Routes that change what they name: A's attempts on B's ids are checked, the owner control is not run.
-CHANGING_ROUTES = {("PATCH", "/api/v1/monitoring/{monitored_url_id}"),
-                   ("POST", "/api/v1/monitoring/{monitored_url_id}/rescan"),
-                   ("POST", "/api/v1/scans/{scan_job_id}/cancel")}
+CHANGING_ROUTES = {
+    ("PATCH", "/api/v1/monitoring/{monitored_url_id}"),
+    ("POST", "/api/v1/monitoring/{monitored_url_id}/rescan"),
+    ("POST", "/api/v1/scans/{scan_job_id}/cancel"),
+}
 # Routes with a path parameter that are deliberately not tenant-scoped.
 PUBLIC_ROUTES = {("GET", "/api/v1/sample-reports/{tab_id}")}
 # Listings: A's view must not contain any of B's ids or URLs.
-LIST_ROUTES = ["/api/v1/scans", "/api/v1/webhooks", "/api/v1/monitoring", "/api/v1/api-keys", "/api/v1/audit-log"]
+LIST_ROUTES = [
+    "/api/v1/scans",
+    "/api/v1/webhooks",
+    "/api/v1/monitoring",
+    "/api/v1/api-keys",
+    "/api/v1/audit-log",
+]
 # Extra ways of naming B's resources (the running scan too, and a cursor).
-EXTRA_READS = ["/api/v1/scans/{running_scan}", "/api/v1/scans/{running_scan}/findings",
-               "/api/v1/scans/{running_scan}/report"]
+EXTRA_READS = [
+    "/api/v1/scans/{running_scan}",
+    "/api/v1/scans/{running_scan}/findings",
+    "/api/v1/scans/{running_scan}/report",
+]
 
 
 def _openapi_parametrized(client: Any) -> set[tuple[str, str]]:
@@ -180,13 +231,20 @@ def test_every_parametrized_route_is_covered(tenants: Tenants):
 
 
 def _fill(path: str, ids: dict[str, str], which: str) -> str:
-    filled = path[: path.index("{")] + ids[which] + path[path.index("}") + 1:]
+    filled = path[: path.index("{")] + ids[which] + path[path.index("}") + 1 :]
     return filled.replace("{delivery_id}", "dlv_00000000000000000000000000")
 
 
 def _b_secrets(t: Tenants) -> list[str]:
     """Strings that would reveal B: its ids, workspace, URLs and report marker."""
-    return [*t.b.ids.values(), t.b.workspace_id, "bravo-done", "bravo-watched", "hooks.bravo", "SECRET-OF-bravo"]
+    return [
+        *t.b.ids.values(),
+        t.b.workspace_id,
+        "bravo-done",
+        "bravo-watched",
+        "hooks.bravo",
+        "SECRET-OF-bravo",
+    ]
 
 
 def _assert_not_found(response: Any, t: Tenants) -> None:
@@ -212,8 +270,9 @@ def _auth(t: Tenant, credential: str, method: str) -> dict[str, Any]:
 def test_a_cannot_reach_b_resources(tenants: Tenants, method: str, path: str, credential: str):
     t = tenants
     url = _fill(path, t.b.ids, ROUTE_CASES[(method, path)])
-    response = t.stack.client.request(method, url, json=ROUTE_BODIES.get((method, path)),
-                                      **_auth(t.a, credential, method))
+    response = t.stack.client.request(
+        method, url, json=ROUTE_BODIES.get((method, path)), **_auth(t.a, credential, method)
+    )
     _assert_not_found(response, t)
 
 
@@ -224,15 +283,20 @@ def test_a_cannot_read_b_running_scan(tenants: Tenants, path: str):
     _assert_not_found(t.stack.client.get(url, headers=t.a.bearer()), t)
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(c for c in ROUTE_CASES
-                                                    if c[0] != "DELETE" and c not in NOT_CONTROLLED
-                                                    and c not in CHANGING_ROUTES))
+@pytest.mark.parametrize(
+    ("method", "path"),
+    sorted(
+        c for c in ROUTE_CASES if c[0] != "DELETE" and c not in NOT_CONTROLLED and c not in CHANGING_ROUTES
+    ),
+)
 def test_the_same_route_works_for_its_owner(tenants: Tenants, method: str, path: str):
     """The control: A's own ids on the same routes are found, so the 404 above is about tenancy.
     Destructive routes are not called; B's resources are checked intact below instead."""
     t = tenants
     url = _fill(path, t.a.ids, ROUTE_CASES[(method, path)])
-    response = t.stack.client.request(method, url, headers=t.a.bearer(), json=ROUTE_BODIES.get((method, path)))
+    response = t.stack.client.request(
+        method, url, headers=t.a.bearer(), json=ROUTE_BODIES.get((method, path))
+    )
     assert response.status_code in (200, 201, 202), (response.status_code, response.text)
 
 
@@ -242,7 +306,9 @@ def test_b_resources_survive_a_destructive_calls(tenants: Tenants):
     client, b = t.stack.client, t.b.bearer()
     assert client.get(f"/api/v1/webhooks/{t.b.ids['webhook']}", headers=b).status_code == 200
     assert client.get("/api/v1/api-keys", headers={"Authorization": f"Bearer {t.b.key}"}).status_code == 200
-    assert t.b.ids["api_key"] in {k["api_key_id"] for k in client.get("/api/v1/api-keys", headers=b).json()["data"]}
+    assert t.b.ids["api_key"] in {
+        k["api_key_id"] for k in client.get("/api/v1/api-keys", headers=b).json()["data"]
+    }
     monitoring = client.get("/api/v1/monitoring", headers=b).json()
     assert t.b.ids["monitored_url"] in {m["monitored_url_id"] for m in monitoring["data"]}
     detail = client.get(f"/api/v1/monitoring/{t.b.ids['monitored_url']}", headers=b).json()
@@ -267,7 +333,9 @@ def test_a_listings_never_contain_b(tenants: Tenants, path: str):
 
 def test_a_cursor_naming_b_scan_reveals_nothing(tenants: Tenants):
     t = tenants
-    response = t.stack.client.get("/api/v1/scans", params={"starting_after": t.b.ids["scan"]}, headers=t.a.bearer())
+    response = t.stack.client.get(
+        "/api/v1/scans", params={"starting_after": t.b.ids["scan"]}, headers=t.a.bearer()
+    )
     assert response.status_code in (200, 422)
     for secret in _b_secrets(t):
         assert secret not in response.text
@@ -282,8 +350,11 @@ def test_b_key_cannot_be_revoked_by_a_and_still_works(tenants: Tenants):
 
 # --- MCP ------------------------------------------------------------------------------------------
 
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
-               "MCP-Protocol-Version": "2025-06-18"}
+MCP_HEADERS = {
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+    "MCP-Protocol-Version": "2025-06-18",
+}
 # tool -> arguments naming B's resource ({scan} is filled with B's completed scan id)
 MCP_ID_TOOLS: dict[str, dict[str, Any]] = {
     "get_scan_status": {"scan_job_id": "{scan}"},
@@ -297,8 +368,9 @@ MCP_NO_ID_TOOLS = {"create_api_key", "create_scan", "list_monitoring_subscriptio
 
 def _mcp(client: Any, token: str, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     message = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
-    response = client.post("/mcp", headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"},
-                           content=json.dumps(message))
+    response = client.post(
+        "/mcp", headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"}, content=json.dumps(message)
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -310,7 +382,9 @@ def test_every_mcp_tool_with_an_id_is_covered(tenants: Tenants):
     for tool in tools:
         id_args = {p for p in tool["inputSchema"].get("properties", {}) if p.endswith("_id")}
         if id_args:
-            assert tool["name"] in MCP_ID_TOOLS, f"MCP tool {tool['name']} takes {id_args} but has no isolation case"
+            assert tool["name"] in MCP_ID_TOOLS, (
+                f"MCP tool {tool['name']} takes {id_args} but has no isolation case"
+            )
 
 
 @pytest.mark.parametrize("token_kind", ["api_key", "mcp_token"])
@@ -332,14 +406,20 @@ def test_mcp_tools_give_a_not_found_for_b_resources(tenants: Tenants, tool: str,
 def test_mcp_tools_work_for_the_owner(tenants: Tenants, tool: str):
     t = tenants
     arguments = {k: (t.a.ids["scan"] if v == "{scan}" else v) for k, v in MCP_ID_TOOLS[tool].items()}
-    result = _mcp(t.stack.client, t.a.mcp_token, "tools/call", {"name": tool, "arguments": arguments})["result"]
+    result = _mcp(t.stack.client, t.a.mcp_token, "tools/call", {"name": tool, "arguments": arguments})[
+        "result"
+    ]
     assert not result.get("isError"), result
 
 
 def test_mcp_monitoring_list_shows_only_a(tenants: Tenants):
     t = tenants
-    result = _mcp(t.stack.client, t.a.mcp_token, "tools/call",
-                  {"name": "list_monitoring_subscriptions", "arguments": {}})["result"]
+    result = _mcp(
+        t.stack.client,
+        t.a.mcp_token,
+        "tools/call",
+        {"name": "list_monitoring_subscriptions", "arguments": {}},
+    )["result"]
     text = json.dumps(result)
     assert t.a.ids["monitored_url"] in text
     for secret in _b_secrets(t):

@@ -19,6 +19,12 @@ def record(principal: Principal, action: str, target: str, details: dict[str, An
     """Writes one audit record for ``principal``'s workspace and returns its id (``aud_…``). URLs in
     ``details`` are stored with their query values redacted (``botscope.redaction``)."""
     return audit_store.put_record(
-        principal.workspace_id, actor_type=principal.actor_type, actor_id=principal.actor_id, action=action,
-        target=target, request_id=principal.request_id, source_ip=principal.source_ip,
-        details=redact_urls_in(details) if details else details)
+        principal.workspace_id,
+        actor_type=principal.actor_type,
+        actor_id=principal.actor_id,
+        action=action,
+        target=target,
+        request_id=principal.request_id,
+        source_ip=principal.source_ip,
+        details=redact_urls_in(details) if details else details,
+    )

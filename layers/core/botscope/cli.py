@@ -54,45 +54,87 @@ def _condition(value: str) -> Condition:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="botscope", description="Audit a website's anti-bot and anti-agent measures.")
+    parser = argparse.ArgumentParser(
+        prog="botscope", description="Audit a website's anti-bot and anti-agent measures."
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    scan = commands.add_parser("scan", help="scan one URL and print the report",
-                               description="Scan one URL with every client profile and print the report.",
-                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    scan = commands.add_parser(
+        "scan",
+        help="scan one URL and print the report",
+        description="Scan one URL with every client profile and print the report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     scan.add_argument("url", help="the page to scan (http or https)")
-    scan.add_argument("--mode", choices=("full", "quick"), default="full",
-                      help="full: the page, the policy files and discovered critical paths; quick: the page and "
-                           "the policy files (default: full, as in the API and the MCP tool)")
-    scan.add_argument("--format", "-f", choices=FORMATS, default=None,
-                      help="text (default): a readable summary; json: the API's report object; markdown: a job "
-                           "summary or pull-request comment; html: the report page; sarif: SARIF 2.1.0 for code "
-                           "scanning; junit: JUnit XML for CI test reports")
+    scan.add_argument(
+        "--mode",
+        choices=("full", "quick"),
+        default="full",
+        help="full: the page, the policy files and discovered critical paths; quick: the page and "
+        "the policy files (default: full, as in the API and the MCP tool)",
+    )
+    scan.add_argument(
+        "--format",
+        "-f",
+        choices=FORMATS,
+        default=None,
+        help="text (default): a readable summary; json: the API's report object; markdown: a job "
+        "summary or pull-request comment; html: the report page; sarif: SARIF 2.1.0 for code "
+        "scanning; junit: JUnit XML for CI test reports",
+    )
     scan.add_argument("--json", action="store_true", help="same as --format json")
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
-    scan.add_argument("--fail-on", metavar="CONDITION", action="append", type=_condition, default=[],
-                      help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP)
-    scan.add_argument("--allow-private", metavar="CIDR", action="append", type=_cidr_list, default=[],
-                      help="let the scan reach this non-public range (repeatable or comma separated; "
-                           "for local tests and demos). BOTSCOPE_ALLOW_PRIVATE_TARGETS adds to it.")
+    scan.add_argument(
+        "--fail-on",
+        metavar="CONDITION",
+        action="append",
+        type=_condition,
+        default=[],
+        help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP,
+    )
+    scan.add_argument(
+        "--allow-private",
+        metavar="CIDR",
+        action="append",
+        type=_cidr_list,
+        default=[],
+        help="let the scan reach this non-public range (repeatable or comma separated; "
+        "for local tests and demos). BOTSCOPE_ALLOW_PRIVATE_TARGETS adds to it.",
+    )
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    scan.add_argument("--render", action=argparse.BooleanOptionalAction, default=None,
-                      help="also load the page (full: and each critical path) in headless Chromium through the "
-                           "egress guard; default: on for full, off for quick (--no-render turns it off)")
+    scan.add_argument(
+        "--render",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also load the page (full: and each critical path) in headless Chromium through the "
+        "egress guard; default: on for full, off for quick (--no-render turns it off)",
+    )
     scan.set_defaults(handler=_cmd_scan)
-    again = commands.add_parser("render", help="render a saved JSON report in another format",
-                                description="Render a report saved with --format json (or fetched from "
-                                            "GET /api/v1/scans/{id}/report) in another format, without scanning again.",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    again = commands.add_parser(
+        "render",
+        help="render a saved JSON report in another format",
+        description="Render a report saved with --format json (or fetched from "
+        "GET /api/v1/scans/{id}/report) in another format, without scanning again.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     again.add_argument("report", help="the JSON report file ('-' for stdin)")
     again.add_argument("--format", "-f", choices=FORMATS, default="text", help="as for scan (default: text)")
     again.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
-    again.add_argument("--fail-on", metavar="CONDITION", action="append", type=_condition, default=[],
-                       help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP)
+    again.add_argument(
+        "--fail-on",
+        metavar="CONDITION",
+        action="append",
+        type=_condition,
+        default=[],
+        help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP,
+    )
     again.set_defaults(handler=_cmd_render, json=False)
     return parser
 
 
 # --- progress ------------------------------------------------------------------------------------
+
 
 class Progress:
     """Path-run progress on stderr: one rewritten line on a terminal, one line per finished run
@@ -141,6 +183,7 @@ class Progress:
 
 # --- summary -------------------------------------------------------------------------------------
 
+
 def _table(rows: list[list[str]], headers: list[str]) -> str:
     cells = [headers, *rows]
     widths = [max(len(str(row[i])) for row in cells) for i in range(len(headers))]
@@ -159,51 +202,102 @@ def render_summary(report: dict[str, Any]) -> str:
         f"Measures: {', '.join(summary.get('measures_present') or []) or 'none'}",
         "",
         "Path runs",
-        _table([[r.get("path", ""), r.get("profile", ""), str(r.get("outcome") or "-"),
-                 str(r.get("http_status") or "-"), str(r.get("duration_ms") or "-"),
-                 (r.get("error") or {}).get("code", "")] for r in report.get("path_runs") or []],
-               ["path", "profile", "outcome", "status", "ms", "error"]),
+        _table(
+            [
+                [
+                    r.get("path", ""),
+                    r.get("profile", ""),
+                    str(r.get("outcome") or "-"),
+                    str(r.get("http_status") or "-"),
+                    str(r.get("duration_ms") or "-"),
+                    (r.get("error") or {}).get("code", ""),
+                ]
+                for r in report.get("path_runs") or []
+            ],
+            ["path", "profile", "outcome", "status", "ms", "error"],
+        ),
     ]
     detections = report.get("detections") or []
     if detections:
-        out += ["", "Detections", _table(
-            [[d.get("vendor") or "-", d.get("product") or "-", d.get("measure", ""), d.get("layer", ""),
-              f"{d.get('confidence', 0):.2f}" if isinstance(d.get("confidence"), int | float) else str(d.get("confidence")),
-              ", ".join(d.get("paths") or [])] for d in detections],
-            ["vendor", "product", "measure", "layer", "confidence", "paths"])]
+        out += [
+            "",
+            "Detections",
+            _table(
+                [
+                    [
+                        d.get("vendor") or "-",
+                        d.get("product") or "-",
+                        d.get("measure", ""),
+                        d.get("layer", ""),
+                        f"{d.get('confidence', 0):.2f}"
+                        if isinstance(d.get("confidence"), int | float)
+                        else str(d.get("confidence")),
+                        ", ".join(d.get("paths") or []),
+                    ]
+                    for d in detections
+                ],
+                ["vendor", "product", "measure", "layer", "confidence", "paths"],
+            ),
+        ]
     policy = report.get("policy") or {}
     robots = policy.get("robots_txt") or {}
     agents = robots.get("ai_agents") or {}
     counts: dict[str, int] = {}
     for treatment in agents.values():
         counts[treatment] = counts.get(treatment, 0) + 1
-    flags = [name for name, present in (
-        ("llms.txt", (policy.get("llms_txt") or {}).get("present")),
-        ("ai.txt", (policy.get("ai_txt") or {}).get("present")),
-        ("TDMRep", (policy.get("tdmrep") or {}).get("present")),
-        ("Web Bot Auth directory", (policy.get("web_bot_auth") or {}).get("directory_present")),
-    ) if present]
-    out += ["", "Policy",
-            f"  robots.txt: {'present' if robots.get('present') else 'absent'}"
-            + (f", managed by {robots['managed_by']}" if robots.get("managed_by") else "")
-            + (f"; AI agents: {', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}" if counts else ""),
-            f"  content signals: {policy.get('content_signals') or 'none'}",
-            f"  other files: {', '.join(flags) or 'none'}"]
+    flags = [
+        name
+        for name, present in (
+            ("llms.txt", (policy.get("llms_txt") or {}).get("present")),
+            ("ai.txt", (policy.get("ai_txt") or {}).get("present")),
+            ("TDMRep", (policy.get("tdmrep") or {}).get("present")),
+            ("Web Bot Auth directory", (policy.get("web_bot_auth") or {}).get("directory_present")),
+        )
+        if present
+    ]
+    out += [
+        "",
+        "Policy",
+        f"  robots.txt: {'present' if robots.get('present') else 'absent'}"
+        + (f", managed by {robots['managed_by']}" if robots.get("managed_by") else "")
+        + (f"; AI agents: {', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}" if counts else ""),
+        f"  content signals: {policy.get('content_signals') or 'none'}",
+        f"  other files: {', '.join(flags) or 'none'}",
+    ]
     enforcement = report.get("enforcement") or []
     if enforcement:
-        out += ["", "Enforcement", _table(
-            [[e.get("agent_profile", ""), e.get("path", ""), str(e.get("declared", "")), str(e.get("observed", "")),
-              e.get("verdict", "")] for e in enforcement],
-            ["profile", "path", "declared", "observed", "verdict"])]
+        out += [
+            "",
+            "Enforcement",
+            _table(
+                [
+                    [
+                        e.get("agent_profile", ""),
+                        e.get("path", ""),
+                        str(e.get("declared", "")),
+                        str(e.get("observed", "")),
+                        e.get("verdict", ""),
+                    ]
+                    for e in enforcement
+                ],
+                ["profile", "path", "declared", "observed", "verdict"],
+            ),
+        ]
     findings = report.get("findings") or []
     if findings:
-        out += ["", "Findings", _table(
-            [[f.get("severity", ""), f.get("measure", ""), f.get("title", "")] for f in findings],
-            ["severity", "measure", "title"])]
+        out += [
+            "",
+            "Findings",
+            _table(
+                [[f.get("severity", ""), f.get("measure", ""), f.get("title", "")] for f in findings],
+                ["severity", "measure", "title"],
+            ),
+        ]
     return "\n".join(out) + "\n"
 
 
 # --- commands ------------------------------------------------------------------------------------
+
 
 def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from botscope.agent_identity import scan_signer
@@ -217,22 +311,34 @@ def _cmd_scan(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     try:
         from_env = get_settings().allowed_private_networks
     except ValueError:  # pydantic's ValidationError is a ValueError
-        stderr.write("botscope: BOTSCOPE_ALLOW_PRIVATE_TARGETS is not a comma-separated list of CIDR ranges\n")
+        stderr.write(
+            "botscope: BOTSCOPE_ALLOW_PRIVATE_TARGETS is not a comma-separated list of CIDR ranges\n"
+        )
         return EXIT_REJECTED
     policy = NetworkPolicy(tuple(dict.fromkeys(networks + from_env)))
     progress = Progress(stderr, enabled=not args.quiet)
     try:
         render = args.mode == "full" if args.render is None else args.render
-        report = asyncio.run(run_scan(args.url, args.mode, policy, on_progress=progress,
-                                      scan_job_id=new_id("scan"),
-                                      extra_ca_bundle=get_settings().extra_ca_bundle or None,
-                                      signer=scan_signer(), render=render))
+        report = asyncio.run(
+            run_scan(
+                args.url,
+                args.mode,
+                policy,
+                on_progress=progress,
+                scan_job_id=new_id("scan"),
+                extra_ca_bundle=get_settings().extra_ca_bundle or None,
+                signer=scan_signer(),
+                render=render,
+            )
+        )
     except (InvalidTarget, TargetNotPublic) as exc:
         progress.close()
         stderr.write(f"botscope: {exc.code}: {exc.message}\n")
         if isinstance(exc, TargetNotPublic):
-            stderr.write("botscope: to scan a site on this machine or a private network, allow its range, "
-                         "e.g. --allow-private 127.0.0.0/8 (or BOTSCOPE_ALLOW_PRIVATE_TARGETS)\n")
+            stderr.write(
+                "botscope: to scan a site on this machine or a private network, allow its range, "
+                "e.g. --allow-private 127.0.0.0/8 (or BOTSCOPE_ALLOW_PRIVATE_TARGETS)\n"
+            )
         return EXIT_REJECTED
     except BotScopeError as exc:
         progress.close()
@@ -294,7 +400,9 @@ def render(report: dict[str, Any], output_format: str, conditions: Sequence[Cond
     return render_summary(report)
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -92,9 +92,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
 
     # --- rate limits (issue 6): per credential, a fixed window counter; per workspace, running scans
-    rate_limit_requests: int = 300          # requests per credential per window (0 = unlimited)
+    rate_limit_requests: int = 300  # requests per credential per window (0 = unlimited)
     rate_limit_window_seconds: int = 60
-    max_concurrent_scans: int = 10          # running scans per workspace (0 = unlimited)
+    max_concurrent_scans: int = 10  # running scans per workspace (0 = unlimited)
 
     @field_validator("allow_private_targets")
     @classmethod

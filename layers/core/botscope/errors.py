@@ -11,8 +11,14 @@ class BotScopeError(Exception):
     code = "bad_request"
     title = "Bad request"
 
-    def __init__(self, message: str = "", *, code: str | None = None, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message or self.title)
         self.message = message or self.title
         if code:
@@ -65,6 +71,7 @@ class RateLimited(BotScopeError):
 
 
 # --- scans and monitoring (docs/api.md "Scans") ------------------------------------------------------
+
 
 class UrlNotMonitored(Forbidden):
     code, title = "url_not_monitored", "This URL is not under monitoring"

@@ -73,16 +73,22 @@ def check_request_rate(principal: Principal, *, now: float | None = None) -> Rat
             Key={"pk": f"RL#{principal.actor}", "sk": f"W#{window_start}"},
             UpdateExpression="ADD hits :one SET expires_at = :exp",
             ConditionExpression="attribute_not_exists(hits) OR hits < :quota",
-            ExpressionAttributeValues={":one": 1, ":quota": quota,
-                                       ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS},
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":quota": quota,
+                ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS,
+            },
             ReturnValues="UPDATED_NEW",
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
         state = RateLimitState(REQUEST_POLICY, quota, window, 0, reset)
-        raise _refuse(state, f"This credential made {quota} requests in the current {window}-second window; "
-                             f"retry after {reset} seconds.") from exc
+        raise _refuse(
+            state,
+            f"This credential made {quota} requests in the current {window}-second window; "
+            f"retry after {reset} seconds.",
+        ) from exc
     hits = int(updated["Attributes"]["hits"])
     return RateLimitState(REQUEST_POLICY, quota, window, max(0, quota - hits), reset)
 
@@ -120,11 +126,16 @@ def scan_limit_refusal(limit: int, running: int) -> RateLimited:
     """The 429 for a workspace at its concurrent-scan limit (the pre-check above, or a start that
     lost the race for the last lease: ``botscope.store.scans.claim_concurrency_lease``)."""
     state = RateLimitState(SCAN_POLICY, limit, SCAN_RETRY_AFTER_SECONDS, 0, SCAN_RETRY_AFTER_SECONDS)
-    return _refuse(state, f"Your workspace is already running {running} scans (the limit is {limit}); "
-                          "start this one when a scan finishes. Reading existing scans is not limited.")
+    return _refuse(
+        state,
+        f"Your workspace is already running {running} scans (the limit is {limit}); "
+        "start this one when a scan finishes. Reading existing scans is not limited.",
+    )
 
 
-def fixed_window_hit(counter: str, quota: int, window_seconds: int, *, now: float | None = None) -> int | None:
+def fixed_window_hit(
+    counter: str, quota: int, window_seconds: int, *, now: float | None = None
+) -> int | None:
     """Counts one hit on the fixed-window counter ``counter`` (``RL#<counter>`` / ``W#<start>``).
     Returns None when it fits, else the seconds until the window resets (the hit is not counted).
     ``quota <= 0`` means unlimited."""
@@ -138,8 +149,12 @@ def fixed_window_hit(counter: str, quota: int, window_seconds: int, *, now: floa
             Key={"pk": f"RL#{counter}", "sk": f"W#{window_start}"},
             UpdateExpression="ADD hits :one SET expires_at = :exp",
             ConditionExpression="attribute_not_exists(hits) OR hits < :quota",
-            ExpressionAttributeValues={":one": 1, ":quota": quota,
-                                       ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS})
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":quota": quota,
+                ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS,
+            },
+        )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise

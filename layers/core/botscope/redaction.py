@@ -44,8 +44,10 @@ def redact_url(url: str) -> str:
 def redact_urls_in(value: Any) -> Any:
     """A copy of ``value`` (dicts and lists, any depth) with the URLs under ``URL_KEYS`` redacted."""
     if isinstance(value, Mapping):
-        return {k: (redact_url(v) if k in URL_KEYS and isinstance(v, str) else redact_urls_in(v))
-                for k, v in value.items()}
+        return {
+            k: (redact_url(v) if k in URL_KEYS and isinstance(v, str) else redact_urls_in(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact_urls_in(v) for v in value]
     return value

@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-PUBLIC_IP = "93.184.215.14"      # a public unicast address; never contacted (the API only resolves)
+PUBLIC_IP = "93.184.215.14"  # a public unicast address; never contacted (the API only resolves)
 PRIVATE_IP = "10.0.0.7"
 
 
@@ -30,11 +30,21 @@ def executions(state_machine_arn: str) -> list[str]:
 
 
 SAMPLE_FINDING = {
-    "finding_id": "fnd_1", "fingerprint": "cloudflare:bot_management:edge", "category": "bot_defense",
-    "measure": "bot_management", "status": "present", "severity": "medium", "confidence": 0.9,
-    "title": "Cloudflare bot management", "summary": "Requests pass through Cloudflare's bot management.",
-    "vendor": "cloudflare", "layer": "edge", "paths": ["/"], "profiles": ["ai_crawler"],
-    "evidence": [{"signal": "cookie", "name": "__cf_bm"}], "recommendation": "None needed.",
+    "finding_id": "fnd_1",
+    "fingerprint": "cloudflare:bot_management:edge",
+    "category": "bot_defense",
+    "measure": "bot_management",
+    "status": "present",
+    "severity": "medium",
+    "confidence": 0.9,
+    "title": "Cloudflare bot management",
+    "summary": "Requests pass through Cloudflare's bot management.",
+    "vendor": "cloudflare",
+    "layer": "edge",
+    "paths": ["/"],
+    "profiles": ["ai_crawler"],
+    "evidence": [{"signal": "cookie", "name": "__cf_bm"}],
+    "recommendation": "None needed.",
 }
 
 
@@ -43,14 +53,36 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]] | None = None
     from botscope.store import reports, scans
 
     scans.mark_running(scan_job_id)
-    runs = scans.put_path_runs(scan_job_id, [{"path": "/", "profile": "browser"},
-                                             {"path": "/robots.txt", "profile": "browser", "kind": "policy"}])
-    scans.update_path_run(scan_job_id, runs[0]["path_run_id"], status="completed", outcome="served",
-                          http_status=200, duration_ms=40)
-    scans.update_path_run(scan_job_id, runs[1]["path_run_id"], status="failed", outcome="error",
-                          error={"code": "timeout", "message": "The path did not answer in time."})
-    report = {"scan_job_id": scan_job_id, "ruleset_version": "2026.11.1",
-              "findings": findings if findings is not None else [SAMPLE_FINDING], "summary": {"score": 0.75}}
+    runs = scans.put_path_runs(
+        scan_job_id,
+        [
+            {"path": "/", "profile": "browser"},
+            {"path": "/robots.txt", "profile": "browser", "kind": "policy"},
+        ],
+    )
+    scans.update_path_run(
+        scan_job_id,
+        runs[0]["path_run_id"],
+        status="completed",
+        outcome="served",
+        http_status=200,
+        duration_ms=40,
+    )
+    scans.update_path_run(
+        scan_job_id,
+        runs[1]["path_run_id"],
+        status="failed",
+        outcome="error",
+        error={"code": "timeout", "message": "The path did not answer in time."},
+    )
+    report = {
+        "scan_job_id": scan_job_id,
+        "ruleset_version": "2026.11.1",
+        "findings": findings if findings is not None else [SAMPLE_FINDING],
+        "summary": {"score": 0.75},
+    }
     key = reports.put_report(scan_job_id, report)
-    assert scans.mark_completed(scan_job_id, report_key=key, ruleset_version="2026.11.1", summary=report["summary"])
+    assert scans.mark_completed(
+        scan_job_id, report_key=key, ruleset_version="2026.11.1", summary=report["summary"]
+    )
     return report

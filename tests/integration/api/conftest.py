@@ -14,7 +14,9 @@ from tests.integration.api._support import fake_resolver
 
 
 @pytest.fixture
-def scan_api(api_client: Any, state_machine: str, atomic_dynamodb: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+def scan_api(
+    api_client: Any, state_machine: str, atomic_dynamodb: None, monkeypatch: pytest.MonkeyPatch
+) -> Any:
     """The API test client wired to the moto state machine and the fake resolver."""
     from botscope.service import scans as service
 

@@ -36,7 +36,9 @@ class LambdaContext:
 
 @pytest.fixture(scope="module")
 def handler_module() -> Any:
-    spec = importlib.util.spec_from_file_location("botscope_api_function", ROOT / "functions" / "api" / "app.py")
+    spec = importlib.util.spec_from_file_location(
+        "botscope_api_function", ROOT / "functions" / "api" / "app.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -63,8 +65,14 @@ def invoke(handler_module: Any, event: dict[str, Any]) -> tuple[int, dict[str, s
     return response["statusCode"], headers, json.loads(body) if body else None
 
 
-OWN_EVENTS = ["api_create_scan", "api_get_scan", "api_health", "api_list_scans", "api_scan_findings",
-              "api_scan_report"]
+OWN_EVENTS = [
+    "api_create_scan",
+    "api_get_scan",
+    "api_health",
+    "api_list_scans",
+    "api_scan_findings",
+    "api_scan_report",
+]
 
 
 def test_every_api_event_is_a_valid_http_api_v2_event():
@@ -104,8 +112,9 @@ def test_committed_events_carry_no_working_key(handler_module, aws):
     assert headers["content-type"].startswith("application/problem+json")
 
 
-def test_scan_lifecycle_through_the_lambda_handler(handler_module, state_machine, atomic_dynamodb, workspace_factory,
-                                                   monkeypatch):
+def test_scan_lifecycle_through_the_lambda_handler(
+    handler_module, state_machine, atomic_dynamodb, workspace_factory, monkeypatch
+):
     from botscope.service import scans as service
 
     from tests.integration.api._support import fake_resolver
@@ -143,8 +152,9 @@ def test_scan_lifecycle_through_the_lambda_handler(handler_module, state_machine
     # The audit trail records the source IP API Gateway saw.
     from botscope.store.table import table
 
-    audit = table().query(KeyConditionExpression="pk = :pk",
-                          ExpressionAttributeValues={":pk": f"WS#{ws['workspace_id']}#AUDIT"})["Items"]
+    audit = table().query(
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"WS#{ws['workspace_id']}#AUDIT"}
+    )["Items"]
     actions = sorted(a["action"] for a in audit)
     assert actions == ["monitoring.enrolled", "scan.started"]
     assert {a["source_ip"] for a in audit} == {"198.51.100.23"}

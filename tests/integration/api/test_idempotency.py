@@ -47,8 +47,11 @@ def test_a_key_still_in_flight_is_409_until_its_lease_lapses(scan_api, workspace
     assert response.headers["retry-after"] == "1"
 
     # The holder died (e.g. a Lambda timeout): after the lease a retry takes the key over.
-    table().update_item(Key={"pk": f"WS#{ws['workspace_id']}", "sk": "IDEM#busy"},
-                        UpdateExpression="SET lease_expires_at = :past", ExpressionAttributeValues={":past": 1})
+    table().update_item(
+        Key={"pk": f"WS#{ws['workspace_id']}", "sk": "IDEM#busy"},
+        UpdateExpression="SET lease_expires_at = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
     assert post(scan_api, key, body, "busy").status_code == 202
 
 
@@ -79,8 +82,11 @@ def test_an_expired_record_is_a_new_request(scan_api, workspace_factory):
     first = post(scan_api, key, body, "old")
     complete_scan(first.json()["scan_job_id"])
     # 24 h later (DynamoDB's TTL deletes lazily: the reader must ignore the expired record itself).
-    table().update_item(Key={"pk": f"WS#{ws['workspace_id']}", "sk": "IDEM#old"},
-                        UpdateExpression="SET expires_at = :past", ExpressionAttributeValues={":past": 1})
+    table().update_item(
+        Key={"pk": f"WS#{ws['workspace_id']}", "sk": "IDEM#old"},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
     again = post(scan_api, key, body, "old")
     assert again.status_code == 202 and again.json()["scan_job_id"] != first.json()["scan_job_id"]
 

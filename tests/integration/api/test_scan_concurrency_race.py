@@ -17,17 +17,23 @@ def limit_of(monkeypatch):
     def set_limit(limit: int) -> None:
         monkeypatch.setenv("BOTSCOPE_MAX_CONCURRENT_SCANS", str(limit))
         reset_settings()
+
     yield set_limit
     reset_settings()
 
 
 @pytest.mark.parametrize(("starts", "limit"), [(25, 10), (40, 10), (4, 10)])
-def test_parallel_starts_accept_exactly_the_free_slots(scan_api, workspace_factory, state_machine, limit_of,
-                                                       starts, limit):
+def test_parallel_starts_accept_exactly_the_free_slots(
+    scan_api, workspace_factory, state_machine, limit_of, starts, limit
+):
     limit_of(limit)
     ws, key = workspace_factory("enterprise")
-    results = run_together(starts, lambda n: scan_api.post(
-        "/api/v1/scans", json={"target_url": f"https://c{n}.example.com/"}, headers=bearer(key)))
+    results = run_together(
+        starts,
+        lambda n: scan_api.post(
+            "/api/v1/scans", json={"target_url": f"https://c{n}.example.com/"}, headers=bearer(key)
+        ),
+    )
     accepted = [r for r in results if r.status_code == 202]
     refused = [r for r in results if r.status_code != 202]
     assert len(accepted) == min(starts, limit), sorted(r.status_code for r in results)
@@ -41,9 +47,14 @@ def test_parallel_starts_accept_exactly_the_free_slots(scan_api, workspace_facto
 def test_a_refused_enrolling_start_returns_its_monitoring_slot(scan_api, workspace_factory, limit_of):
     limit_of(3)
     ws, key = workspace_factory("growth", monitor_slots_limit=20)
-    results = run_together(12, lambda n: scan_api.post(
-        "/api/v1/scans", json={"target_url": f"https://m{n}.example.com/", "enroll_monitoring": True},
-        headers=bearer(key)))
+    results = run_together(
+        12,
+        lambda n: scan_api.post(
+            "/api/v1/scans",
+            json={"target_url": f"https://m{n}.example.com/", "enroll_monitoring": True},
+            headers=bearer(key),
+        ),
+    )
     assert sorted(r.status_code for r in results) == [202] * 3 + [429] * 9
     assert monitoring.slots(ws["workspace_id"])["used"] == 3
 
@@ -54,10 +65,16 @@ def test_every_end_of_a_scan_frees_its_lease(scan_api, workspace_factory, limit_
     limit_of(3)
     ws, key = workspace_factory("enterprise")
     wsid = ws["workspace_id"]
-    ids = [scan_api.post("/api/v1/scans", json={"target_url": f"https://e{n}.example.com/"},
-                         headers=bearer(key)).json()["scan_job_id"] for n in range(3)]
+    ids = [
+        scan_api.post(
+            "/api/v1/scans", json={"target_url": f"https://e{n}.example.com/"}, headers=bearer(key)
+        ).json()["scan_job_id"]
+        for n in range(3)
+    ]
     assert scans.held_concurrency_leases(wsid) == 3
-    blocked = scan_api.post("/api/v1/scans", json={"target_url": "https://x.example.com/"}, headers=bearer(key))
+    blocked = scan_api.post(
+        "/api/v1/scans", json={"target_url": "https://x.example.com/"}, headers=bearer(key)
+    )
     assert blocked.status_code == 429
 
     assert scans.mark_completed(ids[0], report_key="k", ruleset_version="v", summary=None)
@@ -67,8 +84,10 @@ def test_every_end_of_a_scan_frees_its_lease(scan_api, workspace_factory, limit_
     assert scans.held_concurrency_leases(wsid) == 0
     assert not scans.release_concurrency_lease(wsid, ids[0])  # idempotent
 
-    again = [scan_api.post("/api/v1/scans", json={"target_url": f"https://f{n}.example.com/"},
-                           headers=bearer(key)) for n in range(4)]
+    again = [
+        scan_api.post("/api/v1/scans", json={"target_url": f"https://f{n}.example.com/"}, headers=bearer(key))
+        for n in range(4)
+    ]
     assert [r.status_code for r in again] == [202, 202, 202, 429]
 
 
@@ -80,8 +99,14 @@ def test_a_lease_whose_scan_ended_without_releasing_is_reclaimed(scan_api, works
     first = scan_api.post("/api/v1/scans", json={"target_url": "https://a.example.com/"}, headers=bearer(key))
     scan_id = first.json()["scan_job_id"]
     # A terminal status written without the release (as if that write was lost).
-    table().update_item(Key={"pk": f"SCAN#{scan_id}", "sk": "META"}, UpdateExpression="SET #s = :f",
-                        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":f": "failed"})
+    table().update_item(
+        Key={"pk": f"SCAN#{scan_id}", "sk": "META"},
+        UpdateExpression="SET #s = :f",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":f": "failed"},
+    )
     scans.release_active(ws["workspace_id"], "https://a.example.com/", scan_id)
-    second = scan_api.post("/api/v1/scans", json={"target_url": "https://b.example.com/"}, headers=bearer(key))
+    second = scan_api.post(
+        "/api/v1/scans", json={"target_url": "https://b.example.com/"}, headers=bearer(key)
+    )
     assert second.status_code == 202, second.text

@@ -32,15 +32,18 @@ def assert_problem(response, status, code):
 def audit_actions(workspace_id):
     from botscope.store.table import table
 
-    items = table().query(KeyConditionExpression="pk = :pk",
-                          ExpressionAttributeValues={":pk": f"WS#{workspace_id}#AUDIT"})["Items"]
+    items = table().query(
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"WS#{workspace_id}#AUDIT"}
+    )["Items"]
     return sorted(i["action"] for i in items)
 
 
 # --- create --------------------------------------------------------------------------------------
 
-def test_enterprise_scan_is_accepted_with_location_and_starts_the_workflow(scan_api, workspace_factory,
-                                                                           state_machine):
+
+def test_enterprise_scan_is_accepted_with_location_and_starts_the_workflow(
+    scan_api, workspace_factory, state_machine
+):
     ws, key = workspace_factory("enterprise")
     response = post_scan(scan_api, key, "HTTPS://WWW.Example.com:443", scan_mode="quick")
     assert response.status_code == 202, response.text
@@ -50,15 +53,19 @@ def test_enterprise_scan_is_accepted_with_location_and_starts_the_workflow(scan_
     assert body["status"] == "queued" and body["scan_mode"] == "quick"
     assert body["target_url"] == "https://www.example.com/"
     assert body["monitoring"] is None
-    assert body["links"] == {"self": f"{SCANS}/{scan_id}", "findings": f"{SCANS}/{scan_id}/findings",
-                             "report": f"{SCANS}/{scan_id}/report"}
+    assert body["links"] == {
+        "self": f"{SCANS}/{scan_id}",
+        "findings": f"{SCANS}/{scan_id}/findings",
+        "report": f"{SCANS}/{scan_id}/report",
+    }
     assert executions(state_machine) == [scan_id]
     stored = scans.get_scan(scan_id)
     assert stored["workspace_id"] == ws["workspace_id"] and stored["execution_arn"].endswith(scan_id)
 
 
-def test_canary_server_receives_nothing_and_no_socket_is_opened_for_bad_targets(scan_api, workspace_factory,
-                                                                                 state_machine):
+def test_canary_server_receives_nothing_and_no_socket_is_opened_for_bad_targets(
+    scan_api, workspace_factory, state_machine
+):
     from botscope.config import get_settings
 
     assert get_settings().allowed_private_networks == ()  # BOTSCOPE_ALLOW_PRIVATE_TARGETS unset
@@ -128,19 +135,26 @@ def test_missing_malformed_and_unknown_keys_get_401_with_www_authenticate(scan_a
 
     workspace_factory("enterprise")
     body = {"target_url": "https://example.com"}
-    for headers in ({}, {"Authorization": "Bearer dxk_notarealkey"}, {"Authorization": "Basic abc"},
-                    {"Authorization": f"Bearer {tokens.issue('dxk').token}"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer dxk_notarealkey"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": f"Bearer {tokens.issue('dxk').token}"},
+    ):
         response = scan_api.post(SCANS, json=body, headers=headers)
         assert_problem(response, 401, "unauthorized")
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert scan_api.get(f"{SCANS}", headers=headers).status_code == 401
 
 
-@pytest.mark.parametrize(("plan", "status"), [("starter", "active"), ("growth", "past_due"),
-                                              ("enterprise", "cancelled")])
+@pytest.mark.parametrize(
+    ("plan", "status"), [("starter", "active"), ("growth", "past_due"), ("enterprise", "cancelled")]
+)
 def test_plans_without_scanning_get_403_plan_required(scan_api, workspace_factory, plan, status):
     ws, key = workspace_factory(plan, status=status)
-    assert_problem(post_scan(scan_api, key, "https://example.com", enroll_monitoring=True), 403, "plan_required")
+    assert_problem(
+        post_scan(scan_api, key, "https://example.com", enroll_monitoring=True), 403, "plan_required"
+    )
     assert monitoring.slots(ws["workspace_id"])["used"] == 0
 
 
@@ -168,19 +182,28 @@ def test_growth_enrollment_claims_one_slot_and_later_scans_reuse_it(scan_api, wo
     plain = post_scan(scan_api, key, "https://example.com/pricing")
     assert plain.status_code == 202 and plain.json()["monitoring"] == mon
     assert monitoring.slots(ws["workspace_id"]) == {"used": 1, "limit": 5}
-    assert [m["target_url"] for m in monitoring.list_monitored(ws["workspace_id"])] == ["https://example.com/pricing"]
+    assert [m["target_url"] for m in monitoring.list_monitored(ws["workspace_id"])] == [
+        "https://example.com/pricing"
+    ]
 
 
-def test_full_growth_workspace_gets_409_and_its_slot_count_is_unchanged(scan_api, workspace_factory, state_machine):
+def test_full_growth_workspace_gets_409_and_its_slot_count_is_unchanged(
+    scan_api, workspace_factory, state_machine
+):
     ws, key = workspace_factory("growth", monitor_slots_limit=2)
     for n in range(2):
-        assert post_scan(scan_api, key, f"https://s{n}.example.com/", enroll_monitoring=True).status_code == 202
+        assert (
+            post_scan(scan_api, key, f"https://s{n}.example.com/", enroll_monitoring=True).status_code == 202
+        )
     before = monitoring.slots(ws["workspace_id"])
     assert before == {"used": 2, "limit": 2}
     started = executions(state_machine)
 
-    body = assert_problem(post_scan(scan_api, key, "https://s9.example.com/", enroll_monitoring=True),
-                          409, "monitoring_slots_exhausted")
+    body = assert_problem(
+        post_scan(scan_api, key, "https://s9.example.com/", enroll_monitoring=True),
+        409,
+        "monitoring_slots_exhausted",
+    )
     assert "2" in body["detail"]
     assert monitoring.slots(ws["workspace_id"]) == before
     assert monitoring.get_monitored_by_url(ws["workspace_id"], "https://s9.example.com/") is None
@@ -191,11 +214,15 @@ def test_full_growth_workspace_gets_409_and_its_slot_count_is_unchanged(scan_api
 def test_enterprise_enrolls_without_a_cap(scan_api, workspace_factory):
     ws, key = workspace_factory("enterprise")
     for n in range(7):
-        assert post_scan(scan_api, key, f"https://e{n}.example.com/", enroll_monitoring=True).status_code == 202
+        assert (
+            post_scan(scan_api, key, f"https://e{n}.example.com/", enroll_monitoring=True).status_code == 202
+        )
     assert monitoring.slots(ws["workspace_id"]) == {"used": 7, "limit": None}
 
 
-def test_a_running_scan_of_the_same_url_is_returned_instead_of_a_second(scan_api, workspace_factory, state_machine):
+def test_a_running_scan_of_the_same_url_is_returned_instead_of_a_second(
+    scan_api, workspace_factory, state_machine
+):
     ws, key = workspace_factory("enterprise")
     first = post_scan(scan_api, key, "https://example.com/")
     second = post_scan(scan_api, key, "https://example.com")  # same URL once normalized
@@ -225,8 +252,9 @@ def test_failed_workflow_start_leaves_nothing_behind(scan_api, workspace_factory
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(starter, "start_scan_execution", broken)
-        body = assert_problem(post_scan(scan_api, key, "https://example.com/", enroll_monitoring=True),
-                              503, "scan_start_failed")
+        body = assert_problem(
+            post_scan(scan_api, key, "https://example.com/", enroll_monitoring=True), 503, "scan_start_failed"
+        )
     assert "throttled" not in body["detail"]
     assert monitoring.slots(ws["workspace_id"])["used"] == 0
     assert monitoring.get_monitored_by_url(ws["workspace_id"], "https://example.com/") is None
@@ -243,22 +271,38 @@ def test_failed_workflow_start_leaves_nothing_behind(scan_api, workspace_factory
 
 def test_body_validation_lists_fields_and_rejects_unknown_ones(scan_api, workspace_factory):
     _, key = workspace_factory("enterprise")
-    body = assert_problem(scan_api.post(SCANS, json={"target_url": "https://example.com", "scan_mod": "quick"},
-                                        headers=bearer(key)), 422, "validation_error")
+    body = assert_problem(
+        scan_api.post(
+            SCANS, json={"target_url": "https://example.com", "scan_mod": "quick"}, headers=bearer(key)
+        ),
+        422,
+        "validation_error",
+    )
     assert {"field": "scan_mod", "message": "Extra inputs are not permitted"} in body["errors"]
-    body = assert_problem(scan_api.post(SCANS, json={"target_url": "https://example.com", "scan_mode": "deep",
-                                                     "enroll_monitoring": "yes"}, headers=bearer(key)),
-                          422, "validation_error")
+    body = assert_problem(
+        scan_api.post(
+            SCANS,
+            json={"target_url": "https://example.com", "scan_mode": "deep", "enroll_monitoring": "yes"},
+            headers=bearer(key),
+        ),
+        422,
+        "validation_error",
+    )
     assert {e["field"] for e in body["errors"]} == {"scan_mode", "enroll_monitoring"}
     assert_problem(scan_api.post(SCANS, json={}, headers=bearer(key)), 422, "validation_error")
-    assert_problem(scan_api.post(SCANS, content=b"{not json", headers={**bearer(key),
-                                                                     "content-type": "application/json"}),
-                   422, "validation_error")
+    assert_problem(
+        scan_api.post(
+            SCANS, content=b"{not json", headers={**bearer(key), "content-type": "application/json"}
+        ),
+        422,
+        "validation_error",
+    )
     huge = {"target_url": "https://example.com/" + "a" * 9000}
     assert_problem(scan_api.post(SCANS, json=huge, headers=bearer(key)), 413, "payload_too_large")
 
 
 # --- read ----------------------------------------------------------------------------------------
+
 
 def test_status_shows_progress_path_runs_and_retry_after_while_running(scan_api, workspace_factory):
     _, key = workspace_factory("enterprise")
@@ -267,28 +311,63 @@ def test_status_shows_progress_path_runs_and_retry_after_while_running(scan_api,
     queued = scan_api.get(f"{SCANS}/{scan_id}", headers=bearer(key))
     assert queued.status_code == 200 and queued.headers["retry-after"] == "5"
     assert queued.json()["status"] == "queued" and queued.json()["path_runs"] == []
-    assert queued.json()["progress"] == {"path_runs_total": 0, "path_runs_completed": 0,
-                                         "path_runs_failed": 0, "path_runs_cancelled": 0, "percent": 0}
+    assert queued.json()["progress"] == {
+        "path_runs_total": 0,
+        "path_runs_completed": 0,
+        "path_runs_failed": 0,
+        "path_runs_cancelled": 0,
+        "percent": 0,
+    }
 
     scans.mark_running(scan_id)
-    runs = scans.put_path_runs(scan_id, [{"path": "/", "profile": "browser"}, {"path": "/login", "profile": "ai_agent"},
-                                         {"path": "/robots.txt", "profile": "ai_crawler", "kind": "policy"},
-                                         {"path": "/search", "profile": "http_client"}])
-    scans.update_path_run(scan_id, runs[0]["path_run_id"], status="completed", outcome="challenged",
-                          http_status=403, duration_ms=120)
-    scans.update_path_run(scan_id, runs[0]["path_run_id"], status="completed", outcome="challenged",
-                          http_status=403, duration_ms=120)  # a retried Lambda: counted once
+    runs = scans.put_path_runs(
+        scan_id,
+        [
+            {"path": "/", "profile": "browser"},
+            {"path": "/login", "profile": "ai_agent"},
+            {"path": "/robots.txt", "profile": "ai_crawler", "kind": "policy"},
+            {"path": "/search", "profile": "http_client"},
+        ],
+    )
+    scans.update_path_run(
+        scan_id,
+        runs[0]["path_run_id"],
+        status="completed",
+        outcome="challenged",
+        http_status=403,
+        duration_ms=120,
+    )
+    scans.update_path_run(
+        scan_id,
+        runs[0]["path_run_id"],
+        status="completed",
+        outcome="challenged",
+        http_status=403,
+        duration_ms=120,
+    )  # a retried Lambda: counted once
     scans.update_path_run(scan_id, runs[1]["path_run_id"], status="running")
 
     running = scan_api.get(f"{SCANS}/{scan_id}", headers=bearer(key))
     body = running.json()
     assert running.headers["retry-after"] == "5" and body["status"] == "running" and body["started_at"]
-    assert body["progress"] == {"path_runs_total": 4, "path_runs_completed": 1, "path_runs_failed": 0, "path_runs_cancelled": 0,
-                                "percent": 25}
+    assert body["progress"] == {
+        "path_runs_total": 4,
+        "path_runs_completed": 1,
+        "path_runs_failed": 0,
+        "path_runs_cancelled": 0,
+        "percent": 25,
+    }
     assert [r["path"] for r in body["path_runs"]] == ["/", "/login", "/robots.txt", "/search"]
-    assert body["path_runs"][0] == {"path_run_id": runs[0]["path_run_id"], "path": "/", "profile": "browser",
-                                    "status": "completed", "outcome": "challenged", "http_status": 403,
-                                    "duration_ms": 120, "error": None}
+    assert body["path_runs"][0] == {
+        "path_run_id": runs[0]["path_run_id"],
+        "path": "/",
+        "profile": "browser",
+        "status": "completed",
+        "outcome": "challenged",
+        "http_status": 403,
+        "duration_ms": 120,
+        "error": None,
+    }
     assert [r["status"] for r in body["path_runs"]] == ["completed", "running", "pending", "pending"]
 
 
@@ -305,8 +384,11 @@ def test_completed_scan_serves_findings_and_report(scan_api, workspace_factory):
 
     findings = scan_api.get(f"{SCANS}/{scan_id}/findings", headers=bearer(key))
     assert findings.status_code == 200
-    assert findings.json() == {"scan_job_id": scan_id, "ruleset_version": "2026.11.1",
-                               "findings": report["findings"]}
+    assert findings.json() == {
+        "scan_job_id": scan_id,
+        "ruleset_version": "2026.11.1",
+        "findings": report["findings"],
+    }
     full = scan_api.get(f"{SCANS}/{scan_id}/report", headers=bearer(key))
     assert full.status_code == 200 and full.json() == report
 
@@ -323,7 +405,9 @@ def test_findings_and_report_are_409_until_completed_and_when_failed(scan_api, w
 
     assert scans.mark_failed(scan_id, "target_unreachable", "The target did not answer.")
     for suffix in ("findings", "report"):
-        body = assert_problem(scan_api.get(f"{SCANS}/{scan_id}/{suffix}", headers=bearer(key)), 409, "scan_failed")
+        body = assert_problem(
+            scan_api.get(f"{SCANS}/{scan_id}/{suffix}", headers=bearer(key)), 409, "scan_failed"
+        )
         assert "target_unreachable" in body["detail"]
     status = scan_api.get(f"{SCANS}/{scan_id}", headers=bearer(key)).json()
     assert status["error"] == {"code": "target_unreachable", "message": "The target did not answer."}
@@ -338,8 +422,12 @@ def test_an_overdue_scan_reads_as_failed_scan_timeout(scan_api, workspace_factor
     scan_id = post_scan(scan_api, key, "https://example.com/").json()["scan_job_id"]
     # Move the deadline into the past instead of sleeping.
     from botscope.store.table import table
-    table().update_item(Key={"pk": f"SCAN#{scan_id}", "sk": "META"}, UpdateExpression="SET deadline_at = :d",
-                        ExpressionAttributeValues={":d": "2020-01-01T00:00:00.000Z"})
+
+    table().update_item(
+        Key={"pk": f"SCAN#{scan_id}", "sk": "META"},
+        UpdateExpression="SET deadline_at = :d",
+        ExpressionAttributeValues={":d": "2020-01-01T00:00:00.000Z"},
+    )
     body = scan_api.get(f"{SCANS}/{scan_id}", headers=bearer(key)).json()
     assert body["status"] == "failed" and body["error"]["code"] == "scan_timeout"
     assert scans.get_active(ws["workspace_id"], "https://example.com/") is None
@@ -371,19 +459,31 @@ def test_listing_is_newest_first_with_cursor_pagination(scan_api, workspace_fact
 
     page1 = scan_api.get(SCANS, params={"limit": 2}, headers=bearer(key)).json()
     assert [s["scan_job_id"] for s in page1["data"]] == newest_first[:2] and page1["has_more"] is True
-    page2 = scan_api.get(SCANS, params={"limit": 2, "starting_after": page1["data"][-1]["scan_job_id"]},
-                         headers=bearer(key)).json()
+    page2 = scan_api.get(
+        SCANS, params={"limit": 2, "starting_after": page1["data"][-1]["scan_job_id"]}, headers=bearer(key)
+    ).json()
     assert [s["scan_job_id"] for s in page2["data"]] == newest_first[2:4] and page2["has_more"] is True
-    page3 = scan_api.get(SCANS, params={"limit": 2, "starting_after": page2["data"][-1]["scan_job_id"]},
-                         headers=bearer(key)).json()
+    page3 = scan_api.get(
+        SCANS, params={"limit": 2, "starting_after": page2["data"][-1]["scan_job_id"]}, headers=bearer(key)
+    ).json()
     assert [s["scan_job_id"] for s in page3["data"]] == newest_first[4:] and page3["has_more"] is False
     exact = scan_api.get(SCANS, params={"limit": 5}, headers=bearer(key)).json()
     assert len(exact["data"]) == 5 and exact["has_more"] is False
     item = page1["data"][0]
-    assert set(item) >= {"scan_job_id", "status", "target_url", "scan_mode", "created_at", "progress", "links"}
+    assert set(item) >= {
+        "scan_job_id",
+        "status",
+        "target_url",
+        "scan_mode",
+        "created_at",
+        "progress",
+        "links",
+    }
 
     for params in ({"limit": 0}, {"limit": 101}, {"starting_after": "nope"}):
-        body = assert_problem(scan_api.get(SCANS, params=params, headers=bearer(key)), 422, "validation_error")
+        body = assert_problem(
+            scan_api.get(SCANS, params=params, headers=bearer(key)), 422, "validation_error"
+        )
         assert body["errors"][0]["field"] in ("limit", "starting_after")
 
 
@@ -394,8 +494,11 @@ def test_openapi_documents_the_scan_routes(scan_api):
     assert "Idempotency-Key" in [p["name"] for p in post["parameters"]]
     schema = doc["components"]["schemas"]["CreateScanRequest"]
     assert schema["additionalProperties"] is False
-    for path in ("/api/v1/scans/{scan_job_id}", "/api/v1/scans/{scan_job_id}/findings",
-                 "/api/v1/scans/{scan_job_id}/report"):
+    for path in (
+        "/api/v1/scans/{scan_job_id}",
+        "/api/v1/scans/{scan_job_id}/findings",
+        "/api/v1/scans/{scan_job_id}/report",
+    ):
         assert {"200", "401", "404"} <= set(doc["paths"][path]["get"]["responses"])
 
 
@@ -405,15 +508,19 @@ def test_a_new_request_settles_an_overdue_running_scan_instead_of_reusing_it(sca
     _, key = workspace_factory("enterprise")
     stale = post_scan(scan_api, key, "https://example.com/").json()["scan_job_id"]
     scans.mark_running(stale)
-    table().update_item(Key={"pk": f"SCAN#{stale}", "sk": "META"}, UpdateExpression="SET deadline_at = :d",
-                        ExpressionAttributeValues={":d": "2020-01-01T00:00:00.000Z"})
+    table().update_item(
+        Key={"pk": f"SCAN#{stale}", "sk": "META"},
+        UpdateExpression="SET deadline_at = :d",
+        ExpressionAttributeValues={":d": "2020-01-01T00:00:00.000Z"},
+    )
     fresh = post_scan(scan_api, key, "https://example.com/")
     assert fresh.status_code == 202 and fresh.json()["scan_job_id"] != stale
     assert scans.get_scan(stale)["error"]["code"] == "scan_timeout"
 
 
-def test_concurrent_scan_limit_refuses_new_scans_but_still_returns_running_ones(scan_api, workspace_factory,
-                                                                                 monkeypatch, state_machine):
+def test_concurrent_scan_limit_refuses_new_scans_but_still_returns_running_ones(
+    scan_api, workspace_factory, monkeypatch, state_machine
+):
     from botscope.config import reset_settings
 
     ws, key = workspace_factory("growth")

@@ -16,7 +16,9 @@ def test_status_never_leaves_a_terminal_state(aws):
     scan_id = new_scan()
     assert scans.mark_running(scan_id, "arn:exec") is True
     assert scans.mark_running(scan_id) is False  # only from queued
-    assert scans.mark_completed(scan_id, report_key="reports/x.json", ruleset_version="1", summary={"score": 0.5})
+    assert scans.mark_completed(
+        scan_id, report_key="reports/x.json", ruleset_version="1", summary={"score": 0.5}
+    )
     assert scans.mark_failed(scan_id, "late", "a Catch firing after Finalize") is False
     assert scans.mark_completed(scan_id, report_key="other", ruleset_version="2", summary=None) is False
     scan = scans.get_scan(scan_id)
@@ -26,8 +28,13 @@ def test_status_never_leaves_a_terminal_state(aws):
 
 def test_a_retried_prepare_gets_the_same_path_runs(aws):
     scan_id = new_scan()
-    first = scans.put_path_runs(scan_id, [{"path": "/", "profile": "browser", "path_run_id": None},
-                                          {"path": "/login", "profile": "ai_agent", "critical": True}])
+    first = scans.put_path_runs(
+        scan_id,
+        [
+            {"path": "/", "profile": "browser", "path_run_id": None},
+            {"path": "/login", "profile": "ai_agent", "critical": True},
+        ],
+    )
     again = scans.put_path_runs(scan_id, [{"path": "/other", "profile": "browser"}])
     assert again == first and len(scans.list_path_runs(scan_id)) == 2
     assert scans.get_scan(scan_id)["path_runs_total"] == 2
@@ -36,13 +43,18 @@ def test_a_retried_prepare_gets_the_same_path_runs(aws):
 
 def test_path_run_counters_move_once_per_run(aws):
     scan_id = new_scan()
-    runs = scans.put_path_runs(scan_id, [{"path": "/", "profile": "browser"}, {"path": "/a", "profile": "browser"}])
+    runs = scans.put_path_runs(
+        scan_id, [{"path": "/", "profile": "browser"}, {"path": "/a", "profile": "browser"}]
+    )
     a, b = (r["path_run_id"] for r in runs)
     assert scans.update_path_run(scan_id, a, status="completed", outcome="served", http_status=200)
-    assert not scans.update_path_run(scan_id, a, status="failed", outcome="error",
-                                     error={"code": "x", "message": "Catch after success"})
+    assert not scans.update_path_run(
+        scan_id, a, status="failed", outcome="error", error={"code": "x", "message": "Catch after success"}
+    )
     assert not scans.update_path_run(scan_id, a, status="running")  # no regression either
-    assert scans.update_path_run(scan_id, b, status="failed", outcome="error", error={"code": "t", "message": "m"})
+    assert scans.update_path_run(
+        scan_id, b, status="failed", outcome="error", error={"code": "t", "message": "m"}
+    )
     scan = scans.get_scan(scan_id)
     assert (scan["path_runs_completed"], scan["path_runs_failed"]) == (1, 1)
     assert scans.get_path_run(scan_id, a)["outcome"] == "served"
@@ -61,12 +73,21 @@ def test_the_active_marker_is_held_by_one_running_scan(aws):
     # A terminal holder is stale: finishing releases the marker, and even a leftover one is replaced.
     scans.mark_failed(first, "boom", "failed")
     assert scans.get_active("ws_a", URL) is None
-    table().put_item(Item={"pk": "WS#ws_a", "sk": scans._active_key("ws_a", URL)["sk"], "scan_job_id": first,
-                           "expires_at": 4_102_444_800})
+    table().put_item(
+        Item={
+            "pk": "WS#ws_a",
+            "sk": scans._active_key("ws_a", URL)["sk"],
+            "scan_job_id": first,
+            "expires_at": 4_102_444_800,
+        }
+    )
     assert scans.claim_active("ws_a", URL, second) is None
     # An expired marker is replaced even if its scan still looks running.
-    table().update_item(Key=scans._active_key("ws_a", URL), UpdateExpression="SET expires_at = :e",
-                        ExpressionAttributeValues={":e": 1})
+    table().update_item(
+        Key=scans._active_key("ws_a", URL),
+        UpdateExpression="SET expires_at = :e",
+        ExpressionAttributeValues={":e": 1},
+    )
     assert scans.claim_active("ws_a", URL, third) is None and scans.get_active("ws_a", URL) == third
 
 

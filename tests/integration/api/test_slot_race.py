@@ -30,8 +30,10 @@ def run_together(count: int, fn: Callable[[int], Any]) -> list[Any]:
 
 def test_twenty_enrollments_into_five_open_slots_succeed_exactly_five_times(aws, atomic_dynamodb):
     ws = workspaces.create_workspace("race", "growth", monitor_slots_limit=5)
-    results = run_together(20, lambda n: monitoring.enroll(ws["workspace_id"], f"https://r{n}.example.com/",
-                                                           cadence_seconds=86400))
+    results = run_together(
+        20,
+        lambda n: monitoring.enroll(ws["workspace_id"], f"https://r{n}.example.com/", cadence_seconds=86400),
+    )
     won = [r for r in results if isinstance(r, tuple)]
     lost = [r for r in results if not isinstance(r, tuple)]
     assert len(won) == 5 and all(created for _, created in won)
@@ -43,8 +45,9 @@ def test_twenty_enrollments_into_five_open_slots_succeed_exactly_five_times(aws,
 
 def test_concurrent_enrollments_of_one_url_claim_one_slot(aws, atomic_dynamodb):
     ws = workspaces.create_workspace("same-url", "growth", monitor_slots_limit=5)
-    results = run_together(10, lambda n: monitoring.enroll(ws["workspace_id"], "https://example.com/",
-                                                           cadence_seconds=86400))
+    results = run_together(
+        10, lambda n: monitoring.enroll(ws["workspace_id"], "https://example.com/", cadence_seconds=86400)
+    )
     assert all(isinstance(r, tuple) for r in results), results
     assert sum(1 for _, created in results if created) == 1
     assert len({r["monitored_url_id"] for r, _ in results}) == 1
@@ -64,9 +67,14 @@ def test_release_frees_the_slot_once(aws, atomic_dynamodb):
 
 def test_concurrent_http_enrollments_respect_the_slot_limit(scan_api, workspace_factory, state_machine):
     ws, key = workspace_factory("growth", monitor_slots_limit=3)
-    results = run_together(8, lambda n: scan_api.post(
-        "/api/v1/scans", json={"target_url": f"https://h{n}.example.com/", "enroll_monitoring": True},
-        headers=bearer(key)))
+    results = run_together(
+        8,
+        lambda n: scan_api.post(
+            "/api/v1/scans",
+            json={"target_url": f"https://h{n}.example.com/", "enroll_monitoring": True},
+            headers=bearer(key),
+        ),
+    )
     codes = sorted(r.status_code for r in results)
     assert codes == [202] * 3 + [409] * 5
     assert all(r.json()["code"] == "monitoring_slots_exhausted" for r in results if r.status_code == 409)
@@ -76,8 +84,12 @@ def test_concurrent_http_enrollments_respect_the_slot_limit(scan_api, workspace_
 
 def test_concurrent_scans_of_one_url_start_one_workflow(scan_api, workspace_factory, state_machine):
     _, key = workspace_factory("enterprise")
-    results = run_together(6, lambda n: scan_api.post("/api/v1/scans", json={"target_url": "https://example.com/"},
-                                                      headers=bearer(key)))
+    results = run_together(
+        6,
+        lambda n: scan_api.post(
+            "/api/v1/scans", json={"target_url": "https://example.com/"}, headers=bearer(key)
+        ),
+    )
     codes = sorted(r.status_code for r in results)
     assert codes == [200] * 5 + [202]
     assert len({r.json()["scan_job_id"] for r in results}) == 1
@@ -101,9 +113,17 @@ def test_a_transaction_conflict_is_retryable_not_read_as_slots_exhausted(aws, mo
             return getattr(real_client, name)
 
         def transact_write_items(self, **kwargs):
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                               "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"},
-                                                       {"Code": "None"}]}, "TransactWriteItems")
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [
+                        {"Code": "TransactionConflict"},
+                        {"Code": "None"},
+                        {"Code": "None"},
+                    ],
+                },
+                "TransactWriteItems",
+            )
 
     monkeypatch.setattr(monitoring, "dynamodb_client", lambda: ConflictingClient())
     with pytest.raises(ClientError) as raised:

@@ -36,7 +36,9 @@ def test_revoked_key_is_rejected_on_its_next_request(api_client, workspace_facto
     second = api_client.post("/api/v1/api-keys", json={"label": "temp"}, headers=bearer(key)).json()
     assert api_client.get("/api/v1/api-keys", headers=bearer(second["key"])).status_code == 200
 
-    assert api_client.delete(f"/api/v1/api-keys/{second['api_key_id']}", headers=bearer(key)).status_code == 204
+    assert (
+        api_client.delete(f"/api/v1/api-keys/{second['api_key_id']}", headers=bearer(key)).status_code == 204
+    )
 
     after = api_client.get("/api/v1/api-keys", headers=bearer(second["key"]))
     assert after.status_code == 401
@@ -44,7 +46,9 @@ def test_revoked_key_is_rejected_on_its_next_request(api_client, workspace_facto
     assert after.headers["www-authenticate"].lower().startswith("bearer")
     # Gone from the list, and a second revoke is a 404.
     assert second["api_key_id"] not in api_client.get("/api/v1/api-keys", headers=bearer(key)).text
-    assert api_client.delete(f"/api/v1/api-keys/{second['api_key_id']}", headers=bearer(key)).status_code == 404
+    assert (
+        api_client.delete(f"/api/v1/api-keys/{second['api_key_id']}", headers=bearer(key)).status_code == 404
+    )
 
 
 def test_another_workspace_cannot_revoke_or_see_keys(api_client, workspace_factory):
@@ -74,12 +78,17 @@ def test_label_of_64_characters_is_accepted(api_client, workspace_factory):
 def test_per_workspace_limit_is_409_and_revoking_frees_a_slot(api_client, workspace_factory, monkeypatch):
     monkeypatch.setattr(credentials, "MAX_ACTIVE_API_KEYS", 3)
     _, key = workspace_factory("growth")  # active key 1
-    ids = [api_client.post("/api/v1/api-keys", json={"label": f"k{i}"}, headers=bearer(key)).json()["api_key_id"]
-           for i in range(2)]
+    ids = [
+        api_client.post("/api/v1/api-keys", json={"label": f"k{i}"}, headers=bearer(key)).json()["api_key_id"]
+        for i in range(2)
+    ]
     refused = api_client.post("/api/v1/api-keys", json={"label": "one too many"}, headers=bearer(key))
     assert refused.status_code == 409 and refused.json()["code"] == "api_key_limit_reached"
     assert api_client.delete(f"/api/v1/api-keys/{ids[0]}", headers=bearer(key)).status_code == 204
-    assert api_client.post("/api/v1/api-keys", json={"label": "fits again"}, headers=bearer(key)).status_code == 201
+    assert (
+        api_client.post("/api/v1/api-keys", json={"label": "fits again"}, headers=bearer(key)).status_code
+        == 201
+    )
 
 
 def test_last_used_at_is_written_at_most_once_a_minute(api_client, workspace_factory, monkeypatch):
@@ -112,13 +121,17 @@ def test_malformed_key_never_reads_the_table(api_client, workspace_factory, monk
     _, key = workspace_factory("growth")
     lookups = []
     real_lookup = credentials.get_api_key_by_token
-    monkeypatch.setattr(credentials, "get_api_key_by_token", lambda token: lookups.append(token) or real_lookup(token))
+    monkeypatch.setattr(
+        credentials, "get_api_key_by_token", lambda token: lookups.append(token) or real_lookup(token)
+    )
     # Every DynamoDB call of any kind (credential, workspace, rate-limit counter) is counted too.
     from botscope.store.table import dynamodb_resource
 
     calls = []
     events = dynamodb_resource().meta.client.meta.events
-    events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name), unique_id="count-calls")
+    events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name), unique_id="count-calls"
+    )
     mistyped = key[:-1] + ("a" if key[-1] != "a" else "b")
     try:
         for bad in (mistyped, "dxk_short", key + "x", "sk_live_" + key[4:], "mcp_" + mistyped[4:]):
@@ -151,7 +164,9 @@ def test_mcp_token_is_not_accepted_on_the_http_api(api_client, workspace_factory
     assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
 
 
-def test_a_malformed_key_id_is_not_found_without_touching_the_store(api_client, workspace_factory, monkeypatch):
+def test_a_malformed_key_id_is_not_found_without_touching_the_store(
+    api_client, workspace_factory, monkeypatch
+):
     # A path segment of any length would otherwise become a DynamoDB key (sort keys are capped at
     # 1024 bytes: DynamoDB answers ValidationException, a 500). Ids have one shape: check it first.
     _, key = workspace_factory("growth")

@@ -14,8 +14,11 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def key_id_of(workspace_id: str, label: str) -> str:
-    return next(k["api_key_id"] for k in credentials.list_api_keys(workspace_id, include_revoked=True)
-                if k["label"] == label)
+    return next(
+        k["api_key_id"]
+        for k in credentials.list_api_keys(workspace_id, include_revoked=True)
+        if k["label"] == label
+    )
 
 
 def all_records(client, key: str) -> list[dict]:
@@ -43,15 +46,27 @@ def test_audit_log_shows_each_action_with_its_actor(api_client, workspace_factor
     assert created.status_code == 201
     create_request_id = created.headers["x-request-id"]
     api_client.cookies.set("botscope_session", session["token"])
-    revoked = api_client.delete(f"/api/v1/api-keys/{created.json()['api_key_id']}", headers={"Origin": ORIGIN})
+    revoked = api_client.delete(
+        f"/api/v1/api-keys/{created.json()['api_key_id']}", headers={"Origin": ORIGIN}
+    )
     assert revoked.status_code == 204
     api_client.cookies.clear()
-    started = api_client.post("/api/v1/scans", json={"target_url": "https://example.com",
-                                                     "enroll_monitoring": True}, headers=bearer(key))
+    started = api_client.post(
+        "/api/v1/scans",
+        json={"target_url": "https://example.com", "enroll_monitoring": True},
+        headers=bearer(key),
+    )
     assert started.status_code == 202, started.text
-    via_mcp = api_client.post("/mcp", headers={**MCP_HEADERS, **bearer(mcp_token["token"])}, json={
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "create_scan", "arguments": {"target_url": "https://www.example.com"}}})
+    via_mcp = api_client.post(
+        "/mcp",
+        headers={**MCP_HEADERS, **bearer(mcp_token["token"])},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "create_scan", "arguments": {"target_url": "https://www.example.com"}},
+        },
+    )
     assert via_mcp.status_code == 200 and not via_mcp.json()["result"].get("isError"), via_mcp.text
     mcp_scan_id = via_mcp.json()["result"]["structuredContent"]["scan_job_id"]
 
@@ -71,8 +86,10 @@ def test_audit_log_shows_each_action_with_its_actor(api_client, workspace_factor
     (enrolled,) = by_action["monitoring.enrolled"]
     assert enrolled["actor"] == f"api_key:{owner_key_id}" and enrolled["target"].startswith("mon_")
     scan_starts = {r["target"]: r["actor"] for r in by_action["scan.started"]}
-    assert scan_starts == {started.json()["scan_job_id"]: f"api_key:{owner_key_id}",
-                           mcp_scan_id: f"mcp_token:{mcp_token['mcp_token_id']}"}
+    assert scan_starts == {
+        started.json()["scan_job_id"]: f"api_key:{owner_key_id}",
+        mcp_scan_id: f"mcp_token:{mcp_token['mcp_token_id']}",
+    }
     assert not any(created.json()["key"] in str(r) for r in records)  # never a secret
 
 
@@ -81,19 +98,34 @@ def test_audit_log_is_enterprise_only_and_per_workspace(api_client, workspace_fa
     _, starter_key = workspace_factory("starter")
     ws_other, other_key = workspace_factory("enterprise")
     _, ent_key = workspace_factory("enterprise")
-    assert api_client.post("/api/v1/api-keys", json={"label": "x"}, headers=bearer(growth_key)).status_code == 201
+    assert (
+        api_client.post("/api/v1/api-keys", json={"label": "x"}, headers=bearer(growth_key)).status_code
+        == 201
+    )
     for key in (growth_key, starter_key):
         denied = api_client.get("/api/v1/audit-log", headers=bearer(key))
         assert denied.status_code == 403 and denied.json()["code"] == "plan_required"
-    assert api_client.post("/api/v1/api-keys", json={"label": "y"}, headers=bearer(other_key)).status_code == 201
-    assert api_client.get("/api/v1/audit-log", headers=bearer(other_key)).json()["data"][0]["action"] == "key.created"
-    assert api_client.get("/api/v1/audit-log", headers=bearer(ent_key)).json() == {"data": [], "has_more": False}
+    assert (
+        api_client.post("/api/v1/api-keys", json={"label": "y"}, headers=bearer(other_key)).status_code == 201
+    )
+    assert (
+        api_client.get("/api/v1/audit-log", headers=bearer(other_key)).json()["data"][0]["action"]
+        == "key.created"
+    )
+    assert api_client.get("/api/v1/audit-log", headers=bearer(ent_key)).json() == {
+        "data": [],
+        "has_more": False,
+    }
 
 
 def test_audit_log_rejects_bad_cursor_and_limit(api_client, workspace_factory):
     _, key = workspace_factory("enterprise")
-    assert api_client.get("/api/v1/audit-log", params={"starting_after": "scan_x"},
-                          headers=bearer(key)).status_code == 422
+    assert (
+        api_client.get(
+            "/api/v1/audit-log", params={"starting_after": "scan_x"}, headers=bearer(key)
+        ).status_code
+        == 422
+    )
     assert api_client.get("/api/v1/audit-log", params={"limit": 0}, headers=bearer(key)).status_code == 422
     assert api_client.get("/api/v1/audit-log", params={"limit": 101}, headers=bearer(key)).status_code == 422
 

@@ -55,6 +55,7 @@ def test_request_rate_per_credential_is_429_with_headers(api_client, workspace_f
     assert api_client.get("/api/v1/api-keys", headers=bearer(other)).status_code == 200
     # The next window starts a fresh count.
     import botscope.ratelimit as rl
+
     rl._clock = lambda: FIXED_NOW + 60  # restored by the fixture's monkeypatch
     assert api_client.get("/api/v1/api-keys", headers=bearer(key)).status_code == 200
 
@@ -78,12 +79,16 @@ def test_unauthenticated_requests_do_not_touch_the_counter(api_client, workspace
     assert api_client.get("/api/v1/api-keys", headers=bearer(key)).status_code == 200
 
 
-def test_concurrent_scans_are_limited_but_reads_and_reuse_are_not(api_client, workspace_factory, limits, scan_edges):
+def test_concurrent_scans_are_limited_but_reads_and_reuse_are_not(
+    api_client, workspace_factory, limits, scan_edges
+):
     limits(max_concurrent_scans=1)
     _, key = workspace_factory("enterprise")
     first = api_client.post("/api/v1/scans", json={"target_url": "https://example.com"}, headers=bearer(key))
     assert first.status_code == 202
-    second = api_client.post("/api/v1/scans", json={"target_url": "https://www.example.com"}, headers=bearer(key))
+    second = api_client.post(
+        "/api/v1/scans", json={"target_url": "https://www.example.com"}, headers=bearer(key)
+    )
     assert second.status_code == 429 and second.json()["code"] == "rate_limited"
     assert int(second.headers["retry-after"]) > 0
     assert second.headers["ratelimit-policy"].startswith('"concurrent-scans";q=1')
@@ -100,8 +105,13 @@ def test_scan_concurrency_counts_live_markers(workspace_factory, limits):
 
     limits(max_concurrent_scans=2)
     ws, _ = workspace_factory("enterprise")
-    principal = Principal(workspace_id=ws["workspace_id"], plan="enterprise", workspace_status="active",
-                          actor_type="api_key", actor_id="key_test")
+    principal = Principal(
+        workspace_id=ws["workspace_id"],
+        plan="enterprise",
+        workspace_status="active",
+        actor_type="api_key",
+        actor_id="key_test",
+    )
     ratelimit.check_scan_concurrency(principal)
     assert scans.claim_active(ws["workspace_id"], "https://a.example.com/", "scan_a") is None
     ratelimit.check_scan_concurrency(principal)

@@ -18,7 +18,9 @@ def test_session_manages_keys_with_allowed_origin(api_client, workspace_factory)
     assert api_client.get("/api/v1/api-keys").status_code == 200
     created = api_client.post("/api/v1/api-keys", json={"label": "from browser"}, headers={"Origin": ORIGIN})
     assert created.status_code == 201
-    revoked = api_client.delete(f"/api/v1/api-keys/{created.json()['api_key_id']}", headers={"Origin": ORIGIN})
+    revoked = api_client.delete(
+        f"/api/v1/api-keys/{created.json()['api_key_id']}", headers={"Origin": ORIGIN}
+    )
     assert revoked.status_code == 204
 
 
@@ -41,7 +43,9 @@ def test_extra_allowed_origin_from_settings(aws, workspace_factory, monkeypatch)
     ws, _ = workspace_factory("growth")
     with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
         client.cookies.set("botscope_session", session_for(ws))
-        ok = client.post("/api/v1/api-keys", json={"label": "x"}, headers={"Origin": "https://app.botscope.test"})
+        ok = client.post(
+            "/api/v1/api-keys", json={"label": "x"}, headers={"Origin": "https://app.botscope.test"}
+        )
         assert ok.status_code == 201
 
 
@@ -50,8 +54,11 @@ def test_expired_unknown_and_deleted_sessions_are_401(api_client, workspace_fact
     token = session_for(ws)
     stored = credentials.get_session_by_token(token)
     assert token not in str(stored)  # only the hash is stored
-    table().update_item(Key={"pk": stored["pk"], "sk": "SESSION"}, UpdateExpression="SET expires_at = :past",
-                        ExpressionAttributeValues={":past": 1})
+    table().update_item(
+        Key={"pk": stored["pk"], "sk": "SESSION"},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": 1},
+    )
     api_client.cookies.set("botscope_session", token)
     assert api_client.get("/api/v1/api-keys").status_code == 401
 
@@ -62,6 +69,7 @@ def test_expired_unknown_and_deleted_sessions_are_401(api_client, workspace_fact
     assert api_client.get("/api/v1/api-keys").status_code == 401
 
     from botscope.auth import tokens
+
     api_client.cookies.set("botscope_session", tokens.issue("bss").token)
     assert api_client.get("/api/v1/api-keys").status_code == 401
     api_client.cookies.set("botscope_session", "garbage")

@@ -14,8 +14,12 @@ import pytest
 from botscope.config import reset_settings
 from botscope.store import credentials
 
-SPOOFED = {"X-Forwarded-For": "203.0.113.77", "X-Real-IP": "203.0.113.78", "Forwarded": "for=203.0.113.79",
-           "X-Request-Id": "attacker-chosen-id"}
+SPOOFED = {
+    "X-Forwarded-For": "203.0.113.77",
+    "X-Real-IP": "203.0.113.78",
+    "Forwarded": "for=203.0.113.79",
+    "X-Request-Id": "attacker-chosen-id",
+}
 
 
 def _serve() -> tuple[object, threading.Thread, str]:
@@ -49,8 +53,9 @@ def served(aws, atomic_moto) -> Iterator[str]:
 
 def _audit_of_key_creation(base: str, key: str) -> dict:
     with httpx.Client(base_url=base) as client:
-        created = client.post("/api/v1/api-keys", json={"label": "ci"},
-                              headers={"Authorization": f"Bearer {key}", **SPOOFED})
+        created = client.post(
+            "/api/v1/api-keys", json={"label": "ci"}, headers={"Authorization": f"Bearer {key}", **SPOOFED}
+        )
         assert created.status_code == 201, created.text
         assert created.headers["x-request-id"] != "attacker-chosen-id"
         assert created.headers["x-client-request-id"] == "attacker-chosen-id"
@@ -68,8 +73,9 @@ def test_spoofed_forwarding_headers_do_not_reach_the_audit_log(served, workspace
     assert credentials.list_api_keys(ws["workspace_id"])
 
 
-def test_forwarded_for_is_believed_only_from_a_configured_proxy(aws, atomic_moto, workspace_factory,
-                                                                 monkeypatch) -> None:
+def test_forwarded_for_is_believed_only_from_a_configured_proxy(
+    aws, atomic_moto, workspace_factory, monkeypatch
+) -> None:
     monkeypatch.setenv("BOTSCOPE_TRUSTED_PROXIES", "127.0.0.1")
     reset_settings()
     server, thread, url = _serve()

@@ -17,9 +17,18 @@ from botscope.scanner.plan import build_plan, extract_links
 from botscope.scanner.targets import normalize_target
 from botscope.webhooks.schedule import MAX_RETRY_AFTER_SECONDS, parse_retry_after
 
-HOSTILE_URLS = ["https://example.com:²/", "https://example.com:①/", "https://example.com:１０/",
-                "https://example.com:٣/", "https://example.com:+80/", "https://example.com: 80/",
-                "https://example.com:8_0/", "http://%5Bfoo%5D/", "http://[foo]/", "https://%5B1.2.3.4%5D/"]
+HOSTILE_URLS = [
+    "https://example.com:²/",
+    "https://example.com:①/",
+    "https://example.com:１０/",
+    "https://example.com:٣/",
+    "https://example.com:+80/",
+    "https://example.com: 80/",
+    "https://example.com:8_0/",
+    "http://%5Bfoo%5D/",
+    "http://[foo]/",
+    "https://%5B1.2.3.4%5D/",
+]
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
 
 
@@ -48,20 +57,33 @@ def test_ipv6_and_plain_ports_still_normalize() -> None:
     assert normalize_target("https://example.com:0443/").port == 443
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("²", None), ("①", None), ("１０", None), ("-5", None), ("", None), ("soon", None),
-    ("120", 120.0), ("9" * 40, float(MAX_RETRY_AFTER_SECONDS)), ("99999999", float(MAX_RETRY_AFTER_SECONDS)),
-    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("Mon, 99 Foo 99999 99:99:99 GMT", None),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("²", None),
+        ("①", None),
+        ("１０", None),
+        ("-5", None),
+        ("", None),
+        ("soon", None),
+        ("120", 120.0),
+        ("9" * 40, float(MAX_RETRY_AFTER_SECONDS)),
+        ("99999999", float(MAX_RETRY_AFTER_SECONDS)),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("Mon, 99 Foo 99999 99:99:99 GMT", None),
+    ],
+)
 def test_retry_after_never_raises(header: str, expected: float | None) -> None:
     assert parse_retry_after(header) == expected
 
 
 def test_hostile_links_on_a_page_cost_only_themselves() -> None:
     target = normalize_target("https://shop.example/")
-    page = (b'<a href="https://shop.example:\xc2\xb2/login">a</a> <a href="http://[x/signup">b</a>'
-            b'<a href="https://shop.example:\xe2\x91\xa0/cart">c</a> <a href="//%5Bfoo%5D/account">d</a>'
-            b'<a href="/search">ok</a>')
+    page = (
+        b'<a href="https://shop.example:\xc2\xb2/login">a</a> <a href="http://[x/signup">b</a>'
+        b'<a href="https://shop.example:\xe2\x91\xa0/cart">c</a> <a href="//%5Bfoo%5D/account">d</a>'
+        b'<a href="/search">ok</a>'
+    )
     assert len(extract_links(page, target.url)) == 4  # "http://[x" cannot be joined: dropped alone
     result = FetchResult(url=target.url, final_url=target.url, status=200, body=page, body_size=len(page))
     plan = build_plan(target, "full", page=result)
@@ -69,10 +91,14 @@ def test_hostile_links_on_a_page_cost_only_themselves() -> None:
 
 
 @pytest.mark.parametrize("url", HOSTILE_URLS[:3] + ["http://%5Bfoo%5D/"])
-def test_api_scans_and_webhooks_answer_422_invalid_target(api_client, workspace_factory, scan_edges, url) -> None:
+def test_api_scans_and_webhooks_answer_422_invalid_target(
+    api_client, workspace_factory, scan_edges, url
+) -> None:
     _, key = workspace_factory("growth")
-    for path, body in (("/api/v1/scans", {"target_url": url}),
-                       ("/api/v1/webhooks", {"label": "x", "url": url, "event_types": ["scan.completed"]})):
+    for path, body in (
+        ("/api/v1/scans", {"target_url": url}),
+        ("/api/v1/webhooks", {"label": "x", "url": url, "event_types": ["scan.completed"]}),
+    ):
         response = api_client.post(path, json=body, headers=bearer(key))
         assert response.status_code == 422, (path, response.text)
         assert response.json()["code"] == "invalid_target"
@@ -80,9 +106,16 @@ def test_api_scans_and_webhooks_answer_422_invalid_target(api_client, workspace_
 
 def test_mcp_answers_a_structured_invalid_target(api_client, workspace_factory, scan_edges) -> None:
     _, key = workspace_factory("growth")
-    response = api_client.post("/mcp", headers={**MCP_HEADERS, **bearer(key)}, json={
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "create_scan", "arguments": {"target_url": "https://example.com:²/"}}})
+    response = api_client.post(
+        "/mcp",
+        headers={**MCP_HEADERS, **bearer(key)},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "create_scan", "arguments": {"target_url": "https://example.com:²/"}},
+        },
+    )
     assert response.status_code == 200, response.text
     result = response.json()["result"]
     assert result["isError"] is True

@@ -27,16 +27,24 @@ def queues(monkeypatch: pytest.MonkeyPatch) -> Any:
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         # Visibility 0: a failed message is visible again at once (the test needs no sleeping).
-        queue = sqs.create_queue(QueueName="main", Attributes={"VisibilityTimeout": "0", "RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]
+        queue = sqs.create_queue(
+            QueueName="main",
+            Attributes={
+                "VisibilityTimeout": "0",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+            },
+        )["QueueUrl"]
         yield sqs, queue, dlq
 
 
 def _count(sqs: Any, url: str) -> int:
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                                                   "ApproximateNumberOfMessagesNotVisible"])
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
     return sum(int(v) for v in attrs["Attributes"].values())
 
 
@@ -49,10 +57,15 @@ def test_partial_batch_failures_stay_and_end_in_the_dlq(queues: Any) -> None:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         batches.append([r["body"] for r in event["Records"]])
         assert all(r["eventSource"] == "aws:sqs" for r in event["Records"])
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]}
-                                      for r in event["Records"] if r["body"] == "fail"]}
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "fail"
+            ]
+        }
 
-    poller = SqsPoller(queue, _StaticHandler(handler), region="us-east-1", function_name="deliver", wait_seconds=0)
+    poller = SqsPoller(
+        queue, _StaticHandler(handler), region="us-east-1", function_name="deliver", wait_seconds=0
+    )
     # First batch: all three delivered to the handler; only the failed one stays
     assert poller.poll_once()
     assert sorted(batches[0]) == ["fail", "ok-1", "ok-2"]
@@ -73,16 +86,28 @@ def test_a_crashing_handler_returns_the_whole_batch(queues: Any) -> None:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError("down")
 
-    poller = SqsPoller(queue, _StaticHandler(handler), region="us-east-1", function_name="deliver", wait_seconds=0)
+    poller = SqsPoller(
+        queue, _StaticHandler(handler), region="us-east-1", function_name="deliver", wait_seconds=0
+    )
     assert poller.poll_once()
     assert _count(sqs, queue) == 2
 
 
 def test_sqs_event_has_the_lambda_shape() -> None:
-    event = sqs_event([{"MessageId": "m1", "ReceiptHandle": "r1", "Body": "{}", "MD5OfBody": "x",
-                        "Attributes": {"ApproximateReceiveCount": "1"},
-                        "MessageAttributes": {"t": {"DataType": "String", "StringValue": "v"}}}],
-                      "arn:aws:sqs:us-east-1:123456789012:q", "us-east-1")
+    event = sqs_event(
+        [
+            {
+                "MessageId": "m1",
+                "ReceiptHandle": "r1",
+                "Body": "{}",
+                "MD5OfBody": "x",
+                "Attributes": {"ApproximateReceiveCount": "1"},
+                "MessageAttributes": {"t": {"DataType": "String", "StringValue": "v"}},
+            }
+        ],
+        "arn:aws:sqs:us-east-1:123456789012:q",
+        "us-east-1",
+    )
     record = event["Records"][0]
     assert record["messageId"] == "m1" and record["receiptHandle"] == "r1"
     assert record["messageAttributes"]["t"]["stringValue"] == "v"

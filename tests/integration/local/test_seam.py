@@ -22,7 +22,8 @@ def test_patched_attribute_exists_with_the_expected_signature() -> None:
     backend_class = getattr(importlib.import_module(module_name), class_name)
     parameters = tuple(inspect.signature(getattr(backend_class, method)).parameters)
     assert parameters == EXPECTED_PARAMETERS, (
-        f"moto changed {module_name}.{class_name}.{method}{parameters}: update botscope.local.seam")
+        f"moto changed {module_name}.{class_name}.{method}{parameters}: update botscope.local.seam"
+    )
 
 
 def test_moto_interpreter_still_invokes_lambda_through_boto3() -> None:
@@ -78,27 +79,50 @@ def test_a_task_state_runs_our_function_and_its_errors_reach_catch(aws_env: None
     seam.install()
     try:
         with mock_aws(config=MOTO_CONFIG):
-            role = boto3.client("iam").create_role(RoleName="seam", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            role = boto3.client("iam").create_role(RoleName="seam", AssumeRolePolicyDocument="{}")["Role"][
+                "Arn"
+            ]
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as archive:
                 archive.writestr("app.py", "")
             arn = boto3.client("lambda").create_function(
-                FunctionName="seam-fn", Runtime="python3.12", Role=role, Handler="app.lambda_handler",
-                Code={"ZipFile": buffer.getvalue()})["FunctionArn"]
+                FunctionName="seam-fn",
+                Runtime="python3.12",
+                Role=role,
+                Handler="app.lambda_handler",
+                Code={"ZipFile": buffer.getvalue()},
+            )["FunctionArn"]
             seam.register("seam-fn", handler)
-            definition = {"StartAt": "Call", "States": {
-                "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                         "Parameters": {"FunctionName": arn, "Payload.$": "$"},
-                         "ResultSelector": {"result.$": "$.Payload"},
-                         "Catch": [{"ErrorEquals": ["KeyError"], "ResultPath": "$.error", "Next": "Caught"}],
-                         "End": True},
-                "Caught": {"Type": "Pass", "End": True}}}
+            definition = {
+                "StartAt": "Call",
+                "States": {
+                    "Call": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::lambda:invoke",
+                        "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+                        "ResultSelector": {"result.$": "$.Payload"},
+                        "Catch": [{"ErrorEquals": ["KeyError"], "ResultPath": "$.error", "Next": "Caught"}],
+                        "End": True,
+                    },
+                    "Caught": {"Type": "Pass", "End": True},
+                },
+            }
             sfn = boto3.client("stepfunctions")
             machine = sfn.create_state_machine(name="seam", definition=json.dumps(definition), roleArn=role)
-            ok = _wait(sfn, sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="ok",
-                                                input=json.dumps({"n": 21}))["executionArn"])
-            bad = _wait(sfn, sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="bad",
-                                                 input=json.dumps({"n": 1, "explode": True}))["executionArn"])
+            ok = _wait(
+                sfn,
+                sfn.start_execution(
+                    stateMachineArn=machine["stateMachineArn"], name="ok", input=json.dumps({"n": 21})
+                )["executionArn"],
+            )
+            bad = _wait(
+                sfn,
+                sfn.start_execution(
+                    stateMachineArn=machine["stateMachineArn"],
+                    name="bad",
+                    input=json.dumps({"n": 1, "explode": True}),
+                )["executionArn"],
+            )
     finally:
         seam.uninstall()
     # Our handler ran (not moto's echo) with the payload as event and a Lambda-like context

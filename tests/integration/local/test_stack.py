@@ -38,8 +38,14 @@ def test_stack_runs_schedules_and_restores_the_process_on_stop(tmp_path: Path) -
 def test_ctrl_c_stops_the_stack_cleanly(tmp_path: Path) -> None:
     env = {**os.environ, "BOTSCOPE_PORT": "0"}
     env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "botscope.local", "--no-schedules", "--state-dir", str(tmp_path)],
-                               cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "botscope.local", "--no-schedules", "--state-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         lines = []

@@ -22,14 +22,22 @@ def atomic_moto(aws: Any) -> Iterator[None]:
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    names = ("put_item", "update_item", "delete_item", "get_item", "query", "transact_write_items",
-             "batch_write_item")
+    names = (
+        "put_item",
+        "update_item",
+        "delete_item",
+        "get_item",
+        "query",
+        "transact_write_items",
+        "batch_write_item",
+    )
     originals = {name: getattr(DynamoDBBackend, name) for name in names}
 
     def locked(fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with lock:
                 return fn(*args, **kwargs)
+
         return wrapper
 
     for name, fn in originals.items():
@@ -62,8 +70,9 @@ def live_server(aws: Any, atomic_moto: None, scan_edges: str) -> Iterator[str]:
     import uvicorn
     from botscope.api.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))  # as under Mangum: no lifespan runs
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )  # as under Mangum: no lifespan runs
     thread = threading.Thread(target=server.run, name="uvicorn-mcp-test", daemon=True)
     thread.start()
     for _ in range(1000):  # start-up wait, not a timed assertion
@@ -84,8 +93,14 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]]) -> dict[str,
     from botscope.store import reports, scans
 
     scans.mark_running(scan_job_id)
-    report = {"scan_job_id": scan_job_id, "ruleset_version": "2026.11.1", "findings": findings,
-              "summary": {"score": 0.5}}
+    report = {
+        "scan_job_id": scan_job_id,
+        "ruleset_version": "2026.11.1",
+        "findings": findings,
+        "summary": {"score": 0.5},
+    }
     key = reports.put_report(scan_job_id, report)
-    assert scans.mark_completed(scan_job_id, report_key=key, ruleset_version="2026.11.1", summary=report["summary"])
+    assert scans.mark_completed(
+        scan_job_id, report_key=key, ruleset_version="2026.11.1", summary=report["summary"]
+    )
     return report

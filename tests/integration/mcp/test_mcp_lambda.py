@@ -22,8 +22,12 @@ def lambda_handler(aws: Any) -> Any:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    context = SimpleNamespace(function_name="ApiFunction", memory_limit_in_mb=1024, aws_request_id="req-lambda-1",
-                              invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ApiFunction")
+    context = SimpleNamespace(
+        function_name="ApiFunction",
+        memory_limit_in_mb=1024,
+        aws_request_id="req-lambda-1",
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:ApiFunction",
+    )
 
     def invoke(event_name: str, replacements: dict[str, str]) -> dict[str, Any]:
         text = (ROOT / "events" / event_name).read_text()

@@ -15,8 +15,16 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.mcp.conftest import SAMPLE_FINDING, complete_scan
 
-ALL_TOOLS = {"create_api_key", "create_scan", "get_scan_status", "wait_for_scan_results", "get_scan_findings",
-               "get_scan_report", "list_monitoring_subscriptions", "cancel_scan"}
+ALL_TOOLS = {
+    "create_api_key",
+    "create_scan",
+    "get_scan_status",
+    "wait_for_scan_results",
+    "get_scan_findings",
+    "get_scan_report",
+    "list_monitoring_subscriptions",
+    "cancel_scan",
+}
 
 
 def mcp_client(base_url: str, token: str, mode: str = "auto") -> Client:
@@ -37,14 +45,17 @@ def test_agent_flow_over_mcp(live_server, workspace_factory, mode):
         async with mcp_client(live_server, key, mode) as client:
             tools = (await client.list_tools()).tools
             out["tools"] = {t.name: t for t in tools}
-            created = await client.call_tool("create_scan", {"target_url": "https://www.example.com/",
-                                                             "scan_mode": "quick",
-                                                             "enroll_monitoring": True})
+            created = await client.call_tool(
+                "create_scan",
+                {"target_url": "https://www.example.com/", "scan_mode": "quick", "enroll_monitoring": True},
+            )
             out["created"] = created
             scan_job_id = created.structured_content["scan_job_id"]
             out["status"] = await client.call_tool("get_scan_status", {"scan_job_id": scan_job_id})
-            out["waiting"] = await client.call_tool("wait_for_scan_results", {
-                "scan_job_id": scan_job_id, "timeout_seconds": 1, "poll_interval_seconds": 1})
+            out["waiting"] = await client.call_tool(
+                "wait_for_scan_results",
+                {"scan_job_id": scan_job_id, "timeout_seconds": 1, "poll_interval_seconds": 1},
+            )
             out["not_ready"] = await client.call_tool("get_scan_findings", {"scan_job_id": scan_job_id})
             await anyio.to_thread.run_sync(complete_scan, scan_job_id, [SAMPLE_FINDING])
             out["done"] = await client.call_tool("wait_for_scan_results", {"scan_job_id": scan_job_id})
@@ -104,9 +115,15 @@ def test_other_workspace_scan_is_not_found_over_mcp_and_http(live_server, worksp
             created = await client_b.call_tool("create_scan", {"target_url": "https://example.com"})
         scan_id = created.structured_content["scan_job_id"]
         async with mcp_client(live_server, key_a) as client_a:
-            results = [await client_a.call_tool(name, {"scan_job_id": scan_id})
-                       for name in ("get_scan_status", "get_scan_findings", "get_scan_report",
-                                    "wait_for_scan_results")]
+            results = [
+                await client_a.call_tool(name, {"scan_job_id": scan_id})
+                for name in (
+                    "get_scan_status",
+                    "get_scan_findings",
+                    "get_scan_report",
+                    "wait_for_scan_results",
+                )
+            ]
         return scan_id, results
 
     scan_id, results = run(flow)
@@ -117,7 +134,10 @@ def test_other_workspace_scan_is_not_found_over_mcp_and_http(live_server, worksp
     with httpx.Client(base_url=live_server) as http:
         response = http.get(f"/api/v1/scans/{scan_id}", headers={"Authorization": f"Bearer {key_a}"})
         assert response.status_code == 404
-        assert http.get(f"/api/v1/scans/{scan_id}", headers={"Authorization": f"Bearer {key_b}"}).status_code == 200
+        assert (
+            http.get(f"/api/v1/scans/{scan_id}", headers={"Authorization": f"Bearer {key_b}"}).status_code
+            == 200
+        )
 
 
 def test_mcp_refuses_missing_malformed_and_revoked_tokens(live_server, workspace_factory):
@@ -136,8 +156,9 @@ def test_mcp_refuses_missing_malformed_and_revoked_tokens(live_server, workspace
         assert credentials.revoke_api_key(ws["workspace_id"], key_id) is not None
         revoked = http.post("/mcp", json=body, headers={"Authorization": f"Bearer {key}"})
         assert revoked.status_code == 401
-        foreign = http.post("/mcp", json=body, headers={"Authorization": f"Bearer {key}",
-                                                        "Origin": "https://evil.example"})
+        foreign = http.post(
+            "/mcp", json=body, headers={"Authorization": f"Bearer {key}", "Origin": "https://evil.example"}
+        )
         assert foreign.status_code == 403
 
 
@@ -150,8 +171,9 @@ def test_plan_rules_are_the_same_over_mcp(live_server, workspace_factory):
             starter = await client.call_tool("create_scan", {"target_url": "https://example.com"})
         async with mcp_client(live_server, growth_key) as client:
             growth = await client.call_tool("create_scan", {"target_url": "https://example.com"})
-            private = await client.call_tool("create_scan", {"target_url": "http://127.0.0.1:9/",
-                                                             "enroll_monitoring": True})
+            private = await client.call_tool(
+                "create_scan", {"target_url": "http://127.0.0.1:9/", "enroll_monitoring": True}
+            )
         return starter, growth, private
 
     starter, growth, private = run(flow)
@@ -224,8 +246,12 @@ def test_invalid_arguments_come_back_in_the_domain_error_shape(live_server, work
     async def flow() -> list[Any]:
         async with mcp_client(live_server, key) as client:
             return [
-                await client.call_tool("create_scan", {"target_url": "https://example.com/", "scan_mode": "deep"}),
-                await client.call_tool("wait_for_scan_results", {"scan_job_id": "scan_x", "timeout_seconds": "soon"}),
+                await client.call_tool(
+                    "create_scan", {"target_url": "https://example.com/", "scan_mode": "deep"}
+                ),
+                await client.call_tool(
+                    "wait_for_scan_results", {"scan_job_id": "scan_x", "timeout_seconds": "soon"}
+                ),
                 await client.call_tool("get_scan_status", {}),
             ]
 

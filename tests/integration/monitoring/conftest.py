@@ -16,9 +16,11 @@ import pytest
 @pytest.fixture
 def executions(state_machine: str) -> Callable[[], list[str]]:
     """Names (= scan ids) of the executions started so far."""
+
     def names() -> list[str]:
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         return [e["name"] for e in sfn.list_executions(stateMachineArn=state_machine)["executions"]]
+
     return names
 
 
@@ -43,9 +45,11 @@ def make_due(workspace_id: str, monitored_url_id: str, when: Any) -> None:
     from botscope.store.table import iso, table
 
     at = iso(when)
-    table().update_item(Key=mon_key(workspace_id, monitored_url_id),
-                        UpdateExpression="SET next_scan_at = :at, gsi2sk = :sk",
-                        ExpressionAttributeValues={":at": at, ":sk": due_index_keys(monitored_url_id, at)["gsi2sk"]})
+    table().update_item(
+        Key=mon_key(workspace_id, monitored_url_id),
+        UpdateExpression="SET next_scan_at = :at, gsi2sk = :sk",
+        ExpressionAttributeValues={":at": at, ":sk": due_index_keys(monitored_url_id, at)["gsi2sk"]},
+    )
 
 
 def past(seconds: int = 60) -> Any:

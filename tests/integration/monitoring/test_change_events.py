@@ -31,12 +31,20 @@ class MonitoredSite:
     def complete(self, report: dict[str, Any]) -> dict[str, Any]:
         self._ms += 1000  # scan ids sort by creation time
         scan_id = ids.new_id("scan", self._ms)
-        scans.create_scan(self.workspace_id, URL, "full", monitored_url_id=self.mon_id, deadline_seconds=900,
-                          scan_job_id=scan_id, trigger="monitoring")
+        scans.create_scan(
+            self.workspace_id,
+            URL,
+            "full",
+            monitored_url_id=self.mon_id,
+            deadline_seconds=900,
+            scan_job_id=scan_id,
+            trigger="monitoring",
+        )
         report = {**report, "scan_job_id": scan_id}
         key = reports.put_report(scan_id, report)
-        assert scans.mark_completed(scan_id, report_key=key, ruleset_version=report["ruleset_version"],
-                                    summary=report["summary"])
+        assert scans.mark_completed(
+            scan_id, report_key=key, ruleset_version=report["ruleset_version"], summary=report["summary"]
+        )
         scan = scans.get_scan(scan_id)
         hooks.after_scan_completed(scan, report)
         self.scan_ids.append(scan_id)
@@ -58,7 +66,9 @@ def changed_events(published: list) -> list[dict[str, Any]]:
     return [data for _, event_type, data in published if event_type == "monitoring.findings_changed"]
 
 
-def test_unchanged_site_produces_no_event_and_keeps_the_summary_current(site: MonitoredSite, published: list) -> None:
+def test_unchanged_site_produces_no_event_and_keeps_the_summary_current(
+    site: MonitoredSite, published: list
+) -> None:
     base = r.base_report()
     for _ in range(4):
         site.complete(base)
@@ -69,7 +79,9 @@ def test_unchanged_site_produces_no_event_and_keeps_the_summary_current(site: Mo
     assert item["last_evaluation"]["result"] == "unchanged"
 
 
-def test_confirmed_change_is_published_once_with_ids_and_a_summary(site: MonitoredSite, published: list) -> None:
+def test_confirmed_change_is_published_once_with_ids_and_a_summary(
+    site: MonitoredSite, published: list
+) -> None:
     from botscope.webhooks.fanout import build_payload
 
     base = r.base_report()
@@ -112,7 +124,8 @@ def test_a_repeated_finalize_publishes_nothing_twice(site: MonitoredSite, publis
 
 
 def test_an_event_lost_between_write_and_publish_is_sent_by_the_next_evaluation(
-        site: MonitoredSite, published: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    site: MonitoredSite, published: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botscope.webhooks import fanout
 
     base = r.base_report()
@@ -123,7 +136,7 @@ def test_an_event_lost_between_write_and_publish_is_sent_by_the_next_evaluation(
         raise RuntimeError("SQS unavailable")
 
     monkeypatch.setattr(fanout, "publish_event", down)
-    site.complete(r.without_finding(base, "x", "fp_challenge_login"))   # evaluation stored, publish failed
+    site.complete(r.without_finding(base, "x", "fp_challenge_login"))  # evaluation stored, publish failed
     assert site.item()["outbox_event"]["data"]["confirmation"] == "immediate"
     monkeypatch.setattr(fanout, "publish_event", recorder)
     site.complete(r.without_finding(base, "x", "fp_challenge_login"))
@@ -135,8 +148,10 @@ def test_an_event_lost_between_write_and_publish_is_sent_by_the_next_evaluation(
 def test_previous_report_is_the_last_completed_scan_of_the_url(site: MonitoredSite) -> None:
     base = r.base_report()
     first = site.complete(base)
-    assert hooks.previous_report(first) is None    # the enrollment scan has no predecessor
-    next_scan = scans.create_scan(site.workspace_id, URL, "full", monitored_url_id=site.mon_id, deadline_seconds=900)
+    assert hooks.previous_report(first) is None  # the enrollment scan has no predecessor
+    next_scan = scans.create_scan(
+        site.workspace_id, URL, "full", monitored_url_id=site.mon_id, deadline_seconds=900
+    )
     previous = hooks.previous_report(next_scan)
     assert previous is not None and previous["scan_job_id"] == first["scan_job_id"]
     assert hooks.previous_report({**next_scan, "monitored_url_id": None}) is None
@@ -147,13 +162,18 @@ def test_a_failed_scan_is_noted_and_is_not_a_change(site: MonitoredSite, publish
     blocked = r.with_ai_block(base, "x")
     site.complete(base)
     site.complete(blocked)
-    failed = scans.create_scan(site.workspace_id, URL, "full", monitored_url_id=site.mon_id, deadline_seconds=900)
+    failed = scans.create_scan(
+        site.workspace_id, URL, "full", monitored_url_id=site.mon_id, deadline_seconds=900
+    )
     scans.mark_failed(failed["scan_job_id"], "internal_error", "boom")
     hooks.after_scan_failed(scans.get_scan(failed["scan_job_id"]))
     item = site.item()
-    assert item["last_failed_scan_job_id"] == failed["scan_job_id"] and item["last_failure_code"] == "internal_error"
+    assert (
+        item["last_failed_scan_job_id"] == failed["scan_job_id"]
+        and item["last_failure_code"] == "internal_error"
+    )
     assert item["summary"]["pending_changes"] >= 1 and changed_events(published) == []
-    site.complete(blocked)   # the failure did not break the confirmation
+    site.complete(blocked)  # the failure did not break the confirmation
     assert len(changed_events(published)) == 1
 
 

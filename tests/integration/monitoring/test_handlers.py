@@ -20,19 +20,22 @@ def _event(name: str) -> dict[str, Any]:
     return json.loads((REPO_ROOT / "events" / f"{name}.json").read_text())
 
 
-def test_monitor_scheduler_handler_starts_due_scans(workspace_factory: Any, state_machine: str,
-                                                    executions: Any) -> None:
+def test_monitor_scheduler_handler_starts_due_scans(
+    workspace_factory: Any, state_machine: str, executions: Any
+) -> None:
     ws, _ = workspace_factory("enterprise")
     record, _ = store.enroll(ws["workspace_id"], "https://a.example/", cadence_seconds=3600)
     make_due(ws["workspace_id"], record["monitored_url_id"], past())
-    result = load_handler("monitor_scheduler")(_event("monitor_scheduler"),
-                                                LambdaContext(function_name="MonitorSchedulerFunction"))
+    result = load_handler("monitor_scheduler")(
+        _event("monitor_scheduler"), LambdaContext(function_name="MonitorSchedulerFunction")
+    )
     assert result["started"] == 1 and len(executions()) == 1
     assert result["sample_reports"] == "not_started"
 
 
-def test_sample_reports_handler_starts_the_day(state_machine: str, executions: Any, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sample_reports_handler_starts_the_day(
+    state_machine: str, executions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     targets = tmp_path / "targets.json"
     targets.write_text(json.dumps([{"label": "One", "target_url": "https://one.example/"}]))
     monkeypatch.setenv("BOTSCOPE_SAMPLE_TARGETS_FILE", str(targets))
@@ -40,7 +43,10 @@ def test_sample_reports_handler_starts_the_day(state_machine: str, executions: A
     handler = load_handler("sample_reports")
     result = handler(_event("sample_reports"), LambdaContext(function_name="SampleReportsFunction"))
     assert result["action"] == "started" and result["scans"] == 1 and len(executions()) == 1
-    assert handler(_event("sample_reports"), LambdaContext(function_name="SampleReportsFunction"))["action"] == "waiting"
+    assert (
+        handler(_event("sample_reports"), LambdaContext(function_name="SampleReportsFunction"))["action"]
+        == "waiting"
+    )
 
 
 def test_api_events_reach_the_monitoring_routes(workspace_factory: Any) -> None:
@@ -53,7 +59,9 @@ def test_api_events_reach_the_monitoring_routes(workspace_factory: Any) -> None:
     release = _event("api_monitoring_release")
     release["headers"]["authorization"] = f"Bearer {key}"
     assert handler(release, LambdaContext(function_name="ApiFunction"))["statusCode"] == 404
-    samples = handler(_event("api_monitoring_sample_reports_list"), LambdaContext(function_name="ApiFunction"))
+    samples = handler(
+        _event("api_monitoring_sample_reports_list"), LambdaContext(function_name="ApiFunction")
+    )
     assert samples["statusCode"] == 200 and json.loads(samples["body"]) == {"generated_on": None, "tabs": []}
     missing = handler(_event("api_monitoring_sample_report_get"), LambdaContext(function_name="ApiFunction"))
     assert missing["statusCode"] == 404

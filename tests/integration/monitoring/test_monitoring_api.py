@@ -18,15 +18,21 @@ def auth(key: str) -> dict[str, str]:
 
 
 def test_list_shows_slots_and_each_url_with_its_schedule_and_summary(
-        api_client: Any, workspace_factory: Any, published: list) -> None:
+    api_client: Any, workspace_factory: Any, published: list
+) -> None:
     from botscope.monitoring import hooks
     from botscope.store import scans
 
     ws, key = workspace_factory("growth")
     first, _ = store.enroll(ws["workspace_id"], "https://a.example/", cadence_seconds=86400)
     store.enroll(ws["workspace_id"], "https://b.example/", cadence_seconds=86400)
-    scan = scans.create_scan(ws["workspace_id"], "https://a.example/", "full",
-                             monitored_url_id=first["monitored_url_id"], deadline_seconds=900)
+    scan = scans.create_scan(
+        ws["workspace_id"],
+        "https://a.example/",
+        "full",
+        monitored_url_id=first["monitored_url_id"],
+        deadline_seconds=900,
+    )
     report = {**r.base_report(), "scan_job_id": scan["scan_job_id"]}
     hooks.after_scan_completed({**scan, "completed_at": "2026-01-01T00:00:00.000Z"}, report)
 
@@ -41,7 +47,7 @@ def test_list_shows_slots_and_each_url_with_its_schedule_and_summary(
     assert scanned["last_scanned_at"] == "2026-01-01T00:00:00.000Z"
     assert scanned["next_scan_at"] and scanned["enrolled_at"]
     assert scanned["summary"]["posture"] == "layered" and scanned["summary"]["pending_changes"] == 0
-    assert body["data"][0]["summary"] is None   # not scanned yet
+    assert body["data"][0]["summary"] is None  # not scanned yet
     # Internal state never leaves the API.
     assert not {"baseline", "pending_changes", "claim", "outbox_event", "gsi2sk"} & set(scanned)
 
@@ -62,7 +68,8 @@ def test_starter_and_cancelled_workspaces_get_plan_required(api_client: Any, wor
 
 
 def test_release_frees_the_slot_stops_rescans_and_is_audited(
-        api_client: Any, workspace_factory: Any, state_machine: str, executions: Any) -> None:
+    api_client: Any, workspace_factory: Any, state_machine: str, executions: Any
+) -> None:
     from botscope.service.monitoring import start_scheduled_scan
     from botscope.store import audit as audit_store
 
@@ -76,8 +83,12 @@ def test_release_frees_the_slot_stops_rescans_and_is_audited(
     assert store.slots(ws["workspace_id"]) == {"used": 0, "limit": 1}
     assert api_client.get("/api/v1/monitoring", headers=auth(key)).json()["data"] == []
     # The due entry went with the item: the scheduler starts nothing.
-    stats = Scheduler(DynamoScheduleStore(), start_scheduled_scan,
-                      SchedulerConfig(max_starts_per_second=0), sleep=lambda s: None).run()
+    stats = Scheduler(
+        DynamoScheduleStore(),
+        start_scheduled_scan,
+        SchedulerConfig(max_starts_per_second=0),
+        sleep=lambda s: None,
+    ).run()
     assert stats.started == 0 and executions() == []
     # The freed slot can be used again.
     _, created = store.enroll(ws["workspace_id"], "https://b.example/", cadence_seconds=86400)
@@ -93,8 +104,11 @@ def test_another_workspaces_url_is_404_and_untouched(api_client: Any, workspace_
     owner, _ = workspace_factory("growth")
     _, intruder_key = workspace_factory("growth")
     record, _ = store.enroll(owner["workspace_id"], "https://a.example/", cadence_seconds=86400)
-    for path in (f"/api/v1/monitoring/{record['monitored_url_id']}", "/api/v1/monitoring/mon_doesnotexist",
-                 "/api/v1/monitoring/not-an-id"):
+    for path in (
+        f"/api/v1/monitoring/{record['monitored_url_id']}",
+        "/api/v1/monitoring/mon_doesnotexist",
+        "/api/v1/monitoring/not-an-id",
+    ):
         response = api_client.delete(path, headers=auth(intruder_key))
         assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert store.get_monitored(owner["workspace_id"], record["monitored_url_id"]) is not None
@@ -107,7 +121,8 @@ def test_monitoring_needs_a_credential(api_client: Any) -> None:
 
 
 def test_release_of_a_malformed_id_is_not_found_without_touching_the_store(
-        api_client: Any, workspace_factory: Any, monkeypatch: Any) -> None:
+    api_client: Any, workspace_factory: Any, monkeypatch: Any
+) -> None:
     # "mon_" followed by 2000 characters used to reach GetItem as a sort key (capped at 1024 bytes
     # by DynamoDB: a ValidationException, so a 500). Only a well-formed id reaches the store.
     _, key = workspace_factory("growth")

@@ -35,7 +35,8 @@ def run_scheduler(**kw: Any) -> Any:
 
 
 def test_two_schedulers_started_at_once_start_each_due_scan_exactly_once(
-        workspace_factory: Any, atomic_dynamodb: None, executions: Any) -> None:
+    workspace_factory: Any, atomic_dynamodb: None, executions: Any
+) -> None:
     ws, _ = workspace_factory("enterprise")
     mon_ids = enroll_due(ws["workspace_id"], 40)
     barrier = threading.Barrier(2)
@@ -66,7 +67,8 @@ def test_two_schedulers_started_at_once_start_each_due_scan_exactly_once(
 
 
 def test_a_growth_url_is_rescanned_without_enrollment_as_the_system_actor(
-        workspace_factory: Any, state_machine: str, executions: Any) -> None:
+    workspace_factory: Any, state_machine: str, executions: Any
+) -> None:
     from botscope.store import audit as audit_store
 
     ws, _ = workspace_factory("growth")
@@ -83,12 +85,15 @@ def test_a_growth_url_is_rescanned_without_enrollment_as_the_system_actor(
     assert item["next_scan_at"] > (utcnow() + timedelta(hours=23)).isoformat()  # growth: daily
 
 
-def test_a_running_scan_of_the_url_serves_the_due_time(workspace_factory: Any, state_machine: str,
-                                                      executions: Any) -> None:
+def test_a_running_scan_of_the_url_serves_the_due_time(
+    workspace_factory: Any, state_machine: str, executions: Any
+) -> None:
     ws, _ = workspace_factory("enterprise")
     (mon_id,) = enroll_due(ws["workspace_id"], 1)
     url = get_item(ws["workspace_id"], mon_id)["target_url"]
-    user_scan = scans.create_scan(ws["workspace_id"], url, "full", monitored_url_id=mon_id, deadline_seconds=900)
+    user_scan = scans.create_scan(
+        ws["workspace_id"], url, "full", monitored_url_id=mon_id, deadline_seconds=900
+    )
     assert scans.claim_active(ws["workspace_id"], url, user_scan["scan_job_id"]) is None
     stats = run_scheduler()
     assert stats.reused_running == 1 and executions() == []
@@ -96,7 +101,8 @@ def test_a_running_scan_of_the_url_serves_the_due_time(workspace_factory: Any, s
 
 
 def test_a_crash_between_claim_and_start_is_retried_with_the_same_scan(
-        workspace_factory: Any, state_machine: str, executions: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace_factory: Any, state_machine: str, executions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botscope.workflow import starter
 
     ws, _ = workspace_factory("enterprise")
@@ -113,8 +119,9 @@ def test_a_crash_between_claim_and_start_is_retried_with_the_same_scan(
     # Within the lease nothing happens; after it, the same scan id is started once.
     assert run_scheduler().started == 0
     later = utcnow() + timedelta(seconds=NO_PACING.claim_lease_seconds + 5)
-    Scheduler(DynamoScheduleStore(), start_scheduled_scan, NO_PACING, clock=lambda: later,
-              sleep=lambda s: None).run()
+    Scheduler(
+        DynamoScheduleStore(), start_scheduled_scan, NO_PACING, clock=lambda: later, sleep=lambda s: None
+    ).run()
     assert executions() == [claim["scan_job_id"]]
     item = get_item(ws["workspace_id"], mon_id)
     assert "claim" not in item and item["last_due_at"] == claim["due_at"]
@@ -130,8 +137,9 @@ def test_released_url_is_not_rescanned(workspace_factory: Any, state_machine: st
 
 
 @pytest.mark.parametrize("status", ["cancelled", "past_due"])
-def test_an_inactive_workspace_is_not_rescanned(workspace_factory: Any, state_machine: str, executions: Any,
-                                                status: str) -> None:
+def test_an_inactive_workspace_is_not_rescanned(
+    workspace_factory: Any, state_machine: str, executions: Any, status: str
+) -> None:
     from botscope.store import workspaces
 
     ws, _ = workspace_factory("growth")
@@ -140,7 +148,9 @@ def test_an_inactive_workspace_is_not_rescanned(workspace_factory: Any, state_ma
     stats = run_scheduler()
     assert stats.skipped_inactive == 1 and stats.started == 0 and executions() == []
     item = get_item(ws["workspace_id"], mon_id)
-    assert item["last_skipped_reason"] == f"workspace_{status}" and item["next_scan_at"] > utcnow().isoformat()
+    assert (
+        item["last_skipped_reason"] == f"workspace_{status}" and item["next_scan_at"] > utcnow().isoformat()
+    )
     # Back in good standing, it is rescanned at its next due time.
     workspaces.set_workspace_status(ws["workspace_id"], "active")
     make_due(ws["workspace_id"], mon_id, past())

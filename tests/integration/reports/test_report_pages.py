@@ -273,10 +273,19 @@ def test_sample_reports_page(
     from botscope.store import scans
 
     def start_only(target_url: str, scan_job_id: str) -> None:
-        scans.create_scan(sample_reports.SAMPLES_WORKSPACE_ID, target_url, "quick", deadline_seconds=600,
-                          scan_job_id=scan_job_id, trigger="samples")
+        scans.create_scan(
+            sample_reports.SAMPLES_WORKSPACE_ID,
+            target_url,
+            "quick",
+            deadline_seconds=600,
+            scan_job_id=scan_job_id,
+            trigger="samples",
+        )
 
-    assert sample_reports.refresh(datetime.now(UTC) + timedelta(days=1), starter=start_only)["action"] == "started"
+    assert (
+        sample_reports.refresh(datetime.now(UTC) + timedelta(days=1), starter=start_only)["action"]
+        == "started"
+    )
     later = api_client.get("/sample-reports")
     assert f'data-tab="{first["tab_id"]}"' in later.text and listing["generated_on"] in later.text
 
@@ -311,7 +320,18 @@ def test_every_page_and_share_route_is_declared_in_the_template() -> None:
     from botscope.aws.template import load_template
 
     events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
-    declared = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values() if e["Type"] == "HttpApi"}
-    assert {("GET", "/reports/{id}"), ("GET", "/share/{token}"), ("GET", "/sample-reports"),
-            ("GET", "/badges/{file}"), ("GET", "/static/report.css"), ("POST", "/api/v1/scans/{id}/share"),
-            ("GET", "/api/v1/scans/{id}/share"), ("DELETE", "/api/v1/scans/{id}/share")} <= declared
+    declared = {
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for e in events.values()
+        if e["Type"] == "HttpApi"
+    }
+    assert {
+        ("GET", "/reports/{id}"),
+        ("GET", "/share/{token}"),
+        ("GET", "/sample-reports"),
+        ("GET", "/badges/{file}"),
+        ("GET", "/static/report.css"),
+        ("POST", "/api/v1/scans/{id}/share"),
+        ("GET", "/api/v1/scans/{id}/share"),
+        ("DELETE", "/api/v1/scans/{id}/share"),
+    } <= declared

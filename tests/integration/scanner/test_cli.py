@@ -27,7 +27,9 @@ def run_cli(*args, env=None):
 
 def test_quick_scan_json_report(fixture_site):
     fixture_site.set_scenario("cloudflare_challenge")
-    result = run_cli("scan", fixture_site.url("/"), "--mode", "quick", "--allow-private", "127.0.0.0/8", "--json")
+    result = run_cli(
+        "scan", fixture_site.url("/"), "--mode", "quick", "--allow-private", "127.0.0.0/8", "--json"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["schema_version"] == "1" and report["scan_mode"] == "quick"
@@ -41,7 +43,9 @@ def test_quick_scan_json_report(fixture_site):
 
 def test_full_scan_readable_summary(fixture_site):
     fixture_site.set_scenario("kitchen_sink")
-    result = run_cli("scan", fixture_site.url("/"), "--mode", "full", "--allow-private", "10.0.0.0/8,127.0.0.0/8")
+    result = run_cli(
+        "scan", fixture_site.url("/"), "--mode", "full", "--allow-private", "10.0.0.0/8,127.0.0.0/8"
+    )
     assert result.returncode == 0, result.stderr
     assert "Posture:" in result.stdout and "Path runs" in result.stdout
     assert "turnstile" in result.stdout and "/checkout" in result.stdout
@@ -50,8 +54,9 @@ def test_full_scan_readable_summary(fixture_site):
 
 def test_allow_private_from_the_environment(fixture_site):
     fixture_site.set_scenario("clean")
-    result = run_cli("scan", fixture_site.url("/"), "--json", "-q",
-                     env={"BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8"})
+    result = run_cli(
+        "scan", fixture_site.url("/"), "--json", "-q", env={"BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8"}
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "completed"
     assert result.stderr == ""
@@ -79,7 +84,9 @@ def test_invalid_target_and_bad_usage_exit_2():
 def test_main_in_process_writes_report_to_the_given_streams(fixture_site):
     fixture_site.set_scenario("ai_blocked")
     out, err = io.StringIO(), io.StringIO()
-    code = main(["scan", fixture_site.url("/"), "--allow-private", "127.0.0.0/8", "--json"], stdout=out, stderr=err)
+    code = main(
+        ["scan", fixture_site.url("/"), "--allow-private", "127.0.0.0/8", "--json"], stdout=out, stderr=err
+    )
     assert code == 0
     assert json.loads(out.getvalue())["policy"]["robots_txt"]["ai_agents"]["GPTBot"] == "disallowed"
 
@@ -95,8 +102,16 @@ def test_progress_rewrites_one_line_on_a_terminal():
     spec = PathRunSpec(path="/login", profile="ai_crawler")
     progress(SimpleNamespace(kind="planned", total=2))
     progress(SimpleNamespace(kind="started", total=2, index=0, spec=spec, completed=0))
-    progress(SimpleNamespace(kind="finished", total=2, index=0, spec=spec, completed=1,
-                             observation=Observation(spec=spec, outcome="blocked", http_status=403, duration_ms=12)))
+    progress(
+        SimpleNamespace(
+            kind="finished",
+            total=2,
+            index=0,
+            spec=spec,
+            completed=1,
+            observation=Observation(spec=spec, outcome="blocked", http_status=403, duration_ms=12),
+        )
+    )
     text = stream.getvalue()
     assert "\r\x1b[2K[0/2] running /login [ai_crawler]" in text
     assert "[1/2] blocked" in text and "403" in text
@@ -116,13 +131,15 @@ def test_invalid_allow_list_in_the_environment_is_a_clear_error():
 def _closed_port() -> int:
     import socket
 
-    with socket.socket() as sock:   # bound then closed: nothing listens there
+    with socket.socket() as sock:  # bound then closed: nothing listens there
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def test_unreachable_target_exits_non_zero_with_target_unreachable():
-    result = run_cli("scan", f"http://127.0.0.1:{_closed_port()}/", "--allow-private", "127.0.0.0/8", "--json")
+    result = run_cli(
+        "scan", f"http://127.0.0.1:{_closed_port()}/", "--allow-private", "127.0.0.0/8", "--json"
+    )
     # not a report of "no defenses": the scan failed, and says why
     assert result.returncode == 1, result.stdout
     assert result.stdout == ""
@@ -150,11 +167,27 @@ def test_every_profile_challenged_through_the_cli(fixture_site):
 @pytest.mark.slow
 def test_cli_renders_full_scans_unless_told_not_to(fixture_site):
     fixture_site.set_scenario("js_fingerprint")
-    base = [str(BOTSCOPE), "scan", fixture_site.url("/"), "--json", "--quiet", "--allow-private", "127.0.0.0/8"]
-    rendered = json.loads(subprocess.run([*base, "--mode", "full"], capture_output=True, text=True,
-                                         timeout=300, check=True).stdout)
+    base = [
+        str(BOTSCOPE),
+        "scan",
+        fixture_site.url("/"),
+        "--json",
+        "--quiet",
+        "--allow-private",
+        "127.0.0.0/8",
+    ]
+    rendered = json.loads(
+        subprocess.run(
+            [*base, "--mode", "full"], capture_output=True, text=True, timeout=300, check=True
+        ).stdout
+    )
     assert {r["profile"] for r in rendered["path_runs"]} >= {"browser", "rendered"}
-    assert any(v["verdict"] == "served_but_fingerprinted" for e in rendered["rendered"] for v in e["verdicts"])
-    plain = json.loads(subprocess.run([*base, "--mode", "full", "--no-render"], capture_output=True, text=True,
-                                      timeout=300, check=True).stdout)
+    assert any(
+        v["verdict"] == "served_but_fingerprinted" for e in rendered["rendered"] for v in e["verdicts"]
+    )
+    plain = json.loads(
+        subprocess.run(
+            [*base, "--mode", "full", "--no-render"], capture_output=True, text=True, timeout=300, check=True
+        ).stdout
+    )
     assert "rendered" not in {r["profile"] for r in plain["path_runs"]} and plain["rendered"] == []

@@ -48,10 +48,13 @@ def measures_of(report, vendor):
 
 
 def verdict(report, profile, path="/"):
-    return next(e["verdict"] for e in report["enforcement"] if e["agent_profile"] == profile and e["path"] == path)
+    return next(
+        e["verdict"] for e in report["enforcement"] if e["agent_profile"] == profile and e["path"] == path
+    )
 
 
 # --- defenses ------------------------------------------------------------------------------------
+
 
 def test_clean_site_reports_nothing_and_every_run_is_served(fixture_site, local_policy):
     report = scan(fixture_site, "clean", local_policy)
@@ -62,14 +65,17 @@ def test_clean_site_reports_nothing_and_every_run_is_served(fixture_site, local_
     assert report["policy"]["robots_txt"]["ai_agents"]["GPTBot"] == "allowed"
 
 
-@pytest.mark.parametrize(("scenario", "vendor", "outcome", "measure"), [
-    ("cloudflare_challenge", "cloudflare", "challenged", "challenge"),
-    ("cloudflare_block", "cloudflare", "blocked", "waf"),
-    ("datadome", "datadome", "challenged", "challenge"),
-    ("akamai", "akamai", "blocked", "waf"),
-    ("anubis", "anubis", "challenged", "proof_of_work"),
-    ("aws_waf", "aws_waf", "challenged", "captcha"),
-])
+@pytest.mark.parametrize(
+    ("scenario", "vendor", "outcome", "measure"),
+    [
+        ("cloudflare_challenge", "cloudflare", "challenged", "challenge"),
+        ("cloudflare_block", "cloudflare", "blocked", "waf"),
+        ("datadome", "datadome", "challenged", "challenge"),
+        ("akamai", "akamai", "blocked", "waf"),
+        ("anubis", "anubis", "challenged", "proof_of_work"),
+        ("aws_waf", "aws_waf", "challenged", "captcha"),
+    ],
+)
 def test_site_wide_defenses_are_named(fixture_site, local_policy, scenario, vendor, outcome, measure):
     report = scan(fixture_site, scenario, local_policy)
     assert vendor in vendors(report)
@@ -185,6 +191,7 @@ def test_every_scenario_is_exercised_by_a_public_safety_checked_scan():
 
 # --- engine interface ----------------------------------------------------------------------------
 
+
 def test_progress_events_cover_every_path_run(fixture_site, local_policy):
     events = []
     report = scan(fixture_site, "clean", local_policy, on_progress=events.append)
@@ -201,8 +208,13 @@ def test_stages_compose_like_the_pipeline(fixture_site, local_policy):
     plan = type(plan).model_validate_json(plan.model_dump_json())  # stored between stages
     observations = [engine.probe_sync(spec, plan.target, local_policy) for spec in plan.path_runs]
     observations = [type(o).model_validate(o.model_dump(mode="json")) for o in observations]
-    report = engine.analyze(plan, observations, scan_job_id="scan_test", started_at="2026-01-01T00:00:00Z",
-                            completed_at="2026-01-01T00:00:05Z")
+    report = engine.analyze(
+        plan,
+        observations,
+        scan_job_id="scan_test",
+        started_at="2026-01-01T00:00:00Z",
+        completed_at="2026-01-01T00:00:05Z",
+    )
     assert report["scan_job_id"] == "scan_test"
     assert verdict(report, "ai_crawler") == "enforced"
     many = engine.probe_many_sync(plan.path_runs[:4], plan.target, local_policy)
@@ -216,6 +228,7 @@ def test_full_plan_fetches_page_and_sitemap_once_each(fixture_site, local_policy
     async def run():
         async with Fetcher(local_policy) as fetcher:
             return await engine.plan_scan(fixture_site.url("/"), "full", fetcher), fetcher.requests_made
+
     plan, requests = asyncio.run(run())
     assert requests == 2 and len(fixture_site.requests) - before == 2
     assert "/password/forgot" in plan.discovered_paths  # only in the sitemap
@@ -230,10 +243,19 @@ def test_corpus_response_served_by_the_fixture_site(fixture_site, local_policy):
 
 def test_full_mode_plans_at_the_origin_a_redirecting_target_lands_on(fixture_site, local_policy):
     fixture_site.set_scenario("login_captcha")
-    with FixtureSite({"description": "redirects everything to the real site", "routes": {},
-                      "prefix_routes": {"/": {"status": 301, "headers": [["Location", fixture_site.url("/")]],
-                                              "body": ""}},
-                      "fallback": None, "rate_limit": None, "headers": [], "cookies": []}) as front:
+    with FixtureSite(
+        {
+            "description": "redirects everything to the real site",
+            "routes": {},
+            "prefix_routes": {
+                "/": {"status": 301, "headers": [["Location", fixture_site.url("/")]], "body": ""}
+            },
+            "fallback": None,
+            "rate_limit": None,
+            "headers": [],
+            "cookies": [],
+        }
+    ) as front:
         report = asyncio.run(engine.run_scan(front.url("/"), "full", local_policy))
         assert report["target_url"] == fixture_site.url("/")
         assert "/login" in {r["path"] for r in report["path_runs"]}
@@ -297,7 +319,9 @@ def test_a_site_answering_200_to_everything_publishes_no_policy_file(fixture_sit
 def test_real_policy_files_are_not_mistaken_for_soft_404s(fixture_site, local_policy):
     report = scan(fixture_site, "policy_rich", local_policy, mode="full")
     policy = report["policy"]
-    assert policy["llms_txt"]["present"] and policy["llms_full_txt"]["present"] and policy["ai_txt"]["present"]
+    assert (
+        policy["llms_txt"]["present"] and policy["llms_full_txt"]["present"] and policy["ai_txt"]["present"]
+    )
     assert policy["llms_txt"]["soft_404"] is False
 
 
@@ -321,7 +345,11 @@ def test_a_slow_drip_to_ai_clients_is_timed_out_and_a_tarpit(fixture_site, local
 def test_robots_txt_503_means_complete_disallow_and_says_so(fixture_site, local_policy):
     report = scan(fixture_site, "robots_503", local_policy)
     robots = report["policy"]["robots_txt"]
-    assert robots["http_status"] == 503 and robots["access"] == "unreachable" and robots["effect"] == "disallow_all"
+    assert (
+        robots["http_status"] == 503
+        and robots["access"] == "unreachable"
+        and robots["effect"] == "disallow_all"
+    )
     assert robots["present"] is False
     assert "robots_txt_unreachable" in {item["code"] for item in report["summary"]["limitations"]}
     finding = next(f for f in report["findings"] if f["title"].startswith("robots.txt unreachable"))
@@ -346,13 +374,30 @@ def test_every_profile_challenged_claims_no_comparison(fixture_site, local_polic
 
 
 def test_generic_robots_rules_are_not_reported_as_aimed_at_ai(fixture_site, local_policy):
-    site = {"description": "only a generic disallow", "routes": {"/": {"status": 200, "headers": [
-        ["Content-Type", "text/html"]], "body": "<html><title>x</title><body>hello</body></html>"},
-        "/robots.txt": {"status": 200, "headers": [["Content-Type", "text/plain"]],
-                        "body": "User-agent: *\nDisallow: /admin/\n"}},
-        "prefix_routes": {}, "fallback": {"status": 404, "headers": [["Content-Type", "text/html"]],
-                                          "body": "<html><title>Not found</title></html>"},
-        "rate_limit": None, "headers": [], "cookies": []}
+    site = {
+        "description": "only a generic disallow",
+        "routes": {
+            "/": {
+                "status": 200,
+                "headers": [["Content-Type", "text/html"]],
+                "body": "<html><title>x</title><body>hello</body></html>",
+            },
+            "/robots.txt": {
+                "status": 200,
+                "headers": [["Content-Type", "text/plain"]],
+                "body": "User-agent: *\nDisallow: /admin/\n",
+            },
+        },
+        "prefix_routes": {},
+        "fallback": {
+            "status": 404,
+            "headers": [["Content-Type", "text/html"]],
+            "body": "<html><title>Not found</title></html>",
+        },
+        "rate_limit": None,
+        "headers": [],
+        "cookies": [],
+    }
     report = scan(fixture_site, site, local_policy)
     titles = {f["title"] for f in report["findings"]}
     assert "robots.txt has generic crawler rules" in titles
@@ -365,8 +410,13 @@ def _carried(report, measure):
     """A detection or a finding of this measure that says what was seen (evidence)."""
     if any(d["measure"] == measure and d["evidence"] for d in report["detections"]):
         return True
-    return any((f["measure"] == measure or (measure == "policy" and f["category"] == "policy"))
-               and f["status"] != "absent" and f["evidence"] and f["summary"] for f in report["findings"])
+    return any(
+        (f["measure"] == measure or (measure == "policy" and f["category"] == "policy"))
+        and f["status"] != "absent"
+        and f["evidence"]
+        and f["summary"]
+        for f in report["findings"]
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -389,7 +439,7 @@ def test_a_target_that_never_answers_fails_the_scan(local_policy):
 
     from botscope.errors import TargetUnreachable
 
-    with socket.socket() as sock:   # a port with nothing listening: every connection is refused
+    with socket.socket() as sock:  # a port with nothing listening: every connection is refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(TargetUnreachable) as raised:
@@ -398,16 +448,31 @@ def test_a_target_that_never_answers_fails_the_scan(local_policy):
 
 
 def _redirecting_robots(hops: int) -> dict:
-    text = {"status": 200, "headers": [["Content-Type", "text/plain"]], "body": "User-agent: GPTBot\nDisallow: /\n"}
-    routes = {"/": {"status": 200, "headers": [["Content-Type", "text/html"]],
-                    "body": "<html><title>home</title><body>home page</body></html>"},
-              "/robots-final.txt": text}
+    text = {
+        "status": 200,
+        "headers": [["Content-Type", "text/plain"]],
+        "body": "User-agent: GPTBot\nDisallow: /\n",
+    }
+    routes = {
+        "/": {
+            "status": 200,
+            "headers": [["Content-Type", "text/html"]],
+            "body": "<html><title>home</title><body>home page</body></html>",
+        },
+        "/robots-final.txt": text,
+    }
     chain = ["/robots.txt"] + [f"/hop/{i}" for i in range(1, hops)] + ["/robots-final.txt"]
     for source, target in zip(chain, chain[1:], strict=False):
         routes[source] = {"status": 301, "headers": [["Location", target]], "body": ""}
-    return {"description": f"robots.txt behind {hops} redirects", "routes": routes, "prefix_routes": {},
-            "fallback": {"status": 404, "headers": [["Content-Type", "text/html"]], "body": "<html>404</html>"},
-            "rate_limit": None, "headers": [], "cookies": []}
+    return {
+        "description": f"robots.txt behind {hops} redirects",
+        "routes": routes,
+        "prefix_routes": {},
+        "fallback": {"status": 404, "headers": [["Content-Type", "text/html"]], "body": "<html>404</html>"},
+        "rate_limit": None,
+        "headers": [],
+        "cookies": [],
+    }
 
 
 def test_robots_txt_is_followed_through_five_redirects(fixture_site, local_policy):

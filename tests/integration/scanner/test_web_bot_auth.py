@@ -52,8 +52,11 @@ class JwksResolver(HTTPSignatureKeyResolver):
     """Keys by kid from a published JWKS, as a site verifying agents would hold them."""
 
     def __init__(self, jwks: dict[str, Any]) -> None:
-        self.keys = {k["kid"]: Ed25519PublicKey.from_public_bytes(_b64url_decode(k["x"]))
-                     for k in jwks["keys"] if k.get("kty") == "OKP" and k.get("crv") == "Ed25519"}
+        self.keys = {
+            k["kid"]: Ed25519PublicKey.from_public_bytes(_b64url_decode(k["x"]))
+            for k in jwks["keys"]
+            if k.get("kty") == "OKP" and k.get("crv") == "Ed25519"
+        }
 
     def resolve_public_key(self, key_id: str) -> Ed25519PublicKey | None:
         return self.keys.get(key_id)
@@ -97,12 +100,24 @@ def test_the_api_serves_a_signed_key_directory(seed: str):
     (key,) = jwks["keys"]
     assert key["kid"] == thumbprint(key) and key["kty"] == "OKP" and key["crv"] == "Ed25519"
     assert "d" not in key and seed not in response.text
-    message = SimpleNamespace(method="GET", url=f"{AGENT}{DIRECTORY_PATH}", headers=CaseInsensitiveDict(
-        {"signature-input": response.headers["signature-input"], "signature": response.headers["signature"]}))
+    message = SimpleNamespace(
+        method="GET",
+        url=f"{AGENT}{DIRECTORY_PATH}",
+        headers=CaseInsensitiveDict(
+            {
+                "signature-input": response.headers["signature-input"],
+                "signature": response.headers["signature"],
+            }
+        ),
+    )
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=JwksResolver(jwks))
-    (result,) = verifier.verify(message, expect_tag="http-message-signatures-directory",
-                                require_components=("@authority",))
-    assert result.parameters["keyid"] == key["kid"] and result.parameters["expires"] > result.parameters["created"]
+    (result,) = verifier.verify(
+        message, expect_tag="http-message-signatures-directory", require_components=("@authority",)
+    )
+    assert (
+        result.parameters["keyid"] == key["kid"]
+        and result.parameters["expires"] > result.parameters["created"]
+    )
 
 
 def test_no_key_no_directory(monkeypatch: pytest.MonkeyPatch):
@@ -119,28 +134,46 @@ class VerifyingSite:
     with http-message-signatures against the keys a directory published."""
 
     def __init__(self, jwks: dict[str, Any], serve_browsers: bool = False) -> None:
-        verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=JwksResolver(jwks))
+        verifier = HTTPMessageVerifier(
+            signature_algorithm=algorithms.ED25519, key_resolver=JwksResolver(jwks)
+        )
         self.seen: list[dict[str, Any]] = []
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 headers = CaseInsensitiveDict(dict(self.headers.items()))
-                message = SimpleNamespace(method="GET", url=f"http://{self.headers['host']}{self.path}",
-                                          headers=headers)
-                record: dict[str, Any] = {"user_agent": self.headers.get("user-agent", ""), "keyid": None,
-                                          "signature_agent": self.headers.get("signature-agent")}
+                message = SimpleNamespace(
+                    method="GET", url=f"http://{self.headers['host']}{self.path}", headers=headers
+                )
+                record: dict[str, Any] = {
+                    "user_agent": self.headers.get("user-agent", ""),
+                    "keyid": None,
+                    "signature_agent": self.headers.get("signature-agent"),
+                }
                 try:
-                    (result,) = verifier.verify(message, expect_tag="web-bot-auth",
-                                                require_components=("@authority", "signature-agent"))
+                    (result,) = verifier.verify(
+                        message,
+                        expect_tag="web-bot-auth",
+                        require_components=("@authority", "signature-agent"),
+                    )
                     record["keyid"] = result.parameters["keyid"]
-                    status, body = 200, b"<html><head><title>Welcome, agent</title></head><body>ok</body></html>"
+                    status, body = (
+                        200,
+                        b"<html><head><title>Welcome, agent</title></head><body>ok</body></html>",
+                    )
                 except InvalidSignature:
                     user_agent = record["user_agent"]
                     if serve_browsers and "Chrome/" in user_agent and "BotScope" not in user_agent:
-                        status, body = 200, b"<html><head><title>Welcome, agent</title></head><body>ok</body></html>"
+                        status, body = (
+                            200,
+                            b"<html><head><title>Welcome, agent</title></head><body>ok</body></html>",
+                        )
                     else:
-                        status, body = 401, b"<html><head><title>Unverified</title></head><body>no</body></html>"
+                        status, body = (
+                            401,
+                            b"<html><head><title>Unverified</title></head><body>no</body></html>",
+                        )
                 site.seen.append(record)
                 self.send_response(status)
                 self.send_header("content-type", "text/html")
@@ -168,10 +201,15 @@ def test_signed_agent_requests_verify_against_the_published_directory(seed: str)
     jwks = fetch_directory().json()
     signer = WebBotAuthSigner.from_setting(seed, AGENT)
     with VerifyingSite(jwks) as site:
+
         async def run() -> list[Any]:
             async with Fetcher(LOCAL, resolver=lambda host: ["127.0.0.1"], signer=signer) as fetcher:
                 url = f"http://agent-site.test:{site.port}/"
-                return [await fetcher.fetch(url, profile) for profile in ("signed_agent", "ai_agent", "signed_agent")]
+                return [
+                    await fetcher.fetch(url, profile)
+                    for profile in ("signed_agent", "ai_agent", "signed_agent")
+                ]
+
         signed, unsigned, again = asyncio.run(run())
     assert (signed.status, unsigned.status, again.status) == (200, 401, 200)
     assert [r["keyid"] for r in site.seen] == [jwks["keys"][0]["kid"], None, jwks["keys"][0]["kid"]]
@@ -193,6 +231,7 @@ def test_without_a_key_the_signed_agent_is_not_sent():
     async def run() -> Any:
         async with Fetcher(LOCAL) as fetcher:
             return await fetcher.fetch("http://127.0.0.1:9/", "signed_agent")
+
     result = asyncio.run(run())
     assert result.error is not None and result.error.code == "signing_unavailable"
 
@@ -210,8 +249,15 @@ def test_a_signing_scan_says_how_a_verified_agent_is_treated(seed: str):
 
     signer = WebBotAuthSigner.from_setting(seed, AGENT)
     with VerifyingSite(fetch_directory().json(), serve_browsers=True) as site:
-        report = asyncio.run(run_scan(f"http://agent-site.test:{site.port}/", "quick", LOCAL,
-                                      resolver=lambda host: ["127.0.0.1"], signer=signer))
+        report = asyncio.run(
+            run_scan(
+                f"http://agent-site.test:{site.port}/",
+                "quick",
+                LOCAL,
+                resolver=lambda host: ["127.0.0.1"],
+                signer=signer,
+            )
+        )
     runs = {(r["path"], r["profile"]): r for r in report["path_runs"]}
     assert runs[("/", "signed_agent")]["http_status"] == 200 and runs[("/", "ai_agent")]["http_status"] == 401
     verdicts = {e["agent_profile"]: e for e in report["enforcement"] if e["path"] == "/"}
@@ -225,8 +271,11 @@ def test_a_scan_without_a_signer_plans_no_signed_agent_run(seed: str):
     from botscope.scanner.engine import run_scan
 
     with VerifyingSite(fetch_directory().json(), serve_browsers=True) as site:
-        report = asyncio.run(run_scan(f"http://agent-site.test:{site.port}/", "quick", LOCAL,
-                                      resolver=lambda host: ["127.0.0.1"]))
+        report = asyncio.run(
+            run_scan(
+                f"http://agent-site.test:{site.port}/", "quick", LOCAL, resolver=lambda host: ["127.0.0.1"]
+            )
+        )
     assert {r["profile"] for r in report["path_runs"]} == {"browser", "ai_crawler", "ai_agent", "http_client"}
 
 

@@ -35,10 +35,21 @@ def recorder(tmp_path: Path) -> Iterator[WireRecorder]:
 
 def test_a_scan_shows_the_recorded_chrome_ja4_and_http2_fingerprint(recorder: WireRecorder):
     browser = get_profile("browser")
-    report = asyncio.run(run_scan(f"https://wire.test:{recorder.port}/", "quick", LOCAL, resolver=to_loopback,
-                                  extra_ca_bundle=str(recorder.ca_file)))
+    report = asyncio.run(
+        run_scan(
+            f"https://wire.test:{recorder.port}/",
+            "quick",
+            LOCAL,
+            resolver=to_loopback,
+            extra_ca_bundle=str(recorder.ca_file),
+        )
+    )
     wire = {run["profile"]: run["wire"] for run in report["path_runs"] if run["path"] == "/"}
-    assert wire["browser"] == {"profile_version": browser.version, "http_version": "HTTP/2", "ja4": browser.ja4}
+    assert wire["browser"] == {
+        "profile_version": browser.version,
+        "http_version": "HTTP/2",
+        "ja4": browser.ja4,
+    }
     assert wire["http_client"]["http_version"] == "HTTP/1.1" and wire["http_client"]["ja4"] is None
     # Chrome offers h2 first; the httpcore profiles offer only http/1.1.
     chrome = [v for v in recorder.visits if v.hello.alpn[:1] == ["h2"]]
@@ -63,6 +74,7 @@ def test_http_client_does_not_produce_chromes_ja4(recorder: WireRecorder):
             plain = await fetcher.fetch(f"https://wire.test:{recorder.port}/", "http_client")
             chrome = await fetcher.fetch(f"https://wire.test:{recorder.port}/", "browser")
             return plain.http_version, chrome.http_version
+
     plain_version, chrome_version = asyncio.run(run())
     assert (plain_version, chrome_version) == ("HTTP/1.1", "HTTP/2")
     plain_visit, chrome_visit = recorder.visits
@@ -73,10 +85,12 @@ def test_http_client_does_not_produce_chromes_ja4(recorder: WireRecorder):
 
 def test_an_unknown_ca_is_refused_not_ignored(tmp_path: Path):
     with WireRecorder(tmp_path) as server:
+
         async def run() -> str | None:
             async with Fetcher(LOCAL, resolver=to_loopback) as fetcher:  # no extra CA bundle
                 result = await fetcher.fetch(f"https://wire.test:{server.port}/", "browser")
                 return result.error.code if result.error else None
+
         assert asyncio.run(run()) == "connection_failed"
         assert all(v.http2 is None or not v.http2.pseudo_header_order for v in server.visits)
 
@@ -87,26 +101,39 @@ def test_side_by_side_with_chromium(recorder: WireRecorder, tmp_path: Path):
     HTTP/2 fingerprint family; the numbers are printed for the benchmark notes."""
     assert CHROMIUM is not None
     profile_dir = tmp_path / "chromium-profile"
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile_dir}", "--ignore-certificate-errors",
-               "--host-resolver-rules=MAP wire.test 127.0.0.1", "--dump-dom",
-               f"https://wire.test:{recorder.port}/"]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile_dir}",
+        "--ignore-certificate-errors",
+        "--host-resolver-rules=MAP wire.test 127.0.0.1",
+        "--dump-dom",
+        f"https://wire.test:{recorder.port}/",
+    ]
     subprocess.run(command, capture_output=True, timeout=90, check=False)  # noqa: S603 - fixed argv
     chromium_visits = [v for v in recorder.visits if v.hello.server_name == "wire.test"]
     assert chromium_visits, "chromium reached the recorder"
     chromium = chromium_visits[0]
+
     async def run() -> None:
         async with Fetcher(LOCAL, resolver=to_loopback, extra_ca_bundle=str(recorder.ca_file)) as fetcher:
             await fetcher.fetch(f"https://wire.test:{recorder.port}/", "browser")
+
     asyncio.run(run())
     ours = recorder.visits[-1]
     print(f"\nchromium JA4 {chromium.ja4}  browser profile JA4 {ours.ja4}")
     if chromium.http2 is not None and ours.http2 is not None:
         print(f"chromium HTTP/2 {chromium.http2.akamai}  browser profile HTTP/2 {ours.http2.akamai}")
     theirs_a, ours_a = ja4_parts(chromium.hello)[0], ja4_parts(ours.hello)[0]
-    assert theirs_a[:4] == ours_a[:4] == "t13d"          # TLS 1.3, SNI
-    assert theirs_a[-2:] == ours_a[-2:] == "h2"          # ALPN h2 first
+    assert theirs_a[:4] == ours_a[:4] == "t13d"  # TLS 1.3, SNI
+    assert theirs_a[-2:] == ours_a[-2:] == "h2"  # ALPN h2 first
     assert abs(int(theirs_a[4:6]) - int(ours_a[4:6])) <= 2  # cipher list of the same family
     assert chromium.alpn == ours.alpn == "h2"
     if chromium.http2 is not None and chromium.http2.pseudo_header_order and ours.http2 is not None:

@@ -17,7 +17,7 @@ from tests.integration.webhooks.support import load_deliver_handler
 WEBHOOK_ENV = {
     "BOTSCOPE_LOCAL_MODE": "true",
     "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8",
-    "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0",   # 4 attempts, no delay between them
+    "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0",  # 4 attempts, no delay between them
     "BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS": "5",
     # A batch of ten messages to one endpoint is sent in one pass (the caps have their own tests).
     "BOTSCOPE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "10",
@@ -38,7 +38,8 @@ def aws() -> Iterator[AwsResources]:
     """Overrides the shared fixture: same resources plus a KMS key and the webhook settings."""
     with mocked_aws(extra_env=WEBHOOK_ENV) as resources:
         key_id = boto3.client("kms", region_name="us-east-1").create_key(
-            Description="webhook secrets (test)")["KeyMetadata"]["KeyId"]
+            Description="webhook secrets (test)"
+        )["KeyMetadata"]["KeyId"]
         os.environ["BOTSCOPE_WEBHOOK_KMS_KEY_ID"] = key_id
         reset_settings()
         _reset_webhook_caches()
@@ -64,7 +65,12 @@ def principal_factory(workspace_factory: Any) -> Any:
 
     def make(plan: str = "growth") -> tuple[Principal, str]:
         ws, key = workspace_factory(plan)
-        return Principal(workspace_id=ws["workspace_id"], plan=plan, workspace_status="active",
-                         actor_type="api_key", actor_id="key_test"), key
+        return Principal(
+            workspace_id=ws["workspace_id"],
+            plan=plan,
+            workspace_status="active",
+            actor_type="api_key",
+            actor_id="key_test",
+        ), key
 
     return make

@@ -50,6 +50,7 @@ def settings_env(**values: str | None) -> Iterator[None]:
 
 # --- receiver ----------------------------------------------------------------------------------
 
+
 @dataclass
 class Received:
     path: str
@@ -83,7 +84,9 @@ def receiver(behaviour: Behaviour | None = None) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("content-length") or 0)
-            request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+            request = Received(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
+            )
             with state.lock:
                 index = len(state.requests)
                 state.requests.append(request)
@@ -115,13 +118,25 @@ def receiver(behaviour: Behaviour | None = None) -> Iterator[Receiver]:
 
 # --- SQS driver --------------------------------------------------------------------------------
 
+
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     """An SQS event as Lambda's event source mapping builds it."""
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m.get("Attributes") or {}, "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody"),
-        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
-    } for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes") or {},
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
 
 
 @dataclass
@@ -131,8 +146,13 @@ class DriveResult:
     failures: int = 0
 
 
-def drain(queue_url: str, handler: Callable[[dict[str, Any], Any], dict[str, Any]], *,
-          max_batches: int = 100, release_failed: bool = True) -> DriveResult:
+def drain(
+    queue_url: str,
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+    *,
+    max_batches: int = 100,
+    release_failed: bool = True,
+) -> DriveResult:
     """Receives batches until the queue has nothing visible, calling the handler like the event
     source mapping does: successes are deleted; failures are left to SQS (made visible again at
     once when ``release_failed``, standing in for the visibility timeout running out)."""
@@ -140,8 +160,9 @@ def drain(queue_url: str, handler: Callable[[dict[str, Any], Any], dict[str, Any
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     result = DriveResult()
     for _ in range(max_batches):
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       AttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
         if not messages:
             break
         result.batches += 1
@@ -151,13 +172,16 @@ def drain(queue_url: str, handler: Callable[[dict[str, Any], Any], dict[str, Any
         result.failures += len(failed)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         if release_failed:
             for m in messages:
                 if m["MessageId"] in failed:
-                    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                  VisibilityTimeout=0)
+                    sqs.change_message_visibility(
+                        QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                    )
     return result
 
 
@@ -166,8 +190,13 @@ def queue_messages(queue_url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name=REGION)
     out: list[dict[str, Any]] = []
     while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                    VisibilityTimeout=300, MessageAttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=300,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not batch:
             return out
         out.extend(batch)
@@ -175,11 +204,18 @@ def queue_messages(queue_url: str) -> list[dict[str, Any]]:
 
 def queue_counts(queue_url: str) -> dict[str, int]:
     attrs = boto3.client("sqs", region_name=REGION).get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
-                                            "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return {"visible": int(attrs["ApproximateNumberOfMessages"]),
-            "delayed": int(attrs["ApproximateNumberOfMessagesDelayed"]),
-            "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"])}
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesDelayed",
+            "ApproximateNumberOfMessagesNotVisible",
+        ],
+    )["Attributes"]
+    return {
+        "visible": int(attrs["ApproximateNumberOfMessages"]),
+        "delayed": int(attrs["ApproximateNumberOfMessagesDelayed"]),
+        "in_flight": int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+    }
 
 
 def body_json(message: dict[str, Any]) -> dict[str, Any]:

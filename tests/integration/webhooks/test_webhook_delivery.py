@@ -36,13 +36,27 @@ def deliveries_of(principal, webhook_id):
     return service.list_deliveries(principal, webhook_id)["data"]
 
 
-def test_every_event_type_and_the_test_event_verify_with_standardwebhooks(aws, principal_factory, deliver_handler):
+def test_every_event_type_and_the_test_event_verify_with_standardwebhooks(
+    aws, principal_factory, deliver_handler
+):
     principal, _ = principal_factory()
     with receiver() as rx:
         endpoint = make_endpoint(principal, rx.url())
-        data = {"scan.completed": {"scan_job_id": "scan_1", "target_url": "https://example.com/", "summary": {"present": 3}},
-                "scan.failed": {"scan_job_id": "scan_2", "error": {"code": "timeout", "message": "took too long"}},
-                "monitoring.findings_changed": {"monitored_url_id": "mon_1", "changes": {"added": 1, "removed": 0}}}
+        data = {
+            "scan.completed": {
+                "scan_job_id": "scan_1",
+                "target_url": "https://example.com/",
+                "summary": {"present": 3},
+            },
+            "scan.failed": {
+                "scan_job_id": "scan_2",
+                "error": {"code": "timeout", "message": "took too long"},
+            },
+            "monitoring.findings_changed": {
+                "monitored_url_id": "mon_1",
+                "changes": {"added": 1, "removed": 0},
+            },
+        }
         event_ids = {t: fanout.publish_event(principal.workspace_id, t, d) for t, d in data.items()}
         test = service.send_test(principal, endpoint["webhook_id"])
         result = drain(aws.webhook_queue_url, deliver_handler)
@@ -61,7 +75,10 @@ def test_every_event_type_and_the_test_event_verify_with_standardwebhooks(aws, p
     # A forged body fails verification with the same package.
     with pytest.raises(Exception):  # noqa: B017
         verifier.verify(rx.requests[0].body + b" ", rx.requests[0].headers)
-    statuses = {d["event_id"]: (d["status"], len(d["attempts"])) for d in deliveries_of(principal, endpoint["webhook_id"])}
+    statuses = {
+        d["event_id"]: (d["status"], len(d["attempts"]))
+        for d in deliveries_of(principal, endpoint["webhook_id"])
+    }
     assert statuses == {e: ("delivered", 1) for e in [*event_ids.values(), test["event_id"]]}
 
 
@@ -75,14 +92,18 @@ def test_only_subscribed_enabled_endpoints_get_a_message(aws, principal_factory)
 
     event_id = fanout.publish_event(principal.workspace_id, "scan.failed", {"scan_job_id": "scan_x"})
     messages = [body_json(m) for m in queue_messages(aws.webhook_queue_url)]
-    assert [(m["webhook_id"], m["event_id"], m["attempt"]) for m in messages] == [(both["webhook_id"], event_id, 1)]
+    assert [(m["webhook_id"], m["event_id"], m["attempt"]) for m in messages] == [
+        (both["webhook_id"], event_id, 1)
+    ]
     with pytest.raises(ValueError):
         fanout.publish_event(principal.workspace_id, "scan.exploded", {})
     with pytest.raises(ValueError):  # the report never goes into a payload
         fanout.publish_event(principal.workspace_id, "scan.completed", {"report": "x" * 20000})
 
 
-def test_three_failures_then_success_is_one_delivery_with_four_attempts(aws, principal_factory, deliver_handler):
+def test_three_failures_then_success_is_one_delivery_with_four_attempts(
+    aws, principal_factory, deliver_handler
+):
     principal, _ = principal_factory()
     with receiver(lambda request, index: (500, {}) if index < 3 else (204, {})) as rx:
         endpoint = make_endpoint(principal, rx.url())
@@ -99,7 +120,9 @@ def test_three_failures_then_success_is_one_delivery_with_four_attempts(aws, pri
     assert [a["status_code"] for a in dlv["attempts"]] == [500, 500, 500, 204]
     assert [a["attempt"] for a in dlv["attempts"]] == [1, 2, 3, 4]
     assert [a["error"] for a in dlv["attempts"]] == ["HTTP 500"] * 3 + [None]
-    assert all(a["next_retry_at"] for a in dlv["attempts"][:3]) and dlv["attempts"][3]["next_retry_at"] is None
+    assert (
+        all(a["next_retry_at"] for a in dlv["attempts"][:3]) and dlv["attempts"][3]["next_retry_at"] is None
+    )
     assert all(a["duration_ms"] is not None and a["at"] for a in dlv["attempts"])
     assert queue_counts(aws.webhook_dlq_url)["visible"] == 0
     fresh = service.get_webhook(principal, endpoint["webhook_id"])
@@ -147,14 +170,22 @@ def test_a_slow_receiver_is_cut_off_without_holding_up_the_batch(aws, principal_
         fast_arrived.set()
         return 200, {}
 
-    with settings_env(BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS="3"), receiver(slow) as slow_rx, receiver(fast) as fast_rx:
+    with (
+        settings_env(BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS="3"),
+        receiver(slow) as slow_rx,
+        receiver(fast) as fast_rx,
+    ):
         _patch_connection_capture(slow_rx)
         slow_ep = make_endpoint(principal, slow_rx.url(), ["scan.completed"], "slow")
-        fast_eps = [make_endpoint(principal, fast_rx.url(f"/f{i}"), ["scan.completed"], f"fast{i}") for i in range(3)]
+        fast_eps = [
+            make_endpoint(principal, fast_rx.url(f"/f{i}"), ["scan.completed"], f"fast{i}") for i in range(3)
+        ]
         fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
         # One batch with all four messages, the slow endpoint's first.
-        messages = sorted(queue_messages(aws.webhook_queue_url),
-                          key=lambda m: body_json(m)["webhook_id"] != slow_ep["webhook_id"])
+        messages = sorted(
+            queue_messages(aws.webhook_queue_url),
+            key=lambda m: body_json(m)["webhook_id"] != slow_ep["webhook_id"],
+        )
         from tests.integration.webhooks.support import sqs_event
 
         response = deliver_handler(sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:q"), None)
@@ -201,7 +232,9 @@ def test_410_disables_the_endpoint_with_a_reason(aws, principal_factory, deliver
     assert getattr(refused.value, "code", "") == "webhook_disabled"
 
 
-def test_retry_after_is_honoured_and_long_waits_hop_through_the_queue(aws, principal_factory, deliver_handler):
+def test_retry_after_is_honoured_and_long_waits_hop_through_the_queue(
+    aws, principal_factory, deliver_handler
+):
     principal, _ = principal_factory()
     with receiver(lambda request, index: (429, {"Retry-After": "120"})) as rx:
         endpoint = make_endpoint(principal, rx.url())
@@ -216,9 +249,13 @@ def test_retry_after_is_honoured_and_long_waits_hop_through_the_queue(aws, princ
     assert queue_counts(aws.webhook_queue_url)["delayed"] == 1  # the retry waits in SQS
 
     # A message due in two hours is re-sent with SQS's maximum delay, not delivered early.
-    hop = delivery.DeliveryMessage(event_id=dlv["event_id"], webhook_id=endpoint["webhook_id"],
-                                   workspace_id=principal.workspace_id, attempt=2,
-                                   not_before=iso(utcnow() + timedelta(hours=2)))
+    hop = delivery.DeliveryMessage(
+        event_id=dlv["event_id"],
+        webhook_id=endpoint["webhook_id"],
+        workspace_id=principal.workspace_id,
+        attempt=2,
+        not_before=iso(utcnow() + timedelta(hours=2)),
+    )
     assert delivery.process_message(hop.body()) == delivery.DEFERRED
     assert queue_counts(aws.webhook_queue_url)["delayed"] == 2
     assert len(rx.requests) == 1
@@ -243,8 +280,15 @@ def test_a_redelivered_message_never_delivers_twice(aws, principal_factory, deli
     (dlv,) = deliveries_of(principal, endpoint["webhook_id"])
     assert dlv["status"] == "delivered" and [a["status_code"] for a in dlv["attempts"]] == [200]
     # A stale recording cannot add a second successful attempt either (the conditional write).
-    assert not store.record_attempt(endpoint["webhook_id"], dlv["event_id"], 1, {"attempt": 1},
-                                    status=store.DELIVERED, next_retry_at=None, error=None)
+    assert not store.record_attempt(
+        endpoint["webhook_id"],
+        dlv["event_id"],
+        1,
+        {"attempt": 1},
+        status=store.DELIVERED,
+        next_retry_at=None,
+        error=None,
+    )
 
 
 def test_dns_is_checked_again_at_delivery_time(aws, principal_factory, deliver_handler):
@@ -275,8 +319,11 @@ def test_an_endpoint_failing_for_days_is_disabled(aws, principal_factory, delive
     with receiver(lambda request, index: (500, {})) as rx:
         endpoint = make_endpoint(principal, rx.url())
         six_days_ago = iso(utcnow() - timedelta(days=6))
-        table().update_item(Key={"pk": f"WS#{principal.workspace_id}", "sk": f"WH#{endpoint['webhook_id']}"},
-                            UpdateExpression="SET failing_since = :t", ExpressionAttributeValues={":t": six_days_ago})
+        table().update_item(
+            Key={"pk": f"WS#{principal.workspace_id}", "sk": f"WH#{endpoint['webhook_id']}"},
+            UpdateExpression="SET failing_since = :t",
+            ExpressionAttributeValues={":t": six_days_ago},
+        )
         fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
         drain(aws.webhook_queue_url, deliver_handler)
 
@@ -290,11 +337,15 @@ def test_an_endpoint_failing_for_days_is_disabled(aws, principal_factory, delive
 def test_a_malformed_message_goes_straight_to_the_dlq(aws, deliver_handler):
     import boto3
 
-    boto3.client("sqs", region_name="us-east-1").send_message(QueueUrl=aws.webhook_queue_url, MessageBody="{oops")
+    boto3.client("sqs", region_name="us-east-1").send_message(
+        QueueUrl=aws.webhook_queue_url, MessageBody="{oops"
+    )
     result = drain(aws.webhook_queue_url, deliver_handler)
     assert result.failures == 0
     (dead,) = queue_messages(aws.webhook_dlq_url)
-    assert dead["Body"] == "{oops" and dead["MessageAttributes"]["reason"]["StringValue"] == "malformed message"
+    assert (
+        dead["Body"] == "{oops" and dead["MessageAttributes"]["reason"]["StringValue"] == "malformed message"
+    )
 
 
 def test_redirects_are_failures_and_never_followed(aws, principal_factory, deliver_handler):

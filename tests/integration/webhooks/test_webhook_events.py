@@ -37,11 +37,17 @@ def test_api_events_drive_the_whole_lifecycle(aws, workspace_factory):
         if response.get("isBase64Encoded"):
             raw = base64.b64decode(body)
             headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-            body = gzip.decompress(raw).decode() if headers.get("content-encoding") == "gzip" else raw.decode()
+            body = (
+                gzip.decompress(raw).decode() if headers.get("content-encoding") == "gzip" else raw.decode()
+            )
         return response["statusCode"], json.loads(body) if body else None
 
     status, created = call("api_webhooks_create")
-    assert status == 201 and created["secret"].startswith("whsec_") and created["url"] == "https://hooks.example.com/botscope"
+    assert (
+        status == 201
+        and created["secret"].startswith("whsec_")
+        and created["url"] == "https://hooks.example.com/botscope"
+    )
     webhook_id = created["webhook_id"]
     status, listed = call("api_webhooks_list")
     assert status == 200 and [w["webhook_id"] for w in listed["data"]] == [webhook_id]
@@ -56,4 +62,6 @@ def test_api_events_drive_the_whole_lifecycle(aws, workspace_factory):
 def test_the_sample_sqs_event_is_handled_without_failing_the_batch(aws, deliver_handler):
     event = json.loads((ROOT / "events" / "webhook_deliver.json").read_text())
     # Its delivery does not exist in this empty table: the record is acknowledged (nothing to send).
-    assert deliver_handler(event, LambdaContext(function_name="WebhookDeliverFunction")) == {"batchItemFailures": []}
+    assert deliver_handler(event, LambdaContext(function_name="WebhookDeliverFunction")) == {
+        "batchItemFailures": []
+    }

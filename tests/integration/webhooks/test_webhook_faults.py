@@ -32,7 +32,14 @@ HEALTHY = 50
 BATCH = 10  # messages per SQS receive (the event source mapping's batch size)
 # Written on the wire as bytes: "²" as its Latin-1 byte (httpx decodes header values as Latin-1, so
 # it reaches the parser as "²", which passes isdigit() and breaks int()), the others as UTF-8.
-RETRY_AFTER_VALUES = [b"\xb2", "①".encode(), "１０".encode(), b"9" * 40, b"-30", b"Wed, 21 Oct 2015 07:28:00 GMT"]
+RETRY_AFTER_VALUES = [
+    b"\xb2",
+    "①".encode(),
+    "１０".encode(),
+    b"9" * 40,
+    b"-30",
+    b"Wed, 21 Oct 2015 07:28:00 GMT",
+]
 
 
 class _StaticHandler(LazyHandler):
@@ -90,8 +97,14 @@ def _read_request(conn: socket.socket) -> None:
             return
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
     while len(body) < length:
         chunk = conn.recv(65536)
         if not chunk:
@@ -111,7 +124,9 @@ class Dribbler:
 
     def _serve(self, conn: socket.socket, index: int) -> None:
         if index > 0:  # the retry is answered at once: only the first attempt meets the deadline
-            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             return
         self.started.set()
         payload = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 100000
@@ -126,8 +141,11 @@ class Dribbler:
 
 def _serve_500(conn: socket.socket, index: int) -> None:
     value = RETRY_AFTER_VALUES[index % len(RETRY_AFTER_VALUES)]
-    conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nRetry-After: " + value
-                 + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    conn.sendall(
+        b"HTTP/1.1 500 Internal Server Error\r\nRetry-After: "
+        + value
+        + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
 
 
 @pytest.fixture
@@ -150,8 +168,13 @@ def _endpoint(workspace_factory: Any, url: str, counter: list[int], workspaces: 
         ws, _ = workspace_factory("growth")
         workspaces.append(ws["workspace_id"])
     counter[0] += 1
-    principal = Principal(workspace_id=workspaces[-1], plan="growth", workspace_status="active",
-                          actor_type="api_key", actor_id="key_test")
+    principal = Principal(
+        workspace_id=workspaces[-1],
+        plan="growth",
+        workspace_status="active",
+        actor_type="api_key",
+        actor_id="key_test",
+    )
     created = service.create_webhook(principal, label="fault", url=url, event_types=["scan.completed"])
     endpoint = store.get_endpoint(workspaces[-1], created["webhook_id"])
     assert endpoint is not None
@@ -159,31 +182,55 @@ def _endpoint(workspace_factory: Any, url: str, counter: list[int], workspaces: 
 
 
 def test_one_slow_and_one_failing_endpoint_do_not_delay_fifty_healthy_ones(
-        aws, atomic_moto, deliver_handler, workspace_factory, servers) -> None:  # noqa: F811
+    aws,
+    atomic_moto,  # noqa: F811
+    deliver_handler,
+    workspace_factory,
+    servers,  # noqa: F811
+) -> None:
     healthy, dribbler, failing = servers
     # A generous deadline: the fifty healthy deliveries must all land while the dribbler's first
     # attempt is still open, on a shared machine where moto handles a delivery in ~100 ms.
-    with settings_env(BOTSCOPE_WEBHOOK_ATTEMPT_DEADLINE_SECONDS="20", BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS="5",
-                      BOTSCOPE_WEBHOOK_RETRY_SCHEDULE="0"):  # two attempts per event
+    with settings_env(
+        BOTSCOPE_WEBHOOK_ATTEMPT_DEADLINE_SECONDS="20",
+        BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS="5",
+        BOTSCOPE_WEBHOOK_RETRY_SCHEDULE="0",
+    ):  # two attempts per event
         counter, workspaces = [0], []
-        slow = _endpoint(workspace_factory, f"http://127.0.0.1:{dribbler.server.port}/slow", counter, workspaces)
+        slow = _endpoint(
+            workspace_factory, f"http://127.0.0.1:{dribbler.server.port}/slow", counter, workspaces
+        )
         bad = _endpoint(workspace_factory, f"http://127.0.0.1:{failing.port}/bad", counter, workspaces)
-        good = [_endpoint(workspace_factory, healthy.url(f"/ok/{n}"), counter, workspaces) for n in range(HEALTHY)]
+        good = [
+            _endpoint(workspace_factory, healthy.url(f"/ok/{n}"), counter, workspaces) for n in range(HEALTHY)
+        ]
 
         slow_event, _ = fanout.send_test_event(slow["workspace_id"], slow)
         bad_events = [fanout.send_test_event(bad["workspace_id"], bad)[0] for _ in RETRY_AFTER_VALUES]
         assert dribbler.started.wait(0) is False
         good_events = [fanout.send_test_event(e["workspace_id"], e)[0] for e in good]
 
-        poller = SqsPoller(aws.webhook_queue_url, _StaticHandler(deliver_handler), region="us-east-1", batch_size=BATCH,
-                           function_name="WebhookDeliverFunction", wait_seconds=0, concurrency=4)
+        poller = SqsPoller(
+            aws.webhook_queue_url,
+            _StaticHandler(deliver_handler),
+            region="us-east-1",
+            batch_size=BATCH,
+            function_name="WebhookDeliverFunction",
+            wait_seconds=0,
+            concurrency=4,
+        )
         poller.start()
         try:
             deadline = time.monotonic() + 180  # liveness bound only: the assertions are on events
             while time.monotonic() < deadline:
-                done = all(_settled(store.get_delivery(e["webhook_id"], ev))
-                           for e, ev in [(slow, slow_event), *((bad, b) for b in bad_events),
-                                         *zip(good, good_events, strict=True)])
+                done = all(
+                    _settled(store.get_delivery(e["webhook_id"], ev))
+                    for e, ev in [
+                        (slow, slow_event),
+                        *((bad, b) for b in bad_events),
+                        *zip(good, good_events, strict=True),
+                    ]
+                )
                 if done:
                     break
                 time.sleep(0.2)

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with running_local_stack(tmp_path_factory.mktemp("botscope"),
-                             extra_env={"BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0"}) as running:
+    with running_local_stack(
+        tmp_path_factory.mktemp("botscope"), extra_env={"BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": "0,0,0"}
+    ) as running:
         yield running
 
 
@@ -34,11 +35,15 @@ def _wait_for(predicate, bound_seconds: float = 60) -> bool:
 
 
 def test_test_event_is_delivered_and_retried_on_the_local_stack(stack: Any) -> None:
-    client = httpx.Client(base_url=stack.base_url,
-                          headers={"Authorization": f"Bearer {stack.credentials.growth_api_key}"}, timeout=30)
+    client = httpx.Client(
+        base_url=stack.base_url,
+        headers={"Authorization": f"Bearer {stack.credentials.growth_api_key}"},
+        timeout=30,
+    )
     with receiver(lambda request, index: (500, {}) if index == 0 else (200, {})) as rx:
-        created = client.post("/api/v1/webhooks", json={"label": "local", "url": rx.url(),
-                                                        "event_types": ["scan.completed"]})
+        created = client.post(
+            "/api/v1/webhooks", json={"label": "local", "url": rx.url(), "event_types": ["scan.completed"]}
+        )
         assert created.status_code == 201, created.text
         webhook = created.json()
         queued = client.post(f"/api/v1/webhooks/{webhook['webhook_id']}/test").json()
@@ -59,11 +64,16 @@ def test_test_event_is_delivered_and_retried_on_the_local_stack(stack: Any) -> N
 def test_manage_an_endpoint_on_the_local_stack(stack: Any) -> None:
     """410 disables the endpoint; PATCH re-enables it; after a rotation a delivery verifies with
     the old and the new secret; a redelivery repeats the event with the same webhook-id."""
-    client = httpx.Client(base_url=stack.base_url,
-                          headers={"Authorization": f"Bearer {stack.credentials.growth_api_key}"}, timeout=30)
+    client = httpx.Client(
+        base_url=stack.base_url,
+        headers={"Authorization": f"Bearer {stack.credentials.growth_api_key}"},
+        timeout=30,
+    )
     with receiver(lambda request, index: (410, {}) if index == 0 else (200, {})) as rx:
-        webhook = client.post("/api/v1/webhooks", json={"label": "managed", "url": rx.url("/managed"),
-                                                       "event_types": ["scan.completed"]}).json()
+        webhook = client.post(
+            "/api/v1/webhooks",
+            json={"label": "managed", "url": rx.url("/managed"), "event_types": ["scan.completed"]},
+        ).json()
         wid = webhook["webhook_id"]
         assert client.post(f"/api/v1/webhooks/{wid}/test").status_code == 202
         assert _wait_for(lambda: client.get(f"/api/v1/webhooks/{wid}").json()["status"] == "disabled")

@@ -20,15 +20,19 @@ def auth(key: str) -> dict[str, str]:
 
 
 def create(api_client, key, url, **extra):
-    response = api_client.post("/api/v1/webhooks", json={"label": "ops", "url": url, "event_types": TYPES, **extra},
-                               headers=auth(key))
+    response = api_client.post(
+        "/api/v1/webhooks",
+        json={"label": "ops", "url": url, "event_types": TYPES, **extra},
+        headers=auth(key),
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def audit_of(workspace_id: str) -> list[dict]:
-    items = table().query(KeyConditionExpression="pk = :pk",
-                          ExpressionAttributeValues={":pk": f"WS#{workspace_id}#AUDIT"})["Items"]
+    items = table().query(
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"WS#{workspace_id}#AUDIT"}
+    )["Items"]
     return sorted(items, key=lambda i: i["sk"])
 
 
@@ -39,26 +43,44 @@ def test_patch_changes_fields_and_guards_the_new_url(api_client, workspace_facto
     assert hook["description"] == "first"
     other = create(api_client, key, "http://127.0.0.1:9/b")
 
-    patched = api_client.patch(f"/api/v1/webhooks/{wid}", json={
-        "label": " renamed ", "description": "paging", "event_types": ["scan.failed", "scan.completed"],
-        "url": "http://127.0.0.1:9/c"}, headers=auth(key))
+    patched = api_client.patch(
+        f"/api/v1/webhooks/{wid}",
+        json={
+            "label": " renamed ",
+            "description": "paging",
+            "event_types": ["scan.failed", "scan.completed"],
+            "url": "http://127.0.0.1:9/c",
+        },
+        headers=auth(key),
+    )
     assert patched.status_code == 200, patched.text
     body = patched.json()
     assert (body["label"], body["description"], body["event_types"], body["url"]) == (
-        "renamed", "paging", ["scan.failed", "scan.completed"], "http://127.0.0.1:9/c")
+        "renamed",
+        "paging",
+        ["scan.failed", "scan.completed"],
+        "http://127.0.0.1:9/c",
+    )
     assert "secret" not in body and "secret_ciphertext" not in body
 
     # The old URL is free again, the new one is taken.
     assert create(api_client, key, "http://127.0.0.1:9/a")["url"] == "http://127.0.0.1:9/a"
-    taken = api_client.patch(f"/api/v1/webhooks/{other['webhook_id']}", json={"url": "http://127.0.0.1:9/c"},
-                             headers=auth(key))
+    taken = api_client.patch(
+        f"/api/v1/webhooks/{other['webhook_id']}", json={"url": "http://127.0.0.1:9/c"}, headers=auth(key)
+    )
     assert taken.status_code == 409 and taken.json()["code"] == "webhook_exists"
 
-    for url, code in (("http://10.0.0.1/x", "target_not_public"), ("http://169.254.169.254/latest", "target_not_public"),
-                      ("https://example.com:²/", "invalid_target"), ("http://%5Bfoo%5D/", "invalid_target")):
+    for url, code in (
+        ("http://10.0.0.1/x", "target_not_public"),
+        ("http://169.254.169.254/latest", "target_not_public"),
+        ("https://example.com:²/", "invalid_target"),
+        ("http://%5Bfoo%5D/", "invalid_target"),
+    ):
         refused = api_client.patch(f"/api/v1/webhooks/{wid}", json={"url": url}, headers=auth(key))
         assert refused.status_code == 422 and refused.json()["code"] == code, (url, refused.text)
-    assert api_client.get(f"/api/v1/webhooks/{wid}", headers=auth(key)).json()["url"] == "http://127.0.0.1:9/c"
+    assert (
+        api_client.get(f"/api/v1/webhooks/{wid}", headers=auth(key)).json()["url"] == "http://127.0.0.1:9/c"
+    )
 
     for bad in ({}, {"secret": "whsec_x"}, {"label": ""}, {"event_types": ["nope"]}, {"enabled": "yes"}):
         response = api_client.patch(f"/api/v1/webhooks/{wid}", json=bad, headers=auth(key))
@@ -68,7 +90,9 @@ def test_patch_changes_fields_and_guards_the_new_url(api_client, workspace_facto
     foreign = api_client.patch(f"/api/v1/webhooks/{wid}", json={"label": "x"}, headers=auth(stranger))
     assert foreign.status_code == 404
     updated = [a for a in audit_of(ws["workspace_id"]) if a["action"] == "webhook.updated"]
-    assert len(updated) == 1 and updated[0]["target"] == wid and "description" in updated[0]["details"]["fields"]
+    assert (
+        len(updated) == 1 and updated[0]["target"] == wid and "description" in updated[0]["details"]["fields"]
+    )
 
 
 def test_re_enabling_a_disabled_endpoint_clears_its_failure_streak(api_client, workspace_factory):
@@ -82,14 +106,19 @@ def test_re_enabling_a_disabled_endpoint_clears_its_failure_streak(api_client, w
     assert blocked.status_code == 409 and blocked.json()["code"] == "webhook_disabled"
 
     enabled = api_client.patch(f"/api/v1/webhooks/{wid}", json={"enabled": True}, headers=auth(key)).json()
-    assert enabled["status"] == "enabled" and enabled["failing_since"] is None and enabled["disabled_reason"] is None
+    assert (
+        enabled["status"] == "enabled"
+        and enabled["failing_since"] is None
+        and enabled["disabled_reason"] is None
+    )
     assert api_client.post(f"/api/v1/webhooks/{wid}/test", headers=auth(key)).status_code == 202
     off = api_client.patch(f"/api/v1/webhooks/{wid}", json={"enabled": False}, headers=auth(key)).json()
     assert off["status"] == "disabled" and off["disabled_reason"] == "disabled by the workspace"
 
 
-def test_rotated_secret_both_signatures_verify_during_the_overlap(aws, api_client, workspace_factory,
-                                                                   deliver_handler):
+def test_rotated_secret_both_signatures_verify_during_the_overlap(
+    aws, api_client, workspace_factory, deliver_handler
+):
     ws, key = workspace_factory()
     with receiver() as rx:
         hook = create(api_client, key, rx.url())
@@ -108,9 +137,11 @@ def test_rotated_secret_both_signatures_verify_during_the_overlap(aws, api_clien
             assert Webhook(secret).verify(during.body, during.headers)["type"] == "webhook.test"
 
         # After the overlap only the new secret signs.
-        table().update_item(Key={"pk": f"WS#{ws['workspace_id']}", "sk": f"WH#{wid}"},
-                            UpdateExpression="SET rotation_overlap_until = :past",
-                            ExpressionAttributeValues={":past": "2000-01-01T00:00:00.000Z"})
+        table().update_item(
+            Key={"pk": f"WS#{ws['workspace_id']}", "sk": f"WH#{wid}"},
+            UpdateExpression="SET rotation_overlap_until = :past",
+            ExpressionAttributeValues={":past": "2000-01-01T00:00:00.000Z"},
+        )
         assert api_client.post(f"/api/v1/webhooks/{wid}/test", headers=auth(key)).status_code == 202
         drain(aws.webhook_queue_url, deliver_handler)
         after = rx.requests[1]
@@ -132,12 +163,14 @@ def test_redeliver_sends_the_same_event_again(aws, api_client, workspace_factory
         hook = create(api_client, key, rx.url())
         wid = hook["webhook_id"]
         queued = api_client.post(f"/api/v1/webhooks/{wid}/test", headers=auth(key)).json()
-        pending = api_client.post(f"/api/v1/webhooks/{wid}/deliveries/{queued['delivery_id']}/redeliver",
-                                  headers=auth(key))
+        pending = api_client.post(
+            f"/api/v1/webhooks/{wid}/deliveries/{queued['delivery_id']}/redeliver", headers=auth(key)
+        )
         assert pending.status_code == 409 and pending.json()["code"] == "delivery_pending"
         drain(aws.webhook_queue_url, deliver_handler)
-        again = api_client.post(f"/api/v1/webhooks/{wid}/deliveries/{queued['delivery_id']}/redeliver",
-                                headers=auth(key))
+        again = api_client.post(
+            f"/api/v1/webhooks/{wid}/deliveries/{queued['delivery_id']}/redeliver", headers=auth(key)
+        )
         assert again.status_code == 202, again.text
         assert again.json()["event_id"] == queued["event_id"] and again.json()["attempt"] == 2
         drain(aws.webhook_queue_url, deliver_handler)
@@ -148,12 +181,14 @@ def test_redeliver_sends_the_same_event_again(aws, api_client, workspace_factory
     (delivery,) = api_client.get(f"/api/v1/webhooks/{wid}/deliveries", headers=auth(key)).json()["data"]
     assert delivery["status"] == "delivered" and [a["attempt"] for a in delivery["attempts"]] == [1, 2]
 
-    missing = api_client.post(f"/api/v1/webhooks/{wid}/deliveries/dlv_00000000000000000000000000/redeliver",
-                              headers=auth(key))
+    missing = api_client.post(
+        f"/api/v1/webhooks/{wid}/deliveries/dlv_00000000000000000000000000/redeliver", headers=auth(key)
+    )
     assert missing.status_code == 404
     _, stranger = workspace_factory()
-    foreign = api_client.post(f"/api/v1/webhooks/{wid}/deliveries/{queued['delivery_id']}/redeliver",
-                              headers=auth(stranger))
+    foreign = api_client.post(
+        f"/api/v1/webhooks/{wid}/deliveries/{queued['delivery_id']}/redeliver", headers=auth(stranger)
+    )
     assert foreign.status_code == 404
     assert "webhook.redelivered" in [a["action"] for a in audit_of(ws["workspace_id"])]
 
@@ -163,7 +198,9 @@ def test_test_events_are_rate_limited_per_endpoint(api_client, workspace_factory
     first = create(api_client, key, "http://127.0.0.1:9/one")["webhook_id"]
     second = create(api_client, key, "http://127.0.0.1:9/two")["webhook_id"]
     with settings_env(BOTSCOPE_WEBHOOK_TEST_PER_ENDPOINT_MINUTE="3"):
-        codes = [api_client.post(f"/api/v1/webhooks/{first}/test", headers=auth(key)).status_code for _ in range(5)]
+        codes = [
+            api_client.post(f"/api/v1/webhooks/{first}/test", headers=auth(key)).status_code for _ in range(5)
+        ]
         assert codes == [202, 202, 202, 429, 429]
         refused = api_client.post(f"/api/v1/webhooks/{first}/test", headers=auth(key))
         assert refused.json()["code"] == "rate_limited" and 1 <= int(refused.headers["retry-after"]) <= 60
@@ -175,12 +212,18 @@ def test_one_endpoint_and_one_host_receive_at_most_their_share(aws, principal_fa
     several workspaces on one host. Over a cap a message waits in the queue and is not an attempt."""
     from botscope.service import webhooks as service
 
-    with settings_env(BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_ENDPOINT_MINUTE="4",
-                      BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_HOST_MINUTE="6"), \
-            receiver(lambda request, index: (500, {})) as rx:
+    with (
+        settings_env(
+            BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_ENDPOINT_MINUTE="4",
+            BOTSCOPE_WEBHOOK_MAX_ATTEMPTS_PER_HOST_MINUTE="6",
+        ),
+        receiver(lambda request, index: (500, {})) as rx,
+    ):
         principals = [principal_factory()[0] for _ in range(3)]
-        endpoints = [service.create_webhook(p, label="x", url=rx.url(f"/w{n}"), event_types=TYPES)
-                     for n, p in enumerate(principals)]
+        endpoints = [
+            service.create_webhook(p, label="x", url=rx.url(f"/w{n}"), event_types=TYPES)
+            for n, p in enumerate(principals)
+        ]
         for principal, endpoint in zip(principals, endpoints, strict=True):
             stored = store.get_endpoint(principal.workspace_id, endpoint["webhook_id"])
             for _ in range(5):
@@ -192,7 +235,10 @@ def test_one_endpoint_and_one_host_receive_at_most_their_share(aws, principal_fa
         per_path[request.path] = per_path.get(request.path, 0) + 1
     assert len(rx.requests) == 6  # the host's share of this minute, across the three workspaces
     assert all(count <= 4 for count in per_path.values())  # and no endpoint beyond its own
-    attempts = sum(int(d["attempt_count"]) for e in endpoints
-                   for d in store.list_deliveries(e["webhook_id"], limit=100)[0])
+    attempts = sum(
+        int(d["attempt_count"])
+        for e in endpoints
+        for d in store.list_deliveries(e["webhook_id"], limit=100)[0]
+    )
     assert attempts == 6  # a deferred message is not an attempt
     assert queue_counts(aws.webhook_queue_url)["delayed"] >= 15 - 6  # the rest wait in the queue

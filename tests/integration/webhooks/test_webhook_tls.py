@@ -27,10 +27,16 @@ def _certificate(tmp_path, name):
     now = dt.datetime.now(dt.UTC)
 
     def make(subject, issuer, key, signer, ca, san=None):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-                   .not_valid_after(now + dt.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if san:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
         return builder.sign(signer, hashes.SHA256())
@@ -38,12 +44,17 @@ def _certificate(tmp_path, name):
     ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "BotScope test CA")])
     ca = make(ca_name, ca_name, ca_key, ca_key, True)
-    server = make(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), ca_name, server_key, ca_key, False, name)
+    server = make(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), ca_name, server_key, ca_key, False, name
+    )
     paths = {n: tmp_path / f"{n}.pem" for n in ("ca", "cert", "key")}
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                      serialization.NoEncryption()))
+    paths["key"].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return paths
 
 
@@ -83,14 +94,19 @@ def trust_test_ca(monkeypatch, tmp_path):
     return paths
 
 
-def test_https_goes_to_the_checked_address_with_the_name_as_sni_and_host(aws, principal_factory, deliver_handler,
-                                                                         trust_test_ca):
+def test_https_goes_to_the_checked_address_with_the_name_as_sni_and_host(
+    aws, principal_factory, deliver_handler, trust_test_ca
+):
     principal, _ = principal_factory()
     lookups = []
     urls.DEFAULT_RESOLVER = lambda host: lookups.append(host) or ["127.0.0.1"]
     with tls_receiver(trust_test_ca) as (port, seen):
-        endpoint = service.create_webhook(principal, label="tls", url=f"https://hooks.customer.test:{port}/in",
-                                          event_types=["scan.completed"])
+        endpoint = service.create_webhook(
+            principal,
+            label="tls",
+            url=f"https://hooks.customer.test:{port}/in",
+            event_types=["scan.completed"],
+        )
         event_id = fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
         drain(aws.webhook_queue_url, deliver_handler)
 
@@ -98,7 +114,10 @@ def test_https_goes_to_the_checked_address_with_the_name_as_sni_and_host(aws, pr
     ((headers, body),) = seen["requests"]
     assert headers["host"] == f"hooks.customer.test:{port}" and headers["webhook-id"] == event_id
     Webhook(endpoint["secret"]).verify(body, headers)
-    assert lookups == ["hooks.customer.test", "hooks.customer.test"]  # creation + delivery, via the guard only
+    assert lookups == [
+        "hooks.customer.test",
+        "hooks.customer.test",
+    ]  # creation + delivery, via the guard only
     (dlv,) = service.list_deliveries(principal, endpoint["webhook_id"])["data"]
     assert dlv["status"] == "delivered"
 
@@ -107,13 +126,19 @@ def test_a_certificate_for_another_name_is_refused(aws, principal_factory, deliv
     principal, _ = principal_factory()
     urls.DEFAULT_RESOLVER = lambda host: ["127.0.0.1"]
     with tls_receiver(trust_test_ca) as (port, seen):
-        endpoint = service.create_webhook(principal, label="tls", url=f"https://other.customer.test:{port}/in",
-                                          event_types=["scan.completed"])
+        endpoint = service.create_webhook(
+            principal,
+            label="tls",
+            url=f"https://other.customer.test:{port}/in",
+            event_types=["scan.completed"],
+        )
         fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
         drain(aws.webhook_queue_url, deliver_handler)
 
     assert seen["requests"] == []
     (dlv,) = service.list_deliveries(principal, endpoint["webhook_id"])["data"]
     assert dlv["status"] == "failed"
-    assert all(a["error"].startswith("connection_error") and a["status_code"] is None for a in dlv["attempts"])
+    assert all(
+        a["error"].startswith("connection_error") and a["status_code"] is None for a in dlv["attempts"]
+    )
     assert ipaddress.ip_address("127.0.0.1").compressed not in str(dlv)

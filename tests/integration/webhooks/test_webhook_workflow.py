@@ -21,10 +21,12 @@ def _mark_failed_handler():
 def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_factory, deliver_handler):
     principal, _ = principal_factory()
     with receiver() as rx:
-        subscribed = service.create_webhook(principal, label="failures", url=rx.url("/failed"),
-                                            event_types=["scan.failed"])
-        service.create_webhook(principal, label="completions", url=rx.url("/completed"),
-                               event_types=["scan.completed"])
+        subscribed = service.create_webhook(
+            principal, label="failures", url=rx.url("/failed"), event_types=["scan.failed"]
+        )
+        service.create_webhook(
+            principal, label="completions", url=rx.url("/completed"), event_types=["scan.completed"]
+        )
         scan = scans.create_scan(principal.workspace_id, "https://example.com/", "full", deadline_seconds=900)
         event = json.loads((ROOT / "events" / "scan_mark_failed.json").read_text())
         event.update(scan_job_id=scan["scan_job_id"], workspace_id=principal.workspace_id)
@@ -37,7 +39,8 @@ def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_fact
         import boto3
 
         boto3.client("sqs", region_name="us-east-1").change_message_visibility(
-            QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
         drain(aws.webhook_queue_url, deliver_handler)
 
     (request,) = rx.requests
@@ -50,7 +53,8 @@ def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_fact
 
 
 def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_duplicates(
-        aws, principal_factory, deliver_handler, monkeypatch):
+    aws, principal_factory, deliver_handler, monkeypatch
+):
     """Nothing lost, nothing doubled: MarkFailed's publish writes the delivery, then SQS fails;
     Step Functions retries the stage; the retry reuses the same event id and delivery."""
     from botscope.store import webhooks as webhook_store
@@ -59,8 +63,9 @@ def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_du
 
     principal, _ = principal_factory()
     with receiver() as rx:
-        hook = service.create_webhook(principal, label="failures", url=rx.url("/failed"),
-                                      event_types=["scan.failed"])
+        hook = service.create_webhook(
+            principal, label="failures", url=rx.url("/failed"), event_types=["scan.failed"]
+        )
         scan = scans.create_scan(principal.workspace_id, "https://example.com/", "full", deadline_seconds=900)
         args = (scan["scan_job_id"], principal.workspace_id, {"Error": "States.Timeout", "Cause": ""})
         real_send = fanout._send_all
@@ -83,7 +88,8 @@ def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_du
         import boto3
 
         boto3.client("sqs", region_name="us-east-1").change_message_visibility(
-            QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+            QueueUrl=aws.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
         drain(aws.webhook_queue_url, deliver_handler)
 
     (request,) = rx.requests

@@ -32,7 +32,9 @@ def test_create_returns_the_secret_once_and_stores_it_encrypted(api_client, work
     assert created["event_types"] == TYPES and created["url"] == "http://127.0.0.1:9/hooks"
 
     # Given the stored item, the secret is KMS ciphertext, never the plaintext.
-    item = table().get_item(Key={"pk": f"WS#{ws['workspace_id']}", "sk": f"WH#{created['webhook_id']}"})["Item"]
+    item = table().get_item(Key={"pk": f"WS#{ws['workspace_id']}", "sk": f"WH#{created['webhook_id']}"})[
+        "Item"
+    ]
     assert item["secret_scheme"] == "kms"
     assert secret not in str(item) and secret[6:] not in str(item)
 
@@ -78,13 +80,26 @@ def test_http_requires_local_mode(api_client, workspace_factory):
 
 
 NON_PUBLIC_URLS = [
-    "https://127.0.0.1/hook", "https://2130706433/hook", "https://0x7f000001/hook", "https://0177.0.0.1/hook",
-    "https://127.1/hook", "https://[::1]/hook", "https://[::ffff:127.0.0.1]/hook", "https://[::ffff:7f00:1]/hook",
-    "https://10.0.0.8/hook", "https://192.168.1.1/hook", "https://172.16.5.4/hook", "https://100.64.0.1/hook",
-    "https://169.254.169.254/latest/meta-data/", "https://[fd00:ec2::254]/hook", "https://[fe80::1]/hook",
-    "https://0.0.0.0/hook", "https://%31%32%37.0.0.1/hook",
+    "https://127.0.0.1/hook",
+    "https://2130706433/hook",
+    "https://0x7f000001/hook",
+    "https://0177.0.0.1/hook",
+    "https://127.1/hook",
+    "https://[::1]/hook",
+    "https://[::ffff:127.0.0.1]/hook",
+    "https://[::ffff:7f00:1]/hook",
+    "https://10.0.0.8/hook",
+    "https://192.168.1.1/hook",
+    "https://172.16.5.4/hook",
+    "https://100.64.0.1/hook",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[fd00:ec2::254]/hook",
+    "https://[fe80::1]/hook",
+    "https://0.0.0.0/hook",
+    "https://%31%32%37.0.0.1/hook",
     "https://\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11/hook",  # full-width digits and dots
-    "https://[64:ff9b::a9fe:a9fe]/hook", "https://internal.example.test/hook",
+    "https://[64:ff9b::a9fe:a9fe]/hook",
+    "https://internal.example.test/hook",
 ]
 
 
@@ -116,8 +131,10 @@ def test_tenant_isolation_and_audit(api_client, workspace_factory):
 
     assert api_client.delete(f"/api/v1/webhooks/{webhook_id}", headers=auth(key_a)).status_code == 204
     assert api_client.delete(f"/api/v1/webhooks/{webhook_id}", headers=auth(key_a)).status_code == 404
-    records = table().query(KeyConditionExpression="pk = :pk",
-                            ExpressionAttributeValues={":pk": f"WS#{ws_a['workspace_id']}#AUDIT"})["Items"]
+    records = table().query(
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": f"WS#{ws_a['workspace_id']}#AUDIT"},
+    )["Items"]
     actions = sorted((r["action"], r["target"]) for r in records)
     assert actions == [("webhook.created", webhook_id), ("webhook.deleted", webhook_id)]
     assert "whsec_" not in str(records)
@@ -132,11 +149,13 @@ def test_test_event_is_queued_and_listed_as_a_delivery(api_client, workspace_fac
     assert queued.status_code == 202 and queued.json()["type"] == "webhook.test"
     messages = [body_json(m) for m in queue_messages(aws.webhook_queue_url)]
     assert [(m["event_id"], m["webhook_id"], m["attempt"]) for m in messages] == [
-        (queued.json()["event_id"], webhook_id, 1)]
+        (queued.json()["event_id"], webhook_id, 1)
+    ]
     deliveries = api_client.get(f"/api/v1/webhooks/{webhook_id}/deliveries", headers=auth(key)).json()
     assert deliveries["has_more"] is False
     assert [(d["event_id"], d["event_type"], d["status"], d["attempts"]) for d in deliveries["data"]] == [
-        (queued.json()["event_id"], "webhook.test", "pending", [])]
+        (queued.json()["event_id"], "webhook.test", "pending", [])
+    ]
 
 
 def test_without_a_kms_key_the_documented_local_fallback_is_used(principal_factory):
@@ -146,14 +165,16 @@ def test_without_a_kms_key_the_documented_local_fallback_is_used(principal_facto
 
     principal, _ = principal_factory()
     with settings_env(BOTSCOPE_WEBHOOK_KMS_KEY_ID=None):
-        created = service.create_webhook(principal, label="local", url="http://127.0.0.1:9/x",
-                                         event_types=["scan.failed"])
+        created = service.create_webhook(
+            principal, label="local", url="http://127.0.0.1:9/x", event_types=["scan.failed"]
+        )
         item = store.get_endpoint(principal.workspace_id, created["webhook_id"])
         assert item["secret_scheme"] == "local-plaintext"
         assert secrets.decrypt(item) == created["secret"]
     # A KMS ciphertext is bound to its endpoint: moved onto another endpoint it does not decrypt.
-    kms_created = service.create_webhook(principal, label="kms", url="http://127.0.0.1:9/y",
-                                         event_types=["scan.failed"])
+    kms_created = service.create_webhook(
+        principal, label="kms", url="http://127.0.0.1:9/y", event_types=["scan.failed"]
+    )
     kms_item = store.get_endpoint(principal.workspace_id, kms_created["webhook_id"])
     assert secrets.decrypt(kms_item) == kms_created["secret"]
     secrets.reset()

@@ -13,8 +13,13 @@ from botscope.config import reset_settings
 from botscope.store.table import reset_clients
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-STAGES = ("ScanPrepareFunction", "ScanProbeFunction", "ScanAnalyzeFunction", "ScanFinalizeFunction",
-          "ScanMarkFailedFunction")
+STAGES = (
+    "ScanPrepareFunction",
+    "ScanProbeFunction",
+    "ScanAnalyzeFunction",
+    "ScanFinalizeFunction",
+    "ScanMarkFailedFunction",
+)
 
 
 @dataclass
@@ -53,10 +58,16 @@ def workflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow]:
     from botscope.local.seam import LambdaSeam, load_handler
     from moto import mock_aws
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                       "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-                       "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "BOTSCOPE_ALLOW_PRIVATE_TARGETS": "127.0.0.0/8",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     seam = LambdaSeam()

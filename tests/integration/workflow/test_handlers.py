@@ -19,11 +19,18 @@ def test_mark_failed_handler_with_its_sample_event(aws: Any, monkeypatch: pytest
     from botscope.webhooks import fanout
 
     published: list[str] = []
-    monkeypatch.setattr(fanout, "publish_event", lambda ws, kind, data, **kw: published.append(kind) or "evt_x")
+    monkeypatch.setattr(
+        fanout, "publish_event", lambda ws, kind, data, **kw: published.append(kind) or "evt_x"
+    )
     event = _event("scan_mark_failed")
     workspaces.create_workspace("handler", "enterprise", workspace_id=event["workspace_id"])
-    scans.create_scan(event["workspace_id"], "https://example.com/", "quick", deadline_seconds=900,
-                      scan_job_id=event["scan_job_id"])
+    scans.create_scan(
+        event["workspace_id"],
+        "https://example.com/",
+        "quick",
+        deadline_seconds=900,
+        scan_job_id=event["scan_job_id"],
+    )
     result = load_handler("scan_mark_failed")(event, LambdaContext(function_name="ScanMarkFailedFunction"))
     assert result["status"] == "failed" and result["error"]["code"] == "stage_timeout"
     assert scans.get_scan(event["scan_job_id"])["error"]["code"] == "stage_timeout"

@@ -14,8 +14,13 @@ from botscope.workflow.handler import is_transient
 
 
 def _cancelled(*reasons: str) -> ClientError:
-    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-                        "CancellationReasons": [{"Code": code} for code in reasons]}, "TransactWriteItems")
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": [{"Code": code} for code in reasons],
+        },
+        "TransactWriteItems",
+    )
 
 
 class _CollidingOnce:
@@ -35,7 +40,9 @@ class _CollidingOnce:
         return getattr(self._inner, name)
 
 
-def test_a_conflicting_transaction_is_raised_and_the_retry_counts_once(aws: Any, monkeypatch: pytest.MonkeyPatch):
+def test_a_conflicting_transaction_is_raised_and_the_retry_counts_once(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+):
     ws = workspaces.create_workspace("conflicts", "enterprise")
     scan = scans.create_scan(ws["workspace_id"], "https://example.com/", "quick", deadline_seconds=900)
     (run,) = scans.put_path_runs(scan["scan_job_id"], [{"path": "/", "profile": "browser"}])
@@ -49,8 +56,12 @@ def test_a_conflicting_transaction_is_raised_and_the_retry_counts_once(aws: Any,
     # and the workflow's Retry treats it as transient
     assert is_transient(raised.value)
     # Then the retried write lands, once
-    assert scans.update_path_run(scan["scan_job_id"], run["path_run_id"], status="completed", outcome="served")
-    assert not scans.update_path_run(scan["scan_job_id"], run["path_run_id"], status="completed", outcome="served")
+    assert scans.update_path_run(
+        scan["scan_job_id"], run["path_run_id"], status="completed", outcome="served"
+    )
+    assert not scans.update_path_run(
+        scan["scan_job_id"], run["path_run_id"], status="completed", outcome="served"
+    )
     stored = scans.get_scan(scan["scan_job_id"])
     assert stored["path_runs_completed"] == 1
     assert scans.get_path_run(scan["scan_job_id"], run["path_run_id"])["status"] == "completed"

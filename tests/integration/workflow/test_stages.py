@@ -25,7 +25,9 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str,
     from botscope.webhooks import fanout
 
     calls: list[tuple[str, str, dict[str, Any]]] = []
-    monkeypatch.setattr(fanout, "publish_event", lambda ws, kind, data, **kw: calls.append((ws, kind, data)) or "evt_x")
+    monkeypatch.setattr(
+        fanout, "publish_event", lambda ws, kind, data, **kw: calls.append((ws, kind, data)) or "evt_x"
+    )
     return calls
 
 
@@ -49,7 +51,9 @@ def test_prepare_probe_analyze_finalize_in_sequence(private_ok: None, published:
         # A retried Prepare returns the same runs instead of planning again
         assert stages.prepare(sid, ws)["path_runs"] == prepared["path_runs"]
         plan = reports.get_plan(sid)
-        assert {r["path_run_id"] for r in plan["path_runs"]} == {r["path_run_id"] for r in prepared["path_runs"]}
+        assert {r["path_run_id"] for r in plan["path_runs"]} == {
+            r["path_run_id"] for r in prepared["path_runs"]
+        }
         for run in prepared["path_runs"]:
             result = stages.probe_path_run(sid, ws, run["path_run_id"])
             assert result["status"] in ("completed", "failed")
@@ -60,7 +64,9 @@ def test_prepare_probe_analyze_finalize_in_sequence(private_ok: None, published:
         stages.mark_path_run_failed(sid, first, {"Error": "States.Timeout"})
         after = scans.get_scan(sid)
         assert (after["path_runs_completed"], after["path_runs_failed"]) == (
-            before["path_runs_completed"], before["path_runs_failed"])
+            before["path_runs_completed"],
+            before["path_runs_failed"],
+        )
         assert after["path_runs_completed"] + after["path_runs_failed"] == len(prepared["path_runs"])
         analyzed = stages.analyze(sid, ws)
         assert analyzed["report_key"] == reports.report_key(sid)
@@ -89,7 +95,9 @@ def test_mark_failed_never_overwrites_a_completed_scan(aws: Any, published: list
 
     scan = _scan("https://example.com/")
     scans.mark_running(scan["scan_job_id"])
-    assert scans.mark_completed(scan["scan_job_id"], report_key="reports/x.json", ruleset_version="1", summary=None)
+    assert scans.mark_completed(
+        scan["scan_job_id"], report_key="reports/x.json", ruleset_version="1", summary=None
+    )
     result = stages.mark_scan_failed(scan["scan_job_id"], scan["workspace_id"], {"Error": "States.ALL"})
     assert result["status"] == "completed"
     assert scans.get_scan(scan["scan_job_id"])["status"] == "completed"
@@ -101,7 +109,10 @@ def test_mark_failed_records_code_and_publishes_once(aws: Any, published: list) 
     from botscope.workflow import stages
 
     scan = _scan("https://example.com/")
-    error = {"Error": "RuntimeError", "Cause": json.dumps({"errorType": "RuntimeError", "errorMessage": "db password x"})}
+    error = {
+        "Error": "RuntimeError",
+        "Cause": json.dumps({"errorType": "RuntimeError", "errorMessage": "db password x"}),
+    }
     assert stages.mark_scan_failed(scan["scan_job_id"], scan["workspace_id"], error)["status"] == "failed"
     stages.mark_scan_failed(scan["scan_job_id"], scan["workspace_id"], error)
     stored = scans.get_scan(scan["scan_job_id"])
@@ -109,16 +120,30 @@ def test_mark_failed_records_code_and_publishes_once(aws: Any, published: list) 
     assert [kind for _, kind, _ in published] == ["scan.failed"]
 
 
-@pytest.mark.parametrize(("error", "code"), [
-    ({"Error": "States.Timeout", "Cause": ""}, "stage_timeout"),
-    ({"Error": "TransientError", "Cause": json.dumps({"errorType": "TransientError"})}, "temporarily_unavailable"),
-    ({"Error": "Lambda.ServiceException", "Cause": "not json"}, "temporarily_unavailable"),
-    ({"Error": "InvalidTarget", "Cause": json.dumps({"errorType": "InvalidTarget", "errorMessage": "bad port"})},
-     "invalid_target"),
-    ({"Error": "ScanNotActive", "Cause": json.dumps({"errorType": "ScanNotActive"})}, "scan_not_active"),
-    ({"Error": "KeyError", "Cause": json.dumps({"errorType": "KeyError", "errorMessage": "'x'"})}, "internal_error"),
-    (None, "internal_error"),
-])
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        ({"Error": "States.Timeout", "Cause": ""}, "stage_timeout"),
+        (
+            {"Error": "TransientError", "Cause": json.dumps({"errorType": "TransientError"})},
+            "temporarily_unavailable",
+        ),
+        ({"Error": "Lambda.ServiceException", "Cause": "not json"}, "temporarily_unavailable"),
+        (
+            {
+                "Error": "InvalidTarget",
+                "Cause": json.dumps({"errorType": "InvalidTarget", "errorMessage": "bad port"}),
+            },
+            "invalid_target",
+        ),
+        ({"Error": "ScanNotActive", "Cause": json.dumps({"errorType": "ScanNotActive"})}, "scan_not_active"),
+        (
+            {"Error": "KeyError", "Cause": json.dumps({"errorType": "KeyError", "errorMessage": "'x'"})},
+            "internal_error",
+        ),
+        (None, "internal_error"),
+    ],
+)
 def test_error_codes_from_step_functions(error: dict | None, code: str) -> None:
     from botscope.workflow.stages import error_from_states
 
@@ -133,8 +158,11 @@ def test_expire_if_overdue_fails_a_scan_past_its_deadline(aws: Any, published: l
     scan = _scan("https://example.com/")
     assert stages.expire_if_overdue(scan)["status"] == "queued"  # not yet due
     past = iso(utcnow() - timedelta(minutes=1))
-    table().update_item(Key={"pk": scan_pk(scan["scan_job_id"]), "sk": "META"},
-                        UpdateExpression="SET deadline_at = :d", ExpressionAttributeValues={":d": past})
+    table().update_item(
+        Key={"pk": scan_pk(scan["scan_job_id"]), "sk": "META"},
+        UpdateExpression="SET deadline_at = :d",
+        ExpressionAttributeValues={":d": past},
+    )
     expired = stages.expire_if_overdue(scans.get_scan(scan["scan_job_id"]))
     assert expired["status"] == "failed" and expired["error"]["code"] == "scan_timeout"
     assert [kind for _, kind, _ in published] == ["scan.failed"]
@@ -146,7 +174,9 @@ def test_transient_aws_errors_become_retryable(aws: Any) -> None:
     from botscope.workflow.handler import TransientError, stage_handler
 
     def throttled(event: dict, context: Any) -> None:
-        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem")
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem"
+        )
 
     def denied(event: dict, context: Any) -> None:
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutItem")
@@ -158,8 +188,9 @@ def test_transient_aws_errors_become_retryable(aws: Any) -> None:
         stage_handler(denied)({"scan_job_id": "scan_x"}, context)
 
 
-def test_a_failing_monitoring_hook_does_not_lose_the_scan_event(aws: Any, published: list,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_monitoring_hook_does_not_lose_the_scan_event(
+    aws: Any, published: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botscope.monitoring import hooks
     from botscope.store import reports, scans
     from botscope.workflow import stages
@@ -170,16 +201,24 @@ def test_a_failing_monitoring_hook_does_not_lose_the_scan_event(aws: Any, publis
     monkeypatch.setattr(hooks, "after_scan_completed", broken)
     scan = _scan("https://example.com/")
     scans.mark_running(scan["scan_job_id"])
-    reports.put_report(scan["scan_job_id"], {"scan_job_id": scan["scan_job_id"], "ruleset_version": "1",
-                                             "summary": {"posture": "none", "score": 0}, "findings": []})
+    reports.put_report(
+        scan["scan_job_id"],
+        {
+            "scan_job_id": scan["scan_job_id"],
+            "ruleset_version": "1",
+            "summary": {"posture": "none", "score": 0},
+            "findings": [],
+        },
+    )
     assert stages.finalize(scan["scan_job_id"], scan["workspace_id"])["status"] == "completed"
     assert scans.get_scan(scan["scan_job_id"])["status"] == "completed"
     assert [kind for _, kind, _ in published] == ["scan.completed"]
     assert published[0][2]["summary"]["posture"] == "none"
 
 
-def test_a_retried_finalize_publishes_an_event_the_first_attempt_could_not(aws: Any,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_retried_finalize_publishes_an_event_the_first_attempt_could_not(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botscope.store import reports, scans
     from botscope.webhooks import fanout
     from botscope.workflow import stages
@@ -207,7 +246,9 @@ def test_a_retried_finalize_publishes_an_event_the_first_attempt_could_not(aws: 
     assert scans.get_scan(scan["scan_job_id"])["published_events"] == {"scan.completed": "evt_1"}
 
 
-def test_the_scheduled_sweep_fails_only_overdue_scans_and_forgets_finished_ones(aws: Any, published: list) -> None:
+def test_the_scheduled_sweep_fails_only_overdue_scans_and_forgets_finished_ones(
+    aws: Any, published: list
+) -> None:
     """No scan stays queued/running forever, even if nobody reads it: the scheduler's sweep finds
     overdue scans through the sharded open-scans index."""
     from botscope.store import scans
@@ -224,10 +265,11 @@ def test_the_scheduled_sweep_fails_only_overdue_scans_and_forgets_finished_ones(
     for scan in [*overdue, finished]:
         item = table().get_item(Key={"pk": f"SCAN#{scan['scan_job_id']}", "sk": "META"})["Item"]
         if "gsi2pk" in item:
-            table().update_item(Key={"pk": item["pk"], "sk": "META"},
-                                UpdateExpression="SET deadline_at = :d, gsi2sk = :s",
-                                ExpressionAttributeValues={":d": past,
-                                                           ":s": f"{past}#{scan['scan_job_id']}"})
+            table().update_item(
+                Key={"pk": item["pk"], "sk": "META"},
+                UpdateExpression="SET deadline_at = :d, gsi2sk = :s",
+                ExpressionAttributeValues={":d": past, ":s": f"{past}#{scan['scan_job_id']}"},
+            )
     assert stages.sweep_overdue_scans() == 3
     for scan in overdue:
         after = scans.get_scan(scan["scan_job_id"])

@@ -40,8 +40,9 @@ def _new_scan(url: str, mode: str = "quick") -> tuple[str, str]:
     return scan["scan_job_id"], ws["workspace_id"]
 
 
-def test_scan_runs_prepare_map_analyze_finalize_to_completed(workflow: Any, site: FixtureSite,
-                                                             published: list) -> None:
+def test_scan_runs_prepare_map_analyze_finalize_to_completed(
+    workflow: Any, site: FixtureSite, published: list
+) -> None:
     from botscope.store import reports, scans
 
     # Given a queued scan of the fixture site
@@ -58,8 +59,11 @@ def test_scan_runs_prepare_map_analyze_finalize_to_completed(workflow: Any, site
     assert scan["path_runs_completed"] + scan["path_runs_failed"] == len(runs)
     assert all(r["status"] in ("completed", "failed") for r in runs)
     assert any(r["http_status"] == 200 for r in runs)
-    assert all(r["observation_key"] == f"observations/{scan_id}/{r['path_run_id']}.json"
-               for r in runs if r["status"] == "completed")
+    assert all(
+        r["observation_key"] == f"observations/{scan_id}/{r['path_run_id']}.json"
+        for r in runs
+        if r["status"] == "completed"
+    )
     # and the report is in S3 under the scan's report_key
     assert scan["report_key"] == f"reports/{scan_id}.json"
     report = reports.get_report(scan["report_key"])
@@ -76,8 +80,9 @@ def test_scan_runs_prepare_map_analyze_finalize_to_completed(workflow: Any, site
         assert workflow.function_name(stage) in invoked
 
 
-def test_failing_analyze_ends_in_failed_with_code_and_scan_failed_event(workflow: Any, site: FixtureSite,
-                                                                        published: list) -> None:
+def test_failing_analyze_ends_in_failed_with_code_and_scan_failed_event(
+    workflow: Any, site: FixtureSite, published: list
+) -> None:
     from botscope.store import scans
 
     # Given an Analyze stage that crashes
@@ -101,7 +106,9 @@ def test_failing_analyze_ends_in_failed_with_code_and_scan_failed_event(workflow
     assert scans.get_active(ws_id, scan["target_url"]) is None
 
 
-def test_a_crashing_probe_marks_only_its_path_run_failed(workflow: Any, site: FixtureSite, published: list) -> None:
+def test_a_crashing_probe_marks_only_its_path_run_failed(
+    workflow: Any, site: FixtureSite, published: list
+) -> None:
     from botscope.local.seam import load_handler
     from botscope.store import scans
 
@@ -131,8 +138,9 @@ def test_a_crashing_probe_marks_only_its_path_run_failed(workflow: Any, site: Fi
     assert [t for _, t, _ in published] == ["scan.completed"]
 
 
-def test_a_transient_probe_error_is_retried_by_the_state_machine(workflow: Any, site: FixtureSite,
-                                                                 published: list) -> None:
+def test_a_transient_probe_error_is_retried_by_the_state_machine(
+    workflow: Any, site: FixtureSite, published: list
+) -> None:
     from botscope.local.seam import load_handler
     from botscope.store import scans
     from botscope.workflow.handler import TransientError

@@ -11,8 +11,9 @@ from botscope.errors import NotFound, RateLimited, ValidationFailed
 from botscope.ratelimit import RateLimitState, _refuse
 from botscope.service.api_keys import validate_label
 
-PRINCIPAL = Principal(workspace_id="ws_1", plan="enterprise", workspace_status="active", actor_type="api_key",
-                      actor_id="key_1")
+PRINCIPAL = Principal(
+    workspace_id="ws_1", plan="enterprise", workspace_status="active", actor_type="api_key", actor_id="key_1"
+)
 
 
 @pytest.mark.parametrize("prefix", ["dxk", "mcp", "bss"])
@@ -24,7 +25,7 @@ def test_every_single_character_typo_is_caught_offline(prefix):
         for replacement in "0aZ":
             if token[i] == replacement:
                 continue
-            if tokens.is_well_formed(token[:i] + replacement + token[i + 1:], prefix):
+            if tokens.is_well_formed(token[:i] + replacement + token[i + 1 :], prefix):
                 misses += 1
     # CRC32 detects every single-character substitution.
     assert misses == 0
@@ -39,8 +40,10 @@ def test_token_shape_and_hint_fields():
         tokens.issue("sk")
 
 
-@pytest.mark.parametrize(("raw", "clean"), [("ci", "ci"), ("  deploy bot ", "deploy bot"), ("x" * 64, "x" * 64),
-                                            ("clé ünïcode", "clé ünïcode")])
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("ci", "ci"), ("  deploy bot ", "deploy bot"), ("x" * 64, "x" * 64), ("clé ünïcode", "clé ünïcode")],
+)
 def test_valid_labels_are_trimmed(raw, clean):
     assert validate_label(raw) == clean
 
@@ -56,8 +59,11 @@ def test_ratelimit_fields_follow_the_ietf_draft_syntax():
     state = RateLimitState("requests", quota=100, window_seconds=60, remaining=0, reset_seconds=30)
     refused = _refuse(state, "slow down")
     assert isinstance(refused, RateLimited) and refused.status == 429
-    assert refused.headers == {"RateLimit-Policy": '"requests";q=100;w=60', "RateLimit": '"requests";r=0;t=30',
-                               "Retry-After": "30"}
+    assert refused.headers == {
+        "RateLimit-Policy": '"requests";q=100;w=60',
+        "RateLimit": '"requests";r=0;t=30',
+        "Retry-After": "30",
+    }
 
 
 class FakeScans:
@@ -70,7 +76,11 @@ class FakeScans:
     def get_scan_status(self, principal: Principal, scan_job_id: str) -> dict[str, Any]:
         status = self.statuses[min(self.calls, len(self.statuses) - 1)]
         self.calls += 1
-        return {"scan_job_id": scan_job_id, "status": status, "error": {"code": "x"} if status == "failed" else None}
+        return {
+            "scan_job_id": scan_job_id,
+            "status": status,
+            "error": {"code": "x"} if status == "failed" else None,
+        }
 
     def get_findings(self, principal: Principal, scan_job_id: str) -> dict[str, Any]:
         return {"scan_job_id": scan_job_id, "ruleset_version": "r1", "findings": [{"finding_id": "f"}]}
@@ -89,7 +99,9 @@ class FakeTime:
         self.now += seconds
 
 
-def wait(monkeypatch, statuses: list[str], timeout: float, poll: float) -> tuple[dict[str, Any], FakeTime, FakeScans]:
+def wait(
+    monkeypatch, statuses: list[str], timeout: float, poll: float
+) -> tuple[dict[str, Any], FakeTime, FakeScans]:
     from botscope.mcp import server
     from botscope.service import scans
 
@@ -97,7 +109,9 @@ def wait(monkeypatch, statuses: list[str], timeout: float, poll: float) -> tuple
     monkeypatch.setattr(scans, "get_scan_status", fake.get_scan_status)
     monkeypatch.setattr(scans, "get_findings", fake.get_findings)
     fake_time = FakeTime()
-    result = server.wait_for_scan(PRINCIPAL, "scan_1", timeout, poll, sleep=fake_time.sleep, clock=fake_time.clock)
+    result = server.wait_for_scan(
+        PRINCIPAL, "scan_1", timeout, poll, sleep=fake_time.sleep, clock=fake_time.clock
+    )
     return result, fake_time, fake
 
 
@@ -140,6 +154,12 @@ def test_tool_error_carries_code_status_and_retry_hint():
     result = error_result(ScanNotReady("The scan is running.", headers={"Retry-After": "5"}))
     assert result.is_error is True
     assert result.content[0].text.startswith("scan_not_ready (409): ")
-    assert result.structured_content == {"error": {"code": "scan_not_ready", "status": 409,
-                                                   "title": "The scan has not finished yet",
-                                                   "detail": "The scan is running.", "retry_after_seconds": 5}}
+    assert result.structured_content == {
+        "error": {
+            "code": "scan_not_ready",
+            "status": 409,
+            "title": "The scan has not finished yet",
+            "detail": "The scan is running.",
+            "retry_after_seconds": 5,
+        }
+    }

@@ -42,8 +42,9 @@ def test_unchanged_site_never_fires_across_several_rescans() -> None:
 def test_a_change_fires_only_after_the_second_consecutive_scan_sees_it() -> None:
     base = r.base_report("scan_1")
     blocked = r.with_ai_block(base, "scan_2")
-    first_seen, confirmed, after = run_scans(base, blocked, r.variant(blocked, "scan_3"),
-                                             r.variant(blocked, "scan_4"))[1:]
+    first_seen, confirmed, after = run_scans(
+        base, blocked, r.variant(blocked, "scan_3"), r.variant(blocked, "scan_4")
+    )[1:]
     # Given the change is seen once, it is pending, not fired.
     assert first_seen.fired == [] and first_seen.reason == "pending"
     assert {p["key"] for p in first_seen.pending} >= {"fp_policy_ai_block", "robots_txt.ai_agents.GPTBot"}
@@ -59,7 +60,9 @@ def test_a_change_fires_only_after_the_second_consecutive_scan_sees_it() -> None
 
 def test_a_change_that_flaps_back_is_never_reported() -> None:
     base = r.base_report("scan_1")
-    results = run_scans(base, r.with_ai_block(base, "scan_2"), r.variant(base, "scan_3"), r.variant(base, "scan_4"))
+    results = run_scans(
+        base, r.with_ai_block(base, "scan_2"), r.variant(base, "scan_3"), r.variant(base, "scan_4")
+    )
     assert all(e.fired == [] for e in results)
     assert results[2].pending == []  # the candidate was dropped, not kept waiting
 
@@ -88,8 +91,9 @@ def test_a_ruleset_upgrade_alone_is_not_reported_and_rebaselines() -> None:
     base = r.base_report("scan_1")
     upgraded = r.variant(r.with_ai_block(base, "scan_2"), "scan_2", ruleset_version="2026.12.0")
     upgraded["findings"] = [f for f in upgraded["findings"] if f["fingerprint"] != "fp_challenge_login"]
-    _, upgrade, next_scan, third = run_scans(base, upgraded, r.variant(upgraded, "scan_3"),
-                                             r.variant(upgraded, "scan_4"))
+    _, upgrade, next_scan, third = run_scans(
+        base, upgraded, r.variant(upgraded, "scan_3"), r.variant(upgraded, "scan_4")
+    )
     assert upgrade.reason == "ruleset_upgrade" and upgrade.fired == [] and upgrade.pending == []
     assert upgrade.suppressed["ruleset_upgrade"] >= 2
     assert upgrade.baseline.ruleset_version == "2026.12.0"
@@ -101,7 +105,9 @@ def test_a_failed_path_run_is_not_a_change() -> None:
     base = r.base_report("scan_1")
     # Given /login's runs failed (timeouts), its challenge finding is missing from the report.
     failed = r.without_finding(r.with_failed_path(base, "scan_2", "/login"), "scan_2", "fp_challenge_login")
-    _, transient, recovered, again = run_scans(base, failed, r.variant(failed, "scan_3"), r.variant(base, "scan_4"))
+    _, transient, recovered, again = run_scans(
+        base, failed, r.variant(failed, "scan_3"), r.variant(base, "scan_4")
+    )
     # Then nothing fires, not even the critical-path rule, on two failed scans in a row ...
     assert transient.fired == [] and transient.suppressed.get("transient_error", 0) >= 1
     assert recovered.fired == []
@@ -132,8 +138,12 @@ def test_a_path_unobservable_at_baseline_is_learned_silently() -> None:
 def test_vendor_swap_is_one_change() -> None:
     base = r.base_report("scan_1")
     swapped = r.variant(base, "scan_2")
-    swapped["findings"] = [r.finding("fp_captcha_signup_h", "captcha", ["/signup"], vendor="hcaptcha")
-                           if f["fingerprint"] == "fp_captcha_signup" else f for f in swapped["findings"]]
+    swapped["findings"] = [
+        r.finding("fp_captcha_signup_h", "captcha", ["/signup"], vendor="hcaptcha")
+        if f["fingerprint"] == "fp_captcha_signup"
+        else f
+        for f in swapped["findings"]
+    ]
     _, first, second = run_scans(base, swapped, r.variant(swapped, "scan_3"))
     assert first.fired == []
     (change,) = second.fired
@@ -144,8 +154,12 @@ def test_vendor_swap_is_one_change() -> None:
 def test_measure_moved_away_from_a_critical_path_fires_at_once() -> None:
     base = r.base_report("scan_1")
     moved = r.variant(base, "scan_2")
-    moved["findings"] = [r.finding("fp_challenge_login", "challenge", ["/about"], vendor="cloudflare")
-                         if f["fingerprint"] == "fp_challenge_login" else f for f in moved["findings"]]
+    moved["findings"] = [
+        r.finding("fp_challenge_login", "challenge", ["/about"], vendor="cloudflare")
+        if f["fingerprint"] == "fp_challenge_login"
+        else f
+        for f in moved["findings"]
+    ]
     _, evaluation = run_scans(base, moved)
     (change,) = evaluation.fired
     assert (change.change, evaluation.immediate) == ("moved", True)
@@ -155,11 +169,11 @@ def test_measure_moved_away_from_a_critical_path_fires_at_once() -> None:
 def test_status_and_enforcement_verdict_changes_are_reported() -> None:
     base = r.base_report("scan_1")
     changed = r.variant(base, "scan_2")
-    changed["findings"][1]["status"] = "absent"     # captcha on /signup: present → absent (signup is critical)
+    changed["findings"][1]["status"] = "absent"  # captcha on /signup: present → absent (signup is critical)
     changed["enforcement"][0]["verdict"] = "enforced"
     _, evaluation = run_scans(base, changed)
     kinds = {(c.subject, c.change) for c in evaluation.fired}
-    assert ("finding", "status") in kinds            # critical path: immediate
+    assert ("finding", "status") in kinds  # critical path: immediate
     assert evaluation.immediate
     # The verdict change rides along in the same event, marked unconfirmed.
     verdict = next(c for c in evaluation.fired if c.subject == "enforcement")
@@ -194,7 +208,9 @@ def test_event_lists_at_most_a_bounded_number_of_items() -> None:
     many = r.variant(base, "scan_2")
     many["findings"] += [r.finding(f"fp_waf_{i}", "waf", [f"/p{i}"], vendor=f"vendor{i}") for i in range(25)]
     for run_path in (f"/p{i}" for i in range(25)):
-        many["path_runs"].append({"path": run_path, "profile": "browser", "status": "completed", "outcome": "served"})
+        many["path_runs"].append(
+            {"path": run_path, "profile": "browser", "status": "completed", "outcome": "served"}
+        )
     base["path_runs"] = many["path_runs"]
     _, _, confirmed = run_scans(base, many, r.variant(many, "scan_3"))
     summary = confirmed.event_summary()
@@ -207,15 +223,20 @@ def test_snapshot_round_trips_through_the_stored_item() -> None:
     again = changes.Snapshot.from_item(snap.to_item())
     assert again is not None
     assert (again.findings, again.policy, again.enforcement, again.unknown_paths) == (
-        snap.findings, snap.policy, snap.enforcement, {"/llms.txt"})
+        snap.findings,
+        snap.policy,
+        snap.enforcement,
+        {"/llms.txt"},
+    )
 
 
 def test_scans_of_another_mode_are_not_compared() -> None:
     quick = r.variant(r.base_report("scan_1"), "scan_1", scan_mode="quick")
-    quick["findings"] = quick["findings"][:1]       # a quick scan saw less
+    quick["findings"] = quick["findings"][:1]  # a quick scan saw less
     full = r.base_report("scan_2")
-    _, rebased, again, quick_again = run_scans(quick, full, r.variant(full, "scan_3"),
-                                               r.variant(quick, "scan_4"))
+    _, rebased, again, quick_again = run_scans(
+        quick, full, r.variant(full, "scan_3"), r.variant(quick, "scan_4")
+    )
     assert rebased.reason == "scan_mode_changed" and rebased.fired == [] and rebased.pending == []
     assert again.reason == "unchanged"
     assert quick_again.reason == "other_scan_mode" and quick_again.fired == []
@@ -225,7 +246,9 @@ def test_scans_of_another_mode_are_not_compared() -> None:
 def test_an_immediate_event_carries_the_other_changes_of_its_scan_once() -> None:
     base = r.base_report("scan_1")
     both = r.with_ai_block(r.without_finding(base, "x", "fp_challenge_login"), "scan_2")
-    _, immediate, next_scan, third = run_scans(base, both, r.variant(both, "scan_3"), r.variant(both, "scan_4"))
+    _, immediate, next_scan, third = run_scans(
+        base, both, r.variant(both, "scan_3"), r.variant(both, "scan_4")
+    )
     assert immediate.immediate and immediate.reason == "fired" and immediate.pending == []
     by_key = {c.key: c for c in immediate.fired}
     assert by_key["fp_challenge_login"].public()["confirmed"] is True
@@ -243,7 +266,9 @@ def test_a_scan_that_probed_more_paths_compares_like_with_like() -> None:
     wider = r.variant(base, "scan_2")
     wider["path_runs"] = wider["path_runs"] + [
         {**run, "path_run_id": run["path_run_id"] + "_cart", "path": "/cart"}
-        for run in wider["path_runs"] if run["path"] == "/login"]
+        for run in wider["path_runs"]
+        if run["path"] == "/login"
+    ]
     for finding in wider["findings"]:
         if finding["fingerprint"] == "fp_challenge_login":
             finding["paths"] = ["/cart", "/login"]
@@ -259,8 +284,18 @@ def test_a_scan_that_probed_more_paths_compares_like_with_like() -> None:
 
 def test_the_random_not_found_probe_is_not_a_path_of_the_site() -> None:
     report = r.base_report("scan_1")
-    report["path_runs"].append({"path_run_id": "run_probe", "path": "/.well-known/botscope-not-found-ab.txt",
-                                "profile": "browser", "kind": "probe", "status": "completed", "outcome": "not_found",
-                                "http_status": 404, "duration_ms": 5, "error": None})
+    report["path_runs"].append(
+        {
+            "path_run_id": "run_probe",
+            "path": "/.well-known/botscope-not-found-ab.txt",
+            "profile": "browser",
+            "kind": "probe",
+            "status": "completed",
+            "outcome": "not_found",
+            "http_status": 404,
+            "duration_ms": 5,
+            "error": None,
+        }
+    )
     snapshot = changes.snapshot_from_report(report)
     assert not any(p.startswith("/.well-known/botscope-not-found-") for p in snapshot.probed_paths)

@@ -21,12 +21,23 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CONFIG = SchedulerConfig(max_starts_per_second=10, run_budget_seconds=100, claim_lease_seconds=600)
 
 
-def make_store(n: int = 5, *, plan: str = "growth", status: str = "active", due: datetime = T0) -> InMemoryScheduleStore:
+def make_store(
+    n: int = 5, *, plan: str = "growth", status: str = "active", due: datetime = T0
+) -> InMemoryScheduleStore:
     store = InMemoryScheduleStore()
-    store.add_workspace({"workspace_id": "ws_a", "plan": plan, "status": status, "monitor_cadence_seconds": 86400})
+    store.add_workspace(
+        {"workspace_id": "ws_a", "plan": plan, "status": status, "monitor_cadence_seconds": 86400}
+    )
     for i in range(n):
-        store.add_item({"workspace_id": "ws_a", "monitored_url_id": f"mon_{i:03d}", "target_url": f"https://s{i}.example/",
-                        "next_scan_at": iso(due - timedelta(seconds=i)), "cadence_seconds": 86400})
+        store.add_item(
+            {
+                "workspace_id": "ws_a",
+                "monitored_url_id": f"mon_{i:03d}",
+                "target_url": f"https://s{i}.example/",
+                "next_scan_at": iso(due - timedelta(seconds=i)),
+                "cadence_seconds": 86400,
+            }
+        )
     return store
 
 
@@ -41,8 +52,9 @@ def test_due_urls_are_started_once_and_moved_to_their_next_due_time() -> None:
     assert stats.started == 3 and len(starter.starts) == 3
     for item in store.items.values():
         assert "claim" not in item
-        assert item["next_scan_at"] == iso(datetime.fromisoformat(item["last_due_at"].replace("Z", "+00:00"))
-                                           + timedelta(days=1))
+        assert item["next_scan_at"] == iso(
+            datetime.fromisoformat(item["last_due_at"].replace("Z", "+00:00")) + timedelta(days=1)
+        )
     # A second run at the same time finds nothing due.
     assert scheduler(store, clock, starter).run().started == 0
     assert len(starter.starts) == 3
@@ -69,7 +81,7 @@ def test_cancelled_and_past_due_workspaces_are_not_rescanned() -> None:
 
 def test_a_released_url_is_not_rescanned() -> None:
     store, clock = make_store(2), FakeClock(T0 + timedelta(seconds=5))
-    store.remove_item("mon_000")   # what DELETE /monitoring/{id} does to the item and its index entry
+    store.remove_item("mon_000")  # what DELETE /monitoring/{id} does to the item and its index entry
     starter = RecordingStarter(clock)
     scheduler(store, clock, starter).run()
     assert [s[0] for s in starter.starts] == ["mon_001"]
@@ -125,8 +137,13 @@ def test_two_schedulers_at_once_start_each_due_time_once() -> None:
 
     def run() -> None:
         barrier.wait()
-        Scheduler(store, starter, SchedulerConfig(max_starts_per_second=0, run_budget_seconds=100),
-                  clock=clock, sleep=lambda s: None).run()
+        Scheduler(
+            store,
+            starter,
+            SchedulerConfig(max_starts_per_second=0, run_budget_seconds=100),
+            clock=clock,
+            sleep=lambda s: None,
+        ).run()
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -147,13 +164,19 @@ def test_starts_are_spaced_by_the_rate_bound() -> None:
 
 def test_cadence_follows_the_plan_and_the_override() -> None:
     item = {"cadence_seconds": 86400}
-    assert cadence_seconds({"plan": "growth", "monitor_cadence_seconds": 3600}, item) == 86400  # growth: daily
+    assert (
+        cadence_seconds({"plan": "growth", "monitor_cadence_seconds": 3600}, item) == 86400
+    )  # growth: daily
     assert cadence_seconds({"plan": "enterprise", "monitor_cadence_seconds": 3600}, item) == 3600
-    assert cadence_seconds({"plan": "enterprise", "monitor_cadence_seconds": 60}, item) == 3600  # floor: hourly
+    assert (
+        cadence_seconds({"plan": "enterprise", "monitor_cadence_seconds": 60}, item) == 3600
+    )  # floor: hourly
     assert cadence_seconds({"plan": "growth"}, item, override=20) == 20  # BOTSCOPE_MONITOR_INTERVAL_SECONDS
 
 
-@pytest.mark.parametrize(("late_seconds", "expected"), [(120, T0 + timedelta(days=1)),
-                                                         (3600, T0 + timedelta(seconds=3600, days=1))])
+@pytest.mark.parametrize(
+    ("late_seconds", "expected"),
+    [(120, T0 + timedelta(days=1)), (3600, T0 + timedelta(seconds=3600, days=1))],
+)
 def test_next_due_keeps_the_phase_unless_the_start_was_late(late_seconds: int, expected: datetime) -> None:
     assert next_due(T0, T0 + timedelta(seconds=late_seconds), 86400) == expected

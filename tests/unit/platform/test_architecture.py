@@ -10,9 +10,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 SCANNER = ROOT / "layers/core/botscope/scanner"
-FORBIDDEN_IN_SCANNER = ("boto3", "botocore", "aws_lambda_powertools", "mangum", "fastapi", "moto",
-                        "botscope.store", "botscope.api", "botscope.service", "botscope.config",
-                        "botscope.workflow", "botscope.local", "botscope.webhooks", "botscope.monitoring")
+FORBIDDEN_IN_SCANNER = (
+    "boto3",
+    "botocore",
+    "aws_lambda_powertools",
+    "mangum",
+    "fastapi",
+    "moto",
+    "botscope.store",
+    "botscope.api",
+    "botscope.service",
+    "botscope.config",
+    "botscope.workflow",
+    "botscope.local",
+    "botscope.webhooks",
+    "botscope.monitoring",
+)
 
 
 def _imports(tree: ast.AST) -> list[str]:
@@ -31,8 +44,11 @@ SCANNER_MODULES = sorted(SCANNER.rglob("*.py"))
 @pytest.mark.parametrize("path", SCANNER_MODULES, ids=lambda p: p.name)
 def test_scanner_imports_no_aws_code_and_no_adapters(path: Path) -> None:
     tree = ast.parse(path.read_text())
-    bad = [name for name in _imports(tree)
-           if any(name == f or name.startswith(f + ".") for f in FORBIDDEN_IN_SCANNER)]
+    bad = [
+        name
+        for name in _imports(tree)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN_IN_SCANNER)
+    ]
     assert bad == [], f"{path.name} imports {bad}"
 
 

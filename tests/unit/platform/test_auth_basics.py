@@ -40,7 +40,9 @@ def test_a_client_request_id_is_echoed_apart_only_when_short_and_plain(api_clien
     assert hostile.headers["x-request-id"].startswith("req_") and len(hostile.headers["x-request-id"]) < 64
     assert "x-client-request-id" not in hostile.headers
     injected = api_client.get("/api/v1/health", headers={"X-Request-Id": "a b<script>"})
-    assert injected.headers["x-request-id"].startswith("req_") and "x-client-request-id" not in injected.headers
+    assert (
+        injected.headers["x-request-id"].startswith("req_") and "x-client-request-id" not in injected.headers
+    )
 
 
 def test_credentials_are_checked_before_the_body(api_client, workspace_factory):
@@ -53,6 +55,9 @@ def test_credentials_are_checked_before_the_body(api_client, workspace_factory):
             assert anonymous.headers["content-type"].startswith("application/problem+json")
             assert "WWW-Authenticate" in anonymous.headers
     # An authenticated caller gets the body error itself.
-    authed = api_client.post("/api/v1/scans", content="{not json",
-                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    authed = api_client.post(
+        "/api/v1/scans",
+        content="{not json",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
     assert authed.status_code in (400, 422) and authed.json()["code"] in ("bad_request", "validation_error")

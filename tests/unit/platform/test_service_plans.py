@@ -9,8 +9,13 @@ from botscope.service import plans
 
 
 def principal(plan: str, status: str = "active") -> Principal:
-    return Principal(workspace_id="ws_x", plan=plan, workspace_status=status, actor_type="api_key",  # type: ignore[arg-type]
-                     actor_id="key_x")
+    return Principal(
+        workspace_id="ws_x",
+        plan=plan,
+        workspace_status=status,
+        actor_type="api_key",  # type: ignore[arg-type]
+        actor_id="key_x",
+    )
 
 
 @pytest.mark.parametrize("plan", ["growth", "enterprise"])
@@ -18,8 +23,10 @@ def test_paid_plans_in_good_standing_may_scan(plan):
     plans.require_scanning(principal(plan))
 
 
-@pytest.mark.parametrize(("plan", "status"), [("starter", "active"), ("growth", "past_due"),
-                                              ("growth", "cancelled"), ("enterprise", "past_due")])
+@pytest.mark.parametrize(
+    ("plan", "status"),
+    [("starter", "active"), ("growth", "past_due"), ("growth", "cancelled"), ("enterprise", "past_due")],
+)
 def test_starter_and_workspaces_not_in_good_standing_need_a_plan(plan, status):
     with pytest.raises(PlanRequired) as caught:
         plans.require_scanning(principal(plan, status))

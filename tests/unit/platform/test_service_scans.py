@@ -19,38 +19,86 @@ def _fresh_settings():
 
 
 SCAN = {
-    "scan_job_id": "scan_01m8g6ykxknfmjb3gegvxbx82x", "workspace_id": "ws_x", "status": "running",
-    "target_url": "https://example.com/", "scan_mode": "full", "created_at": "2026-11-28T04:30:00.000Z",
-    "started_at": "2026-11-28T04:30:01.000Z", "completed_at": None, "error": None, "monitored_url_id": None,
-    "path_runs_total": 3, "path_runs_completed": 1, "path_runs_failed": 1, "deadline_at": "2999-01-01T00:00:00.000Z",
+    "scan_job_id": "scan_01m8g6ykxknfmjb3gegvxbx82x",
+    "workspace_id": "ws_x",
+    "status": "running",
+    "target_url": "https://example.com/",
+    "scan_mode": "full",
+    "created_at": "2026-11-28T04:30:00.000Z",
+    "started_at": "2026-11-28T04:30:01.000Z",
+    "completed_at": None,
+    "error": None,
+    "monitored_url_id": None,
+    "path_runs_total": 3,
+    "path_runs_completed": 1,
+    "path_runs_failed": 1,
+    "deadline_at": "2999-01-01T00:00:00.000Z",
 }
 
 
 def test_progress_counts_finished_runs_and_rounds_down():
-    assert service.summary_view(SCAN)["progress"] == {"path_runs_total": 3, "path_runs_completed": 1,
-                                                      "path_runs_failed": 1, "path_runs_cancelled": 0, "percent": 66}
-    assert service.summary_view({**SCAN, "path_runs_total": 0, "path_runs_completed": 0,
-                                 "path_runs_failed": 0})["progress"]["percent"] == 0
+    assert service.summary_view(SCAN)["progress"] == {
+        "path_runs_total": 3,
+        "path_runs_completed": 1,
+        "path_runs_failed": 1,
+        "path_runs_cancelled": 0,
+        "percent": 66,
+    }
+    assert (
+        service.summary_view({**SCAN, "path_runs_total": 0, "path_runs_completed": 0, "path_runs_failed": 0})[
+            "progress"
+        ]["percent"]
+        == 0
+    )
     assert service.summary_view({**SCAN, "status": "completed"})["progress"]["percent"] == 100
 
 
 def test_status_view_has_exactly_the_documented_path_run_fields():
-    run = {"path_run_id": "run_1", "path": "/login", "profile": "ai_agent", "status": "failed", "outcome": "error",
-           "http_status": None, "duration_ms": 12, "error": {"code": "timeout", "message": "slow", "trace": "x"},
-           "observation_key": "observations/scan/run_1.json", "seq": 0, "kind": "page"}
+    run = {
+        "path_run_id": "run_1",
+        "path": "/login",
+        "profile": "ai_agent",
+        "status": "failed",
+        "outcome": "error",
+        "http_status": None,
+        "duration_ms": 12,
+        "error": {"code": "timeout", "message": "slow", "trace": "x"},
+        "observation_key": "observations/scan/run_1.json",
+        "seq": 0,
+        "kind": "page",
+    }
     view = service.status_view(SCAN, [run])
-    assert view["path_runs"] == [{"path_run_id": "run_1", "path": "/login", "profile": "ai_agent",
-                                  "status": "failed", "outcome": "error", "http_status": None, "duration_ms": 12,
-                                  "error": {"code": "timeout", "message": "slow"}}]
+    assert view["path_runs"] == [
+        {
+            "path_run_id": "run_1",
+            "path": "/login",
+            "profile": "ai_agent",
+            "status": "failed",
+            "outcome": "error",
+            "http_status": None,
+            "duration_ms": 12,
+            "error": {"code": "timeout", "message": "slow"},
+        }
+    ]
     assert "workspace_id" not in view and "deadline_at" not in view
     assert view["links"]["findings"] == f"/api/v1/scans/{SCAN['scan_job_id']}/findings"
 
 
 def test_created_view_reports_monitoring_only_when_enrolled():
     assert service.created_view(SCAN)["monitoring"] is None
-    assert service.created_view(SCAN, "mon_1")["monitoring"] == {"enrolled": True, "monitored_url_id": "mon_1"}
-    assert set(service.created_view(SCAN)) == {"scan_job_id", "status", "target_url", "scan_mode", "monitoring",
-                                               "created_at", "links"}
+    assert service.created_view(SCAN, "mon_1")["monitoring"] == {
+        "enrolled": True,
+        "monitored_url_id": "mon_1",
+    }
+    assert set(service.created_view(SCAN)) == {
+        "scan_job_id",
+        "status",
+        "target_url",
+        "scan_mode",
+        "monitoring",
+        "created_at",
+        "links",
+    }
 
 
 def test_poll_hint_only_while_in_progress():
@@ -61,9 +109,17 @@ def test_poll_hint_only_while_in_progress():
 def test_request_hash_is_stable_and_sensitive_to_every_field():
     base = service.request_hash("https://example.com", "full", False)
     assert base == service.request_hash("https://example.com", "full", False)
-    assert len({base, service.request_hash("https://example.com/", "full", False),
+    assert (
+        len(
+            {
+                base,
+                service.request_hash("https://example.com/", "full", False),
                 service.request_hash("https://example.com", "quick", False),
-                service.request_hash("https://example.com", "full", True)}) == 4
+                service.request_hash("https://example.com", "full", True),
+            }
+        )
+        == 4
+    )
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "line\nbreak"])
@@ -75,15 +131,25 @@ def test_bad_idempotency_keys_are_rejected(key):
 
 def test_good_idempotency_keys_pass():
     assert service.validate_idempotency_key(None) is None
-    assert service.validate_idempotency_key("4f1c2a9e-7b3d-4c55-9a0e-2d8f6b1e3c71") == "4f1c2a9e-7b3d-4c55-9a0e-2d8f6b1e3c71"
+    assert (
+        service.validate_idempotency_key("4f1c2a9e-7b3d-4c55-9a0e-2d8f6b1e3c71")
+        == "4f1c2a9e-7b3d-4c55-9a0e-2d8f6b1e3c71"
+    )
 
 
-@pytest.mark.parametrize(("url", "error"), [
-    ("file:///etc/passwd", InvalidTarget), ("http://user@1.1.1.1/", InvalidTarget),
-    ("http://1.1.1.1:0/", InvalidTarget), ("http://127.0.0.1/", TargetNotPublic),
-    ("http://[::1]/", TargetNotPublic), ("http://169.254.169.254/", TargetNotPublic),
-    ("http://2130706433/", TargetNotPublic), ("http://0/", TargetNotPublic),
-])
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("file:///etc/passwd", InvalidTarget),
+        ("http://user@1.1.1.1/", InvalidTarget),
+        ("http://1.1.1.1:0/", InvalidTarget),
+        ("http://127.0.0.1/", TargetNotPublic),
+        ("http://[::1]/", TargetNotPublic),
+        ("http://169.254.169.254/", TargetNotPublic),
+        ("http://2130706433/", TargetNotPublic),
+        ("http://0/", TargetNotPublic),
+    ],
+)
 def test_guard_maps_bad_targets_to_errors_on_target_url(url, error, monkeypatch):
     from botscope.config import reset_settings
 
@@ -91,8 +157,9 @@ def test_guard_maps_bad_targets_to_errors_on_target_url(url, error, monkeypatch)
     reset_settings()
     with pytest.raises(error) as caught:
         service.guard(url)
-    assert caught.value.status == 422 and caught.value.errors == [{"field": "target_url",
-                                                                   "message": caught.value.message}]
+    assert caught.value.status == 422 and caught.value.errors == [
+        {"field": "target_url", "message": caught.value.message}
+    ]
 
 
 def test_guard_returns_the_normalized_url_of_a_public_literal():
@@ -101,4 +168,9 @@ def test_guard_returns_the_normalized_url_of_a_public_literal():
 
 def test_expire_leaves_scans_inside_their_deadline_alone():
     assert service.expire_if_overdue(SCAN) is SCAN
-    assert service.expire_if_overdue({**SCAN, "status": "completed", "deadline_at": "2000-01-01T00:00:00Z"})["status"] == "completed"
+    assert (
+        service.expire_if_overdue({**SCAN, "status": "completed", "deadline_at": "2000-01-01T00:00:00Z"})[
+            "status"
+        ]
+        == "completed"
+    )

@@ -16,21 +16,37 @@ ASL_FILES = sorted((REPO_ROOT / "functions" / "scan_workflow").glob("*.asl.json"
 
 # docs/api.md, route by route (method, path as API Gateway spells it).
 API_ROUTES = {
-    ("GET", "/api/v1/scans"), ("POST", "/api/v1/scans"), ("GET", "/api/v1/scans/{id}"),
-    ("GET", "/api/v1/scans/{id}/findings"), ("GET", "/api/v1/scans/{id}/report"),
-    ("GET", "/api/v1/monitoring"), ("DELETE", "/api/v1/monitoring/{id}"),
-    ("GET", "/api/v1/sample-reports"), ("GET", "/api/v1/sample-reports/{tab_id}"),
-    ("GET", "/api/v1/webhooks"), ("POST", "/api/v1/webhooks"), ("DELETE", "/api/v1/webhooks/{id}"),
-    ("POST", "/api/v1/webhooks/{id}/test"), ("GET", "/api/v1/webhooks/{id}/deliveries"),
-    ("GET", "/api/v1/api-keys"), ("POST", "/api/v1/api-keys"), ("DELETE", "/api/v1/api-keys/{api_key_id}"),
-    ("GET", "/api/v1/audit-log"), ("GET", "/api/v1/health"), ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/scans"),
+    ("POST", "/api/v1/scans"),
+    ("GET", "/api/v1/scans/{id}"),
+    ("GET", "/api/v1/scans/{id}/findings"),
+    ("GET", "/api/v1/scans/{id}/report"),
+    ("GET", "/api/v1/monitoring"),
+    ("DELETE", "/api/v1/monitoring/{id}"),
+    ("GET", "/api/v1/sample-reports"),
+    ("GET", "/api/v1/sample-reports/{tab_id}"),
+    ("GET", "/api/v1/webhooks"),
+    ("POST", "/api/v1/webhooks"),
+    ("DELETE", "/api/v1/webhooks/{id}"),
+    ("POST", "/api/v1/webhooks/{id}/test"),
+    ("GET", "/api/v1/webhooks/{id}/deliveries"),
+    ("GET", "/api/v1/api-keys"),
+    ("POST", "/api/v1/api-keys"),
+    ("DELETE", "/api/v1/api-keys/{api_key_id}"),
+    ("GET", "/api/v1/audit-log"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/openapi.json"),
     ("ANY", "/mcp"),
 }
 FUNCTIONS = {
-    "ApiFunction": "functions/api", "ScanPrepareFunction": "functions/scan_prepare",
-    "ScanProbeFunction": "functions/scan_probe", "ScanAnalyzeFunction": "functions/scan_analyze",
-    "ScanFinalizeFunction": "functions/scan_finalize", "ScanMarkFailedFunction": "functions/scan_mark_failed",
-    "WebhookDeliverFunction": "functions/webhook_deliver", "MonitorSchedulerFunction": "functions/monitor_scheduler",
+    "ApiFunction": "functions/api",
+    "ScanPrepareFunction": "functions/scan_prepare",
+    "ScanProbeFunction": "functions/scan_probe",
+    "ScanAnalyzeFunction": "functions/scan_analyze",
+    "ScanFinalizeFunction": "functions/scan_finalize",
+    "ScanMarkFailedFunction": "functions/scan_mark_failed",
+    "WebhookDeliverFunction": "functions/webhook_deliver",
+    "MonitorSchedulerFunction": "functions/monitor_scheduler",
     "SampleReportsFunction": "functions/sample_reports",
 }
 
@@ -41,7 +57,9 @@ def template() -> dict:
 
 
 def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / tool), *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    return subprocess.run(
+        [str(BIN / tool), *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300
+    )
 
 
 def test_cfn_lint_passes() -> None:
@@ -57,8 +75,11 @@ def test_statelint_passes() -> None:
 
 def test_every_api_route_goes_to_the_api_function(template: dict) -> None:
     events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
-    declared = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events.values()
-                if e["Type"] == "HttpApi"}
+    declared = {
+        (e["Properties"]["Method"].upper(), e["Properties"]["Path"])
+        for e in events.values()
+        if e["Type"] == "HttpApi"
+    }
     assert API_ROUTES <= declared, sorted(API_ROUTES - declared)
 
 
@@ -83,8 +104,14 @@ def test_globals_set_runtime_tracing_and_powertools(template: dict) -> None:
         assert props["Layers"] == [{"Ref": "CoreLayer"}]
     assert function["Tracing"] == "Active"
     variables = function["Environment"]["Variables"]
-    for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
-                 "BOTSCOPE_TABLE_NAME", "BOTSCOPE_REPORTS_BUCKET", "BOTSCOPE_WEBHOOK_QUEUE_URL"):
+    for name in (
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+        "BOTSCOPE_TABLE_NAME",
+        "BOTSCOPE_REPORTS_BUCKET",
+        "BOTSCOPE_WEBHOOK_QUEUE_URL",
+    ):
         assert name in variables
     # The stages are referenced by the state machine: they must not reference it back (a cycle).
     assert "BOTSCOPE_STATE_MACHINE_ARN" not in variables
@@ -120,7 +147,9 @@ def test_webhook_queue_has_dlq_and_partial_batch_responses(template: dict) -> No
     resources = template["Resources"]
     redrive = resources["WebhookQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["WebhookDLQ", "Arn"]}
-    sqs_events = [e for e in resources["WebhookDeliverFunction"]["Properties"]["Events"].values() if e["Type"] == "SQS"]
+    sqs_events = [
+        e for e in resources["WebhookDeliverFunction"]["Properties"]["Events"].values() if e["Type"] == "SQS"
+    ]
     assert sqs_events and sqs_events[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
@@ -144,7 +173,9 @@ def test_layer_requirements_match_the_pinned_runtime_dependencies() -> None:
     pinned = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     lines = (REPO_ROOT / "layers" / "core" / "requirements.txt").read_text().splitlines()
     listed = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    assert sorted(listed) == sorted(pinned), "run `make requirements` (layers/core/requirements.txt is generated from pyproject.toml)"
+    assert sorted(listed) == sorted(pinned), (
+        "run `make requirements` (layers/core/requirements.txt is generated from pyproject.toml)"
+    )
 
 
 def test_workflow_timeout_matches_the_scan_deadline(template: dict) -> None:

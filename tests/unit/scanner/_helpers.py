@@ -31,28 +31,56 @@ CANARY_COOKIE_VALUE = "CANARYCOOKIEVALUE0123456789"
 
 def target(origin: str = ORIGIN, path: str = "/") -> Target:
     scheme, host = origin.split("://", 1)
-    return Target(url=origin + path, scheme=scheme, host=host, port=443 if scheme == "https" else 80,  # type: ignore[arg-type]
-                  path=path, origin=origin)
+    return Target(
+        url=origin + path,
+        scheme=scheme,
+        host=host,
+        port=443 if scheme == "https" else 80,  # type: ignore[arg-type]
+        path=path,
+        origin=origin,
+    )
 
 
-def fetch_result(status: int | None = 200, headers: dict[str, str] | list[tuple[str, str]] | None = None,
-                 body: str | bytes = b"", set_cookie: Iterable[str] = (), path: str = "/",
-                 origin: str = ORIGIN, **extra: Any) -> FetchResult:
+def fetch_result(
+    status: int | None = 200,
+    headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    body: str | bytes = b"",
+    set_cookie: Iterable[str] = (),
+    path: str = "/",
+    origin: str = ORIGIN,
+    **extra: Any,
+) -> FetchResult:
     """A FetchResult as the fetcher would produce it (names lower-cased, Set-Cookie with values)."""
     pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
     pairs = [(name.lower(), value) for name, value in pairs]
     pairs += [("set-cookie", f"{name}={CANARY_COOKIE_VALUE}; Path=/; HttpOnly") for name in set_cookie]
     raw = body.encode("utf-8") if isinstance(body, str) else body
     final_url = extra.pop("final_url", origin + path)
-    return FetchResult(url=origin + path, final_url=final_url, status=status, headers=pairs, body=raw,
-                       body_size=len(raw), duration_ms=extra.pop("duration_ms", 120), ttfb_ms=40,
-                       started_at="2026-11-28T00:00:00Z", **extra)
+    return FetchResult(
+        url=origin + path,
+        final_url=final_url,
+        status=status,
+        headers=pairs,
+        body=raw,
+        body_size=len(raw),
+        duration_ms=extra.pop("duration_ms", 120),
+        ttfb_ms=40,
+        started_at="2026-11-28T00:00:00Z",
+        **extra,
+    )
 
 
-def spec(path: str = "/", profile: str = "browser", *, critical: bool = False, category: str | None = None) -> PathRunSpec:
+def spec(
+    path: str = "/", profile: str = "browser", *, critical: bool = False, category: str | None = None
+) -> PathRunSpec:
     kind = "policy" if path in POLICY_PATHS else "page"
-    return PathRunSpec(path=path, profile=profile, kind=kind, critical=critical,  # type: ignore[arg-type]
-                       category=category or POLICY_PATHS.get(path) or ("target" if path == "/" else None))
+    return PathRunSpec(
+        path=path,
+        profile=profile,
+        kind=kind,
+        critical=critical,  # type: ignore[arg-type]
+        category=category or POLICY_PATHS.get(path) or ("target" if path == "/" else None),
+    )
 
 
 def plan_for(specs: list[PathRunSpec], mode: str = "quick", origin: str = ORIGIN) -> ScanPlan:
@@ -72,7 +100,9 @@ def fixture_fetch(doc: dict[str, Any], path: str = "/") -> FetchResult:
     headers = doc.get("headers") or {}
     if doc.get("kind") == "policy" and "content-type" not in {k.lower() for k in headers} and path != "/":
         headers = {**headers, "content-type": "text/plain; charset=utf-8"}
-    return fetch_result(status=status, headers=headers, body=body, set_cookie=doc.get("set_cookie") or (), path=path)
+    return fetch_result(
+        status=status, headers=headers, body=body, set_cookie=doc.get("set_cookie") or (), path=path
+    )
 
 
 def response_fixtures() -> list[Path]:

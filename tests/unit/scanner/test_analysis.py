@@ -9,17 +9,25 @@ from botscope.scanner.profiles import get_profile
 from tests.unit.scanner._helpers import fetch_result, spec
 
 HTML = {"content-type": "text/html"}
-PAGE = ("<html><head><title>Shop</title></head><body><h1>Welcome</h1><p>"
-        + "Fresh products every day shipped worldwide with care and attention to detail. " * 10 + "</p></body></html>")
-BABBLE = ("<html><head><title>Shop</title></head><body><p>"
-          + "".join(f"word{i} token{i * 7} phrase{i * 13} drift{i * 3} " for i in range(120)) + "</p></body></html>")
+PAGE = (
+    "<html><head><title>Shop</title></head><body><h1>Welcome</h1><p>"
+    + "Fresh products every day shipped worldwide with care and attention to detail. " * 10
+    + "</p></body></html>"
+)
+BABBLE = (
+    "<html><head><title>Shop</title></head><body><p>"
+    + "".join(f"word{i} token{i * 7} phrase{i * 13} drift{i * 3} " for i in range(120))
+    + "</p></body></html>"
+)
 BLOCK = "<html><head><title>Forbidden</title></head><body>no</body></html>"
 CHALLENGE = "<html><head><title>Just a moment...</title></head><body><script>window._cf_chl_opt={}</script></body></html>"
 
 
 def obs(path, profile, status=200, body=PAGE, headers=HTML, critical=False, category=None):
-    return build_observation(spec(path, profile, critical=critical, category=category),
-                             fetch_result(status, headers, body, path=path))
+    return build_observation(
+        spec(path, profile, critical=critical, category=category),
+        fetch_result(status, headers, body, path=path),
+    )
 
 
 def verdicts(observations, robots):
@@ -29,9 +37,16 @@ def verdicts(observations, robots):
 def test_enforced_when_disallowed_and_blocked() -> None:
     runs = [obs("/", "browser"), obs("/", "ai_crawler", 403, BLOCK)]
     entry = analysis.enforcement(runs, "User-agent: GPTBot\nDisallow: /\n")[0]
-    assert entry == {"agent_profile": "ai_crawler", "robots_token": "GPTBot", "path": "/", "declared": "disallowed",
-                     "observed": "blocked", "baseline": "served", "verdict": "enforced",
-                     "basis": get_profile("ai_crawler").basis}
+    assert entry == {
+        "agent_profile": "ai_crawler",
+        "robots_token": "GPTBot",
+        "path": "/",
+        "declared": "disallowed",
+        "observed": "blocked",
+        "baseline": "served",
+        "verdict": "enforced",
+        "basis": get_profile("ai_crawler").basis,
+    }
     assert "unverified declared token" in entry["basis"]
 
 
@@ -54,14 +69,20 @@ def test_differential_content_possible_tarpit() -> None:
 
 
 def test_hidden_nofollow_links_for_ai_are_differential() -> None:
-    labyrinth = PAGE.replace("</body>", "".join(f'<a href="/l/{i}" rel="nofollow" style="display:none">x</a>' for i in range(8)) + "</body>")
+    labyrinth = PAGE.replace(
+        "</body>",
+        "".join(f'<a href="/l/{i}" rel="nofollow" style="display:none">x</a>' for i in range(8)) + "</body>",
+    )
     runs = [obs("/", "browser"), obs("/", "ai_crawler", body=labyrinth)]
     assert verdicts(runs, None)[("ai_crawler", "/")] == "differential_content"
     assert analysis.labyrinth_signals(runs)
 
 
 def test_browser_challenged_is_strict_or_inconclusive() -> None:
-    runs = [obs("/", "browser", 403, CHALLENGE, {**HTML, "cf-mitigated": "challenge"}), obs("/", "ai_crawler", 403, CHALLENGE)]
+    runs = [
+        obs("/", "browser", 403, CHALLENGE, {**HTML, "cf-mitigated": "challenge"}),
+        obs("/", "ai_crawler", 403, CHALLENGE),
+    ]
     assert verdicts(runs, "User-agent: GPTBot\nDisallow: /\n")[("ai_crawler", "/")] == "browser_challenged"
 
 

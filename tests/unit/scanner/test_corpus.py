@@ -26,8 +26,10 @@ from tests.unit.scanner._helpers import (
     spec,
 )
 
-NEUTRAL_PAGE = ("<!DOCTYPE html><html><head><title>Home</title></head><body><h1>Welcome</h1>"
-                "<p>Plain page with no markers.</p></body></html>")
+NEUTRAL_PAGE = (
+    "<!DOCTYPE html><html><head><title>Home</title></head><body><h1>Welcome</h1>"
+    "<p>Plain page with no markers.</p></body></html>"
+)
 CORPUS = corpus_files()
 
 
@@ -41,9 +43,13 @@ def play(doc: dict[str, Any]) -> dict[str, Any]:
         elif run.path == "/":
             fetch = fetch_result(200, {"content-type": "text/html"}, NEUTRAL_PAGE)
         else:
-            fetch = fetch_result(404, {"content-type": "text/html"}, "<html><title>Not found</title></html>", path=run.path)
+            fetch = fetch_result(
+                404, {"content-type": "text/html"}, "<html><title>Not found</title></html>", path=run.path
+            )
         observations.append(build_observation(run, fetch))
-    return build_report(plan_for(specs), observations, scan_job_id="scan_corpus", started_at=None, completed_at=None)
+    return build_report(
+        plan_for(specs), observations, scan_job_id="scan_corpus", started_at=None, completed_at=None
+    )
 
 
 def test_corpus_is_available() -> None:

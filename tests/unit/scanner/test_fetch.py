@@ -38,8 +38,9 @@ class SpyBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         self.dialed.append((host, port))
-        return await self.inner.connect_tcp(host, port, timeout=timeout, local_address=local_address,
-                                            socket_options=socket_options)
+        return await self.inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
 
     async def sleep(self, seconds):
         await self.inner.sleep(seconds)
@@ -49,6 +50,7 @@ def fetch(url, profile="browser", *, policy=LOCAL, limits=None, resolver=None, b
     async def run():
         async with Fetcher(policy, limits, resolver, network_backend=backend) as fetcher:
             return await fetcher.fetch(url, profile, **kw)
+
     return asyncio.run(run())
 
 
@@ -70,7 +72,9 @@ def test_request_carries_the_profile_headers_in_order_after_host(site):
     assert seen["header_names"] == expected
     assert seen["host"] == f"127.0.0.1:{site.port}"
     fetch(site.url("/"), "ai_crawler")
-    assert "GPTBot/1.2" in site.requests[-1]["user_agent"] and "BotScopeAudit" in site.requests[-1]["user_agent"]
+    assert (
+        "GPTBot/1.2" in site.requests[-1]["user_agent"] and "BotScopeAudit" in site.requests[-1]["user_agent"]
+    )
 
 
 def test_no_cookie_is_carried_between_requests_or_profiles(site):
@@ -80,6 +84,7 @@ def test_no_cookie_is_carried_between_requests_or_profiles(site):
             await fetcher.fetch(site.url("/about"), "browser")
             await fetcher.fetch(site.url("/to-about"), "ai_agent")  # redirect hop too
             return first
+
     first = asyncio.run(run())
     assert any(name == "set-cookie" and CANARY_COOKIE_VALUE in value for name, value in first.headers)
     assert [r["cookie"] for r in site.requests] == ["", "", "", ""]
@@ -103,7 +108,9 @@ def test_gzip_is_decoded_and_a_gzip_bomb_stops_at_the_cap(site):
 def test_same_origin_redirect_is_followed_and_recorded(site):
     result = fetch(site.url("/to-about"))
     assert result.status == 200 and result.final_url == site.url("/about")
-    assert [(h.status, h.location_path, h.same_origin) for h in result.redirect_chain] == [(301, "/about", True)]
+    assert [(h.status, h.location_path, h.same_origin) for h in result.redirect_chain] == [
+        (301, "/about", True)
+    ]
 
 
 def test_redirects_stop_at_the_cap(site):
@@ -143,6 +150,7 @@ def test_request_budget_is_enforced_and_nothing_is_sent_past_it(site):
     async def run():
         async with Fetcher(LOCAL, FetchLimits(request_budget=2)) as fetcher:
             return [await fetcher.fetch(site.url(f"/p{i}"), "browser") for i in range(3)]
+
     results = asyncio.run(run())
     assert [r.error.code if r.error else None for r in results] == [None, None, "budget_exhausted"]
     assert len(site.requests) == 2
@@ -173,7 +181,10 @@ def test_connects_to_the_checked_address_without_a_second_lookup(site):
     async def run():
         async with Fetcher(LOCAL, resolver=rebinding_resolver, network_backend=spy) as fetcher:
             urls = [f"http://rebind.test:{site.port}/", f"http://rebind.test:{site.port}/about"]
-            return [await fetcher.fetch(url, profile) for url in urls for profile in ("browser", "ai_crawler")]
+            return [
+                await fetcher.fetch(url, profile) for url in urls for profile in ("browser", "ai_crawler")
+            ]
+
     results = asyncio.run(run())
     assert [r.status for r in results] == [200, 200, 200, 200]
     assert calls == ["rebind.test"]
@@ -198,11 +209,17 @@ def test_connection_refused_is_an_error_without_addresses():
 
 def test_per_host_concurrency_is_bounded(canary):
     with FixtureSite("clean", latency=0.15) as slow_site:
+
         async def run():
             async with Fetcher(LOCAL, FetchLimits(per_host_concurrency=2)) as fetcher:
-                return await asyncio.gather(*(fetcher.fetch(slow_site.url(f"/p{i}"), profile)
-                                              for i in range(3)
-                                              for profile in ("browser", "ai_crawler")))
+                return await asyncio.gather(
+                    *(
+                        fetcher.fetch(slow_site.url(f"/p{i}"), profile)
+                        for i in range(3)
+                        for profile in ("browser", "ai_crawler")
+                    )
+                )
+
         results = asyncio.run(run())
         assert all(r.status == 200 for r in results)
         assert slow_site.max_in_flight <= 2
@@ -210,6 +227,7 @@ def test_per_host_concurrency_is_bounded(canary):
 
 
 # --- HTTPS: connect to the pinned address, but SNI, certificate check and Host use the name ------
+
 
 def _tls_server_context(tmp_path, name: str):
     """A throwaway CA-less self-signed certificate for ``name``; returns (server ctx, client ctx)."""
@@ -224,17 +242,25 @@ def _tls_server_context(tmp_path, name: str):
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     (tmp_path / "cert.pem").write_bytes(cert_pem)
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     client = ssl.create_default_context(cadata=cert_pem.decode())
@@ -257,9 +283,11 @@ def test_https_uses_the_name_for_sni_and_certificate_while_dialing_the_checked_a
     spy = SpyBackend()
 
     async def run():
-        async with Fetcher(LOCAL, resolver=lambda host: ["127.0.0.1"], network_backend=spy,
-                           ssl_context=client_ctx) as fetcher:
+        async with Fetcher(
+            LOCAL, resolver=lambda host: ["127.0.0.1"], network_backend=spy, ssl_context=client_ctx
+        ) as fetcher:
             return await fetcher.fetch(f"https://secure.test:{site.port}/echo-host", "browser")
+
     result = asyncio.run(run())
     assert result.error is None and result.status == 200
     assert result.body == f"secure.test:{site.port}".encode()
@@ -273,6 +301,7 @@ def test_https_certificate_for_another_name_is_refused(tls_site):
     async def run():
         async with Fetcher(LOCAL, resolver=lambda host: ["127.0.0.1"], ssl_context=client_ctx) as fetcher:
             return await fetcher.fetch(f"https://other.test:{site.port}/", "browser")
+
     result = asyncio.run(run())
     assert result.error is not None and result.error.code == "connection_failed"
     assert result.status is None

@@ -32,12 +32,14 @@ def fetch(url, *, policy=LOCAL, resolver=None, limits=None, profile="browser"):
     async def run():
         async with Fetcher(policy, limits, resolver) as fetcher:
             return await fetcher.fetch(url, profile)
+
     return asyncio.run(run())
 
 
 def test_a_name_that_resolves_to_a_private_address_is_refused_before_any_connect(canary):
-    result = fetch(f"http://canary.test:{canary.port}/", policy=ONLY_127_0_0_2,
-                   resolver=lambda host: ["127.0.0.1"])
+    result = fetch(
+        f"http://canary.test:{canary.port}/", policy=ONLY_127_0_0_2, resolver=lambda host: ["127.0.0.1"]
+    )
     assert result.error is not None and result.error.code == "target_not_public"
     assert result.status is None and canary.hits == []
 
@@ -61,9 +63,12 @@ def test_curl_connects_to_the_pinned_address_and_never_resolves_again(site):
     async def run():
         async with Fetcher(LOCAL, resolver=rebinding) as fetcher:
             return [await fetcher.fetch(f"http://rebind.test:{site.port}/p{i}", "browser") for i in range(3)]
+
     results = asyncio.run(run())
     # rebind.test exists in no DNS: curl reached the site only through the pinned address
-    assert [r.status for r in results] == [200, 200, 200] and [r.http_version for r in results] == ["HTTP/1.1"] * 3
+    assert [r.status for r in results] == [200, 200, 200] and [r.http_version for r in results] == [
+        "HTTP/1.1"
+    ] * 3
     assert calls == ["rebind.test"]
     assert {r["host"] for r in site.requests} == {f"rebind.test:{site.port}"}
 
@@ -75,4 +80,3 @@ def test_the_environment_proxy_is_ignored(site, monkeypatch):
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
     result = fetch(site.url("/"))
     assert result.error is None and result.status == 200
-

@@ -43,20 +43,41 @@ def test_quick_plan_is_target_times_profiles_plus_policy_files_once():
     policies = [s for s in plan.path_runs if s.kind == "policy"]
     assert {(s.path, s.profile) for s in pages} == {("/", p) for p in PROFILES}
     assert all(s.category == "target" and not s.critical for s in pages)
-    assert [s.path for s in policies] == ["/robots.txt", "/llms.txt", "/ai.txt", "/.well-known/tdmrep.json",
-                                          "/.well-known/http-message-signatures-directory"]
+    assert [s.path for s in policies] == [
+        "/robots.txt",
+        "/llms.txt",
+        "/ai.txt",
+        "/.well-known/tdmrep.json",
+        "/.well-known/http-message-signatures-directory",
+    ]
     assert all(s.profile == "browser" for s in policies)
     assert plan.discovered_paths == [] and plan.mode == "quick"
 
 
 def test_full_plan_discovers_critical_same_origin_paths_from_page_and_sitemap():
-    plan = build_plan(TARGET, "full", page=ok(HOME, TARGET.url),
-                      sitemap=ok(SITEMAP, TARGET.origin + "/sitemap.xml"))
-    assert plan.discovered_paths == ["/account/password/reset", "/signup", "/login", "/search", "/cart",
-                                     "/api/graphql", "/contact-us"]
+    plan = build_plan(
+        TARGET, "full", page=ok(HOME, TARGET.url), sitemap=ok(SITEMAP, TARGET.origin + "/sitemap.xml")
+    )
+    assert plan.discovered_paths == [
+        "/account/password/reset",
+        "/signup",
+        "/login",
+        "/search",
+        "/cart",
+        "/api/graphql",
+        "/contact-us",
+    ]
     critical = [s for s in plan.path_runs if s.critical]
     assert len(critical) == 4 * len(plan.discovered_paths)
-    assert {s.category for s in critical} == {"password_reset", "signup", "login", "search", "cart", "api", "contact"}
+    assert {s.category for s in critical} == {
+        "password_reset",
+        "signup",
+        "login",
+        "search",
+        "cart",
+        "api",
+        "contact",
+    }
     assert "/llms-full.txt" in [s.path for s in plan.path_runs if s.kind == "policy"]
     assert len(plan.path_runs) + 2 <= plan.request_budget
 
@@ -73,7 +94,9 @@ def test_full_plan_is_deterministic_but_for_its_random_not_found_probe():
     probes = [[s for s in plan.path_runs if s.kind == "probe"] for plan in (first, second)]
     # one never-existing path per plan, fetched once by the browser, fresh each time
     assert [len(p) for p in probes] == [1, 1]
-    assert probes[0][0].profile == "browser" and probes[0][0].path.startswith("/.well-known/botscope-not-found-")
+    assert probes[0][0].profile == "browser" and probes[0][0].path.startswith(
+        "/.well-known/botscope-not-found-"
+    )
     assert probes[0][0].path != probes[1][0].path
 
 
@@ -106,8 +129,10 @@ def test_observed_links_are_a_discovery_source():
 
 def test_extract_links_resolves_against_base_and_keeps_document_order():
     body = b'<base href="https://shop.example/shop/"><a href="login">x</a><form action=""></form><a href="">e</a>'
-    assert extract_links(body, "https://shop.example/") == ["https://shop.example/shop/login",
-                                                            "https://shop.example/shop/"]
+    assert extract_links(body, "https://shop.example/") == [
+        "https://shop.example/shop/login",
+        "https://shop.example/shop/",
+    ]
     assert extract_links(b"", "https://shop.example/") == []
 
 

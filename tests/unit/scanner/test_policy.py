@@ -24,14 +24,18 @@ from tests.unit.scanner._helpers import fetch_result, spec
 TEXT = {"content-type": "text/plain; charset=utf-8"}
 HTML = {"content-type": "text/html"}
 
-CF_MANAGED = ("""# As a condition of accessing this website, you agree to abide by the following content signals:
-""" + CLOUDFLARE_MANAGED_ROBOTS_BLOCK + """
+CF_MANAGED = (
+    """# As a condition of accessing this website, you agree to abide by the following content signals:
+"""
+    + CLOUDFLARE_MANAGED_ROBOTS_BLOCK
+    + """
 User-agent: GPTBot
 Allow: /
 
 User-agent: *
 Disallow: /admin/
-""")
+"""
+)
 
 
 def test_ai_agent_list_is_data_with_operator_function_respect() -> None:
@@ -54,7 +58,7 @@ def test_own_group_else_star_group() -> None:
     agents = analyze_robots(text)["ai_agents"]
     assert agents["GPTBot"] == "disallowed"
     assert agents["ClaudeBot"] == "partial"
-    assert agents["CCBot"] == "allowed"          # falls back to *
+    assert agents["CCBot"] == "allowed"  # falls back to *
 
 
 def test_star_group_applies_to_unnamed_agents() -> None:
@@ -68,7 +72,9 @@ def test_partial_when_root_allowed_but_some_paths_disallowed() -> None:
 
 
 def test_own_group_overrides_star_even_if_more_permissive() -> None:
-    agents = analyze_robots("User-agent: *\nDisallow: /\n\nUser-agent: PerplexityBot\nAllow: /\n")["ai_agents"]
+    agents = analyze_robots("User-agent: *\nDisallow: /\n\nUser-agent: PerplexityBot\nAllow: /\n")[
+        "ai_agents"
+    ]
     assert agents["PerplexityBot"] == "allowed" and agents["GPTBot"] == "disallowed"
 
 
@@ -89,11 +95,13 @@ def test_cloudflare_managed_section_signals_and_conflict() -> None:
     # the site's own group allows GPTBot the managed block disallows: a conflict
     assert robots["conflicts"] == ["GPTBot"]
     assert robots["ai_agents"]["ClaudeBot"] == "disallowed"
-    assert robots["ai_agents"]["PerplexityBot"] == "partial"   # * group: /admin/ disallowed
+    assert robots["ai_agents"]["PerplexityBot"] == "partial"  # * group: /admin/ disallowed
 
 
 def test_content_signal_keeps_the_vocabulary_and_reports_the_rest_as_invalid() -> None:
-    robots = analyze_robots("User-agent: *\nContent-Signal: search=yes, ai-input=yes, ai-train=no, use=reference\nAllow: /\n")
+    robots = analyze_robots(
+        "User-agent: *\nContent-Signal: search=yes, ai-input=yes, ai-train=no, use=reference\nAllow: /\n"
+    )
     assert robots["content_signals"] == {"search": "yes", "ai-input": "yes", "ai-train": "no"}
     assert robots["content_signals_invalid"] == ["use=reference"]
     # a value outside yes/no is invalid too, and site-controlled text is reduced to inert characters
@@ -143,7 +151,11 @@ def test_web_bot_auth_directory_and_placeholder() -> None:
     found = analyze_web_bot_auth(jwks, media)
     assert (found["directory_present"], found["key_count"], found["placeholder"]) == (True, 1, False)
     # the key has no kid, so it is not its RFC 7638 thumbprint; no signature is published
-    assert found["valid_keys"] == 0 and "kid_not_thumbprint" in found["issues"] and found["signature"] == "absent"
+    assert (
+        found["valid_keys"] == 0
+        and "kid_not_thumbprint" in found["issues"]
+        and found["signature"] == "absent"
+    )
     empty = analyze_web_bot_auth('{"keys": []}', media)
     assert (empty["directory_present"], empty["key_count"], empty["placeholder"]) == (False, 0, True)
     assert analyze_web_bot_auth("<html>", "text/html")["directory_present"] is False
@@ -156,14 +168,27 @@ def _obs(path, status=200, headers=TEXT, body="", profile="browser"):
 
 def test_analyze_policy_from_observations() -> None:
     observations = [
-        _obs("/", 200, {**HTML, "x-robots-tag": "noai, noimageai", "content-usage": "train-ai=n",
-                        "tdm-reservation": "1"}, "<html><head><title>x</title></head><body>hi</body></html>"),
+        _obs(
+            "/",
+            200,
+            {
+                **HTML,
+                "x-robots-tag": "noai, noimageai",
+                "content-usage": "train-ai=n",
+                "tdm-reservation": "1",
+            },
+            "<html><head><title>x</title></head><body>hi</body></html>",
+        ),
         _obs("/robots.txt", body="User-agent: GPTBot\nDisallow: /\n"),
         _obs("/llms.txt", body="# Site\n> summary\n"),
         _obs("/ai.txt", 404, HTML, "<html>nope</html>"),
         _obs("/.well-known/tdmrep.json", 404, HTML, ""),
-        _obs("/.well-known/http-message-signatures-directory", 200,
-             {"content-type": "application/http-message-signatures-directory+json"}, '{"keys": []}'),
+        _obs(
+            "/.well-known/http-message-signatures-directory",
+            200,
+            {"content-type": "application/http-message-signatures-directory+json"},
+            '{"keys": []}',
+        ),
         _obs("/", 402, {**HTML, "crawler-price": "USD 0.01"}, "", profile="ai_crawler"),
     ]
     policy = analyze_policy(observations)
@@ -174,12 +199,19 @@ def test_analyze_policy_from_observations() -> None:
     assert policy["content_usage"] == {"train-ai": "n"}
     assert policy["tdmrep"]["reserved"] and policy["tdmrep"]["header_present"]
     assert policy["web_bot_auth"]["placeholder"] and not policy["web_bot_auth"]["directory_present"]
-    assert policy["pay_per_crawl"] == {"detected": True, "paths": ["/"], "profiles": ["ai_crawler"],
-                                       "price_well_formed": True, "status_402_without_price": []}
+    assert policy["pay_per_crawl"] == {
+        "detected": True,
+        "paths": ["/"],
+        "profiles": ["ai_crawler"],
+        "price_well_formed": True,
+        "status_402_without_price": [],
+    }
 
 
 def test_html_robots_txt_counts_as_absent() -> None:
-    observations = [_obs("/robots.txt", 200, HTML, "<!DOCTYPE html><html><title>Just a moment...</title></html>")]
+    observations = [
+        _obs("/robots.txt", 200, HTML, "<!DOCTYPE html><html><title>Just a moment...</title></html>")
+    ]
     robots = analyze_policy(observations)["robots_txt"]
     assert robots["present"] is False
     assert set(robots["ai_agents"].values()) == {"unspecified"}
@@ -187,7 +219,9 @@ def test_html_robots_txt_counts_as_absent() -> None:
 
 
 def test_challenged_robots_txt_counts_as_absent_and_says_why() -> None:
-    observations = [_obs("/robots.txt", 403, {**HTML, "cf-mitigated": "challenge"}, "<title>Just a moment...</title>")]
+    observations = [
+        _obs("/robots.txt", 403, {**HTML, "cf-mitigated": "challenge"}, "<title>Just a moment...</title>")
+    ]
     robots = analyze_policy(observations)["robots_txt"]
     assert robots["present"] is False and robots["outcome"] == "challenged"
 

@@ -28,9 +28,20 @@ def test_every_profile_is_defined_once_with_a_version():
 def test_browser_profile_looks_like_a_desktop_chrome_navigation():
     browser = get_profile("browser")
     names = [name.lower() for name, _ in browser.headers]
-    for required in ("sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "upgrade-insecure-requests",
-                     "user-agent", "accept", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-user",
-                     "sec-fetch-dest", "accept-encoding", "accept-language"):
+    for required in (
+        "sec-ch-ua",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+        "upgrade-insecure-requests",
+        "user-agent",
+        "accept",
+        "sec-fetch-site",
+        "sec-fetch-mode",
+        "sec-fetch-user",
+        "sec-fetch-dest",
+        "accept-encoding",
+        "accept-language",
+    ):
         assert required in names
     assert names.index("sec-ch-ua") < names.index("user-agent") < names.index("sec-fetch-site")
     version = re.search(r"Chrome/(\d+)", browser.user_agent).group(1)
@@ -58,8 +69,9 @@ def test_only_decodable_encodings_are_offered():
     decodable = {"httpcore": {"gzip", "deflate"}, "curl_cffi": {"gzip", "deflate", "br", "zstd"}}
     for profile_id in PROFILE_IDS:
         profile = get_profile(profile_id)
-        encodings = {e.strip() for e in dict((n.lower(), v) for n, v in profile.headers)
-                     ["accept-encoding"].split(",")}
+        encodings = {
+            e.strip() for e in dict((n.lower(), v) for n, v in profile.headers)["accept-encoding"].split(",")
+        }
         assert encodings <= decodable[profile.client]
 
 

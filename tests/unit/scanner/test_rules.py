@@ -27,10 +27,35 @@ from botscope.scanner.rules_engine import (
 from tests.unit.scanner._helpers import fixture_fetch, load_fixture, response_fixtures, spec
 
 SCANNER_VENDOR_IDS = [
-    "cloudflare", "akamai", "datadome", "human", "kasada", "imperva", "f5", "aws_waf", "aws_cloudfront",
-    "recaptcha", "hcaptcha", "turnstile", "arkose", "geetest", "friendly_captcha", "fastly", "sucuri", "vercel",
-    "netlify", "netacea", "radware", "reblaze", "queue_it", "cheq", "anubis", "go_away", "modsecurity",
-    "azure_front_door", "google_cloud_armor",
+    "cloudflare",
+    "akamai",
+    "datadome",
+    "human",
+    "kasada",
+    "imperva",
+    "f5",
+    "aws_waf",
+    "aws_cloudfront",
+    "recaptcha",
+    "hcaptcha",
+    "turnstile",
+    "arkose",
+    "geetest",
+    "friendly_captcha",
+    "fastly",
+    "sucuri",
+    "vercel",
+    "netlify",
+    "netacea",
+    "radware",
+    "reblaze",
+    "queue_it",
+    "cheq",
+    "anubis",
+    "go_away",
+    "modsecurity",
+    "azure_front_door",
+    "google_cloud_armor",
 ]
 FIXTURES = response_fixtures()
 POSITIVES = [p for p in FIXTURES if p.name.startswith("positive_")]
@@ -103,12 +128,27 @@ def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
 
 def test_adding_a_vendor_is_one_data_file(tmp_path: Path) -> None:
     rules_dir = _copy_rules(tmp_path)
-    (rules_dir / "examplewaf.yaml").write_text(yaml.safe_dump({
-        "vendor": "examplewaf", "name": "Example WAF",
-        "rules": [{"id": "examplewaf.block", "product": "Example WAF", "measure": "waf", "layer": "edge",
-                   "strength": "strong", "active": True, "references": ["test"], "min_score": 1.0,
-                   "matchers": [{"type": "header", "name": "x-example-waf", "weight": 1.0}]}],
-    }))
+    (rules_dir / "examplewaf.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "vendor": "examplewaf",
+                "name": "Example WAF",
+                "rules": [
+                    {
+                        "id": "examplewaf.block",
+                        "product": "Example WAF",
+                        "measure": "waf",
+                        "layer": "edge",
+                        "strength": "strong",
+                        "active": True,
+                        "references": ["test"],
+                        "min_score": 1.0,
+                        "matchers": [{"type": "header", "name": "x-example-waf", "weight": 1.0}],
+                    }
+                ],
+            }
+        )
+    )
     ruleset = load_ruleset(rules_dir)
     assert ruleset.version != load_ruleset().version
     matches = ruleset.match(ResponseFeatures(status=403, headers=[("x-example-waf", "block")]))
@@ -179,8 +219,12 @@ def test_evidence_names_never_carry_matched_text() -> None:
     """Body/title evidence uses the rule's label; a canary inside the body must not leak."""
     ruleset = load_ruleset()
     features = ResponseFeatures(
-        status=403, headers=[("cf-mitigated", "challenge"), ("server", "cloudflare")], cookie_names=["__cf_bm"],
-        body_text=body_window(b"<script>window._cf_chl_opt={cHash:'CANARYHASH'};</script>"), title="just a moment...")
+        status=403,
+        headers=[("cf-mitigated", "challenge"), ("server", "cloudflare")],
+        cookie_names=["__cf_bm"],
+        body_text=body_window(b"<script>window._cf_chl_opt={cHash:'CANARYHASH'};</script>"),
+        title="just a moment...",
+    )
     matches = ruleset.match(features)
     names = [e.name for m in matches for e in m.evidence]
     assert names and not any("canary" in n.lower() for n in names)
@@ -195,8 +239,10 @@ def test_non_ascii_body_markers_match_their_utf8_bytes() -> None:
         for matcher in ruleset.rule(rule_id).matchers:
             if matcher.kind == "body" and (found := matcher.evaluate(features)) is not None:
                 hits[rule_id] = found.name
-    assert hits == {"vercel.challenge": "We're verifying your browser",
-                    "akamai.edge_deny": "You don't have permission to access"}
+    assert hits == {
+        "vercel.challenge": "We're verifying your browser",
+        "akamai.edge_deny": "You don't have permission to access",
+    }
 
 
 def test_non_ascii_body_pattern_is_rejected(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ UNSAFE = "\x00\x1b\x07\u202e\u2066\u200b\ufeff\x85\x7f\x9b"
 
 
 def _obs(path, status=200, headers=TEXT, body="", set_cookie=()):
-    return build_observation(spec(path, "browser"), fetch_result(status, headers, body, set_cookie=set_cookie,
-                                                                 path=path))
+    return build_observation(
+        spec(path, "browser"), fetch_result(status, headers, body, set_cookie=set_cookie, path=path)
+    )
 
 
 def _assert_clean(text: str) -> None:
@@ -38,8 +39,10 @@ def test_content_signal_keys_and_values_are_bounded_and_clean() -> None:
     inline = UNSAFE.replace("\x85", "")  # NEL would end the robots.txt line (str.splitlines)
     hostile_key = f"search{inline}<img src onerror>" + "k" * 500
     many = ", ".join(f"k{n}=yes" for n in range(100))
-    robots = (f"User-agent: *\nContent-Signal: {hostile_key}=yes{inline}, ai-train={'n' * 5000}, search=yes\n"
-              f"Content-Signal: {many}\nAllow: /\n")
+    robots = (
+        f"User-agent: *\nContent-Signal: {hostile_key}=yes{inline}, ai-train={'n' * 5000}, search=yes\n"
+        f"Content-Signal: {many}\nAllow: /\n"
+    )
     policy = analyze_policy([_obs("/robots.txt", body=robots)])
     assert policy["content_signals"] == {"search": "yes"}
     invalid = policy["content_signals_invalid"]
@@ -52,10 +55,13 @@ def test_content_signal_keys_and_values_are_bounded_and_clean() -> None:
 
 
 def test_titles_cookie_names_and_header_values_are_clean() -> None:
-    page = (f"<html><head><title>Shop{UNSAFE}  <b>now</b> {'t' * 2000}</title></head>"
-            "<body>hi</body></html>")
-    observation = _obs("/", headers={"content-type": "text/html", "server": f"nginx{UNSAFE}" + "s" * 3000},
-                       body=page, set_cookie=[f"sess{UNSAFE}id=abc; Path=/"])
+    page = f"<html><head><title>Shop{UNSAFE}  <b>now</b> {'t' * 2000}</title></head><body>hi</body></html>"
+    observation = _obs(
+        "/",
+        headers={"content-type": "text/html", "server": f"nginx{UNSAFE}" + "s" * 3000},
+        body=page,
+        set_cookie=[f"sess{UNSAFE}id=abc; Path=/"],
+    )
     assert observation.title is not None and len(observation.title) <= 300
     _assert_clean(observation.title)
     assert observation.cookie_names == ["sessid"]

@@ -35,7 +35,7 @@ def test_schedule_parsing_and_defaults():
     assert schedule.max_attempts(Settings(webhook_retry_schedule="1,2,4,8")) == 5
     production = schedule.retry_schedule(Settings(webhook_retry_schedule=""))
     assert 20 * 3600 <= sum(production) <= 28 * 3600  # "about a day"
-    assert list(production) == sorted(production)     # backs off
+    assert list(production) == sorted(production)  # backs off
     with pytest.raises(ValueError):
         schedule.retry_schedule(Settings(webhook_retry_schedule="1,-2"))
 
@@ -50,8 +50,12 @@ def test_delays_have_bounded_jitter_and_honour_retry_after():
     assert capped == schedule.MAX_RETRY_AFTER_SECONDS
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert schedule.parse_retry_after("120") == 120
-    assert schedule.parse_retry_after((now + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT"),
-                                      now=now) == 90
+    assert (
+        schedule.parse_retry_after(
+            (now + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT"), now=now
+        )
+        == 90
+    )
     assert schedule.parse_retry_after("soon") is None and schedule.parse_retry_after(None) is None
 
 
@@ -63,8 +67,14 @@ def test_pinned_request_dials_the_checked_address_with_host_and_sni_of_the_name(
         return httpx.Response(301, headers={"location": "http://169.254.169.254/"})
 
     target = normalize_target("https://hooks.example.com:8443/in?x=1")
-    response = delivery.post_pinned(target, [ipaddress.ip_address("93.184.216.34")], {"webhook-id": "evt_1"},
-                                    b"{}", timeout=1, transport=httpx.MockTransport(handler))
+    response = delivery.post_pinned(
+        target,
+        [ipaddress.ip_address("93.184.216.34")],
+        {"webhook-id": "evt_1"},
+        b"{}",
+        timeout=1,
+        transport=httpx.MockTransport(handler),
+    )
     assert response.status_code == 301 and len(seen) == 1  # the redirect is not followed
     (request,) = seen
     assert str(request.url) == "https://93.184.216.34:8443/in?x=1"

@@ -23,8 +23,17 @@ from botscope.auth.principal import Principal
 from botscope.errors import PayloadTooLarge, Unauthorized
 from botscope.numbers import ascii_int
 
-__all__ = ["SESSION_COOKIE", "UNSAFE_METHODS", "authenticate_api_key", "authenticate_bearer", "authenticate_mcp_token",
-           "authenticate_session", "bearer_token", "body_size_limit", "get_principal"]
+__all__ = [
+    "SESSION_COOKIE",
+    "UNSAFE_METHODS",
+    "authenticate_api_key",
+    "authenticate_bearer",
+    "authenticate_mcp_token",
+    "authenticate_session",
+    "bearer_token",
+    "body_size_limit",
+    "get_principal",
+]
 
 
 def get_principal(request: Request, response: Response = None) -> Principal:  # type: ignore[assignment]
@@ -52,10 +61,15 @@ def body_size_limit(max_bytes: int) -> Callable[..., Awaitable[None]]:
     declared length is checked first, then the bytes actually sent). It depends on the caller's
     credential, so an unauthenticated caller gets 401 whatever the body (FastAPI caches the
     principal: the credential is still checked once per request)."""
-    async def limit_body_size(request: Request, _principal: Annotated[Principal, Depends(get_principal)]) -> None:
+
+    async def limit_body_size(
+        request: Request, _principal: Annotated[Principal, Depends(get_principal)]
+    ) -> None:
         declared = request.headers.get("content-length")
         declared_bytes = ascii_int(declared, max_digits=19) if declared else None
-        if (declared_bytes is not None and declared_bytes > max_bytes) or len(await request.body()) > max_bytes:
+        if (declared_bytes is not None and declared_bytes > max_bytes) or len(
+            await request.body()
+        ) > max_bytes:
             raise PayloadTooLarge(f"The request body must be at most {max_bytes} bytes.")
 
     return limit_body_size

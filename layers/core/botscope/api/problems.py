@@ -25,8 +25,9 @@ def _field(loc: tuple[Any, ...] | list[Any], error_type: str = "") -> str:
 
 def _is_json_media_type(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (media_type.startswith("application/")
-                                                 and media_type.endswith("+json"))
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 async def _unsupported_media_type(request: Request, exc: RequestValidationError) -> JSONResponse | None:
@@ -36,13 +37,26 @@ async def _unsupported_media_type(request: Request, exc: RequestValidationError)
         return None
     if _is_json_media_type(request.headers.get("content-type", "")) or not await request.body():
         return None
-    return problem_response(request, status=415, code="unsupported_media_type", title="Unsupported media type",
-                            detail="Send the request body as JSON with 'Content-Type: application/json'.")
+    return problem_response(
+        request,
+        status=415,
+        code="unsupported_media_type",
+        title="Unsupported media type",
+        detail="Send the request body as JSON with 'Content-Type: application/json'.",
+    )
 
 
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 415: "unsupported_media_type",
-                 422: "validation_error", 429: "rate_limited"}
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
 
 
 RETRY_AFTER_SECONDS = 2
@@ -52,10 +66,14 @@ def _temporarily_unavailable(request: Request) -> JSONResponse:
     from botscope.observability import logger
 
     logger.warning("AWS dependency throttled or unreachable", exc_info=True)
-    return problem_response(request, status=ServiceUnavailable.status, code=ServiceUnavailable.code,
-                            title=ServiceUnavailable.title,
-                            detail="A dependency is busy or unreachable; retry after the Retry-After delay.",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return problem_response(
+        request,
+        status=ServiceUnavailable.status,
+        code=ServiceUnavailable.code,
+        title=ServiceUnavailable.title,
+        detail="A dependency is busy or unreachable; retry after the Retry-After delay.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _unauthenticated(request: Request) -> JSONResponse | None:
@@ -67,14 +85,25 @@ async def _unauthenticated(request: Request) -> JSONResponse | None:
     from botscope.api.deps import get_principal
 
     path = request.url.path
-    if (getattr(request.state, "principal", None) is not None or not path.startswith(f"{API_PREFIX}/")
-            or path in _PUBLIC_OPERATION_PATHS or path.startswith(f"{API_PREFIX}/sample-reports/")):
+    if (
+        getattr(request.state, "principal", None) is not None
+        or not path.startswith(f"{API_PREFIX}/")
+        or path in _PUBLIC_OPERATION_PATHS
+        or path.startswith(f"{API_PREFIX}/sample-reports/")
+    ):
         return None
     try:
         await run_in_threadpool(get_principal, request)
     except BotScopeError as exc:
-        return problem_response(request, status=exc.status, code=exc.code, title=exc.title,
-                                detail=exc.message, errors=exc.errors, headers=exc.headers)
+        return problem_response(
+            request,
+            status=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.message,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
     return None
 
 
@@ -85,8 +114,15 @@ def install(app: FastAPI) -> None:
             unauthenticated = await _unauthenticated(request)
             if unauthenticated is not None:
                 return unauthenticated
-        return problem_response(request, status=exc.status, code=exc.code, title=exc.title,
-                                detail=exc.message, errors=exc.errors, headers=exc.headers)
+        return problem_response(
+            request,
+            status=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.message,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -96,10 +132,18 @@ def install(app: FastAPI) -> None:
         unsupported = await _unsupported_media_type(request, exc)
         if unsupported is not None:
             return unsupported
-        errors = [{"field": _field(e.get("loc", ()), str(e.get("type", ""))), "message": e.get("msg", "invalid")}
-                  for e in exc.errors()]
-        return problem_response(request, status=422, code="validation_error", title="Validation failed",
-                                detail="The request body or parameters are invalid.", errors=errors)
+        errors = [
+            {"field": _field(e.get("loc", ()), str(e.get("type", ""))), "message": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request,
+            status=422,
+            code="validation_error",
+            title="Validation failed",
+            detail="The request body or parameters are invalid.",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -108,9 +152,14 @@ def install(app: FastAPI) -> None:
             if unauthenticated is not None:
                 return unauthenticated
         code = _STATUS_CODES.get(exc.status_code, "error")
-        return problem_response(request, status=exc.status_code, code=code,
-                                title=str(exc.detail) if exc.detail else code.replace("_", " "),
-                                detail=str(exc.detail), headers=getattr(exc, "headers", None))
+        return problem_response(
+            request,
+            status=exc.status_code,
+            code=code,
+            title=str(exc.detail) if exc.detail else code.replace("_", " "),
+            detail=str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
 
     from botocore.exceptions import ClientError, HTTPClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -136,11 +185,17 @@ def install(app: FastAPI) -> None:
         from botscope.observability import logger
 
         logger.exception("unhandled error")
-        return problem_response(request, status=500, code="internal_error", title="Internal error",
-                                detail="Something went wrong on our side; the request id helps us find it.")
+        return problem_response(
+            request,
+            status=500,
+            code="internal_error",
+            title="Internal error",
+            detail="Something went wrong on our side; the request id helps us find it.",
+        )
 
 
 # --- OpenAPI documentation of problem responses ------------------------------------------------
+
 
 class ProblemFieldError(BaseModel):
     field: str
@@ -161,9 +216,14 @@ class ProblemDetails(BaseModel):
 
 def problem_docs(**by_status: str) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries for a route: ``problem_docs(**{"404": "not_found: …"})``."""
-    return {int(status): {"model": ProblemDetails, "description": description,
-                          "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
-            for status, description in by_status.items()}
+    return {
+        int(status): {
+            "model": ProblemDetails,
+            "description": description,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+        }
+        for status, description in by_status.items()
+    }
 
 
 # --- one place that documents the errors every operation can answer -------------------------------
@@ -175,51 +235,72 @@ def problem_docs(**by_status: str) -> dict[int | str, dict[str, Any]]:
 #    anywhere declares its own codes here; the OpenAPI test fails on an undocumented response.
 # 3. ``security``: the Bearer API key and the session cookie, per operation (public ones: none).
 
-_PUBLIC_OPERATION_PATHS = {f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/sample-reports",
-                           f"{API_PREFIX}/sample-reports/{{tab_id}}"}
+_PUBLIC_OPERATION_PATHS = {
+    f"{API_PREFIX}/health",
+    f"{API_PREFIX}/openapi.json",
+    f"{API_PREFIX}/sample-reports",
+    f"{API_PREFIX}/sample-reports/{{tab_id}}",
+}
 _STANDARD_ERRORS = {
     "400": "bad_request: the request could not be read.",
     "401": "unauthorized: missing, malformed, unknown or revoked credential (with WWW-Authenticate).",
     "403": "csrf: a cookie-authenticated request without an allowed Origin; insufficient_scope: an "
-           "mcp_ token used outside /mcp.",
+    "mcp_ token used outside /mcp.",
     "404": "not_found: no such resource in your workspace (another workspace's id answers 404 too).",
     "413": "payload_too_large: the body is over the operation's limit.",
     "415": "unsupported_media_type: the body is not sent as application/json.",
     "422": "validation_error (with errors[]; malformed JSON names the field `body`), or a more specific "
-           "code of the operation.",
+    "code of the operation.",
     "429": "rate_limited: too many requests for this credential (Retry-After, RateLimit headers).",
     "503": "temporarily_unavailable: a dependency is throttled or unreachable; retry after Retry-After.",
 }
 
 # Operation-specific problem codes: (METHOD, path) → {status: [codes]}. Descriptions name them.
 OPERATION_ERRORS: dict[tuple[str, str], dict[str, list[str]]] = {
-    ("POST", "/api/v1/scans"): {"403": ["plan_required", "url_not_monitored"],
-                                "409": ["monitoring_slots_exhausted", "idempotency_in_flight"],
-                                "422": ["invalid_target", "target_not_public", "target_unresolvable",
-                                        "idempotency_mismatch"],
-                                "429": ["rate_limited"], "503": ["scan_start_failed"]},
-    ("GET", "/api/v1/scans/{scan_job_id}/findings"): {"409": ["scan_not_ready", "scan_failed", "scan_cancelled"]},
-    ("GET", "/api/v1/scans/{scan_job_id}/report"): {"409": ["scan_not_ready", "scan_failed", "scan_cancelled"]},
+    ("POST", "/api/v1/scans"): {
+        "403": ["plan_required", "url_not_monitored"],
+        "409": ["monitoring_slots_exhausted", "idempotency_in_flight"],
+        "422": ["invalid_target", "target_not_public", "target_unresolvable", "idempotency_mismatch"],
+        "429": ["rate_limited"],
+        "503": ["scan_start_failed"],
+    },
+    ("GET", "/api/v1/scans/{scan_job_id}/findings"): {
+        "409": ["scan_not_ready", "scan_failed", "scan_cancelled"]
+    },
+    ("GET", "/api/v1/scans/{scan_job_id}/report"): {
+        "409": ["scan_not_ready", "scan_failed", "scan_cancelled"]
+    },
     ("GET", "/api/v1/monitoring"): {"403": ["plan_required"]},
     ("DELETE", "/api/v1/monitoring/{monitored_url_id}"): {"403": ["plan_required"]},
     ("GET", "/api/v1/monitoring/{monitored_url_id}"): {"403": ["plan_required"]},
     ("PATCH", "/api/v1/monitoring/{monitored_url_id}"): {"403": ["plan_required"]},
     ("POST", "/api/v1/monitoring/{monitored_url_id}/rescan"): {
-        "403": ["plan_required"], "409": ["scan_in_progress", "monitoring_slots_exhausted"],
+        "403": ["plan_required"],
+        "409": ["scan_in_progress", "monitoring_slots_exhausted"],
         "422": ["invalid_target", "target_not_public", "target_unresolvable"],
-        "503": ["scan_start_failed"]},
-    ("POST", "/api/v1/webhooks"): {"409": ["webhook_exists", "webhook_limit_reached"],
-                                   "422": ["invalid_target", "target_not_public", "target_unresolvable"]},
+        "503": ["scan_start_failed"],
+    },
+    ("POST", "/api/v1/webhooks"): {
+        "409": ["webhook_exists", "webhook_limit_reached"],
+        "422": ["invalid_target", "target_not_public", "target_unresolvable"],
+    },
     ("POST", "/api/v1/webhooks/{webhook_id}/test"): {"409": ["webhook_disabled"]},
     ("POST", "/api/v1/api-keys"): {"403": ["insufficient_scope"], "409": ["api_key_limit_reached"]},
     ("GET", "/api/v1/audit-log"): {"403": ["plan_required"]},
 }
 
 SECURITY_SCHEMES = {
-    "bearerAuth": {"type": "http", "scheme": "bearer",
-                   "description": "An API key: `Authorization: Bearer dxk_…` (POST /api/v1/api-keys)."},
-    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "botscope_session",
-                      "description": "The dashboard's session cookie; unsafe methods also need an allowed Origin."},
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key: `Authorization: Bearer dxk_…` (POST /api/v1/api-keys).",
+    },
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "botscope_session",
+        "description": "The dashboard's session cookie; unsafe methods also need an allowed Origin.",
+    },
 }
 _AUTHENTICATED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"sessionCookie": []}]
 _UNSAFE_METHODS = {"post", "put", "patch", "delete"}
@@ -246,11 +327,13 @@ def document_standard_errors(openapi: dict[str, Any]) -> dict[str, Any]:
     security schemes with each operation's security requirement."""
     components = openapi.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for name, schema in ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}").pop(
-            "$defs", {}).items():
+    for name, schema in (
+        ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}).items()
+    ):
         schemas.setdefault(name, schema)
-    schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(
-        ref_template="#/components/schemas/{model}"))
+    schemas.setdefault(
+        "ProblemDetails", ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
     # FastAPI's own 422 schemas are replaced by ProblemDetails below; leave none dangling.
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
@@ -264,14 +347,23 @@ def document_standard_errors(openapi: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             specific = OPERATION_ERRORS.get((method.upper(), path), {})
             for status in [*_wanted_statuses(method, path, operation), *specific]:
-                responses.setdefault(status, {"description": _STANDARD_ERRORS.get(status, _STATUS_CODES.get(
-                    int(status), "error").replace("_", " ").capitalize() + ":")})
+                responses.setdefault(
+                    status,
+                    {
+                        "description": _STANDARD_ERRORS.get(
+                            status,
+                            _STATUS_CODES.get(int(status), "error").replace("_", " ").capitalize() + ":",
+                        )
+                    },
+                )
             for status, codes in specific.items():
                 description = responses[status].get("description", "")
                 missing = [c for c in codes if c not in description]
                 if missing:
                     separator = " " if description.endswith(":") else "; "
-                    responses[status]["description"] = description.rstrip(".") + separator + ", ".join(missing)
+                    responses[status]["description"] = (
+                        description.rstrip(".") + separator + ", ".join(missing)
+                    )
             for status, response in responses.items():
                 if status[:1] in {"4", "5"}:
                     response["content"] = content

@@ -13,9 +13,9 @@ ActorType = Literal["api_key", "session", "mcp_token", "system"]
 class Principal:
     workspace_id: str
     plan: Plan
-    workspace_status: str              # active | cancelled | past_due
+    workspace_status: str  # active | cancelled | past_due
     actor_type: ActorType
-    actor_id: str                      # key_… / ses_… / mcp token id / "scheduler"
+    actor_id: str  # key_… / ses_… / mcp token id / "scheduler"
     scopes: frozenset[str] = field(default_factory=frozenset)
     request_id: str | None = None
     source_ip: str | None = None

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-ENTROPY_CHARS = 30          # ~178 bits
+ENTROPY_CHARS = 30  # ~178 bits
 CHECKSUM_CHARS = 6
 KNOWN_PREFIXES = ("dxk", "mcp", "bss", "shr")  # API key, MCP token, browser session, report share link
 
@@ -33,9 +33,9 @@ def _checksum(body: str) -> str:
 
 @dataclass(frozen=True)
 class IssuedToken:
-    token: str         # shown once
-    token_hash: str    # stored
-    prefix: str        # e.g. "dxk_AbC1" (a hint, safe to show)
+    token: str  # shown once
+    token_hash: str  # stored
+    prefix: str  # e.g. "dxk_AbC1" (a hint, safe to show)
     last4: str
 
 
@@ -44,8 +44,9 @@ def issue(prefix: str) -> IssuedToken:
         raise ValueError(f"unknown token prefix {prefix!r}")
     body = "".join(secrets.choice(BASE62) for _ in range(ENTROPY_CHARS))
     token = f"{prefix}_{body}{_checksum(body)}"
-    return IssuedToken(token=token, token_hash=hash_token(token), prefix=token[: len(prefix) + 5],
-                       last4=token[-4:])
+    return IssuedToken(
+        token=token, token_hash=hash_token(token), prefix=token[: len(prefix) + 5], last4=token[-4:]
+    )
 
 
 def is_well_formed(token: str, prefix: str) -> bool:
@@ -53,7 +54,7 @@ def is_well_formed(token: str, prefix: str) -> bool:
     head = f"{prefix}_"
     if not token.startswith(head) or len(token) != len(head) + ENTROPY_CHARS + CHECKSUM_CHARS:
         return False
-    rest = token[len(head):]
+    rest = token[len(head) :]
     if any(c not in BASE62 for c in rest):
         return False
     body, check = rest[:ENTROPY_CHARS], rest[ENTROPY_CHARS:]

@@ -44,7 +44,9 @@ def resource(logical_id: str, path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return found
 
 
-def table_create_kwargs(table_name: str, logical_id: str = "Table", path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+def table_create_kwargs(
+    table_name: str, logical_id: str = "Table", path: Path = TEMPLATE_PATH
+) -> dict[str, Any]:
     """``dynamodb.create_table`` arguments from the template's table definition."""
     props = resource(logical_id, path)["Properties"]
     kwargs: dict[str, Any] = {

@@ -15,11 +15,18 @@ from botscope.local.stack import LocalStack
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m botscope.local", description=__doc__)
     parser.add_argument("--port", type=int, default=None, help="API port (default: BOTSCOPE_PORT or 8000)")
-    parser.add_argument("--sample-reports-now", action="store_true",
-                        help="refresh the public sample reports at start (scans their real target sites)")
+    parser.add_argument(
+        "--sample-reports-now",
+        action="store_true",
+        help="refresh the public sample reports at start (scans their real target sites)",
+    )
     parser.add_argument("--no-schedules", action="store_true", help="do not run the monitoring scheduler")
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="where dev.env and stack.json go (default: .botscope at the repository root)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where dev.env and stack.json go (default: .botscope at the repository root)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -32,13 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    stack = LocalStack(port=args.port, sample_reports_at_start=args.sample_reports_now,
-                       run_schedules=not args.no_schedules, state_dir=args.state_dir)
+    stack = LocalStack(
+        port=args.port,
+        sample_reports_at_start=args.sample_reports_now,
+        run_schedules=not args.no_schedules,
+        state_dir=args.state_dir,
+    )
     stack.start()
     try:
         creds = stack.credentials
         assert creds is not None
-        print(f"""
+        print(
+            f"""
 BotScope local stack is up.
 
   API              {stack.base_url}/api/v1   (OpenAPI: {stack.base_url}/api/v1/openapi.json)
@@ -50,7 +62,9 @@ BotScope local stack is up.
 
 Try:  curl -s -H "Authorization: Bearer $BOTSCOPE_API_KEY" {stack.base_url}/api/v1/scans
 Ctrl-C stops everything.
-""", flush=True)
+""",
+            flush=True,
+        )
         stopping.wait()
     finally:
         print("stopping…", file=sys.stderr, flush=True)

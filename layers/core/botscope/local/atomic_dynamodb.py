@@ -20,8 +20,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_METHODS = ("put_item", "update_item", "delete_item", "get_item", "query", "scan", "batch_get_item",
-            "batch_write_item", "transact_get_items", "transact_write_items")
+_METHODS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+    "transact_write_items",
+)
 _LOCK = threading.RLock()
 _installed: dict[str, Callable[..., Any]] = {}
 
@@ -46,8 +56,11 @@ def _transaction_keys(backend: Any, transact_items: list[dict[str, Any]]) -> lis
                 continue
             if op_type == "Put":
                 item = op.get("Item") or {}
-                key = {attr: item[attr] for attr in (table.hash_key_attr, table.range_key_attr)
-                       if attr and attr in item}
+                key = {
+                    attr: item[attr]
+                    for attr in (table.hash_key_attr, table.range_key_attr)
+                    if attr and attr in item
+                }
             else:
                 key = op.get("Key") or {}
             keys.append((op["TableName"], key))

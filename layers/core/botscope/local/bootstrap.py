@@ -35,14 +35,23 @@ def bootstrap(api_url: str) -> DevCredentials:
     growth_key = credentials.create_api_key(growth["workspace_id"], "local bootstrap")
     enterprise_key = credentials.create_api_key(enterprise["workspace_id"], "local bootstrap")
     session = credentials.create_session(growth["workspace_id"], "local-bootstrap")
-    return DevCredentials(api_url, growth["workspace_id"], growth_key["key"], enterprise["workspace_id"],
-                          enterprise_key["key"], session["token"])
+    return DevCredentials(
+        api_url,
+        growth["workspace_id"],
+        growth_key["key"],
+        enterprise["workspace_id"],
+        enterprise_key["key"],
+        session["token"],
+    )
 
 
 def write_env_file(creds: DevCredentials, state_dir: Path) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "dev.env"
-    path.write_text("# Written by `make run` (python -m botscope.local); valid while it runs.\n"
-                    + "\n".join(creds.env_lines()) + "\n")
+    path.write_text(
+        "# Written by `make run` (python -m botscope.local); valid while it runs.\n"
+        + "\n".join(creds.env_lines())
+        + "\n"
+    )
     path.chmod(0o600)  # holds live credentials
     return path

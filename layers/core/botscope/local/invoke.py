@@ -47,8 +47,11 @@ def dev_env(path: Path | None = None) -> dict[str, str]:
     path = path or DEV_ENV_FILE
     if not path.exists():
         return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
-             if "=" in line and not line.lstrip().startswith("#"))
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
     return {key.strip(): value.strip() for key, value in pairs}
 
 
@@ -57,9 +60,11 @@ def fill_placeholders(text: str, values: dict[str, str], *, event_path: str) -> 
     missing = sorted({name for name in _PLACEHOLDER.findall(text) if not values.get(name)})
     if missing:
         hint = " ".join(f"{name}=…" for name in missing)
-        raise InvokeError(f"{event_path} needs {', '.join(missing)}: set it in the environment or on the make "
-                          f"command line (make invoke-<fn> EVENT={event_path} {hint}); "
-                          "BOTSCOPE_* values come from .botscope/dev.env while `make run` runs")
+        raise InvokeError(
+            f"{event_path} needs {', '.join(missing)}: set it in the environment or on the make "
+            f"command line (make invoke-<fn> EVENT={event_path} {hint}); "
+            "BOTSCOPE_* values come from .botscope/dev.env while `make run` runs"
+        )
     text = _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
     key = values.get("BOTSCOPE_ENTERPRISE_API_KEY") or values.get("BOTSCOPE_API_KEY")
     if key:
@@ -71,15 +76,21 @@ def fill_placeholders(text: str, values: dict[str, str], *, event_path: str) -> 
 def load_event(function_dir: str, event_path: str, values: dict[str, str]) -> dict[str, Any]:
     if not (FUNCTIONS_DIR / function_dir / "app.py").exists():
         known = ", ".join(sorted(p.name for p in FUNCTIONS_DIR.iterdir() if (p / "app.py").exists()))
-        raise InvokeError(f"no function '{function_dir}' (functions/{function_dir}/app.py); functions: {known}")
+        raise InvokeError(
+            f"no function '{function_dir}' (functions/{function_dir}/app.py); functions: {known}"
+        )
     path = Path(event_path)
     if not path.is_absolute():
         path = REPO_ROOT / path
     if not path.exists():
         related = sorted(p.name for p in EVENTS_DIR.glob(f"{function_dir}*.json"))
-        offer = f"events for it: {', '.join(related)}" if related else "no event in events/ starts with its name"
-        raise InvokeError(f"no event file {event_path} for '{function_dir}' ({offer}); "
-                          f"pass one with EVENT=events/<file>.json")
+        offer = (
+            f"events for it: {', '.join(related)}" if related else "no event in events/ starts with its name"
+        )
+        raise InvokeError(
+            f"no event file {event_path} for '{function_dir}' ({offer}); "
+            f"pass one with EVENT=events/<file>.json"
+        )
     try:
         event = json.loads(fill_placeholders(path.read_text(), values, event_path=event_path))
     except json.JSONDecodeError as exc:
@@ -118,10 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if stack is not None:
         print(f"using the running local stack (pid {stack['pid']})", file=sys.stderr)
-        os.environ.update({"AWS_ENDPOINT_URL": stack["aws_endpoint_url"], "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",  # noqa: S105
-                           "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                           "POWERTOOLS_METRICS_DISABLED": "true", **stack["env"]})
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": stack["aws_endpoint_url"],
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",  # noqa: S105
+                "AWS_REGION": "us-east-1",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                **stack["env"],
+            }
+        )
         reset_settings()
         reset_clients()
         result, function_error = _invoke(function_dir, event)
@@ -129,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         from botscope.local.stack import LocalStack
 
         print("no running local stack: starting a temporary one", file=sys.stderr)
-        with LocalStack(serve_api=False, run_schedules=False,
-                        state_dir=REPO_ROOT / ".botscope" / "invoke"):
+        with LocalStack(serve_api=False, run_schedules=False, state_dir=REPO_ROOT / ".botscope" / "invoke"):
             result, function_error = _invoke(function_dir, event)
     print(json.dumps(result, indent=2, default=str))
     return 1 if function_error else 0

@@ -42,10 +42,14 @@ class LocalResources:
 
     def env(self) -> dict[str, str]:
         """BotScope settings pointing at these resources (as template.yaml's Environment does)."""
-        return {"BOTSCOPE_TABLE_NAME": self.table_name, "BOTSCOPE_REPORTS_BUCKET": self.bucket,
-                "BOTSCOPE_WEBHOOK_QUEUE_URL": self.webhook_queue_url, "BOTSCOPE_WEBHOOK_DLQ_URL": self.webhook_dlq_url,
-                "BOTSCOPE_STATE_MACHINE_ARN": self.state_machine_arn,
-                "BOTSCOPE_WEBHOOK_KMS_KEY_ID": self.kms_key_id}
+        return {
+            "BOTSCOPE_TABLE_NAME": self.table_name,
+            "BOTSCOPE_REPORTS_BUCKET": self.bucket,
+            "BOTSCOPE_WEBHOOK_QUEUE_URL": self.webhook_queue_url,
+            "BOTSCOPE_WEBHOOK_DLQ_URL": self.webhook_dlq_url,
+            "BOTSCOPE_STATE_MACHINE_ARN": self.state_machine_arn,
+            "BOTSCOPE_WEBHOOK_KMS_KEY_ID": self.kms_key_id,
+        }
 
 
 def _resources(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
@@ -55,8 +59,10 @@ def _resources(template: dict[str, Any], type_name: str) -> dict[str, dict[str, 
 def serverless_functions(template: dict[str, Any] | None = None) -> dict[str, Path]:
     """Logical id -> function directory, for every function in the template."""
     template = template or load_template()
-    return {logical_id: _code_dir(res)
-            for logical_id, res in _resources(template, "AWS::Serverless::Function").items()}
+    return {
+        logical_id: _code_dir(res)
+        for logical_id, res in _resources(template, "AWS::Serverless::Function").items()
+    }
 
 
 def _code_dir(resource: dict[str, Any]) -> Path:
@@ -70,18 +76,25 @@ def _code_dir(resource: dict[str, Any]) -> Path:
 
 def _queue_attributes(props: dict[str, Any], dlq_arn: str | None) -> dict[str, str]:
     attributes: dict[str, str] = {}
-    for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+    for name in (
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+    ):
         if name in props:
             attributes[name] = str(props[name])
     redrive = props.get("RedrivePolicy")
     if redrive and dlq_arn:
-        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                  "maxReceiveCount": str(redrive.get("maxReceiveCount", 5))})
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(redrive.get("maxReceiveCount", 5))}
+        )
     return attributes
 
 
 def substitute_definition(definition: str, substitutions: dict[str, str]) -> str:
     """``${Name}`` -> value, as SAM's DefinitionSubstitutions; an unknown name is an error."""
+
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in substitutions:
@@ -98,8 +111,9 @@ def _dummy_zip() -> bytes:
     return buffer.getvalue()
 
 
-def create_resources(prefix: str = "botscope-local", region: str = "us-east-1",
-                     overrides: dict[str, str] | None = None) -> LocalResources:
+def create_resources(
+    prefix: str = "botscope-local", region: str = "us-east-1", overrides: dict[str, str] | None = None
+) -> LocalResources:
     """Creates everything in whatever endpoint boto3 currently targets (moto). ``overrides`` can
     replace DefinitionSubstitutions values (tests point a stage at a failing function)."""
     template = load_template(TEMPLATE_PATH)
@@ -109,21 +123,36 @@ def create_resources(prefix: str = "botscope-local", region: str = "us-east-1",
     ddb.create_table(**table_create_kwargs(table_name))
     ttl = table_ttl_attribute()
     if ttl:
-        ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
+        ddb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+        )
 
     s3 = boto3.client("s3", region_name=region)
     bucket = f"{prefix}-reports"
     s3.create_bucket(Bucket=bucket)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
 
     sqs = boto3.client("sqs", region_name=region)
     queues = template["Resources"]
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-webhooks-dlq",
-                               Attributes=_queue_attributes(queues["WebhookDLQ"]["Properties"], None))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=f"{prefix}-webhooks",
-                                 Attributes=_queue_attributes(queues["WebhookQueue"]["Properties"], dlq_arn))["QueueUrl"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-webhooks-dlq",
+        Attributes=_queue_attributes(queues["WebhookDLQ"]["Properties"], None),
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-webhooks",
+        Attributes=_queue_attributes(queues["WebhookQueue"]["Properties"], dlq_arn),
+    )["QueueUrl"]
 
     kms = boto3.client("kms", region_name=region)
     key_props = queues["WebhookSecretsKey"]["Properties"]
@@ -131,9 +160,19 @@ def create_resources(prefix: str = "botscope-local", region: str = "us-east-1",
     kms.create_alias(AliasName=f"alias/{prefix}-webhook-secrets", TargetKeyId=key_id)
 
     iam = boto3.client("iam", region_name=region)
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-        "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
-    role_arn = iam.create_role(RoleName=f"{prefix}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+            }
+        ],
+    }
+    role_arn = iam.create_role(RoleName=f"{prefix}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
 
     lam = boto3.client("lambda", region_name=region)
     functions: dict[str, tuple[str, Path]] = {}
@@ -142,8 +181,13 @@ def create_resources(prefix: str = "botscope-local", region: str = "us-east-1",
         name = f"{prefix}-{logical_id}"
         props = template["Resources"][logical_id]["Properties"]
         arns[logical_id] = lam.create_function(
-            FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=props.get("Handler", "app.lambda_handler"),
-            Code={"ZipFile": _dummy_zip()}, Timeout=int(props.get("Timeout", 30)))["FunctionArn"]
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler=props.get("Handler", "app.lambda_handler"),
+            Code={"ZipFile": _dummy_zip()},
+            Timeout=int(props.get("Timeout", 30)),
+        )["FunctionArn"]
         functions[logical_id] = (name, directory)
 
     machine = _resources(template, "AWS::Serverless::StateMachine")["ScanWorkflow"]["Properties"]
@@ -153,9 +197,15 @@ def create_resources(prefix: str = "botscope-local", region: str = "us-east-1",
     substitutions.update(overrides or {})
     definition = substitute_definition((REPO_ROOT / machine["DefinitionUri"]).read_text(), substitutions)
     sfn = boto3.client("stepfunctions", region_name=region)
-    state_machine_arn = sfn.create_state_machine(name=f"{prefix}-ScanWorkflow", definition=definition,
-                                                 roleArn=role_arn, type=machine.get("Type", "STANDARD"))["stateMachineArn"]
-    return LocalResources(region, table_name, bucket, queue_url, dlq_url, key_id, state_machine_arn, functions)
+    state_machine_arn = sfn.create_state_machine(
+        name=f"{prefix}-ScanWorkflow",
+        definition=definition,
+        roleArn=role_arn,
+        type=machine.get("Type", "STANDARD"),
+    )["stateMachineArn"]
+    return LocalResources(
+        region, table_name, bucket, queue_url, dlq_url, key_id, state_machine_arn, functions
+    )
 
 
 def _resolve(value: Any, arns: dict[str, str]) -> str:

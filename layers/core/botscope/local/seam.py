@@ -94,13 +94,18 @@ def _handler_of(module: ModuleType, attribute: str) -> Handler:
 
 def invoke_handler(handler: Handler, function_name: str, event: Any) -> tuple[Any, str | None]:
     """Runs a handler as Lambda would. Returns (result, None) or (error payload, "Unhandled")."""
-    context = LambdaContext(function_name=function_name,
-                            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}")
+    context = LambdaContext(
+        function_name=function_name,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
+    )
     try:
         return handler(event, context), None
     except Exception as exc:  # the function error IS the result, as on Lambda
-        return {"errorType": type(exc).__name__, "errorMessage": str(exc),
-                "stackTrace": traceback.format_exception(exc)[-5:]}, "Unhandled"
+        return {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_exception(exc)[-5:],
+        }, "Unhandled"
 
 
 class LambdaSeam:
@@ -110,7 +115,7 @@ class LambdaSeam:
         self._handlers: dict[str, tuple[str, Handler]] = {}
         self._lock = threading.Lock()
         self._original: Any = None
-        self.invocations: list[str] = []   # function names, in order (tests read it)
+        self.invocations: list[str] = []  # function names, in order (tests read it)
 
     def register(self, function_name: str, handler: Handler) -> None:
         with self._lock:
@@ -128,11 +133,20 @@ class LambdaSeam:
         original = backend_class.invoke
         seam = self
 
-        def invoke(backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
-                   response_headers: Any) -> str | bytes | None:
+        def invoke(
+            backend: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> str | bytes | None:
             found = seam._lookup(function_name)
             if found is None:
-                return cast(str | bytes | None, original(backend, function_name, qualifier, body, headers, response_headers))
+                return cast(
+                    str | bytes | None,
+                    original(backend, function_name, qualifier, body, headers, response_headers),
+                )
             name, handler = found
             seam.invocations.append(name)
             event = json.loads(body) if body else {}

@@ -30,8 +30,14 @@ log = logging.getLogger("botscope.local")
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # Functions whose code the state machine's Task states run through the seam.
-STAGE_FUNCTIONS = ("ScanPrepareFunction", "ScanProbeFunction", "ScanRenderFunction", "ScanAnalyzeFunction",
-                   "ScanFinalizeFunction", "ScanMarkFailedFunction")
+STAGE_FUNCTIONS = (
+    "ScanPrepareFunction",
+    "ScanProbeFunction",
+    "ScanRenderFunction",
+    "ScanAnalyzeFunction",
+    "ScanFinalizeFunction",
+    "ScanMarkFailedFunction",
+)
 DAY_SECONDS = 86400
 DEFAULT_SCHEDULE_SECONDS = 60
 
@@ -43,8 +49,14 @@ def api_server_config(app: Any) -> Any:
     import uvicorn
 
     trusted = get_settings().trusted_proxy_list
-    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                          proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 class LocalStack:
@@ -55,10 +67,18 @@ class LocalStack:
     dev.env goes (default ``.botscope`` at the repository root).
     """
 
-    def __init__(self, *, port: int | None = None, allow_private_targets: str | None = None,
-                 state_dir: Path | None = None, serve_api: bool = True, run_schedules: bool = True,
-                 sample_reports_at_start: bool = False, schedule_seconds: float | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        allow_private_targets: str | None = None,
+        state_dir: Path | None = None,
+        serve_api: bool = True,
+        run_schedules: bool = True,
+        sample_reports_at_start: bool = False,
+        schedule_seconds: float | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.requested_port = port
         self.allow_private_targets = allow_private_targets
         self.state_dir = state_dir or REPO_ROOT / ".botscope"
@@ -121,8 +141,9 @@ class LocalStack:
         if self._moto is not None:
             if self._saved_moto_config is not None:
                 # GET /moto-api/config does not report stepfunctions; its default is "echo only".
-                self._post_moto_config({**self._saved_moto_config,
-                                        "stepfunctions": {"execute_state_machine": False}})
+                self._post_moto_config(
+                    {**self._saved_moto_config, "stepfunctions": {"execute_state_machine": False}}
+                )
             self._reset_moto()  # moto's backends are process-global: leave nothing for the next user
             self._moto.stop()
             self._moto = None
@@ -151,28 +172,42 @@ class LocalStack:
 
         api_socket = None
         if self.serve_api:
-            api_socket = _bind(self.requested_port if self.requested_port is not None else get_settings().port)
+            api_socket = _bind(
+                self.requested_port if self.requested_port is not None else get_settings().port
+            )
             self.api_port = api_socket.getsockname()[1]
         else:
             self.api_port = self.requested_port or get_settings().port
 
-        allow_private = (self.allow_private_targets if self.allow_private_targets is not None
-                         else get_settings().allow_private_targets)
-        self._set_env({
-            # boto3 reads these itself; moto's interpreter invokes Lambda at localhost:MOTO_PORT.
-            "AWS_ENDPOINT_URL": self.moto_endpoint, "MOTO_PORT": str(moto_port),
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
-            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-            # No X-Ray daemon and no CloudWatch here: EMF lines would only clutter the console.
-            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": "botscope",
-            "BOTSCOPE_LOCAL_MODE": "true", "BOTSCOPE_ALLOW_PRIVATE_TARGETS": allow_private,
-            "BOTSCOPE_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
-            # Webhook retries compressed from about a day to seconds, unless the caller chose.
-            "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": os.environ.get("BOTSCOPE_WEBHOOK_RETRY_SCHEDULE") or "1,2,4,8",
-            # A development Web Bot Auth key for this run, unless the caller brought one.
-            "BOTSCOPE_WEB_BOT_AUTH_KEY": os.environ.get("BOTSCOPE_WEB_BOT_AUTH_KEY") or generate_seed(),
-        })
+        allow_private = (
+            self.allow_private_targets
+            if self.allow_private_targets is not None
+            else get_settings().allow_private_targets
+        )
+        self._set_env(
+            {
+                # boto3 reads these itself; moto's interpreter invokes Lambda at localhost:MOTO_PORT.
+                "AWS_ENDPOINT_URL": self.moto_endpoint,
+                "MOTO_PORT": str(moto_port),
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                # No X-Ray daemon and no CloudWatch here: EMF lines would only clutter the console.
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_SERVICE_NAME": "botscope",
+                "BOTSCOPE_LOCAL_MODE": "true",
+                "BOTSCOPE_ALLOW_PRIVATE_TARGETS": allow_private,
+                "BOTSCOPE_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.api_port}",
+                # Webhook retries compressed from about a day to seconds, unless the caller chose.
+                "BOTSCOPE_WEBHOOK_RETRY_SCHEDULE": os.environ.get("BOTSCOPE_WEBHOOK_RETRY_SCHEDULE")
+                or "1,2,4,8",
+                # A development Web Bot Auth key for this run, unless the caller brought one.
+                "BOTSCOPE_WEB_BOT_AUTH_KEY": os.environ.get("BOTSCOPE_WEB_BOT_AUTH_KEY") or generate_seed(),
+            }
+        )
         reset_settings()
         reset_clients()
 
@@ -210,22 +245,43 @@ class LocalStack:
         functions = self.resources.functions
         if "WebhookDeliverFunction" in functions:
             name, directory = functions["WebhookDeliverFunction"]
-            self._loops.append(SqsPoller(self.resources.webhook_queue_url, LazyHandler(directory.name),
-                                         region=self.resources.region, function_name=name))
+            self._loops.append(
+                SqsPoller(
+                    self.resources.webhook_queue_url,
+                    LazyHandler(directory.name),
+                    region=self.resources.region,
+                    function_name=name,
+                )
+            )
         if self.run_schedules:
-            interval = self.schedule_seconds or get_settings().monitor_interval_seconds or DEFAULT_SCHEDULE_SECONDS
+            interval = (
+                self.schedule_seconds or get_settings().monitor_interval_seconds or DEFAULT_SCHEDULE_SECONDS
+            )
             region = self.resources.region
             if "MonitorSchedulerFunction" in functions:
                 name, directory = functions["MonitorSchedulerFunction"]
-                self._loops.append(ScheduleLoop(
-                    "monitor", LazyHandler(directory.name), interval=interval, first_delay=interval,
-                    event_factory=lambda: scheduled_event("MonitorSchedule", region), function_name=name))
+                self._loops.append(
+                    ScheduleLoop(
+                        "monitor",
+                        LazyHandler(directory.name),
+                        interval=interval,
+                        first_delay=interval,
+                        event_factory=lambda: scheduled_event("MonitorSchedule", region),
+                        function_name=name,
+                    )
+                )
             if "SampleReportsFunction" in functions:
                 name, directory = functions["SampleReportsFunction"]
-                self._loops.append(ScheduleLoop(
-                    "sample-reports", LazyHandler(directory.name), interval=DAY_SECONDS,
-                    first_delay=1.0 if self.sample_reports_at_start else DAY_SECONDS,
-                    event_factory=lambda: scheduled_event("DailySampleReports", region), function_name=name))
+                self._loops.append(
+                    ScheduleLoop(
+                        "sample-reports",
+                        LazyHandler(directory.name),
+                        interval=DAY_SECONDS,
+                        first_delay=1.0 if self.sample_reports_at_start else DAY_SECONDS,
+                        event_factory=lambda: scheduled_event("DailySampleReports", region),
+                        function_name=name,
+                    )
+                )
         for loop in self._loops:
             loop.start()
 
@@ -236,8 +292,9 @@ class LocalStack:
 
         config = api_server_config(create_app())
         self._uvicorn = uvicorn.Server(config)
-        self._uvicorn_thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [api_socket]},
-                                                name="botscope-uvicorn", daemon=True)
+        self._uvicorn_thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [api_socket]}, name="botscope-uvicorn", daemon=True
+        )
         self._uvicorn_thread.start()
         for _ in range(200):
             if self._uvicorn.started or not self._uvicorn_thread.is_alive():
@@ -270,10 +327,18 @@ class LocalStack:
         """``.botscope/stack.json``: how to reach this running stack (``make invoke-<fn>`` attaches)."""
         assert self.resources is not None
         self.stack_file = self.state_dir / "stack.json"
-        self.stack_file.write_text(json.dumps({
-            "pid": os.getpid(), "api_url": self.base_url if self.serve_api else None,
-            "aws_endpoint_url": self.moto_endpoint, "env": self.resources.env(),
-            "functions": {k: v[0] for k, v in self.resources.functions.items()}}, indent=2))
+        self.stack_file.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "api_url": self.base_url if self.serve_api else None,
+                    "aws_endpoint_url": self.moto_endpoint,
+                    "env": self.resources.env(),
+                    "functions": {k: v[0] for k, v in self.resources.functions.items()},
+                },
+                indent=2,
+            )
+        )
 
     def _set_env(self, values: dict[str, str]) -> None:
         for key, value in values.items():

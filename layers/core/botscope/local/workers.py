@@ -63,25 +63,47 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     for message in messages:
         attributes = {}
         for name, value in (message.get("MessageAttributes") or {}).items():
-            attributes[name] = {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                                "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        records.append({
-            "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"], "attributes": message.get("Attributes") or {},
-            "messageAttributes": attributes, "md5OfBody": message.get("MD5OfBody"),
-            "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region,
-        })
+            attributes[name] = {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes") or {},
+                "messageAttributes": attributes,
+                "md5OfBody": message.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
     return {"Records": records}
 
 
 class SqsPoller(_Loop):
-    def __init__(self, queue_url: str, handler: LazyHandler, *, region: str, function_name: str,
-                 batch_size: int = 10, wait_seconds: int = 1, concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        queue_url: str,
+        handler: LazyHandler,
+        *,
+        region: str,
+        function_name: str,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+        concurrency: int = 4,
+    ) -> None:
         super().__init__("botscope-sqs-poller")
         self.concurrency = max(1, concurrency)
         self._free_invocations = threading.BoundedSemaphore(self.concurrency)
-        self._invocations = ThreadPoolExecutor(max_workers=self.concurrency,
-                                               thread_name_prefix="botscope-sqs-invoke")
+        self._invocations = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="botscope-sqs-invoke"
+        )
         self.queue_url = queue_url
         self.handler = handler
         self.region = region
@@ -90,8 +112,9 @@ class SqsPoller(_Loop):
         self.wait_seconds = wait_seconds
         self.batches = 0
         self._sqs = boto3.client("sqs", region_name=region)
-        self._queue_arn = self._sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
 
     def run(self) -> None:
         try:
@@ -118,8 +141,12 @@ class SqsPoller(_Loop):
                 return False
         try:
             received = self._sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=self.wait_seconds,
-                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size,
+                WaitTimeSeconds=self.wait_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
         except BaseException:
             self._free_invocations.release()
             raise
@@ -145,8 +172,9 @@ class SqsPoller(_Loop):
             self._free_invocations.release()
 
     def _handle_batch(self, handler: Handler, received: list[dict[str, Any]]) -> None:
-        result, function_error = invoke_handler(handler, self.function_name,
-                                                sqs_event(received, self._queue_arn, self.region))
+        result, function_error = invoke_handler(
+            handler, self.function_name, sqs_event(received, self._queue_arn, self.region)
+        )
         if function_error:
             # As on Lambda: a failed invocation returns the whole batch to the queue.
             log.warning("webhook handler failed: %s", result.get("errorMessage"))
@@ -154,22 +182,42 @@ class SqsPoller(_Loop):
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in received if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
 
 
 def scheduled_event(rule_name: str, region: str) -> dict[str, Any]:
-    return {"version": "0", "id": f"local-{int(time.time() * 1000)}", "detail-type": "Scheduled Event",
-            "source": "aws.scheduler", "account": "123456789012",
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
-            "resources": [f"arn:aws:scheduler:{region}:123456789012:schedule/default/{rule_name}"], "detail": {}}
+    return {
+        "version": "0",
+        "id": f"local-{int(time.time() * 1000)}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "123456789012",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:scheduler:{region}:123456789012:schedule/default/{rule_name}"],
+        "detail": {},
+    }
 
 
 class ScheduleLoop(_Loop):
     """Invokes a handler every ``interval`` seconds (first run after ``first_delay``)."""
 
-    def __init__(self, name: str, handler: LazyHandler, *, interval: float, first_delay: float,
-                 event_factory: Callable[[], dict[str, Any]], function_name: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        handler: LazyHandler,
+        *,
+        interval: float,
+        first_delay: float,
+        event_factory: Callable[[], dict[str, Any]],
+        function_name: str,
+    ) -> None:
         super().__init__(f"botscope-schedule-{name}")
         self.handler = handler
         self.interval = interval

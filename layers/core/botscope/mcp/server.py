@@ -53,11 +53,14 @@ it answers done=false) -> get_scan_findings or get_scan_report.
 Errors carry a stable code first (e.g. "plan_required", "url_not_monitored", "not_found",
 "scan_not_ready", "rate_limited"); the text after it says what to do next."""
 
-ScanJobId = Annotated[str, Field(description="The scan id returned by create_scan, e.g. 'scan_01j…'.",
-                                 min_length=1, max_length=64)]
+ScanJobId = Annotated[
+    str,
+    Field(description="The scan id returned by create_scan, e.g. 'scan_01j…'.", min_length=1, max_length=64),
+]
 
 
 # --- adapters ------------------------------------------------------------------------------------
+
 
 def _principal(ctx: Context) -> Principal:
     request = ctx.request_context.request
@@ -79,8 +82,9 @@ def error_result(exc: BotScopeError) -> CallToolResult:
     text = f"{exc.code} ({exc.status}): {exc.message}"
     if exc.errors:
         text += " " + "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content={"error": error},
-                          is_error=True)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content={"error": error}, is_error=True
+    )
 
 
 def _run(ctx: Context, operation: Callable[[Principal], dict[str, Any]]) -> dict[str, Any] | CallToolResult:
@@ -101,8 +105,13 @@ def _read_scan(ctx: Context, scan_job_id: str, read: str) -> dict[str, Any] | Ca
 def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """pydantic's errors as ``[{field, message}]``, the shape of the HTTP API's 422 (no input values,
     no links to pydantic's documentation)."""
-    return [{"field": ".".join(str(part) for part in error.get("loc", ())) or "arguments",
-             "message": error.get("msg", "invalid")} for error in exc.errors(include_url=False, include_input=False)]
+    return [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())) or "arguments",
+            "message": error.get("msg", "invalid"),
+        }
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
 
 
 class BotScopeMCPServer(MCPServer):
@@ -110,8 +119,9 @@ class BotScopeMCPServer(MCPServer):
     error whose structured content is ``{"error": {"code": "validation_error", "status": 422,
     "errors": [...]}}``, instead of the SDK's text of the pydantic exception."""
 
-    async def call_tool(self, name: str, arguments: dict[str, Any],
-                        context: Context[Any, Any] | None = None) -> Any:
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -124,12 +134,20 @@ class BotScopeMCPServer(MCPServer):
 
 # --- tools ---------------------------------------------------------------------------------------
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 
 def build_server() -> MCPServer:
-    server: MCPServer = BotScopeMCPServer(name="botscope", title="BotScope", version=__version__, instructions=INSTRUCTIONS,
-                                  website_url="https://botscope.dev", log_level="WARNING")
+    server: MCPServer = BotScopeMCPServer(
+        name="botscope",
+        title="BotScope",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        website_url="https://botscope.dev",
+        log_level="WARNING",
+    )
     # One stateless manager per request: its start/stop lines would be noise in every invocation's logs.
     logging.getLogger("mcp.server.streamable_http_manager").setLevel(logging.WARNING)
 
@@ -141,15 +159,22 @@ def build_server() -> MCPServer:
             "once: store it securely and never echo it to logs or chat. Ask the user before calling: "
             "each call mints a new long-lived credential (a workspace may hold 25 active keys; error "
             "api_key_limit_reached means one must be revoked in the dashboard first). Needs a dxk_ "
-            "key: an mcp_ token cannot mint keys (insufficient_scope)."),
+            "key: an mcp_ token cannot mint keys (insufficient_scope)."
+        ),
         # Minting a credential is not reversible by the agent and widens access: hint "destructive"
         # so clients ask a human to confirm, as for other security-sensitive actions.
-        annotations=ToolAnnotations(title="Create an API key", read_only_hint=False, destructive_hint=True,
-                                    idempotent_hint=False, open_world_hint=False),
+        annotations=ToolAnnotations(
+            title="Create an API key",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=False,
+        ),
     )
     def create_api_key(
-        label: Annotated[str, Field(description="What the key is for (1-64 printable characters), "
-                                                "e.g. 'ci-pipeline'.")],
+        label: Annotated[
+            str, Field(description="What the key is for (1-64 printable characters), e.g. 'ci-pipeline'.")
+        ],
         ctx: Context,
     ) -> dict[str, Any]:
         from botscope.service import api_keys
@@ -165,27 +190,48 @@ def build_server() -> MCPServer:
             "(created=false) instead of a second one. Plans: starter cannot scan (plan_required); "
             "growth can scan only URLs under monitoring - pass enroll_monitoring=true to enroll a new "
             "URL into a free slot (errors url_not_monitored, monitoring_slots_exhausted). Private, "
-            "loopback and metadata addresses are refused (target_not_public)."),
-        annotations=ToolAnnotations(title="Start a scan", read_only_hint=False, destructive_hint=False,
-                                    idempotent_hint=False, open_world_hint=True),
+            "loopback and metadata addresses are refused (target_not_public)."
+        ),
+        annotations=ToolAnnotations(
+            title="Start a scan",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
     )
     def create_scan(
-        target_url: Annotated[str, Field(description="Absolute http(s) URL of the site, e.g. 'https://example.com'.",
-                                         min_length=1, max_length=2048)],
+        target_url: Annotated[
+            str,
+            Field(
+                description="Absolute http(s) URL of the site, e.g. 'https://example.com'.",
+                min_length=1,
+                max_length=2048,
+            ),
+        ],
         ctx: Context,
-        scan_mode: Annotated[Literal["full", "quick"], Field(
-            description="'full' probes all paths with every client profile; 'quick' a smaller set.")] = "full",
-        enroll_monitoring: Annotated[bool, Field(
-            description="Also put this URL under monitoring (takes a slot on growth).")] = False,
-        idempotency_key: Annotated[str | None, Field(
-            description="Optional key (e.g. a UUID) to make retries safe: the same key and arguments "
-                        "return the first result for 24 h.", max_length=255)] = None,
+        scan_mode: Annotated[
+            Literal["full", "quick"],
+            Field(description="'full' probes all paths with every client profile; 'quick' a smaller set."),
+        ] = "full",
+        enroll_monitoring: Annotated[
+            bool, Field(description="Also put this URL under monitoring (takes a slot on growth).")
+        ] = False,
+        idempotency_key: Annotated[
+            str | None,
+            Field(
+                description="Optional key (e.g. a UUID) to make retries safe: the same key and arguments "
+                "return the first result for 24 h.",
+                max_length=255,
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         from botscope.service import scans
 
         def start(principal: Principal) -> dict[str, Any]:
-            outcome = scans.start_scan(principal, target_url, scan_mode, enroll_monitoring, idempotency_key,
-                                       trigger="mcp")
+            outcome = scans.start_scan(
+                principal, target_url, scan_mode, enroll_monitoring, idempotency_key, trigger="mcp"
+            )
             return {**outcome.body, "created": outcome.created}
 
         return _run(ctx, start)  # type: ignore[return-value]
@@ -195,7 +241,8 @@ def build_server() -> MCPServer:
         description=(
             "Returns the scan's status (queued, running, completed, failed), progress and per-path "
             "runs. Prefer wait_for_scan_results to poll. not_found means the id is not a scan of "
-            "this workspace."),
+            "this workspace."
+        ),
         annotations=READ_ONLY,
     )
     def get_scan_status(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
@@ -208,7 +255,8 @@ def build_server() -> MCPServer:
             "longer timeout is shortened to that) for the scan to finish. When it completed, returns "
             "done=true with the findings; when it failed, done=true with the error. If it is still "
             "running when the time is up, returns done=false with the current status and how long it "
-            "waited (waited_seconds): call this tool again with the same scan_job_id."),
+            "waited (waited_seconds): call this tool again with the same scan_job_id."
+        ),
         annotations=READ_ONLY,
     )
     def wait_for_scan_results(
@@ -216,15 +264,29 @@ def build_server() -> MCPServer:
         ctx: Context,
         # Out-of-range values are clamped by wait_for_scan, not refused: an agent asking to wait
         # 50 s gets the longest wait one call allows and is told to call again.
-        timeout_seconds: Annotated[int, Field(
-            description=f"How long to wait in this call, in seconds (at most {MAX_WAIT_SECONDS} are used).",
-            )] = DEFAULT_WAIT_SECONDS,
-        poll_interval_seconds: Annotated[float, Field(
-            description=f"How often to check ({MIN_POLL_SECONDS:g}-{MAX_POLL_SECONDS:g} s; other values are "
-                        "clamped to that range).")] = DEFAULT_POLL_SECONDS,
+        timeout_seconds: Annotated[
+            int,
+            Field(
+                description=f"How long to wait in this call, in seconds (at most {MAX_WAIT_SECONDS} are used).",
+            ),
+        ] = DEFAULT_WAIT_SECONDS,
+        poll_interval_seconds: Annotated[
+            float,
+            Field(
+                description=f"How often to check ({MIN_POLL_SECONDS:g}-{MAX_POLL_SECONDS:g} s; other values are "
+                "clamped to that range)."
+            ),
+        ] = DEFAULT_POLL_SECONDS,
     ) -> dict[str, Any]:
-        return _run(ctx, lambda p: wait_for_scan(p, scan_job_id, timeout_seconds,  # type: ignore[return-value]
-                                                 poll_interval_seconds))
+        return _run(
+            ctx,
+            lambda p: wait_for_scan(
+                p,
+                scan_job_id,
+                timeout_seconds,  # type: ignore[return-value]
+                poll_interval_seconds,
+            ),
+        )
 
     @server.tool(
         title="Get scan findings",
@@ -233,7 +295,8 @@ def build_server() -> MCPServer:
             "managed challenge, robots.txt AI-crawler rules) with status present/absent/"
             "inconclusive, severity, confidence, paths, client profiles and a recommendation. "
             "scan_not_ready means it is still running (use wait_for_scan_results); scan_failed "
-            "means it produced no report."),
+            "means it produced no report."
+        ),
         annotations=READ_ONLY,
     )
     def get_scan_findings(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
@@ -244,7 +307,8 @@ def build_server() -> MCPServer:
         description=(
             "Returns the full public report of a completed scan: summary, findings, per-path and "
             "per-profile outcomes. Larger than get_scan_findings; use it when you need the whole "
-            "picture. Same errors as get_scan_findings."),
+            "picture. Same errors as get_scan_findings."
+        ),
         annotations=READ_ONLY,
     )
     def get_scan_report(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
@@ -257,10 +321,16 @@ def build_server() -> MCPServer:
             "not yet probed end 'cancelled', and what was observed so far stays readable as a report "
             "marked complete=false (get_scan_report). Returns the scan with cancelled_now=true, or "
             "cancelled_now=false when it had already ended (nothing changed). Ask the user first: "
-            "the scan cannot be resumed, only started again with create_scan."),
+            "the scan cannot be resumed, only started again with create_scan."
+        ),
         # Stopping work the user started cannot be undone by the agent: clients should confirm.
-        annotations=ToolAnnotations(title="Cancel a scan", read_only_hint=False, destructive_hint=True,
-                                    idempotent_hint=True, open_world_hint=False),
+        annotations=ToolAnnotations(
+            title="Cancel a scan",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
     )
     def cancel_scan(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
         from botscope.service import scans
@@ -276,7 +346,8 @@ def build_server() -> MCPServer:
         description=(
             "Lists the URLs this workspace monitors (rescanned on a schedule): slots used and "
             "available, and per URL the last scan, next scan time and a findings summary. Use "
-            "create_scan with enroll_monitoring=true to add one."),
+            "create_scan with enroll_monitoring=true to add one."
+        ),
         annotations=READ_ONLY,
     )
     def list_monitoring_subscriptions(ctx: Context) -> dict[str, Any]:
@@ -287,9 +358,15 @@ def build_server() -> MCPServer:
     return server
 
 
-def wait_for_scan(principal: Principal, scan_job_id: str, timeout_seconds: float, poll_interval_seconds: float,
-                  *, sleep: Callable[[float], None] = time.sleep,
-                  clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+def wait_for_scan(
+    principal: Principal,
+    scan_job_id: str,
+    timeout_seconds: float,
+    poll_interval_seconds: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
     """Polls ``get_scan_status`` until the scan is terminal or the time is up (never raises for
     "still running": the agent is told to call again). ``timeout_seconds`` is clamped to
     0..``MAX_WAIT_SECONDS`` and the poll interval to its range; every result says how long the
@@ -310,16 +387,28 @@ def wait_for_scan(principal: Principal, scan_job_id: str, timeout_seconds: float
             return {"done": True, "status": "failed", "scan": status, **waited, "error": status.get("error")}
         remaining = deadline - clock()
         if remaining <= 0:
-            shortened = (f" (the {float(timeout_seconds):g} s asked for is more than the {MAX_WAIT_SECONDS} s one "
-                         "call may wait)") if timeout_seconds > MAX_WAIT_SECONDS else ""
-            return {"done": False, "status": status["status"], "scan": status, **waited,
-                    "max_wait_seconds": MAX_WAIT_SECONDS,
-                    "message": f"Waited {waited['waited_seconds']:g} s{shortened}; the scan is still running. "
-                               "Call wait_for_scan_results again with the same scan_job_id."}
+            shortened = (
+                (
+                    f" (the {float(timeout_seconds):g} s asked for is more than the {MAX_WAIT_SECONDS} s one "
+                    "call may wait)"
+                )
+                if timeout_seconds > MAX_WAIT_SECONDS
+                else ""
+            )
+            return {
+                "done": False,
+                "status": status["status"],
+                "scan": status,
+                **waited,
+                "max_wait_seconds": MAX_WAIT_SECONDS,
+                "message": f"Waited {waited['waited_seconds']:g} s{shortened}; the scan is still running. "
+                "Call wait_for_scan_results again with the same scan_job_id.",
+            }
         sleep(min(interval, remaining))
 
 
 # --- HTTP endpoint -------------------------------------------------------------------------------
+
 
 class McpHttpEndpoint:
     """ASGI app for ``/mcp``: authenticates the Bearer token (``dxk_`` or ``mcp_``), applies the
@@ -339,9 +428,14 @@ class McpHttpEndpoint:
             # Stateless JSON mode has no server-to-client SSE stream (GET) and no session to end
             # (DELETE); the spec's answer is 405. Left to the SDK, a GET would hold a stream open
             # until the Lambda timed out.
-            response = problem_response(request, status=405, code="method_not_allowed", title="Method not allowed",
-                                        detail="This MCP endpoint is stateless: send JSON-RPC messages with POST.",
-                                        headers={"Allow": "POST"})
+            response = problem_response(
+                request,
+                status=405,
+                code="method_not_allowed",
+                title="Method not allowed",
+                detail="This MCP endpoint is stateless: send JSON-RPC messages with POST.",
+                headers={"Allow": "POST"},
+            )
             await response(scope, receive, send)
             return
         try:
@@ -350,16 +444,29 @@ class McpHttpEndpoint:
             headers = dict(exc.headers)
             if exc.status == 401:
                 presented = "authorization" in request.headers
-                headers["WWW-Authenticate"] = ('Bearer realm="botscope", error="invalid_token"' if presented
-                                               else 'Bearer realm="botscope"')
-            response = problem_response(request, status=exc.status, code=exc.code, title=exc.title,
-                                        detail=exc.message, errors=exc.errors, headers=headers)
+                headers["WWW-Authenticate"] = (
+                    'Bearer realm="botscope", error="invalid_token"'
+                    if presented
+                    else 'Bearer realm="botscope"'
+                )
+            response = problem_response(
+                request,
+                status=exc.status,
+                code=exc.code,
+                title=exc.title,
+                detail=exc.message,
+                errors=exc.errors,
+                headers=headers,
+            )
             await response(scope, receive, send)
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
         # The private low-level server is what the SDK's own manager and in-process client wrap.
-        manager = StreamableHTTPSessionManager(app=self.server._lowlevel_server,  # noqa: SLF001
-                                               json_response=True, stateless=True)
+        manager = StreamableHTTPSessionManager(
+            app=self.server._lowlevel_server,  # noqa: SLF001
+            json_response=True,
+            stateless=True,
+        )
         async with manager.run():
             await manager.handle_request(scope, receive, send)
 
@@ -377,8 +484,9 @@ class McpHttpEndpoint:
             raise Forbidden("This Origin may not call /mcp.", code="forbidden_origin")
         token = bearer_token(request)
         if token is None:
-            raise Unauthorized("Call /mcp with 'Authorization: Bearer dxk_…' (API key) or 'Bearer mcp_…' "
-                               "(MCP token).")
+            raise Unauthorized(
+                "Call /mcp with 'Authorization: Bearer dxk_…' (API key) or 'Bearer mcp_…' (MCP token)."
+            )
         principal = authenticate_bearer(token, request, allow_mcp_tokens=True)
         ratelimit.check_request_rate(principal)
         return principal

@@ -68,12 +68,27 @@ TARGET_PATH = "<target>"  # stands for the scanned page's own path in policy key
 NON_DEFENSE_CATEGORIES = frozenset({"policy", "enforcement", "coverage", "scan"})
 # Measures whose disappearance from a critical path fires at once. CDN presence, rate limits (they
 # depend on request order) and tarpits are too noisy to skip confirmation.
-IMMEDIATE_MEASURES = frozenset({"challenge", "captcha", "proof_of_work", "bot_management", "waf",
-                                "waiting_room", "fingerprinting", "agent_auth"})
+IMMEDIATE_MEASURES = frozenset(
+    {
+        "challenge",
+        "captcha",
+        "proof_of_work",
+        "bot_management",
+        "waf",
+        "waiting_room",
+        "fingerprinting",
+        "agent_auth",
+    }
+)
 # Policy attributes that describe the fetch, not the declared policy (compared through path runs).
 POLICY_IGNORED_SUFFIXES = (".outcome", ".http_status", ".checked", ".soft_404")
-POLICY_IGNORED_PREFIXES = ("robots_txt.named_agents", "llms_txt.format", "pay_per_crawl.paths",
-                           "pay_per_crawl.profiles", "web_bot_auth.key_count")
+POLICY_IGNORED_PREFIXES = (
+    "robots_txt.named_agents",
+    "llms_txt.format",
+    "pay_per_crawl.paths",
+    "pay_per_crawl.profiles",
+    "web_bot_auth.key_count",
+)
 
 FINDING_FIELDS = ("category", "measure", "status", "severity", "vendor", "layer", "paths", "title")
 # The fields of a finding whose change is a defense change (title and severity are prose/derived).
@@ -83,38 +98,51 @@ MAX_EVENT_ITEMS = 20
 
 # --- snapshots ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Snapshot:
     """The comparable state of one scan (or of the baseline)."""
 
     scan_job_id: str | None
     ruleset_version: str | None
-    findings: dict[str, dict[str, Any]] = field(default_factory=dict)   # fingerprint → compact finding
-    policy: dict[str, Any] = field(default_factory=dict)                # dotted key → scalar
-    enforcement: dict[str, str] = field(default_factory=dict)           # "<profile> <path>" → verdict
-    unknown_paths: set[str] = field(default_factory=set)                 # failed / error path runs
-    probed_paths: set[str] = field(default_factory=set)                  # every path with a run
+    findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # fingerprint → compact finding
+    policy: dict[str, Any] = field(default_factory=dict)  # dotted key → scalar
+    enforcement: dict[str, str] = field(default_factory=dict)  # "<profile> <path>" → verdict
+    unknown_paths: set[str] = field(default_factory=set)  # failed / error path runs
+    probed_paths: set[str] = field(default_factory=set)  # every path with a run
     critical_paths: set[str] = field(default_factory=set)
     target_path: str = "/"
     scan_mode: str | None = None
 
     def to_item(self) -> dict[str, Any]:
         """The baseline as stored on the monitored URL item (plain JSON types)."""
-        return {"scan_job_id": self.scan_job_id, "ruleset_version": self.ruleset_version,
-                "findings": self.findings, "policy": self.policy, "enforcement": self.enforcement,
-                "unknown_paths": sorted(self.unknown_paths), "probed_paths": sorted(self.probed_paths),
-                "target_path": self.target_path, "scan_mode": self.scan_mode}
+        return {
+            "scan_job_id": self.scan_job_id,
+            "ruleset_version": self.ruleset_version,
+            "findings": self.findings,
+            "policy": self.policy,
+            "enforcement": self.enforcement,
+            "unknown_paths": sorted(self.unknown_paths),
+            "probed_paths": sorted(self.probed_paths),
+            "target_path": self.target_path,
+            "scan_mode": self.scan_mode,
+        }
 
     @classmethod
     def from_item(cls, item: dict[str, Any] | None) -> Snapshot | None:
         if not item:
             return None
-        return cls(scan_job_id=item.get("scan_job_id"), ruleset_version=item.get("ruleset_version"),
-                   findings={k: dict(v) for k, v in (item.get("findings") or {}).items()},
-                   policy=dict(item.get("policy") or {}), enforcement=dict(item.get("enforcement") or {}),
-                   unknown_paths=set(item.get("unknown_paths") or []),
-                   probed_paths=set(item.get("probed_paths") or []),
-                   target_path=item.get("target_path") or "/", scan_mode=item.get("scan_mode"))
+        return cls(
+            scan_job_id=item.get("scan_job_id"),
+            ruleset_version=item.get("ruleset_version"),
+            findings={k: dict(v) for k, v in (item.get("findings") or {}).items()},
+            policy=dict(item.get("policy") or {}),
+            enforcement=dict(item.get("enforcement") or {}),
+            unknown_paths=set(item.get("unknown_paths") or []),
+            probed_paths=set(item.get("probed_paths") or []),
+            target_path=item.get("target_path") or "/",
+            scan_mode=item.get("scan_mode"),
+        )
 
 
 def _path_of(url_or_path: str | None) -> str:
@@ -151,8 +179,11 @@ def snapshot_from_report(report: dict[str, Any], *, critical_paths: Iterable[str
     policy: dict[str, Any] = {}
     _flatten("", report.get("policy") or {}, policy)
     # named_agents repeats what ai_agents says per agent; fetch details are not policy.
-    policy = {k: v for k, v in policy.items()
-              if not k.endswith(POLICY_IGNORED_SUFFIXES) and not k.startswith(POLICY_IGNORED_PREFIXES)}
+    policy = {
+        k: v
+        for k, v in policy.items()
+        if not k.endswith(POLICY_IGNORED_SUFFIXES) and not k.startswith(POLICY_IGNORED_PREFIXES)
+    }
     enforcement = {}
     for entry in report.get("enforcement") or []:
         key = f"{entry.get('agent_profile')} {entry.get('path')}"
@@ -160,48 +191,67 @@ def snapshot_from_report(report: dict[str, Any], *, critical_paths: Iterable[str
     unknown, probed = set(), set()
     for run in report.get("path_runs") or []:
         if run.get("kind") == "probe":
-            continue   # the scan's random never-existing path: a fresh one each scan, not a page of the site
+            continue  # the scan's random never-existing path: a fresh one each scan, not a page of the site
         path = str(run.get("path") or "/")
         probed.add(path)
         if run.get("status") == "failed" or run.get("outcome") == "error":
             unknown.add(path)
-    return Snapshot(scan_job_id=report.get("scan_job_id"), ruleset_version=report.get("ruleset_version"),
-                    findings=findings, policy=policy, enforcement=enforcement, unknown_paths=unknown,
-                    probed_paths=probed, critical_paths=set(critical_paths),
-                    target_path=_path_of(report.get("target_url")), scan_mode=report.get("scan_mode"))
+    return Snapshot(
+        scan_job_id=report.get("scan_job_id"),
+        ruleset_version=report.get("ruleset_version"),
+        findings=findings,
+        policy=policy,
+        enforcement=enforcement,
+        unknown_paths=unknown,
+        probed_paths=probed,
+        critical_paths=set(critical_paths),
+        target_path=_path_of(report.get("target_url")),
+        scan_mode=report.get("scan_mode"),
+    )
 
 
 # --- differences -------------------------------------------------------------------------------
+
 
 @dataclass
 class Change:
     """One difference between the baseline and a scan."""
 
-    kind: str                 # added | removed | changed
-    subject: str              # finding | policy | enforcement
-    key: str                  # fingerprint(s), policy key or enforcement key
-    change: str               # appeared | disappeared | status | moved | vendor_swapped | policy | verdict
+    kind: str  # added | removed | changed
+    subject: str  # finding | policy | enforcement
+    key: str  # fingerprint(s), policy key or enforcement key
+    change: str  # appeared | disappeared | status | moved | vendor_swapped | policy | verdict
     before: Any
     after: Any
-    paths: frozenset[str]     # the paths this difference is about (before ∪ after)
-    refs: tuple[tuple[str, str], ...]   # (section, key) pairs to copy from the scan into the baseline
+    paths: frozenset[str]  # the paths this difference is about (before ∪ after)
+    refs: tuple[tuple[str, str], ...]  # (section, key) pairs to copy from the scan into the baseline
     measure: str | None = None
     vendor: str | None = None
     critical_disappearance: bool = False
-    confirmed: bool = False   # seen by two consecutive scans (set by evaluate)
+    confirmed: bool = False  # seen by two consecutive scans (set by evaluate)
 
     @property
     def signature(self) -> str:
         """Identity of "the same difference": two scans confirm each other when they produce it."""
-        raw = json.dumps([self.kind, self.subject, self.key, self.change, self.after], sort_keys=True, default=str)
+        raw = json.dumps(
+            [self.kind, self.subject, self.key, self.change, self.after], sort_keys=True, default=str
+        )
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
     def public(self) -> dict[str, Any]:
         """Public-safe description for the event and the MON item (names and states, nothing raw)."""
-        return {"kind": self.kind, "subject": self.subject, "change": self.change, "key": self.key,
-                "measure": self.measure, "vendor": self.vendor, "paths": sorted(self.paths),
-                "confirmed": self.confirmed or self.critical_disappearance,
-                "before": self.before, "after": self.after}
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "change": self.change,
+            "key": self.key,
+            "measure": self.measure,
+            "vendor": self.vendor,
+            "paths": sorted(self.paths),
+            "confirmed": self.confirmed or self.critical_disappearance,
+            "before": self.before,
+            "after": self.after,
+        }
 
 
 def _finding_view(f: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -220,12 +270,17 @@ def _is_defense(f: dict[str, Any]) -> bool:
 
 def _lost_critical(old: dict[str, Any], lost: set[str], critical: set[str]) -> bool:
     """A present defense measure left a critical path."""
-    return (_is_present(old) and _is_defense(old) and old.get("measure") in IMMEDIATE_MEASURES
-            and any(is_critical_path(p, critical) for p in lost))
+    return (
+        _is_present(old)
+        and _is_defense(old)
+        and old.get("measure") in IMMEDIATE_MEASURES
+        and any(is_critical_path(p, critical) for p in lost)
+    )
 
 
-def _finding_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
-                     critical: set[str]) -> list[Change]:
+def _finding_changes(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], critical: set[str]
+) -> list[Change]:
     changes: list[Change] = []
     removed = {fp: f for fp, f in before.items() if fp not in after}
     added = {fp: f for fp, f in after.items() if fp not in before}
@@ -238,8 +293,10 @@ def _finding_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[st
             continue
         partner = None
         for new_fp, new in sorted(added.items()):
-            if (new.get("category"), new.get("measure")) == (old.get("category"), old.get("measure")) \
-                    and new.get("status") == old.get("status"):
+            if (new.get("category"), new.get("measure")) == (
+                old.get("category"),
+                old.get("measure"),
+            ) and new.get("status") == old.get("status"):
                 if new.get("vendor") == old.get("vendor") or set(new["paths"]) & set(old["paths"]):
                     partner = new_fp
                     break
@@ -249,23 +306,53 @@ def _finding_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[st
         del removed[old_fp]
         kind = "vendor_swapped" if new.get("vendor") != old.get("vendor") else "moved"
         lost = set(old["paths"]) - set(new["paths"])
-        changes.append(Change(
-            kind="changed", subject="finding", key=f"{old_fp}>{partner}", change=kind,
-            before=_finding_view(old), after=_finding_view(new), paths=frozenset(old["paths"]) | set(new["paths"]),
-            refs=(("findings", old_fp), ("findings", partner)), measure=new.get("measure"), vendor=new.get("vendor"),
-            critical_disappearance=kind == "moved" and _lost_critical(old, lost, critical)))
+        changes.append(
+            Change(
+                kind="changed",
+                subject="finding",
+                key=f"{old_fp}>{partner}",
+                change=kind,
+                before=_finding_view(old),
+                after=_finding_view(new),
+                paths=frozenset(old["paths"]) | set(new["paths"]),
+                refs=(("findings", old_fp), ("findings", partner)),
+                measure=new.get("measure"),
+                vendor=new.get("vendor"),
+                critical_disappearance=kind == "moved" and _lost_critical(old, lost, critical),
+            )
+        )
 
     for fp, old in sorted(removed.items()):
-        changes.append(Change(
-            kind="removed", subject="finding", key=fp, change="disappeared", before=_finding_view(old), after=None,
-            paths=frozenset(old["paths"]), refs=(("findings", fp),), measure=old.get("measure"),
-            vendor=old.get("vendor"),
-            critical_disappearance=_lost_critical(old, set(old["paths"]), critical)))
+        changes.append(
+            Change(
+                kind="removed",
+                subject="finding",
+                key=fp,
+                change="disappeared",
+                before=_finding_view(old),
+                after=None,
+                paths=frozenset(old["paths"]),
+                refs=(("findings", fp),),
+                measure=old.get("measure"),
+                vendor=old.get("vendor"),
+                critical_disappearance=_lost_critical(old, set(old["paths"]), critical),
+            )
+        )
     for fp, new in sorted(added.items()):
-        changes.append(Change(
-            kind="added", subject="finding", key=fp, change="appeared", before=None, after=_finding_view(new),
-            paths=frozenset(new["paths"]), refs=(("findings", fp),), measure=new.get("measure"),
-            vendor=new.get("vendor")))
+        changes.append(
+            Change(
+                kind="added",
+                subject="finding",
+                key=fp,
+                change="appeared",
+                before=None,
+                after=_finding_view(new),
+                paths=frozenset(new["paths"]),
+                refs=(("findings", fp),),
+                measure=new.get("measure"),
+                vendor=new.get("vendor"),
+            )
+        )
 
     for fp in sorted(set(before) & set(after)):
         old, new = before[fp], after[fp]
@@ -279,11 +366,21 @@ def _finding_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[st
         else:
             what = "moved"
         lost = set(old["paths"]) - (set(new["paths"]) if _is_present(new) else set())
-        changes.append(Change(
-            kind="changed", subject="finding", key=fp, change=what, before=_finding_view(old),
-            after=_finding_view(new), paths=frozenset(old["paths"]) | set(new["paths"]), refs=(("findings", fp),),
-            measure=new.get("measure"), vendor=new.get("vendor"),
-            critical_disappearance=_lost_critical(old, lost, critical)))
+        changes.append(
+            Change(
+                kind="changed",
+                subject="finding",
+                key=fp,
+                change=what,
+                before=_finding_view(old),
+                after=_finding_view(new),
+                paths=frozenset(old["paths"]) | set(new["paths"]),
+                refs=(("findings", fp),),
+                measure=new.get("measure"),
+                vendor=new.get("vendor"),
+                critical_disappearance=_lost_critical(old, lost, critical),
+            )
+        )
     return changes
 
 
@@ -291,7 +388,9 @@ def _policy_path(key: str) -> str:
     return POLICY_SOURCE_PATHS.get(key.split(".", 1)[0], TARGET_PATH)
 
 
-def _keyed_changes(subject: str, before: dict[str, Any], after: dict[str, Any], target_path: str) -> list[Change]:
+def _keyed_changes(
+    subject: str, before: dict[str, Any], after: dict[str, Any], target_path: str
+) -> list[Change]:
     changes = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
@@ -303,9 +402,18 @@ def _keyed_changes(subject: str, before: dict[str, Any], after: dict[str, Any], 
         else:
             path = key.split(" ", 1)[1] if " " in key else target_path
         kind = "added" if key not in before else ("removed" if key not in after else "changed")
-        changes.append(Change(kind=kind, subject=subject, key=key,
-                              change="policy" if subject == "policy" else "verdict",
-                              before=old, after=new, paths=frozenset({path}), refs=((subject, key),)))
+        changes.append(
+            Change(
+                kind=kind,
+                subject=subject,
+                key=key,
+                change="policy" if subject == "policy" else "verdict",
+                before=old,
+                after=new,
+                paths=frozenset({path}),
+                refs=((subject, key),),
+            )
+        )
     return changes
 
 
@@ -337,32 +445,41 @@ def diff(baseline: Snapshot, current: Snapshot) -> list[Change]:
     other filtering."""
     critical = current.critical_paths
     common = _common_paths(baseline, current)
-    return (_finding_changes(_projected(baseline.findings, common), _projected(current.findings, common), critical)
-            + _keyed_changes("policy", baseline.policy, current.policy, current.target_path)
-            + _keyed_changes("enforcement", baseline.enforcement, current.enforcement, current.target_path))
+    return (
+        _finding_changes(
+            _projected(baseline.findings, common), _projected(current.findings, common), critical
+        )
+        + _keyed_changes("policy", baseline.policy, current.policy, current.target_path)
+        + _keyed_changes("enforcement", baseline.enforcement, current.enforcement, current.target_path)
+    )
 
 
 # --- confirmation ------------------------------------------------------------------------------
+
 
 @dataclass
 class Evaluation:
     """What one completed scan does to a monitored URL's change state."""
 
     baseline: Snapshot
-    pending: list[dict[str, Any]]           # candidates waiting for a confirming scan
-    fired: list[Change]                     # changes to notify now
-    immediate: bool                         # True when a critical-path disappearance fired unconfirmed
-    confirmed_since: str | None             # scan that first saw the confirmed changes
-    suppressed: dict[str, int]              # reason → number of differences not reported
-    reason: str                             # first_scan | ruleset_upgrade | unchanged | pending | fired
+    pending: list[dict[str, Any]]  # candidates waiting for a confirming scan
+    fired: list[Change]  # changes to notify now
+    immediate: bool  # True when a critical-path disappearance fired unconfirmed
+    confirmed_since: str | None  # scan that first saw the confirmed changes
+    suppressed: dict[str, int]  # reason → number of differences not reported
+    reason: str  # first_scan | ruleset_upgrade | unchanged | pending | fired
 
     def event_summary(self) -> dict[str, Any]:
         counts = {"added": 0, "removed": 0, "changed": 0}
         for change in self.fired:
             counts[change.kind] += 1
         items = grouped_for_event(self.fired)
-        return {**counts, "immediate": self.immediate, "changes": items[:MAX_EVENT_ITEMS],
-                "truncated": len(items) > MAX_EVENT_ITEMS}
+        return {
+            **counts,
+            "immediate": self.immediate,
+            "changes": items[:MAX_EVENT_ITEMS],
+            "truncated": len(items) > MAX_EVENT_ITEMS,
+        }
 
 
 MAX_GROUP_NAMES = 30
@@ -378,19 +495,45 @@ def grouped_for_event(fired: list[Change]) -> list[dict[str, Any]]:
         if change.subject == "enforcement":
             profile, _, path = change.key.partition(" ")
             group_key = ("enforcement", profile, str(change.before), str(change.after), str(change.confirmed))
-            entry = groups.setdefault(group_key, {
-                "kind": change.kind, "subject": "enforcement", "change": "verdict", "key": profile,
-                "measure": None, "vendor": None, "paths": [], "confirmed": change.confirmed,
-                "before": change.before, "after": change.after})
+            entry = groups.setdefault(
+                group_key,
+                {
+                    "kind": change.kind,
+                    "subject": "enforcement",
+                    "change": "verdict",
+                    "key": profile,
+                    "measure": None,
+                    "vendor": None,
+                    "paths": [],
+                    "confirmed": change.confirmed,
+                    "before": change.before,
+                    "after": change.after,
+                },
+            )
             entry["paths"].append(path)
         elif change.subject == "policy":
-            field_name, _, name = change.key.rpartition(".") if change.key.startswith("robots_txt.ai_agents.") \
+            field_name, _, name = (
+                change.key.rpartition(".")
+                if change.key.startswith("robots_txt.ai_agents.")
                 else (change.key, "", "")
+            )
             group_key = ("policy", field_name, str(change.before), str(change.after), str(change.confirmed))
-            entry = groups.setdefault(group_key, {
-                "kind": change.kind, "subject": "policy", "change": "policy", "key": field_name,
-                "measure": "policy", "vendor": None, "paths": sorted(change.paths), "confirmed": change.confirmed,
-                "before": change.before, "after": change.after, "count": 0})
+            entry = groups.setdefault(
+                group_key,
+                {
+                    "kind": change.kind,
+                    "subject": "policy",
+                    "change": "policy",
+                    "key": field_name,
+                    "measure": "policy",
+                    "vendor": None,
+                    "paths": sorted(change.paths),
+                    "confirmed": change.confirmed,
+                    "before": change.before,
+                    "after": change.after,
+                    "count": 0,
+                },
+            )
             entry["count"] += 1
             if name:
                 names = entry.setdefault("names", [])
@@ -436,29 +579,61 @@ def _never_seen_by(baseline: Snapshot, change: Change) -> bool:
 
 
 def _inconclusive(change: Change) -> bool:
-    return any((side or {}).get("status") == "inconclusive"
-               for side in (change.before, change.after) if isinstance(side, dict))
+    return any(
+        (side or {}).get("status") == "inconclusive"
+        for side in (change.before, change.after)
+        if isinstance(side, dict)
+    )
 
 
-def evaluate(baseline: Snapshot | None, pending: list[dict[str, Any]] | None, current: Snapshot) -> Evaluation:
+def evaluate(
+    baseline: Snapshot | None, pending: list[dict[str, Any]] | None, current: Snapshot
+) -> Evaluation:
     """Applies the rules of this module's docstring to one completed scan."""
     pending = list(pending or [])
     if baseline is None:
-        return Evaluation(baseline=_fresh_baseline(current), pending=[], fired=[], immediate=False,
-                          confirmed_since=None, suppressed={}, reason="first_scan")
+        return Evaluation(
+            baseline=_fresh_baseline(current),
+            pending=[],
+            fired=[],
+            immediate=False,
+            confirmed_since=None,
+            suppressed={},
+            reason="first_scan",
+        )
     if baseline.ruleset_version != current.ruleset_version:
         count = len(diff(baseline, current))
-        return Evaluation(baseline=_fresh_baseline(current), pending=[], fired=[], immediate=False,
-                          confirmed_since=None, suppressed={"ruleset_upgrade": count} if count else {},
-                          reason="ruleset_upgrade")
+        return Evaluation(
+            baseline=_fresh_baseline(current),
+            pending=[],
+            fired=[],
+            immediate=False,
+            confirmed_since=None,
+            suppressed={"ruleset_upgrade": count} if count else {},
+            reason="ruleset_upgrade",
+        )
 
     if baseline.scan_mode and current.scan_mode and baseline.scan_mode != current.scan_mode:
         # A quick scan probes fewer paths than a full one: comparing them would report the plan.
-        if current.scan_mode == "full":   # rescans are full: the first one becomes the baseline
-            return Evaluation(baseline=_fresh_baseline(current), pending=[], fired=[], immediate=False,
-                              confirmed_since=None, suppressed={}, reason="scan_mode_changed")
-        return Evaluation(baseline=baseline, pending=pending, fired=[], immediate=False, confirmed_since=None,
-                          suppressed={}, reason="other_scan_mode")
+        if current.scan_mode == "full":  # rescans are full: the first one becomes the baseline
+            return Evaluation(
+                baseline=_fresh_baseline(current),
+                pending=[],
+                fired=[],
+                immediate=False,
+                confirmed_since=None,
+                suppressed={},
+                reason="scan_mode_changed",
+            )
+        return Evaluation(
+            baseline=baseline,
+            pending=pending,
+            fired=[],
+            immediate=False,
+            confirmed_since=None,
+            suppressed={},
+            reason="other_scan_mode",
+        )
 
     new_baseline = Snapshot.from_item(baseline.to_item())
     assert new_baseline is not None  # noqa: S101 - a copy of a non-empty baseline
@@ -470,7 +645,7 @@ def evaluate(baseline: Snapshot | None, pending: list[dict[str, Any]] | None, cu
             suppressed["transient_error"] = suppressed.get("transient_error", 0) + 1
             waiting_paths |= change.paths
         elif change.paths & baseline.unknown_paths or _never_seen_by(baseline, change):
-            _apply(new_baseline, current, change.refs)   # first clear look at a path: learn, don't report
+            _apply(new_baseline, current, change.refs)  # first clear look at a path: learn, don't report
             suppressed["first_observation"] = suppressed.get("first_observation", 0) + 1
         elif _inconclusive(change):
             suppressed["inconclusive"] = suppressed.get("inconclusive", 0) + 1
@@ -478,14 +653,17 @@ def evaluate(baseline: Snapshot | None, pending: list[dict[str, Any]] | None, cu
         else:
             candidates.append(change)
     # Findings that differ only on paths one of the two scans did not probe: learned, not reported.
-    referenced = {key for change in diff(baseline, current) for section, key in change.refs if section == "findings"}
+    referenced = {
+        key for change in diff(baseline, current) for section, key in change.refs if section == "findings"
+    }
     for fp, finding in current.findings.items():
         if fp not in referenced and baseline.findings.get(fp) != finding:
             new_baseline.findings[fp] = finding
             suppressed["not_compared"] = suppressed.get("not_compared", 0) + 1
     # Paths unknown at baseline time stay unknown until a scan observes them.
     new_baseline.unknown_paths = (baseline.unknown_paths & current.unknown_paths) | (
-        baseline.unknown_paths - current.probed_paths if current.probed_paths else baseline.unknown_paths)
+        baseline.unknown_paths - current.probed_paths if current.probed_paths else baseline.unknown_paths
+    )
     new_baseline.probed_paths = baseline.probed_paths | current.probed_paths
 
     pending_by_sig = {p["signature"]: p for p in pending}
@@ -496,20 +674,32 @@ def evaluate(baseline: Snapshot | None, pending: list[dict[str, Any]] | None, cu
     # unconfirmed), so one change of the site is one event, not an urgent one and a late one.
     fired = list(candidates) if immediate else [c for c in candidates if c.confirmed]
     fired_sigs = {c.signature for c in fired}
-    confirmed_since = next((pending_by_sig[c.signature]["first_seen_scan_job_id"] for c in fired
-                            if c.signature in pending_by_sig), None)
+    confirmed_since = next(
+        (
+            pending_by_sig[c.signature]["first_seen_scan_job_id"]
+            for c in fired
+            if c.signature in pending_by_sig
+        ),
+        None,
+    )
     for change in fired:
         _apply(new_baseline, current, change.refs)
     if fired:
         new_baseline.scan_job_id = current.scan_job_id
 
-    new_pending = [{"signature": c.signature, "first_seen_scan_job_id": current.scan_job_id, **c.public()}
-                   for c in candidates if c.signature not in fired_sigs]
+    new_pending = [
+        {"signature": c.signature, "first_seen_scan_job_id": current.scan_job_id, **c.public()}
+        for c in candidates
+        if c.signature not in fired_sigs
+    ]
     # A candidate this scan could not observe keeps waiting; one it observed and did not see again is dropped.
     new_sigs = {p["signature"] for p in new_pending}
     for old in pending:
-        if old["signature"] not in new_sigs and old["signature"] not in fired_sigs \
-                and set(old.get("paths") or []) & (waiting_paths | current.unknown_paths):
+        if (
+            old["signature"] not in new_sigs
+            and old["signature"] not in fired_sigs
+            and set(old.get("paths") or []) & (waiting_paths | current.unknown_paths)
+        ):
             new_pending.append(old)
 
     if fired:
@@ -518,8 +708,15 @@ def evaluate(baseline: Snapshot | None, pending: list[dict[str, Any]] | None, cu
         reason = "pending"
     else:
         reason = "unchanged"
-    return Evaluation(baseline=new_baseline, pending=new_pending, fired=fired, immediate=immediate,
-                      confirmed_since=confirmed_since, suppressed=suppressed, reason=reason)
+    return Evaluation(
+        baseline=new_baseline,
+        pending=new_pending,
+        fired=fired,
+        immediate=immediate,
+        confirmed_since=confirmed_since,
+        suppressed=suppressed,
+        reason=reason,
+    )
 
 
 def _fresh_baseline(current: Snapshot) -> Snapshot:

@@ -69,20 +69,30 @@ def previous_report(scan: dict[str, Any]) -> dict[str, Any] | None:
             return None
         return reports.get_report(previous["report_key"])
     except Exception:  # noqa: BLE001 - no predecessor is better than a failed scan
-        _log().exception("monitoring: previous report unavailable",
-                         extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id})
+        _log().exception(
+            "monitoring: previous report unavailable",
+            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+        )
         return None
 
 
 def summary_of(report: dict[str, Any], pending: int, last_change_at: str | None) -> dict[str, Any]:
     summary = report.get("summary") or {}
-    return {**{k: summary.get(k) for k in SUMMARY_FIELDS}, "findings_count": len(report.get("findings") or []),
-            "ruleset_version": report.get("ruleset_version"), "pending_changes": pending,
-            "last_change_at": last_change_at}
+    return {
+        **{k: summary.get(k) for k in SUMMARY_FIELDS},
+        "findings_count": len(report.get("findings") or []),
+        "ruleset_version": report.get("ruleset_version"),
+        "pending_changes": pending,
+        "last_change_at": last_change_at,
+    }
 
 
-def _event_data(scan: dict[str, Any], item: dict[str, Any], evaluation: changes.Evaluation,
-                baseline_scan_job_id: str | None) -> dict[str, Any]:
+def _event_data(
+    scan: dict[str, Any],
+    item: dict[str, Any],
+    evaluation: changes.Evaluation,
+    baseline_scan_job_id: str | None,
+) -> dict[str, Any]:
     from botscope.config import get_settings
 
     summary = evaluation.event_summary()
@@ -99,12 +109,15 @@ def _event_data(scan: dict[str, Any], item: dict[str, Any], evaluation: changes.
     base = get_settings().public_base_url.rstrip("/")
     scan_id = scan["scan_job_id"]
     return {
-        "monitored_url_id": item["monitored_url_id"], "target_url": item.get("target_url") or scan.get("target_url"),
-        "scan_job_id": scan_id, "since_scan_job_id": baseline_scan_job_id,
+        "monitored_url_id": item["monitored_url_id"],
+        "target_url": item.get("target_url") or scan.get("target_url"),
+        "scan_job_id": scan_id,
+        "since_scan_job_id": baseline_scan_job_id,
         "first_seen_scan_job_id": evaluation.confirmed_since or scan_id,
         "confirmation": "immediate" if evaluation.immediate else "confirmed",
         "summary": {k: summary[k] for k in ("added", "removed", "changed")},
-        "changes": kept, "truncated": bool(summary.get("truncated")),
+        "changes": kept,
+        "truncated": bool(summary.get("truncated")),
         "links": {"scan": base + scan_path(scan_id), "report": base + scan_path(scan_id, "report")},
     }
 
@@ -125,11 +138,19 @@ def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: dict[str, 
     from botscope.webhooks import fanout
 
     # The URL's change history (GET /monitoring/{id}) holds the event's data, keyed by its scan.
-    monitoring_store.record_change(workspace_id, monitored_url_id, str(outbox["event_key"]),
-                                   {**outbox["data"], "detected_at": outbox.get("detected_at") or now_iso()})
+    monitoring_store.record_change(
+        workspace_id,
+        monitored_url_id,
+        str(outbox["event_key"]),
+        {**outbox["data"], "detected_at": outbox.get("detected_at") or now_iso()},
+    )
     # Stable per evaluated scan: a publish retried from the outbox reuses the deliveries it began.
-    fanout.publish_event(workspace_id, EVENT_TYPE, outbox["data"],
-                         event_id=ids.derived_id("evt", outbox["event_key"], EVENT_TYPE))
+    fanout.publish_event(
+        workspace_id,
+        EVENT_TYPE,
+        outbox["data"],
+        event_id=ids.derived_id("evt", outbox["event_key"], EVENT_TYPE),
+    )
     repository.clear_outbox(workspace_id, monitored_url_id, outbox["event_key"])
     _count("MonitoringChangesPublished")
 
@@ -157,8 +178,10 @@ def after_scan_completed(scan: dict[str, Any], report: dict[str, Any]) -> None:
         _after_scan_completed(scan, report, monitored_url_id)
     except Exception:  # noqa: BLE001 - see the module docstring
         _count("MonitoringHookErrors")
-        _log().exception("monitoring: change detection failed",
-                         extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id})
+        _log().exception(
+            "monitoring: change detection failed",
+            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+        )
 
 
 def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitored_url_id: str) -> None:
@@ -183,26 +206,46 @@ def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitore
         values: dict[str, Any] = {
             "baseline": evaluation.baseline.to_item(),
             "pending_changes": evaluation.pending[:MAX_PENDING],
-            "last_evaluated_scan_job_id": scan_id, "last_completed_scan_job_id": scan_id,
-            "last_scan_job_id": scan_id, "last_scanned_at": scan.get("completed_at") or now_iso(),
+            "last_evaluated_scan_job_id": scan_id,
+            "last_completed_scan_job_id": scan_id,
+            "last_scan_job_id": scan_id,
+            "last_scanned_at": scan.get("completed_at") or now_iso(),
             "summary": summary_of(report, len(evaluation.pending), last_change_at),
             "last_change_at": last_change_at,
-            "last_evaluation": {"scan_job_id": scan_id, "result": evaluation.reason,
-                                "suppressed": evaluation.suppressed},
+            "last_evaluation": {
+                "scan_job_id": scan_id,
+                "result": evaluation.reason,
+                "suppressed": evaluation.suppressed,
+            },
         }
         outbox_event = None
         if evaluation.fired:
-            outbox_event = {"event_key": scan_id, "detected_at": now_iso(), "data": _event_data(
-                scan, item, evaluation, baseline.scan_job_id if baseline else None)}
+            outbox_event = {
+                "event_key": scan_id,
+                "detected_at": now_iso(),
+                "data": _event_data(scan, item, evaluation, baseline.scan_job_id if baseline else None),
+            }
             values["outbox_event"] = outbox_event
-        if repository.save_evaluation(workspace_id, monitored_url_id, expected_last_evaluated=last, values=values):
+        if repository.save_evaluation(
+            workspace_id, monitored_url_id, expected_last_evaluated=last, values=values
+        ):
             break
     else:
-        _log().warning("monitoring: gave up evaluating after concurrent updates", extra={"scan_job_id": scan_id})
+        _log().warning(
+            "monitoring: gave up evaluating after concurrent updates", extra={"scan_job_id": scan_id}
+        )
         return
-    _log().info("monitoring: scan evaluated", extra={
-        "scan_job_id": scan_id, "monitored_url_id": monitored_url_id, "result": evaluation.reason,
-        "fired": len(evaluation.fired), "pending": len(evaluation.pending), "suppressed": evaluation.suppressed})
+    _log().info(
+        "monitoring: scan evaluated",
+        extra={
+            "scan_job_id": scan_id,
+            "monitored_url_id": monitored_url_id,
+            "result": evaluation.reason,
+            "fired": len(evaluation.fired),
+            "pending": len(evaluation.pending),
+            "suppressed": evaluation.suppressed,
+        },
+    )
     if outbox_event is not None:
         _publish_outbox(workspace_id, monitored_url_id, outbox_event)
 
@@ -216,8 +259,15 @@ def after_scan_failed(scan: dict[str, Any]) -> None:
     try:
         from botscope.store.table import now_iso
 
-        repository.record_failed_scan(scan["workspace_id"], monitored_url_id, scan["scan_job_id"],
-                                      scan.get("completed_at") or now_iso(), (scan.get("error") or {}).get("code"))
+        repository.record_failed_scan(
+            scan["workspace_id"],
+            monitored_url_id,
+            scan["scan_job_id"],
+            scan.get("completed_at") or now_iso(),
+            (scan.get("error") or {}).get("code"),
+        )
     except Exception:  # noqa: BLE001 - see the module docstring
-        _log().exception("monitoring: could not record a failed scan",
-                         extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id})
+        _log().exception(
+            "monitoring: could not record a failed scan",
+            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+        )

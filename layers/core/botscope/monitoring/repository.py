@@ -42,7 +42,9 @@ class DynamoScheduleStore:
 
     shards = DUE_SHARDS
 
-    def due(self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def due(
+        self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Up to ``limit`` items of one shard due at or before ``now_iso``, oldest first, continuing
         after the item ``after`` (the last one of the previous page). The index is eventually
         consistent: a caller must claim with a conditional write before acting."""
@@ -50,11 +52,14 @@ class DynamoScheduleStore:
             "IndexName": "gsi2",
             "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk < :upper",
             "ExpressionAttributeValues": {":pk": shard_key(shard), ":upper": _due_sk_upper_bound(now_iso)},
-            "ScanIndexForward": True, "Limit": limit,
+            "ScanIndexForward": True,
+            "Limit": limit,
         }
         if after is not None:
-            kwargs["ExclusiveStartKey"] = {**mon_key(after["workspace_id"], after["monitored_url_id"]),
-                                           **due_index_keys(after["monitored_url_id"], after["next_scan_at"])}
+            kwargs["ExclusiveStartKey"] = {
+                **mon_key(after["workspace_id"], after["monitored_url_id"]),
+                **due_index_keys(after["monitored_url_id"], after["next_scan_at"]),
+            }
         items: list[dict[str, Any]] = []
         while len(items) < limit:
             response = table().query(**kwargs)
@@ -76,48 +81,75 @@ class DynamoScheduleStore:
         ``lease_until`` in the due index: if this run dies before confirming, a later run retries."""
         # A paused URL (PATCH /monitoring/{id}) left the due index; a run that read it just before
         # must not start it either.
-        return self._update(item, "SET next_scan_at = :next, gsi2sk = :sk, claim = :claim",
-                            "attribute_exists(pk) AND next_scan_at = :seen AND "
-                            "(attribute_not_exists(paused) OR paused = :unpaused)",
-                            {":next": lease_until, ":sk": due_index_keys(item["monitored_url_id"], lease_until)["gsi2sk"],
-                             ":claim": claim, ":seen": item["next_scan_at"], ":unpaused": False})
+        return self._update(
+            item,
+            "SET next_scan_at = :next, gsi2sk = :sk, claim = :claim",
+            "attribute_exists(pk) AND next_scan_at = :seen AND "
+            "(attribute_not_exists(paused) OR paused = :unpaused)",
+            {
+                ":next": lease_until,
+                ":sk": due_index_keys(item["monitored_url_id"], lease_until)["gsi2sk"],
+                ":claim": claim,
+                ":seen": item["next_scan_at"],
+                ":unpaused": False,
+            },
+        )
 
-    def confirm(self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str,
-                started_at: str) -> bool:
+    def confirm(
+        self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+    ) -> bool:
         """The scan for the claimed due time is started: schedule the next one and drop the claim.
         Conditional on the claim being ours (a later run may have re-claimed an expired lease; it
         re-uses the same scan id, so whichever confirms first is right and the other is a no-op)."""
         return self._update(
-            item, "SET next_scan_at = :next, gsi2sk = :sk, last_due_at = :due, last_started_scan_job_id = :scan, "
-                  "last_started_at = :started REMOVE claim",
+            item,
+            "SET next_scan_at = :next, gsi2sk = :sk, last_due_at = :due, last_started_scan_job_id = :scan, "
+            "last_started_at = :started REMOVE claim",
             "attribute_exists(pk) AND claim.scan_job_id = :scan",
-            {":next": next_scan_at, ":sk": due_index_keys(item["monitored_url_id"], next_scan_at)["gsi2sk"],
-             ":due": due_at, ":scan": scan_job_id, ":started": started_at})
+            {
+                ":next": next_scan_at,
+                ":sk": due_index_keys(item["monitored_url_id"], next_scan_at)["gsi2sk"],
+                ":due": due_at,
+                ":scan": scan_job_id,
+                ":started": started_at,
+            },
+        )
 
     def skip(self, item: dict[str, Any], *, next_scan_at: str, reason: str) -> bool:
         """Moves a due item on without scanning (workspace cancelled, past due or gone)."""
-        return self._update(item, "SET next_scan_at = :next, gsi2sk = :sk, last_skipped_reason = :reason "
-                                  "REMOVE claim",
-                            "attribute_exists(pk) AND next_scan_at = :seen",
-                            {":next": next_scan_at, ":sk": due_index_keys(item["monitored_url_id"], next_scan_at)["gsi2sk"],
-                             ":reason": reason, ":seen": item["next_scan_at"]})
+        return self._update(
+            item,
+            "SET next_scan_at = :next, gsi2sk = :sk, last_skipped_reason = :reason REMOVE claim",
+            "attribute_exists(pk) AND next_scan_at = :seen",
+            {
+                ":next": next_scan_at,
+                ":sk": due_index_keys(item["monitored_url_id"], next_scan_at)["gsi2sk"],
+                ":reason": reason,
+                ":seen": item["next_scan_at"],
+            },
+        )
 
     @staticmethod
     def _update(item: dict[str, Any], update: str, condition: str, values: dict[str, Any]) -> bool:
-        return conditional_update(Key=mon_key(item["workspace_id"], item["monitored_url_id"]),
-                                  UpdateExpression=update, ConditionExpression=condition,
-                                  ExpressionAttributeValues=to_dynamo(values))
+        return conditional_update(
+            Key=mon_key(item["workspace_id"], item["monitored_url_id"]),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_dynamo(values),
+        )
 
 
 # --- change-detection state ----------------------------------------------------------------------
+
 
 def get_item(workspace_id: str, monitored_url_id: str) -> dict[str, Any] | None:
     raw = table().get_item(Key=mon_key(workspace_id, monitored_url_id), ConsistentRead=True).get("Item")
     return plain_item(raw) if raw else None
 
 
-def save_evaluation(workspace_id: str, monitored_url_id: str, *, expected_last_evaluated: str | None,
-                    values: dict[str, Any]) -> bool:
+def save_evaluation(
+    workspace_id: str, monitored_url_id: str, *, expected_last_evaluated: str | None, values: dict[str, Any]
+) -> bool:
     """Writes the result of evaluating one scan, only if no other scan was evaluated since we read
     the item (optimistic concurrency on ``last_evaluated_scan_job_id``) and the URL is still monitored.
     ``values`` maps attribute names to new values; a value of None removes the attribute."""
@@ -138,31 +170,41 @@ def save_evaluation(workspace_id: str, monitored_url_id: str, *, expected_last_e
     else:
         condition = "attribute_exists(pk) AND #lev = :expected"
         expr_values[":expected"] = expected_last_evaluated
-    return conditional_update(Key=mon_key(workspace_id, monitored_url_id), UpdateExpression=update.strip(),
-                              ConditionExpression=condition, ExpressionAttributeNames=names,
-                              ExpressionAttributeValues=to_dynamo(expr_values))
+    return conditional_update(
+        Key=mon_key(workspace_id, monitored_url_id),
+        UpdateExpression=update.strip(),
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=to_dynamo(expr_values),
+    )
 
 
 def clear_outbox(workspace_id: str, monitored_url_id: str, event_key: str) -> None:
     """Removes the outbox entry once its event is published (only the entry we published)."""
     try:
-        table().update_item(Key=mon_key(workspace_id, monitored_url_id), UpdateExpression="REMOVE outbox_event",
-                            ConditionExpression="outbox_event.event_key = :k",
-                            ExpressionAttributeValues={":k": event_key})
+        table().update_item(
+            Key=mon_key(workspace_id, monitored_url_id),
+            UpdateExpression="REMOVE outbox_event",
+            ConditionExpression="outbox_event.event_key = :k",
+            ExpressionAttributeValues={":k": event_key},
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
 
 
-def record_failed_scan(workspace_id: str, monitored_url_id: str, scan_job_id: str, at: str,
-                       error_code: str | None) -> None:
+def record_failed_scan(
+    workspace_id: str, monitored_url_id: str, scan_job_id: str, at: str, error_code: str | None
+) -> None:
     """Notes a failed scan on the URL (shown nowhere as a defense change; the schedule already moved on)."""
     try:
-        table().update_item(Key=mon_key(workspace_id, monitored_url_id),
-                            UpdateExpression="SET last_failed_scan_job_id = :s, last_failed_at = :at, "
-                                             "last_failure_code = :code",
-                            ConditionExpression="attribute_exists(pk)",
-                            ExpressionAttributeValues={":s": scan_job_id, ":at": at, ":code": error_code})
+        table().update_item(
+            Key=mon_key(workspace_id, monitored_url_id),
+            UpdateExpression="SET last_failed_scan_job_id = :s, last_failed_at = :at, "
+            "last_failure_code = :code",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":s": scan_job_id, ":at": at, ":code": error_code},
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise

@@ -84,8 +84,9 @@ def _get(sk: str) -> dict[str, Any] | None:
     return plain_item(item) if item else None
 
 
-def refresh(now: datetime | None = None, starter: SampleScanStarter | None = None, *,
-            start_new_day: bool = True) -> dict[str, Any]:
+def refresh(
+    now: datetime | None = None, starter: SampleScanStarter | None = None, *, start_new_day: bool = True
+) -> dict[str, Any]:
     """One step of the daily refresh (module docstring). Returns what it did. With
     ``start_new_day=False`` it only publishes a day whose scans are all finished (the monitor
     scheduler and the end of every sample scan call it that way)."""
@@ -109,15 +110,30 @@ def _start_day(day: str, now: datetime, starter: SampleScanStarter) -> dict[str,
     from botscope import ids
     from botscope.store.table import iso, ttl_after
 
-    tabs = [{"tab_id": tab_id(day, t["slug"]), "label": t["label"], "target_url": t["target_url"],
-             "scan_job_id": ids.new_id("scan")} for t in load_targets()]
+    tabs = [
+        {
+            "tab_id": tab_id(day, t["slug"]),
+            "label": t["label"],
+            "target_url": t["target_url"],
+            "scan_job_id": ids.new_id("scan"),
+        }
+        for t in load_targets()
+    ]
     if not tabs:
         return {"day": day, "action": "no_targets"}
     try:
-        _table().put_item(Item={"pk": SAMPLES_PK, "sk": f"DAY#{day}", "generated_on": day, "tabs": tabs,
-                                "published": False, "created_at": iso(now),
-                                "expires_at": ttl_after(DAY_RETENTION_SECONDS, now=now)},
-                          ConditionExpression="attribute_not_exists(pk)")
+        _table().put_item(
+            Item={
+                "pk": SAMPLES_PK,
+                "sk": f"DAY#{day}",
+                "generated_on": day,
+                "tabs": tabs,
+                "published": False,
+                "created_at": iso(now),
+                "expires_at": ttl_after(DAY_RETENTION_SECONDS, now=now),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
@@ -152,15 +168,25 @@ def _publish_if_ready(day_item: dict[str, Any], now: datetime) -> dict[str, Any]
     if not ready:
         return {"day": day, "action": "nothing_ready", "statuses": statuses}
     try:  # never move CURRENT back to an older day
-        _table().put_item(Item={"pk": SAMPLES_PK, "sk": "CURRENT", "generated_on": day, "tabs": ready,
-                                "published_at": iso(now)},
-                          ConditionExpression="attribute_not_exists(pk) OR generated_on <= :day",
-                          ExpressionAttributeValues={":day": day})
+        _table().put_item(
+            Item={
+                "pk": SAMPLES_PK,
+                "sk": "CURRENT",
+                "generated_on": day,
+                "tabs": ready,
+                "published_at": iso(now),
+            },
+            ConditionExpression="attribute_not_exists(pk) OR generated_on <= :day",
+            ExpressionAttributeValues={":day": day},
+        )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-    _table().update_item(Key={"pk": SAMPLES_PK, "sk": f"DAY#{day}"}, UpdateExpression="SET published = :t",
-                         ExpressionAttributeValues={":t": True})
+    _table().update_item(
+        Key={"pk": SAMPLES_PK, "sk": f"DAY#{day}"},
+        UpdateExpression="SET published = :t",
+        ExpressionAttributeValues={":t": True},
+    )
     return {"day": day, "action": "published", "tabs": len(ready), "statuses": statuses}
 
 
@@ -180,8 +206,10 @@ def current() -> dict[str, Any]:
     item = _get("CURRENT")
     if item is None:
         return {"generated_on": None, "tabs": []}
-    return {"generated_on": item["generated_on"],
-            "tabs": [{k: t[k] for k in ("tab_id", "label", "target_url", "scan_job_id")} for t in item["tabs"]]}
+    return {
+        "generated_on": item["generated_on"],
+        "tabs": [{k: t[k] for k in ("tab_id", "label", "target_url", "scan_job_id")} for t in item["tabs"]],
+    }
 
 
 def find_tab(tab: str) -> dict[str, Any] | None:

@@ -48,12 +48,14 @@ PAGE_SIZE = 100
 class ScheduleStore(Protocol):
     shards: int
 
-    def due(self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None
-            ) -> list[dict[str, Any]]: ...
+    def due(
+        self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
     def get_workspace(self, workspace_id: str) -> dict[str, Any] | None: ...
     def claim(self, item: dict[str, Any], *, lease_until: str, claim: dict[str, Any]) -> bool: ...
-    def confirm(self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str,
-                started_at: str) -> bool: ...
+    def confirm(
+        self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+    ) -> bool: ...
     def skip(self, item: dict[str, Any], *, next_scan_at: str, reason: str) -> bool: ...
 
 
@@ -67,7 +69,9 @@ def cadence_seconds(workspace: dict[str, Any], item: dict[str, Any], override: i
     minimum), else what was recorded at enrollment."""
     if override > 0:
         return override
-    configured = int(workspace.get("monitor_cadence_seconds") or item.get("cadence_seconds") or DEFAULT_CADENCE_SECONDS)
+    configured = int(
+        workspace.get("monitor_cadence_seconds") or item.get("cadence_seconds") or DEFAULT_CADENCE_SECONDS
+    )
     return max(configured, PLAN_MIN_CADENCE_SECONDS.get(str(workspace.get("plan")), DEFAULT_CADENCE_SECONDS))
 
 
@@ -87,7 +91,7 @@ class RunStats:
     start_failures: int = 0
     given_up: int = 0
     reused_running: int = 0
-    ran_out_of_budget: int = 0   # 1 when the run stopped with URLs still due (they wait for the next run)
+    ran_out_of_budget: int = 0  # 1 when the run stopped with URLs still due (they wait for the next run)
     started_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,27 +104,37 @@ class SchedulerConfig:
     run_budget_seconds: float = 100.0
     claim_lease_seconds: int = 600
     interval_override_seconds: int = 0
-    jitter_fraction: float = 0.5      # extra random spacing, as a fraction of the minimum spacing
+    jitter_fraction: float = 0.5  # extra random spacing, as a fraction of the minimum spacing
 
     @classmethod
     def from_settings(cls) -> SchedulerConfig:
         from botscope.config import get_settings
 
         s = get_settings()
-        return cls(max_starts_per_second=s.monitor_max_starts_per_second,
-                   run_budget_seconds=float(s.monitor_run_budget_seconds),
-                   claim_lease_seconds=s.monitor_claim_lease_seconds,
-                   interval_override_seconds=s.monitor_interval_seconds)
+        return cls(
+            max_starts_per_second=s.monitor_max_starts_per_second,
+            run_budget_seconds=float(s.monitor_run_budget_seconds),
+            claim_lease_seconds=s.monitor_claim_lease_seconds,
+            interval_override_seconds=s.monitor_interval_seconds,
+        )
 
 
 class Scheduler:
     """One scheduler run per ``run()`` call. Clock, sleep and randomness are injected so the
     simulation drives the real logic on a fake clock."""
 
-    def __init__(self, store: ScheduleStore, starter: ScanStarter, config: SchedulerConfig | None = None, *,
-                 clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] | None = None,
-                 rng: random.Random | None = None, log: Callable[..., None] | None = None,
-                 on_give_up: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: ScheduleStore,
+        starter: ScanStarter,
+        config: SchedulerConfig | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        rng: random.Random | None = None,
+        log: Callable[..., None] | None = None,
+        on_give_up: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.starter = starter
         self.on_give_up = on_give_up
@@ -148,8 +162,11 @@ class Scheduler:
                 break
             for item in batch:
                 workspace = self._workspace(item["workspace_id"], workspaces)
-                if workspace is None or workspace.get("status") != "active" or \
-                        workspace.get("plan") not in PLAN_MIN_CADENCE_SECONDS:
+                if (
+                    workspace is None
+                    or workspace.get("status") != "active"
+                    or workspace.get("plan") not in PLAN_MIN_CADENCE_SECONDS
+                ):
                     self._skip(item, workspace, stats)
                     continue
                 # Pace the starts: wait for the next slot (plus jitter); stop when the budget is spent.
@@ -207,8 +224,12 @@ class Scheduler:
         if previous:  # a run before us claimed this due time and did not confirm: finish its work
             claim = {**previous, "attempts": int(previous.get("attempts") or 1) + 1, "claimed_at": iso(now)}
         else:
-            claim = {"due_at": item["next_scan_at"], "scan_job_id": ids.new_id("scan", int(now.timestamp() * 1000)),
-                     "attempts": 1, "claimed_at": iso(now)}
+            claim = {
+                "due_at": item["next_scan_at"],
+                "scan_job_id": ids.new_id("scan", int(now.timestamp() * 1000)),
+                "attempts": 1,
+                "claimed_at": iso(now),
+            }
         cadence = cadence_seconds(workspace, item, self.config.interval_override_seconds)
         lease = min(self.config.claim_lease_seconds, max(cadence // 2, 1))
         if not self.store.claim(item, lease_until=iso(now + timedelta(seconds=lease)), claim=claim):
@@ -217,8 +238,11 @@ class Scheduler:
         due_at = parse_iso(claim["due_at"])
         if claim["attempts"] > MAX_START_ATTEMPTS:
             # Starting keeps failing: give this due time up rather than retry forever.
-            self.store.skip({**item, "next_scan_at": iso(now + timedelta(seconds=lease))},
-                            next_scan_at=iso(next_due(due_at, now, cadence)), reason="start_failed")
+            self.store.skip(
+                {**item, "next_scan_at": iso(now + timedelta(seconds=lease))},
+                next_scan_at=iso(next_due(due_at, now, cadence)),
+                reason="start_failed",
+            )
             stats.given_up += 1
             if self.on_give_up is not None:
                 self.on_give_up(claim["scan_job_id"])
@@ -227,20 +251,31 @@ class Scheduler:
             served_by = self.starter({**item, "claim": claim}, claim["scan_job_id"], workspace)
         except Exception as exc:  # noqa: BLE001 - the claim stays; the lease expiry retries it
             stats.start_failures += 1
-            self.log("monitored scan did not start", monitored_url_id=item["monitored_url_id"], error=repr(exc))
+            self.log(
+                "monitored scan did not start", monitored_url_id=item["monitored_url_id"], error=repr(exc)
+            )
             return True
         started_at = self.clock()
         if served_by != claim["scan_job_id"]:
             stats.reused_running += 1
-        self.store.confirm(item, scan_job_id=claim["scan_job_id"], due_at=claim["due_at"],
-                           next_scan_at=iso(next_due(due_at, started_at, cadence)), started_at=iso(started_at))
+        self.store.confirm(
+            item,
+            scan_job_id=claim["scan_job_id"],
+            due_at=claim["due_at"],
+            next_scan_at=iso(next_due(due_at, started_at, cadence)),
+            started_at=iso(started_at),
+        )
         stats.started += 1
         stats.started_ids.append(served_by)
         return True
 
 
-def run_once(starter: ScanStarter, store: ScheduleStore | None = None, *,
-             on_give_up: Callable[[str], None] | None = None) -> RunStats:
+def run_once(
+    starter: ScanStarter,
+    store: ScheduleStore | None = None,
+    *,
+    on_give_up: Callable[[str], None] | None = None,
+) -> RunStats:
     """One production run: the DynamoDB store and the scan starter the service layer passes in
     (``botscope.service.monitoring.run_scheduler``)."""
     from botscope.monitoring.repository import DynamoScheduleStore

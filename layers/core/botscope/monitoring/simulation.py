@@ -68,13 +68,19 @@ class InMemoryScheduleStore:
 
     # -- ScheduleStore -----------------------------------------------------------------------
 
-    def due(self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def due(
+        self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         with self._lock:
             self.shard_reads[shard] += 1
             entries = self._index[shard]
-            lo = bisect.bisect_right(entries, (after["next_scan_at"], after["monitored_url_id"])) if after else 0
+            lo = (
+                bisect.bisect_right(entries, (after["next_scan_at"], after["monitored_url_id"]))
+                if after
+                else 0
+            )
             hi = bisect.bisect_right(entries, (now_iso, "\uffff"))
-            return [_copy(self.items[mon]) for _, mon in entries[lo:min(hi, lo + limit)]]
+            return [_copy(self.items[mon]) for _, mon in entries[lo : min(hi, lo + limit)]]
 
     def get_workspace(self, workspace_id: str) -> dict[str, Any] | None:
         ws = self.workspaces.get(workspace_id)
@@ -89,15 +95,18 @@ class InMemoryScheduleStore:
             current["claim"] = dict(claim)
             return True
 
-    def confirm(self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str,
-                started_at: str) -> bool:
+    def confirm(
+        self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+    ) -> bool:
         with self._lock:
             current = self.items.get(item["monitored_url_id"])
             if current is None or (current.get("claim") or {}).get("scan_job_id") != scan_job_id:
                 return False
             self._move(current, next_scan_at)
             current.pop("claim", None)
-            current.update(last_due_at=due_at, last_started_scan_job_id=scan_job_id, last_started_at=started_at)
+            current.update(
+                last_due_at=due_at, last_started_scan_job_id=scan_job_id, last_started_at=started_at
+            )
             return True
 
     def skip(self, item: dict[str, Any], *, next_scan_at: str, reason: str) -> bool:
@@ -153,39 +162,65 @@ class RecordingStarter:
 class SimulationResult:
     figures: dict[str, Any]
     starts: list[tuple[str, str, datetime]]
-    expected: dict[str, int]      # monitored URL id → due times that fall in the simulated window
-    served: dict[str, int]        # monitored URL id → due times in the window that were started
+    expected: dict[str, int]  # monitored URL id → due times that fall in the simulated window
+    served: dict[str, int]  # monitored URL id → due times in the window that were started
 
 
-def simulate(n_urls: int = 5000, *, hourly_share: float = 0.1, herd: int = 0, hours: int = 24,
-             schedule_period_seconds: int = 300, config: SchedulerConfig | None = None, seed: int = 7,
-             workspaces: int = 200) -> SimulationResult:
+def simulate(
+    n_urls: int = 5000,
+    *,
+    hourly_share: float = 0.1,
+    herd: int = 0,
+    hours: int = 24,
+    schedule_period_seconds: int = 300,
+    config: SchedulerConfig | None = None,
+    seed: int = 7,
+    workspaces: int = 200,
+) -> SimulationResult:
     """Monitors ``n_urls`` URLs for ``hours``: ``hourly_share`` of them in enterprise workspaces with an
     hourly cadence, the rest daily; ``herd`` of the daily ones were all enrolled in the same second.
     The scheduler runs every ``schedule_period_seconds`` as EventBridge would invoke it."""
     rng = random.Random(seed)  # noqa: S311 - simulation
-    config = config or SchedulerConfig(max_starts_per_second=10.0, run_budget_seconds=100.0,
-                                       claim_lease_seconds=600)
+    config = config or SchedulerConfig(
+        max_starts_per_second=10.0, run_budget_seconds=100.0, claim_lease_seconds=600
+    )
     start = datetime(2026, 1, 1, tzinfo=UTC)
     window_end = start + timedelta(hours=hours)
     store = InMemoryScheduleStore()
     n_hourly_ws = max(1, int(workspaces * hourly_share))
     for w in range(workspaces):
         plan, cadence = ("enterprise", 3600) if w < n_hourly_ws else ("growth", 86400)
-        store.add_workspace({"workspace_id": f"ws_{w:05d}", "plan": plan, "status": "active",
-                             "monitor_cadence_seconds": cadence})
+        store.add_workspace(
+            {
+                "workspace_id": f"ws_{w:05d}",
+                "plan": plan,
+                "status": "active",
+                "monitor_cadence_seconds": cadence,
+            }
+        )
     n_hourly = int(n_urls * hourly_share)
     for u in range(n_urls):
         hourly = u < n_hourly
-        ws = f"ws_{rng.randrange(n_hourly_ws):05d}" if hourly else f"ws_{n_hourly_ws + rng.randrange(workspaces - n_hourly_ws):05d}"
+        ws = (
+            f"ws_{rng.randrange(n_hourly_ws):05d}"
+            if hourly
+            else f"ws_{n_hourly_ws + rng.randrange(workspaces - n_hourly_ws):05d}"
+        )
         cadence = 3600 if hourly else 86400
         if not hourly and u >= n_urls - herd:
             first_due = start + timedelta(hours=1)  # a bulk enrollment: all due in the same second
         else:
             first_due = start + timedelta(seconds=rng.uniform(0, cadence))
         mon = f"mon_{u:07d}{rng.getrandbits(40):010x}"
-        store.add_item({"workspace_id": ws, "monitored_url_id": mon, "target_url": f"https://site{u}.example/",
-                        "next_scan_at": iso(first_due), "cadence_seconds": cadence})
+        store.add_item(
+            {
+                "workspace_id": ws,
+                "monitored_url_id": mon,
+                "target_url": f"https://site{u}.example/",
+                "next_scan_at": iso(first_due),
+                "cadence_seconds": cadence,
+            }
+        )
 
     expected: dict[str, int] = {}
     for mon, item in store.items.items():
@@ -201,7 +236,7 @@ def simulate(n_urls: int = 5000, *, hourly_share: float = 0.1, herd: int = 0, ho
     scheduler = Scheduler(store, starter, config, clock=clock, sleep=clock.sleep, rng=rng)
     runs, left_due_total, lost = 0, 0, 0
     tick = start
-    while tick < window_end + timedelta(hours=2):   # keep running a little so late due times finish
+    while tick < window_end + timedelta(hours=2):  # keep running a little so late due times finish
         clock.set(tick)
         stats = scheduler.run()
         runs += 1
@@ -212,9 +247,17 @@ def simulate(n_urls: int = 5000, *, hourly_share: float = 0.1, herd: int = 0, ho
     return _figures(store, starter, expected, window_end, runs, left_due_total, config, n_urls, herd)
 
 
-def _figures(store: InMemoryScheduleStore, starter: RecordingStarter, expected: dict[str, int],
-             window_end: datetime, runs: int, left_due_total: int, config: SchedulerConfig,
-             n_urls: int, herd: int) -> SimulationResult:
+def _figures(
+    store: InMemoryScheduleStore,
+    starter: RecordingStarter,
+    expected: dict[str, int],
+    window_end: datetime,
+    runs: int,
+    left_due_total: int,
+    config: SchedulerConfig,
+    n_urls: int,
+    herd: int,
+) -> SimulationResult:
     served: dict[str, int] = defaultdict(int)
     per_due: Counter[tuple[str, str]] = Counter()
     lateness: list[float] = []
@@ -228,7 +271,7 @@ def _figures(store: InMemoryScheduleStore, starter: RecordingStarter, expected: 
         per_shard[due_shard(mon)] += 1
     start_times = sorted(s for _, _, s in starter.starts)
     max_in_second, j = 0, 0
-    for i, t in enumerate(start_times):   # largest number of starts in any window (t - 1 s, t]
+    for i, t in enumerate(start_times):  # largest number of starts in any window (t - 1 s, t]
         while start_times[j] <= t - timedelta(seconds=1):
             j += 1
         max_in_second = max(max_in_second, i - j + 1)
@@ -236,7 +279,10 @@ def _figures(store: InMemoryScheduleStore, starter: RecordingStarter, expected: 
     lateness.sort()
     mean_shard = total / store.shards if total else 0
     figures = {
-        "monitored_urls": n_urls, "herd_urls": herd, "scheduler_runs": runs, "scans_started": total,
+        "monitored_urls": n_urls,
+        "herd_urls": herd,
+        "scheduler_runs": runs,
+        "scans_started": total,
         "due_times_in_window": sum(expected.values()),
         "due_times_served_in_window": sum(served.values()),
         "urls_with_wrong_count": sum(1 for mon, n in expected.items() if served.get(mon, 0) != n),

@@ -27,7 +27,12 @@ STOPPED = frozenset({"challenged", "blocked", "rate_limited"})
 AI_PROFILES = ("ai_crawler", "ai_agent")
 _STRENGTH_CONFIDENCE = {"strong": 0.95, "medium": 0.8, "weak": 0.5}
 # Fallback robots tokens when the profile data cannot be read (kept in sync with profiles.json).
-_DEFAULT_ROBOTS_TOKENS = {"browser": "*", "ai_crawler": "GPTBot", "ai_agent": "ChatGPT-User", "http_client": "*"}
+_DEFAULT_ROBOTS_TOKENS = {
+    "browser": "*",
+    "ai_crawler": "GPTBot",
+    "ai_agent": "ChatGPT-User",
+    "http_client": "*",
+}
 DIFFERENTIAL_SIMILARITY = 0.5
 MIN_SHINGLES = 8
 LABYRINTH_HIDDEN_LINKS = 5
@@ -56,9 +61,16 @@ def aggregate_detections(observations: list[Observation]) -> list[dict[str, Any]
             entry = grouped.get(key)
             if entry is None:
                 entry = grouped[key] = {
-                    "vendor": match.vendor, "product": match.product, "measure": match.measure,
-                    "layer": match.layer, "confidence": 0.0, "active": False, "paths": [], "profiles": [],
-                    "evidence": [], "rule_ids": [],
+                    "vendor": match.vendor,
+                    "product": match.product,
+                    "measure": match.measure,
+                    "layer": match.layer,
+                    "confidence": 0.0,
+                    "active": False,
+                    "paths": [],
+                    "profiles": [],
+                    "evidence": [],
+                    "rule_ids": [],
                 }
             confidence = _STRENGTH_CONFIDENCE[match.strength]
             entry["confidence"] = round(max(entry["confidence"], confidence), 2)
@@ -92,8 +104,9 @@ def _differs(base: Observation, other: Observation) -> bool:
     return False
 
 
-def enforcement(observations: list[Observation], robots_text: str | None, *,
-                robots_unreachable: bool = False) -> list[dict[str, Any]]:
+def enforcement(
+    observations: list[Observation], robots_text: str | None, *, robots_unreachable: bool = False
+) -> list[dict[str, Any]]:
     tokens = robots_tokens()
     by_path: OrderedDict[str, dict[str, Observation]] = OrderedDict()
     for obs in observations:
@@ -132,9 +145,18 @@ def enforcement(observations: list[Observation], robots_text: str | None, *,
                 verdict = "declared_not_enforced"
             else:
                 verdict = "consistent"
-            entries.append({"agent_profile": profile, "robots_token": token, "path": path, "declared": declared,
-                            "observed": observed, "baseline": base.outcome if base else None, "verdict": verdict,
-                            "basis": get_profile(profile).basis})
+            entries.append(
+                {
+                    "agent_profile": profile,
+                    "robots_token": token,
+                    "path": path,
+                    "declared": declared,
+                    "observed": observed,
+                    "baseline": base.outcome if base else None,
+                    "verdict": verdict,
+                    "basis": get_profile(profile).basis,
+                }
+            )
     return entries
 
 
@@ -145,8 +167,16 @@ def coverage(observations: list[Observation]) -> dict[str, Any]:
         spec = obs.spec
         if spec.kind != "page" or not (spec.critical or spec.category == "target"):
             continue
-        entry = paths.setdefault(spec.path, {"path": spec.path, "category": spec.category, "measures": [],
-                                             "vendors": [], "stopped_profiles": []})
+        entry = paths.setdefault(
+            spec.path,
+            {
+                "path": spec.path,
+                "category": spec.category,
+                "measures": [],
+                "vendors": [],
+                "stopped_profiles": [],
+            },
+        )
         for match in obs.matches:
             if match.measure != "cdn":
                 _add(entry["measures"], match.measure)
@@ -157,7 +187,10 @@ def coverage(observations: list[Observation]) -> dict[str, Any]:
     for entry in items:
         entry["measures"].sort()
         entry["vendors"].sort()
-    return {"critical_paths": items, "unprotected_paths": [e["path"] for e in items if not e["measures"] and not e["stopped_profiles"]]}
+    return {
+        "critical_paths": items,
+        "unprotected_paths": [e["path"] for e in items if not e["measures"] and not e["stopped_profiles"]],
+    }
 
 
 def robots_text_of(observations: list[Observation]) -> str | None:
@@ -185,15 +218,25 @@ def stalls(observations: list[Observation]) -> list[dict[str, Any]]:
 
 def labyrinth_signals(observations: list[Observation]) -> list[Observation]:
     """Served AI-profile pages with many hidden nofollow links (AI Labyrinth style)."""
-    return [o for o in observations if o.spec.profile in ("ai_crawler", "ai_agent") and o.outcome == "served"
-            and o.hidden_nofollow_links >= LABYRINTH_HIDDEN_LINKS]
+    return [
+        o
+        for o in observations
+        if o.spec.profile in ("ai_crawler", "ai_agent")
+        and o.outcome == "served"
+        and o.hidden_nofollow_links >= LABYRINTH_HIDDEN_LINKS
+    ]
 
 
 # --- rendered profile (a real browser, ``botscope.scanner.probe.browser``) --------------------------
 
-FINGERPRINTING_APIS = ("canvas_readback", "webgl_parameters", "audio_context", "font_enumeration",
-                       "navigator_webdriver")
-MIN_FINGERPRINTING_APIS = 2     # one API alone is common in ordinary pages (a chart reading a canvas)
+FINGERPRINTING_APIS = (
+    "canvas_readback",
+    "webgl_parameters",
+    "audio_context",
+    "font_enumeration",
+    "navigator_webdriver",
+)
+MIN_FINGERPRINTING_APIS = 2  # one API alone is common in ordinary pages (a chart reading a canvas)
 _CAPTCHA_MEASURES = frozenset({"captcha"})
 
 
@@ -222,44 +265,72 @@ def rendered_verdicts(observations: list[Observation], robots_text: str | None) 
         if rendered_obs is None:
             continue
         rendered = rendered_obs.rendered
-        entry: dict[str, Any] = {"path": path, "category": rendered_obs.spec.category,
-                                 "outcome": rendered_obs.outcome, "verdicts": []}
+        entry: dict[str, Any] = {
+            "path": path,
+            "category": rendered_obs.spec.category,
+            "outcome": rendered_obs.outcome,
+            "verdicts": [],
+        }
         entries.append(entry)
         if rendered is None or rendered_obs.outcome == "error":
             entry["verdicts"].append({"verdict": "inconclusive", "detail": "the rendered run failed"})
             continue
-        entry.update({
-            "final_status": rendered.final_status,
-            "challenge": {"shown": rendered.challenge_shown, "cleared": rendered.challenge_cleared,
-                          "cleared_after_ms": rendered.cleared_after_ms},
-            "third_party_script_hosts": rendered.script_hosts, "third_party_frame_hosts": rendered.frame_hosts,
-            "js_cookie_names": rendered.js_cookie_names,
-            "widgets": [w.model_dump() for w in rendered.widgets],
-            "fingerprinting_apis": {k: v for k, v in rendered.api_probes.items() if k in FINGERPRINTING_APIS},
-            "storage": rendered.storage,
-            "requests": rendered.requests, "refused_requests": rendered.refused_requests,
-        })
+        entry.update(
+            {
+                "final_status": rendered.final_status,
+                "challenge": {
+                    "shown": rendered.challenge_shown,
+                    "cleared": rendered.challenge_cleared,
+                    "cleared_after_ms": rendered.cleared_after_ms,
+                },
+                "third_party_script_hosts": rendered.script_hosts,
+                "third_party_frame_hosts": rendered.frame_hosts,
+                "js_cookie_names": rendered.js_cookie_names,
+                "widgets": [w.model_dump() for w in rendered.widgets],
+                "fingerprinting_apis": {
+                    k: v for k, v in rendered.api_probes.items() if k in FINGERPRINTING_APIS
+                },
+                "storage": rendered.storage,
+                "requests": rendered.requests,
+                "refused_requests": rendered.refused_requests,
+            }
+        )
         if rendered.challenge_shown and rendered.challenge_cleared:
             stopped = [p for p in AI_PROFILES if (o := runs.get(p)) is not None and o.outcome in STOPPED]
             declared = {p: path_allowed(robots_text, tokens.get(p, "*"), path) for p in stopped}
             enforcement_state = None
             if stopped:
-                enforcement_state = "enforced" if all(v is False for v in declared.values()) else "undeclared_block"
-            entry["verdicts"].append({"verdict": "challenge_clears_for_browser", "status": enforcement_state,
-                                      "stopped_profiles": stopped, "cleared_after_ms": rendered.cleared_after_ms})
+                enforcement_state = (
+                    "enforced" if all(v is False for v in declared.values()) else "undeclared_block"
+                )
+            entry["verdicts"].append(
+                {
+                    "verdict": "challenge_clears_for_browser",
+                    "status": enforcement_state,
+                    "stopped_profiles": stopped,
+                    "cleared_after_ms": rendered.cleared_after_ms,
+                }
+            )
         elif rendered.challenge_shown:
             entry["verdicts"].append({"verdict": "challenge_blocks_browser", "status": "inconclusive"})
         fingerprinting = sorted(k for k in rendered.api_probes if k in FINGERPRINTING_APIS)
         if rendered_obs.outcome == "served" and len(fingerprinting) >= MIN_FINGERPRINTING_APIS:
             entry["verdicts"].append({"verdict": "served_but_fingerprinted", "apis": fingerprinting})
         http_browser = runs.get("browser")
-        http_saw_captcha = http_browser is not None and any(m.measure in _CAPTCHA_MEASURES
-                                                            for m in http_browser.matches)
+        http_saw_captcha = http_browser is not None and any(
+            m.measure in _CAPTCHA_MEASURES for m in http_browser.matches
+        )
         for widget in rendered.widgets:
             on_login = rendered_obs.spec.category == "login" or _is_login(widget.form)
             if widget.after_load and on_login:
-                entry["verdicts"].append({"verdict": "captcha_after_js", "widget": widget.kind, "form": widget.form,
-                                          "http_only_saw_captcha": http_saw_captcha})
+                entry["verdicts"].append(
+                    {
+                        "verdict": "captcha_after_js",
+                        "widget": widget.kind,
+                        "form": widget.form,
+                        "http_only_saw_captcha": http_saw_captcha,
+                    }
+                )
                 break
     return entries
 

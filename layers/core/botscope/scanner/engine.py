@@ -47,10 +47,10 @@ class ProgressEvent:
 
     kind: Literal["planned", "started", "finished"]
     total: int
-    index: int | None = None              # position of the path run in the plan
+    index: int | None = None  # position of the path run in the plan
     spec: PathRunSpec | None = None
     observation: Observation | None = None
-    completed: int = 0                    # path runs finished so far
+    completed: int = 0  # path runs finished so far
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -83,8 +83,15 @@ async def plan_scan(target_url: str, mode: ScanMode, fetcher: Fetcher, *, render
         target = _landing_target(target, page)
     # A scan that signs (a Web Bot Auth key, opted in) also fetches each page as signed_agent.
     profiles = PROFILE_IDS + (("signed_agent",) if fetcher.signs else ())
-    return build_plan(target, mode, page=page, sitemap=sitemap,
-                      request_budget=fetcher.limits.request_budget, profiles=profiles, render=render)
+    return build_plan(
+        target,
+        mode,
+        page=page,
+        sitemap=sitemap,
+        request_budget=fetcher.limits.request_budget,
+        profiles=profiles,
+        render=render,
+    )
 
 
 def _landing_target(target: Target, page: FetchResult) -> Target:
@@ -116,6 +123,7 @@ async def probe(spec: PathRunSpec, target: Target, fetcher: Fetcher, ruleset: An
 
 def _budget_of(fetcher: Fetcher) -> Callable[[], bool]:
     """Counts one browser request to the target host against the fetcher's request budget."""
+
     def take() -> bool:
         if fetcher.requests_made >= fetcher.limits.request_budget:
             return False
@@ -125,10 +133,17 @@ def _budget_of(fetcher: Fetcher) -> Callable[[], bool]:
     return take
 
 
-async def render_paths(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
-                       resolver: Resolver | None = None, options: RenderOptions | None = None,
-                       ruleset: Any = None, fetcher: Fetcher | None = None,
-                       on_done: Callable[[int, Observation], None] | None = None) -> list[Observation]:
+async def render_paths(
+    specs: list[PathRunSpec],
+    target: Target,
+    policy: NetworkPolicy | None = None,
+    *,
+    resolver: Resolver | None = None,
+    options: RenderOptions | None = None,
+    ruleset: Any = None,
+    fetcher: Fetcher | None = None,
+    on_done: Callable[[int, Observation], None] | None = None,
+) -> list[Observation]:
     """Rendered path runs, one after the other in one browser. Never raises for browser trouble:
     a browser that cannot start makes every run an ``error`` observation (``render_unavailable``)."""
     from botscope.scanner.probe.browser import RenderSession, RenderUnavailable
@@ -140,9 +155,14 @@ async def render_paths(specs: list[PathRunSpec], target: Target, policy: Network
     options = options or RenderOptions()
     observations: list[Observation] = []
     try:
-        async with RenderSession(target, policy, resolver=resolver, limits=options.limits,
-                                 executable_path=options.executable_path,
-                                 budget=_budget_of(fetcher) if fetcher is not None else None) as session:
+        async with RenderSession(
+            target,
+            policy,
+            resolver=resolver,
+            limits=options.limits,
+            executable_path=options.executable_path,
+            budget=_budget_of(fetcher) if fetcher is not None else None,
+        ) as session:
             for index, spec in enumerate(specs):
                 try:
                     observation = await session.render(spec, ruleset)
@@ -161,17 +181,29 @@ async def render_paths(specs: list[PathRunSpec], target: Target, policy: Network
     return observations
 
 
-def analyze(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
-            started_at: str | None, completed_at: str | None,
-            previous_report: dict[str, Any] | None = None) -> dict[str, Any]:
+def analyze(
+    plan: ScanPlan,
+    observations: list[Observation],
+    *,
+    scan_job_id: str | None,
+    started_at: str | None,
+    completed_at: str | None,
+    previous_report: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The public report of a scan from its plan and observations. Raises ``TargetUnreachable``
     when no path run got an HTTP response: a report of nothing would read as "no defenses"."""
     from botscope.scanner.report import build_report
 
     ensure_reachable(observations)
 
-    return build_report(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
-                        completed_at=completed_at, previous_report=previous_report)
+    return build_report(
+        plan,
+        observations,
+        scan_job_id=scan_job_id,
+        started_at=started_at,
+        completed_at=completed_at,
+        previous_report=previous_report,
+    )
 
 
 def ensure_reachable(observations: list[Observation]) -> None:
@@ -186,22 +218,35 @@ def ensure_reachable(observations: list[Observation]) -> None:
     common = max(codes, key=lambda c: codes[c]) if codes else "no_response"
     raise TargetUnreachable(
         f"No path run got an HTTP response ({len(observations)} tried, most ended with {common}); "
-        "the target did not answer, so there is nothing to report.")
+        "the target did not answer, so there is nothing to report."
+    )
 
 
 def _failed_observation(spec: PathRunSpec, exc: Exception) -> Observation:
     # A bug in one path run's analysis must not cost the whole scan; the message stays generic
     # (an exception text could quote response content).
-    return Observation(spec=spec, outcome="error",
-                       error=ProbeError(code="internal_error", message=f"analysis failed ({type(exc).__name__})"))
+    return Observation(
+        spec=spec,
+        outcome="error",
+        error=ProbeError(code="internal_error", message=f"analysis failed ({type(exc).__name__})"),
+    )
 
 
-async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
-                   on_progress: ProgressCallback | None = None, resolver: Resolver | None = None,
-                   limits: FetchLimits | None = None, scan_job_id: str | None = None,
-                   previous_report: dict[str, Any] | None = None, extra_ca_bundle: str | None = None,
-                   signer: WebBotAuthSigner | None = None, render: bool = False,
-                   render_options: RenderOptions | None = None) -> dict[str, Any]:
+async def run_scan(
+    target_url: str,
+    mode: ScanMode,
+    policy: NetworkPolicy | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    resolver: Resolver | None = None,
+    limits: FetchLimits | None = None,
+    scan_job_id: str | None = None,
+    previous_report: dict[str, Any] | None = None,
+    extra_ca_bundle: str | None = None,
+    signer: WebBotAuthSigner | None = None,
+    render: bool = False,
+    render_options: RenderOptions | None = None,
+) -> dict[str, Any]:
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
     concurrency per host), then the rendered runs in one browser, analyze. Raises InvalidTarget /
     TargetNotPublic for a rejected target."""
@@ -224,71 +269,145 @@ async def run_scan(target_url: str, mode: ScanMode, policy: NetworkPolicy | None
             except Exception as exc:  # noqa: BLE001 - see _failed_observation
                 observation = _failed_observation(spec, exc)
             completed += 1
-            notify(ProgressEvent(kind="finished", total=total, index=index, spec=spec,
-                                 observation=observation, completed=completed))
+            notify(
+                ProgressEvent(
+                    kind="finished",
+                    total=total,
+                    index=index,
+                    spec=spec,
+                    observation=observation,
+                    completed=completed,
+                )
+            )
             return observation
 
         http_runs = [(i, s) for i, s in enumerate(plan.path_runs) if s.profile != RENDER_PROFILE]
         rendered_runs = [(i, s) for i, s in enumerate(plan.path_runs) if s.profile == RENDER_PROFILE]
-        by_index = dict(zip((i for i, _ in http_runs),
-                            await asyncio.gather(*(run_one(i, s) for i, s in http_runs)), strict=True))
+        by_index = dict(
+            zip(
+                (i for i, _ in http_runs),
+                await asyncio.gather(*(run_one(i, s) for i, s in http_runs)),
+                strict=True,
+            )
+        )
         if rendered_runs:
             for index, spec in rendered_runs:
-                notify(ProgressEvent(kind="started", total=total, index=index, spec=spec, completed=completed))
+                notify(
+                    ProgressEvent(kind="started", total=total, index=index, spec=spec, completed=completed)
+                )
 
             def rendered_done(position: int, observation: Observation) -> None:
                 nonlocal completed
                 completed += 1
                 index, spec = rendered_runs[position]
                 by_index[index] = observation
-                notify(ProgressEvent(kind="finished", total=total, index=index, spec=spec,
-                                     observation=observation, completed=completed))
+                notify(
+                    ProgressEvent(
+                        kind="finished",
+                        total=total,
+                        index=index,
+                        spec=spec,
+                        observation=observation,
+                        completed=completed,
+                    )
+                )
 
-            await render_paths([s for _, s in rendered_runs], plan.target, policy, resolver=resolver,
-                               options=render_options, ruleset=ruleset, fetcher=fetcher, on_done=rendered_done)
+            await render_paths(
+                [s for _, s in rendered_runs],
+                plan.target,
+                policy,
+                resolver=resolver,
+                options=render_options,
+                ruleset=ruleset,
+                fetcher=fetcher,
+                on_done=rendered_done,
+            )
         observations = [by_index[i] for i in range(total)]
-    return analyze(plan, observations, scan_job_id=scan_job_id, started_at=started_at,
-                   completed_at=now_iso("seconds"), previous_report=previous_report)
+    return analyze(
+        plan,
+        observations,
+        scan_job_id=scan_job_id,
+        started_at=started_at,
+        completed_at=now_iso("seconds"),
+        previous_report=previous_report,
+    )
 
 
 # --- sync wrappers for the pipeline's Lambda stages ----------------------------------------------
 
-def plan_scan_sync(target_url: str, mode: ScanMode, policy: NetworkPolicy | None = None, *,
-                   resolver: Resolver | None = None, limits: FetchLimits | None = None,
-                   extra_ca_bundle: str | None = None, signer: WebBotAuthSigner | None = None,
-                   render: bool = False) -> ScanPlan:
+
+def plan_scan_sync(
+    target_url: str,
+    mode: ScanMode,
+    policy: NetworkPolicy | None = None,
+    *,
+    resolver: Resolver | None = None,
+    limits: FetchLimits | None = None,
+    extra_ca_bundle: str | None = None,
+    signer: WebBotAuthSigner | None = None,
+    render: bool = False,
+) -> ScanPlan:
     async def run() -> ScanPlan:
-        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
+        async with Fetcher(
+            policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer
+        ) as fetcher:
             return await plan_scan(target_url, mode, fetcher, render=render)
 
     return asyncio.run(run())
 
 
-def probe_sync(spec: PathRunSpec, target: Target, policy: NetworkPolicy | None = None, *,
-               resolver: Resolver | None = None, limits: FetchLimits | None = None,
-               ruleset: Any = None, extra_ca_bundle: str | None = None,
-               signer: WebBotAuthSigner | None = None) -> Observation:
+def probe_sync(
+    spec: PathRunSpec,
+    target: Target,
+    policy: NetworkPolicy | None = None,
+    *,
+    resolver: Resolver | None = None,
+    limits: FetchLimits | None = None,
+    ruleset: Any = None,
+    extra_ca_bundle: str | None = None,
+    signer: WebBotAuthSigner | None = None,
+) -> Observation:
     async def run() -> Observation:
-        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
+        async with Fetcher(
+            policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer
+        ) as fetcher:
             return await probe(spec, target, fetcher, ruleset)
 
     return asyncio.run(run())
 
 
-def probe_many_sync(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
-                    resolver: Resolver | None = None, limits: FetchLimits | None = None,
-                    ruleset: Any = None, extra_ca_bundle: str | None = None,
-                    signer: WebBotAuthSigner | None = None) -> list[Observation]:
+def probe_many_sync(
+    specs: list[PathRunSpec],
+    target: Target,
+    policy: NetworkPolicy | None = None,
+    *,
+    resolver: Resolver | None = None,
+    limits: FetchLimits | None = None,
+    ruleset: Any = None,
+    extra_ca_bundle: str | None = None,
+    signer: WebBotAuthSigner | None = None,
+) -> list[Observation]:
     """Several path runs in one invocation (one Fetcher: one resolution, shared budget)."""
+
     async def run() -> list[Observation]:
-        async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
+        async with Fetcher(
+            policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer
+        ) as fetcher:
             return list(await asyncio.gather(*(probe(spec, target, fetcher, ruleset) for spec in specs)))
 
     return asyncio.run(run())
 
 
-def render_paths_sync(specs: list[PathRunSpec], target: Target, policy: NetworkPolicy | None = None, *,
-                      resolver: Resolver | None = None, options: RenderOptions | None = None,
-                      ruleset: Any = None) -> list[Observation]:
+def render_paths_sync(
+    specs: list[PathRunSpec],
+    target: Target,
+    policy: NetworkPolicy | None = None,
+    *,
+    resolver: Resolver | None = None,
+    options: RenderOptions | None = None,
+    ruleset: Any = None,
+) -> list[Observation]:
     """Rendered path runs for the pipeline's render function (one browser per invocation)."""
-    return asyncio.run(render_paths(specs, target, policy, resolver=resolver, options=options, ruleset=ruleset))
+    return asyncio.run(
+        render_paths(specs, target, policy, resolver=resolver, options=options, ruleset=ruleset)
+    )

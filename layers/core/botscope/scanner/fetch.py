@@ -63,8 +63,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 @dataclass(frozen=True)
 class FetchLimits:
     connect_timeout: float = 5.0
-    read_timeout: float = 10.0          # between two reads
-    total_timeout: float = 20.0         # the whole fetch, redirects included
+    read_timeout: float = 10.0  # between two reads
+    total_timeout: float = 20.0  # the whole fetch, redirects included
     max_body_bytes: int = 2 * 1024 * 1024
     max_redirects: int = 5
     # Parallel requests to one host, all profiles together. One browser loading one page keeps
@@ -72,7 +72,7 @@ class FetchLimits:
     # HTTP/2), so a scan never looks busier than a single visitor; at 4 a full scan could not be
     # 5x faster than sequential (benchmark target), since the bound caps the speed-up.
     per_host_concurrency: int = 8
-    request_budget: int = 80            # requests (redirect hops included) per Fetcher
+    request_budget: int = 80  # requests (redirect hops included) per Fetcher
 
 
 class _FetchFailure(Exception):
@@ -89,27 +89,38 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         self._pins = pins
         self._inner = inner
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-                          ) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         addresses = self._pins.get(host.lower())
         if not addresses:
             raise httpcore.ConnectError("refusing to connect to a host that was not checked")
         last_error: Exception | None = None
         for address in addresses:  # next checked address when one does not answer
             try:
-                return await self._inner.connect_tcp(str(address), port, timeout=timeout,
-                                                     local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None
         raise last_error
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-                                  ) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not reachable from the scanner")
 
     async def sleep(self, seconds: float) -> None:
@@ -182,12 +193,17 @@ class Fetcher:
     """SSRF-guarded fetches for one scan (or one pipeline stage): the pins, the per-host
     concurrency slots and the request budget live here. Use as ``async with Fetcher(...)``."""
 
-    def __init__(self, policy: NetworkPolicy | None = None, limits: FetchLimits | None = None,
-                 resolver: Resolver | None = None, *,
-                 network_backend: httpcore.AsyncNetworkBackend | None = None,
-                 ssl_context: ssl.SSLContext | None = None,
-                 extra_ca_bundle: str | None = None,
-                 signer: WebBotAuthSigner | None = None) -> None:
+    def __init__(
+        self,
+        policy: NetworkPolicy | None = None,
+        limits: FetchLimits | None = None,
+        resolver: Resolver | None = None,
+        *,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        extra_ca_bundle: str | None = None,
+        signer: WebBotAuthSigner | None = None,
+    ) -> None:
         """``extra_ca_bundle``: a PEM file of CAs trusted in addition to certifi's (the
         ``BOTSCOPE_EXTRA_CA_BUNDLE`` setting, for test CAs). ``network_backend`` and
         ``ssl_context`` are test seams: the dialer (for both wire clients) and the CAs to trust.
@@ -242,7 +258,8 @@ class Fetcher:
                 try:
                     async with asyncio.timeout(self.limits.connect_timeout):
                         self._pins[host] = await asyncio.to_thread(
-                            resolve_and_check, host, target.port, self.policy, self._resolver)
+                            resolve_and_check, host, target.port, self.policy, self._resolver
+                        )
                 except TimeoutError:
                     raise TargetNotPublic("the host name did not resolve in time") from None
         return self._pins[host]
@@ -255,8 +272,9 @@ class Fetcher:
 
     # --- fetch ---------------------------------------------------------------------------------
 
-    async def fetch(self, url: str, profile: ProfileId | Profile, *,
-                    follow_redirects: bool = True) -> FetchResult:
+    async def fetch(
+        self, url: str, profile: ProfileId | Profile, *, follow_redirects: bool = True
+    ) -> FetchResult:
         client = get_profile(profile)
         result = FetchResult(url=url, started_at=_now_iso())
         clock = _Clock()
@@ -265,14 +283,16 @@ class Fetcher:
                 await self._fetch_into(result, url, client, follow_redirects, clock)
         except TimeoutError:
             result.error = ProbeError(
-                code="timeout", message=f"no complete answer within {self.limits.total_timeout:g} s")
+                code="timeout", message=f"no complete answer within {self.limits.total_timeout:g} s"
+            )
         except _FetchFailure as failure:
             result.error = ProbeError(code=failure.code, message=failure.message)
         result.duration_ms = _ms(clock.active())
         return result
 
-    async def _fetch_into(self, result: FetchResult, url: str, client: Profile,
-                          follow_redirects: bool, clock: _Clock) -> None:
+    async def _fetch_into(
+        self, result: FetchResult, url: str, client: Profile, follow_redirects: bool, clock: _Clock
+    ) -> None:
         first_origin: str | None = None
         current = url
         for _hop in range(self.limits.max_redirects + 1):
@@ -288,41 +308,60 @@ class Fetcher:
                 message = f"a redirect was refused: {exc.message}" if result.redirect_chain else exc.message
                 raise _FetchFailure(exc.code, message) from None  # target_not_public or target_unresolvable
             if self.requests_made >= self.limits.request_budget:
-                raise _FetchFailure("budget_exhausted",
-                                    f"the scan's request budget ({self.limits.request_budget}) is spent")
+                raise _FetchFailure(
+                    "budget_exhausted", f"the scan's request budget ({self.limits.request_budget}) is spent"
+                )
             self.requests_made += 1
             async with self._slot(target.host, clock):
-                next_url = await self._one_request(result, target, client, follow_redirects, first_origin, clock)
+                next_url = await self._one_request(
+                    result, target, client, follow_redirects, first_origin, clock
+                )
             if next_url is None:
                 return
             current = next_url
-        raise _FetchFailure("too_many_redirects",
-                            f"more than {self.limits.max_redirects} redirects")
+        raise _FetchFailure("too_many_redirects", f"more than {self.limits.max_redirects} redirects")
 
-    async def _one_request(self, result: FetchResult, target: Target, client: Profile,
-                           follow_redirects: bool, first_origin: str, clock: _Clock) -> str | None:
+    async def _one_request(
+        self,
+        result: FetchResult,
+        target: Target,
+        client: Profile,
+        follow_redirects: bool,
+        first_origin: str,
+        clock: _Clock,
+    ) -> str | None:
         """Send one request; fill ``result`` and return None, or return the next hop's URL."""
         host_header = target.origin.split("://", 1)[1]
         if client.signing == "web-bot-auth":
             if self._signer is None:
                 raise _FetchFailure("signing_unavailable", "no Web Bot Auth key is configured")
             # signed per hop: the signature covers this hop's authority
-            client = dataclasses.replace(client, headers=client.headers + tuple(
-                self._signer.request_headers(host_header)))
+            client = dataclasses.replace(
+                client, headers=client.headers + tuple(self._signer.request_headers(host_header))
+            )
         if client.client == "curl_cffi":
-            return await self._one_curl_request(result, target, client, host_header, follow_redirects,
-                                                first_origin)
+            return await self._one_curl_request(
+                result, target, client, host_header, follow_redirects, first_origin
+            )
         headers = [(b"Host", host_header.encode("ascii"))]
         headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in client.headers]
         request = httpcore.Request(
             method=b"GET",
-            url=httpcore.URL(scheme=target.scheme.encode(), host=target.host.encode("ascii"),
-                             port=target.port, target=target.path.encode("ascii")),
+            url=httpcore.URL(
+                scheme=target.scheme.encode(),
+                host=target.host.encode("ascii"),
+                port=target.port,
+                target=target.path.encode("ascii"),
+            ),
             headers=headers,
-            extensions={"timeout": {"connect": self.limits.connect_timeout,
-                                    "read": self.limits.read_timeout,
-                                    "write": self.limits.read_timeout,
-                                    "pool": self.limits.total_timeout}},
+            extensions={
+                "timeout": {
+                    "connect": self.limits.connect_timeout,
+                    "read": self.limits.read_timeout,
+                    "write": self.limits.read_timeout,
+                    "pool": self.limits.total_timeout,
+                }
+            },
         )
         hop_started = time.monotonic()
         try:
@@ -332,8 +371,9 @@ class Fetcher:
                 result.status = response.status
                 version = response.extensions.get("http_version", b"HTTP/1.1")
                 result.http_version = version.decode("ascii") if isinstance(version, bytes) else None
-                result.headers = [(n.decode("latin-1").lower(), v.decode("latin-1"))
-                                  for n, v in response.headers]
+                result.headers = [
+                    (n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in response.headers
+                ]
                 location = next((v for n, v in result.headers if n == "location"), None)
                 if follow_redirects and response.status in REDIRECT_STATUSES and location:
                     return self._next_hop(result, target, location, response.status, first_origin)
@@ -349,14 +389,22 @@ class Fetcher:
         except (httpcore.NetworkError, httpcore.ProtocolError, ssl.SSLError):
             raise _FetchFailure("connection_failed", "the connection failed during the exchange") from None
 
-    async def _one_curl_request(self, result: FetchResult, target: Target, client: Profile, host_header: str,
-                                follow_redirects: bool, first_origin: str) -> str | None:
+    async def _one_curl_request(
+        self,
+        result: FetchResult,
+        target: Target,
+        client: Profile,
+        host_header: str,
+        follow_redirects: bool,
+        first_origin: str,
+    ) -> str | None:
         from botscope.scanner.probe.curl_transport import CurlFailure, CurlTransport, WireProfile
 
         assert client.impersonate is not None
         if self._curl is None:
-            self._curl = CurlTransport(extra_ca_bundle=self._extra_ca_bundle, ssl_context=self._curl_trust,
-                                       dialer=self._curl_dialer)
+            self._curl = CurlTransport(
+                extra_ca_bundle=self._extra_ca_bundle, ssl_context=self._curl_trust, dialer=self._curl_dialer
+            )
         wire = WireProfile(impersonate=client.impersonate, headers=client.headers, http2=client.http2)
 
         def wants_body(status: int, headers: list[tuple[str, str]]) -> bool:
@@ -365,11 +413,19 @@ class Fetcher:
 
         try:
             answer = await self._curl.request(
-                pool_id=client.id, url=target.url, host_header=host_header, host=target.host,
-                port=target.port, addresses=[] if _is_ip_literal(target.host) else self._pins[target.host],
-                profile=wire, connect_timeout=self.limits.connect_timeout,
-                read_timeout=self.limits.read_timeout, total_timeout=self.limits.total_timeout,
-                max_body_bytes=self.limits.max_body_bytes, read_body=wants_body)
+                pool_id=client.id,
+                url=target.url,
+                host_header=host_header,
+                host=target.host,
+                port=target.port,
+                addresses=[] if _is_ip_literal(target.host) else self._pins[target.host],
+                profile=wire,
+                connect_timeout=self.limits.connect_timeout,
+                read_timeout=self.limits.read_timeout,
+                total_timeout=self.limits.total_timeout,
+                max_body_bytes=self.limits.max_body_bytes,
+                read_body=wants_body,
+            )
         except CurlFailure as failure:
             raise _FetchFailure(failure.code, failure.message) from None
         result.ttfb_ms = None if answer.ttfb_seconds is None else _ms(answer.ttfb_seconds)
@@ -385,8 +441,9 @@ class Fetcher:
         result.body_truncated = answer.body_truncated
         return None
 
-    def _next_hop(self, result: FetchResult, target: Target, location: str, status: int,
-                  first_origin: str) -> str:
+    def _next_hop(
+        self, result: FetchResult, target: Target, location: str, status: int, first_origin: str
+    ) -> str:
         next_url = urljoin(target.url, location.strip())
         scheme = urlsplit(next_url).scheme.lower()
         same_origin = False
@@ -397,8 +454,9 @@ class Fetcher:
             location_path = hop_target.path if same_origin else None
         except InvalidTarget:
             pass
-        result.redirect_chain.append(RedirectHop(status=status, location_path=location_path,
-                                                 same_origin=same_origin))
+        result.redirect_chain.append(
+            RedirectHop(status=status, location_path=location_path, same_origin=same_origin)
+        )
         if scheme not in ("http", "https"):
             raise _FetchFailure("invalid_target", "a redirect leads to a URL that is not http(s)")
         return next_url

@@ -19,47 +19,49 @@ from botscope.scanner.model import ScanPlan
 
 RECOMMENDATIONS = {
     "detection_active": "Confirm the rule is intended for this client type; verified AI agents and "
-                        "legitimate clients may need an allow path (e.g. Web Bot Auth or a verified-bot list).",
+    "legitimate clients may need an allow path (e.g. Web Bot Auth or a verified-bot list).",
     "detection_present": "Presence only: make sure its bot rules actually act on the paths you care about.",
     "cdn": "CDN presence is informational; bot and WAF features are configured separately.",
     "declared_not_enforced": "robots.txt disallows this agent but it was served like a browser: enforce the "
-                             "declaration at the edge (bot management rule or AI-crawler block) if it matters.",
+    "declaration at the edge (bot management rule or AI-crawler block) if it matters.",
     "undeclared_block": "This client is blocked without a robots.txt declaration: declare the policy so "
-                        "well-behaved agents can comply without hitting the block.",
+    "well-behaved agents can comply without hitting the block.",
     "differential_content": "AI clients received different content than a browser (possible tarpit or "
-                            "labyrinth): confirm this is intended and not a misconfiguration.",
+    "labyrinth): confirm this is intended and not a misconfiguration.",
     "browser_challenged": "A regular browser was challenged: real visitors may see friction; review the "
-                          "challenge sensitivity for this path.",
+    "challenge sensitivity for this path.",
     "enforced": "Declared and enforced: keep the declaration and the rule in sync.",
     "unprotected_critical": "No anti-bot measure was observed on this critical path: consider bot "
-                            "management, rate limiting or a CAPTCHA on sensitive forms.",
+    "management, rate limiting or a CAPTCHA on sensitive forms.",
     "policy_blocked": "A policy file is behind a challenge or block: agents cannot read your declared "
-                      "preferences; exempt policy files from challenges.",
+    "preferences; exempt policy files from challenges.",
     "robots_ai": "Review which AI agents your robots.txt names and whether the edge enforces it.",
     "robots_conflict": "The managed robots.txt section and your own rules disagree for some agents: "
-                       "decide on one policy.",
+    "decide on one policy.",
     "policy_info": "Informational: declared AI preference signal.",
     "web_bot_auth_placeholder": "The Web Bot Auth directory lists no keys: publishing it does not mean "
-                                "signed agents are verified.",
+    "signed agents are verified.",
     "robots_generic": "Generic rules apply to every crawler alike; name the AI agents you mean in their own "
-                      "groups if the policy is about them.",
+    "groups if the policy is about them.",
     "robots_unreachable": "robots.txt answered a server error or did not answer: by RFC 9309 crawlers must "
-                          "then treat the whole site as disallowed. Serve it with 200 (or 404 for no rules).",
+    "then treat the whole site as disallowed. Serve it with 200 (or 404 for no rules).",
     "robots_unavailable": "robots.txt is unavailable (4xx): by RFC 9309 crawlers may fetch everything.",
     "robots_not_a_file": "The answer at /robots.txt is a page, not a robots.txt: crawlers find no rules in it.",
     "signal_invalid": "Use the published vocabulary (search, ai-input, ai-train with yes/no) so agents can read it.",
     "usage_unknown": "The Content-Usage statement is not a valid structured dictionary: agents cannot read it.",
     "web_bot_auth_invalid": "Fix the key directory so agents and verifiers can rely on it.",
     "user_agent_block": "Clients are told apart by their User-Agent alone, which any client can change: "
-                        "pair it with verification (Web Bot Auth, verified-bot lists) where it matters.",
+    "pair it with verification (Web Bot Auth, verified-bot lists) where it matters.",
     "tarpit": "AI clients were held open without a complete answer while a browser was served: confirm the "
-              "stall is intended.",
+    "stall is intended.",
     "labyrinth": "Many hidden nofollow links were served to AI clients (AI Labyrinth style).",
     "rate_limit": "Rate limiting observed: make sure limits for verified agents are intended.",
 }
 
 
-def fingerprint(origin: str, category: str, measure: str, vendor: str | None, scope: list[str] | str = "") -> str:
+def fingerprint(
+    origin: str, category: str, measure: str, vendor: str | None, scope: list[str] | str = ""
+) -> str:
     scope_text = "|".join(sorted(scope)) if isinstance(scope, list) else scope
     raw = "\x1f".join([origin.lower(), category, measure, vendor or "", scope_text])
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
@@ -70,16 +72,42 @@ def finding_id(scan_job_id: str | None, fp: str) -> str:
     return "fnd_" + hashlib.sha256(f"{scan_job_id or 'local'}|{fp}".encode()).hexdigest()[:24]
 
 
-def _finding(origin: str, scan_job_id: str | None, *, category: str, measure: str, status: str, severity: str,
-             confidence: float, title: str, summary: str, vendor: str | None, layer: str, paths: list[str],
-             profiles: list[str], evidence: list[dict[str, str]], recommendation: str,
-             scope: list[str] | str = "") -> dict[str, Any]:
+def _finding(
+    origin: str,
+    scan_job_id: str | None,
+    *,
+    category: str,
+    measure: str,
+    status: str,
+    severity: str,
+    confidence: float,
+    title: str,
+    summary: str,
+    vendor: str | None,
+    layer: str,
+    paths: list[str],
+    profiles: list[str],
+    evidence: list[dict[str, str]],
+    recommendation: str,
+    scope: list[str] | str = "",
+) -> dict[str, Any]:
     fp = fingerprint(origin, category, measure, vendor, scope)
     return {
-        "finding_id": finding_id(scan_job_id, fp), "fingerprint": fp, "category": category, "measure": measure,
-        "status": status, "severity": severity, "confidence": round(confidence, 2), "title": title,
-        "summary": summary, "vendor": vendor, "layer": layer, "paths": sorted(paths), "profiles": sorted(profiles),
-        "evidence": evidence, "recommendation": recommendation,
+        "finding_id": finding_id(scan_job_id, fp),
+        "fingerprint": fp,
+        "category": category,
+        "measure": measure,
+        "status": status,
+        "severity": severity,
+        "confidence": round(confidence, 2),
+        "title": title,
+        "summary": summary,
+        "vendor": vendor,
+        "layer": layer,
+        "paths": sorted(paths),
+        "profiles": sorted(profiles),
+        "evidence": evidence,
+        "recommendation": recommendation,
     }
 
 
@@ -87,11 +115,18 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dict[str, Any],
-                   enforcement: list[dict[str, Any]], coverage: dict[str, Any],
-                   policy_outcomes: dict[str, dict[str, Any]], labyrinth: list[Any],
-                   scan_job_id: str | None, stalls: list[dict[str, Any]] | None = None,
-                   stopped_runs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def build_findings(
+    plan: ScanPlan,
+    detections: list[dict[str, Any]],
+    policy: dict[str, Any],
+    enforcement: list[dict[str, Any]],
+    coverage: dict[str, Any],
+    policy_outcomes: dict[str, dict[str, Any]],
+    labyrinth: list[Any],
+    scan_job_id: str | None,
+    stalls: list[dict[str, Any]] | None = None,
+    stopped_runs: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     origin = plan.target.origin
     out: list[dict[str, Any]] = []
 
@@ -124,11 +159,30 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
             kind, severity = "present", "info"
             rec = RECOMMENDATIONS["rate_limit" if measure == "rate_limit" else "detection_present"]
             summary = f"{products} is present ({measure}) {where}; no active challenge or block from it."
-        title = f"{products}: {measure.replace('_', ' ')}" if vendor else f"Site-native {measure.replace('_', ' ')}"
-        out.append(_finding(origin, scan_job_id, category="detection", measure=measure, status=kind, severity=severity,
-                            confidence=det["confidence"], title=title, summary=summary, vendor=vendor,
-                            layer=det["layer"], paths=det["paths"], profiles=det["profiles"],
-                            evidence=det["evidence"][:12], recommendation=rec))
+        title = (
+            f"{products}: {measure.replace('_', ' ')}"
+            if vendor
+            else f"Site-native {measure.replace('_', ' ')}"
+        )
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category="detection",
+                measure=measure,
+                status=kind,
+                severity=severity,
+                confidence=det["confidence"],
+                title=title,
+                summary=summary,
+                vendor=vendor,
+                layer=det["layer"],
+                paths=det["paths"],
+                profiles=det["profiles"],
+                evidence=det["evidence"][:12],
+                recommendation=rec,
+            )
+        )
 
     # Enforcement: one finding per verdict and profile, paths listed (not part of the fingerprint).
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -142,39 +196,105 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
         paths = sorted({e["path"] for e in entries})
         token = entries[0]["robots_token"]
         spec = {
-            "enforced": ("policy", "present", "info", 0.85, f"robots.txt policy for {token} is enforced",
-                         f"The {profile} profile ({token}) is disallowed by robots.txt and was stopped on {_plural(len(paths), 'path')}."),
-            "declared_not_enforced": ("policy", "present", "medium", 0.8, f"robots.txt disallows {token} but it is served",
-                                      f"The {profile} profile ({token}) is disallowed by robots.txt yet received the same content as a browser on {_plural(len(paths), 'path')}."),
-            "undeclared_block": ("bot_management", "present", "low", 0.8, f"{profile} blocked without a declaration",
-                                 f"The {profile} profile was challenged or blocked on {_plural(len(paths), 'path')} while robots.txt does not disallow it."),
-            "differential_content": ("tarpit", "inconclusive", "medium", 0.6, f"Different content served to {profile}",
-                                     f"The {profile} profile received content that differs from the browser's on {_plural(len(paths), 'path')} (possible tarpit or labyrinth)."),
-            "browser_challenged": ("challenge", "inconclusive", "low", 0.7, "The scanner's browser profile was challenged",
-                                   f"The browser baseline itself was challenged or blocked on {_plural(len(paths), 'path')}: protection is strict, and the comparison with the other profiles is inconclusive."),
+            "enforced": (
+                "policy",
+                "present",
+                "info",
+                0.85,
+                f"robots.txt policy for {token} is enforced",
+                f"The {profile} profile ({token}) is disallowed by robots.txt and was stopped on {_plural(len(paths), 'path')}.",
+            ),
+            "declared_not_enforced": (
+                "policy",
+                "present",
+                "medium",
+                0.8,
+                f"robots.txt disallows {token} but it is served",
+                f"The {profile} profile ({token}) is disallowed by robots.txt yet received the same content as a browser on {_plural(len(paths), 'path')}.",
+            ),
+            "undeclared_block": (
+                "bot_management",
+                "present",
+                "low",
+                0.8,
+                f"{profile} blocked without a declaration",
+                f"The {profile} profile was challenged or blocked on {_plural(len(paths), 'path')} while robots.txt does not disallow it.",
+            ),
+            "differential_content": (
+                "tarpit",
+                "inconclusive",
+                "medium",
+                0.6,
+                f"Different content served to {profile}",
+                f"The {profile} profile received content that differs from the browser's on {_plural(len(paths), 'path')} (possible tarpit or labyrinth).",
+            ),
+            "browser_challenged": (
+                "challenge",
+                "inconclusive",
+                "low",
+                0.7,
+                "The scanner's browser profile was challenged",
+                f"The browser baseline itself was challenged or blocked on {_plural(len(paths), 'path')}: protection is strict, and the comparison with the other profiles is inconclusive.",
+            ),
         }[verdict]
         measure, status, severity, confidence, title, summary = spec
         category = "scan" if verdict == "browser_challenged" else "enforcement"
-        out.append(_finding(origin, scan_job_id, category=category, measure=measure, status=status, severity=severity,
-                            confidence=confidence, title=title, summary=summary, vendor=None,
-                            layer="policy" if measure == "policy" else "edge", paths=paths, profiles=[profile],
-                            evidence=[{"signal": "status", "name": f"outcome {entries[0]['observed']}"}] + (
-                                [{"signal": "body", "name": "content differs from the browser's"}]
-                                if verdict == "differential_content" else []) + (
-                                [{"signal": "policy", "name": f"robots.txt {token}"}] if entries[0]["declared"] != "unspecified" else []),
-                            recommendation=RECOMMENDATIONS[verdict], scope=f"{verdict}|{profile}"))
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category=category,
+                measure=measure,
+                status=status,
+                severity=severity,
+                confidence=confidence,
+                title=title,
+                summary=summary,
+                vendor=None,
+                layer="policy" if measure == "policy" else "edge",
+                paths=paths,
+                profiles=[profile],
+                evidence=[{"signal": "status", "name": f"outcome {entries[0]['observed']}"}]
+                + (
+                    [{"signal": "body", "name": "content differs from the browser's"}]
+                    if verdict == "differential_content"
+                    else []
+                )
+                + (
+                    [{"signal": "policy", "name": f"robots.txt {token}"}]
+                    if entries[0]["declared"] != "unspecified"
+                    else []
+                ),
+                recommendation=RECOMMENDATIONS[verdict],
+                scope=f"{verdict}|{profile}",
+            )
+        )
 
     # Coverage: critical paths without any measure.
     unprotected = coverage["unprotected_paths"]
     categories = {e["path"]: e["category"] for e in coverage["critical_paths"]}
     if unprotected and any(e["path"] != plan.target.path for e in coverage["critical_paths"]):
         high_value = [p for p in unprotected if categories.get(p) in HIGH_VALUE_CATEGORIES]
-        out.append(_finding(origin, scan_job_id, category="coverage", measure="bot_management", status="absent",
-                            severity="medium" if high_value else "low", confidence=0.6,
-                            title="Critical paths without anti-bot measures",
-                            summary=f"No anti-bot measure was observed on {_plural(len(unprotected), 'critical path')}.",
-                            vendor=None, layer="application", paths=unprotected, profiles=[], evidence=[],
-                            recommendation=RECOMMENDATIONS["unprotected_critical"], scope=unprotected))
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category="coverage",
+                measure="bot_management",
+                status="absent",
+                severity="medium" if high_value else "low",
+                confidence=0.6,
+                title="Critical paths without anti-bot measures",
+                summary=f"No anti-bot measure was observed on {_plural(len(unprotected), 'critical path')}.",
+                vendor=None,
+                layer="application",
+                paths=unprotected,
+                profiles=[],
+                evidence=[],
+                recommendation=RECOMMENDATIONS["unprotected_critical"],
+                scope=unprotected,
+            )
+        )
 
     out.extend(_policy_findings(origin, scan_job_id, policy, policy_outcomes))
 
@@ -183,30 +303,64 @@ def build_findings(plan: ScanPlan, detections: list[dict[str, Any]], policy: dic
     if stalls:
         paths = sorted({s["path"] for s in stalls})
         profiles = sorted({p for s in stalls for p in s["profiles"]})
-        out.append(_finding(origin, scan_job_id, category="detection", measure="tarpit", status="present",
-                            severity="medium", confidence=0.7, title="AI clients stalled, browser served",
-                            summary=f"{', '.join(profiles)} got no complete answer within the time budget on "
-                                    f"{_plural(len(paths), 'path')} while the browser profile was answered.",
-                            vendor=None, layer="edge", paths=paths, profiles=profiles,
-                            evidence=[{"signal": "status", "name": "outcome timed_out"},
-                                      {"signal": "status", "name": "browser answered"}],
-                            recommendation=RECOMMENDATIONS["tarpit"], scope="stall"))
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category="detection",
+                measure="tarpit",
+                status="present",
+                severity="medium",
+                confidence=0.7,
+                title="AI clients stalled, browser served",
+                summary=f"{', '.join(profiles)} got no complete answer within the time budget on "
+                f"{_plural(len(paths), 'path')} while the browser profile was answered.",
+                vendor=None,
+                layer="edge",
+                paths=paths,
+                profiles=profiles,
+                evidence=[
+                    {"signal": "status", "name": "outcome timed_out"},
+                    {"signal": "status", "name": "browser answered"},
+                ],
+                recommendation=RECOMMENDATIONS["tarpit"],
+                scope="stall",
+            )
+        )
 
     if labyrinth:
         paths = sorted({o.spec.path for o in labyrinth})
         profiles = sorted({o.spec.profile for o in labyrinth})
-        out.append(_finding(origin, scan_job_id, category="detection", measure="tarpit", status="inconclusive",
-                            severity="low", confidence=0.4, title="Hidden nofollow links served to AI clients",
-                            summary=f"AI client profiles received pages with many hidden nofollow links on {_plural(len(paths), 'path')}.",
-                            vendor=None, layer="edge", paths=paths, profiles=profiles,
-                            evidence=[{"signal": "body", "name": "hidden nofollow links"}],
-                            recommendation=RECOMMENDATIONS["labyrinth"], scope="labyrinth"))
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category="detection",
+                measure="tarpit",
+                status="inconclusive",
+                severity="low",
+                confidence=0.4,
+                title="Hidden nofollow links served to AI clients",
+                summary=f"AI client profiles received pages with many hidden nofollow links on {_plural(len(paths), 'path')}.",
+                vendor=None,
+                layer="edge",
+                paths=paths,
+                profiles=profiles,
+                evidence=[{"signal": "body", "name": "hidden nofollow links"}],
+                recommendation=RECOMMENDATIONS["labyrinth"],
+                scope="labyrinth",
+            )
+        )
     return out
 
 
-def _user_agent_block_findings(origin: str, scan_job_id: str | None, enforcement: list[dict[str, Any]],
-                               detections: list[dict[str, Any]],
-                               stopped_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _user_agent_block_findings(
+    origin: str,
+    scan_job_id: str | None,
+    enforcement: list[dict[str, Any]],
+    detections: list[dict[str, Any]],
+    stopped_runs: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     """The site stops some client types while the browser is served: say what was seen (which
     statuses, which profiles) and whether any vendor was identified on those answers."""
     stopped = [e for e in enforcement if e["verdict"] in ("enforced", "undeclared_block")]
@@ -217,34 +371,82 @@ def _user_agent_block_findings(origin: str, scan_job_id: str | None, enforcement
     statuses = sorted({str(r["http_status"]) for r in runs if r.get("http_status") is not None})
     profiles = sorted({e["agent_profile"] for e in stopped})
     paths = sorted({e["path"] for e in stopped})
-    vendors = sorted({d["vendor"] for d in detections if d["vendor"] and d["active"]
-                      and set(d["profiles"]) & set(profiles) and set(d["paths"]) & set(paths)})
+    vendors = sorted(
+        {
+            d["vendor"]
+            for d in detections
+            if d["vendor"]
+            and d["active"]
+            and set(d["profiles"]) & set(profiles)
+            and set(d["paths"]) & set(paths)
+        }
+    )
     ai = [p for p in profiles if p in ("ai_crawler", "ai_agent")]
     who = "AI clients" if ai and len(ai) == len(profiles) else ", ".join(profiles)
     answered = f"answered {'/'.join(statuses)}" if statuses else "were stopped"
     by_whom = f"identified vendor: {', '.join(vendors)}" if vendors else "no vendor identified"
-    return [_finding(origin, scan_job_id, category="enforcement", measure="bot_management", status="present",
-                     severity="info", confidence=0.8, title="Client types stopped by User-Agent",
-                     summary=f"{who} {answered} by User-Agent while the browser profile was served, on "
-                             f"{_plural(len(paths), 'path')} ({by_whom}).",
-                     vendor=None, layer="application", paths=paths, profiles=profiles,
-                     evidence=[{"signal": "status", "name": f"status {code}"} for code in statuses][:6]
-                     + [{"signal": "header", "name": "user-agent differential"}],
-                     recommendation=RECOMMENDATIONS["user_agent_block"], scope="user_agent_block")]
+    return [
+        _finding(
+            origin,
+            scan_job_id,
+            category="enforcement",
+            measure="bot_management",
+            status="present",
+            severity="info",
+            confidence=0.8,
+            title="Client types stopped by User-Agent",
+            summary=f"{who} {answered} by User-Agent while the browser profile was served, on "
+            f"{_plural(len(paths), 'path')} ({by_whom}).",
+            vendor=None,
+            layer="application",
+            paths=paths,
+            profiles=profiles,
+            evidence=[{"signal": "status", "name": f"status {code}"} for code in statuses][:6]
+            + [{"signal": "header", "name": "user-agent differential"}],
+            recommendation=RECOMMENDATIONS["user_agent_block"],
+            scope="user_agent_block",
+        )
+    ]
 
 
-def _policy_findings(origin: str, scan_job_id: str | None, policy: dict[str, Any],
-                     policy_outcomes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _policy_findings(
+    origin: str, scan_job_id: str | None, policy: dict[str, Any], policy_outcomes: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
-    def add(signal: str, title: str, summary: str, *, status: str = "present", severity: str = "info",
-            confidence: float = 0.95, recommendation: str = RECOMMENDATIONS["policy_info"], path: str | None = None,
-            vendor: str | None = None, measure: str = "policy") -> None:
-        out.append(_finding(origin, scan_job_id, category="policy", measure=measure, status=status, severity=severity,
-                            confidence=confidence, title=title, summary=summary, vendor=vendor, layer="policy",
-                            paths=[path] if path else [], profiles=[],
-                            evidence=[{"signal": "policy", "name": signal}], recommendation=recommendation,
-                            scope=signal))
+    def add(
+        signal: str,
+        title: str,
+        summary: str,
+        *,
+        status: str = "present",
+        severity: str = "info",
+        confidence: float = 0.95,
+        recommendation: str = RECOMMENDATIONS["policy_info"],
+        path: str | None = None,
+        vendor: str | None = None,
+        measure: str = "policy",
+    ) -> None:
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category="policy",
+                measure=measure,
+                status=status,
+                severity=severity,
+                confidence=confidence,
+                title=title,
+                summary=summary,
+                vendor=vendor,
+                layer="policy",
+                paths=[path] if path else [],
+                profiles=[],
+                evidence=[{"signal": "policy", "name": signal}],
+                recommendation=recommendation,
+                scope=signal,
+            )
+        )
 
     robots = policy["robots_txt"]
     treatments = robots["ai_agents"]
@@ -252,118 +454,235 @@ def _policy_findings(origin: str, scan_job_id: str | None, policy: dict[str, Any
     disallowed = sorted(t for t, v in treatments.items() if v == "disallowed" and t in named)
     partial = sorted(t for t, v in treatments.items() if v == "partial" and t in named)
     if robots["present"] and (disallowed or partial):
-        add("robots.txt ai agents", "robots.txt restricts AI agents by name",
+        add(
+            "robots.txt ai agents",
+            "robots.txt restricts AI agents by name",
             f"robots.txt names and disallows {_plural(len(disallowed), 'known AI agent')} entirely and "
-            f"{len(partial)} partially.", recommendation=RECOMMENDATIONS["robots_ai"], path="/robots.txt")
+            f"{len(partial)} partially.",
+            recommendation=RECOMMENDATIONS["robots_ai"],
+            path="/robots.txt",
+        )
     generic = robots.get("generic_rules")
     if robots["present"] and generic and (generic["disallow_all"] or generic["disallow_rules"]):
         covered = sum(1 for t, v in treatments.items() if t not in named and v in ("disallowed", "partial"))
-        what = "disallow the whole site" if generic["disallow_all"] else \
-            f"disallow {_plural(generic['disallow_rules'], 'path rule')}"
-        add("robots.txt generic rules", "robots.txt has generic crawler rules",
+        what = (
+            "disallow the whole site"
+            if generic["disallow_all"]
+            else f"disallow {_plural(generic['disallow_rules'], 'path rule')}"
+        )
+        add(
+            "robots.txt generic rules",
+            "robots.txt has generic crawler rules",
             f"Generic rules (User-agent: *) {what} for every crawler; they are not aimed at AI agents "
             f"({_plural(covered, 'known AI agent')} without a group of their own fall under them).",
-            recommendation=RECOMMENDATIONS["robots_generic"], path="/robots.txt")
+            recommendation=RECOMMENDATIONS["robots_generic"],
+            path="/robots.txt",
+        )
     access = robots.get("access")
     status = robots.get("http_status")
     answered = f"answered {status}" if status is not None else "did not answer"
     if access == "unreachable":
-        add("robots.txt unreachable", "robots.txt unreachable: complete disallow",
+        add(
+            "robots.txt unreachable",
+            "robots.txt unreachable: complete disallow",
             f"/robots.txt {answered}; by RFC 9309 crawlers must treat the whole site as disallowed until it "
-            "can be fetched.", severity="low", recommendation=RECOMMENDATIONS["robots_unreachable"],
-            path="/robots.txt")
+            "can be fetched.",
+            severity="low",
+            recommendation=RECOMMENDATIONS["robots_unreachable"],
+            path="/robots.txt",
+        )
     elif access == "unavailable" and status is not None and status not in (404, 410):
-        add("robots.txt unavailable", "robots.txt unavailable: no restrictions",
+        add(
+            "robots.txt unavailable",
+            "robots.txt unavailable: no restrictions",
             f"/robots.txt {answered}; by RFC 9309 crawlers may then fetch every path.",
-            recommendation=RECOMMENDATIONS["robots_unavailable"], path="/robots.txt")
+            recommendation=RECOMMENDATIONS["robots_unavailable"],
+            path="/robots.txt",
+        )
     elif access == "not_a_file":
-        add("robots.txt not a file", "/robots.txt is not a robots.txt",
+        add(
+            "robots.txt not a file",
+            "/robots.txt is not a robots.txt",
             "/robots.txt answered with a page (an HTML page or the site's answer to every path), so no rules "
-            "were found in it.", status="inconclusive", confidence=0.7,
-            recommendation=RECOMMENDATIONS["robots_not_a_file"], path="/robots.txt")
+            "were found in it.",
+            status="inconclusive",
+            confidence=0.7,
+            recommendation=RECOMMENDATIONS["robots_not_a_file"],
+            path="/robots.txt",
+        )
     if robots.get("managed_by"):
-        add(f"robots.txt managed by {robots['managed_by']}", "robots.txt has a managed AI section",
-            f"robots.txt contains a section managed by {robots['managed_by']}.", path="/robots.txt",
-            vendor=robots["managed_by"])
+        add(
+            f"robots.txt managed by {robots['managed_by']}",
+            "robots.txt has a managed AI section",
+            f"robots.txt contains a section managed by {robots['managed_by']}.",
+            path="/robots.txt",
+            vendor=robots["managed_by"],
+        )
     if robots.get("conflicts"):
-        add("robots.txt conflicts", "robots.txt rules conflict for some AI agents",
+        add(
+            "robots.txt conflicts",
+            "robots.txt rules conflict for some AI agents",
             f"{_plural(len(robots['conflicts']), 'agent')} disallowed by the managed section are allowed by the site's own rules.",
-            severity="low", recommendation=RECOMMENDATIONS["robots_conflict"], path="/robots.txt")
+            severity="low",
+            recommendation=RECOMMENDATIONS["robots_conflict"],
+            path="/robots.txt",
+        )
     if policy.get("content_signals"):
-        add("content-signal", "Content signals declared",
-            "robots.txt declares Content-Signal preferences: " + ", ".join(sorted(policy["content_signals"])) + ".",
-            path="/robots.txt")
+        add(
+            "content-signal",
+            "Content signals declared",
+            "robots.txt declares Content-Signal preferences: "
+            + ", ".join(sorted(policy["content_signals"]))
+            + ".",
+            path="/robots.txt",
+        )
     if policy.get("content_signals_invalid"):
-        add("content-signal invalid", "Content-Signal values outside the vocabulary",
+        add(
+            "content-signal invalid",
+            "Content-Signal values outside the vocabulary",
             f"robots.txt has {_plural(len(policy['content_signals_invalid']), 'Content-Signal entry')} that "
-            "the published vocabulary does not define.", severity="low", confidence=0.9,
-            recommendation=RECOMMENDATIONS["signal_invalid"], path="/robots.txt")
+            "the published vocabulary does not define.",
+            severity="low",
+            confidence=0.9,
+            recommendation=RECOMMENDATIONS["signal_invalid"],
+            path="/robots.txt",
+        )
     if policy.get("content_usage"):
         prefs = policy["content_usage"]
-        add("content-usage", "AI usage preferences declared (aipref)",
+        add(
+            "content-usage",
+            "AI usage preferences declared (aipref)",
             "Content-Usage preferences (most restrictive wins): "
-            + ", ".join(f"{label}={prefs[label]}" for label in sorted(prefs)) + ".")
+            + ", ".join(f"{label}={prefs[label]}" for label in sorted(prefs))
+            + ".",
+        )
     elif (policy.get("content_usage_detail") or {}).get("status") == "unknown":
-        add("content-usage unparseable", "Content-Usage present but unreadable",
+        add(
+            "content-usage unparseable",
+            "Content-Usage present but unreadable",
             "A Content-Usage statement is not a valid structured dictionary; its preferences are unknown.",
-            status="inconclusive", severity="low", confidence=0.8, recommendation=RECOMMENDATIONS["usage_unknown"])
+            status="inconclusive",
+            severity="low",
+            confidence=0.8,
+            recommendation=RECOMMENDATIONS["usage_unknown"],
+        )
     if policy["llms_txt"].get("present"):
-        add("llms.txt", "llms.txt published", "The site publishes /llms.txt for language models.", path="/llms.txt")
+        add(
+            "llms.txt",
+            "llms.txt published",
+            "The site publishes /llms.txt for language models.",
+            path="/llms.txt",
+        )
     if (policy.get("llms_full_txt") or {}).get("present"):
-        add("llms-full.txt", "llms-full.txt published", "The site publishes /llms-full.txt for language models.",
-            path="/llms-full.txt")
+        add(
+            "llms-full.txt",
+            "llms-full.txt published",
+            "The site publishes /llms-full.txt for language models.",
+            path="/llms-full.txt",
+        )
     if policy["ai_txt"].get("present"):
         add("ai.txt", "ai.txt published", "The site publishes a Spawning-style /ai.txt.", path="/ai.txt")
     if policy["tdmrep"].get("present"):
         reserved = policy["tdmrep"].get("reserved")
         channels = [name for name, c in (policy["tdmrep"].get("channels") or {}).items() if c.get("present")]
         via = f" via {', '.join(channels)}" if channels else ""
-        add("tdmrep", "TDM rights reserved" if reserved else "TDMRep declared",
-            f"Text-and-data-mining rights are reserved (TDMRep{via})." if reserved
-            else f"TDMRep is declared without a reservation{via}.")
+        add(
+            "tdmrep",
+            "TDM rights reserved" if reserved else "TDMRep declared",
+            f"Text-and-data-mining rights are reserved (TDMRep{via})."
+            if reserved
+            else f"TDMRep is declared without a reservation{via}.",
+        )
     noai = policy["noai_meta"]
     if noai.get("noai") or noai.get("noimageai"):
         tokens = [t for t in ("noai", "noimageai") if noai.get(t)]
-        add("noai meta", "noai directives on pages", f"Pages carry {', '.join(tokens)} in robots meta or X-Robots-Tag.")
+        add(
+            "noai meta",
+            "noai directives on pages",
+            f"Pages carry {', '.join(tokens)} in robots meta or X-Robots-Tag.",
+        )
     wba = policy["web_bot_auth"]
     if wba.get("directory_present"):
-        add("web bot auth directory", "Web Bot Auth key directory published",
+        add(
+            "web bot auth directory",
+            "Web Bot Auth key directory published",
             f"The site publishes an HTTP message signatures directory with {_plural(wba.get('key_count', 0), 'key')} "
             f"({wba.get('valid_keys', 0)} valid Ed25519 with thumbprint kid); directory signature: "
-            f"{wba.get('signature', 'absent')}.", measure="agent_auth",
-            path="/.well-known/http-message-signatures-directory")
+            f"{wba.get('signature', 'absent')}.",
+            measure="agent_auth",
+            path="/.well-known/http-message-signatures-directory",
+        )
         problems = list(wba.get("issues") or [])
         if wba.get("signature") not in (None, "valid", "absent"):
             problems.append(f"signature {wba['signature']}")
         if problems:
-            add("web bot auth directory issues", "Web Bot Auth key directory has problems",
-                "The key directory does not validate: " + ", ".join(problems[:6]) + ".", severity="low",
-                confidence=0.9, recommendation=RECOMMENDATIONS["web_bot_auth_invalid"], measure="agent_auth",
-                path="/.well-known/http-message-signatures-directory")
+            add(
+                "web bot auth directory issues",
+                "Web Bot Auth key directory has problems",
+                "The key directory does not validate: " + ", ".join(problems[:6]) + ".",
+                severity="low",
+                confidence=0.9,
+                recommendation=RECOMMENDATIONS["web_bot_auth_invalid"],
+                measure="agent_auth",
+                path="/.well-known/http-message-signatures-directory",
+            )
     elif wba.get("placeholder"):
-        add("web bot auth directory", "Empty Web Bot Auth directory", "The key directory is published without keys.",
-            status="inconclusive", confidence=0.7, recommendation=RECOMMENDATIONS["web_bot_auth_placeholder"],
-            measure="agent_auth", path="/.well-known/http-message-signatures-directory")
+        add(
+            "web bot auth directory",
+            "Empty Web Bot Auth directory",
+            "The key directory is published without keys.",
+            status="inconclusive",
+            confidence=0.7,
+            recommendation=RECOMMENDATIONS["web_bot_auth_placeholder"],
+            measure="agent_auth",
+            path="/.well-known/http-message-signatures-directory",
+        )
     ppc = policy["pay_per_crawl"]
     if ppc.get("detected"):
-        out.append(_finding(origin, scan_job_id, category="policy", measure="agent_auth", status="present",
-                            severity="info", confidence=0.9, title="Pay per crawl (HTTP 402)",
-                            summary="Crawlers are asked to pay (HTTP 402 with a crawler price).", vendor="cloudflare",
-                            layer="edge", paths=ppc["paths"], profiles=ppc["profiles"],
-                            evidence=[{"signal": "status", "name": "402"}, {"signal": "header", "name": "crawler-price"}],
-                            recommendation=RECOMMENDATIONS["policy_info"], scope="pay_per_crawl"))
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category="policy",
+                measure="agent_auth",
+                status="present",
+                severity="info",
+                confidence=0.9,
+                title="Pay per crawl (HTTP 402)",
+                summary="Crawlers are asked to pay (HTTP 402 with a crawler price).",
+                vendor="cloudflare",
+                layer="edge",
+                paths=ppc["paths"],
+                profiles=ppc["profiles"],
+                evidence=[{"signal": "status", "name": "402"}, {"signal": "header", "name": "crawler-price"}],
+                recommendation=RECOMMENDATIONS["policy_info"],
+                scope="pay_per_crawl",
+            )
+        )
     for path, info in sorted(policy_outcomes.items()):
         outcome = info.get("outcome")
         if outcome not in ("challenged", "blocked"):
-            continue   # a rate limit is transient and reported by its own detection
+            continue  # a rate limit is transient and reported by its own detection
         profiles = sorted(info.get("profiles") or [])
-        out.append(_finding(origin, scan_job_id, category="policy",
-                            measure="challenge" if outcome == "challenged" else "bot_management",
-                            status="present", severity="low", confidence=0.9,
-                            title=f"Policy file {path} is {outcome}",
-                            summary=f"{path} answered {outcome} instead of the file for "
-                                    f"{', '.join(profiles) or 'the scanner'}, so agents cannot read it.",
-                            vendor=None, layer="policy", paths=[path], profiles=profiles,
-                            evidence=[{"signal": "policy", "name": f"{path} {outcome}"}],
-                            recommendation=RECOMMENDATIONS["policy_blocked"], scope=f"policy_file_stopped|{path}"))
+        out.append(
+            _finding(
+                origin,
+                scan_job_id,
+                category="policy",
+                measure="challenge" if outcome == "challenged" else "bot_management",
+                status="present",
+                severity="low",
+                confidence=0.9,
+                title=f"Policy file {path} is {outcome}",
+                summary=f"{path} answered {outcome} instead of the file for "
+                f"{', '.join(profiles) or 'the scanner'}, so agents cannot read it.",
+                vendor=None,
+                layer="policy",
+                paths=[path],
+                profiles=profiles,
+                evidence=[{"signal": "policy", "name": f"{path} {outcome}"}],
+                recommendation=RECOMMENDATIONS["policy_blocked"],
+                scope=f"policy_file_stopped|{path}",
+            )
+        )
     return out

@@ -17,19 +17,31 @@ from pydantic import BaseModel, Field
 
 ScanMode = Literal["quick", "full"]
 ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client", "signed_agent"]
-PathKind = Literal["page", "policy", "probe"]   # probe: the never-existing path (soft-404 baseline)
+PathKind = Literal["page", "policy", "probe"]  # probe: the never-existing path (soft-404 baseline)
 # ``timed_out``: the answer did not complete within the time budget (a stall or a slow drip);
 # what arrived before the deadline is not treated as served content.
-Outcome = Literal["served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out",
-                  "error"]
+Outcome = Literal[
+    "served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out", "error"
+]
 # The headless Chromium probe (``botscope.scanner.probe.browser``): a path run's profile, but not an
 # HTTP client profile of ``profiles.json``.
 RenderedProfileId = Literal["rendered"]
-Signal = Literal["header", "cookie", "body", "script", "status", "policy", "title",
-                 "js_cookie", "api_probe", "widget"]
+Signal = Literal[
+    "header", "cookie", "body", "script", "status", "policy", "title", "js_cookie", "api_probe", "widget"
+]
 Measure = Literal[
-    "cdn", "waf", "bot_management", "challenge", "captcha", "proof_of_work", "rate_limit", "tarpit",
-    "waiting_room", "fingerprinting", "agent_auth", "policy",
+    "cdn",
+    "waf",
+    "bot_management",
+    "challenge",
+    "captcha",
+    "proof_of_work",
+    "rate_limit",
+    "tarpit",
+    "waiting_room",
+    "fingerprinting",
+    "agent_auth",
+    "policy",
 ]
 Layer = Literal["edge", "application", "client", "policy"]
 
@@ -37,24 +49,24 @@ Layer = Literal["edge", "application", "client", "policy"]
 class Target(BaseModel):
     """A normalized, guarded scan target."""
 
-    url: str                     # normalized absolute URL (scheme, IDNA host, no default port, path)
+    url: str  # normalized absolute URL (scheme, IDNA host, no default port, path)
     scheme: Literal["http", "https"]
-    host: str                    # IDNA (ASCII) host, or an IP literal
+    host: str  # IDNA (ASCII) host, or an IP literal
     port: int
-    path: str                    # path + query of the target page, at least "/"
-    origin: str                  # scheme://host[:port]
+    path: str  # path + query of the target page, at least "/"
+    origin: str  # scheme://host[:port]
 
 
 class PathRunSpec(BaseModel):
     """One planned request: a path fetched with one client profile."""
 
-    path_run_id: str | None = None   # assigned by the pipeline (``run_…``); the CLI leaves it None
-    path: str                        # path + query, same origin as the target
+    path_run_id: str | None = None  # assigned by the pipeline (``run_…``); the CLI leaves it None
+    path: str  # path + query, same origin as the target
     profile: ProfileId | RenderedProfileId
     kind: PathKind = "page"
-    critical: bool = False           # a discovered critical path (login, signup, checkout, …)
-    category: str | None = None      # "target", "login", "signup", "password_reset", "search", "cart",
-                                     # "account", "api", "contact", or the policy file name
+    critical: bool = False  # a discovered critical path (login, signup, checkout, …)
+    category: str | None = None  # "target", "login", "signup", "password_reset", "search", "cart",
+    # "account", "api", "contact", or the policy file name
 
 
 class ScanPlan(BaseModel):
@@ -67,7 +79,7 @@ class ScanPlan(BaseModel):
 
 class Evidence(BaseModel):
     signal: Signal
-    name: str                        # the signal's name only, never its value (public-safe)
+    name: str  # the signal's name only, never its value (public-safe)
 
 
 class RuleMatch(BaseModel):
@@ -77,20 +89,20 @@ class RuleMatch(BaseModel):
     measure: Measure
     layer: Layer
     strength: Literal["strong", "medium", "weak"]
-    active: bool = False             # True when the match shows an active defense (challenge/block)
-    score: float                     # summed weights of the matched signals
+    active: bool = False  # True when the match shows an active defense (challenge/block)
+    score: float  # summed weights of the matched signals
     evidence: list[Evidence] = Field(default_factory=list)
 
 
 class RedirectHop(BaseModel):
     status: int
-    location_path: str | None        # path of the Location if same-origin, else None
+    location_path: str | None  # path of the Location if same-origin, else None
     same_origin: bool
 
 
 class ProbeError(BaseModel):
-    code: str                        # e.g. "timeout", "connection_failed", "target_not_public",
-                                     # "too_many_redirects", "budget_exhausted", "body_too_large"
+    code: str  # e.g. "timeout", "connection_failed", "target_not_public",
+    # "too_many_redirects", "budget_exhausted", "body_too_large"
     message: str
 
 
@@ -99,15 +111,15 @@ class RenderedHop(BaseModel):
 
     status: int | None
     same_origin: bool
-    path: str | None = None          # path (no query) when same-origin
-    host: str | None = None          # host name when cross-origin (never an IP literal)
-    at_ms: int = 0                   # since the first response
+    path: str | None = None  # path (no query) when same-origin
+    host: str | None = None  # host name when cross-origin (never an IP literal)
+    at_ms: int = 0  # since the first response
 
 
 class RenderedWidget(BaseModel):
-    kind: str                        # recaptcha, hcaptcha, turnstile, arkose, geetest, ...
-    form: str | None = None          # action path of the enclosing form, None when outside a form
-    after_load: bool = False         # absent from the HTML the server sent: injected by script
+    kind: str  # recaptcha, hcaptcha, turnstile, arkose, geetest, ...
+    form: str | None = None  # action path of the enclosing form, None when outside a form
+    after_load: bool = False  # absent from the HTML the server sent: injected by script
 
 
 class RenderedObservation(BaseModel):
@@ -117,14 +129,16 @@ class RenderedObservation(BaseModel):
     navigation: list[RenderedHop] = Field(default_factory=list)
     final_status: int | None = None
     challenge_shown: bool = False
-    challenge_cleared: bool | None = None   # None when no challenge was shown
+    challenge_cleared: bool | None = None  # None when no challenge was shown
     cleared_after_ms: int | None = None
-    script_hosts: list[str] = Field(default_factory=list)   # third-party script hosts, runtime ones too
-    frame_hosts: list[str] = Field(default_factory=list)    # third-party frame hosts
+    script_hosts: list[str] = Field(default_factory=list)  # third-party script hosts, runtime ones too
+    frame_hosts: list[str] = Field(default_factory=list)  # third-party frame hosts
     js_cookie_names: list[str] = Field(default_factory=list)
     widgets: list[RenderedWidget] = Field(default_factory=list)
-    api_probes: dict[str, int] = Field(default_factory=dict)   # fingerprinting API → calls counted
-    storage: dict[str, int] = Field(default_factory=dict)      # local_storage / session_storage keys, indexeddb, cookies
+    api_probes: dict[str, int] = Field(default_factory=dict)  # fingerprinting API → calls counted
+    storage: dict[str, int] = Field(
+        default_factory=dict
+    )  # local_storage / session_storage keys, indexeddb, cookies
     requests: int = 0
     target_requests: int = 0
     refused_requests: int = 0
@@ -169,14 +183,14 @@ class Observation(BaseModel):
     script_hosts: list[str] = Field(default_factory=list)
     iframe_hosts: list[str] = Field(default_factory=list)
     form_count: int = 0
-    links: list[str] = Field(default_factory=list)         # same-origin link paths (discovery)
+    links: list[str] = Field(default_factory=list)  # same-origin link paths (discovery)
     form_actions: list[str] = Field(default_factory=list)  # same-origin form action paths
     hidden_nofollow_links: int = 0
-    meta_robots: list[str] = Field(default_factory=list)   # tokens from <meta name=robots>
+    meta_robots: list[str] = Field(default_factory=list)  # tokens from <meta name=robots>
     meta_tdm: dict[str, str] = Field(default_factory=dict)  # <meta name=tdm-reservation|tdm-policy>, bounded
     matches: list[RuleMatch] = Field(default_factory=list)
-    policy_text: str | None = None   # body of a policy file (robots.txt, llms.txt, ai.txt, …), bounded
-    rendered: RenderedObservation | None = None   # the rendered profile's evidence
+    policy_text: str | None = None  # body of a policy file (robots.txt, llms.txt, ai.txt, …), bounded
+    rendered: RenderedObservation | None = None  # the rendered profile's evidence
 
 
 class FetchResult(BaseModel):
@@ -185,17 +199,19 @@ class FetchResult(BaseModel):
     ``headers`` keeps every value (Set-Cookie included) so the observer can read cookie *names*.
     Never stored, never returned."""
 
-    url: str                                  # the URL requested (first hop)
-    final_url: str | None = None              # after redirects that were followed
+    url: str  # the URL requested (first hop)
+    final_url: str | None = None  # after redirects that were followed
     status: int | None = None
-    headers: list[tuple[str, str]] = Field(default_factory=list)   # final response, in order, names lower-cased
+    headers: list[tuple[str, str]] = Field(
+        default_factory=list
+    )  # final response, in order, names lower-cased
     redirect_chain: list[RedirectHop] = Field(default_factory=list)
     body: bytes = b""
     body_truncated: bool = False
-    body_size: int = 0                        # bytes read (== len(body) unless truncated)
+    body_size: int = 0  # bytes read (== len(body) unless truncated)
     ttfb_ms: int | None = None
     duration_ms: int | None = None
-    last_byte_ms: int | None = None           # time to the last body byte read (a stalled body included)
+    last_byte_ms: int | None = None  # time to the last body byte read (a stalled body included)
     started_at: str | None = None
     error: ProbeError | None = None
-    http_version: str | None = None           # of the last response ("HTTP/1.1", "HTTP/2")
+    http_version: str | None = None  # of the last response ("HTTP/1.1", "HTTP/2")

@@ -25,17 +25,36 @@ from botscope.scanner.rules_engine import ResponseFeatures, Ruleset, body_window
 from botscope.scanner.sanitize import HEADER_LIMIT, KEY_LIMIT, TEXT_LIMIT, site_text
 
 # Header values worth keeping: none of them carries a secret, a cookie or an address.
-HEADER_VALUE_ALLOWLIST = frozenset({
-    "server", "content-type", "content-length", "cf-mitigated", "cf-cache-status", "x-robots-tag",
-    "content-signal", "content-usage", "tdm-reservation", "tdm-policy", "crawler-price",
-    "crawler-charged", "crawler-error", "x-amzn-waf-action", "x-vercel-mitigated", "retry-after",
-    "x-datadome", "vary", "cache-control",
-    # Web Bot Auth: the key directory's own HTTP message signature (public by design)
-    "signature", "signature-input", "content-digest",
-})
+HEADER_VALUE_ALLOWLIST = frozenset(
+    {
+        "server",
+        "content-type",
+        "content-length",
+        "cf-mitigated",
+        "cf-cache-status",
+        "x-robots-tag",
+        "content-signal",
+        "content-usage",
+        "tdm-reservation",
+        "tdm-policy",
+        "crawler-price",
+        "crawler-charged",
+        "crawler-error",
+        "x-amzn-waf-action",
+        "x-vercel-mitigated",
+        "retry-after",
+        "x-datadome",
+        "vary",
+        "cache-control",
+        # Web Bot Auth: the key directory's own HTTP message signature (public by design)
+        "signature",
+        "signature-input",
+        "content-digest",
+    }
+)
 POLICY_TEXT_LIMIT = 512 * 1024
-HTML_PARSE_LIMIT = 1024 * 1024      # DOM features come from the first MiB …
-HTML_TAIL_PARSE = 64 * 1024         # … plus script/iframe hosts of the last 64 KiB
+HTML_PARSE_LIMIT = 1024 * 1024  # DOM features come from the first MiB …
+HTML_TAIL_PARSE = 64 * 1024  # … plus script/iframe hosts of the last 64 KiB
 MAX_LINKS = 200
 MAX_HOSTS = 50
 SHINGLE_TEXT_LIMIT = 32 * 1024
@@ -45,15 +64,21 @@ SHINGLE_KEEP = 64
 _TDM_META_NAMES = frozenset({"tdm-reservation", "tdm-policy"})
 MAX_META_VALUE = 300
 _CHALLENGE_MEASURES = frozenset({"challenge", "captcha", "proof_of_work", "waiting_room"})
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(\.0*)?\s*(;|$)|left\s*:\s*-\d{3,}px")
-_SECRET_KEY = re.compile(r"token|key|sig|session|sess|sid|auth|code|nonce|hash|secret|pass|otp|jwt|ticket", re.IGNORECASE)
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(\.0*)?\s*(;|$)|left\s*:\s*-\d{3,}px"
+)
+_SECRET_KEY = re.compile(
+    r"token|key|sig|session|sess|sid|auth|code|nonce|hash|secret|pass|otp|jwt|ticket", re.IGNORECASE
+)
 _SCRIPT_STYLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 _WORD = re.compile(r"[a-z0-9]{2,}")
 _TITLE_RE = re.compile(r"<title[^>]*>([^<]{0,300})</title>")
 _META_ROBOTS_RE = re.compile(r"<meta\s[^>]*name\s*=\s*[\"']?robots[\"']?[^>]*>")
 _CONTENT_ATTR_RE = re.compile(r"content\s*=\s*[\"']([^\"']*)[\"']")
-_HTML_SNIFF = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body|<meta|<title|<script|<div|<!--)", re.IGNORECASE)
+_HTML_SNIFF = re.compile(
+    rb"^\s*(<!doctype\s+html|<html|<head|<body|<meta|<title|<script|<div|<!--)", re.IGNORECASE
+)
 
 
 def _cookie_names(headers: list[tuple[str, str]]) -> list[str]:
@@ -135,7 +160,10 @@ def text_shingles(text: str) -> list[int]:
     words = _WORD.findall(text[:SHINGLE_TEXT_LIMIT].lower())
     if len(words) < SHINGLE_SIZE:
         return [zlib.crc32(" ".join(words).encode())] if words else []
-    hashes = {zlib.crc32(" ".join(words[i:i + SHINGLE_SIZE]).encode()) for i in range(len(words) - SHINGLE_SIZE + 1)}
+    hashes = {
+        zlib.crc32(" ".join(words[i : i + SHINGLE_SIZE]).encode())
+        for i in range(len(words) - SHINGLE_SIZE + 1)
+    }
     return sorted(hashes)[:SHINGLE_KEEP]
 
 
@@ -152,8 +180,18 @@ def shingle_similarity(a: list[int], b: list[int]) -> float:
 
 
 class _PageFeatures:
-    __slots__ = ("title", "script_hosts", "iframe_hosts", "form_count", "links", "form_actions",
-                 "hidden_nofollow_links", "meta_robots", "meta_tdm", "shingles")
+    __slots__ = (
+        "title",
+        "script_hosts",
+        "iframe_hosts",
+        "form_count",
+        "links",
+        "form_actions",
+        "hidden_nofollow_links",
+        "meta_robots",
+        "meta_tdm",
+        "shingles",
+    )
 
     def __init__(self) -> None:
         self.title: str | None = None
@@ -188,7 +226,9 @@ def _parse_html(body: bytes, origin_host: str | None) -> _PageFeatures:
     forms = tree.css("form")
     features.form_count = len(forms)
     for node in forms:
-        _add_unique(features.form_actions, _same_origin_path(node.attrs.get("action") or "", origin_host), MAX_LINKS)
+        _add_unique(
+            features.form_actions, _same_origin_path(node.attrs.get("action") or "", origin_host), MAX_LINKS
+        )
     for node in tree.css("meta[name]"):
         attrs = node.attrs
         name = (attrs.get("name") or "").strip().lower()
@@ -214,7 +254,11 @@ def _parse_html(body: bytes, origin_host: str | None) -> _PageFeatures:
     for node in tree.css('a[rel~="nofollow" i]'):
         attrs = node.attrs
         style = (attrs.get("style") or "").lower()
-        if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true" or _HIDDEN_STYLE.search(style):
+        if (
+            "hidden" in attrs
+            or (attrs.get("aria-hidden") or "").lower() == "true"
+            or _HIDDEN_STYLE.search(style)
+        ):
             features.hidden_nofollow_links += 1
     return features
 
@@ -295,10 +339,15 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     headers = [(name.lower(), value) for name, value in fetch.headers]
     error_code = fetch.error.code if fetch.error is not None else None
     observation = Observation(
-        spec=spec, http_status=fetch.status, error=fetch.error, started_at=fetch.started_at,
-        duration_ms=_duration_to_last_byte(fetch), ttfb_ms=fetch.ttfb_ms,
+        spec=spec,
+        http_status=fetch.status,
+        error=fetch.error,
+        started_at=fetch.started_at,
+        duration_ms=_duration_to_last_byte(fetch),
+        ttfb_ms=fetch.ttfb_ms,
         redirect_chain=list(fetch.redirect_chain),
-        body_size=fetch.body_size or len(fetch.body), body_truncated=fetch.body_truncated,
+        body_size=fetch.body_size or len(fetch.body),
+        body_truncated=fetch.body_truncated,
         http_version=fetch.http_version,
     )
     if fetch.final_url:
@@ -328,7 +377,9 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     page = _parse_html(body, _host(fetch.final_url or fetch.url)) if is_html else _PageFeatures()
     if body:
         # policy files and the never-existing path get shingles too: the soft-404 comparison needs them
-        page.shingles = text_shingles(_visible_text(body) if is_html else body[:SHINGLE_TEXT_LIMIT].decode("utf-8", "replace"))
+        page.shingles = text_shingles(
+            _visible_text(body) if is_html else body[:SHINGLE_TEXT_LIMIT].decode("utf-8", "replace")
+        )
     window = body_window(body) if body else ""
     if is_html:
         _regex_fallbacks(page, window)
@@ -344,12 +395,15 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     observation.text_shingles = page.shingles
 
     features = ResponseFeatures(
-        status=fetch.status, headers=headers, cookie_names=observation.cookie_names,
+        status=fetch.status,
+        headers=headers,
+        cookie_names=observation.cookie_names,
         # A served plain-text policy file is a declaration, not markup: its text may name vendors
         # and markers (llms.txt prose, robots.txt paths) without showing any of them.
         body_text="" if spec.kind == "policy" and not is_html else window,
         title=(page.title or "").lower() or None,
-        script_hosts=page.script_hosts, iframe_hosts=page.iframe_hosts,
+        script_hosts=page.script_hosts,
+        iframe_hosts=page.iframe_hosts,
     )
     observation.matches = ruleset.match(features)
     observation.outcome = decide_outcome(fetch.status, observation.matches, error_code)
@@ -358,7 +412,12 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     # page at /robots.txt is not a robots.txt (its outcome says why). Any 2xx carries the file
     # (RFC 9309 2.3.1.1); whether the body is the file or a catch-all page is decided by
     # ``policy`` against the never-existing path.
-    if spec.kind == "policy" and observation.outcome == "served" and 200 <= fetch.status < 300 and body \
-            and not is_html:
+    if (
+        spec.kind == "policy"
+        and observation.outcome == "served"
+        and 200 <= fetch.status < 300
+        and body
+        and not is_html
+    ):
         observation.policy_text = body[:POLICY_TEXT_LIMIT].decode("utf-8", "replace")
     return observation

@@ -39,7 +39,7 @@ from botscope.scanner.targets import normalize_target
 
 REQUEST_BUDGET = 80
 MAX_CRITICAL_PATHS = 10
-DISCOVERY_REQUESTS = 2          # full mode fetches the target page and /sitemap.xml to plan
+DISCOVERY_REQUESTS = 2  # full mode fetches the target page and /sitemap.xml to plan
 SITEMAP_PATH = "/sitemap.xml"
 POLICY_PATHS: tuple[tuple[str, str], ...] = (
     ("/robots.txt", "robots.txt"),
@@ -110,12 +110,22 @@ def _same_origin_path(url: str, target: Target) -> str | None:
 
 
 def _usable(result: FetchResult | None) -> bool:
-    return result is not None and result.error is None and result.status is not None and 200 <= result.status < 300
+    return (
+        result is not None
+        and result.error is None
+        and result.status is not None
+        and 200 <= result.status < 300
+    )
 
 
-def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
-                            sitemap: FetchResult | None = None, observed_links: Iterable[str] = (),
-                            limit: int = MAX_CRITICAL_PATHS) -> list[tuple[str, str]]:
+def discover_critical_paths(
+    target: Target,
+    *,
+    page: FetchResult | None = None,
+    sitemap: FetchResult | None = None,
+    observed_links: Iterable[str] = (),
+    limit: int = MAX_CRITICAL_PATHS,
+) -> list[tuple[str, str]]:
     """Up to ``limit`` (path, category) pairs, spread over the categories: first one path per
     category in category order, then a second per category, and so on. Deterministic."""
     candidates: list[str] = []
@@ -131,7 +141,11 @@ def discover_critical_paths(target: Target, *, page: FetchResult | None = None,
         except ValueError:
             continue
 
-    excluded = {urlsplit(target.path).path, SITEMAP_PATH, *(p for p, _ in POLICY_PATHS + FULL_ONLY_POLICY_PATHS)}
+    excluded = {
+        urlsplit(target.path).path,
+        SITEMAP_PATH,
+        *(p for p, _ in POLICY_PATHS + FULL_ONLY_POLICY_PATHS),
+    }
     by_category: dict[str, list[str]] = {name: [] for name, _ in CRITICAL_CATEGORIES}
     seen: set[str] = set()
     for url in candidates:
@@ -163,21 +177,31 @@ def not_found_probe_path() -> str:
     return f"{NOT_FOUND_PROBE_PREFIX}{secrets.token_hex(8)}.txt"
 
 
-def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = None,
-               sitemap: FetchResult | None = None, observe_links: Iterable[str] = (),
-               request_budget: int = REQUEST_BUDGET,
-               profiles: tuple[ProfileId, ...] = PROFILE_IDS, render: bool = False) -> ScanPlan:
+def build_plan(
+    target: Target,
+    mode: ScanMode,
+    *,
+    page: FetchResult | None = None,
+    sitemap: FetchResult | None = None,
+    observe_links: Iterable[str] = (),
+    request_budget: int = REQUEST_BUDGET,
+    profiles: tuple[ProfileId, ...] = PROFILE_IDS,
+    render: bool = False,
+) -> ScanPlan:
     """``profiles``: the client profiles each page path is fetched with (every plan's four, plus
     ``signed_agent`` when the scan signs); ``render`` adds one rendered path run per page path."""
-    runs = [PathRunSpec(path=target.path, profile=profile, kind="page", category="target")
-            for profile in profiles]
+    runs = [
+        PathRunSpec(path=target.path, profile=profile, kind="page", category="target") for profile in profiles
+    ]
     if render:
         runs.append(PathRunSpec(path=target.path, profile=RENDER_PROFILE, kind="page", category="target"))
     policy_paths = POLICY_PATHS + (FULL_ONLY_POLICY_PATHS if mode == "full" else ())
-    runs += [PathRunSpec(path=path, profile="browser", kind="policy", category=name)
-             for path, name in policy_paths]
-    runs.append(PathRunSpec(path=not_found_probe_path(), profile="browser", kind="probe",
-                            category="not_found_probe"))
+    runs += [
+        PathRunSpec(path=path, profile="browser", kind="policy", category=name) for path, name in policy_paths
+    ]
+    runs.append(
+        PathRunSpec(path=not_found_probe_path(), profile="browser", kind="probe", category="not_found_probe")
+    )
     discovered: list[str] = []
     if mode == "full":
         render_share = RENDER_REQUEST_SHARE if render else 0
@@ -185,13 +209,20 @@ def build_plan(target: Target, mode: ScanMode, *, page: FetchResult | None = Non
         spare = request_budget - http_runs - DISCOVERY_REQUESTS - render_share
         per_path = len(profiles) + render_share
         limit = max(0, min(MAX_CRITICAL_PATHS, spare // per_path))
-        for path, category in discover_critical_paths(target, page=page, sitemap=sitemap,
-                                                      observed_links=observe_links, limit=limit):
+        for path, category in discover_critical_paths(
+            target, page=page, sitemap=sitemap, observed_links=observe_links, limit=limit
+        ):
             discovered.append(path)
-            runs += [PathRunSpec(path=path, profile=profile, kind="page", critical=True, category=category)
-                     for profile in profiles]
+            runs += [
+                PathRunSpec(path=path, profile=profile, kind="page", critical=True, category=category)
+                for profile in profiles
+            ]
             if render:
-                runs.append(PathRunSpec(path=path, profile=RENDER_PROFILE, kind="page", critical=True,
-                                        category=category))
-    return ScanPlan(target=target, mode=mode, path_runs=runs, discovered_paths=discovered,
-                    request_budget=request_budget)
+                runs.append(
+                    PathRunSpec(
+                        path=path, profile=RENDER_PROFILE, kind="page", critical=True, category=category
+                    )
+                )
+    return ScanPlan(
+        target=target, mode=mode, path_runs=runs, discovered_paths=discovered, request_budget=request_budget
+    )

@@ -49,7 +49,9 @@ _MAX_ROBOTS_PROBES = 40
 @lru_cache(maxsize=1)
 def ai_agents() -> list[dict[str, str]]:
     """The known AI agent tokens (ai.robots.txt list) with operator, function and respect."""
-    agents: list[dict[str, str]] = json.loads((DATA_DIR / "ai_agents.json").read_text(encoding="utf-8"))["agents"]
+    agents: list[dict[str, str]] = json.loads((DATA_DIR / "ai_agents.json").read_text(encoding="utf-8"))[
+        "agents"
+    ]
     return agents
 
 
@@ -58,6 +60,7 @@ def ai_agent_tokens() -> list[str]:
 
 
 # ---------------------------------------------------------------- robots.txt
+
 
 def _strip_comment(line: str) -> str:
     return line.split("#", 1)[0].strip()
@@ -136,6 +139,7 @@ def agent_treatment(parser: Protego, token: str, probe_paths: list[str]) -> str:
 
 
 # ---------------------------------------------------------------- vocabularies and structured fields
+
 
 @lru_cache(maxsize=1)
 def vocabulary() -> dict[str, Any]:
@@ -243,13 +247,13 @@ def _key_values(value: str) -> dict[str, str]:
 
 # RFC 9309 2.3.1: what the fetch of /robots.txt means for a crawler.
 ROBOTS_ACCESS_EFFECT = {
-    "parsed": "rules",            # 2xx: the file's rules apply
-    "unavailable": "allow_all",   # 4xx (or > 5 redirects): no restrictions
+    "parsed": "rules",  # 2xx: the file's rules apply
+    "unavailable": "allow_all",  # 4xx (or > 5 redirects): no restrictions
     "unreachable": "disallow_all",  # 5xx or no answer: complete disallow
-    "not_a_file": "allow_all",    # 2xx whose body is a page, not a robots.txt: no rules in it
+    "not_a_file": "allow_all",  # 2xx whose body is a page, not a robots.txt: no rules in it
     "not_checked": "unknown",
 }
-ROBOTS_PARSE_LIMIT = 500 * 1024   # RFC 9309 2.5: crawlers parse at least the first 500 KiB
+ROBOTS_PARSE_LIMIT = 500 * 1024  # RFC 9309 2.5: crawlers parse at least the first 500 KiB
 
 
 def robots_access(obs: Observation | None, soft_404: bool = False) -> str:
@@ -261,7 +265,7 @@ def robots_access(obs: Observation | None, soft_404: bool = False) -> str:
     status = obs.http_status
     if obs.outcome == "timed_out" or status is None:
         if obs.error is not None and obs.error.code == "too_many_redirects":
-            return "unavailable"   # RFC 9309 2.3.1.2: not reached within five redirects
+            return "unavailable"  # RFC 9309 2.3.1.2: not reached within five redirects
         return "unreachable"
     if status >= 500:
         return "unreachable"
@@ -269,11 +273,12 @@ def robots_access(obs: Observation | None, soft_404: bool = False) -> str:
         return "unavailable"
     if 200 <= status < 300:
         return "not_a_file"
-    return "unavailable"   # a redirect that was not followed to a file
+    return "unavailable"  # a redirect that was not followed to a file
 
 
-def analyze_robots(text: str | None, tokens: list[str] | None = None, *,
-                   access: str | None = None) -> dict[str, Any]:
+def analyze_robots(
+    text: str | None, tokens: list[str] | None = None, *, access: str | None = None
+) -> dict[str, Any]:
     """The ``policy.robots_txt`` object plus content signals/usage found in the file.
 
     Per agent token the treatment (allowed / disallowed / partial / unspecified) and whether it
@@ -283,10 +288,21 @@ def analyze_robots(text: str | None, tokens: list[str] | None = None, *,
     access = access or ("parsed" if text is not None else "not_checked")
     base = {"access": access, "effect": ROBOTS_ACCESS_EFFECT[access]}
     if text is None:
-        return {**base, "present": False, "ai_agents": dict.fromkeys(tokens, "unspecified"),
-                "ai_agents_named": [], "generic_rules": None, "named_agents": [],
-                "managed_by": None, "managed_disallowed": [], "conflicts": [], "truncated": False,
-                "content_signals": None, "content_signals_invalid": [], "content_usage": []}
+        return {
+            **base,
+            "present": False,
+            "ai_agents": dict.fromkeys(tokens, "unspecified"),
+            "ai_agents_named": [],
+            "generic_rules": None,
+            "named_agents": [],
+            "managed_by": None,
+            "managed_disallowed": [],
+            "conflicts": [],
+            "truncated": False,
+            "content_signals": None,
+            "content_signals_invalid": [],
+            "content_usage": [],
+        }
     truncated = len(text.encode("utf-8")) > ROBOTS_PARSE_LIMIT
     if truncated:
         text = text.encode("utf-8")[:ROBOTS_PARSE_LIMIT].decode("utf-8", "ignore")
@@ -305,8 +321,7 @@ def analyze_robots(text: str | None, tokens: list[str] | None = None, *,
     generic_rules = None
     if generic:
         disallows = [value for rules in generic for kind, value in rules if kind == "disallow" and value]
-        generic_rules = {"disallow_all": not parser.can_fetch("/", "*"),
-                         "disallow_rules": len(disallows)}
+        generic_rules = {"disallow_all": not parser.can_fetch("/", "*"), "disallow_rules": len(disallows)}
 
     managed_by = None
     managed_disallowed: list[str] = []
@@ -314,15 +329,16 @@ def analyze_robots(text: str | None, tokens: list[str] | None = None, *,
     begin, end = _MANAGED_BEGIN.search(text), _MANAGED_END.search(text)
     if begin:
         managed_by = "cloudflare"
-        section = text[begin.end(): end.start() if end and end.start() > begin.end() else len(text)]
-        rest = text[: begin.start()] + (text[end.end():] if end and end.start() > begin.end() else "")
+        section = text[begin.end() : end.start() if end and end.start() > begin.end() else len(text)]
+        rest = text[: begin.start()] + (text[end.end() :] if end and end.start() > begin.end() else "")
         for agents, rules in _groups(section):
             if ("disallow", "/") in rules:
                 managed_disallowed += [a for a in agents if a != "*" and a not in managed_disallowed]
         # A site's own group that allows a token the managed block disallows contradicts it.
         for agents, rules in _groups(rest):
-            allows_root = any(kind == "allow" and value in ("/", "") for kind, value in rules) or \
-                any(kind == "disallow" and value == "" for kind, value in rules)
+            allows_root = any(kind == "allow" and value in ("/", "") for kind, value in rules) or any(
+                kind == "disallow" and value == "" for kind, value in rules
+            )
             for agent in agents:
                 if allows_root and agent in managed_disallowed and agent not in conflicts:
                     conflicts.append(agent)
@@ -394,7 +410,9 @@ _LINK_LINE = re.compile(r"^\s*[-*]\s*\[[^\]]+\]\([^)]+\)")
 MAX_SECTIONS = 50
 
 
-def analyze_llms_txt(text: str | None, media_type: str = "text/plain", soft_404: bool = False) -> dict[str, Any]:
+def analyze_llms_txt(
+    text: str | None, media_type: str = "text/plain", soft_404: bool = False
+) -> dict[str, Any]:
     """llms.txt (llmstxt.org): published only as text whose first line is a ``# `` title. Then its
     structure: the H1, the blockquote summary, the ``##`` sections with their link counts, the
     Optional section."""
@@ -432,18 +450,25 @@ def analyze_llms_txt(text: str | None, media_type: str = "text/plain", soft_404:
     }
 
 
-def analyze_llms_full_txt(text: str | None, media_type: str = "text/plain", soft_404: bool = False,
-                          size: int = 0) -> dict[str, Any]:
+def analyze_llms_full_txt(
+    text: str | None, media_type: str = "text/plain", soft_404: bool = False, size: int = 0
+) -> dict[str, Any]:
     """llms-full.txt: the full documentation in one text file, published under the same rule as
     llms.txt (text with a leading ``# `` title)."""
     checked = analyze_llms_txt(text, media_type, soft_404)
     if not checked["present"]:
         return checked
-    return {"present": True, "title": checked["format"]["title"], "size_bytes": size,
-            "sections": len(checked["format"]["sections"])}
+    return {
+        "present": True,
+        "title": checked["format"]["title"],
+        "size_bytes": size,
+        "sections": len(checked["format"]["sections"]),
+    }
 
 
-def analyze_ai_txt(text: str | None, media_type: str = "text/plain", soft_404: bool = False) -> dict[str, Any]:
+def analyze_ai_txt(
+    text: str | None, media_type: str = "text/plain", soft_404: bool = False
+) -> dict[str, Any]:
     """Spawning ai.txt: robots.txt-like text with at least one user-agent / allow / disallow line;
     reports whether everything or some file types are reserved."""
     if text is None or not text.strip():
@@ -462,6 +487,7 @@ def analyze_ai_txt(text: str | None, media_type: str = "text/plain", soft_404: b
 
 # ---------------------------------------------------------------- TDMRep
 
+
 def _tdm_rules(text: str) -> list[dict[str, Any]] | None:
     """The rules of a tdmrep.json that follow the W3C TDMRep schema (an array of objects with a
     ``location`` string and ``tdm-reservation`` 0 or 1), or None when the file is not that."""
@@ -471,14 +497,26 @@ def _tdm_rules(text: str) -> list[dict[str, Any]] | None:
         return None
     if not isinstance(parsed, list):
         return None
-    rules = [rule for rule in parsed if isinstance(rule, dict) and isinstance(rule.get("location"), str)
-             and rule.get("tdm-reservation") in (0, 1) and not isinstance(rule.get("tdm-reservation"), bool)]
+    rules = [
+        rule
+        for rule in parsed
+        if isinstance(rule, dict)
+        and isinstance(rule.get("location"), str)
+        and rule.get("tdm-reservation") in (0, 1)
+        and not isinstance(rule.get("tdm-reservation"), bool)
+    ]
     return rules or None
 
 
-def analyze_tdmrep(text: str | None, header_reservations: Iterable[str], *, media_type: str = "application/json",
-                   soft_404: bool = False, header_policies: Iterable[str] = (),
-                   meta: Iterable[dict[str, str]] = ()) -> dict[str, Any]:
+def analyze_tdmrep(
+    text: str | None,
+    header_reservations: Iterable[str],
+    *,
+    media_type: str = "application/json",
+    soft_404: bool = False,
+    header_policies: Iterable[str] = (),
+    meta: Iterable[dict[str, str]] = (),
+) -> dict[str, Any]:
     """W3C TDMRep from its three channels: the well-known file, the ``tdm-reservation`` /
     ``tdm-policy`` response headers and the HTML meta tags. Reserved when any channel reserves."""
     rejected = None
@@ -494,16 +532,27 @@ def analyze_tdmrep(text: str | None, header_reservations: Iterable[str], *, medi
     headers = [value.strip() for value in header_reservations if value is not None]
     policies = [value for value in header_policies if value]
     metas = [m for m in meta if m]
-    file_channel: dict[str, Any] = {"present": bool(rules), "rules": len(rules),
-                    "reserved": any(rule["tdm-reservation"] == 1 for rule in rules),
-                    "policy": any(isinstance(rule.get("tdm-policy"), str) for rule in rules)}
-    header_channel: dict[str, Any] = {"present": bool(headers) or bool(policies),
-                      "reserved": any(value.split(",")[0].strip() == "1" for value in headers),
-                      "policy": bool(policies)}
-    meta_channel: dict[str, Any] = {"present": bool(metas),
-                    "reserved": any(m.get("tdm-reservation", "").strip() == "1" for m in metas),
-                    "policy": any(m.get("tdm-policy") for m in metas)}
-    channels: dict[str, dict[str, Any]] = {"file": file_channel, "header": header_channel, "meta": meta_channel}
+    file_channel: dict[str, Any] = {
+        "present": bool(rules),
+        "rules": len(rules),
+        "reserved": any(rule["tdm-reservation"] == 1 for rule in rules),
+        "policy": any(isinstance(rule.get("tdm-policy"), str) for rule in rules),
+    }
+    header_channel: dict[str, Any] = {
+        "present": bool(headers) or bool(policies),
+        "reserved": any(value.split(",")[0].strip() == "1" for value in headers),
+        "policy": bool(policies),
+    }
+    meta_channel: dict[str, Any] = {
+        "present": bool(metas),
+        "reserved": any(m.get("tdm-reservation", "").strip() == "1" for m in metas),
+        "policy": any(m.get("tdm-policy") for m in metas),
+    }
+    channels: dict[str, dict[str, Any]] = {
+        "file": file_channel,
+        "header": header_channel,
+        "meta": meta_channel,
+    }
     result: dict[str, Any] = {
         "present": any(c["present"] for c in channels.values()),
         "reserved": any(c["reserved"] for c in channels.values()),
@@ -520,14 +569,16 @@ def analyze_tdmrep(text: str | None, header_reservations: Iterable[str], *, medi
 
 # ---------------------------------------------------------------- Web Bot Auth key directory
 
+
 def _b64url(data: str) -> bytes:
     return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
 
 
 def jwk_thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638 thumbprint of an OKP key: SHA-256 over its required members in lexicographic order."""
-    canonical = json.dumps({"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}, separators=(",", ":"),
-                           sort_keys=True)
+    canonical = json.dumps(
+        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}, separators=(",", ":"), sort_keys=True
+    )
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
@@ -535,8 +586,12 @@ def _ed25519_key(jwk: Any, now: float) -> tuple[Ed25519PublicKey | None, list[st
     """The key of one JWK if it is a valid Ed25519 key whose ``kid`` is its thumbprint, with the
     issues found."""
     issues: list[str] = []
-    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" \
-            or not isinstance(jwk.get("x"), str):
+    if (
+        not isinstance(jwk, dict)
+        or jwk.get("kty") != "OKP"
+        or jwk.get("crv") != "Ed25519"
+        or not isinstance(jwk.get("x"), str)
+    ):
         return None, ["key_not_ed25519"]
     try:
         raw = _b64url(jwk["x"])
@@ -553,8 +608,9 @@ def _ed25519_key(jwk: Any, now: float) -> tuple[Ed25519PublicKey | None, list[st
     return key, issues
 
 
-def _signature_base(components: list[Any], params_text: str, headers: dict[str, str],
-                    authority: str) -> str | None:
+def _signature_base(
+    components: list[Any], params_text: str, headers: dict[str, str], authority: str
+) -> str | None:
     lines = []
     for component in components:
         name = str(component[0]) if isinstance(component, tuple) else str(component)
@@ -563,7 +619,7 @@ def _signature_base(components: list[Any], params_text: str, headers: dict[str, 
         if name == "@authority":
             value = authority.lower()
         elif name.startswith("@"):
-            return None   # another derived component: not part of a directory response
+            return None  # another derived component: not part of a directory response
         elif name in headers:
             value = headers[name].strip()
         else:
@@ -573,8 +629,9 @@ def _signature_base(components: list[Any], params_text: str, headers: dict[str, 
     return "\n".join(lines)
 
 
-def verify_directory_signature(keys: dict[str, Ed25519PublicKey], headers: dict[str, str], body: bytes,
-                               authority: str | None, now: float) -> str:
+def verify_directory_signature(
+    keys: dict[str, Ed25519PublicKey], headers: dict[str, str], body: bytes, authority: str | None, now: float
+) -> str:
     """The directory response's own HTTP message signature (RFC 9421, tag
     ``http-message-signatures-directory``): ``valid``, ``absent``, ``expired``, ``unknown_key``,
     ``digest_mismatch``, ``unverifiable`` or ``invalid``."""
@@ -585,8 +642,12 @@ def verify_directory_signature(keys: dict[str, Ed25519PublicKey], headers: dict[
         return "unverifiable"
     try:
         # http_sf returns a loosely typed tree; its shape is checked below, member by member
-        inputs: Any = http_sf.parse(headers["signature-input"].encode("latin-1", "replace"), tltype="dictionary")
-        signatures: Any = http_sf.parse(headers["signature"].encode("latin-1", "replace"), tltype="dictionary")
+        inputs: Any = http_sf.parse(
+            headers["signature-input"].encode("latin-1", "replace"), tltype="dictionary"
+        )
+        signatures: Any = http_sf.parse(
+            headers["signature"].encode("latin-1", "replace"), tltype="dictionary"
+        )
     except Exception:  # noqa: BLE001 - malformed site-controlled header
         return "invalid"
     for label, member in inputs.items():
@@ -620,9 +681,15 @@ def verify_directory_signature(keys: dict[str, Ed25519PublicKey], headers: dict[
     return "absent"
 
 
-def analyze_web_bot_auth(text: str | None, media_type: str = "", headers: dict[str, str] | None = None, *,
-                         authority: str | None = None, now: float | None = None,
-                         soft_404: bool = False) -> dict[str, Any]:
+def analyze_web_bot_auth(
+    text: str | None,
+    media_type: str = "",
+    headers: dict[str, str] | None = None,
+    *,
+    authority: str | None = None,
+    now: float | None = None,
+    soft_404: bool = False,
+) -> dict[str, Any]:
     """The Web Bot Auth key directory: published only as JSON holding a JWKS. Validated: the media
     type, Ed25519 keys, RFC 7638 thumbprint ``kid``s, key validity times, and the directory's own
     signature. An empty ``keys`` list is a placeholder: publishing it does not mean the site
@@ -655,15 +722,25 @@ def analyze_web_bot_auth(text: str | None, media_type: str = "", headers: dict[s
     expected_type = vocabulary()["web_bot_auth"]["media_type"]
     if media_type != expected_type:
         issues.append("media_type")
-    signature = verify_directory_signature(usable, headers or {}, text.encode("utf-8"), authority, moment) \
-        if usable else "absent"
+    signature = (
+        verify_directory_signature(usable, headers or {}, text.encode("utf-8"), authority, moment)
+        if usable
+        else "absent"
+    )
     listed = [k for k in keys if isinstance(k, dict) and k.get("kty")]
-    return {"directory_present": bool(listed), "key_count": len(listed), "placeholder": not listed,
-            "valid_keys": valid_keys, "media_type_valid": media_type == expected_type,
-            "signature": signature, "issues": issues[:10]}
+    return {
+        "directory_present": bool(listed),
+        "key_count": len(listed),
+        "placeholder": not listed,
+        "valid_keys": valid_keys,
+        "media_type_valid": media_type == expected_type,
+        "signature": signature,
+        "issues": issues[:10],
+    }
 
 
 # ---------------------------------------------------------------- page signals
+
 
 def noai_tokens(observations: Iterable[Observation]) -> dict[str, bool]:
     """noai / noimageai in <meta name=robots> or X-Robots-Tag of any served page."""
@@ -700,8 +777,13 @@ def pay_per_crawl(observations: Iterable[Observation]) -> dict[str, Any]:
             well_formed = well_formed and bool(_CRAWLER_PRICE.match(obs.headers.get("crawler-price", "")))
         elif obs.spec.path not in without_price:
             without_price.append(obs.spec.path)
-    return {"detected": bool(paths), "paths": paths, "profiles": profiles,
-            "price_well_formed": well_formed if paths else None, "status_402_without_price": without_price[:20]}
+    return {
+        "detected": bool(paths),
+        "paths": paths,
+        "profiles": profiles,
+        "price_well_formed": well_formed if paths else None,
+        "status_402_without_price": without_price[:20],
+    }
 
 
 def _policy_observation(observations: list[Observation], path: str) -> Observation | None:
@@ -719,8 +801,9 @@ def not_found_probe(observations: list[Observation]) -> Observation | None:
     return next((o for o in observations if o.spec.kind == "probe"), None)
 
 
-def analyze_policy(observations: list[Observation], *, authority: str | None = None,
-                   now: float | None = None) -> dict[str, Any]:
+def analyze_policy(
+    observations: list[Observation], *, authority: str | None = None, now: float | None = None
+) -> dict[str, Any]:
     """The report's ``policy`` object from every observation of a scan. ``authority`` (host[:port]
     of the target) is what the key directory's signature covers."""
     files = {path: _policy_observation(observations, path) for path in POLICY_PATHS}
@@ -733,9 +816,12 @@ def analyze_policy(observations: list[Observation], *, authority: str | None = N
 
     def fetched(path: str) -> dict[str, Any]:
         obs = files[path]
-        return {"checked": obs is not None, "outcome": obs.outcome if obs is not None else None,
-                "http_status": obs.http_status if obs is not None else None,
-                "soft_404": soft[path]}
+        return {
+            "checked": obs is not None,
+            "outcome": obs.outcome if obs is not None else None,
+            "http_status": obs.http_status if obs is not None else None,
+            "soft_404": soft[path],
+        }
 
     access = robots_access(files[ROBOTS_PATH], soft[ROBOTS_PATH])
     robots = analyze_robots(text_of(ROBOTS_PATH) if access == "parsed" else None, access=access)
@@ -747,8 +833,11 @@ def analyze_policy(observations: list[Observation], *, authority: str | None = N
             statements.append(("robots_txt", parse_content_usage(statement)))
         else:
             path_scoped += 1
-    statements += [("header", parse_content_usage(o.headers["content-usage"]))
-                   for o in served if "content-usage" in o.headers]
+    statements += [
+        ("header", parse_content_usage(o.headers["content-usage"]))
+        for o in served
+        if "content-usage" in o.headers
+    ]
     parsed_statements = [s for _, s in statements if s is not None]
     content_usage = merge_content_usage(parsed_statements)
     unparseable = sum(1 for _, s in statements if s is None)
@@ -762,10 +851,13 @@ def analyze_policy(observations: list[Observation], *, authority: str | None = N
     signals_invalid = robots.pop("content_signals_invalid")
     pages = [o for o in served if o.spec.kind == "page"]
     tdm = analyze_tdmrep(
-        text_of(TDMREP_PATH), [o.headers["tdm-reservation"] for o in pages if "tdm-reservation" in o.headers],
-        media_type=_media_type(files[TDMREP_PATH]), soft_404=soft[TDMREP_PATH],
+        text_of(TDMREP_PATH),
+        [o.headers["tdm-reservation"] for o in pages if "tdm-reservation" in o.headers],
+        media_type=_media_type(files[TDMREP_PATH]),
+        soft_404=soft[TDMREP_PATH],
         header_policies=[o.headers["tdm-policy"] for o in pages if "tdm-policy" in o.headers],
-        meta=[o.meta_tdm for o in pages])
+        meta=[o.meta_tdm for o in pages],
+    )
     wba_obs = files[WEB_BOT_AUTH_PATH]
     llms_full_obs = files[LLMS_FULL_PATH]
     return {
@@ -774,21 +866,40 @@ def analyze_policy(observations: list[Observation], *, authority: str | None = N
         "content_signals_invalid": signals_invalid,
         "content_usage": content_usage,
         "content_usage_detail": {
-            "status": usage_status, "sources": sorted({src for src, s in statements if s is not None}),
-            "unparseable": unparseable, "path_scoped_rules": path_scoped},
-        "llms_txt": {**analyze_llms_txt(text_of(LLMS_PATH), _media_type(files[LLMS_PATH]), soft[LLMS_PATH]),
-                     **fetched(LLMS_PATH)},
-        "llms_full_txt": {**analyze_llms_full_txt(text_of(LLMS_FULL_PATH), _media_type(llms_full_obs),
-                                                  soft[LLMS_FULL_PATH],
-                                                  llms_full_obs.body_size if llms_full_obs else 0),
-                          **fetched(LLMS_FULL_PATH)},
-        "ai_txt": {**analyze_ai_txt(text_of(AI_TXT_PATH), _media_type(files[AI_TXT_PATH]), soft[AI_TXT_PATH]),
-                   **fetched(AI_TXT_PATH)},
+            "status": usage_status,
+            "sources": sorted({src for src, s in statements if s is not None}),
+            "unparseable": unparseable,
+            "path_scoped_rules": path_scoped,
+        },
+        "llms_txt": {
+            **analyze_llms_txt(text_of(LLMS_PATH), _media_type(files[LLMS_PATH]), soft[LLMS_PATH]),
+            **fetched(LLMS_PATH),
+        },
+        "llms_full_txt": {
+            **analyze_llms_full_txt(
+                text_of(LLMS_FULL_PATH),
+                _media_type(llms_full_obs),
+                soft[LLMS_FULL_PATH],
+                llms_full_obs.body_size if llms_full_obs else 0,
+            ),
+            **fetched(LLMS_FULL_PATH),
+        },
+        "ai_txt": {
+            **analyze_ai_txt(text_of(AI_TXT_PATH), _media_type(files[AI_TXT_PATH]), soft[AI_TXT_PATH]),
+            **fetched(AI_TXT_PATH),
+        },
         "tdmrep": {**tdm, **fetched(TDMREP_PATH)},
         "noai_meta": noai_tokens(observations),
-        "web_bot_auth": {**analyze_web_bot_auth(text_of(WEB_BOT_AUTH_PATH), _media_type(wba_obs),
-                                                wba_obs.headers if wba_obs else {}, authority=authority, now=now,
-                                                soft_404=soft[WEB_BOT_AUTH_PATH]),
-                         **fetched(WEB_BOT_AUTH_PATH)},
+        "web_bot_auth": {
+            **analyze_web_bot_auth(
+                text_of(WEB_BOT_AUTH_PATH),
+                _media_type(wba_obs),
+                wba_obs.headers if wba_obs else {},
+                authority=authority,
+                now=now,
+                soft_404=soft[WEB_BOT_AUTH_PATH],
+            ),
+            **fetched(WEB_BOT_AUTH_PATH),
+        },
         "pay_per_crawl": pay_per_crawl(observations),
     }

@@ -23,7 +23,9 @@ _SEVERITIES = ("info", "low", "medium", "high")
 _CHANGE_FIELDS = ("status", "severity", "paths", "profiles", "title")
 
 
-def wire_record(profile_id: ProfileId | RenderedProfileId, http_version: str | None, tls: bool) -> dict[str, Any]:
+def wire_record(
+    profile_id: ProfileId | RenderedProfileId, http_version: str | None, tls: bool
+) -> dict[str, Any]:
     """How BotScope's own client looked on the wire for a path run (public: our client, not the
     site's data): the profile version, the HTTP version the server answered with, and the JA4 the
     profile data records for that version (None when not recorded, or when the run used no TLS)."""
@@ -31,8 +33,11 @@ def wire_record(profile_id: ProfileId | RenderedProfileId, http_version: str | N
         # the system Chromium, whatever its build: no profile version, no recorded JA4
         return {"profile_version": None, "http_version": http_version, "ja4": None}
     profile = get_profile(profile_id)
-    return {"profile_version": profile.version, "http_version": http_version,
-            "ja4": profile.ja4 if tls else None}
+    return {
+        "profile_version": profile.version,
+        "http_version": http_version,
+        "ja4": profile.ja4 if tls else None,
+    }
 
 
 def _path_run(obs: Observation, tls: bool = True) -> dict[str, Any]:
@@ -51,8 +56,21 @@ def _path_run(obs: Observation, tls: bool = True) -> dict[str, Any]:
     }
 
 
-_ROBOTS_PUBLIC = ("present", "access", "effect", "ai_agents", "ai_agents_named", "generic_rules", "named_agents",
-                  "managed_by", "managed_disallowed", "conflicts", "truncated", "outcome", "http_status")
+_ROBOTS_PUBLIC = (
+    "present",
+    "access",
+    "effect",
+    "ai_agents",
+    "ai_agents_named",
+    "generic_rules",
+    "named_agents",
+    "managed_by",
+    "managed_disallowed",
+    "conflicts",
+    "truncated",
+    "outcome",
+    "http_status",
+)
 
 
 def _public_policy(policy: dict[str, Any]) -> dict[str, Any]:
@@ -97,18 +115,30 @@ def _observed_paths(observations: list[Observation]) -> set[str]:
 
 
 def _report_observed_paths(report: dict[str, Any]) -> set[str]:
-    return {str(r.get("path")) for r in report.get("path_runs") or []
-            if r.get("kind") != "probe" and r.get("status") != "failed" and r.get("outcome") != "error"}
+    return {
+        str(r.get("path"))
+        for r in report.get("path_runs") or []
+        if r.get("kind") != "probe" and r.get("status") != "failed" and r.get("outcome") != "error"
+    }
 
 
-def compute_changes(findings: list[dict[str, Any]], previous_report: dict[str, Any], *,
-                    probed: set[str] | None = None, scan_mode: str | None = None) -> dict[str, Any]:
+def compute_changes(
+    findings: list[dict[str, Any]],
+    previous_report: dict[str, Any],
+    *,
+    probed: set[str] | None = None,
+    scan_mode: str | None = None,
+) -> dict[str, Any]:
     """added / removed / changed findings by fingerprint against a previous report, like with like:
     only the paths both scans observed are compared (a full scan after a quick one does not report
     the paths the quick one never probed as added). Findings seen only on paths one of the two
     scans did not observe are listed as ``not_compared``."""
+
     def brief(f: dict[str, Any]) -> dict[str, Any]:
-        return {k: f.get(k) for k in ("fingerprint", "category", "measure", "vendor", "title", "status", "severity")}
+        return {
+            k: f.get(k)
+            for k in ("fingerprint", "category", "measure", "vendor", "title", "status", "severity")
+        }
 
     before_paths = _report_observed_paths(previous_report)
     common = (before_paths & probed) if probed is not None and before_paths else None
@@ -126,12 +156,16 @@ def compute_changes(findings: list[dict[str, Any]], previous_report: dict[str, A
     new_all = {f["fingerprint"]: f for f in findings}
     old = {fp: p for fp, f in old_all.items() if (p := projected(f)) is not None}
     new = {fp: p for fp, f in new_all.items() if (p := projected(f)) is not None}
-    not_compared = [brief(new_all[fp]) for fp in new_all if fp not in new] + \
-        [brief(old_all[fp]) for fp in old_all if fp not in old and fp not in new_all]
+    not_compared = [brief(new_all[fp]) for fp in new_all if fp not in new] + [
+        brief(old_all[fp]) for fp in old_all if fp not in old and fp not in new_all
+    ]
     changed = []
     for fp in sorted(set(old) & set(new)):
-        diffs = {k: {"before": old[fp].get(k), "after": new[fp].get(k)} for k in _CHANGE_FIELDS
-                 if old[fp].get(k) != new[fp].get(k)}
+        diffs = {
+            k: {"before": old[fp].get(k), "after": new[fp].get(k)}
+            for k in _CHANGE_FIELDS
+            if old[fp].get(k) != new[fp].get(k)
+        }
         if diffs:
             changed.append({**brief(new_all[fp]), "changes": diffs})
     return {
@@ -155,30 +189,50 @@ def _baseline(observations: list[Observation]) -> str:
     return "served"
 
 
-def _limitations(baseline: str, policy: dict[str, Any], observations: list[Observation]) -> list[dict[str, str]]:
+def _limitations(
+    baseline: str, policy: dict[str, Any], observations: list[Observation]
+) -> list[dict[str, str]]:
     """What the scan could not see, so a reader does not take silence for absence."""
     out = []
     if baseline == "failed":
-        out.append({"code": "browser_baseline_failed",
-                    "message": "Every browser path run failed: nothing to compare the other clients with; "
-                               "the posture is unknown."})
+        out.append(
+            {
+                "code": "browser_baseline_failed",
+                "message": "Every browser path run failed: nothing to compare the other clients with; "
+                "the posture is unknown.",
+            }
+        )
     elif baseline == "stopped":
-        out.append({"code": "browser_baseline_stopped",
-                    "message": "The browser profile itself was challenged or blocked on every page: the "
-                               "comparison with the other clients is inconclusive."})
+        out.append(
+            {
+                "code": "browser_baseline_stopped",
+                "message": "The browser profile itself was challenged or blocked on every page: the "
+                "comparison with the other clients is inconclusive.",
+            }
+        )
     failed = sum(1 for o in observations if o.http_status is None and o.spec.kind != "probe")
     if failed:
         out.append({"code": "path_runs_failed", "message": f"{failed} path runs got no HTTP answer."})
     if policy["robots_txt"]["access"] == "unreachable":
-        out.append({"code": "robots_txt_unreachable",
-                    "message": "robots.txt could not be fetched (5xx or no answer): by RFC 9309 the site counts "
-                               "as completely disallowed for crawlers."})
+        out.append(
+            {
+                "code": "robots_txt_unreachable",
+                "message": "robots.txt could not be fetched (5xx or no answer): by RFC 9309 the site counts "
+                "as completely disallowed for crawlers.",
+            }
+        )
     return out
 
 
-def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id: str | None,
-                 started_at: str | None, completed_at: str | None,
-                 previous_report: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_report(
+    plan: ScanPlan,
+    observations: list[Observation],
+    *,
+    scan_job_id: str | None,
+    started_at: str | None,
+    completed_at: str | None,
+    previous_report: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     ruleset = load_ruleset()
     # The never-existing path is only the soft-404 baseline of the policy files: it is not a page
     # of the site and carries no finding of its own.
@@ -187,16 +241,29 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
     detections = analysis.aggregate_detections(site_runs)
     policy = analyze_policy(observations, authority=plan.target.origin.split("://", 1)[1])
     robots_text = analysis.robots_text_of(site_runs) if policy["robots_txt"]["access"] == "parsed" else None
-    enforcement = analysis.enforcement(site_runs, robots_text,
-                                       robots_unreachable=policy["robots_txt"]["access"] == "unreachable")
+    enforcement = analysis.enforcement(
+        site_runs, robots_text, robots_unreachable=policy["robots_txt"]["access"] == "unreachable"
+    )
     coverage = analysis.coverage(site_runs)
     policy_outcomes = _policy_outcomes(site_runs)
     stalls = analysis.stalls(site_runs)
-    stopped_runs = [{"profile": o.spec.profile, "path": o.spec.path, "http_status": o.http_status}
-                    for o in site_runs if o.outcome in analysis.STOPPED]
-    findings = build_findings(plan, detections, policy, enforcement, coverage, policy_outcomes,
-                              analysis.labyrinth_signals(site_runs), scan_job_id, stalls=stalls,
-                              stopped_runs=stopped_runs)
+    stopped_runs = [
+        {"profile": o.spec.profile, "path": o.spec.path, "http_status": o.http_status}
+        for o in site_runs
+        if o.outcome in analysis.STOPPED
+    ]
+    findings = build_findings(
+        plan,
+        detections,
+        policy,
+        enforcement,
+        coverage,
+        policy_outcomes,
+        analysis.labyrinth_signals(site_runs),
+        scan_job_id,
+        stalls=stalls,
+        stopped_runs=stopped_runs,
+    )
     baseline = _baseline(site_runs)
 
     measures = {d["measure"] for d in detections}
@@ -222,8 +289,23 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
     for finding in findings:
         by_severity[finding["severity"]] += 1
 
-    public_detections = [{k: d[k] for k in ("vendor", "product", "measure", "layer", "confidence", "active",
-                                            "paths", "profiles", "evidence")} for d in detections]
+    public_detections = [
+        {
+            k: d[k]
+            for k in (
+                "vendor",
+                "product",
+                "measure",
+                "layer",
+                "confidence",
+                "active",
+                "paths",
+                "profiles",
+                "evidence",
+            )
+        }
+        for d in detections
+    ]
     return {
         "schema_version": SCHEMA_VERSION,
         "scan_job_id": scan_job_id,
@@ -234,7 +316,9 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
         "started_at": started_at,
         "completed_at": completed_at,
         "summary": {
-            "posture": "unknown" if baseline == "failed" else scoring.posture(defense, layers, "enforced" in verdicts),
+            "posture": "unknown"
+            if baseline == "failed"
+            else scoring.posture(defense, layers, "enforced" in verdicts),
             "baseline": baseline,
             "limitations": _limitations(baseline, policy, site_runs),
             "score": scoring.score(measures, active_measures, policy, verdicts, ratio),
@@ -245,11 +329,16 @@ def build_report(plan: ScanPlan, observations: list[Observation], *, scan_job_id
         "path_runs": [_path_run(o, plan.target.scheme == "https") for o in site_runs + probe_runs],
         "detections": public_detections,
         "policy": _public_policy(policy),
-        "enforcement": [{k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict", "basis")}
-                        for e in enforcement],
+        "enforcement": [
+            {k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict", "basis")}
+            for e in enforcement
+        ],
         "coverage": coverage,
         "rendered": analysis.rendered_verdicts(observations, robots_text),
         "findings": findings,
-        "changes": compute_changes(findings, previous_report, probed=_observed_paths(site_runs),
-                                   scan_mode=plan.mode) if previous_report is not None else None,
+        "changes": compute_changes(
+            findings, previous_report, probed=_observed_paths(site_runs), scan_mode=plan.mode
+        )
+        if previous_report is not None
+        else None,
     }

@@ -61,11 +61,11 @@ class ResponseFeatures:
     lower-cased window (``body_window``)."""
 
     status: int | None = None
-    headers: Sequence[tuple[str, str]] = ()          # lower-cased names, every value
+    headers: Sequence[tuple[str, str]] = ()  # lower-cased names, every value
     cookie_names: Sequence[str] = ()
     body_text: str = ""
     title: str | None = None
-    active_body_text: str = ""                       # body_text[:ACTIVE_BODY_CHARS], set by __post_init__
+    active_body_text: str = ""  # body_text[:ACTIVE_BODY_CHARS], set by __post_init__
     script_hosts: Sequence[str] = ()
     iframe_hosts: Sequence[str] = ()
     # Rendered evidence (the rendered profile only): cookie names set by script, fingerprinting
@@ -130,16 +130,16 @@ def _longest_literal(items: list[Any]) -> str | None:
 
 @dataclass(slots=True)
 class Matcher:
-    kind: str                          # header, cookie, status, body, title, script_host, iframe_host
+    kind: str  # header, cookie, status, body, title, script_host, iframe_host
     weight: float
     required: bool
     exclude: bool
-    name: str | None = None            # header name (exact)
+    name: str | None = None  # header name (exact)
     name_re: re.Pattern[str] | None = None
     value_re: re.Pattern[str] | None = None
     pattern: re.Pattern[str] | None = None
     literals: tuple[str, ...] | None = None
-    short_window: bool = False          # body matcher of an active rule: scan ACTIVE_BODY_CHARS only
+    short_window: bool = False  # body matcher of an active rule: scan ACTIVE_BODY_CHARS only
     codes: frozenset[int] = frozenset()
     label: str | None = None
 
@@ -176,7 +176,11 @@ class Matcher:
             if not features.title:
                 return None
             assert self.pattern is not None
-            return Evidence(signal="title", name=self.label or "title") if self.pattern.search(features.title) else None
+            return (
+                Evidence(signal="title", name=self.label or "title")
+                if self.pattern.search(features.title)
+                else None
+            )
         if kind in _RENDERED_KINDS:
             assert self.pattern is not None
             for value in getattr(features, _RENDERED_KINDS[kind]):
@@ -205,7 +209,7 @@ class Rule:
     min_score: float
     matchers: list[Matcher]
     source_file: str = ""
-    max_score: float = 0.0               # summed weights of the non-exclude matchers (set at load)
+    max_score: float = 0.0  # summed weights of the non-exclude matchers (set at load)
 
     def __post_init__(self) -> None:
         self.max_score = sum(m.weight for m in self.matchers if not m.exclude)
@@ -235,14 +239,30 @@ class Rule:
         if score + 1e-9 < self.min_score or not evidence:
             return None
         return RuleMatch(
-            rule_id=self.id, vendor=self.vendor, product=self.product, measure=self.measure,  # type: ignore[arg-type]
-            layer=self.layer, strength=self.strength, active=self.active,  # type: ignore[arg-type]
-            score=round(score, 3), evidence=evidence,
+            rule_id=self.id,
+            vendor=self.vendor,
+            product=self.product,
+            measure=self.measure,  # type: ignore[arg-type]
+            layer=self.layer,  # type: ignore[arg-type]
+            strength=self.strength,  # type: ignore[arg-type]
+            active=self.active,
+            score=round(score, 3),
+            evidence=evidence,
         )
 
 
-_COST = {"status": 0, "header": 1, "cookie": 1, "script_host": 2, "iframe_host": 2, "title": 2, "body": 3,
-         "js_cookie": 1, "api_probe": 1, "widget": 1}
+_COST = {
+    "status": 0,
+    "header": 1,
+    "cookie": 1,
+    "script_host": 2,
+    "iframe_host": 2,
+    "title": 2,
+    "body": 3,
+    "js_cookie": 1,
+    "api_probe": 1,
+    "widget": 1,
+}
 # Matcher kind → the ResponseFeatures field it reads; the evidence name is the matched name itself.
 _RENDERED_KINDS = {"js_cookie": "js_cookie_names", "api_probe": "api_probes", "widget": "widgets"}
 
@@ -251,7 +271,7 @@ _RENDERED_KINDS = {"js_cookie": "js_cookie_names", "api_probe": "api_probes", "w
 class Ruleset:
     version: str
     rules: list[Rule]
-    vendors: dict[str | None, str] = field(default_factory=dict)   # vendor id → display name
+    vendors: dict[str | None, str] = field(default_factory=dict)  # vendor id → display name
 
     def match(self, response_features: ResponseFeatures) -> list[RuleMatch]:
         matches = [m for rule in self.rules if (m := rule.evaluate(response_features)) is not None]
@@ -292,8 +312,11 @@ def _compile(pattern: str, where: str, lowered_input: bool = False) -> re.Patter
 def _build_matcher(raw: dict[str, Any], where: str) -> Matcher:
     kind = raw["type"]
     matcher = Matcher(
-        kind=kind, weight=float(raw.get("weight", 1.0)), required=bool(raw.get("required", False)),
-        exclude=bool(raw.get("exclude", False)), label=raw.get("label"),
+        kind=kind,
+        weight=float(raw.get("weight", 1.0)),
+        required=bool(raw.get("required", False)),
+        exclude=bool(raw.get("exclude", False)),
+        label=raw.get("label"),
     )
     if kind == "header":
         matcher.name = raw.get("name")
@@ -320,7 +343,9 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
-def load_rule_file(path: Path, validator: jsonschema.protocols.Validator | None = None) -> tuple[dict[str, Any], list[Rule]]:
+def load_rule_file(
+    path: Path, validator: jsonschema.protocols.Validator | None = None
+) -> tuple[dict[str, Any], list[Rule]]:
     """Parse and validate one rule file; returns the raw document and its compiled rules."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -329,7 +354,9 @@ def load_rule_file(path: Path, validator: jsonschema.protocols.Validator | None 
     validator = validator or jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
-        detail = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors[:5])
+        detail = "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors[:5]
+        )
         raise RuleFileError(f"{path.name}: schema violation: {detail}")
     vendor = document["vendor"]
     rules = []
@@ -345,13 +372,22 @@ def load_rule_file(path: Path, validator: jsonschema.protocols.Validator | None 
         # cheapest first; among body matchers, literal-guarded ones (one substring search when absent)
         # before unguarded ones, heavier weights first so a miss prunes the rule early
         matchers.sort(key=lambda m: (_COST[m.kind], m.kind == "body" and m.literals is None, -m.weight))
-        rules.append(Rule(
-            id=raw["id"], vendor=vendor, product=raw["product"], measure=raw["measure"], layer=raw["layer"],
-            strength=raw["strength"], active=bool(raw.get("active", False)),
-            suppressed_by_active_vendor=bool(raw.get("suppressed_by_active_vendor", False)),
-            references=list(raw["references"]), min_score=float(raw["min_score"]), matchers=matchers,
-            source_file=path.name,
-        ))
+        rules.append(
+            Rule(
+                id=raw["id"],
+                vendor=vendor,
+                product=raw["product"],
+                measure=raw["measure"],
+                layer=raw["layer"],
+                strength=raw["strength"],
+                active=bool(raw.get("active", False)),
+                suppressed_by_active_vendor=bool(raw.get("suppressed_by_active_vendor", False)),
+                references=list(raw["references"]),
+                min_score=float(raw["min_score"]),
+                matchers=matchers,
+                source_file=path.name,
+            )
+        )
     return document, rules
 
 
@@ -360,8 +396,11 @@ def rule_files(rules_dir: Path) -> list[Path]:
 
 
 def _build(rules_dir: Path) -> Ruleset:
-    validator = jsonschema.Draft202012Validator(json.loads((rules_dir / SCHEMA_FILE).read_text(encoding="utf-8"))
-                                                if (rules_dir / SCHEMA_FILE).exists() else _schema())
+    validator = jsonschema.Draft202012Validator(
+        json.loads((rules_dir / SCHEMA_FILE).read_text(encoding="utf-8"))
+        if (rules_dir / SCHEMA_FILE).exists()
+        else _schema()
+    )
     digest = hashlib.sha256()
     rules: list[Rule] = []
     vendors: dict[str | None, str] = {}

@@ -16,14 +16,15 @@ import re
 ELLIPSIS = "…"
 # C0 (incl. tab/newline: whitespace is collapsed separately), DEL, C1, bidi marks/embeddings/
 # overrides/isolates, zero-width space/joiners, word joiner, BOM, and lone surrogates.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069"
-                     "\ufeff\ud800-\udfff]")
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
 _WHITESPACE = re.compile(r"[\s\u00a0]+")
 
-KEY_LIMIT = 64        # a Content-Signal / Content-Usage key, a cookie name
-VALUE_LIMIT = 256     # a Content-Signal value
-TEXT_LIMIT = 300      # a title
-HEADER_LIMIT = 1024   # a kept header value
+KEY_LIMIT = 64  # a Content-Signal / Content-Usage key, a cookie name
+VALUE_LIMIT = 256  # a Content-Signal value
+TEXT_LIMIT = 300  # a title
+HEADER_LIMIT = 1024  # a kept header value
 MAX_SIGNAL_KEYS = 32  # keys kept per Content-Signal / Content-Usage declaration
 
 

@@ -47,7 +47,9 @@ def policy_signals(policy: dict[str, Any]) -> list[str]:
 def posture(defense_measures: set[str], layers: set[str], enforced: bool) -> str:
     rules = scoring_table()["posture"]
     count = len(defense_measures)
-    if count >= rules["hardened_min_measures"] or (enforced and count >= rules["hardened_min_measures_with_enforcement"]):
+    if count >= rules["hardened_min_measures"] or (
+        enforced and count >= rules["hardened_min_measures_with_enforcement"]
+    ):
         return "hardened"
     if count >= rules["layered_min_measures"] or (count >= 1 and len(layers) >= rules["layered_min_layers"]):
         return "layered"
@@ -56,8 +58,13 @@ def posture(defense_measures: set[str], layers: set[str], enforced: bool) -> str
     return "none"
 
 
-def score(measures: set[str], active_measures: set[str], policy: dict[str, Any], verdicts: set[str],
-          critical_protected_ratio: float | None) -> int:
+def score(
+    measures: set[str],
+    active_measures: set[str],
+    policy: dict[str, Any],
+    verdicts: set[str],
+    critical_protected_ratio: float | None,
+) -> int:
     table = scoring_table()
     total = 0.0
     total += sum(table["measures"].get(m, 0) for m in measures)

@@ -54,37 +54,43 @@ class NetworkPolicy:
 # --- non-public ranges -------------------------------------------------------------------------
 # Listed explicitly rather than trusting ``ipaddress.is_global`` alone: its tables changed between
 # Python releases, and multicast counts as "global" there.
-_BLOCKED_V4 = tuple(ipaddress.IPv4Network(n) for n in (
-    "0.0.0.0/8",          # "this network", incl. 0.0.0.0 (reaches the local host on Linux)
-    "10.0.0.0/8",         # RFC 1918
-    "100.64.0.0/10",      # CGNAT (RFC 6598)
-    "127.0.0.0/8",        # loopback
-    "169.254.0.0/16",     # link-local, incl. cloud metadata 169.254.169.254
-    "172.16.0.0/12",      # RFC 1918
-    "192.0.0.0/24",       # IETF protocol assignments
-    "192.0.2.0/24",       # TEST-NET-1
-    "192.88.99.0/24",     # 6to4 relay anycast (deprecated)
-    "192.168.0.0/16",     # RFC 1918
-    "198.18.0.0/15",      # benchmarking
-    "198.51.100.0/24",    # TEST-NET-2
-    "203.0.113.0/24",     # TEST-NET-3
-    "224.0.0.0/4",        # multicast
-    "240.0.0.0/4",        # reserved, incl. broadcast 255.255.255.255
-))
-_BLOCKED_V6 = tuple(ipaddress.IPv6Network(n) for n in (
-    "::/128",             # unspecified
-    "::1/128",            # loopback
-    "64:ff9b:1::/48",     # local-use NAT64
-    "100::/64",           # discard-only
-    "2001::/23",          # IETF protocol assignments (Teredo, ORCHID, benchmarking …)
-    "2001:db8::/32",      # documentation
-    "3fff::/20",          # documentation (RFC 9637)
-    "5f00::/16",          # SRv6 SIDs
-    "fc00::/7",           # unique-local, incl. fd00:ec2::254 (EC2 metadata over IPv6)
-    "fe80::/10",          # link-local
-    "fec0::/10",          # site-local (deprecated)
-    "ff00::/8",           # multicast
-))
+_BLOCKED_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8",  # "this network", incl. 0.0.0.0 (reaches the local host on Linux)
+        "10.0.0.0/8",  # RFC 1918
+        "100.64.0.0/10",  # CGNAT (RFC 6598)
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # link-local, incl. cloud metadata 169.254.169.254
+        "172.16.0.0/12",  # RFC 1918
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # TEST-NET-1
+        "192.88.99.0/24",  # 6to4 relay anycast (deprecated)
+        "192.168.0.0/16",  # RFC 1918
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # TEST-NET-2
+        "203.0.113.0/24",  # TEST-NET-3
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, incl. broadcast 255.255.255.255
+    )
+)
+_BLOCKED_V6 = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "::/128",  # unspecified
+        "::1/128",  # loopback
+        "64:ff9b:1::/48",  # local-use NAT64
+        "100::/64",  # discard-only
+        "2001::/23",  # IETF protocol assignments (Teredo, ORCHID, benchmarking …)
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # SRv6 SIDs
+        "fc00::/7",  # unique-local, incl. fd00:ec2::254 (EC2 metadata over IPv6)
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local (deprecated)
+        "ff00::/8",  # multicast
+    )
+)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _V4_COMPAT = ipaddress.IPv6Network("::/96")
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
@@ -118,11 +124,19 @@ def is_public_address(ip: IPAddress, policy: NetworkPolicy | None = None) -> boo
             return False
     elif any(ip in net for net in _BLOCKED_V4):
         return False
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                or ip.is_reserved or ip.is_unspecified or not ip.is_global)
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
 
 
 # --- IP literals -------------------------------------------------------------------------------
+
 
 def _parse_ipv4_part(part: str) -> int | None:
     if not part:
@@ -180,6 +194,7 @@ def parse_ip_literal_loose(host: str) -> IPAddress | None:
 
 
 # --- normalization -----------------------------------------------------------------------------
+
 
 def _normalize_host(raw: str) -> str:
     """Lower-cased ASCII host: an IP literal in canonical form or an IDNA-encoded name."""
@@ -243,7 +258,7 @@ def normalize_target(url: str) -> Target:
         end = netloc.find("]")
         if end < 0:
             raise InvalidTarget("the IPv6 address in the URL is not closed with ]")
-        host_part, rest = netloc[: end + 1], netloc[end + 1:]
+        host_part, rest = netloc[: end + 1], netloc[end + 1 :]
         if rest and not rest.startswith(":"):
             raise InvalidTarget("the URL authority is malformed")
         port_text = rest[1:]
@@ -268,19 +283,27 @@ def normalize_target(url: str) -> Target:
     origin = f"{scheme}://{_host_for_url(host)}"
     if port != _DEFAULT_PORTS[scheme]:
         origin += f":{port}"
-    return Target(url=origin + path, scheme="https" if scheme == "https" else "http", host=host, port=port,
-                  path=path, origin=origin)
+    return Target(
+        url=origin + path,
+        scheme="https" if scheme == "https" else "http",
+        host=host,
+        port=port,
+        path=path,
+        origin=origin,
+    )
 
 
 # --- resolution + guard ------------------------------------------------------------------------
+
 
 def system_resolver(host: str) -> list[str]:
     infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 
 
-def resolve_and_check(host: str, port: int, policy: NetworkPolicy | None = None,
-                      resolver: Resolver | None = None) -> list[IPAddress]:
+def resolve_and_check(
+    host: str, port: int, policy: NetworkPolicy | None = None, resolver: Resolver | None = None
+) -> list[IPAddress]:
     """Every address ``host`` resolves to, each one checked; ``TargetNotPublic`` if any is not
     public, ``TargetUnresolvable`` (a ``TargetNotPublic``) if the name does not resolve. ``port`` is accepted for symmetry with the connect
     step (no port is forbidden: the host decides)."""
@@ -308,7 +331,8 @@ def resolve_and_check(host: str, port: int, policy: NetworkPolicy | None = None,
     return list(dict.fromkeys(candidates))
 
 
-def guard_target(url: str, policy: NetworkPolicy | None = None,
-                 resolver: Resolver | None = None) -> tuple[Target, list[IPAddress]]:
+def guard_target(
+    url: str, policy: NetworkPolicy | None = None, resolver: Resolver | None = None
+) -> tuple[Target, list[IPAddress]]:
     target = normalize_target(url)
     return target, resolve_and_check(target.host, target.port, policy, resolver)

@@ -15,7 +15,9 @@ LABEL_MAX_CHARS = 64
 def validate_label(label: Any) -> str:
     """1–64 printable characters once surrounding whitespace is trimmed."""
     if not isinstance(label, str):
-        raise ValidationFailed("The label must be a string.", errors=[{"field": "label", "message": "must be a string"}])
+        raise ValidationFailed(
+            "The label must be a string.", errors=[{"field": "label", "message": "must be a string"}]
+        )
     trimmed = label.strip()
     problem = None
     if not trimmed:
@@ -36,14 +38,19 @@ def create_api_key(principal: Principal, label: Any) -> dict[str, Any]:
     ``mcp_`` token is confined to /mcp, and a key it minted would reach the whole HTTP API and
     outlive the token's revocation."""
     if "api" not in principal.scopes:
-        raise Forbidden("An MCP token cannot create API keys; use a dxk_ API key or the dashboard.",
-                        code="insufficient_scope")
+        raise Forbidden(
+            "An MCP token cannot create API keys; use a dxk_ API key or the dashboard.",
+            code="insufficient_scope",
+        )
     clean_label = validate_label(label)
     try:
         created = credentials.create_api_key(principal.workspace_id, clean_label, created_by=principal.actor)
     except credentials.ApiKeyLimitReached as exc:
-        raise Conflict(f"A workspace can have at most {credentials.MAX_ACTIVE_API_KEYS} active API keys; "
-                       "revoke one first.", code="api_key_limit_reached") from exc
+        raise Conflict(
+            f"A workspace can have at most {credentials.MAX_ACTIVE_API_KEYS} active API keys; "
+            "revoke one first.",
+            code="api_key_limit_reached",
+        ) from exc
     audit.record(principal, "key.created", created["api_key_id"], {"label": clean_label})
     return {k: created[k] for k in ("api_key_id", "key", "label", "prefix", "last4", "created_at")}
 
@@ -56,6 +63,9 @@ def list_api_keys(principal: Principal) -> dict[str, Any]:
 def revoke_api_key(principal: Principal, api_key_id: str) -> None:
     """Revokes at once: the key's next request is 401. Unknown, revoked, foreign or malformed ids are
     404 (a malformed one never reaches the table: DynamoDB refuses oversized keys with an error)."""
-    if not ids.is_id(api_key_id, "key") or credentials.revoke_api_key(principal.workspace_id, api_key_id) is None:
+    if (
+        not ids.is_id(api_key_id, "key")
+        or credentials.revoke_api_key(principal.workspace_id, api_key_id) is None
+    ):
         raise NotFound("No active API key with this id in your workspace.")
     audit.record(principal, "key.revoked", api_key_id)

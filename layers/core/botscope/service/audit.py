@@ -13,20 +13,40 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 
-def list_audit_log(principal: Principal, *, limit: int = DEFAULT_PAGE, starting_after: str | None = None
-                   ) -> dict[str, Any]:
+def list_audit_log(
+    principal: Principal, *, limit: int = DEFAULT_PAGE, starting_after: str | None = None
+) -> dict[str, Any]:
     if principal.plan != "enterprise" or not principal.in_good_standing:
         raise PlanRequired("The audit log is part of the enterprise plan.")
     if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}.",
-                               errors=[{"field": "limit", "message": f"must be between 1 and {MAX_PAGE}"}])
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_PAGE}.",
+            errors=[{"field": "limit", "message": f"must be between 1 and {MAX_PAGE}"}],
+        )
     if starting_after is not None and not ids.is_id(starting_after, "aud"):
-        raise ValidationFailed("starting_after must be an audit record id (aud_…).",
-                               errors=[{"field": "starting_after", "message": "must be an aud_ id"}])
-    records, has_more = audit_store.list_records(principal.workspace_id, limit=limit, starting_after=starting_after)
+        raise ValidationFailed(
+            "starting_after must be an audit record id (aud_…).",
+            errors=[{"field": "starting_after", "message": "must be an aud_ id"}],
+        )
+    records, has_more = audit_store.list_records(
+        principal.workspace_id, limit=limit, starting_after=starting_after
+    )
     return {"data": [_public(r) for r in records], "has_more": has_more}
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record.get(k) for k in ("audit_id", "at", "action", "target", "actor", "actor_type", "actor_id",
-                                       "request_id", "source_ip", "details")}
+    return {
+        k: record.get(k)
+        for k in (
+            "audit_id",
+            "at",
+            "action",
+            "target",
+            "actor",
+            "actor_type",
+            "actor_id",
+            "request_id",
+            "source_ip",
+            "details",
+        )
+    }

@@ -28,11 +28,14 @@ SCHEDULER_ACTOR = "scheduler"
 
 # --- GET / DELETE /monitoring ------------------------------------------------------------------
 
+
 def monitored_url_view(item: dict[str, Any]) -> dict[str, Any]:
     claim = item.get("claim") or {}
     return {
-        "monitored_url_id": item["monitored_url_id"], "target_url": item["target_url"],
-        "enrolled_at": item.get("enrolled_at"), "last_scan_job_id": item.get("last_scan_job_id"),
+        "monitored_url_id": item["monitored_url_id"],
+        "target_url": item["target_url"],
+        "enrolled_at": item.get("enrolled_at"),
+        "last_scan_job_id": item.get("last_scan_job_id"),
         "last_scanned_at": item.get("last_scanned_at"),
         # While a rescan is being started the item sits on a short lease; the due time it serves is
         # the honest "next scan".
@@ -45,8 +48,10 @@ def monitored_url_view(item: dict[str, Any]) -> dict[str, Any]:
 def list_monitoring(principal: Principal) -> dict[str, Any]:
     """``{"slots": {"used", "limit"}, "data": [...]}``, newest enrollment first."""
     plans.require_scanning(principal)
-    return {"slots": store.slots(principal.workspace_id),
-            "data": [monitored_url_view(i) for i in store.list_monitored(principal.workspace_id)]}
+    return {
+        "slots": store.slots(principal.workspace_id),
+        "data": [monitored_url_view(i) for i in store.list_monitored(principal.workspace_id)],
+    }
 
 
 def release(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
@@ -70,8 +75,11 @@ MANUAL_RESCAN_INTERVAL_SECONDS = 60
 
 def _owned_monitored(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
     plans.require_scanning(principal)
-    record = store.get_monitored(principal.workspace_id, monitored_url_id) \
-        if ids.is_id(monitored_url_id, "mon") else None
+    record = (
+        store.get_monitored(principal.workspace_id, monitored_url_id)
+        if ids.is_id(monitored_url_id, "mon")
+        else None
+    )
     if record is None:
         raise NotFound("No monitored URL with this id in your workspace.")
     return record
@@ -85,19 +93,37 @@ def resource_view(item: dict[str, Any]) -> dict[str, Any]:
     paused = bool(item.get("paused"))
     view = monitored_url_view(item)
     return {
-        **view, "paused": paused, "scan_mode": item.get("scan_mode") or "full",
-        "schedule": {"cadence_seconds": item.get("cadence_seconds"), "paused": paused,
-                     "next_scan_at": None if paused else view["next_scan_at"]},
-        "last_scan": ({"scan_job_id": item["last_scan_job_id"], "completed_at": item.get("last_scanned_at"),
-                       "links": links(item["last_scan_job_id"])} if item.get("last_scan_job_id") else None),
+        **view,
+        "paused": paused,
+        "scan_mode": item.get("scan_mode") or "full",
+        "schedule": {
+            "cadence_seconds": item.get("cadence_seconds"),
+            "paused": paused,
+            "next_scan_at": None if paused else view["next_scan_at"],
+        },
+        "last_scan": (
+            {
+                "scan_job_id": item["last_scan_job_id"],
+                "completed_at": item.get("last_scanned_at"),
+                "links": links(item["last_scan_job_id"]),
+            }
+            if item.get("last_scan_job_id")
+            else None
+        ),
         "running_scan": {"scan_job_id": running_id, "links": links(running_id)} if running_id else None,
-        "links": {"self": f"/api/v1/monitoring/{item['monitored_url_id']}",
-                  "rescan": f"/api/v1/monitoring/{item['monitored_url_id']}/rescan"},
+        "links": {
+            "self": f"/api/v1/monitoring/{item['monitored_url_id']}",
+            "rescan": f"/api/v1/monitoring/{item['monitored_url_id']}/rescan",
+        },
     }
 
 
-def get_monitored_url(principal: Principal, monitored_url_id: str, limit: int = DEFAULT_CHANGES_PAGE,
-                      starting_after: str | None = None) -> dict[str, Any]:
+def get_monitored_url(
+    principal: Principal,
+    monitored_url_id: str,
+    limit: int = DEFAULT_CHANGES_PAGE,
+    starting_after: str | None = None,
+) -> dict[str, Any]:
     """The URL with its change history, newest first: each entry is the data of one
     ``monitoring.findings_changed`` event (plus ``detected_at``). ``starting_after`` is the
     ``scan_job_id`` of the last entry of the previous page."""
@@ -108,13 +134,15 @@ def get_monitored_url(principal: Principal, monitored_url_id: str, limit: int = 
     if starting_after is not None and not ids.is_id(starting_after, "scan"):
         raise _invalid("starting_after", "must be a scan id (scan_…)")
     item = _owned_monitored(principal, monitored_url_id)
-    entries, has_more = store.list_changes(principal.workspace_id, monitored_url_id, limit=limit,
-                                           starting_after=starting_after)
+    entries, has_more = store.list_changes(
+        principal.workspace_id, monitored_url_id, limit=limit, starting_after=starting_after
+    )
     return {**resource_view(item), "changes": {"data": entries, "has_more": has_more}}
 
 
-def update(principal: Principal, monitored_url_id: str, *, paused: bool | None = None,
-           scan_mode: str | None = None) -> dict[str, Any]:
+def update(
+    principal: Principal, monitored_url_id: str, *, paused: bool | None = None, scan_mode: str | None = None
+) -> dict[str, Any]:
     """PATCH: a paused URL is not rescanned until resumed; ``scan_mode`` is used by its rescans."""
     from botscope.service.scans import SCAN_MODES, _invalid
 
@@ -138,26 +166,38 @@ def rescan(principal: Principal, monitored_url_id: str) -> Any:
     item = _owned_monitored(principal, monitored_url_id)
     running = scans.get_active(principal.workspace_id, item["target_url"])
     if running is not None and (scans.get_scan(running) or {}).get("status") in scans.ACTIVE_STATUSES:
-        raise Conflict(f"A scan of this URL is running ({running}); wait for it to finish.",
-                       code="scan_in_progress", headers={"Location": scan_service.links(running)["self"]})
-    wait = store.claim_manual_rescan(principal.workspace_id, monitored_url_id,
-                                     min_interval_seconds=MANUAL_RESCAN_INTERVAL_SECONDS)
+        raise Conflict(
+            f"A scan of this URL is running ({running}); wait for it to finish.",
+            code="scan_in_progress",
+            headers={"Location": scan_service.links(running)["self"]},
+        )
+    wait = store.claim_manual_rescan(
+        principal.workspace_id, monitored_url_id, min_interval_seconds=MANUAL_RESCAN_INTERVAL_SECONDS
+    )
     if wait is not None:
-        raise RateLimited(f"This URL was rescanned less than {MANUAL_RESCAN_INTERVAL_SECONDS} s ago; retry later.",
-                          headers={"Retry-After": str(wait)})
+        raise RateLimited(
+            f"This URL was rescanned less than {MANUAL_RESCAN_INTERVAL_SECONDS} s ago; retry later.",
+            headers={"Retry-After": str(wait)},
+        )
     try:
-        outcome = scan_service.start_scan(principal, item["target_url"], str(item.get("scan_mode") or "full"),
-                                          trigger="rescan")
+        outcome = scan_service.start_scan(
+            principal, item["target_url"], str(item.get("scan_mode") or "full"), trigger="rescan"
+        )
     except BaseException:
         store.release_manual_rescan(principal.workspace_id, monitored_url_id)
         raise
     if not outcome.created:  # a scan started in between: it serves this request
-        raise Conflict(f"A scan of this URL is running ({outcome.body['scan_job_id']}); wait for it to finish.",
-                       code="scan_in_progress", headers={"Location": outcome.location})
+        raise Conflict(
+            f"A scan of this URL is running ({outcome.body['scan_job_id']}); wait for it to finish.",
+            code="scan_in_progress",
+            headers={"Location": outcome.location},
+        )
     return outcome
 
 
-def force_due(workspace_id: str, *, monitored_url_id: str | None = None, target_url: str | None = None) -> str:
+def force_due(
+    workspace_id: str, *, monitored_url_id: str | None = None, target_url: str | None = None
+) -> str:
     """The local developer loop (``events/monitor_scheduler_force.json``): makes a monitored URL due
     now, named by id or by URL. Returns its id."""
     if monitored_url_id is None:
@@ -173,21 +213,41 @@ def force_due(workspace_id: str, *, monitored_url_id: str | None = None, target_
 
 # --- scans started by the system -------------------------------------------------------------------
 
+
 def _system_principal(workspace: dict[str, Any], actor_id: str) -> Principal:
-    return Principal(workspace_id=workspace["workspace_id"], plan=workspace.get("plan", "enterprise"),
-                     workspace_status=workspace.get("status", "active"), actor_type="system", actor_id=actor_id)
+    return Principal(
+        workspace_id=workspace["workspace_id"],
+        plan=workspace.get("plan", "enterprise"),
+        workspace_status=workspace.get("status", "active"),
+        actor_type="system",
+        actor_id=actor_id,
+    )
 
 
-def _start(workspace_id: str, target_url: str, scan_job_id: str, *, monitored_url_id: str | None,
-           trigger: str, scan_mode: str = "full") -> tuple[str, bool]:
+def _start(
+    workspace_id: str,
+    target_url: str,
+    scan_job_id: str,
+    *,
+    monitored_url_id: str | None,
+    trigger: str,
+    scan_mode: str = "full",
+) -> tuple[str, bool]:
     """A scan (full unless the URL says otherwise) through the one start path (``botscope.service.scans.launch_scan``); safe to call
     again with the same id. Returns ``(serving scan id, started now)``: another id when a scan of
     the URL was already running. A failed start is undone without a trace (the caller retries with
     the same id) and raises ``ServiceUnavailable``."""
     from botscope.service.scans import launch_scan
 
-    scan, started = launch_scan(workspace_id, target_url, scan_mode, scan_job_id, monitored_url_id=monitored_url_id,
-                                trigger=trigger, keep_failed=False)
+    scan, started = launch_scan(
+        workspace_id,
+        target_url,
+        scan_mode,
+        scan_job_id,
+        monitored_url_id=monitored_url_id,
+        trigger=trigger,
+        keep_failed=False,
+    )
     return str(scan.get("scan_job_id") or scan_job_id), started
 
 
@@ -196,12 +256,26 @@ def start_scheduled_scan(item: dict[str, Any], scan_job_id: str, workspace: dict
     monitored URL in its ``scan_mode`` (full unless changed with PATCH) as the system actor. Raises when the workflow cannot be started (the scheduler's
     claim then expires and a later run retries with the same scan id)."""
     scan_mode = str(item.get("scan_mode") or "full")
-    serving, started = _start(item["workspace_id"], item["target_url"], scan_job_id,
-                              monitored_url_id=item["monitored_url_id"], trigger="monitoring", scan_mode=scan_mode)
+    serving, started = _start(
+        item["workspace_id"],
+        item["target_url"],
+        scan_job_id,
+        monitored_url_id=item["monitored_url_id"],
+        trigger="monitoring",
+        scan_mode=scan_mode,
+    )
     if started:
-        audit.record(_system_principal(workspace, SCHEDULER_ACTOR), "scan.started", serving,
-                     {"target_url": item["target_url"], "scan_mode": scan_mode, "trigger": "monitoring",
-                      "monitored_url_id": item["monitored_url_id"]})
+        audit.record(
+            _system_principal(workspace, SCHEDULER_ACTOR),
+            "scan.started",
+            serving,
+            {
+                "target_url": item["target_url"],
+                "scan_mode": scan_mode,
+                "trigger": "monitoring",
+                "monitored_url_id": item["monitored_url_id"],
+            },
+        )
     return serving
 
 
@@ -231,6 +305,7 @@ def refresh_sample_reports(now: Any = None, *, start_new_day: bool = True) -> di
 
 # --- sample reports (no auth) ----------------------------------------------------------------------
 
+
 def sample_reports() -> dict[str, Any]:
     """GET /api/v1/sample-reports: the last ready day's tabs."""
     return samples.current()
@@ -242,7 +317,11 @@ def sample_report(tab_id: str) -> dict[str, Any]:
 
     tab = samples.find_tab(tab_id) if len(tab_id) <= 120 else None
     scan = scans.get_scan(tab["scan_job_id"]) if tab else None
-    if scan is None or scan.get("status") != "completed" or not scan.get("report_key") \
-            or scan.get("workspace_id") != samples.SAMPLES_WORKSPACE_ID:
+    if (
+        scan is None
+        or scan.get("status") != "completed"
+        or not scan.get("report_key")
+        or scan.get("workspace_id") != samples.SAMPLES_WORKSPACE_ID
+    ):
         raise NotFound("No sample report with this id.")
     return reports.get_report(scan["report_key"])

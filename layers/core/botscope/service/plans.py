@@ -21,8 +21,10 @@ MONITORED_ONLY_PLANS = frozenset({"growth"})
 
 def require_scanning(principal: Principal) -> None:
     if not principal.in_good_standing:
-        raise PlanRequired(f"This workspace is {principal.workspace_status}; scans and monitoring need an "
-                           "active growth or enterprise plan.")
+        raise PlanRequired(
+            f"This workspace is {principal.workspace_status}; scans and monitoring need an "
+            "active growth or enterprise plan."
+        )
     if principal.plan not in SCANNING_PLANS:
         raise PlanRequired("API scans and monitoring need a growth or enterprise plan.")
 

@@ -59,9 +59,9 @@ target_resolver: Any = None
 
 @dataclass(frozen=True)
 class ScanCreation:
-    body: dict[str, Any]    # the public scan representation (docs/api.md POST /scans response)
-    status_code: int        # 202 a new scan was started; 200 a running scan of the URL was returned
-    created: bool           # False when an already running scan was returned
+    body: dict[str, Any]  # the public scan representation (docs/api.md POST /scans response)
+    status_code: int  # 202 a new scan was started; 200 a running scan of the URL was returned
+    created: bool  # False when an already running scan was returned
     replayed: bool = False  # True when this is the stored response of an earlier request (Idempotency-Key)
 
     @property
@@ -70,6 +70,7 @@ class ScanCreation:
 
 
 # --- representations ---------------------------------------------------------------------------
+
 
 def links(scan_job_id: str) -> dict[str, str]:
     base = f"{API_PREFIX}/scans/{scan_job_id}"
@@ -89,16 +90,25 @@ def _progress(scan: dict[str, Any]) -> dict[str, int]:
         percent = 100
     else:
         percent = min(100, (completed + failed + cancelled) * 100 // total) if total else 0
-    return {"path_runs_total": total, "path_runs_completed": completed, "path_runs_failed": failed,
-            "path_runs_cancelled": cancelled, "percent": percent}
+    return {
+        "path_runs_total": total,
+        "path_runs_completed": completed,
+        "path_runs_failed": failed,
+        "path_runs_cancelled": cancelled,
+        "percent": percent,
+    }
 
 
 def _path_run_view(run: dict[str, Any]) -> dict[str, Any]:
     error = run.get("error")
     return {
-        "path_run_id": run["path_run_id"], "path": run.get("path"), "profile": run.get("profile"),
-        "status": run.get("status", "pending"), "outcome": run.get("outcome"),
-        "http_status": run.get("http_status"), "duration_ms": run.get("duration_ms"),
+        "path_run_id": run["path_run_id"],
+        "path": run.get("path"),
+        "profile": run.get("profile"),
+        "status": run.get("status", "pending"),
+        "outcome": run.get("outcome"),
+        "http_status": run.get("http_status"),
+        "duration_ms": run.get("duration_ms"),
         "error": {"code": error.get("code"), "message": error.get("message")} if error else None,
     }
 
@@ -106,10 +116,13 @@ def _path_run_view(run: dict[str, Any]) -> dict[str, Any]:
 def created_view(scan: dict[str, Any], monitored_url_id: str | None = None) -> dict[str, Any]:
     """POST /scans response body."""
     return {
-        "scan_job_id": scan["scan_job_id"], "status": scan["status"], "target_url": scan["target_url"],
+        "scan_job_id": scan["scan_job_id"],
+        "status": scan["status"],
+        "target_url": scan["target_url"],
         "scan_mode": scan["scan_mode"],
         "monitoring": _monitoring_view(monitored_url_id or scan.get("monitored_url_id")),
-        "created_at": scan["created_at"], "links": links(scan["scan_job_id"]),
+        "created_at": scan["created_at"],
+        "links": links(scan["scan_job_id"]),
     }
 
 
@@ -117,11 +130,17 @@ def summary_view(scan: dict[str, Any]) -> dict[str, Any]:
     """A scan without its path runs (listings)."""
     error = scan.get("error")
     return {
-        "scan_job_id": scan["scan_job_id"], "status": scan["status"], "target_url": scan["target_url"],
-        "scan_mode": scan["scan_mode"], "created_at": scan["created_at"], "started_at": scan.get("started_at"),
-        "completed_at": scan.get("completed_at"), "progress": _progress(scan),
+        "scan_job_id": scan["scan_job_id"],
+        "status": scan["status"],
+        "target_url": scan["target_url"],
+        "scan_mode": scan["scan_mode"],
+        "created_at": scan["created_at"],
+        "started_at": scan.get("started_at"),
+        "completed_at": scan.get("completed_at"),
+        "progress": _progress(scan),
         "error": {"code": error.get("code"), "message": error.get("message")} if error else None,
-        "monitoring": _monitoring_view(scan.get("monitored_url_id")), "links": links(scan["scan_job_id"]),
+        "monitoring": _monitoring_view(scan.get("monitored_url_id")),
+        "links": links(scan["scan_job_id"]),
     }
 
 
@@ -137,6 +156,7 @@ def poll_hint_seconds(status: str) -> int | None:
 
 # --- validation helpers ------------------------------------------------------------------------
 
+
 def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", errors=[{"field": field, "message": message}])
 
@@ -145,13 +165,18 @@ def validate_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not key or len(key) > idempotency.MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise _invalid("Idempotency-Key", f"must be 1–{idempotency.MAX_KEY_LENGTH} printable ASCII characters")
+        raise _invalid(
+            "Idempotency-Key", f"must be 1–{idempotency.MAX_KEY_LENGTH} printable ASCII characters"
+        )
     return key
 
 
 def request_hash(target_url: str, scan_mode: str, enroll_monitoring: bool, render: bool | None = None) -> str:
-    fields: dict[str, Any] = {"target_url": target_url, "scan_mode": scan_mode,
-                              "enroll_monitoring": bool(enroll_monitoring)}
+    fields: dict[str, Any] = {
+        "target_url": target_url,
+        "scan_mode": scan_mode,
+        "enroll_monitoring": bool(enroll_monitoring),
+    }
     if render is not None:  # absent from the hash when not sent: earlier bodies keep their hash
         fields["render"] = bool(render)
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
@@ -164,8 +189,9 @@ def guard(target_url: str) -> str:
     from botscope.scanner.targets import NetworkPolicy, guard_target
 
     try:
-        target, _addresses = guard_target(target_url, NetworkPolicy(allow_private=get_settings().allowed_private_networks),
-                                          target_resolver)
+        target, _addresses = guard_target(
+            target_url, NetworkPolicy(allow_private=get_settings().allowed_private_networks), target_resolver
+        )
     except (InvalidTarget, TargetNotPublic) as exc:
         exc.errors = [{"field": "target_url", "message": exc.message}]
         raise
@@ -174,9 +200,18 @@ def guard(target_url: str) -> str:
 
 # --- create ------------------------------------------------------------------------------------
 
-def start_scan(principal: Principal, target_url: Any, scan_mode: str = "full", enroll_monitoring: bool = False,
-               idempotency_key: str | None = None, request_body_hash: str | None = None, *,
-               trigger: str = "api", render: bool | None = None) -> ScanCreation:
+
+def start_scan(
+    principal: Principal,
+    target_url: Any,
+    scan_mode: str = "full",
+    enroll_monitoring: bool = False,
+    idempotency_key: str | None = None,
+    request_body_hash: str | None = None,
+    *,
+    trigger: str = "api",
+    render: bool | None = None,
+) -> ScanCreation:
     """POST /api/v1/scans (and the MCP ``create_scan`` tool). See the module docstring for the order
     of checks."""
     if scan_mode not in SCAN_MODES:
@@ -201,21 +236,39 @@ def start_scan(principal: Principal, target_url: Any, scan_mode: str = "full", e
             idempotency.abandon(principal.workspace_id, idempotency_key, body_hash)
         raise
     if idempotency_key:
-        idempotency.complete(principal.workspace_id, idempotency_key, body_hash,
-                             status_code=outcome.status_code, body=outcome.body)
+        idempotency.complete(
+            principal.workspace_id,
+            idempotency_key,
+            body_hash,
+            status_code=outcome.status_code,
+            body=outcome.body,
+        )
     return outcome
 
 
-def create_scan(principal: Principal, target_url: Any, scan_mode: str = "full", enroll_monitoring: bool = False,
-                idempotency_key: str | None = None, request_body_hash: str | None = None,
-                ) -> tuple[dict[str, Any], bool]:
+def create_scan(
+    principal: Principal,
+    target_url: Any,
+    scan_mode: str = "full",
+    enroll_monitoring: bool = False,
+    idempotency_key: str | None = None,
+    request_body_hash: str | None = None,
+) -> tuple[dict[str, Any], bool]:
     """Convenience form: ``(body, created)``; ``created`` is False when a running scan was returned."""
-    outcome = start_scan(principal, target_url, scan_mode, enroll_monitoring, idempotency_key, request_body_hash)
+    outcome = start_scan(
+        principal, target_url, scan_mode, enroll_monitoring, idempotency_key, request_body_hash
+    )
     return outcome.body, outcome.created
 
 
-def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monitoring: bool,
-                trigger: str, render: bool = False) -> ScanCreation:
+def _start_scan(
+    principal: Principal,
+    raw_url: str,
+    scan_mode: str,
+    enroll_monitoring: bool,
+    trigger: str,
+    render: bool = False,
+) -> ScanCreation:
     plans.require_scanning(principal)
     target_url = guard(raw_url)
     workspace_id = principal.workspace_id
@@ -224,8 +277,10 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
     # Monitoring: growth may scan only monitored URLs; enrolling claims a slot atomically.
     monitored = monitoring.get_monitored_by_url(workspace_id, target_url)
     if monitored is None and plans.scans_require_monitoring(principal) and not enroll_monitoring:
-        raise UrlNotMonitored("On the growth plan you can scan URLs under monitoring; send "
-                              "\"enroll_monitoring\": true to enroll this one (it takes a slot).")
+        raise UrlNotMonitored(
+            "On the growth plan you can scan URLs under monitoring; send "
+            '"enroll_monitoring": true to enroll this one (it takes a slot).'
+        )
     if _running_scan_id(workspace_id, target_url) is None:
         # Only a *new* scan counts against the workspace's concurrent scans (429), and the check
         # comes before a slot is claimed so a refusal leaves nothing to undo.
@@ -236,13 +291,24 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
     if monitored is None and enroll_monitoring:
         workspace = workspaces.get_workspace(workspace_id)
         monitored, newly_enrolled = monitoring.enroll(
-            workspace_id, target_url, cadence_seconds=plans.monitoring_cadence_seconds(workspace),
-            first_scan_job_id=scan_job_id)
+            workspace_id,
+            target_url,
+            cadence_seconds=plans.monitoring_cadence_seconds(workspace),
+            first_scan_job_id=scan_job_id,
+        )
     monitored_url_id = monitored["monitored_url_id"] if monitored else None
 
-    scan, started = launch_scan(workspace_id, target_url, scan_mode, scan_job_id, monitored_url_id=monitored_url_id,
-                                trigger=trigger, enrolled_id=monitored_url_id if newly_enrolled else None,
-                                concurrency_limit=get_settings().max_concurrent_scans, render=render)
+    scan, started = launch_scan(
+        workspace_id,
+        target_url,
+        scan_mode,
+        scan_job_id,
+        monitored_url_id=monitored_url_id,
+        trigger=trigger,
+        enrolled_id=monitored_url_id if newly_enrolled else None,
+        concurrency_limit=get_settings().max_concurrent_scans,
+        render=render,
+    )
     if not started:
         # Same URL already being scanned for this workspace: that scan is handed back, nothing started.
         if newly_enrolled:
@@ -255,10 +321,19 @@ def _start_scan(principal: Principal, raw_url: str, scan_mode: str, enroll_monit
     return ScanCreation(body=created_view(scan, monitored_url_id), status_code=202, created=True)
 
 
-def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id: str, *,
-                monitored_url_id: str | None, trigger: str, enrolled_id: str | None = None,
-                keep_failed: bool = True, concurrency_limit: int = 0,
-                render: bool = False) -> tuple[dict[str, Any], bool]:
+def launch_scan(
+    workspace_id: str,
+    target_url: str,
+    scan_mode: str,
+    scan_job_id: str,
+    *,
+    monitored_url_id: str | None,
+    trigger: str,
+    enrolled_id: str | None = None,
+    keep_failed: bool = True,
+    concurrency_limit: int = 0,
+    render: bool = False,
+) -> tuple[dict[str, Any], bool]:
     """The one way a scan starts, for API/MCP requests and for scans the system starts (monitoring
     rescans, sample reports): creates the scan ``scan_job_id`` (once: a retry with the same id finds
     it), claims the URL's one running-scan marker, and starts the workflow.
@@ -280,9 +355,16 @@ def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id:
 
     deadline = get_settings().scan_timeout_seconds
     try:
-        scan = scans.create_scan(workspace_id, target_url, scan_mode, monitored_url_id=monitored_url_id,
-                                 deadline_seconds=deadline, scan_job_id=scan_job_id, trigger=trigger,
-                                 render=render)
+        scan = scans.create_scan(
+            workspace_id,
+            target_url,
+            scan_mode,
+            monitored_url_id=monitored_url_id,
+            deadline_seconds=deadline,
+            scan_job_id=scan_job_id,
+            trigger=trigger,
+            render=render,
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
@@ -293,8 +375,13 @@ def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id:
     if running is not None:
         scans.discard_scan(scan_job_id)
         return running, False
-    if concurrency_limit > 0 and scans.claim_concurrency_lease(workspace_id, scan_job_id, limit=concurrency_limit,
-                                                               ttl_seconds=deadline) is None:
+    if (
+        concurrency_limit > 0
+        and scans.claim_concurrency_lease(
+            workspace_id, scan_job_id, limit=concurrency_limit, ttl_seconds=deadline
+        )
+        is None
+    ):
         # Every lease went to a parallel start since the pre-check: undo this start, answer 429.
         from botscope import ratelimit
 
@@ -309,8 +396,11 @@ def launch_scan(workspace_id: str, target_url: str, scan_mode: str, scan_job_id:
         execution_arn = start_scan_execution(scan_job_id, workspace_id)
     except Exception as exc:
         _undo_start(scan_job_id, workspace_id, target_url, enrolled_id, exc, keep_failed=keep_failed)
-        raise ServiceUnavailable("The scan could not be started; nothing was kept. Retry in a few seconds.",
-                                 code="scan_start_failed", headers={"Retry-After": "5"}) from exc
+        raise ServiceUnavailable(
+            "The scan could not be started; nothing was kept. Retry in a few seconds.",
+            code="scan_start_failed",
+            headers={"Retry-After": "5"},
+        ) from exc
     scans.set_execution_arn(scan_job_id, execution_arn)
     return scan, True
 
@@ -321,8 +411,9 @@ def _running_scan_id(workspace_id: str, target_url: str) -> str | None:
     return holder if scan is not None and scan["status"] in scans.ACTIVE_STATUSES else None
 
 
-def _claim_or_running_scan(workspace_id: str, target_url: str, scan_job_id: str,
-                           deadline: int) -> dict[str, Any] | None:
+def _claim_or_running_scan(
+    workspace_id: str, target_url: str, scan_job_id: str, deadline: int
+) -> dict[str, Any] | None:
     """Claims the URL's active marker for ``scan_job_id`` (None), or returns the scan that holds it.
     A holder past its deadline is settled as timed out first, which frees the marker."""
     for _ in range(3):
@@ -334,22 +425,34 @@ def _claim_or_running_scan(workspace_id: str, target_url: str, scan_job_id: str,
             holder = expire_if_overdue(holder)
             if holder["status"] in scans.ACTIVE_STATUSES:
                 return holder
-    raise ServiceUnavailable("A scan of this URL is being set up; retry in a second.",
-                             code="scan_start_failed", headers={"Retry-After": "1"})
+    raise ServiceUnavailable(
+        "A scan of this URL is being set up; retry in a second.",
+        code="scan_start_failed",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _audit_enrollment(principal: Principal, monitored_url_id: str | None, target_url: str) -> None:
     audit.record(principal, "monitoring.enrolled", monitored_url_id or "", {"target_url": target_url})
 
 
-def _undo_start(scan_job_id: str, workspace_id: str, target_url: str, enrolled_id: str | None, exc: Exception, *,
-                keep_failed: bool) -> None:
+def _undo_start(
+    scan_job_id: str,
+    workspace_id: str,
+    target_url: str,
+    enrolled_id: str | None,
+    exc: Exception,
+    *,
+    keep_failed: bool,
+) -> None:
     """Leaves nothing behind from a scan whose workflow did not start."""
     from botscope.observability import logger
 
     logger.warning("scan workflow did not start", extra={"scan_job_id": scan_job_id, "error": repr(exc)})
     if keep_failed:
-        scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")  # releases marker
+        scans.mark_failed(
+            scan_job_id, "start_failed", "The scan workflow could not be started."
+        )  # releases marker
     else:
         scans.release_active(workspace_id, target_url, scan_job_id)
         scans.discard_scan(scan_job_id)
@@ -406,11 +509,15 @@ def _completed_scan(principal: Principal, scan_job_id: str) -> dict[str, Any]:
         raise ScanCancelledError("The scan was cancelled before anything was probed; it has no report.")
     if scan["status"] == "failed":
         error = scan.get("error") or {}
-        raise ScanFailedError(f"The scan failed ({error.get('code', 'unknown')}): {error.get('message', '')}".strip())
+        raise ScanFailedError(
+            f"The scan failed ({error.get('code', 'unknown')}): {error.get('message', '')}".strip()
+        )
     if scan["status"] != "completed":
         hint = poll_hint_seconds(scan["status"]) or 5
-        raise ScanNotReady(f"The scan is {scan['status']}; poll {links(scan_job_id)['self']} until it completes.",
-                           headers={"Retry-After": str(hint)})
+        raise ScanNotReady(
+            f"The scan is {scan['status']}; poll {links(scan_job_id)['self']} until it completes.",
+            headers={"Retry-After": str(hint)},
+        )
     return scan
 
 
@@ -438,17 +545,20 @@ def get_findings(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     """GET /api/v1/scans/{id}/findings: the public-safe findings of a completed scan."""
     scan = _completed_scan(principal, scan_job_id)
     report = _load_report(scan["report_key"])
-    return {"scan_job_id": scan_job_id,
-            "ruleset_version": scan.get("ruleset_version") or report.get("ruleset_version"),
-            "findings": list(report.get("findings") or [])}
+    return {
+        "scan_job_id": scan_job_id,
+        "ruleset_version": scan.get("ruleset_version") or report.get("ruleset_version"),
+        "findings": list(report.get("findings") or []),
+    }
 
 
 # --- cancel ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ScanCancellation:
-    body: dict[str, Any]   # the scan's status representation after the cancel
-    cancelled_now: bool    # False: the scan had already ended (completed, failed or cancelled)
+    body: dict[str, Any]  # the scan's status representation after the cancel
+    cancelled_now: bool  # False: the scan had already ended (completed, failed or cancelled)
 
     @property
     def status_code(self) -> int:
@@ -475,7 +585,9 @@ def cancel_scan(principal: Principal, scan_job_id: str) -> ScanCancellation:
             settled = settle_cancelled_scan(cancelled)
             audit.record(principal, "scan.cancelled", scan_job_id, {"target_url": scan["target_url"]})
             _count_metric("ScansCancelled")
-            return ScanCancellation(status_view(settled, scans.list_path_runs(scan_job_id)), cancelled_now=True)
+            return ScanCancellation(
+                status_view(settled, scans.list_path_runs(scan_job_id)), cancelled_now=True
+            )
         scan = scans.get_scan(scan_job_id) or scan  # it ended meanwhile
     if scan["status"] == "cancelled":
         scan = settle_cancelled_scan(scan)
@@ -491,8 +603,9 @@ def release_scan_capacity(scan: dict[str, Any]) -> None:
     scans.release_concurrency_lease(scan["workspace_id"], scan["scan_job_id"])
 
 
-def list_scans(principal: Principal, limit: int = DEFAULT_PAGE_SIZE,
-               starting_after: str | None = None) -> dict[str, Any]:
+def list_scans(
+    principal: Principal, limit: int = DEFAULT_PAGE_SIZE, starting_after: str | None = None
+) -> dict[str, Any]:
     """GET /api/v1/scans: newest first, ``{"data": [...], "has_more": bool}``."""
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise _invalid("limit", f"must be between 1 and {MAX_PAGE_SIZE}")

@@ -28,9 +28,23 @@ from botscope.webhooks import fanout, limits, secrets, signing, urls
 
 LABEL_MAX_CHARS = 64
 DESCRIPTION_MAX_CHARS = 500
-PUBLIC_FIELDS = ("webhook_id", "label", "description", "url", "event_types", "status", "disabled_reason",
-                 "disabled_at", "created_at", "updated_at", "last_success_at", "last_failure_at", "failing_since",
-                 "rotated_at", "rotation_overlap_until")
+PUBLIC_FIELDS = (
+    "webhook_id",
+    "label",
+    "description",
+    "url",
+    "event_types",
+    "status",
+    "disabled_reason",
+    "disabled_at",
+    "created_at",
+    "updated_at",
+    "last_success_at",
+    "last_failure_at",
+    "failing_since",
+    "rotated_at",
+    "rotation_overlap_until",
+)
 ATTEMPT_FIELDS = ("attempt", "at", "status_code", "duration_ms", "error", "next_retry_at")
 MAX_DELIVERIES_PAGE = 100
 
@@ -70,8 +84,10 @@ def validate_event_types(event_types: Any) -> list[str]:
         raise _invalid("event_types", "must be a non-empty list")
     unknown = [t for t in event_types if t not in fanout.EVENT_TYPES]
     if unknown:
-        raise _invalid("event_types", f"unknown event type(s) {', '.join(map(str, unknown))}; known: "
-                                      f"{', '.join(fanout.EVENT_TYPES)}")
+        raise _invalid(
+            "event_types",
+            f"unknown event type(s) {', '.join(map(str, unknown))}; known: {', '.join(fanout.EVENT_TYPES)}",
+        )
     return list(dict.fromkeys(event_types))
 
 
@@ -79,8 +95,9 @@ def public_view(endpoint: dict[str, Any]) -> dict[str, Any]:
     return {k: endpoint.get(k) for k in PUBLIC_FIELDS}
 
 
-def create_webhook(principal: Principal, *, label: Any, url: Any, event_types: Any,
-                   description: Any = None) -> dict[str, Any]:
+def create_webhook(
+    principal: Principal, *, label: Any, url: Any, event_types: Any, description: Any = None
+) -> dict[str, Any]:
     """Returns the endpoint plus ``secret`` (``whsec_…``): the only time the secret is shown."""
     clean_label = validate_label(label)
     clean_description = validate_description(description)
@@ -88,19 +105,31 @@ def create_webhook(principal: Principal, *, label: Any, url: Any, event_types: A
     target = _guarded_url(url)
     webhook_id = ids.new_id("wh")
     secret = signing.generate_secret()
-    item = {"webhook_id": webhook_id, "workspace_id": principal.workspace_id, "label": clean_label,
-            "url": target.url, "event_types": clean_types, "created_by": principal.actor,
-            "description": clean_description,
-            **secrets.encrypt(secret, workspace_id=principal.workspace_id, webhook_id=webhook_id)}
+    item = {
+        "webhook_id": webhook_id,
+        "workspace_id": principal.workspace_id,
+        "label": clean_label,
+        "url": target.url,
+        "event_types": clean_types,
+        "created_by": principal.actor,
+        "description": clean_description,
+        **secrets.encrypt(secret, workspace_id=principal.workspace_id, webhook_id=webhook_id),
+    }
     try:
         created = store.create_endpoint(item)
     except store.DuplicateEndpoint as exc:
         raise Conflict("This workspace already has a webhook for this URL.", code="webhook_exists") from exc
     except store.EndpointLimitReached as exc:
-        raise Conflict(f"A workspace can have at most {store.MAX_ENDPOINTS_PER_WORKSPACE} webhooks; delete one "
-                       "first.", code="webhook_limit_reached") from exc
-    audit.record(principal, "webhook.created", webhook_id, {"label": clean_label, "host": target.host,
-                                                            "event_types": clean_types})
+        raise Conflict(
+            f"A workspace can have at most {store.MAX_ENDPOINTS_PER_WORKSPACE} webhooks; delete one first.",
+            code="webhook_limit_reached",
+        ) from exc
+    audit.record(
+        principal,
+        "webhook.created",
+        webhook_id,
+        {"label": clean_label, "host": target.host, "event_types": clean_types},
+    )
     return {**public_view(created), "secret": secret}
 
 
@@ -143,27 +172,50 @@ def send_test(principal: Principal, webhook_id: str) -> dict[str, Any]:
         raise Conflict(f"The webhook is disabled: {endpoint.get('disabled_reason')}", code="webhook_disabled")
     _check_manual_send_rate(webhook_id)
     event_id, delivery_id = fanout.send_test_event(principal.workspace_id, endpoint)
-    return {"event_id": event_id, "delivery_id": delivery_id, "type": fanout.TEST_EVENT_TYPE, "status": "queued"}
+    return {
+        "event_id": event_id,
+        "delivery_id": delivery_id,
+        "type": fanout.TEST_EVENT_TYPE,
+        "status": "queued",
+    }
 
 
-def list_deliveries(principal: Principal, webhook_id: str, *, limit: int = 25,
-                    starting_after: str | None = None) -> dict[str, Any]:
+def list_deliveries(
+    principal: Principal, webhook_id: str, *, limit: int = 25, starting_after: str | None = None
+) -> dict[str, Any]:
     _owned_endpoint(principal, webhook_id)
     if starting_after is not None and not ids.is_id(starting_after, "evt"):
         raise _invalid("starting_after", "must be an event id (evt_…)")
-    items, has_more = store.list_deliveries(webhook_id, limit=max(1, min(limit, MAX_DELIVERIES_PAGE)),
-                                            starting_after=starting_after)
+    items, has_more = store.list_deliveries(
+        webhook_id, limit=max(1, min(limit, MAX_DELIVERIES_PAGE)), starting_after=starting_after
+    )
     return {"data": [_delivery_view(i) for i in items], "has_more": has_more}
 
 
 def _delivery_view(item: dict[str, Any]) -> dict[str, Any]:
-    attempts = [{k: (int(a[k]) if k in ("attempt", "status_code", "duration_ms") and a.get(k) is not None
-                     else a.get(k)) for k in ATTEMPT_FIELDS} for a in item.get("attempts", [])]
-    return {"delivery_id": item.get("delivery_id"), "event_id": item["event_id"],
-            "event_type": item.get("event_type"), "status": item["status"],
-            "attempt_count": int(item.get("attempt_count", 0)), "next_retry_at": item.get("next_retry_at"),
-            "error": item.get("error"), "created_at": item.get("created_at"), "updated_at": item.get("updated_at"),
-            "attempts": attempts}
+    attempts = [
+        {
+            k: (
+                int(a[k])
+                if k in ("attempt", "status_code", "duration_ms") and a.get(k) is not None
+                else a.get(k)
+            )
+            for k in ATTEMPT_FIELDS
+        }
+        for a in item.get("attempts", [])
+    ]
+    return {
+        "delivery_id": item.get("delivery_id"),
+        "event_id": item["event_id"],
+        "event_type": item.get("event_type"),
+        "status": item["status"],
+        "attempt_count": int(item.get("attempt_count", 0)),
+        "next_retry_at": item.get("next_retry_at"),
+        "error": item.get("error"),
+        "created_at": item.get("created_at"),
+        "updated_at": item.get("updated_at"),
+        "attempts": attempts,
+    }
 
 
 # --- manage an endpoint ------------------------------------------------------------------------
@@ -175,11 +227,16 @@ def _check_manual_send_rate(webhook_id: str) -> None:
     wait = limits.check_test_rate(webhook_id)
     if wait is not None:
         quota = get_settings().webhook_test_per_endpoint_minute
-        raise RateLimited(f"This webhook received {quota} test events or redeliveries in the current minute; "
-                          f"retry after {wait} seconds.", code="rate_limited",
-                          headers={"Retry-After": str(wait),
-                                   "RateLimit-Policy": f'"webhook-manual-sends";q={quota};w={limits.MINUTE}',
-                                   "RateLimit": f'"webhook-manual-sends";r=0;t={wait}'})
+        raise RateLimited(
+            f"This webhook received {quota} test events or redeliveries in the current minute; "
+            f"retry after {wait} seconds.",
+            code="rate_limited",
+            headers={
+                "Retry-After": str(wait),
+                "RateLimit-Policy": f'"webhook-manual-sends";q={quota};w={limits.MINUTE}',
+                "RateLimit": f'"webhook-manual-sends";r=0;t={wait}',
+            },
+        )
 
 
 def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -211,12 +268,22 @@ def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any
             updates.update({"status": store.ENABLED, "disabled_reason": None, "disabled_at": None})
             remove.append("failing_since")
         elif not enabled and endpoint.get("status") == store.ENABLED:
-            updates.update({"status": store.DISABLED, "disabled_reason": "disabled by the workspace",
-                            "disabled_at": iso(utcnow())})
+            updates.update(
+                {
+                    "status": store.DISABLED,
+                    "disabled_reason": "disabled by the workspace",
+                    "disabled_at": iso(utcnow()),
+                }
+            )
     updates["updated_at"] = iso(utcnow())
     try:
-        updated = store.update_endpoint(principal.workspace_id, webhook_id, updates,
-                                        old_url=endpoint["url"] if "url" in updates else None, remove=tuple(remove))
+        updated = store.update_endpoint(
+            principal.workspace_id,
+            webhook_id,
+            updates,
+            old_url=endpoint["url"] if "url" in updates else None,
+            remove=tuple(remove),
+        )
     except store.DuplicateEndpoint as exc:
         raise Conflict("This workspace already has a webhook for this URL.", code="webhook_exists") from exc
     if updated is None:
@@ -239,13 +306,20 @@ def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
     fresh = secrets.encrypt(secret, workspace_id=principal.workspace_id, webhook_id=webhook_id)
     now = utcnow()
     overlap_ends = iso(now + timedelta(seconds=get_settings().webhook_secret_overlap_seconds))
-    updates = {**fresh, "previous_secret_scheme": endpoint["secret_scheme"],
-               "previous_secret_ciphertext": endpoint["secret_ciphertext"],
-               "rotation_overlap_until": overlap_ends, "rotated_at": iso(now), "updated_at": iso(now)}
+    updates = {
+        **fresh,
+        "previous_secret_scheme": endpoint["secret_scheme"],
+        "previous_secret_ciphertext": endpoint["secret_ciphertext"],
+        "rotation_overlap_until": overlap_ends,
+        "rotated_at": iso(now),
+        "updated_at": iso(now),
+    }
     updated = store.update_endpoint(principal.workspace_id, webhook_id, updates)
     if updated is None:
         raise NotFound("No webhook with this id in your workspace.")
-    audit.record(principal, "webhook.secret_rotated", webhook_id, {"previous_secret_valid_until": overlap_ends})
+    audit.record(
+        principal, "webhook.secret_rotated", webhook_id, {"previous_secret_valid_until": overlap_ends}
+    )
     return {**public_view(updated), "secret": secret}
 
 
@@ -262,16 +336,36 @@ def redeliver(principal: Principal, webhook_id: str, delivery_id: str) -> dict[s
     if endpoint.get("status") != store.ENABLED:
         raise Conflict(f"The webhook is disabled: {endpoint.get('disabled_reason')}", code="webhook_disabled")
     if delivery["status"] == store.PENDING:
-        raise Conflict("This delivery is still being attempted; redeliver it once it has finished.",
-                       code="delivery_pending")
+        raise Conflict(
+            "This delivery is still being attempted; redeliver it once it has finished.",
+            code="delivery_pending",
+        )
     _check_manual_send_rate(webhook_id)
     attempt_count = int(delivery.get("attempt_count", 0))
     if not store.reopen_delivery(webhook_id, delivery["event_id"], attempt_count=attempt_count):
-        raise Conflict("This delivery is still being attempted; redeliver it once it has finished.",
-                       code="delivery_pending")
-    fanout.send_messages([fanout.delivery_message(event_id=delivery["event_id"], webhook_id=webhook_id,
-                                                  workspace_id=principal.workspace_id, attempt=attempt_count + 1)])
-    audit.record(principal, "webhook.redelivered", webhook_id,
-                 {"delivery_id": delivery.get("delivery_id"), "event_id": delivery["event_id"]})
-    return {"delivery_id": delivery.get("delivery_id"), "event_id": delivery["event_id"],
-            "attempt": attempt_count + 1, "status": "queued"}
+        raise Conflict(
+            "This delivery is still being attempted; redeliver it once it has finished.",
+            code="delivery_pending",
+        )
+    fanout.send_messages(
+        [
+            fanout.delivery_message(
+                event_id=delivery["event_id"],
+                webhook_id=webhook_id,
+                workspace_id=principal.workspace_id,
+                attempt=attempt_count + 1,
+            )
+        ]
+    )
+    audit.record(
+        principal,
+        "webhook.redelivered",
+        webhook_id,
+        {"delivery_id": delivery.get("delivery_id"), "event_id": delivery["event_id"]},
+    )
+    return {
+        "delivery_id": delivery.get("delivery_id"),
+        "event_id": delivery["event_id"],
+        "attempt": attempt_count + 1,
+        "status": "queued",
+    }

@@ -15,28 +15,53 @@ def _pk(workspace_id: str) -> str:
     return f"WS#{workspace_id}#AUDIT"
 
 
-def put_record(workspace_id: str, *, actor_type: str, actor_id: str, action: str, target: str,
-               request_id: str | None, source_ip: str | None, details: dict[str, Any] | None = None) -> str:
+def put_record(
+    workspace_id: str,
+    *,
+    actor_type: str,
+    actor_id: str,
+    action: str,
+    target: str,
+    request_id: str | None,
+    source_ip: str | None,
+    details: dict[str, Any] | None = None,
+) -> str:
     audit_id = ids.new_id("aud")
-    table().put_item(Item={
-        "pk": _pk(workspace_id), "sk": audit_id, "audit_id": audit_id,
-        "actor": f"{actor_type}:{actor_id}", "actor_type": actor_type, "actor_id": actor_id,
-        "action": action, "target": target, "request_id": request_id, "source_ip": source_ip,
-        "at": now_iso(), "details": details or {}, "expires_at": ttl_after(AUDIT_RETENTION_SECONDS),
-    })
+    table().put_item(
+        Item={
+            "pk": _pk(workspace_id),
+            "sk": audit_id,
+            "audit_id": audit_id,
+            "actor": f"{actor_type}:{actor_id}",
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "action": action,
+            "target": target,
+            "request_id": request_id,
+            "source_ip": source_ip,
+            "at": now_iso(),
+            "details": details or {},
+            "expires_at": ttl_after(AUDIT_RETENTION_SECONDS),
+        }
+    )
     return audit_id
 
 
-def list_records(workspace_id: str, *, limit: int, starting_after: str | None = None
-                 ) -> tuple[list[dict[str, Any]], bool]:
+def list_records(
+    workspace_id: str, *, limit: int, starting_after: str | None = None
+) -> tuple[list[dict[str, Any]], bool]:
     """Newest first. Returns ``(records, has_more)``; ``starting_after`` is the last id of the previous page."""
     key_condition = "pk = :pk"
     values: dict[str, Any] = {":pk": _pk(workspace_id)}
     if starting_after:
         key_condition += " AND sk < :after"
         values[":after"] = starting_after
-    kwargs: dict[str, Any] = {"KeyConditionExpression": key_condition, "ExpressionAttributeValues": values,
-                              "ScanIndexForward": False, "Limit": limit + 1}
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+        "Limit": limit + 1,
+    }
     found: list[dict[str, Any]] = []
     while len(found) <= limit:
         page = table().query(**kwargs)

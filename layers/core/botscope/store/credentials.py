@@ -54,21 +54,41 @@ def public_api_key(item: dict[str, Any]) -> dict[str, Any]:
 # API keys and MCP tokens share one item shape: keyed by the secret's hash (``<KIND>#<hash>`` /
 # ``<KIND>``), listed per workspace on gsi1 (``WS#<ws>#<listing>`` / ``<id>``).
 
-def _listed_credential_item(kind: str, listing: str, id_field: str, credential_id: str, workspace_id: str,
-                            label: str, issued: tokens.IssuedToken, created_by: str | None) -> dict[str, Any]:
+
+def _listed_credential_item(
+    kind: str,
+    listing: str,
+    id_field: str,
+    credential_id: str,
+    workspace_id: str,
+    label: str,
+    issued: tokens.IssuedToken,
+    created_by: str | None,
+) -> dict[str, Any]:
     return {
-        "pk": f"{kind}#{issued.token_hash}", "sk": kind,
-        "gsi1pk": f"WS#{workspace_id}#{listing}", "gsi1sk": credential_id,
-        id_field: credential_id, "workspace_id": workspace_id, "label": label,
-        "prefix": issued.prefix, "last4": issued.last4, "created_at": now_iso(),
-        "created_by": created_by, "last_used_at": None, "revoked_at": None,
+        "pk": f"{kind}#{issued.token_hash}",
+        "sk": kind,
+        "gsi1pk": f"WS#{workspace_id}#{listing}",
+        "gsi1sk": credential_id,
+        id_field: credential_id,
+        "workspace_id": workspace_id,
+        "label": label,
+        "prefix": issued.prefix,
+        "last4": issued.last4,
+        "created_at": now_iso(),
+        "created_by": created_by,
+        "last_used_at": None,
+        "revoked_at": None,
     }
 
 
 def _find_listed_credential(workspace_id: str, listing: str, credential_id: str) -> dict[str, Any] | None:
     """The workspace's credential with this id (through gsi1, so only this workspace's ones)."""
-    page = table().query(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :id",
-                         ExpressionAttributeValues={":pk": f"WS#{workspace_id}#{listing}", ":id": credential_id})
+    page = table().query(
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk AND gsi1sk = :id",
+        ExpressionAttributeValues={":pk": f"WS#{workspace_id}#{listing}", ":id": credential_id},
+    )
     found = page.get("Items", [])
     return found[0] if found else None
 
@@ -76,15 +96,20 @@ def _find_listed_credential(workspace_id: str, listing: str, credential_id: str)
 def _get_by_secret(kind: str, token: str) -> dict[str, Any] | None:
     """The stored credential item of a presented secret (strongly consistent: a just-revoked or
     just-created credential is seen as such)."""
-    item: dict[str, Any] | None = table().get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind},
-                                                   ConsistentRead=True).get("Item")
+    item: dict[str, Any] | None = (
+        table()
+        .get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind}, ConsistentRead=True)
+        .get("Item")
+    )
     return item
 
 
 # --- API keys -------------------------------------------------------------------------------------
 
-def create_api_key(workspace_id: str, label: str, *, created_by: str | None = None,
-                   max_active: int | None = None) -> dict[str, Any]:
+
+def create_api_key(
+    workspace_id: str, label: str, *, created_by: str | None = None, max_active: int | None = None
+) -> dict[str, Any]:
     """Stores a new key and returns its public record plus ``key`` (the full secret, shown once).
 
     Raises ``ApiKeyLimitReached`` when the workspace has ``max_active`` (default
@@ -94,19 +119,32 @@ def create_api_key(workspace_id: str, label: str, *, created_by: str | None = No
     max_active = MAX_ACTIVE_API_KEYS if max_active is None else max_active
     issued = tokens.issue("dxk")
     key_id = ids.new_id("key")
-    item = _listed_credential_item("APIKEY", "KEYS", "api_key_id", key_id, workspace_id, label, issued, created_by)
+    item = _listed_credential_item(
+        "APIKEY", "KEYS", "api_key_id", key_id, workspace_id, label, issued, created_by
+    )
     client = table().meta.client
     try:
-        client.transact_write_items(TransactItems=[
-            {"Update": {
-                "TableName": table().name, "Key": {"pk": ws_pk(workspace_id), "sk": "META"},
-                "UpdateExpression": "SET api_keys_active = if_not_exists(api_keys_active, :zero) + :one",
-                "ConditionExpression": "attribute_exists(pk) AND "
-                                       "(attribute_not_exists(api_keys_active) OR api_keys_active < :max)",
-                "ExpressionAttributeValues": {":zero": 0, ":one": 1, ":max": max_active},
-            }},
-            {"Put": {"TableName": table().name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table().name,
+                        "Key": {"pk": ws_pk(workspace_id), "sk": "META"},
+                        "UpdateExpression": "SET api_keys_active = if_not_exists(api_keys_active, :zero) + :one",
+                        "ConditionExpression": "attribute_exists(pk) AND "
+                        "(attribute_not_exists(api_keys_active) OR api_keys_active < :max)",
+                        "ExpressionAttributeValues": {":zero": 0, ":one": 1, ":max": max_active},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table().name,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
@@ -125,8 +163,12 @@ def get_api_key_by_token(token: str) -> dict[str, Any] | None:
 
 def list_api_keys(workspace_id: str, *, include_revoked: bool = False) -> list[dict[str, Any]]:
     """The workspace's keys, newest first, without secrets."""
-    items = query_all(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
-                      ExpressionAttributeValues={":pk": f"WS#{workspace_id}#KEYS"}, ScanIndexForward=False)
+    items = query_all(
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": f"WS#{workspace_id}#KEYS"},
+        ScanIndexForward=False,
+    )
     return [public_api_key(i) for i in items if include_revoked or not i.get("revoked_at")]
 
 
@@ -138,22 +180,34 @@ def revoke_api_key(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
         return None
     revoked_at = now_iso()
     try:
-        table().meta.client.transact_write_items(TransactItems=[
-            {"Update": {
-                "TableName": table().name, "Key": {"pk": found["pk"], "sk": "APIKEY"},
-                "UpdateExpression": "SET revoked_at = :now",
-                # The GSI read is eventually consistent: re-check ownership and state on the item itself.
-                "ConditionExpression": "workspace_id = :ws AND (attribute_not_exists(revoked_at) OR "
-                                       "attribute_type(revoked_at, :null_type))",
-                "ExpressionAttributeValues": {":now": revoked_at, ":ws": workspace_id, ":null_type": "NULL"},
-            }},
-            {"Update": {
-                "TableName": table().name, "Key": {"pk": ws_pk(workspace_id), "sk": "META"},
-                "UpdateExpression": "SET api_keys_active = api_keys_active - :one",
-                "ConditionExpression": "api_keys_active > :zero",
-                "ExpressionAttributeValues": {":one": 1, ":zero": 0},
-            }},
-        ])
+        table().meta.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table().name,
+                        "Key": {"pk": found["pk"], "sk": "APIKEY"},
+                        "UpdateExpression": "SET revoked_at = :now",
+                        # The GSI read is eventually consistent: re-check ownership and state on the item itself.
+                        "ConditionExpression": "workspace_id = :ws AND (attribute_not_exists(revoked_at) OR "
+                        "attribute_type(revoked_at, :null_type))",
+                        "ExpressionAttributeValues": {
+                            ":now": revoked_at,
+                            ":ws": workspace_id,
+                            ":null_type": "NULL",
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table().name,
+                        "Key": {"pk": ws_pk(workspace_id), "sk": "META"},
+                        "UpdateExpression": "SET api_keys_active = api_keys_active - :one",
+                        "ConditionExpression": "api_keys_active > :zero",
+                        "ExpressionAttributeValues": {":one": 1, ":zero": 0},
+                    }
+                },
+            ]
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
@@ -161,9 +215,12 @@ def revoke_api_key(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
         if codes[:1] == ["ConditionalCheckFailed"]:
             return None  # revoked concurrently
         # The counter was missing (a key written before counting existed): revoke anyway.
-        table().update_item(Key={"pk": found["pk"], "sk": "APIKEY"}, UpdateExpression="SET revoked_at = :now",
-                            ConditionExpression="workspace_id = :ws",
-                            ExpressionAttributeValues={":now": revoked_at, ":ws": workspace_id})
+        table().update_item(
+            Key={"pk": found["pk"], "sk": "APIKEY"},
+            UpdateExpression="SET revoked_at = :now",
+            ConditionExpression="workspace_id = :ws",
+            ExpressionAttributeValues={":now": revoked_at, ":ws": workspace_id},
+        )
     return {**public_api_key(found), "revoked_at": revoked_at}
 
 
@@ -180,21 +237,24 @@ def touch_api_key(record: dict[str, Any]) -> bool:
     if isinstance(last_used, str) and last_used >= cutoff:
         return False
     return conditional_update(
-        Key={"pk": record["pk"], "sk": record["sk"]}, UpdateExpression="SET last_used_at = :now",
+        Key={"pk": record["pk"], "sk": record["sk"]},
+        UpdateExpression="SET last_used_at = :now",
         ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR "
-                            "attribute_type(last_used_at, :null_type) OR last_used_at < :cutoff)",
+        "attribute_type(last_used_at, :null_type) OR last_used_at < :cutoff)",
         ExpressionAttributeValues={":now": iso(now), ":cutoff": cutoff, ":null_type": "NULL"},
     )
 
 
 # --- MCP tokens -----------------------------------------------------------------------------------
 
+
 def create_mcp_token(workspace_id: str, label: str, *, created_by: str | None = None) -> dict[str, Any]:
     """An ``mcp_`` token, accepted only on /mcp. Returns the public record plus ``token`` (shown once)."""
     issued = tokens.issue("mcp")
     token_id = ids.new_id("mcpt")
-    item = _listed_credential_item("MCPTOKEN", "MCPTOKENS", "mcp_token_id", token_id, workspace_id, label, issued,
-                                   created_by)
+    item = _listed_credential_item(
+        "MCPTOKEN", "MCPTOKENS", "mcp_token_id", token_id, workspace_id, label, issued, created_by
+    )
     table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
     return {**strip_keys(item), "token": issued.token}
 
@@ -205,15 +265,22 @@ def get_mcp_token_by_token(token: str) -> dict[str, Any] | None:
 
 # --- browser sessions -----------------------------------------------------------------------------
 
-def create_session(workspace_id: str, actor: str, *, ttl_seconds: int = SESSION_TTL_SECONDS) -> dict[str, Any]:
+
+def create_session(
+    workspace_id: str, actor: str, *, ttl_seconds: int = SESSION_TTL_SECONDS
+) -> dict[str, Any]:
     """A ``botscope_session`` cookie value (returned as ``token``) valid for ``ttl_seconds``."""
     if ttl_seconds <= 0:
         raise ValueError("a session needs a positive lifetime")
     issued = tokens.issue("bss")
     session_id = ids.new_id("ses")
     item = {
-        "pk": f"SESSION#{issued.token_hash}", "sk": "SESSION", "session_id": session_id,
-        "workspace_id": workspace_id, "actor": actor, "created_at": now_iso(),
+        "pk": f"SESSION#{issued.token_hash}",
+        "sk": "SESSION",
+        "session_id": session_id,
+        "workspace_id": workspace_id,
+        "actor": actor,
+        "created_at": now_iso(),
         "expires_at": ttl_after(ttl_seconds),
     }
     table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")

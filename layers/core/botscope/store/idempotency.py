@@ -32,58 +32,82 @@ def _key(workspace_id: str, idempotency_key: str) -> dict[str, str]:
     return {"pk": ws_pk(workspace_id), "sk": f"IDEM#{idempotency_key}"}
 
 
-def begin(workspace_id: str, idempotency_key: str, request_hash: str, *,
-          lease_seconds: int = IN_FLIGHT_LEASE_SECONDS) -> dict[str, Any] | None:
+def begin(
+    workspace_id: str,
+    idempotency_key: str,
+    request_hash: str,
+    *,
+    lease_seconds: int = IN_FLIGHT_LEASE_SECONDS,
+) -> dict[str, Any] | None:
     """Claims the key for this request. Returns None when the caller must run the request, or the
     stored response ``{"status_code", "body"}`` to replay."""
     now = int(utcnow().timestamp())
-    item = {**_key(workspace_id, idempotency_key), "request_hash": request_hash, "state": "in_flight",
-            "created_at": now_iso(), "lease_expires_at": now + lease_seconds,
-            "expires_at": ttl_after(REPLAY_SECONDS)}
+    item = {
+        **_key(workspace_id, idempotency_key),
+        "request_hash": request_hash,
+        "state": "in_flight",
+        "created_at": now_iso(),
+        "lease_expires_at": now + lease_seconds,
+        "expires_at": ttl_after(REPLAY_SECONDS),
+    }
     try:
         # Free when absent, expired (TTL deletes lazily), or an abandoned in-flight claim of the same request.
         table().put_item(
             Item=item,
-            ConditionExpression=("attribute_not_exists(pk) OR expires_at <= :now OR "
-                                 "(#state = :in_flight AND lease_expires_at <= :now AND request_hash = :hash)"),
+            ConditionExpression=(
+                "attribute_not_exists(pk) OR expires_at <= :now OR "
+                "(#state = :in_flight AND lease_expires_at <= :now AND request_hash = :hash)"
+            ),
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":now": now, ":in_flight": "in_flight", ":hash": request_hash})
+            ExpressionAttributeValues={":now": now, ":in_flight": "in_flight", ":hash": request_hash},
+        )
         return None
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
     current = table().get_item(Key=_key(workspace_id, idempotency_key), ConsistentRead=True).get("Item") or {}
     if current.get("request_hash") != request_hash:
-        raise IdempotencyMismatch("This Idempotency-Key was used with a different request body; "
-                                  "use a new key for a new request.")
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was used with a different request body; use a new key for a new request."
+        )
     if current.get("state") == "done":
         response: dict[str, Any] = from_dynamo(current["response"])
         return response
-    raise IdempotencyInFlight("A request with this Idempotency-Key is still being processed; retry shortly.",
-                              headers={"Retry-After": "1"})
+    raise IdempotencyInFlight(
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
 
 
-def complete(workspace_id: str, idempotency_key: str, request_hash: str, *, status_code: int,
-             body: dict[str, Any]) -> None:
+def complete(
+    workspace_id: str, idempotency_key: str, request_hash: str, *, status_code: int, body: dict[str, Any]
+) -> None:
     """Stores the response to replay for 24 hours."""
     table().update_item(
         Key=_key(workspace_id, idempotency_key),
         UpdateExpression="SET #state = :done, #response = :response, expires_at = :exp, completed_at = :at "
-                         "REMOVE lease_expires_at",
+        "REMOVE lease_expires_at",
         ConditionExpression="request_hash = :hash",
         ExpressionAttributeNames={"#state": "state", "#response": "response"},
-        ExpressionAttributeValues={":done": "done", ":response": to_dynamo({"status_code": status_code,
-                                                                             "body": body}),
-                                   ":exp": ttl_after(REPLAY_SECONDS), ":at": now_iso(), ":hash": request_hash})
+        ExpressionAttributeValues={
+            ":done": "done",
+            ":response": to_dynamo({"status_code": status_code, "body": body}),
+            ":exp": ttl_after(REPLAY_SECONDS),
+            ":at": now_iso(),
+            ":hash": request_hash,
+        },
+    )
 
 
 def abandon(workspace_id: str, idempotency_key: str, request_hash: str) -> None:
     """Forgets an in-flight claim whose request failed (the client may retry with the same key)."""
     try:
-        table().delete_item(Key=_key(workspace_id, idempotency_key),
-                            ConditionExpression="#state = :in_flight AND request_hash = :hash",
-                            ExpressionAttributeNames={"#state": "state"},
-                            ExpressionAttributeValues={":in_flight": "in_flight", ":hash": request_hash})
+        table().delete_item(
+            Key=_key(workspace_id, idempotency_key),
+            ConditionExpression="#state = :in_flight AND request_hash = :hash",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":in_flight": "in_flight", ":hash": request_hash},
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise

@@ -43,12 +43,18 @@ def _monurl_key(workspace_id: str, target_url: str) -> dict[str, str]:
 
 
 def due_index_keys(monitored_url_id: str, next_scan_at: str) -> dict[str, str]:
-    return {"gsi2pk": f"DUE#{due_shard(monitored_url_id):02d}", "gsi2sk": f"{next_scan_at}#{monitored_url_id}"}
+    return {
+        "gsi2pk": f"DUE#{due_shard(monitored_url_id):02d}",
+        "gsi2sk": f"{next_scan_at}#{monitored_url_id}",
+    }
 
 
 def get_monitored(workspace_id: str, monitored_url_id: str) -> dict[str, Any] | None:
-    item = table().get_item(Key={"pk": ws_pk(workspace_id), "sk": f"MON#{monitored_url_id}"},
-                            ConsistentRead=True).get("Item")
+    item = (
+        table()
+        .get_item(Key={"pk": ws_pk(workspace_id), "sk": f"MON#{monitored_url_id}"}, ConsistentRead=True)
+        .get("Item")
+    )
     return plain_item(item) if item else None
 
 
@@ -62,19 +68,26 @@ def get_monitored_by_url(workspace_id: str, target_url: str) -> dict[str, Any] |
 
 def list_monitored(workspace_id: str) -> list[dict[str, Any]]:
     """All monitored URLs of a workspace, newest enrollment first."""
-    items = query_all(IndexName="gsi1", KeyConditionExpression="gsi1pk = :pk",
-                      ExpressionAttributeValues={":pk": f"{ws_pk(workspace_id)}#MON"}, ScanIndexForward=False)
+    items = query_all(
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": f"{ws_pk(workspace_id)}#MON"},
+        ScanIndexForward=False,
+    )
     return [plain_item(i) for i in items]
 
 
 def slots(workspace_id: str) -> dict[str, int | None]:
-    ws = table().get_item(Key={"pk": ws_pk(workspace_id), "sk": "META"}, ConsistentRead=True).get("Item") or {}
+    ws = (
+        table().get_item(Key={"pk": ws_pk(workspace_id), "sk": "META"}, ConsistentRead=True).get("Item") or {}
+    )
     limit = ws.get("monitor_slots_limit")
     return {"used": int(ws.get("monitor_slots_used") or 0), "limit": None if limit is None else int(limit)}
 
 
-def enroll(workspace_id: str, target_url: str, *, cadence_seconds: int,
-           first_scan_job_id: str | None = None) -> tuple[dict[str, Any], bool]:
+def enroll(
+    workspace_id: str, target_url: str, *, cadence_seconds: int, first_scan_job_id: str | None = None
+) -> tuple[dict[str, Any], bool]:
     """Puts ``target_url`` (normalized) under monitoring, claiming one slot atomically.
 
     Returns ``(record, created)``: ``created`` is False when the URL was already monitored (no slot
@@ -87,31 +100,61 @@ def enroll(workspace_id: str, target_url: str, *, cadence_seconds: int,
     mon_id = ids.new_id("mon")
     next_scan_at = iso(now + timedelta(seconds=cadence_seconds))
     record = {
-        "pk": ws_pk(workspace_id), "sk": f"MON#{mon_id}",
-        "gsi1pk": f"{ws_pk(workspace_id)}#MON", "gsi1sk": mon_id,
+        "pk": ws_pk(workspace_id),
+        "sk": f"MON#{mon_id}",
+        "gsi1pk": f"{ws_pk(workspace_id)}#MON",
+        "gsi1sk": mon_id,
         **due_index_keys(mon_id, next_scan_at),
-        "monitored_url_id": mon_id, "workspace_id": workspace_id, "target_url": target_url,
-        "url_hash": url_hash(target_url), "enrolled_at": iso(now), "cadence_seconds": cadence_seconds,
-        "last_scan_job_id": first_scan_job_id, "last_scanned_at": None, "next_scan_at": next_scan_at,
+        "monitored_url_id": mon_id,
+        "workspace_id": workspace_id,
+        "target_url": target_url,
+        "url_hash": url_hash(target_url),
+        "enrolled_at": iso(now),
+        "cadence_seconds": cadence_seconds,
+        "last_scan_job_id": first_scan_job_id,
+        "last_scanned_at": None,
+        "next_scan_at": next_scan_at,
         "summary": None,
     }
     name = table().name
     try:
-        dynamodb_client().transact_write_items(TransactItems=[
-            {"Update": {
-                "TableName": name, "Key": serialize({"pk": ws_pk(workspace_id), "sk": "META"}),
-                "UpdateExpression": "SET monitor_slots_used = if_not_exists(monitor_slots_used, :zero) + :one",
-                "ConditionExpression": ("attribute_exists(pk) AND (attribute_not_exists(monitor_slots_limit) "
-                                        "OR attribute_type(monitor_slots_limit, :null) "
-                                        "OR monitor_slots_used < monitor_slots_limit)"),
-                "ExpressionAttributeValues": serialize({":zero": 0, ":one": 1, ":null": "NULL"}),
-            }},
-            {"Put": {"TableName": name, "Item": serialize(record), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": name,
-                     "Item": serialize({**_monurl_key(workspace_id, target_url), "monitored_url_id": mon_id,
-                                   "target_url": target_url}),
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
+        dynamodb_client().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": serialize({"pk": ws_pk(workspace_id), "sk": "META"}),
+                        "UpdateExpression": "SET monitor_slots_used = if_not_exists(monitor_slots_used, :zero) + :one",
+                        "ConditionExpression": (
+                            "attribute_exists(pk) AND (attribute_not_exists(monitor_slots_limit) "
+                            "OR attribute_type(monitor_slots_limit, :null) "
+                            "OR monitor_slots_used < monitor_slots_limit)"
+                        ),
+                        "ExpressionAttributeValues": serialize({":zero": 0, ":one": 1, ":null": "NULL"}),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": serialize(record),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": serialize(
+                            {
+                                **_monurl_key(workspace_id, target_url),
+                                "monitored_url_id": mon_id,
+                                "target_url": target_url,
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise  # a conflict with a concurrent transaction or throttling: retryable, not "no slot"
@@ -122,7 +165,8 @@ def enroll(workspace_id: str, target_url: str, *, cadence_seconds: int,
         current = slots(workspace_id)
         raise SlotsExhausted(
             f"All {current['limit']} monitoring slots of this workspace are in use; release one "
-            "(DELETE /api/v1/monitoring/{id}) or upgrade the plan.") from None
+            "(DELETE /api/v1/monitoring/{id}) or upgrade the plan."
+        ) from None
     return plain_item(record), True
 
 
@@ -134,17 +178,34 @@ def release(workspace_id: str, monitored_url_id: str) -> dict[str, Any]:
         raise NotFound("No monitored URL with this id in your workspace.")
     name = table().name
     try:
-        dynamodb_client().transact_write_items(TransactItems=[
-            {"Delete": {"TableName": name, "Key": serialize({"pk": ws_pk(workspace_id), "sk": f"MON#{monitored_url_id}"}),
-                        "ConditionExpression": "attribute_exists(pk)"}},
-            {"Delete": {"TableName": name, "Key": serialize(_monurl_key(workspace_id, record["target_url"])),
+        dynamodb_client().transact_write_items(
+            TransactItems=[
+                {
+                    "Delete": {
+                        "TableName": name,
+                        "Key": serialize({"pk": ws_pk(workspace_id), "sk": f"MON#{monitored_url_id}"}),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": name,
+                        "Key": serialize(_monurl_key(workspace_id, record["target_url"])),
                         "ConditionExpression": "monitored_url_id = :id",
-                        "ExpressionAttributeValues": serialize({":id": monitored_url_id})}},
-            {"Update": {"TableName": name, "Key": serialize({"pk": ws_pk(workspace_id), "sk": "META"}),
+                        "ExpressionAttributeValues": serialize({":id": monitored_url_id}),
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": serialize({"pk": ws_pk(workspace_id), "sk": "META"}),
                         "UpdateExpression": "SET monitor_slots_used = monitor_slots_used - :one",
                         "ConditionExpression": "monitor_slots_used > :zero",
-                        "ExpressionAttributeValues": serialize({":zero": 0, ":one": 1})}},
-        ])
+                        "ExpressionAttributeValues": serialize({":zero": 0, ":one": 1}),
+                    }
+                },
+            ]
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise  # a conflict with a concurrent transaction or throttling: retryable, not "no slot"
@@ -163,8 +224,9 @@ def _mon_key(workspace_id: str, monitored_url_id: str) -> dict[str, str]:
     return {"pk": ws_pk(workspace_id), "sk": f"MON#{monitored_url_id}"}
 
 
-def update_settings(workspace_id: str, monitored_url_id: str, *, paused: bool | None = None,
-                    scan_mode: str | None = None) -> dict[str, Any]:
+def update_settings(
+    workspace_id: str, monitored_url_id: str, *, paused: bool | None = None, scan_mode: str | None = None
+) -> dict[str, Any]:
     """Sets ``paused`` and/or ``scan_mode``. A paused URL leaves the due index (the scheduler never
     reads it; its claim also refuses a paused item, for a scheduler that read it just before);
     resuming puts it back, due at its stored next scan time or now, whichever is later.
@@ -187,14 +249,20 @@ def update_settings(workspace_id: str, monitored_url_id: str, *, paused: bool | 
         next_scan_at = max(str(record.get("next_scan_at") or now), now)
         keys = due_index_keys(monitored_url_id, next_scan_at)
         sets += ["paused = :false", "next_scan_at = :next", "gsi2pk = :dpk", "gsi2sk = :dsk"]
-        values.update({":false": False, ":next": next_scan_at, ":dpk": keys["gsi2pk"], ":dsk": keys["gsi2sk"]})
+        values.update(
+            {":false": False, ":next": next_scan_at, ":dpk": keys["gsi2pk"], ":dsk": keys["gsi2sk"]}
+        )
     if not sets:
         return record
     update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     try:
-        response = table().update_item(Key=_mon_key(workspace_id, monitored_url_id), UpdateExpression=update,
-                                       ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues=values,
-                                       ReturnValues="ALL_NEW")
+        response = table().update_item(
+            Key=_mon_key(workspace_id, monitored_url_id),
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
     except ClientError as exc:
         if is_conditional_failure(exc):
             raise NotFound("No monitored URL with this id in your workspace.") from None
@@ -207,12 +275,16 @@ def claim_manual_rescan(workspace_id: str, monitored_url_id: str, *, min_interva
     when taken, or the seconds until the next one is allowed."""
     now = utcnow()
     try:
-        table().update_item(Key=_mon_key(workspace_id, monitored_url_id),
-                            UpdateExpression="SET last_manual_rescan_at = :now",
-                            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_manual_rescan_at)"
-                                                " OR last_manual_rescan_at <= :cutoff)",
-                            ExpressionAttributeValues={":now": iso(now),
-                                                       ":cutoff": iso(now - timedelta(seconds=min_interval_seconds))})
+        table().update_item(
+            Key=_mon_key(workspace_id, monitored_url_id),
+            UpdateExpression="SET last_manual_rescan_at = :now",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_manual_rescan_at)"
+            " OR last_manual_rescan_at <= :cutoff)",
+            ExpressionAttributeValues={
+                ":now": iso(now),
+                ":cutoff": iso(now - timedelta(seconds=min_interval_seconds)),
+            },
+        )
         return None
     except ClientError as exc:
         if not is_conditional_failure(exc):
@@ -227,8 +299,11 @@ def claim_manual_rescan(workspace_id: str, monitored_url_id: str, *, min_interva
 def release_manual_rescan(workspace_id: str, monitored_url_id: str) -> None:
     """Gives the allowance back when the rescan did not start (nothing was scanned)."""
     try:
-        table().update_item(Key=_mon_key(workspace_id, monitored_url_id), UpdateExpression="REMOVE last_manual_rescan_at",
-                            ConditionExpression="attribute_exists(pk)")
+        table().update_item(
+            Key=_mon_key(workspace_id, monitored_url_id),
+            UpdateExpression="REMOVE last_manual_rescan_at",
+            ConditionExpression="attribute_exists(pk)",
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
@@ -242,9 +317,12 @@ def force_due(workspace_id: str, monitored_url_id: str) -> dict[str, Any]:
     values: dict[str, Any] = {":now": now, ":dpk": keys["gsi2pk"], ":dsk": keys["gsi2sk"], ":true": True}
     try:
         response = table().update_item(
-            Key=_mon_key(workspace_id, monitored_url_id), UpdateExpression=update,
+            Key=_mon_key(workspace_id, monitored_url_id),
+            UpdateExpression=update,
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(paused) OR paused <> :true)",
-            ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
     except ClientError as exc:
         if is_conditional_failure(exc):
             raise NotFound("No active (unpaused) monitored URL with this id.") from None
@@ -262,12 +340,18 @@ def record_change(workspace_id: str, monitored_url_id: str, scan_job_id: str, en
     from botscope.store.scans import to_dynamo
     from botscope.store.table import ttl_after
 
-    table().put_item(Item={**_change_key(workspace_id, monitored_url_id, scan_job_id),
-                           "entry": to_dynamo(entry), "expires_at": ttl_after(CHANGE_HISTORY_TTL_SECONDS)})
+    table().put_item(
+        Item={
+            **_change_key(workspace_id, monitored_url_id, scan_job_id),
+            "entry": to_dynamo(entry),
+            "expires_at": ttl_after(CHANGE_HISTORY_TTL_SECONDS),
+        }
+    )
 
 
-def list_changes(workspace_id: str, monitored_url_id: str, *, limit: int,
-                 starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_changes(
+    workspace_id: str, monitored_url_id: str, *, limit: int, starting_after: str | None = None
+) -> tuple[list[dict[str, Any]], bool]:
     """Newest first; ``starting_after`` is the ``scan_job_id`` of the last entry of the previous page.
     Returns ``(entries, has_more)``."""
     prefix = f"MONCHG#{monitored_url_id}#"
@@ -278,9 +362,13 @@ def list_changes(workspace_id: str, monitored_url_id: str, *, limit: int,
     else:
         values[":high"] = prefix + "\uffff"
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
-                              "ExpressionAttributeValues": values, "ScanIndexForward": False,
-                              "Limit": limit + 2, "ConsistentRead": True}
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+        "Limit": limit + 2,
+        "ConsistentRead": True,
+    }
     while True:
         page = table().query(**kwargs)
         items.extend(i for i in page.get("Items", []) if i["sk"] != values[":high"])

@@ -34,7 +34,8 @@ def report_key(scan_job_id: str) -> str:
 
 def _put_json(key: str, document: Any) -> str:
     s3_client().put_object(
-        Bucket=get_settings().reports_bucket, Key=key,
+        Bucket=get_settings().reports_bucket,
+        Key=key,
         Body=json.dumps(document, separators=(",", ":"), sort_keys=True).encode(),
         ContentType="application/json",
         # The bucket also encrypts by default; asking explicitly keeps a misconfigured bucket safe.

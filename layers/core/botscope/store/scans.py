@@ -44,8 +44,11 @@ TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 RUN_ACTIVE_STATUSES = ("pending", "running")
 RUN_TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 # The progress counter each terminal path-run status moves.
-_RUN_COUNTERS = {"completed": "path_runs_completed", "failed": "path_runs_failed",
-                 "cancelled": "path_runs_cancelled"}
+_RUN_COUNTERS = {
+    "completed": "path_runs_completed",
+    "failed": "path_runs_failed",
+    "cancelled": "path_runs_cancelled",
+}
 # The active marker outlives the scan deadline a little, so a scan that is being marked timed-out
 # is not doubled by a request arriving in the same second.
 ACTIVE_MARKER_GRACE_SECONDS = 60
@@ -56,6 +59,7 @@ _serializer = TypeSerializer()
 # --- value conversion --------------------------------------------------------------------------
 # DynamoDB numbers come back as Decimal and floats cannot be written: convert at the boundary so
 # callers only ever see plain JSON types.
+
 
 def to_dynamo(value: Any) -> Any:
     if isinstance(value, float):
@@ -88,28 +92,50 @@ def serialize(values: dict[str, Any]) -> dict[str, Any]:
 
 # --- scans -------------------------------------------------------------------------------------
 
-def create_scan(workspace_id: str, target_url: str, scan_mode: str, *, monitored_url_id: str | None = None,
-                deadline_seconds: int, scan_job_id: str | None = None,
-                trigger: str = "api", render: bool = False) -> dict[str, Any]:
+
+def create_scan(
+    workspace_id: str,
+    target_url: str,
+    scan_mode: str,
+    *,
+    monitored_url_id: str | None = None,
+    deadline_seconds: int,
+    scan_job_id: str | None = None,
+    trigger: str = "api",
+    render: bool = False,
+) -> dict[str, Any]:
     """Writes a queued scan. ``target_url`` must already be normalized. ``trigger`` is "api",
     "mcp" or "monitoring" (kept for the audit trail and metrics)."""
     now = utcnow()
     scan_job_id = scan_job_id or ids.new_id("scan")
     item = {
-        "pk": scan_pk(scan_job_id), "sk": "META",
-        "gsi1pk": f"{ws_pk(workspace_id)}#SCANS", "gsi1sk": scan_job_id,
-        "scan_job_id": scan_job_id, "workspace_id": workspace_id, "status": "queued",
-        "target_url": target_url, "scan_mode": scan_mode, "trigger": trigger,
+        "pk": scan_pk(scan_job_id),
+        "sk": "META",
+        "gsi1pk": f"{ws_pk(workspace_id)}#SCANS",
+        "gsi1sk": scan_job_id,
+        "scan_job_id": scan_job_id,
+        "workspace_id": workspace_id,
+        "status": "queued",
+        "target_url": target_url,
+        "scan_mode": scan_mode,
+        "trigger": trigger,
         "render": bool(render),  # rendered path runs (a real browser) in the plan
         "monitored_url_id": monitored_url_id,
-        "created_at": iso(now), "started_at": None, "completed_at": None,
+        "created_at": iso(now),
+        "started_at": None,
+        "completed_at": None,
         "deadline_at": iso(now + timedelta(seconds=deadline_seconds)),
-        "error": None, "execution_arn": None,
+        "error": None,
+        "execution_arn": None,
         # The open-scans index (gsi2, sharded like the monitoring due index): lets a sweep find
         # scans past their deadline without scanning the table. Removed when the scan finishes.
         **_open_index_keys(scan_job_id, iso(now + timedelta(seconds=deadline_seconds))),
-        "path_runs_total": 0, "path_runs_completed": 0, "path_runs_failed": 0,
-        "report_key": None, "ruleset_version": None, "summary": None,
+        "path_runs_total": 0,
+        "path_runs_completed": 0,
+        "path_runs_failed": 0,
+        "report_key": None,
+        "ruleset_version": None,
+        "summary": None,
     }
     table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
     return plain_item(item)
@@ -131,8 +157,9 @@ def get_scan_for_workspace(workspace_id: str, scan_job_id: str) -> dict[str, Any
     return scan
 
 
-def list_scans(workspace_id: str, limit: int = 20, starting_after: str | None = None
-               ) -> tuple[list[dict[str, Any]], bool]:
+def list_scans(
+    workspace_id: str, limit: int = 20, starting_after: str | None = None
+) -> tuple[list[dict[str, Any]], bool]:
     """Newest first. ``starting_after`` is the id of the last scan of the previous page."""
     key_condition = "gsi1pk = :pk"
     values: dict[str, Any] = {":pk": f"{ws_pk(workspace_id)}#SCANS"}
@@ -140,9 +167,13 @@ def list_scans(workspace_id: str, limit: int = 20, starting_after: str | None = 
         key_condition += " AND gsi1sk < :after"
         values[":after"] = starting_after
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"IndexName": "gsi1", "KeyConditionExpression": key_condition,
-                              "ExpressionAttributeValues": values, "ScanIndexForward": False,
-                              "Limit": limit + 1}
+    kwargs: dict[str, Any] = {
+        "IndexName": "gsi1",
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+        "Limit": limit + 1,
+    }
     while True:
         page = table().query(**kwargs)
         items.extend(page.get("Items", []))
@@ -155,10 +186,12 @@ def list_scans(workspace_id: str, limit: int = 20, starting_after: str | None = 
 def discard_scan(scan_job_id: str) -> None:
     """Deletes a queued scan that was never handed to anyone (lost the race for the active marker)."""
     try:
-        table().delete_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                            ConditionExpression="#s = :queued AND path_runs_total = :zero",
-                            ExpressionAttributeNames={"#s": "status"},
-                            ExpressionAttributeValues={":queued": "queued", ":zero": 0})
+        table().delete_item(
+            Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+            ConditionExpression="#s = :queued AND path_runs_total = :zero",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":queued": "queued", ":zero": 0},
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
@@ -172,23 +205,34 @@ def mark_running(scan_job_id: str, execution_arn: str | None = None) -> bool:
     if execution_arn:
         update += ", execution_arn = :arn"
         values[":arn"] = execution_arn
-    return conditional_update(Key={"pk": scan_pk(scan_job_id), "sk": "META"}, UpdateExpression=update,
-                              ConditionExpression="#s = :queued", ExpressionAttributeNames=names,
-                              ExpressionAttributeValues=values)
+    return conditional_update(
+        Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+        UpdateExpression=update,
+        ConditionExpression="#s = :queued",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 def set_execution_arn(scan_job_id: str, execution_arn: str) -> None:
-    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                        UpdateExpression="SET execution_arn = :arn", ConditionExpression="attribute_exists(pk)",
-                        ExpressionAttributeValues={":arn": execution_arn})
+    table().update_item(
+        Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+        UpdateExpression="SET execution_arn = :arn",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":arn": execution_arn},
+    )
 
 
 def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, Any] | None:
     """Moves a queued/running scan to a terminal status. Returns the updated scan, or None when it
     was already terminal (or missing): a terminal scan is never overwritten."""
     names = {"#s": "status"}
-    values: dict[str, Any] = {":status": status, ":queued": "queued", ":running": "running",
-                              ":now": now_iso()}
+    values: dict[str, Any] = {
+        ":status": status,
+        ":queued": "queued",
+        ":running": "running",
+        ":now": now_iso(),
+    }
     sets = ["#s = :status", "completed_at = :now"]
     removes = " REMOVE gsi2pk, gsi2sk"
     for i, (name, value) in enumerate(fields.items()):
@@ -200,7 +244,10 @@ def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, 
             Key={"pk": scan_pk(scan_job_id), "sk": "META"},
             UpdateExpression="SET " + ", ".join(sets) + removes,
             ConditionExpression="attribute_exists(pk) AND #s IN (:queued, :running)",
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
     except ClientError as exc:
         if is_conditional_failure(exc):
             return None
@@ -224,18 +271,27 @@ def list_overdue_scans(now_iso_value: str, *, limit_per_shard: int = 100) -> lis
     overdue: list[str] = []
     for shard in range(OPEN_SCAN_SHARDS):
         response = table().query(
-            IndexName="gsi2", KeyConditionExpression="gsi2pk = :pk AND gsi2sk < :now",
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :pk AND gsi2sk < :now",
             ExpressionAttributeValues={":pk": f"OPEN#{shard:02d}", ":now": now_iso_value},
-            Limit=limit_per_shard)
+            Limit=limit_per_shard,
+        )
         overdue.extend(item["gsi2sk"].rsplit("#", 1)[1] for item in response.get("Items", []))
     return overdue
 
 
-def mark_completed(scan_job_id: str, *, report_key: str, ruleset_version: str,
-                   summary: dict[str, Any] | None) -> bool:
+def mark_completed(
+    scan_job_id: str, *, report_key: str, ruleset_version: str, summary: dict[str, Any] | None
+) -> bool:
     """running/queued → completed; also releases the active marker. False if already terminal."""
-    return _finish(scan_job_id, "completed", {"report_key": report_key, "ruleset_version": ruleset_version,
-                                              "summary": summary, "error": None}) is not None
+    return (
+        _finish(
+            scan_job_id,
+            "completed",
+            {"report_key": report_key, "ruleset_version": ruleset_version, "summary": summary, "error": None},
+        )
+        is not None
+    )
 
 
 def mark_failed(scan_job_id: str, code: str, message: str) -> bool:
@@ -244,35 +300,52 @@ def mark_failed(scan_job_id: str, code: str, message: str) -> bool:
     return _finish(scan_job_id, "failed", {"error": {"code": code, "message": message}}) is not None
 
 
-
 def mark_cancelled(scan_job_id: str) -> dict[str, Any] | None:
     """queued/running → cancelled (``error.code = cancelled``); also releases the active marker.
     Returns the cancelled scan, or None when the scan had already ended (nothing changed)."""
-    return _finish(scan_job_id, "cancelled", {
-        "error": {"code": "cancelled", "message": "The scan was cancelled before it finished."},
-        "cancelled_at": now_iso()})
+    return _finish(
+        scan_job_id,
+        "cancelled",
+        {
+            "error": {"code": "cancelled", "message": "The scan was cancelled before it finished."},
+            "cancelled_at": now_iso(),
+        },
+    )
 
 
-def set_report(scan_job_id: str, report_key: str, *, summary: dict[str, Any] | None,
-               report_complete: bool) -> None:
+def set_report(
+    scan_job_id: str, report_key: str, *, summary: dict[str, Any] | None, report_complete: bool
+) -> None:
     """Attaches a report to a scan that has ended (a cancelled scan's partial report)."""
-    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                        UpdateExpression="SET report_key = :key, summary = :summary, report_complete = :complete",
-                        ConditionExpression="attribute_exists(pk)",
-                        ExpressionAttributeValues={":key": report_key, ":summary": to_dynamo(summary),
-                                                   ":complete": report_complete})
+    table().update_item(
+        Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+        UpdateExpression="SET report_key = :key, summary = :summary, report_complete = :complete",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={
+            ":key": report_key,
+            ":summary": to_dynamo(summary),
+            ":complete": report_complete,
+        },
+    )
 
 
 def record_published_event(scan_job_id: str, event_type: str, event_id: str) -> None:
     """Notes that the scan's ``event_type`` webhook event went out (``published_events`` map), so a
     retried workflow stage publishes it when an earlier attempt did not, and never twice.
     (Added by the workflow feature, issue 2.)"""
-    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                        UpdateExpression="SET published_events = if_not_exists(published_events, :empty)",
-                        ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":empty": {}})
-    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                        UpdateExpression="SET published_events.#type = :id",
-                        ExpressionAttributeNames={"#type": event_type}, ExpressionAttributeValues={":id": event_id})
+    table().update_item(
+        Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+        UpdateExpression="SET published_events = if_not_exists(published_events, :empty)",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":empty": {}},
+    )
+    table().update_item(
+        Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+        UpdateExpression="SET published_events.#type = :id",
+        ExpressionAttributeNames={"#type": event_type},
+        ExpressionAttributeValues={":id": event_id},
+    )
+
 
 # --- path runs ---------------------------------------------------------------------------------
 
@@ -294,10 +367,22 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
     items = []
     for seq, run in enumerate(runs):
         run_id = run.get("path_run_id") or ids.new_id("run")
-        item = {"pk": scan_pk(scan_job_id), "sk": f"RUN#{run_id}", "path_run_id": run_id,
-                "scan_job_id": scan_job_id, "seq": seq, "status": "pending", "outcome": None,
-                "http_status": None, "duration_ms": None, "error": None, "observation_key": None,
-                "kind": "page", "critical": False, "category": None}
+        item = {
+            "pk": scan_pk(scan_job_id),
+            "sk": f"RUN#{run_id}",
+            "path_run_id": run_id,
+            "scan_job_id": scan_job_id,
+            "seq": seq,
+            "status": "pending",
+            "outcome": None,
+            "http_status": None,
+            "duration_ms": None,
+            "error": None,
+            "observation_key": None,
+            "kind": "page",
+            "critical": False,
+            "category": None,
+        }
         item.update({k: run[k] for k in _RUN_FIELDS if k in run})
         path = item.get("path")
         if isinstance(path, str):
@@ -308,9 +393,12 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
     with table().batch_writer() as batch:
         for item in items:
             batch.put_item(Item=item)
-    table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                        UpdateExpression="SET path_runs_total = :n", ConditionExpression="attribute_exists(pk)",
-                        ExpressionAttributeValues={":n": len(items)})
+    table().update_item(
+        Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+        UpdateExpression="SET path_runs_total = :n",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":n": len(items)},
+    )
     return [plain_item(i) for i in items]
 
 
@@ -320,22 +408,31 @@ def start_path_run(scan_job_id: str, path_run_id: str) -> bool:
     when the run is not pending or the scan has ended."""
     client = dynamodb_client()
     try:
-        client.transact_write_items(TransactItems=[
-            {"Update": {
-                "TableName": table().name,
-                "Key": serialize({"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"}),
-                "UpdateExpression": "SET #s = :running, updated_at = :now",
-                "ConditionExpression": "attribute_exists(pk) AND #s = :pending",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": serialize({":running": "running", ":pending": "pending",
-                                                        ":now": now_iso()})}},
-            {"ConditionCheck": {
-                "TableName": table().name,
-                "Key": serialize({"pk": scan_pk(scan_job_id), "sk": "META"}),
-                "ConditionExpression": "#s IN (:queued, :running)",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": serialize({":queued": "queued", ":running": "running"})}},
-        ])
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table().name,
+                        "Key": serialize({"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"}),
+                        "UpdateExpression": "SET #s = :running, updated_at = :now",
+                        "ConditionExpression": "attribute_exists(pk) AND #s = :pending",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": serialize(
+                            {":running": "running", ":pending": "pending", ":now": now_iso()}
+                        ),
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table().name,
+                        "Key": serialize({"pk": scan_pk(scan_job_id), "sk": "META"}),
+                        "ConditionExpression": "#s IN (:queued, :running)",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": serialize({":queued": "queued", ":running": "running"}),
+                    }
+                },
+            ]
+        )
         return True
     except ClientError as exc:
         if is_conditional_failure(exc):
@@ -349,27 +446,44 @@ def cancel_pending_path_runs(scan_job_id: str) -> int:
     cancelled = 0
     for run in list_path_runs(scan_job_id):
         if run.get("status") == "pending" and update_path_run(
-                scan_job_id, run["path_run_id"], status="cancelled",
-                error={"code": "cancelled", "message": "The scan was cancelled before this path was probed."}):
+            scan_job_id,
+            run["path_run_id"],
+            status="cancelled",
+            error={"code": "cancelled", "message": "The scan was cancelled before this path was probed."},
+        ):
             cancelled += 1
     return cancelled
 
 
 def list_path_runs(scan_job_id: str) -> list[dict[str, Any]]:
-    items = query_all(KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
-                      ExpressionAttributeValues={":pk": scan_pk(scan_job_id), ":run": "RUN#"}, ConsistentRead=True)
+    items = query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+        ExpressionAttributeValues={":pk": scan_pk(scan_job_id), ":run": "RUN#"},
+        ConsistentRead=True,
+    )
     return sorted((plain_item(i) for i in items), key=lambda r: (r.get("seq", 0), r["path_run_id"]))
 
 
 def get_path_run(scan_job_id: str, path_run_id: str) -> dict[str, Any] | None:
-    item = table().get_item(Key={"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"},
-                            ConsistentRead=True).get("Item")
+    item = (
+        table()
+        .get_item(Key={"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"}, ConsistentRead=True)
+        .get("Item")
+    )
     return plain_item(item) if item else None
 
 
-def update_path_run(scan_job_id: str, path_run_id: str, *, status: str, outcome: str | None = None,
-                    http_status: int | None = None, duration_ms: int | None = None,
-                    error: dict[str, Any] | None = None, observation_key: str | None = None) -> bool:
+def update_path_run(
+    scan_job_id: str,
+    path_run_id: str,
+    *,
+    status: str,
+    outcome: str | None = None,
+    http_status: int | None = None,
+    duration_ms: int | None = None,
+    error: dict[str, Any] | None = None,
+    observation_key: str | None = None,
+) -> bool:
     """Records a path run's progress. Returns True when this call changed the run.
 
     A run in a terminal state is never changed again, so a retried Lambda or a Catch firing after
@@ -378,8 +492,15 @@ def update_path_run(scan_job_id: str, path_run_id: str, *, status: str, outcome:
     """
     if status not in RUN_ACTIVE_STATUSES + RUN_TERMINAL_STATUSES:
         raise ValueError(f"unknown path run status {status!r}")
-    fields = {"status": status, "outcome": outcome, "http_status": http_status, "duration_ms": duration_ms,
-              "error": error, "observation_key": observation_key, "updated_at": now_iso()}
+    fields = {
+        "status": status,
+        "outcome": outcome,
+        "http_status": http_status,
+        "duration_ms": duration_ms,
+        "error": error,
+        "observation_key": observation_key,
+        "updated_at": now_iso(),
+    }
     names = {f"#f{i}": k for i, k in enumerate(fields)}
     values = {f":f{i}": v for i, v in enumerate(fields.values())}
     run_update = {
@@ -396,14 +517,20 @@ def update_path_run(scan_job_id: str, path_run_id: str, *, status: str, outcome:
             client.update_item(**run_update)
             return True
         counter = _RUN_COUNTERS[status]
-        client.transact_write_items(TransactItems=[
-            {"Update": run_update},
-            {"Update": {"TableName": table().name,
+        client.transact_write_items(
+            TransactItems=[
+                {"Update": run_update},
+                {
+                    "Update": {
+                        "TableName": table().name,
                         "Key": serialize({"pk": scan_pk(scan_job_id), "sk": "META"}),
                         "UpdateExpression": f"ADD {counter} :one",
                         "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": serialize({":one": 1})}},
-        ])
+                        "ExpressionAttributeValues": serialize({":one": 1}),
+                    }
+                },
+            ]
+        )
         return True
     except ClientError as exc:
         if is_conditional_failure(exc):
@@ -413,12 +540,14 @@ def update_path_run(scan_job_id: str, path_run_id: str, *, status: str, outcome:
 
 # --- the active marker: one running scan per (workspace, URL) ----------------------------------
 
+
 def _active_key(workspace_id: str, target_url: str) -> dict[str, str]:
     return {"pk": ws_pk(workspace_id), "sk": f"ACTIVE#{url_hash(target_url)}"}
 
 
-def claim_active(workspace_id: str, target_url: str, scan_job_id: str, *,
-                 ttl_seconds: int | None = None) -> str | None:
+def claim_active(
+    workspace_id: str, target_url: str, scan_job_id: str, *, ttl_seconds: int | None = None
+) -> str | None:
     """Claims "the running scan of this URL" for ``scan_job_id``. Returns None when claimed, or the
     id of the scan that is already running (the caller returns that scan instead).
 
@@ -429,8 +558,13 @@ def claim_active(workspace_id: str, target_url: str, scan_job_id: str, *,
 
     ttl = (ttl_seconds or get_settings().scan_timeout_seconds) + ACTIVE_MARKER_GRACE_SECONDS
     key = _active_key(workspace_id, target_url)
-    item = {**key, "scan_job_id": scan_job_id, "target_url": target_url, "claimed_at": now_iso(),
-            "expires_at": ttl_after(ttl)}
+    item = {
+        **key,
+        "scan_job_id": scan_job_id,
+        "target_url": target_url,
+        "claimed_at": now_iso(),
+        "expires_at": ttl_after(ttl),
+    }
     condition: dict[str, Any] = {
         "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
         "ExpressionAttributeValues": {":now": int(utcnow().timestamp())},
@@ -452,17 +586,21 @@ def claim_active(workspace_id: str, target_url: str, scan_job_id: str, *,
         holder_scan = get_scan(holder)
         if not is_expired(current) and holder_scan is not None and holder_scan["status"] in ACTIVE_STATUSES:
             return holder
-        condition = {"ConditionExpression": "scan_job_id = :old",
-                     "ExpressionAttributeValues": {":old": holder}}
+        condition = {
+            "ConditionExpression": "scan_job_id = :old",
+            "ExpressionAttributeValues": {":old": holder},
+        }
     raise RuntimeError("could not settle the active-scan marker")  # pragma: no cover - needs 5 lost races
 
 
 def release_active(workspace_id: str, target_url: str, scan_job_id: str) -> bool:
     """Deletes the marker if ``scan_job_id`` still holds it (a newer scan's marker is left alone)."""
     try:
-        table().delete_item(Key=_active_key(workspace_id, target_url),
-                            ConditionExpression="scan_job_id = :id",
-                            ExpressionAttributeValues={":id": scan_job_id})
+        table().delete_item(
+            Key=_active_key(workspace_id, target_url),
+            ConditionExpression="scan_job_id = :id",
+            ExpressionAttributeValues={":id": scan_job_id},
+        )
         return True
     except ClientError as exc:
         if is_conditional_failure(exc):
@@ -493,8 +631,10 @@ def _slot_key(workspace_id: str, slot: int) -> dict[str, str]:
 def _claim_slot(workspace_id: str, slot: int, scan_job_id: str, ttl: int) -> bool:
     key = _slot_key(workspace_id, slot)
     item = {**key, "scan_job_id": scan_job_id, "claimed_at": now_iso(), "expires_at": ttl_after(ttl)}
-    condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
-                                 "ExpressionAttributeValues": {":now": int(utcnow().timestamp())}}
+    condition: dict[str, Any] = {
+        "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+        "ExpressionAttributeValues": {":now": int(utcnow().timestamp())},
+    }
     for _ in range(2):
         try:
             table().put_item(Item=item, **condition)
@@ -510,13 +650,16 @@ def _claim_slot(workspace_id: str, slot: int, scan_job_id: str, ttl: int) -> boo
         if holder is not None and holder["status"] in ACTIVE_STATUSES:
             return False
         # The holder finished without releasing (a lost write): replace exactly that lease.
-        condition = {"ConditionExpression": "scan_job_id = :old",
-                     "ExpressionAttributeValues": {":old": current["scan_job_id"]}}
+        condition = {
+            "ConditionExpression": "scan_job_id = :old",
+            "ExpressionAttributeValues": {":old": current["scan_job_id"]},
+        }
     return False
 
 
-def claim_concurrency_lease(workspace_id: str, scan_job_id: str, *, limit: int,
-                            ttl_seconds: int | None = None) -> int | None:
+def claim_concurrency_lease(
+    workspace_id: str, scan_job_id: str, *, limit: int, ttl_seconds: int | None = None
+) -> int | None:
     """Claims one of the workspace's ``limit`` running-scan slots for ``scan_job_id`` and records it
     on the scan. Returns the slot number, or None when every slot is held by a running scan."""
     import random
@@ -529,10 +672,12 @@ def claim_concurrency_lease(workspace_id: str, scan_job_id: str, *, limit: int,
         slot = (start + offset) % limit
         if _claim_slot(workspace_id, slot, scan_job_id, ttl):
             try:
-                table().update_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                                    UpdateExpression="SET concurrency_slot = :slot",
-                                    ConditionExpression="attribute_exists(pk)",
-                                    ExpressionAttributeValues={":slot": slot})
+                table().update_item(
+                    Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+                    UpdateExpression="SET concurrency_slot = :slot",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":slot": slot},
+                )
             except ClientError as exc:
                 if not is_conditional_failure(exc):
                     raise
@@ -550,8 +695,11 @@ def release_concurrency_lease(workspace_id: str, scan_job_id: str, *, slot: int 
             return False
         slot = int(scan["concurrency_slot"])
     try:
-        table().delete_item(Key=_slot_key(workspace_id, int(slot)), ConditionExpression="scan_job_id = :id",
-                            ExpressionAttributeValues={":id": scan_job_id})
+        table().delete_item(
+            Key=_slot_key(workspace_id, int(slot)),
+            ConditionExpression="scan_job_id = :id",
+            ExpressionAttributeValues={":id": scan_job_id},
+        )
         return True
     except ClientError as exc:
         if is_conditional_failure(exc):
@@ -564,6 +712,11 @@ def held_concurrency_leases(workspace_id: str) -> int:
     response = table().query(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
         FilterExpression="expires_at > :now",
-        ExpressionAttributeValues={":pk": ws_pk(workspace_id), ":slot": CONCURRENCY_SLOT_PREFIX,
-                                   ":now": int(utcnow().timestamp())}, ConsistentRead=True)
+        ExpressionAttributeValues={
+            ":pk": ws_pk(workspace_id),
+            ":slot": CONCURRENCY_SLOT_PREFIX,
+            ":now": int(utcnow().timestamp()),
+        },
+        ConsistentRead=True,
+    )
     return len(response.get("Items", []))

@@ -67,6 +67,7 @@ def reset_clients() -> None:
 
 # --- reads and conditional writes shared by the repositories -----------------------------------
 
+
 def query_all(**kwargs: Any) -> list[dict[str, Any]]:
     """Every item of a ``Table.query``, following ``LastEvaluatedKey`` across pages (a page stops
     at 1 MB, so a single call can silently miss items)."""
@@ -136,6 +137,7 @@ def due_shard(monitored_url_id: str) -> int:
 
 # --- keys (docs/data-model.md) -------------------------------------------------------------------
 
+
 def ws_pk(workspace_id: str) -> str:
     return f"WS#{workspace_id}"
 
@@ -146,5 +148,8 @@ def scan_pk(scan_job_id: str) -> str:
 
 def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
     """Drop storage-only attributes before an item leaves the repository."""
-    return {k: v for k, v in item.items()
-            if k not in {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "expires_at"}}
+    return {
+        k: v
+        for k, v in item.items()
+        if k not in {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "expires_at"}
+    }

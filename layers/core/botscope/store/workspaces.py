@@ -15,8 +15,14 @@ PLAN_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def create_workspace(name: str, plan: str, *, workspace_id: str | None = None, status: str = "active",
-                     monitor_slots_limit: int | None | str = "default") -> dict[str, Any]:
+def create_workspace(
+    name: str,
+    plan: str,
+    *,
+    workspace_id: str | None = None,
+    status: str = "active",
+    monitor_slots_limit: int | None | str = "default",
+) -> dict[str, Any]:
     defaults = PLAN_DEFAULTS[plan]
     item = {
         "pk": ws_pk(workspace_id or ids.new_id("ws")),
@@ -24,7 +30,8 @@ def create_workspace(name: str, plan: str, *, workspace_id: str | None = None, s
         "name": name,
         "plan": plan,
         "status": status,
-        "monitor_slots_limit": defaults["monitor_slots_limit"] if monitor_slots_limit == "default"
+        "monitor_slots_limit": defaults["monitor_slots_limit"]
+        if monitor_slots_limit == "default"
         else monitor_slots_limit,
         "monitor_slots_used": 0,
         "monitor_cadence_seconds": defaults["monitor_cadence_seconds"],
@@ -41,6 +48,10 @@ def get_workspace(workspace_id: str) -> dict[str, Any] | None:
 
 
 def set_workspace_status(workspace_id: str, status: str) -> None:
-    table().update_item(Key={"pk": ws_pk(workspace_id), "sk": "META"},
-                        UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
-                        ExpressionAttributeValues={":s": status}, ConditionExpression="attribute_exists(pk)")
+    table().update_item(
+        Key={"pk": ws_pk(workspace_id), "sk": "META"},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": status},
+        ConditionExpression="attribute_exists(pk)",
+    )

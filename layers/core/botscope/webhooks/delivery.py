@@ -58,7 +58,12 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # Ten = the largest batch the event source mapping sends by default.
 EXECUTOR = ThreadPoolExecutor(max_workers=10, thread_name_prefix="webhook-deliver")
 
-DELIVERED, RETRY_SCHEDULED, DEAD_LETTERED, ENDPOINT_DISABLED = "delivered", "retry_scheduled", "dead_lettered", "endpoint_disabled"
+DELIVERED, RETRY_SCHEDULED, DEAD_LETTERED, ENDPOINT_DISABLED = (
+    "delivered",
+    "retry_scheduled",
+    "dead_lettered",
+    "endpoint_disabled",
+)
 SKIPPED, DEFERRED, FAILED = "skipped", "deferred", "failed"
 
 
@@ -78,9 +83,13 @@ class DeliveryMessage:
     def parse(cls, body: str) -> DeliveryMessage:
         try:
             data = json.loads(body)
-            message = cls(event_id=str(data["event_id"]), webhook_id=str(data["webhook_id"]),
-                          workspace_id=str(data["workspace_id"]), attempt=int(data["attempt"]),
-                          not_before=data.get("not_before"))
+            message = cls(
+                event_id=str(data["event_id"]),
+                webhook_id=str(data["webhook_id"]),
+                workspace_id=str(data["workspace_id"]),
+                attempt=int(data["attempt"]),
+                not_before=data.get("not_before"),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError("malformed webhook delivery message") from exc
         if message.attempt < 1:
@@ -88,8 +97,13 @@ class DeliveryMessage:
         return message
 
     def body(self) -> str:
-        return delivery_message(event_id=self.event_id, webhook_id=self.webhook_id,
-                                workspace_id=self.workspace_id, attempt=self.attempt, not_before=self.not_before)
+        return delivery_message(
+            event_id=self.event_id,
+            webhook_id=self.webhook_id,
+            workspace_id=self.workspace_id,
+            attempt=self.attempt,
+            not_before=self.not_before,
+        )
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,7 @@ class AttemptResult:
 
 
 # --- sending -----------------------------------------------------------------------------------
+
 
 class AttemptDeadlineExceeded(httpcore.ReadTimeout):
     """The attempt's total deadline passed while the endpoint was still connecting or answering."""
@@ -130,8 +145,9 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         tls = self._inner.start_tls(ssl_context, server_hostname, self._remaining(timeout))
         return _DeadlineStream(tls, self._deadline)
 
@@ -148,17 +164,25 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self._inner = httpcore.SyncBackend()
         self._deadline = deadline
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise AttemptDeadlineExceeded("attempt deadline reached")
-        stream = self._inner.connect_tcp(host, port, left if timeout is None else min(timeout, left),
-                                         local_address, socket_options)
+        stream = self._inner.connect_tcp(
+            host, port, left if timeout is None else min(timeout, left), local_address, socket_options
+        )
         return _DeadlineStream(stream, self._deadline)
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:  # pragma: no cover
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:  # pragma: no cover
         raise httpcore.ConnectError("webhooks never use unix sockets")
 
     def sleep(self, seconds: float) -> None:
@@ -170,7 +194,9 @@ def deadline_transport(deadline: float) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(verify=_tls_context(), trust_env=False)
     # httpx builds its httpcore pool without a way to pass a network backend: swap in an equivalent
     # pool over the deadline-aware backend.
-    transport._pool = httpcore.ConnectionPool(ssl_context=_tls_context(), network_backend=DeadlineBackend(deadline))
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=_tls_context(), network_backend=DeadlineBackend(deadline)
+    )
     return transport
 
 
@@ -192,23 +218,35 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def post_pinned(target: Target, addresses: list[IPAddress], headers: dict[str, str], body: bytes, *,
-                timeout: float, transport: httpx.BaseTransport | None = None,
-                deadline: float | None = None) -> httpx.Response:
+def post_pinned(
+    target: Target,
+    addresses: list[IPAddress],
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    timeout: float,
+    transport: httpx.BaseTransport | None = None,
+    deadline: float | None = None,
+) -> httpx.Response:
     """POST to the checked addresses only (next one on connect failure), no redirects, no proxy
     from the environment, body not read (we only need the status line and headers). ``deadline``
     (a ``time.monotonic()`` instant) bounds the whole exchange when no ``transport`` is given."""
     last_error: Exception | None = None
     if transport is None and deadline is not None:
         transport = deadline_transport(deadline)
-    with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
-                      follow_redirects=False, trust_env=False, verify=_tls_context(),
-                      transport=transport) as client:
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
+        follow_redirects=False,
+        trust_env=False,
+        verify=_tls_context(),
+        transport=transport,
+    ) as client:
         for ip in addresses[:MAX_ADDRESSES_TRIED]:
             url, host_header, extensions = _pinned_request_parts(target, ip)
             try:
-                with client.stream("POST", url, content=body, headers={**headers, "host": host_header},
-                                   extensions=extensions) as response:
+                with client.stream(
+                    "POST", url, content=body, headers={**headers, "host": host_header}, extensions=extensions
+                ) as response:
                     return response
             except httpx.ConnectError as exc:
                 last_error = exc
@@ -216,14 +254,24 @@ def post_pinned(target: Target, addresses: list[IPAddress], headers: dict[str, s
     raise last_error
 
 
-def send_attempt(url: str, secret: str | list[str], event_id: str, body: bytes, *, timeout: float,
-                 resolver: Resolver | None = None, transport: httpx.BaseTransport | None = None,
-                 deadline_seconds: float | None = None) -> AttemptResult:
+def send_attempt(
+    url: str,
+    secret: str | list[str],
+    event_id: str,
+    body: bytes,
+    *,
+    timeout: float,
+    resolver: Resolver | None = None,
+    transport: httpx.BaseTransport | None = None,
+    deadline_seconds: float | None = None,
+) -> AttemptResult:
     """One POST. ``secret`` may list several secrets (a rotation's overlap): each signs, and the
     signatures travel space-separated in one header. ``deadline_seconds`` bounds the whole attempt
     (default: ``webhook_attempt_deadline_seconds``)."""
     started = time.monotonic()
-    total = deadline_seconds if deadline_seconds is not None else get_settings().webhook_attempt_deadline_seconds
+    total = (
+        deadline_seconds if deadline_seconds is not None else get_settings().webhook_attempt_deadline_seconds
+    )
 
     def elapsed_ms() -> int:
         return int((time.monotonic() - started) * 1000)
@@ -232,29 +280,51 @@ def send_attempt(url: str, secret: str | list[str], event_id: str, body: bytes, 
         target, addresses = urls.guard_endpoint(url, resolver=resolver)
     except (TargetNotPublic, InvalidTarget) as exc:
         return AttemptResult(None, elapsed_ms(), f"{exc.code}: {exc.message}")
-    headers = {**signing.headers(secret, event_id, int(time.time()), body),
-               "content-type": "application/json", "user-agent": USER_AGENT}
+    headers = {
+        **signing.headers(secret, event_id, int(time.time()), body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
     try:
-        response = post_pinned(target, addresses, headers, body, timeout=min(timeout, total), transport=transport,
-                               deadline=started + total)
+        response = post_pinned(
+            target,
+            addresses,
+            headers,
+            body,
+            timeout=min(timeout, total),
+            transport=transport,
+            deadline=started + total,
+        )
     except httpx.TimeoutException as exc:
-        if isinstance(exc.__cause__ or exc.__context__, AttemptDeadlineExceeded) or time.monotonic() >= started + total:
-            return AttemptResult(None, elapsed_ms(), f"timeout: attempt deadline of {total:g} s reached "
-                                                     "before the endpoint finished its response headers")
+        if (
+            isinstance(exc.__cause__ or exc.__context__, AttemptDeadlineExceeded)
+            or time.monotonic() >= started + total
+        ):
+            return AttemptResult(
+                None,
+                elapsed_ms(),
+                f"timeout: attempt deadline of {total:g} s reached "
+                "before the endpoint finished its response headers",
+            )
         return AttemptResult(None, elapsed_ms(), f"timeout: no response within {timeout:g} s")
     except httpx.HTTPError as exc:
         # The class name only: httpx messages can contain the address we dialled.
         return AttemptResult(None, elapsed_ms(), f"connection_error: {type(exc).__name__}")
     code = response.status_code
     error = None if 200 <= code < 300 else f"HTTP {code}"
-    return AttemptResult(code, elapsed_ms(), error, schedule.parse_retry_after(response.headers.get("retry-after")))
+    return AttemptResult(
+        code, elapsed_ms(), error, schedule.parse_retry_after(response.headers.get("retry-after"))
+    )
 
 
 # --- queue plumbing ----------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=4)
 def _redrive_target_url(queue_url: str) -> str:
-    attrs = sqs_client().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    attrs = sqs_client().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])[
+        "Attributes"
+    ]
     arn = json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"]
     _, _, _, _, account, name = arn.split(":")
     return str(sqs_client().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
@@ -267,8 +337,9 @@ def dlq_url() -> str:
 
 def requeue(message: DeliveryMessage, delay_seconds: float) -> None:
     delay = min(schedule.SQS_MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
-    sqs_client().send_message(QueueUrl=get_settings().webhook_queue_url, MessageBody=message.body(),
-                              DelaySeconds=delay)
+    sqs_client().send_message(
+        QueueUrl=get_settings().webhook_queue_url, MessageBody=message.body(), DelaySeconds=delay
+    )
 
 
 def dead_letter(body: str, reason: str, event_type: str | None = None) -> None:
@@ -287,8 +358,9 @@ def reset() -> None:
 _parse_iso = parse_iso
 
 
-def process_message(body: str, *, resolver: Resolver | None = None,
-                    transport: httpx.BaseTransport | None = None) -> str:
+def process_message(
+    body: str, *, resolver: Resolver | None = None, transport: httpx.BaseTransport | None = None
+) -> str:
     """Handles one SQS message body; returns what happened. Raises only for errors SQS should
     retry (AWS calls failing, another worker holding the attempt)."""
     settings = get_settings()
@@ -307,8 +379,12 @@ def process_message(body: str, *, resolver: Resolver | None = None,
     leases: limits.FlightLeases | None = None
     if endpoint is not None and endpoint["status"] == store.ENABLED:
         # Caps come before the claim: a message over a cap is not an attempt, it waits in the queue.
-        bound = limits.acquire(message.webhook_id, endpoint_host(endpoint["url"]),
-                               f"{message.event_id}#{message.attempt}", settings=settings)
+        bound = limits.acquire(
+            message.webhook_id,
+            endpoint_host(endpoint["url"]),
+            f"{message.event_id}#{message.attempt}",
+            settings=settings,
+        )
         if isinstance(bound, limits.Deferral):
             requeue(message, bound.delay_seconds)
             return DEFERRED
@@ -330,29 +406,52 @@ def endpoint_host(url: str) -> str:
         return url
 
 
-def _claim_and_send(message: DeliveryMessage, endpoint: dict[str, Any] | None, now: datetime, *,
-                    resolver: Resolver | None, transport: httpx.BaseTransport | None) -> str:
+def _claim_and_send(
+    message: DeliveryMessage,
+    endpoint: dict[str, Any] | None,
+    now: datetime,
+    *,
+    resolver: Resolver | None,
+    transport: httpx.BaseTransport | None,
+) -> str:
     settings = get_settings()
     lease = int(settings.webhook_attempt_deadline_seconds * 2) + 30
-    delivery = store.claim_attempt(message.webhook_id, message.event_id, message.attempt,
-                                   now_epoch=int(now.timestamp()), lease_seconds=lease)
+    delivery = store.claim_attempt(
+        message.webhook_id,
+        message.event_id,
+        message.attempt,
+        now_epoch=int(now.timestamp()),
+        lease_seconds=lease,
+    )
     if delivery is None:
         current = store.get_delivery(message.webhook_id, message.event_id)
-        if (current is None or current["status"] != store.PENDING
-                or int(current["attempt_count"]) >= message.attempt):
+        if (
+            current is None
+            or current["status"] != store.PENDING
+            or int(current["attempt_count"]) >= message.attempt
+        ):
             return SKIPPED  # a duplicate of a message already handled
         raise AttemptInProgress(f"attempt {message.attempt} of {message.event_id} is being sent elsewhere")
     if endpoint is None:
         store.fail_delivery(message.webhook_id, message.event_id, "endpoint deleted")
         return SKIPPED
     if endpoint["status"] != store.ENABLED:
-        store.fail_delivery(message.webhook_id, message.event_id,
-                            f"endpoint disabled: {endpoint.get('disabled_reason') or 'disabled'}")
+        store.fail_delivery(
+            message.webhook_id,
+            message.event_id,
+            f"endpoint disabled: {endpoint.get('disabled_reason') or 'disabled'}",
+        )
         return FAILED
 
-    result = send_attempt(endpoint["url"], secrets.signing_secrets(endpoint), message.event_id,
-                          str(delivery["payload"]).encode(), timeout=settings.webhook_timeout_seconds,
-                          resolver=resolver, transport=transport)
+    result = send_attempt(
+        endpoint["url"],
+        secrets.signing_secrets(endpoint),
+        message.event_id,
+        str(delivery["payload"]).encode(),
+        timeout=settings.webhook_timeout_seconds,
+        resolver=resolver,
+        transport=transport,
+    )
     return _conclude(message, delivery, endpoint, result, started_at=now)
 
 
@@ -363,40 +462,69 @@ def _success_worth_noting(endpoint: dict[str, Any], now: datetime) -> bool:
     return bool(endpoint.get("failing_since")) or not last or (now - _parse_iso(last)).total_seconds() >= 60
 
 
-def _conclude(message: DeliveryMessage, delivery: dict[str, Any], endpoint: dict[str, Any],
-              result: AttemptResult, *, started_at: datetime) -> str:
+def _conclude(
+    message: DeliveryMessage,
+    delivery: dict[str, Any],
+    endpoint: dict[str, Any],
+    result: AttemptResult,
+    *,
+    started_at: datetime,
+) -> str:
     settings = get_settings()
     ws, wh, evt, n = message.workspace_id, message.webhook_id, message.event_id, message.attempt
-    record: dict[str, Any] = {"attempt": n, "at": iso(started_at), "status_code": result.status_code,
-                              "duration_ms": result.duration_ms, "error": result.error, "next_retry_at": None}
+    record: dict[str, Any] = {
+        "attempt": n,
+        "at": iso(started_at),
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "error": result.error,
+        "next_retry_at": None,
+    }
     if result.delivered:
-        recorded = store.record_attempt(wh, evt, n, record, status=store.DELIVERED, next_retry_at=None, error=None)
+        recorded = store.record_attempt(
+            wh, evt, n, record, status=store.DELIVERED, next_retry_at=None, error=None
+        )
         if recorded and _success_worth_noting(endpoint, started_at):
             store.note_endpoint_success(ws, wh)
         return DELIVERED
     if result.status_code == 410:
         reason = "the endpoint answered 410 Gone"
         store.disable_endpoint(ws, wh, reason)
-        store.record_attempt(wh, evt, n, record, status=store.FAILED, next_retry_at=None,
-                             error=f"{reason}; endpoint disabled")
+        store.record_attempt(
+            wh, evt, n, record, status=store.FAILED, next_retry_at=None, error=f"{reason}; endpoint disabled"
+        )
         return ENDPOINT_DISABLED
 
     since = store.note_endpoint_failure(ws, wh, iso(started_at))
     if since and (started_at - _parse_iso(since)).total_seconds() >= settings.webhook_disable_after_seconds:
-        store.disable_endpoint(ws, wh, f"no successful delivery since {since}: disabled after "
-                                       f"{settings.webhook_disable_after_seconds // 3600} h of failures")
+        store.disable_endpoint(
+            ws,
+            wh,
+            f"no successful delivery since {since}: disabled after "
+            f"{settings.webhook_disable_after_seconds // 3600} h of failures",
+        )
 
     if n < schedule.max_attempts(settings):
-        delay = schedule.delay_before_attempt(n + 1, retry_after=result.retry_after,
-                                              schedule=schedule.retry_schedule(settings))
+        delay = schedule.delay_before_attempt(
+            n + 1, retry_after=result.retry_after, schedule=schedule.retry_schedule(settings)
+        )
         next_at = iso(started_at + timedelta(seconds=delay))
         record["next_retry_at"] = next_at
         # Enqueue first, record second: if recording fails the message comes back and the attempt is
         # repeated; the other order could lose the retry.
         requeue(replace(message, attempt=n + 1, not_before=next_at), delay)
-        store.record_attempt(wh, evt, n, record, status=store.PENDING, next_retry_at=next_at, error=result.error)
+        store.record_attempt(
+            wh, evt, n, record, status=store.PENDING, next_retry_at=next_at, error=result.error
+        )
         return RETRY_SCHEDULED
     dead_letter(message.body(), f"gave up after {n} attempts: {result.error}", delivery.get("event_type"))
-    store.record_attempt(wh, evt, n, record, status=store.FAILED, next_retry_at=None,
-                         error=f"gave up after {n} attempts; last error: {result.error}")
+    store.record_attempt(
+        wh,
+        evt,
+        n,
+        record,
+        status=store.FAILED,
+        next_retry_at=None,
+        error=f"gave up after {n} attempts; last error: {result.error}",
+    )
     return DEAD_LETTERED

@@ -39,19 +39,34 @@ def _json_default(value: Any) -> Any:
 def build_payload(event_type: str, data: dict[str, Any], timestamp: str) -> str:
     """The event body; URLs in ``data`` carry no query values (``botscope.redaction``): a receiver
     is not the customer's scan record."""
-    body = json.dumps({"type": event_type, "timestamp": timestamp, "data": redact_urls_in(data)},
-                      separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    body = json.dumps(
+        {"type": event_type, "timestamp": timestamp, "data": redact_urls_in(data)},
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_json_default,
+    )
     if len(body.encode()) > MAX_PAYLOAD_BYTES:
-        raise ValueError(f"webhook payload of {event_type} exceeds {MAX_PAYLOAD_BYTES} bytes: send ids "
-                         "and summary fields, never the report")
+        raise ValueError(
+            f"webhook payload of {event_type} exceeds {MAX_PAYLOAD_BYTES} bytes: send ids "
+            "and summary fields, never the report"
+        )
     return body
 
 
-def delivery_message(*, event_id: str, webhook_id: str, workspace_id: str, attempt: int,
-                     not_before: str | None = None) -> str:
-    return json.dumps({"v": MESSAGE_VERSION, "event_id": event_id, "webhook_id": webhook_id,
-                       "workspace_id": workspace_id, "attempt": attempt, "not_before": not_before},
-                      separators=(",", ":"))
+def delivery_message(
+    *, event_id: str, webhook_id: str, workspace_id: str, attempt: int, not_before: str | None = None
+) -> str:
+    return json.dumps(
+        {
+            "v": MESSAGE_VERSION,
+            "event_id": event_id,
+            "webhook_id": webhook_id,
+            "workspace_id": workspace_id,
+            "attempt": attempt,
+            "not_before": not_before,
+        },
+        separators=(",", ":"),
+    )
 
 
 def _send_all(entries: list[dict[str, Any]]) -> None:
@@ -60,7 +75,7 @@ def _send_all(entries: list[dict[str, Any]]) -> None:
     if not queue_url:
         raise RuntimeError("BOTSCOPE_WEBHOOK_QUEUE_URL is not configured")
     for start in range(0, len(entries), 10):
-        chunk = entries[start:start + 10]
+        chunk = entries[start : start + 10]
         for _ in range(2):
             failed = sqs_client().send_message_batch(QueueUrl=queue_url, Entries=chunk).get("Failed", [])
             if not failed:
@@ -76,23 +91,38 @@ def send_messages(bodies: list[str]) -> None:
     _send_all([{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)])
 
 
-def _enqueue(workspace_id: str, event_id: str, event_type: str, payload: str,
-             endpoints: list[dict[str, Any]]) -> list[str]:
+def _enqueue(
+    workspace_id: str, event_id: str, event_type: str, payload: str, endpoints: list[dict[str, Any]]
+) -> list[str]:
     entries: list[dict[str, Any]] = []
     delivery_ids: list[str] = []
     for endpoint in endpoints:
         delivery_id = ids.new_id("dlv")
-        store.create_delivery(webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, event_id=event_id,
-                              delivery_id=delivery_id, event_type=event_type, payload=payload)
-        entries.append({"Id": str(len(entries)), "MessageBody": delivery_message(
-            event_id=event_id, webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, attempt=1)})
+        store.create_delivery(
+            webhook_id=endpoint["webhook_id"],
+            workspace_id=workspace_id,
+            event_id=event_id,
+            delivery_id=delivery_id,
+            event_type=event_type,
+            payload=payload,
+        )
+        entries.append(
+            {
+                "Id": str(len(entries)),
+                "MessageBody": delivery_message(
+                    event_id=event_id, webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, attempt=1
+                ),
+            }
+        )
         delivery_ids.append(delivery_id)
     if entries:
         _send_all(entries)
     return delivery_ids
 
 
-def publish_event(workspace_id: str, event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> str:
+def publish_event(
+    workspace_id: str, event_type: str, data: dict[str, Any], *, event_id: str | None = None
+) -> str:
     """Creates the event (its id is the ``webhook-id`` of every attempt) and enqueues one message per
     subscribed, enabled endpoint. Returns the event id (also when no endpoint is subscribed).
 
@@ -104,8 +134,11 @@ def publish_event(workspace_id: str, event_type: str, data: dict[str, Any], *, e
         raise ValueError(f"unknown webhook event type {event_type!r}")
     event_id = event_id or ids.new_id("evt")
     payload = build_payload(event_type, data, now_iso())
-    endpoints = [e for e in store.list_endpoints(workspace_id)
-                 if e.get("status") == store.ENABLED and event_type in (e.get("event_types") or [])]
+    endpoints = [
+        e
+        for e in store.list_endpoints(workspace_id)
+        if e.get("status") == store.ENABLED and event_type in (e.get("event_types") or [])
+    ]
     _enqueue(workspace_id, event_id, event_type, payload, endpoints)
     return event_id
 
@@ -114,7 +147,10 @@ def send_test_event(workspace_id: str, endpoint: dict[str, Any]) -> tuple[str, s
     """A ``webhook.test`` event to one endpoint, whatever it subscribes to. Returns (event id,
     delivery id)."""
     event_id = ids.new_id("evt")
-    payload = build_payload(TEST_EVENT_TYPE, {"webhook_id": endpoint["webhook_id"],
-                                              "message": "Test event from BotScope"}, now_iso())
+    payload = build_payload(
+        TEST_EVENT_TYPE,
+        {"webhook_id": endpoint["webhook_id"], "message": "Test event from BotScope"},
+        now_iso(),
+    )
     (delivery_id,) = _enqueue(workspace_id, event_id, TEST_EVENT_TYPE, payload, [endpoint])
     return event_id, delivery_id

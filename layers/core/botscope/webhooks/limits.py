@@ -60,10 +60,16 @@ def _claim_slot(scope: str, limit: int, holder: str, ttl: int) -> int | None:
     for offset in range(limit):
         slot = (start + offset) % limit
         try:
-            table().put_item(Item={**_slot_key(scope, slot), "holder": holder, "claimed_at": now_iso(),
-                                   "expires_at": ttl_after(ttl)},
-                             ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
-                             ExpressionAttributeValues={":now": int(utcnow().timestamp())})
+            table().put_item(
+                Item={
+                    **_slot_key(scope, slot),
+                    "holder": holder,
+                    "claimed_at": now_iso(),
+                    "expires_at": ttl_after(ttl),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+                ExpressionAttributeValues={":now": int(utcnow().timestamp())},
+            )
             return slot
         except ClientError as exc:
             if not is_conditional_failure(exc):
@@ -73,8 +79,11 @@ def _claim_slot(scope: str, limit: int, holder: str, ttl: int) -> int | None:
 
 def _release_slot(scope: str, slot: int, holder: str) -> None:
     try:
-        table().delete_item(Key=_slot_key(scope, slot), ConditionExpression="holder = :h",
-                            ExpressionAttributeValues={":h": holder})
+        table().delete_item(
+            Key=_slot_key(scope, slot),
+            ConditionExpression="holder = :h",
+            ExpressionAttributeValues={":h": holder},
+        )
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
@@ -84,14 +93,17 @@ def _jitter(seconds: float) -> float:
     return seconds * random.uniform(1.0, 1.5)  # noqa: S311 - spreads retries, not a secret
 
 
-def acquire(webhook_id: str, host: str, holder: str, *,
-            settings: Settings | None = None) -> FlightLeases | Deferral:
+def acquire(
+    webhook_id: str, host: str, holder: str, *, settings: Settings | None = None
+) -> FlightLeases | Deferral:
     """The leases for one attempt to ``webhook_id`` on ``host``, or why it must wait."""
     settings = settings or get_settings()
     ttl = int(settings.webhook_attempt_deadline_seconds) + LEASE_GRACE_SECONDS
     leases = FlightLeases()
-    for scope, limit in ((f"wh:{webhook_id}", settings.webhook_max_in_flight_per_endpoint),
-                         (f"host:{host}", settings.webhook_max_in_flight_per_host)):
+    for scope, limit in (
+        (f"wh:{webhook_id}", settings.webhook_max_in_flight_per_endpoint),
+        (f"host:{host}", settings.webhook_max_in_flight_per_host),
+    ):
         if limit <= 0:
             continue
         slot = _claim_slot(scope, limit, holder, ttl)
@@ -100,9 +112,10 @@ def acquire(webhook_id: str, host: str, holder: str, *,
             noun = "endpoint" if scope.startswith("wh:") else "host"
             return Deferral(f"{limit} attempts already in flight to this {noun}", _jitter(2.0))
         leases.held.append((scope, slot, holder))
-    for counter, quota, noun in ((f"whmin:{webhook_id}", settings.webhook_max_attempts_per_endpoint_minute,
-                                  "endpoint"),
-                                 (f"whhostmin:{host}", settings.webhook_max_attempts_per_host_minute, "host")):
+    for counter, quota, noun in (
+        (f"whmin:{webhook_id}", settings.webhook_max_attempts_per_endpoint_minute, "endpoint"),
+        (f"whhostmin:{host}", settings.webhook_max_attempts_per_host_minute, "host"),
+    ):
         reset = ratelimit.fixed_window_hit(counter, quota, MINUTE)
         if reset is not None:
             leases.release()
@@ -113,4 +126,6 @@ def acquire(webhook_id: str, host: str, holder: str, *,
 def check_test_rate(webhook_id: str, *, settings: Settings | None = None) -> int | None:
     """Counts one ``/test`` call; the seconds to wait when over the per-endpoint limit, else None."""
     settings = settings or get_settings()
-    return ratelimit.fixed_window_hit(f"whtest:{webhook_id}", settings.webhook_test_per_endpoint_minute, MINUTE)
+    return ratelimit.fixed_window_hit(
+        f"whtest:{webhook_id}", settings.webhook_test_per_endpoint_minute, MINUTE
+    )

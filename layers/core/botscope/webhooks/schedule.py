@@ -66,8 +66,13 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def delay_before_attempt(next_attempt: int, *, retry_after: float | None = None,
-                         schedule: Sequence[float] | None = None, rng: random.Random | None = None) -> float:
+def delay_before_attempt(
+    next_attempt: int,
+    *,
+    retry_after: float | None = None,
+    schedule: Sequence[float] | None = None,
+    rng: random.Random | None = None,
+) -> float:
     """Seconds to wait before attempt ``next_attempt`` (2 = the first retry)."""
     schedule = tuple(schedule if schedule is not None else retry_schedule())
     base = schedule[min(next_attempt - 2, len(schedule) - 1)]

@@ -68,15 +68,20 @@ def encrypt(secret: str, *, workspace_id: str, webhook_id: str) -> dict[str, str
     """Returns ``{"secret_scheme", "secret_ciphertext"}`` to store on the endpoint item."""
     settings = get_settings()
     if settings.webhook_kms_key_id:
-        blob = kms_client().encrypt(KeyId=settings.webhook_kms_key_id, Plaintext=secret.encode(),
-                                    EncryptionContext=_context(workspace_id, webhook_id))["CiphertextBlob"]
+        blob = kms_client().encrypt(
+            KeyId=settings.webhook_kms_key_id,
+            Plaintext=secret.encode(),
+            EncryptionContext=_context(workspace_id, webhook_id),
+        )["CiphertextBlob"]
         return {"secret_scheme": KMS, "secret_ciphertext": base64.b64encode(blob).decode("ascii")}
     if not settings.local_mode:
         from botscope.observability import logger
 
         logger.warning("BOTSCOPE_WEBHOOK_KMS_KEY_ID is not set: webhook secret stored without encryption")
-    return {"secret_scheme": LOCAL_PLAINTEXT,
-            "secret_ciphertext": base64.b64encode(secret.encode()).decode("ascii")}
+    return {
+        "secret_scheme": LOCAL_PLAINTEXT,
+        "secret_ciphertext": base64.b64encode(secret.encode()).decode("ascii"),
+    }
 
 
 def decrypt(item: dict[str, Any]) -> str:
@@ -90,9 +95,14 @@ def decrypt(item: dict[str, Any]) -> str:
         if ciphertext in _cache:
             _cache.move_to_end(ciphertext)
             return _cache[ciphertext]
-    plaintext: str = kms_client().decrypt(
-        CiphertextBlob=base64.b64decode(ciphertext),
-        EncryptionContext=_context(item["workspace_id"], item["webhook_id"]))["Plaintext"].decode()
+    plaintext: str = (
+        kms_client()
+        .decrypt(
+            CiphertextBlob=base64.b64decode(ciphertext),
+            EncryptionContext=_context(item["workspace_id"], item["webhook_id"]),
+        )["Plaintext"]
+        .decode()
+    )
     with _cache_lock:
         _cache[ciphertext] = plaintext
         while len(_cache) > _CACHE_SIZE:
@@ -117,6 +127,11 @@ def signing_secrets(item: dict[str, Any], *, now: Any = None) -> list[str]:
 
     if datetime.fromisoformat(str(expires).replace("Z", "+00:00")) <= (now or utcnow()):
         return [current]
-    previous = decrypt({**item, "secret_scheme": item["previous_secret_scheme"],
-                        "secret_ciphertext": item["previous_secret_ciphertext"]})
+    previous = decrypt(
+        {
+            **item,
+            "secret_scheme": item["previous_secret_scheme"],
+            "secret_ciphertext": item["previous_secret_ciphertext"],
+        }
+    )
     return [current, previous]

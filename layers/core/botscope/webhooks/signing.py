@@ -24,7 +24,7 @@ def generate_secret() -> str:
 def secret_key(secret: str) -> bytes:
     if not secret.startswith(SECRET_PREFIX):
         raise ValueError("a webhook secret starts with whsec_")
-    key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+    key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
     if not 24 <= len(key) <= 64:
         raise ValueError("a webhook secret carries 24 to 64 bytes")
     return key
@@ -42,12 +42,18 @@ def headers(secret: str | list[str], msg_id: str, timestamp: int, body: bytes) -
     """The three Standard Webhooks headers. Several secrets (the overlap after a rotation, newest
     first) give several signatures, space-separated, so a receiver holding either secret verifies."""
     keys = [secret] if isinstance(secret, str) else list(dict.fromkeys(secret))
-    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": " ".join(sign(key, msg_id, timestamp, body) for key in keys)}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(sign(key, msg_id, timestamp, body) for key in keys),
+    }
 
 
 def verify(secret: str, msg_id: str, timestamp: int, body: bytes, signature_header: str) -> bool:
     """Constant-time check of any ``v1`` signature in the header (used by our own tests/tools)."""
     expected = sign(secret, msg_id, timestamp, body)
-    return any(hmac.compare_digest(expected, candidate)
-               for candidate in signature_header.split(" ") if candidate.startswith("v1,"))
+    return any(
+        hmac.compare_digest(expected, candidate)
+        for candidate in signature_header.split(" ")
+        if candidate.startswith("v1,")
+    )

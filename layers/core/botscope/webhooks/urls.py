@@ -22,8 +22,9 @@ def network_policy(settings: Settings | None = None) -> NetworkPolicy:
     return NetworkPolicy((settings or get_settings()).allowed_private_networks)
 
 
-def guard_endpoint(url: str, *, settings: Settings | None = None,
-                   resolver: Resolver | None = None) -> tuple[Target, list[IPAddress]]:
+def guard_endpoint(
+    url: str, *, settings: Settings | None = None, resolver: Resolver | None = None
+) -> tuple[Target, list[IPAddress]]:
     """``(target, checked addresses)`` or ``InvalidTarget`` / ``TargetNotPublic``."""
     settings = settings or get_settings()
     policy = network_policy(settings)
@@ -31,6 +32,8 @@ def guard_endpoint(url: str, *, settings: Settings | None = None,
     if target.scheme != "https":
         allowed_http = settings.local_mode and addresses and all(policy.allows(ip) for ip in addresses)
         if not allowed_http:
-            raise InvalidTarget("webhook URLs must use https (http is accepted only in local mode "
-                                "for explicitly allowed private ranges)")
+            raise InvalidTarget(
+                "webhook URLs must use https (http is accepted only in local mode "
+                "for explicitly allowed private ranges)"
+            )
     return target, addresses

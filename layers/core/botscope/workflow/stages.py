@@ -41,6 +41,7 @@ class ScanNotActive(Exception):
 
 # --- helpers -----------------------------------------------------------------------------------
 
+
 def _network_policy() -> NetworkPolicy:
     """Production allows nothing private; local tests and the demo opt ranges in
     (``BOTSCOPE_ALLOW_PRIVATE_TARGETS``)."""
@@ -90,6 +91,7 @@ def _run_monitoring_hook(hook: Any, *args: Any) -> None:
 
 # --- Prepare -----------------------------------------------------------------------------------
 
+
 def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     """Normalizes and guards the target, plans the path runs, stores the plan and the pending path
     runs. Returns ``{scan_job_id, workspace_id, path_runs: [{path_run_id}]}`` for the Map."""
@@ -101,9 +103,14 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     if scan.get("path_runs_total"):  # a retried Prepare: the plan and runs are already stored
         runs = scans.list_path_runs(scan_job_id)
     else:
-        plan = engine.plan_scan_sync(scan["target_url"], scan["scan_mode"], _network_policy(),
-                                     extra_ca_bundle=get_settings().extra_ca_bundle or None,
-                                     signer=scan_signer(), render=bool(scan.get("render", False)))
+        plan = engine.plan_scan_sync(
+            scan["target_url"],
+            scan["scan_mode"],
+            _network_policy(),
+            extra_ca_bundle=get_settings().extra_ca_bundle or None,
+            signer=scan_signer(),
+            render=bool(scan.get("render", False)),
+        )
         for spec in plan.path_runs:
             spec.path_run_id = ids.new_id("run")
         # The plan first: a path run that exists always has its spec in the stored plan.
@@ -112,12 +119,20 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
         _count("PathRuns", len(runs))
     logger.info("scan prepared", extra={"path_runs": len(runs)})
     # Rendered path runs go to their own Map (the container-image function with Chromium).
-    return {"scan_job_id": scan_job_id, "workspace_id": workspace_id,
-            "path_runs": [{"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") != "rendered"],
-            "rendered_runs": [{"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") == "rendered"]}
+    return {
+        "scan_job_id": scan_job_id,
+        "workspace_id": workspace_id,
+        "path_runs": [
+            {"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") != "rendered"
+        ],
+        "rendered_runs": [
+            {"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") == "rendered"
+        ],
+    }
 
 
 # --- Probe -------------------------------------------------------------------------------------
+
 
 def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dict[str, Any]:
     """Fetches one path with one profile, stores the observation, records the path run."""
@@ -136,18 +151,28 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
         stopped = _probe_not_allowed(scan_job_id, path_run_id)
         if stopped is not None:
             return stopped
-    observation = engine.probe_sync(spec, plan.target, _network_policy(),
-                                    extra_ca_bundle=get_settings().extra_ca_bundle or None,
-                                    signer=scan_signer())
+    observation = engine.probe_sync(
+        spec,
+        plan.target,
+        _network_policy(),
+        extra_ca_bundle=get_settings().extra_ca_bundle or None,
+        signer=scan_signer(),
+    )
     key = reports.put_observation(scan_job_id, path_run_id, observation.model_dump(mode="json"))
     # A fetch that got no answer (timeout, refused, guard) is a failed path run; the observation is
     # kept anyway, since "no answer" is itself evidence (a tarpit, a drop rule).
     failed = observation.error is not None and observation.http_status is None
     status = "failed" if failed else "completed"
     scans.update_path_run(
-        scan_job_id, path_run_id, status=status, outcome=observation.outcome,
-        http_status=observation.http_status, duration_ms=observation.duration_ms,
-        error=observation.error.model_dump() if observation.error else None, observation_key=key)
+        scan_job_id,
+        path_run_id,
+        status=status,
+        outcome=observation.outcome,
+        http_status=observation.http_status,
+        duration_ms=observation.duration_ms,
+        error=observation.error.model_dump() if observation.error else None,
+        observation_key=key,
+    )
     _count(f"PathRuns{status.capitalize()}")
     scan = scans.get_scan(scan_job_id) or {}
     if scan.get("status") == "cancelled":
@@ -155,8 +180,10 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
         _store_partial_report(scan)
     if observation.duration_ms is not None:
         _count("PathRunDuration", observation.duration_ms, MetricUnit.Milliseconds)
-    logger.info("path run probed", extra={"path_run_id": path_run_id, "status": status,
-                                          "outcome": observation.outcome})
+    logger.info(
+        "path run probed",
+        extra={"path_run_id": path_run_id, "status": status, "outcome": observation.outcome},
+    )
     return {"path_run_id": path_run_id, "status": status, "outcome": observation.outcome}
 
 
@@ -172,8 +199,10 @@ def _probe_not_allowed(scan_job_id: str, path_run_id: str) -> dict[str, Any] | N
     if scan.get("status") not in scans.ACTIVE_STATUSES and run.get("status") in scans.RUN_ACTIVE_STATUSES:
         scans.update_path_run(scan_job_id, path_run_id, status="cancelled", error=CANCELLED_RUN_ERROR)
         run = scans.get_path_run(scan_job_id, path_run_id) or run
-    logger.info("path run not probed: the scan has ended", extra={"path_run_id": path_run_id,
-                                                                  "scan_status": scan.get("status")})
+    logger.info(
+        "path run not probed: the scan has ended",
+        extra={"path_run_id": path_run_id, "scan_status": scan.get("status")},
+    )
     return {"path_run_id": path_run_id, "status": run.get("status"), "outcome": run.get("outcome")}
 
 
@@ -183,8 +212,9 @@ CANCELLED_RUN_ERROR = {"code": "cancelled", "message": "The scan ended before th
 def mark_path_run_failed(scan_job_id: str, path_run_id: str, error: dict[str, Any] | None) -> dict[str, Any]:
     """The Map item's Catch: this path run failed after its retries; the scan goes on."""
     code, message = error_from_states(error)
-    changed = scans.update_path_run(scan_job_id, path_run_id, status="failed", outcome="error",
-                                    error={"code": code, "message": message})
+    changed = scans.update_path_run(
+        scan_job_id, path_run_id, status="failed", outcome="error", error={"code": code, "message": message}
+    )
     if changed:
         _count("PathRunsFailed")
     logger.warning("path run failed", extra={"path_run_id": path_run_id, "code": code})
@@ -192,6 +222,7 @@ def mark_path_run_failed(scan_job_id: str, path_run_id: str, error: dict[str, An
 
 
 # --- Analyze -----------------------------------------------------------------------------------
+
 
 def _observations(plan: ScanPlan, runs: list[dict[str, Any]]) -> list[Observation]:
     """One observation per planned path run: the stored one, or an error observation for a run
@@ -205,9 +236,15 @@ def _observations(plan: ScanPlan, runs: list[dict[str, Any]]) -> list[Observatio
         if run and run.get("observation_key"):
             observations.append(Observation.model_validate(reports.get_observation(run["observation_key"])))
             continue
-        error = (run or {}).get("error") or {"code": "not_probed", "message": "The path run did not complete."}
-        observations.append(Observation(spec=spec, outcome="error",
-                                        error=ProbeError(code=error["code"], message=error["message"])))
+        error = (run or {}).get("error") or {
+            "code": "not_probed",
+            "message": "The path run did not complete.",
+        }
+        observations.append(
+            Observation(
+                spec=spec, outcome="error", error=ProbeError(code=error["code"], message=error["message"])
+            )
+        )
     return observations
 
 
@@ -218,9 +255,14 @@ def analyze(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     scan = _active_scan(scan_job_id)
     plan = _load_plan(scan_job_id)
     observations = _observations(plan, scans.list_path_runs(scan_job_id))
-    report = engine.analyze(plan, observations, scan_job_id=scan_job_id,
-                            started_at=scan.get("started_at") or scan["created_at"], completed_at=now_iso(),
-                            previous_report=hooks.previous_report(scan))
+    report = engine.analyze(
+        plan,
+        observations,
+        scan_job_id=scan_job_id,
+        started_at=scan.get("started_at") or scan["created_at"],
+        completed_at=now_iso(),
+        previous_report=hooks.previous_report(scan),
+    )
     key = reports.put_report(scan_job_id, report)
     logger.info("scan analyzed", extra={"findings": len(report.get("findings") or [])})
     return {"scan_job_id": scan_job_id, "report_key": key}
@@ -228,19 +270,26 @@ def analyze(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
 
 # --- Finalize ----------------------------------------------------------------------------------
 
+
 def _event_data(scan: dict[str, Any], report: dict[str, Any] | None = None) -> dict[str, Any]:
     """Webhook payload: ids and summary fields, never the report (docs/api.md "Webhooks")."""
     base = get_settings().public_base_url.rstrip("/")  # "" when not configured: a relative link
     data: dict[str, Any] = {
-        "scan_job_id": scan["scan_job_id"], "target_url": scan["target_url"], "scan_mode": scan["scan_mode"],
-        "status": scan["status"], "monitored_url_id": scan.get("monitored_url_id"),
-        "created_at": scan.get("created_at"), "completed_at": scan.get("completed_at"),
+        "scan_job_id": scan["scan_job_id"],
+        "target_url": scan["target_url"],
+        "scan_mode": scan["scan_mode"],
+        "status": scan["status"],
+        "monitored_url_id": scan.get("monitored_url_id"),
+        "created_at": scan.get("created_at"),
+        "completed_at": scan.get("completed_at"),
         "links": {"self": base + scan_path(scan["scan_job_id"])},
     }
     if report is not None:
         summary = report.get("summary") or {}
-        data["summary"] = {k: summary.get(k) for k in
-                           ("posture", "score", "measures_present", "vendors", "findings_by_severity")}
+        data["summary"] = {
+            k: summary.get(k)
+            for k in ("posture", "score", "measures_present", "vendors", "findings_by_severity")
+        }
         data["findings_count"] = len(report.get("findings") or [])
     if scan.get("error"):
         data["error"] = scan["error"]
@@ -254,9 +303,12 @@ def finalize(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     publish sends it; a second Finalize does not send it twice)."""
     key = reports.report_key(scan_job_id)
     report = reports.get_report(key)
-    completed = scans.mark_completed(scan_job_id, report_key=key,
-                                     ruleset_version=str(report.get("ruleset_version") or ""),
-                                     summary=report.get("summary"))
+    completed = scans.mark_completed(
+        scan_job_id,
+        report_key=key,
+        ruleset_version=str(report.get("ruleset_version") or ""),
+        summary=report.get("summary"),
+    )
     scan = scans.get_scan(scan_job_id) or {}
     if scan.get("status") != "completed":
         logger.warning("scan ended otherwise; nothing to finalize", extra={"status": scan.get("status")})
@@ -281,12 +333,14 @@ def scan_event_id(scan_job_id: str) -> str:
 def _publish_once(scan: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
     if event_type in (scan.get("published_events") or {}):
         return
-    event_id = fanout.publish_event(scan["workspace_id"], event_type, data,
-                                    event_id=scan_event_id(scan["scan_job_id"]))
+    event_id = fanout.publish_event(
+        scan["workspace_id"], event_type, data, event_id=scan_event_id(scan["scan_job_id"])
+    )
     scans.record_published_event(scan["scan_job_id"], event_type, event_id)
 
 
 # --- Cancel ------------------------------------------------------------------------------------
+
 
 def settle_cancelled_scan(scan: dict[str, Any]) -> dict[str, Any]:
     """Everything that follows a recorded cancel (``botscope.store.scans.mark_cancelled``), each
@@ -316,8 +370,9 @@ def _stop_execution(scan: dict[str, Any]) -> None:
     if not arn:
         return  # not started yet: Prepare finds the scan ended and stops there
     try:
-        sfn_client().stop_execution(executionArn=arn, error="ScanCancelled",
-                                    cause="The scan was cancelled through the API.")
+        sfn_client().stop_execution(
+            executionArn=arn, error="ScanCancelled", cause="The scan was cancelled through the API."
+        )
     except ClientError as exc:
         # Already finished or gone: nothing left to stop.
         if exc.response.get("Error", {}).get("Code") not in {"ExecutionDoesNotExist", "InvalidArn"}:
@@ -341,9 +396,13 @@ def _store_partial_report(scan: dict[str, Any]) -> None:
         raise
     observations = _observations(plan, scans.list_path_runs(scan_job_id))
     try:
-        report = engine.analyze(plan, observations, scan_job_id=scan_job_id,
-                                started_at=scan.get("started_at") or scan["created_at"],
-                                completed_at=scan.get("completed_at") or now_iso())
+        report = engine.analyze(
+            plan,
+            observations,
+            scan_job_id=scan_job_id,
+            started_at=scan.get("started_at") or scan["created_at"],
+            completed_at=scan.get("completed_at") or now_iso(),
+        )
     except errors.TargetUnreachable:
         return  # nothing answered yet: no report (a probe still in flight writes it when it settles)
     report["complete"] = False
@@ -403,6 +462,7 @@ def mark_scan_failed(scan_job_id: str, workspace_id: str, error: dict[str, Any] 
 
 
 # --- deadline ----------------------------------------------------------------------------------
+
 
 def sweep_overdue_scans() -> int:
     """Fails every queued/running scan past its deadline (``scan_timeout``, ``scan.failed``

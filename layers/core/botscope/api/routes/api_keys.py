@@ -35,19 +35,26 @@ async def create_body(request: Request) -> CreateApiKey:
     try:
         document = json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("The body must be a JSON object.",
-                               errors=[{"field": "body", "message": "invalid JSON"}]) from exc
+        raise ValidationFailed(
+            "The body must be a JSON object.", errors=[{"field": "body", "message": "invalid JSON"}]
+        ) from exc
     try:
         return CreateApiKey.model_validate(document)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from exc
 
 
-_AUTH = {"401": "unauthorized: missing, malformed, unknown or revoked credential (WWW-Authenticate: Bearer)",
-         "403": "csrf (session cookie without an allowed Origin) or insufficient_scope (an mcp_ token)",
-         "429": "rate_limited (Retry-After, RateLimit, RateLimit-Policy)"}
-_CREATE_BODY_DOC = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": CreateApiKey.model_json_schema()}}}}
+_AUTH = {
+    "401": "unauthorized: missing, malformed, unknown or revoked credential (WWW-Authenticate: Bearer)",
+    "403": "csrf (session cookie without an allowed Origin) or insufficient_scope (an mcp_ token)",
+    "429": "rate_limited (Retry-After, RateLimit, RateLimit-Policy)",
+}
+_CREATE_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": CreateApiKey.model_json_schema()}},
+    }
+}
 
 
 class ApiKeyCreated(BaseModel):
@@ -73,29 +80,50 @@ class ApiKeyList(BaseModel):
     has_more: bool
 
 
-@router.get("/api-keys", response_model=ApiKeyList, summary="List the workspace's active API keys",
-            responses=problem_docs(**_AUTH))
+@router.get(
+    "/api-keys",
+    response_model=ApiKeyList,
+    summary="List the workspace's active API keys",
+    responses=problem_docs(**_AUTH),
+)
 def list_api_keys(principal: CurrentPrincipal) -> dict[str, Any]:
     return api_keys.list_api_keys(principal)
 
 
-@router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, summary="Create an API key",
-             description="The full `key` is in this response only; store it. A workspace holds at most 25 "
-                         "active keys (409 `api_key_limit_reached`).",
-             openapi_extra=_CREATE_BODY_DOC,
-             responses=problem_docs(**_AUTH, **{"409": "api_key_limit_reached: revoke a key first",
-                                                "413": "payload_too_large",
-                                                "422": "validation_error (errors[]: label)"}))
-def create_api_key(principal: CurrentPrincipal, body: Annotated[CreateApiKey, Depends(create_body)]
-                   ) -> dict[str, Any]:
+@router.post(
+    "/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    summary="Create an API key",
+    description="The full `key` is in this response only; store it. A workspace holds at most 25 "
+    "active keys (409 `api_key_limit_reached`).",
+    openapi_extra=_CREATE_BODY_DOC,
+    responses=problem_docs(
+        **_AUTH,
+        **{
+            "409": "api_key_limit_reached: revoke a key first",
+            "413": "payload_too_large",
+            "422": "validation_error (errors[]: label)",
+        },
+    ),
+)
+def create_api_key(
+    principal: CurrentPrincipal, body: Annotated[CreateApiKey, Depends(create_body)]
+) -> dict[str, Any]:
     return api_keys.create_api_key(principal, body.label)
 
 
-@router.delete("/api-keys/{api_key_id}", status_code=204, response_class=Response, summary="Revoke an API key",
-               description="Effective at once: the key's next request is 401.",
-               responses=problem_docs(**_AUTH, **{"404": "not_found: no active key with this id in your "
-                                                          "workspace",
-                                                  "422": "validation_error"}))
+@router.delete(
+    "/api-keys/{api_key_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Revoke an API key",
+    description="Effective at once: the key's next request is 401.",
+    responses=problem_docs(
+        **_AUTH,
+        **{"404": "not_found: no active key with this id in your workspace", "422": "validation_error"},
+    ),
+)
 def revoke_api_key(api_key_id: str, principal: CurrentPrincipal) -> Response:
     api_keys.revoke_api_key(principal, api_key_id)
     return Response(status_code=204)

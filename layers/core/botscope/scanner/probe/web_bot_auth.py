@@ -33,8 +33,8 @@ DIRECTORY_PATH = "/.well-known/http-message-signatures-directory"
 DIRECTORY_MEDIA_TYPE = "application/http-message-signatures-directory+json"
 REQUEST_TAG = "web-bot-auth"
 DIRECTORY_TAG = "http-message-signatures-directory"
-SIGNATURE_LIFETIME_SECONDS = 60       # a request signature is valid this long
-DIRECTORY_LIFETIME_SECONDS = 3600     # the directory's own signature
+SIGNATURE_LIFETIME_SECONDS = 60  # a request signature is valid this long
+DIRECTORY_LIFETIME_SECONDS = 3600  # the directory's own signature
 
 
 def _b64url(data: bytes) -> str:
@@ -59,8 +59,11 @@ def load_signing_key(value: str) -> Ed25519PrivateKey:
 def generate_seed() -> str:
     """A new key as base64url of its seed (the local stack's development key)."""
     key = Ed25519PrivateKey.generate()
-    return _b64url(key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                     serialization.NoEncryption()))
+    return _b64url(
+        key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+    )
 
 
 def _sf_string(value: str) -> str:
@@ -74,7 +77,7 @@ class WebBotAuthSigner:
     """Signs requests and the key directory with one Ed25519 key."""
 
     key: Ed25519PrivateKey
-    signature_agent: str              # the https origin serving the key directory
+    signature_agent: str  # the https origin serving the key directory
 
     @classmethod
     def from_setting(cls, value: str, signature_agent: str) -> WebBotAuthSigner:
@@ -92,12 +95,14 @@ class WebBotAuthSigner:
     def keyid(self) -> str:
         """RFC 7638 thumbprint: SHA-256 of the required members, sorted, no whitespace."""
         jwk = self.public_jwk
-        canonical = json.dumps({"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]},
-                               separators=(",", ":"), sort_keys=True)
+        canonical = json.dumps(
+            {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"]}, separators=(",", ":"), sort_keys=True
+        )
         return _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
 
-    def _sign(self, components: list[tuple[str, str]], *, tag: str, created: int, expires: int,
-              nonce: str | None) -> tuple[str, str]:
+    def _sign(
+        self, components: list[tuple[str, str]], *, tag: str, created: int, expires: int, nonce: str | None
+    ) -> tuple[str, str]:
         """(Signature-Input value, Signature value) for ``components`` (name, value) pairs."""
         names = " ".join(_sf_string(name) for name, _ in components)
         params = f"({names});created={created};expires={expires};keyid={_sf_string(self.keyid)}"
@@ -110,25 +115,39 @@ class WebBotAuthSigner:
         signature = base64.b64encode(self.key.sign(base.encode("ascii"))).decode("ascii")
         return f"sig1={params}", f"sig1=:{signature}:"
 
-    def request_headers(self, authority: str, *, now: float | None = None,
-                        nonce: str | None = None) -> list[tuple[str, str]]:
+    def request_headers(
+        self, authority: str, *, now: float | None = None, nonce: str | None = None
+    ) -> list[tuple[str, str]]:
         """The three headers of a signed request to ``authority`` (host[:port], lower case)."""
         created = int(time.time() if now is None else now)
         agent = _sf_string(self.signature_agent)
         signature_input, signature = self._sign(
-            [("@authority", authority.lower()), ("signature-agent", agent)], tag=REQUEST_TAG,
-            created=created, expires=created + SIGNATURE_LIFETIME_SECONDS,
-            nonce=nonce if nonce is not None else _b64url(secrets.token_bytes(32)))
+            [("@authority", authority.lower()), ("signature-agent", agent)],
+            tag=REQUEST_TAG,
+            created=created,
+            expires=created + SIGNATURE_LIFETIME_SECONDS,
+            nonce=nonce if nonce is not None else _b64url(secrets.token_bytes(32)),
+        )
         return [("Signature-Agent", agent), ("Signature-Input", signature_input), ("Signature", signature)]
 
     def directory(self, authority: str, *, now: float | None = None) -> tuple[bytes, list[tuple[str, str]]]:
         """The key directory's body and response headers, signed for ``authority``."""
         created = int(time.time() if now is None else now)
-        body = json.dumps({"keys": [{**self.public_jwk, "kid": self.keyid, "use": "sig", "alg": "EdDSA"}]},
-                          separators=(",", ":")).encode("ascii")
+        body = json.dumps(
+            {"keys": [{**self.public_jwk, "kid": self.keyid, "use": "sig", "alg": "EdDSA"}]},
+            separators=(",", ":"),
+        ).encode("ascii")
         signature_input, signature = self._sign(
-            [("@authority", authority.lower())], tag=DIRECTORY_TAG, created=created,
-            expires=created + DIRECTORY_LIFETIME_SECONDS, nonce=_b64url(secrets.token_bytes(32)))
-        headers = [("Content-Type", DIRECTORY_MEDIA_TYPE), ("Cache-Control", "max-age=3600"),
-                   ("Signature-Input", signature_input), ("Signature", signature)]
+            [("@authority", authority.lower())],
+            tag=DIRECTORY_TAG,
+            created=created,
+            expires=created + DIRECTORY_LIFETIME_SECONDS,
+            nonce=_b64url(secrets.token_bytes(32)),
+        )
+        headers = [
+            ("Content-Type", DIRECTORY_MEDIA_TYPE),
+            ("Cache-Control", "max-age=3600"),
+            ("Signature-Input", signature_input),
+            ("Signature", signature),
+        ]
         return body, headers
