@@ -190,6 +190,25 @@ def test_share_link_badges_and_revocation(
     assert api_client.delete(f"/api/v1/scans/{scan_id}/share", headers=auth).status_code == 404
 
 
+def test_a_shared_report_redacts_query_values_of_the_customer_url(
+    api_client: Any, site: Any, aws: Any, workspace_factory: Any, session_for: Any
+) -> None:
+    """The customer's own report page keeps the URL it scanned; the public share page of the same
+    report does not publish a secret carried in its query."""
+    site.set_scenario("clean")
+    ws, key = workspace_factory("enterprise")
+    report = support.scan(site.url("/?token=s3cr3t-share-canary&lang=en"), "quick")
+    scan_id = support.store_completed(ws["workspace_id"], report)
+    own = api_client.get(f"/reports/{scan_id}", cookies={"botscope_session": session_for(ws["workspace_id"])})
+    assert own.status_code == 200 and "s3cr3t-share-canary" in own.text
+    share = api_client.post(
+        f"/api/v1/scans/{scan_id}/share", headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    public = api_client.get(share["url"].replace("http://127.0.0.1:8000", ""))
+    assert public.status_code == 200
+    assert "s3cr3t-share-canary" not in public.text and "token=redacted" in public.text
+
+
 def test_a_scan_that_is_not_finished_cannot_be_shared(
     api_client: Any, aws: Any, workspace_factory: Any
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from botscope import audit
 from botscope.auth.principal import Principal
 from botscope.errors import Conflict, NotFound
+from botscope.redaction import redact_urls_in
 from botscope.reporting.view import ai_access
 from botscope.service import monitoring as monitoring_service
 from botscope.service import scans as scan_service
@@ -81,7 +82,8 @@ def revoke_share(principal: Principal, scan_job_id: str) -> None:
 
 
 def shared_report(token: str) -> dict[str, Any]:
-    """The report behind a share token; 404 for an unknown or revoked one."""
+    """The report behind a share token; 404 for an unknown or revoked one. A public page: query
+    values of the target URL and its paths are redacted (they can carry the customer's secrets)."""
     share = shares.get_by_token(token)
     scan = scans.get_scan(share["scan_job_id"]) if share else None
     if (
@@ -92,7 +94,7 @@ def shared_report(token: str) -> dict[str, Any]:
         or not scan.get("report_key")
     ):
         raise NotFound("This share link is unknown or was revoked.")
-    return scan_service.load_report(scan["report_key"])
+    return redact_urls_in(scan_service.load_report(scan["report_key"]))  # type: ignore[no-any-return]
 
 
 def badge_values(share_id: str) -> dict[str, str]:
