@@ -132,8 +132,18 @@ def test_llms_txt_format() -> None:
 def test_ai_txt_spawning_syntax() -> None:
     text = "# Spawning AI\n# Prevent datasets from using the following file types\n\nUser-Agent: *\nDisallow: *.jpg\nDisallow: *.txt\nDisallow: /\n"
     ai = analyze_ai_txt(text)
-    assert ai == {"present": True, "disallow_all": True, "disallow_rules": 3}
+    assert ai == {"present": True, "format": "robots", "disallow_all": True, "disallow_rules": 3}
     assert analyze_ai_txt(None)["present"] is False
+
+
+def test_ai_txt_sectioned_and_prose_forms_are_present_without_rules() -> None:
+    sectioned = analyze_ai_txt("[permissions]\n- Summarise content\n[attribution]\nrequired: true\n")
+    assert sectioned == {"present": True, "format": "sectioned", "disallow_all": None, "disallow_rules": 0}
+    prose = analyze_ai_txt("# Guidelines\nThis content may be used for AI training with attribution.\n")
+    assert prose["present"] is True and prose["format"] == "prose" and prose["disallow_all"] is None
+    # plain text that says nothing to AI systems is not an ai.txt
+    assert analyze_ai_txt("Hello world\nnothing here\n") == {"present": False, "rejected": "format"}
+    assert analyze_ai_txt("[permissions]\nrequired: true\n", "application/json")["rejected"] == "content_type"
 
 
 def test_tdmrep_header_and_file() -> None:

@@ -466,11 +466,19 @@ def analyze_llms_full_txt(
     }
 
 
+_AI_TXT_SECTION = re.compile(r"^\[[A-Za-z0-9 _.-]{1,40}\]\s*$", re.M)
+_AI_TXT_PROSE = re.compile(r"\b(AI|artificial intelligence|LLMs?|machine learning|training data)\b", re.I)
+_AI_TXT_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_ -]{0,40}:\s*\S", re.M)
+
+
 def analyze_ai_txt(
     text: str | None, media_type: str = "text/plain", soft_404: bool = False
 ) -> dict[str, Any]:
-    """Spawning ai.txt: robots.txt-like text with at least one user-agent / allow / disallow line;
-    reports whether everything or some file types are reserved."""
+    """ai.txt in either published form: Spawning's robots.txt-like text (at least one user-agent /
+    allow / disallow group; reports whether everything or some file types are reserved), or the
+    sectioned form (``[permissions]``-style headers with ``key: value`` lines), or plain prose
+    guidance addressed to AI systems. The last two are present, with no machine-readable
+    reservation (``disallow_all`` None: unknown)."""
     if text is None or not text.strip():
         return {"present": False}
     if soft_404:
@@ -479,10 +487,19 @@ def analyze_ai_txt(
         return {"present": False, "rejected": "content_type"}
     groups = _groups(text)
     if not groups:
+        if _AI_TXT_SECTION.search(text) and _AI_TXT_FIELD.search(text):
+            return {"present": True, "format": "sectioned", "disallow_all": None, "disallow_rules": 0}
+        if _AI_TXT_PROSE.search(text[:4096]):
+            return {"present": True, "format": "prose", "disallow_all": None, "disallow_rules": 0}
         return {"present": False, "rejected": "format"}
     parser = Protego.parse(text)
     disallows = [value for agents, rules in groups for kind, value in rules if kind == "disallow" and value]
-    return {"present": True, "disallow_all": not parser.can_fetch("/", "*"), "disallow_rules": len(disallows)}
+    return {
+        "present": True,
+        "format": "robots",
+        "disallow_all": not parser.can_fetch("/", "*"),
+        "disallow_rules": len(disallows),
+    }
 
 
 # ---------------------------------------------------------------- TDMRep

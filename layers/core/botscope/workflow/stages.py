@@ -175,8 +175,11 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
     )
     _count(f"PathRuns{status.capitalize()}")
     scan = scans.get_scan(scan_job_id) or {}
-    if scan.get("status") == "cancelled":
-        # A probe already in flight when the cancel was recorded: its answer joins the partial report.
+    if scan.get("status") == "cancelled" and not any(
+        r.get("status") == "running" for r in scans.list_path_runs(scan_job_id)
+    ):
+        # The last probe in flight when the cancel was recorded: the partial report now holds every
+        # answer (one writer, not one per settling probe).
         _store_partial_report(scan)
     if observation.duration_ms is not None:
         _count("PathRunDuration", observation.duration_ms, MetricUnit.Milliseconds)
