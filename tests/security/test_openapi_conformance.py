@@ -5,8 +5,6 @@ schema. Also: the security schemes, and every operation-specific problem code, a
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +20,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.helpers.live_server import serve_app
 from tests.security.test_api_fuzz import CONFIG, assert_problem_json, fuzz_auth, fuzz_env  # noqa: F401
 
 CONFORMANCE = [
@@ -35,25 +34,10 @@ CONFORMANCE = [
 
 @pytest.fixture
 def live_app(fuzz_env: None) -> Iterator[str]:  # noqa: F811 - the imported fixture
-    import uvicorn
     from botscope.api.app import create_app
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-openapi-test", daemon=True)
-    thread.start()
-    for _ in range(1000):  # start-up wait, not a timed assertion
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(create_app(), name="uvicorn-openapi-test") as url:
+        yield url
 
 
 def _document() -> dict[str, Any]:

@@ -5,14 +5,15 @@ server-side and a client's ``X-Request-Id`` is echoed only as ``X-Client-Request
 
 from __future__ import annotations
 
-import threading
-import time
+import contextlib
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from botscope.config import reset_settings
 from botscope.store import credentials
+
+from tests.helpers.live_server import serve_app
 
 SPOOFED = {
     "X-Forwarded-For": "203.0.113.77",
@@ -22,33 +23,18 @@ SPOOFED = {
 }
 
 
-def _serve() -> tuple[object, threading.Thread, str]:
-    import uvicorn
+def _serve() -> contextlib.AbstractContextManager[str]:
     from botscope.api.app import create_app
     from botscope.local.stack import api_server_config
 
-    config = api_server_config(create_app())
-    config.host, config.port, config.lifespan = "127.0.0.1", 0, "off"
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-audit-test", daemon=True)
-    thread.start()
-    for _ in range(1000):  # start-up wait, not a timed assertion
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.01)
-    assert server.started
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, thread, f"http://127.0.0.1:{port}"
+    app = create_app()
+    return serve_app(app, name="uvicorn-audit-test", config=api_server_config(app))
 
 
 @pytest.fixture
 def served(aws, atomic_moto) -> Iterator[str]:
-    server, thread, url = _serve()
-    try:
+    with _serve() as url:
         yield url
-    finally:
-        server.should_exit = True  # type: ignore[attr-defined]
-        thread.join(timeout=10)
 
 
 def _audit_of_key_creation(base: str, key: str) -> dict:
@@ -78,12 +64,10 @@ def test_forwarded_for_is_believed_only_from_a_configured_proxy(
 ) -> None:
     monkeypatch.setenv("BOTSCOPE_TRUSTED_PROXIES", "127.0.0.1")
     reset_settings()
-    server, thread, url = _serve()
     try:
-        _, key = workspace_factory("enterprise")
-        assert _audit_of_key_creation(url, key)["source_ip"] == "203.0.113.77"
+        with _serve() as url:
+            _, key = workspace_factory("enterprise")
+            assert _audit_of_key_creation(url, key)["source_ip"] == "203.0.113.77"
     finally:
-        server.should_exit = True  # type: ignore[attr-defined]
-        thread.join(timeout=10)
         monkeypatch.delenv("BOTSCOPE_TRUSTED_PROXIES")
         reset_settings()

@@ -5,12 +5,12 @@ atomic across the server's threads."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.helpers.live_server import serve_app
 from tests.integration.api._support import SAMPLE_FINDING, fake_resolver
 
 __all__ = ["SAMPLE_FINDING", "complete_scan"]  # imported by the MCP test modules
@@ -67,25 +67,10 @@ def scan_edges(state_machine: str, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def live_server(aws: Any, atomic_moto: None, scan_edges: str) -> Iterator[str]:
     """Base URL of the real FastAPI app (with /mcp) served by uvicorn on 127.0.0.1:<ephemeral>."""
-    import uvicorn
     from botscope.api.app import create_app
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )  # as under Mangum: no lifespan runs
-    thread = threading.Thread(target=server.run, name="uvicorn-mcp-test", daemon=True)
-    thread.start()
-    for _ in range(1000):  # start-up wait, not a timed assertion
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(create_app(), name="uvicorn-mcp-test") as url:
+        yield url
 
 
 def complete_scan(scan_job_id: str, findings: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,21 +12,9 @@ from botscope.scanner.fetch import Fetcher, FetchLimits, _PinnedBackend
 from botscope.scanner.profiles import get_profile
 from botscope.scanner.targets import NetworkPolicy
 
-from tests.fixtures.site import CANARY_COOKIE_VALUE, CanaryServer, FixtureSite
+from tests.fixtures.site import CANARY_COOKIE_VALUE, FixtureSite
 
 LOCAL = NetworkPolicy.from_cidrs(["127.0.0.0/8"])
-
-
-@pytest.fixture(scope="module")
-def canary():
-    with CanaryServer() as server:
-        yield server
-
-
-@pytest.fixture
-def site(canary):
-    with FixtureSite("clean", canary_port=canary.port) as server:
-        yield server
 
 
 class SpyBackend(httpcore.AsyncNetworkBackend):

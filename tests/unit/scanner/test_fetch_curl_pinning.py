@@ -10,22 +10,8 @@ import pytest
 from botscope.scanner.fetch import Fetcher
 from botscope.scanner.targets import NetworkPolicy
 
-from tests.fixtures.site import CanaryServer, FixtureSite
-
 LOCAL = NetworkPolicy.from_cidrs(["127.0.0.0/8"])
 ONLY_127_0_0_2 = NetworkPolicy.from_cidrs(["127.0.0.2/32"])
-
-
-@pytest.fixture(scope="module")
-def canary():
-    with CanaryServer() as server:
-        yield server
-
-
-@pytest.fixture
-def site(canary):
-    with FixtureSite("clean", canary_port=canary.port) as server:
-        yield server
 
 
 def fetch(url, *, policy=LOCAL, resolver=None, limits=None, profile="browser"):
