@@ -28,7 +28,7 @@ chromium:
 	@if [ -x "$(CHROMIUM)" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "Installing Debian's chromium for the rendered profile"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	else \
 		echo "Chromium is missing at $(CHROMIUM): the rendered profile and its tests need it." >&2; \
 		echo "Install it with: sudo apt-get install chromium" >&2; \
