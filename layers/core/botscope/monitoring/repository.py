@@ -20,8 +20,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from botscope.store.monitoring import due_index_keys
-from botscope.store.scans import plain_item, to_dynamo
-from botscope.store.table import DUE_SHARDS, conditional_update, is_conditional_failure, table, ws_pk
+from botscope.store.table import (
+    DUE_SHARDS,
+    conditional_update,
+    is_conditional_failure,
+    plain_item,
+    table,
+    to_dynamo,
+    ws_pk,
+)
 
 
 def mon_key(workspace_id: str, monitored_url_id: str) -> dict[str, str]:

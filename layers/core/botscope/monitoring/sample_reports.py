@@ -78,7 +78,7 @@ def _table() -> Any:
 
 
 def _get(sk: str) -> dict[str, Any] | None:
-    from botscope.store.scans import plain_item
+    from botscope.store.table import plain_item
 
     item = _table().get_item(Key={"pk": SAMPLES_PK, "sk": sk}, ConsistentRead=True).get("Item")
     return plain_item(item) if item else None

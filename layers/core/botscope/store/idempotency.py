@@ -20,8 +20,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from botscope.errors import IdempotencyInFlight, IdempotencyMismatch
-from botscope.store.scans import from_dynamo, to_dynamo
-from botscope.store.table import is_conditional_failure, now_iso, table, ttl_after, utcnow, ws_pk
+from botscope.store.table import (
+    from_dynamo,
+    is_conditional_failure,
+    now_iso,
+    table,
+    to_dynamo,
+    ttl_after,
+    utcnow,
+    ws_pk,
+)
 
 REPLAY_SECONDS = 24 * 3600
 IN_FLIGHT_LEASE_SECONDS = 60

@@ -24,13 +24,14 @@ from botocore.exceptions import ClientError
 
 from botscope import ids
 from botscope.errors import NotFound, SlotsExhausted
-from botscope.store.scans import plain_item, serialize
 from botscope.store.table import (
     due_shard,
     dynamodb_client,
     is_conditional_failure,
     iso,
+    plain_item,
     query_all,
+    serialize,
     table,
     url_hash,
     utcnow,
@@ -337,8 +338,7 @@ def _change_key(workspace_id: str, monitored_url_id: str, scan_job_id: str) -> d
 def record_change(workspace_id: str, monitored_url_id: str, scan_job_id: str, entry: dict[str, Any]) -> None:
     """Keeps one ``monitoring.findings_changed`` event's data in the URL's change history. Keyed by
     the scan that found the change, so a retried publish writes the same entry again."""
-    from botscope.store.scans import to_dynamo
-    from botscope.store.table import ttl_after
+    from botscope.store.table import to_dynamo, ttl_after
 
     table().put_item(
         Item={

@@ -14,10 +14,8 @@ only on that path run's first transition to a terminal state.
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from botscope import ids
@@ -29,10 +27,12 @@ from botscope.store.table import (
     is_expired,
     iso,
     now_iso,
+    plain_item,
     query_all,
     scan_pk,
-    strip_keys,
+    serialize,
     table,
+    to_dynamo,
     ttl_after,
     url_hash,
     utcnow,
@@ -52,43 +52,6 @@ _RUN_COUNTERS = {
 # The active marker outlives the scan deadline a little, so a scan that is being marked timed-out
 # is not doubled by a request arriving in the same second.
 ACTIVE_MARKER_GRACE_SECONDS = 60
-
-_serializer = TypeSerializer()
-
-
-# --- value conversion --------------------------------------------------------------------------
-# DynamoDB numbers come back as Decimal and floats cannot be written: convert at the boundary so
-# callers only ever see plain JSON types.
-
-
-def to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_dynamo(v) for v in value]
-    return value
-
-
-def from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [from_dynamo(v) for v in value]
-    return value
-
-
-def plain_item(item: dict[str, Any]) -> dict[str, Any]:
-    plain: dict[str, Any] = from_dynamo(strip_keys(item))
-    return plain
-
-
-def serialize(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(to_dynamo(v)) for k, v in values.items()}
-
 
 # --- scans -------------------------------------------------------------------------------------
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -153,3 +155,40 @@ def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
         for k, v in item.items()
         if k not in {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "expires_at"}
     }
+
+
+# --- value conversion --------------------------------------------------------------------------
+# DynamoDB numbers come back as Decimal and floats cannot be written: convert at the boundary so
+# callers only ever see plain JSON types.
+
+
+def to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = from_dynamo(strip_keys(item))
+    return plain
+
+
+_serializer = TypeSerializer()
+
+
+def serialize(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(to_dynamo(v)) for k, v in values.items()}
