@@ -1,6 +1,8 @@
 """``make bench``: runs every ``tests/bench/bench_*.py`` module's ``run()`` and writes
 docs/benchmarks.md (numbers, machine, date). ``python -m tests.bench.run_all [name ...]`` runs only
-the named modules (e.g. ``bench_api_latency``); the others keep their last recorded section.
+the named modules (e.g. ``bench_api_latency``); the others keep their last recorded section, each
+with the date it ran. ``--json PATH`` also writes this run's results as JSON, for
+``python -m tests.bench.compare BASE.json NEW.json`` (two runs side by side on one machine).
 """
 
 from __future__ import annotations
@@ -62,8 +64,12 @@ def _section(
             for key, value in _flatten(result or {})
         ]
         lines.append("")
-    lines += [f"_Ran in {seconds:.1f} s._", ""]
+    lines += [_ran_line(seconds), ""]
     return "\n".join(lines)
+
+
+def _ran_line(seconds: float) -> str:
+    return f"_Ran {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.1f} s._"
 
 
 def _previous_sections() -> dict[str, str]:
@@ -76,9 +82,20 @@ def _previous_sections() -> dict[str, str]:
     return sections
 
 
+def _split_json_option(args: list[str]) -> tuple[list[str], Path | None]:
+    if "--json" not in args:
+        return args, None
+    at = args.index("--json")
+    if at + 1 >= len(args):
+        raise SystemExit("--json needs a file path")
+    return args[:at] + args[at + 2 :], Path(args[at + 1])
+
+
 def main(argv: list[str] | None = None) -> int:
-    wanted = (sys.argv[1:] if argv is None else argv) or discover()
+    names, json_path = _split_json_option(sys.argv[1:] if argv is None else argv)
+    wanted = names or discover()
     sections = _previous_sections()
+    results: dict[str, Any] = {}
     failures = 0
     for name in discover():
         if name not in wanted:
@@ -99,24 +116,28 @@ def main(argv: list[str] | None = None) -> int:
         if render is not None and result is not None and error is None:
             # a module that lays out its own section (side-by-side tables) replaces the flat table
             sections[name] = "\n".join(
-                [f"## {name}", "", summary, "", render(result), f"_Ran in {seconds:.1f} s._", ""]
+                [f"## {name}", "", summary, "", render(result), _ran_line(seconds), ""]
             )
         else:
             sections[name] = _section(name, summary, result, error, seconds)
+        results[name] = result if error is None else {"error": error}
         print(json.dumps(result, indent=2) if result else error, file=sys.stderr)
     header = [
         "# Benchmarks",
         "",
         "Written by `make bench` (`python -m tests.bench.run_all`). Numbers are from",
-        "one shared, noisy machine: compare runs on the same machine only.",
+        "one shared, noisy machine: compare runs on the same machine only. Each section says when",
+        "it ran; a run of some modules leaves the other sections as they were.",
         "",
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Last written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Machine: {machine()}",
         "",
     ]
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text("\n".join(header) + "\n" + "\n".join(sections[n] for n in sorted(sections)))
     print(f"wrote {OUTPUT.relative_to(REPO_ROOT)}", file=sys.stderr)
+    if json_path is not None:
+        json_path.write_text(json.dumps({"machine": machine(), "results": results}, indent=2) + "\n")
     return 1 if failures else 0
 
 
