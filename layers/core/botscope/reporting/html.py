@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from botscope.reporting.view import ReportView, build_view, profile_label
+from botscope.reporting.view import build_view, profile_label
 
 _HERE = Path(__file__).parent
 TEMPLATES = _HERE / "templates"
@@ -64,11 +64,6 @@ def render_report_page(
 ) -> str:
     view = build_view(report, timeline)
     return environment().get_template("report.html").render(view=view, link_scans=link_scans)
-
-
-def render_report_fragment(view: ReportView) -> str:
-    """The report page for a view already built (the CLI's ``--format html``)."""
-    return environment().get_template("report.html").render(view=view, link_scans=False)
 
 
 def render_sample_reports_page(
