@@ -22,6 +22,7 @@ from botscope import audit, ids
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import Conflict, InvalidTarget, NotFound, RateLimited, TargetNotPublic, ValidationFailed
+from botscope.scanner.model import Target
 from botscope.store import webhooks as store
 from botscope.store.table import iso, utcnow
 from botscope.webhooks import fanout, limits, secrets, signing, urls
@@ -132,7 +133,7 @@ def create_webhook(
     return {**public_view(created), "secret": secret}
 
 
-def _guarded_url(url: Any) -> Any:
+def _guarded_url(url: Any) -> Target:
     if not isinstance(url, str):
         raise _invalid("url", "must be a string")
     try:
@@ -228,17 +229,33 @@ def _check_manual_send_rate(webhook_id: str) -> None:
         )
 
 
-def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """PATCH: any of label, description, url (SSRF guard again), event_types, enabled. Enabling a
-    disabled endpoint clears its failure streak (``failing_since``) and disabled reason."""
-    endpoint = _owned_endpoint(principal, webhook_id)
+def _status_change(endpoint: store.Webhook, enabled: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The attributes ``enabled`` sets and removes: enabling a disabled endpoint clears its
+    disabled reason and its failure streak (``failing_since``)."""
+    if not isinstance(enabled, bool):
+        raise _invalid("enabled", "must be true or false")
+    if enabled and endpoint.status != store.ENABLED:
+        return {"status": store.ENABLED, "disabled_reason": None, "disabled_at": None}, ("failing_since",)
+    if not enabled and endpoint.status == store.ENABLED:
+        disabled = {
+            "status": store.DISABLED,
+            "disabled_reason": "disabled by the workspace",
+            "disabled_at": iso(utcnow()),
+        }
+        return disabled, ()
+    return {}, ()
+
+
+def _validated_changes(
+    endpoint: store.Webhook, changes: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[str, ...], str | None]:
+    """What a PATCH sets and removes, every field validated, and the new URL's host if any."""
     unknown = sorted(set(changes) - set(_PATCH_FIELDS))
     if unknown:
         raise _invalid(unknown[0], "is not a field you can change")
     if not changes:
         raise _invalid("body", f"name at least one of {', '.join(_PATCH_FIELDS)}")
     updates: dict[str, Any] = {}
-    remove: list[str] = []
     if "label" in changes:
         updates["label"] = validate_label(changes["label"])
     if "description" in changes:
@@ -249,29 +266,26 @@ def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any
     if "url" in changes:
         target = _guarded_url(changes["url"])
         updates["url"], host = target.url, target.host
+    remove: tuple[str, ...] = ()
     if "enabled" in changes:
-        enabled = changes["enabled"]
-        if not isinstance(enabled, bool):
-            raise _invalid("enabled", "must be true or false")
-        if enabled and endpoint.status != store.ENABLED:
-            updates.update({"status": store.ENABLED, "disabled_reason": None, "disabled_at": None})
-            remove.append("failing_since")
-        elif not enabled and endpoint.status == store.ENABLED:
-            updates.update(
-                {
-                    "status": store.DISABLED,
-                    "disabled_reason": "disabled by the workspace",
-                    "disabled_at": iso(utcnow()),
-                }
-            )
+        status, remove = _status_change(endpoint, changes["enabled"])
+        updates.update(status)
     updates["updated_at"] = iso(utcnow())
+    return updates, remove, host
+
+
+def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """PATCH: any of label, description, url (SSRF guard again), event_types, enabled. Enabling a
+    disabled endpoint clears its failure streak (``failing_since``) and disabled reason."""
+    endpoint = _owned_endpoint(principal, webhook_id)
+    updates, remove, host = _validated_changes(endpoint, changes)
     try:
         updated = store.update_endpoint(
             principal.workspace_id,
             webhook_id,
             updates,
             old_url=endpoint.url if "url" in updates else None,
-            remove=tuple(remove),
+            remove=remove,
         )
     except store.DuplicateEndpoint as exc:
         raise Conflict("This workspace already has a webhook for this URL.", code="webhook_exists") from exc
