@@ -23,14 +23,16 @@ import base64
 from collections import OrderedDict
 from datetime import datetime
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from botscope import isotime
 from botscope.config import get_settings
-from botscope.isotime import parse_iso, utcnow
 from botscope.store.table import dynamodb_client
-from botscope.store.webhooks import Webhook
+
+if TYPE_CHECKING:
+    from botscope.store.webhooks import Webhook
 
 KMS = "kms"
 LOCAL_PLAINTEXT = "local-plaintext"
@@ -129,7 +131,7 @@ def signing_secrets(endpoint: Webhook, *, now: datetime | None = None) -> list[s
     expires = endpoint.rotation_overlap_until
     if not expires or not endpoint.previous_secret_scheme or not endpoint.previous_secret_ciphertext:
         return [current]
-    if parse_iso(expires) <= (now or utcnow()):
+    if isotime.parse_iso(expires) <= (now or isotime.utcnow()):
         return [current]
     previous = _decrypt(
         endpoint.previous_secret_scheme,
