@@ -25,9 +25,9 @@ import boto3
 from botscope.auth.principal import Principal
 from botscope.config import reset_settings
 from botscope.service import webhooks as service
+from botscope.store import delivery_queue, workspaces
 from botscope.store import webhooks as webhook_store
-from botscope.store import workspaces
-from botscope.webhooks import delivery, fanout, secrets
+from botscope.webhooks import fanout, secrets
 
 from tests.helpers.aws import mocked_aws
 from tests.integration.webhooks.support import drain, load_deliver_handler, receiver
@@ -60,7 +60,7 @@ def run(events: int = 1000, latency_samples: int = 30, *, bounded: bool = True) 
         ]["KeyId"]
         reset_settings()
         secrets.reset()
-        delivery.reset()
+        delivery_queue.reset()
         try:
             ws = workspaces.create_workspace("bench", "growth")
             principal = Principal(
@@ -103,7 +103,7 @@ def run(events: int = 1000, latency_samples: int = 30, *, bounded: bool = True) 
         "events": events,
         "in_flight_leases": bounded,
         "delivered": delivered,
-        "all_delivered_first_try": delivered == events and all(i["status"] == "delivered" for i in items),
+        "all_delivered_first_try": delivered == events and all(i.status == "delivered" for i in items),
         "batches": drained.batches,
         "publish_seconds": round(published - started, 3),
         "publish_per_second": round(events / (published - started), 1),

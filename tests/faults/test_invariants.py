@@ -415,8 +415,8 @@ def test_a_probe_timeout_fails_only_its_path_run(
 def webhook_setup(aws: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Any:
     from botscope.config import reset_settings
     from botscope.service import webhooks as service
-    from botscope.store import workspaces
-    from botscope.webhooks import delivery, secrets
+    from botscope.store import delivery_queue, workspaces
+    from botscope.webhooks import secrets
 
     monkeypatch.setenv("BOTSCOPE_LOCAL_MODE", "true")
     monkeypatch.setenv("BOTSCOPE_ALLOW_PRIVATE_TARGETS", "127.0.0.1/32")
@@ -424,7 +424,7 @@ def webhook_setup(aws: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("BOTSCOPE_WEBHOOK_TIMEOUT_SECONDS", "5")
     reset_settings()
     secrets.reset()
-    delivery.reset()
+    delivery_queue.reset()
     ws = workspaces.create_workspace("webhook faults", "enterprise")
     principal = Principal(
         workspace_id=ws["workspace_id"],
@@ -465,7 +465,7 @@ def test_a_redelivered_message_is_sent_once(webhook_setup: Any, receiver: Receiv
     assert delivery.process_message(body) == delivery.SKIPPED
     assert [h["webhook-id"] for h in receiver.hits] == [event_id]
     record = store.get_delivery(webhook_id, event_id)
-    assert record["status"] == store.DELIVERED and len(record["attempts"]) == 1
+    assert record is not None and record.status == store.DELIVERED and len(record.attempts) == 1
 
 
 def test_concurrent_copies_of_a_message_send_once(
@@ -494,7 +494,8 @@ def test_concurrent_copies_of_a_message_send_once(
         t.join()
     assert outcomes.count(delivery.DELIVERED) == 1, outcomes
     assert len(receiver.hits) == 1
-    assert store.get_delivery(webhook_id, event_id)["status"] == store.DELIVERED
+    record = store.get_delivery(webhook_id, event_id)
+    assert record is not None and record.status == store.DELIVERED
 
 
 def test_retries_keep_the_event_id_and_end_in_one_success(webhook_setup: Any, receiver: Receiver, aws: Any):
@@ -515,7 +516,7 @@ def test_retries_keep_the_event_id_and_end_in_one_success(webhook_setup: Any, re
     assert delivery.process_message(second) == delivery.SKIPPED
     assert {h["webhook-id"] for h in receiver.hits} == {event_id} and len(receiver.hits) == 2
     record = store.get_delivery(webhook_id, event_id)
-    assert record["status"] == store.DELIVERED and len(record["attempts"]) == 2
+    assert record is not None and record.status == store.DELIVERED and len(record.attempts) == 2
 
 
 # --- INV-7: the target is checked again when the workflow starts -------------------------------------------

@@ -50,7 +50,7 @@ def test_a_token_in_the_target_url_reaches_only_the_scan_record(
         "created_by": "test",
         **secrets.encrypt("whsec_" + "A" * 44, workspace_id=wsid, webhook_id="wh_00000000000000000000000001"),
     }
-    webhook_store.create_endpoint(hook)
+    webhook_store.create_endpoint(**hook)
 
     created = api_client.post(
         "/api/v1/scans", json={"target_url": TARGET, "scan_mode": "quick"}, headers=bearer(key)

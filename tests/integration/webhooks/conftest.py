@@ -26,17 +26,21 @@ WEBHOOK_ENV = {
 
 
 def _reset_webhook_caches() -> None:
-    from botscope.webhooks import delivery, secrets, urls
+    from botscope.store import delivery_queue
+    from botscope.webhooks import secrets, urls
 
     secrets.reset()
-    delivery.reset()
+    delivery_queue.reset()
     urls.DEFAULT_RESOLVER = None
 
 
 @pytest.fixture
 def aws() -> Iterator[AwsResources]:
-    """Overrides the shared fixture: same resources plus a KMS key and the webhook settings."""
-    with mocked_aws(extra_env=WEBHOOK_ENV) as resources:
+    """Overrides the shared fixture: same resources (DynamoDB applying each request atomically, as
+    the real service does) plus a KMS key and the webhook settings."""
+    from botscope.local.atomic_dynamodb import atomic_dynamodb
+
+    with atomic_dynamodb(), mocked_aws(extra_env=WEBHOOK_ENV) as resources:
         key_id = boto3.client("kms", region_name="us-east-1").create_key(
             Description="webhook secrets (test)"
         )["KeyMetadata"]["KeyId"]

@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from botscope.isotime import parse_iso
 from botscope.service import webhooks as service
 from botscope.store import webhooks as store
 from botscope.store.table import iso, table, utcnow
@@ -244,7 +245,7 @@ def test_retry_after_is_honoured_and_long_waits_hop_through_the_queue(
 
     assert len(rx.requests) == 1
     (dlv,) = deliveries_of(principal, endpoint["webhook_id"])
-    wait = (delivery._parse_iso(dlv["next_retry_at"]) - before).total_seconds()
+    wait = (parse_iso(dlv["next_retry_at"]) - before).total_seconds()
     assert 119 <= wait <= 125 and dlv["attempts"][0]["status_code"] == 429
     assert queue_counts(aws.webhook_queue_url)["delayed"] == 1  # the retry waits in SQS
 
@@ -283,10 +284,8 @@ def test_a_redelivered_message_never_delivers_twice(aws, principal_factory, deli
     assert not store.record_attempt(
         endpoint["webhook_id"],
         dlv["event_id"],
-        1,
-        {"attempt": 1},
+        store.DeliveryAttempt(attempt=1, at=iso(utcnow()), status_code=200, duration_ms=1),
         status=store.DELIVERED,
-        next_retry_at=None,
         error=None,
     )
 

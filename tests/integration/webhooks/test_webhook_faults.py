@@ -160,7 +160,7 @@ def servers() -> Iterator[tuple[Any, Dribbler, RawServer]]:
             failing.close()
 
 
-def _endpoint(workspace_factory: Any, url: str, counter: list[int], workspaces: list[str]) -> dict[str, Any]:
+def _endpoint(workspace_factory: Any, url: str, counter: list[int], workspaces: list[str]) -> store.Webhook:
     from botscope.auth.principal import Principal
     from botscope.service import webhooks as service
 
@@ -205,10 +205,10 @@ def test_one_slow_and_one_failing_endpoint_do_not_delay_fifty_healthy_ones(
             _endpoint(workspace_factory, healthy.url(f"/ok/{n}"), counter, workspaces) for n in range(HEALTHY)
         ]
 
-        slow_event, _ = fanout.send_test_event(slow["workspace_id"], slow)
-        bad_events = [fanout.send_test_event(bad["workspace_id"], bad)[0] for _ in RETRY_AFTER_VALUES]
+        slow_event, _ = fanout.send_test_event(slow.workspace_id, slow)
+        bad_events = [fanout.send_test_event(bad.workspace_id, bad)[0] for _ in RETRY_AFTER_VALUES]
         assert dribbler.started.wait(0) is False
-        good_events = [fanout.send_test_event(e["workspace_id"], e)[0] for e in good]
+        good_events = [fanout.send_test_event(e.workspace_id, e)[0] for e in good]
 
         poller = SqsPoller(
             aws.webhook_queue_url,
@@ -224,7 +224,7 @@ def test_one_slow_and_one_failing_endpoint_do_not_delay_fifty_healthy_ones(
             deadline = time.monotonic() + 180  # liveness bound only: the assertions are on events
             while time.monotonic() < deadline:
                 done = all(
-                    _settled(store.get_delivery(e["webhook_id"], ev))
+                    _settled(store.get_delivery(e.webhook_id, ev))
                     for e, ev in [
                         (slow, slow_event),
                         *((bad, b) for b in bad_events),
@@ -245,40 +245,45 @@ def test_one_slow_and_one_failing_endpoint_do_not_delay_fifty_healthy_ones(
     assert sorted(r.path for r in healthy.requests) == sorted(f"/ok/{n}" for n in range(HEALTHY))
     assert dribbler.healthy_seen_at_hangup and dribbler.healthy_seen_at_hangup[0] > BATCH
     for endpoint, event in zip(good, good_events, strict=True):
-        delivery = store.get_delivery(endpoint["webhook_id"], event)
-        assert delivery["status"] == store.DELIVERED and int(delivery["attempt_count"]) == 1
+        delivery = store.get_delivery(endpoint.webhook_id, event)
+        assert delivery is not None
+        assert delivery.status == store.DELIVERED and delivery.attempt_count == 1
 
     # The dribbler: its attempt recorded as timed out at the deadline, with that cause; the retry
     # (answered at once with 500) recorded too.
-    slow_delivery = store.get_delivery(slow["webhook_id"], slow_event)
-    assert slow_delivery["status"] == store.FAILED
-    first, second = slow_delivery["attempts"]
-    assert first["status_code"] is None and "attempt deadline of 20 s" in first["error"]
-    assert int(second["status_code"]) == 500 and second["error"] == "HTTP 500"
+    slow_delivery = store.get_delivery(slow.webhook_id, slow_event)
+    assert slow_delivery is not None and slow_delivery.status == store.FAILED
+    first, second = slow_delivery.attempts
+    assert first.status_code is None and first.error and "attempt deadline of 20 s" in first.error
+    assert second.status_code == 500 and second.error == "HTTP 500"
     assert len(dribbler.healthy_seen_at_hangup) == 1  # the client hung up on the dribbled attempt
 
     # The failing endpoint: every attempt recorded with its status, whatever Retry-After said.
-    recorded = [a for ev in bad_events for a in store.get_delivery(bad["webhook_id"], ev)["attempts"]]
+    bad_deliveries = [store.get_delivery(bad.webhook_id, ev) for ev in bad_events]
+    recorded = [a for delivery in bad_deliveries if delivery for a in delivery.attempts]
     assert len(recorded) == failing.connections
-    assert all(int(a["status_code"]) == 500 and a["error"] == "HTTP 500" for a in recorded)
+    assert all(a.status_code == 500 and a.error == "HTTP 500" for a in recorded)
     assert failing.connections >= len(RETRY_AFTER_VALUES)  # every hostile value was answered
     for ev in bad_events:
-        delivery = store.get_delivery(bad["webhook_id"], ev)
-        if delivery["status"] == store.PENDING:
+        delivery = store.get_delivery(bad.webhook_id, ev)
+        assert delivery is not None
+        if delivery.status == store.PENDING:
             # The 40-digit Retry-After on a first attempt: honoured up to the cap, never beyond.
-            wait = _parse(delivery["next_retry_at"]) - _parse(delivery["attempts"][-1]["at"])
+            assert delivery.next_retry_at is not None
+            wait = _parse(delivery.next_retry_at) - _parse(delivery.attempts[-1].at)
             assert 0 < wait.total_seconds() <= MAX_RETRY_AFTER_SECONDS
         else:
-            assert delivery["status"] == store.FAILED and len(delivery["attempts"]) == 2
+            assert delivery.status == store.FAILED and len(delivery.attempts) == 2
 
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _settled(delivery: dict[str, Any]) -> bool:
+def _settled(delivery: store.Delivery | None) -> bool:
     """Finished, or parked by a Retry-After for longer than the test runs."""
-    if delivery["status"] != store.PENDING:
+    assert delivery is not None
+    if delivery.status != store.PENDING:
         return True
-    waiting = delivery.get("next_retry_at")
+    waiting = delivery.next_retry_at
     return bool(waiting) and (_parse(waiting) - datetime.now(UTC)).total_seconds() > 600

@@ -57,8 +57,8 @@ def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_du
 ):
     """Nothing lost, nothing doubled: MarkFailed's publish writes the delivery, then SQS fails;
     Step Functions retries the stage; the retry reuses the same event id and delivery."""
+    from botscope.store import delivery_queue
     from botscope.store import webhooks as webhook_store
-    from botscope.webhooks import fanout
     from botscope.workflow import stages
 
     principal, _ = principal_factory()
@@ -68,19 +68,19 @@ def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_du
         )
         scan = scans.create_scan(principal.workspace_id, "https://example.com/", "full", deadline_seconds=900)
         args = (scan["scan_job_id"], principal.workspace_id, {"Error": "States.Timeout", "Cause": ""})
-        real_send = fanout._send_all
+        real_send = delivery_queue.send_all
 
-        def sqs_down(entries):
+        def sqs_down(bodies):
             raise RuntimeError("SQS unavailable")
 
-        monkeypatch.setattr(fanout, "_send_all", sqs_down)
+        monkeypatch.setattr(delivery_queue, "send_all", sqs_down)
         try:
             stages.mark_scan_failed(*args)
             raise AssertionError("the publish failure must surface so Step Functions retries the stage")
         except RuntimeError:
             pass
         assert queue_messages(aws.webhook_queue_url) == []
-        monkeypatch.setattr(fanout, "_send_all", real_send)
+        monkeypatch.setattr(delivery_queue, "send_all", real_send)
         stages.mark_scan_failed(*args)  # the retry
         stages.mark_scan_failed(*args)  # and a late duplicate: already published, nothing more
 
@@ -97,5 +97,5 @@ def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_du
     event_id = stages.scan_event_id(scan["scan_job_id"])
     assert request.headers["webhook-id"] == event_id
     delivery = webhook_store.get_delivery(hook["webhook_id"], event_id)
-    assert delivery["status"] == "delivered"
+    assert delivery is not None and delivery.status == "delivered"
     assert scans.get_scan(scan["scan_job_id"])["status"] == "failed"

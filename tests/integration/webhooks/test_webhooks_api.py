@@ -169,19 +169,19 @@ def test_without_a_kms_key_the_documented_local_fallback_is_used(principal_facto
             principal, label="local", url="http://127.0.0.1:9/x", event_types=["scan.failed"]
         )
         item = store.get_endpoint(principal.workspace_id, created["webhook_id"])
-        assert item["secret_scheme"] == "local-plaintext"
+        assert item is not None and item.secret_scheme == "local-plaintext"
         assert secrets.decrypt(item) == created["secret"]
     # A KMS ciphertext is bound to its endpoint: moved onto another endpoint it does not decrypt.
     kms_created = service.create_webhook(
         principal, label="kms", url="http://127.0.0.1:9/y", event_types=["scan.failed"]
     )
     kms_item = store.get_endpoint(principal.workspace_id, kms_created["webhook_id"])
-    assert secrets.decrypt(kms_item) == kms_created["secret"]
+    assert kms_item is not None and secrets.decrypt(kms_item) == kms_created["secret"]
     secrets.reset()
     import pytest
 
     with pytest.raises(Exception):  # noqa: B017
-        secrets.decrypt({**kms_item, "webhook_id": created["webhook_id"]})
+        secrets.decrypt(kms_item.model_copy(update={"webhook_id": created["webhook_id"]}))
 
 
 def test_an_oversized_body_is_refused_before_anything_is_stored(api_client, workspace_factory):

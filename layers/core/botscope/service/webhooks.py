@@ -22,6 +22,7 @@ from botscope import audit, ids
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import Conflict, InvalidTarget, NotFound, RateLimited, TargetNotPublic, ValidationFailed
+from botscope.scanner.model import Target
 from botscope.store import webhooks as store
 from botscope.store.table import iso, utcnow
 from botscope.webhooks import fanout, limits, secrets, signing, urls
@@ -45,7 +46,6 @@ PUBLIC_FIELDS = (
     "rotated_at",
     "rotation_overlap_until",
 )
-ATTEMPT_FIELDS = ("attempt", "at", "status_code", "duration_ms", "error", "next_retry_at")
 MAX_DELIVERIES_PAGE = 100
 
 
@@ -91,8 +91,9 @@ def validate_event_types(event_types: Any) -> list[str]:
     return list(dict.fromkeys(event_types))
 
 
-def public_view(endpoint: dict[str, Any]) -> dict[str, Any]:
-    return {k: endpoint.get(k) for k in PUBLIC_FIELDS}
+def public_view(endpoint: store.Webhook) -> dict[str, Any]:
+    """An endpoint as the API and MCP show it: never its secrets."""
+    return {k: getattr(endpoint, k) for k in PUBLIC_FIELDS}
 
 
 def create_webhook(
@@ -105,18 +106,17 @@ def create_webhook(
     target = _guarded_url(url)
     webhook_id = ids.new_id("wh")
     secret = signing.generate_secret()
-    item = {
-        "webhook_id": webhook_id,
-        "workspace_id": principal.workspace_id,
-        "label": clean_label,
-        "url": target.url,
-        "event_types": clean_types,
-        "created_by": principal.actor,
-        "description": clean_description,
-        **secrets.encrypt(secret, workspace_id=principal.workspace_id, webhook_id=webhook_id),
-    }
     try:
-        created = store.create_endpoint(item)
+        created = store.create_endpoint(
+            webhook_id=webhook_id,
+            workspace_id=principal.workspace_id,
+            label=clean_label,
+            url=target.url,
+            event_types=clean_types,
+            created_by=principal.actor,
+            description=clean_description,
+            **secrets.encrypt(secret, workspace_id=principal.workspace_id, webhook_id=webhook_id),
+        )
     except store.DuplicateEndpoint as exc:
         raise Conflict("This workspace already has a webhook for this URL.", code="webhook_exists") from exc
     except store.EndpointLimitReached as exc:
@@ -133,7 +133,7 @@ def create_webhook(
     return {**public_view(created), "secret": secret}
 
 
-def _guarded_url(url: Any) -> Any:
+def _guarded_url(url: Any) -> Target:
     if not isinstance(url, str):
         raise _invalid("url", "must be a string")
     try:
@@ -144,7 +144,7 @@ def _guarded_url(url: Any) -> Any:
     return target
 
 
-def _owned_endpoint(principal: Principal, webhook_id: str) -> dict[str, Any]:
+def _owned_endpoint(principal: Principal, webhook_id: str) -> store.Webhook:
     endpoint = store.get_endpoint(principal.workspace_id, webhook_id) if ids.is_id(webhook_id, "wh") else None
     if endpoint is None:
         raise NotFound("No webhook with this id in your workspace.")
@@ -168,8 +168,8 @@ def delete_webhook(principal: Principal, webhook_id: str) -> None:
 
 def send_test(principal: Principal, webhook_id: str) -> dict[str, Any]:
     endpoint = _owned_endpoint(principal, webhook_id)
-    if endpoint.get("status") != store.ENABLED:
-        raise Conflict(f"The webhook is disabled: {endpoint.get('disabled_reason')}", code="webhook_disabled")
+    if endpoint.status != store.ENABLED:
+        raise Conflict(f"The webhook is disabled: {endpoint.disabled_reason}", code="webhook_disabled")
     _check_manual_send_rate(webhook_id)
     event_id, delivery_id = fanout.send_test_event(principal.workspace_id, endpoint)
     return {
@@ -192,29 +192,19 @@ def list_deliveries(
     return {"data": [_delivery_view(i) for i in items], "has_more": has_more}
 
 
-def _delivery_view(item: dict[str, Any]) -> dict[str, Any]:
-    attempts = [
-        {
-            k: (
-                int(a[k])
-                if k in ("attempt", "status_code", "duration_ms") and a.get(k) is not None
-                else a.get(k)
-            )
-            for k in ATTEMPT_FIELDS
-        }
-        for a in item.get("attempts", [])
-    ]
+def _delivery_view(delivery: store.Delivery) -> dict[str, Any]:
+    """A delivery as the delivery log shows it: without its payload or lease."""
     return {
-        "delivery_id": item.get("delivery_id"),
-        "event_id": item["event_id"],
-        "event_type": item.get("event_type"),
-        "status": item["status"],
-        "attempt_count": int(item.get("attempt_count", 0)),
-        "next_retry_at": item.get("next_retry_at"),
-        "error": item.get("error"),
-        "created_at": item.get("created_at"),
-        "updated_at": item.get("updated_at"),
-        "attempts": attempts,
+        "delivery_id": delivery.delivery_id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "status": delivery.status,
+        "attempt_count": delivery.attempt_count,
+        "next_retry_at": delivery.next_retry_at,
+        "error": delivery.error,
+        "created_at": delivery.created_at,
+        "updated_at": delivery.updated_at,
+        "attempts": [a.to_dict() for a in delivery.attempts],
     }
 
 
@@ -239,17 +229,33 @@ def _check_manual_send_rate(webhook_id: str) -> None:
         )
 
 
-def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """PATCH: any of label, description, url (SSRF guard again), event_types, enabled. Enabling a
-    disabled endpoint clears its failure streak (``failing_since``) and disabled reason."""
-    endpoint = _owned_endpoint(principal, webhook_id)
+def _status_change(endpoint: store.Webhook, enabled: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The attributes ``enabled`` sets and removes: enabling a disabled endpoint clears its
+    disabled reason and its failure streak (``failing_since``)."""
+    if not isinstance(enabled, bool):
+        raise _invalid("enabled", "must be true or false")
+    if enabled and endpoint.status != store.ENABLED:
+        return {"status": store.ENABLED, "disabled_reason": None, "disabled_at": None}, ("failing_since",)
+    if not enabled and endpoint.status == store.ENABLED:
+        disabled = {
+            "status": store.DISABLED,
+            "disabled_reason": "disabled by the workspace",
+            "disabled_at": iso(utcnow()),
+        }
+        return disabled, ()
+    return {}, ()
+
+
+def _validated_changes(
+    endpoint: store.Webhook, changes: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[str, ...], str | None]:
+    """What a PATCH sets and removes, every field validated, and the new URL's host if any."""
     unknown = sorted(set(changes) - set(_PATCH_FIELDS))
     if unknown:
         raise _invalid(unknown[0], "is not a field you can change")
     if not changes:
         raise _invalid("body", f"name at least one of {', '.join(_PATCH_FIELDS)}")
     updates: dict[str, Any] = {}
-    remove: list[str] = []
     if "label" in changes:
         updates["label"] = validate_label(changes["label"])
     if "description" in changes:
@@ -260,29 +266,26 @@ def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any
     if "url" in changes:
         target = _guarded_url(changes["url"])
         updates["url"], host = target.url, target.host
+    remove: tuple[str, ...] = ()
     if "enabled" in changes:
-        enabled = changes["enabled"]
-        if not isinstance(enabled, bool):
-            raise _invalid("enabled", "must be true or false")
-        if enabled and endpoint.get("status") != store.ENABLED:
-            updates.update({"status": store.ENABLED, "disabled_reason": None, "disabled_at": None})
-            remove.append("failing_since")
-        elif not enabled and endpoint.get("status") == store.ENABLED:
-            updates.update(
-                {
-                    "status": store.DISABLED,
-                    "disabled_reason": "disabled by the workspace",
-                    "disabled_at": iso(utcnow()),
-                }
-            )
+        status, remove = _status_change(endpoint, changes["enabled"])
+        updates.update(status)
     updates["updated_at"] = iso(utcnow())
+    return updates, remove, host
+
+
+def update_webhook(principal: Principal, webhook_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """PATCH: any of label, description, url (SSRF guard again), event_types, enabled. Enabling a
+    disabled endpoint clears its failure streak (``failing_since``) and disabled reason."""
+    endpoint = _owned_endpoint(principal, webhook_id)
+    updates, remove, host = _validated_changes(endpoint, changes)
     try:
         updated = store.update_endpoint(
             principal.workspace_id,
             webhook_id,
             updates,
-            old_url=endpoint["url"] if "url" in updates else None,
-            remove=tuple(remove),
+            old_url=endpoint.url if "url" in updates else None,
+            remove=remove,
         )
     except store.DuplicateEndpoint as exc:
         raise Conflict("This workspace already has a webhook for this URL.", code="webhook_exists") from exc
@@ -308,8 +311,8 @@ def rotate_secret(principal: Principal, webhook_id: str) -> dict[str, Any]:
     overlap_ends = iso(now + timedelta(seconds=get_settings().webhook_secret_overlap_seconds))
     updates = {
         **fresh,
-        "previous_secret_scheme": endpoint["secret_scheme"],
-        "previous_secret_ciphertext": endpoint["secret_ciphertext"],
+        "previous_secret_scheme": endpoint.secret_scheme,
+        "previous_secret_ciphertext": endpoint.secret_ciphertext,
         "rotation_overlap_until": overlap_ends,
         "rotated_at": iso(now),
         "updated_at": iso(now),
@@ -333,16 +336,16 @@ def redeliver(principal: Principal, webhook_id: str, delivery_id: str) -> dict[s
         delivery = store.get_delivery(webhook_id, delivery_id)
     if delivery is None:
         raise NotFound("No delivery with this id for this webhook.")
-    if endpoint.get("status") != store.ENABLED:
-        raise Conflict(f"The webhook is disabled: {endpoint.get('disabled_reason')}", code="webhook_disabled")
-    if delivery["status"] == store.PENDING:
+    if endpoint.status != store.ENABLED:
+        raise Conflict(f"The webhook is disabled: {endpoint.disabled_reason}", code="webhook_disabled")
+    if delivery.status == store.PENDING:
         raise Conflict(
             "This delivery is still being attempted; redeliver it once it has finished.",
             code="delivery_pending",
         )
     _check_manual_send_rate(webhook_id)
-    attempt_count = int(delivery.get("attempt_count", 0))
-    if not store.reopen_delivery(webhook_id, delivery["event_id"], attempt_count=attempt_count):
+    attempt_count = delivery.attempt_count
+    if not store.reopen_delivery(webhook_id, delivery.event_id, attempt_count=attempt_count):
         raise Conflict(
             "This delivery is still being attempted; redeliver it once it has finished.",
             code="delivery_pending",
@@ -350,7 +353,7 @@ def redeliver(principal: Principal, webhook_id: str, delivery_id: str) -> dict[s
     fanout.send_messages(
         [
             fanout.delivery_message(
-                event_id=delivery["event_id"],
+                event_id=delivery.event_id,
                 webhook_id=webhook_id,
                 workspace_id=principal.workspace_id,
                 attempt=attempt_count + 1,
@@ -361,11 +364,11 @@ def redeliver(principal: Principal, webhook_id: str, delivery_id: str) -> dict[s
         principal,
         "webhook.redelivered",
         webhook_id,
-        {"delivery_id": delivery.get("delivery_id"), "event_id": delivery["event_id"]},
+        {"delivery_id": delivery.delivery_id, "event_id": delivery.event_id},
     )
     return {
-        "delivery_id": delivery.get("delivery_id"),
-        "event_id": delivery["event_id"],
+        "delivery_id": delivery.delivery_id,
+        "event_id": delivery.event_id,
         "attempt": attempt_count + 1,
         "status": "queued",
     }

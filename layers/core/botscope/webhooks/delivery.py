@@ -24,7 +24,6 @@ Errors never contain IP addresses.
 from __future__ import annotations
 
 import json
-import math
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,13 +36,14 @@ import httpcore
 import httpx
 
 from botscope import __version__
-from botscope.config import get_settings
+from botscope.config import Settings, get_settings
 from botscope.errors import InvalidTarget, TargetNotPublic
 from botscope.isotime import parse_iso
 from botscope.scanner.model import Target
 from botscope.scanner.targets import IPAddress, Resolver, parse_ip_literal_loose
+from botscope.store import delivery_queue
 from botscope.store import webhooks as store
-from botscope.store.table import iso, sqs_client, utcnow
+from botscope.store.table import iso, utcnow
 from botscope.webhooks import limits, schedule, secrets, signing, urls
 from botscope.webhooks.fanout import delivery_message
 
@@ -317,45 +317,7 @@ def send_attempt(
     )
 
 
-# --- queue plumbing ----------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4)
-def _redrive_target_url(queue_url: str) -> str:
-    attrs = sqs_client().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])[
-        "Attributes"
-    ]
-    arn = json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"]
-    _, _, _, _, account, name = arn.split(":")
-    return str(sqs_client().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
-
-
-def dlq_url() -> str:
-    settings = get_settings()
-    return settings.webhook_dlq_url or _redrive_target_url(settings.webhook_queue_url)
-
-
-def requeue(message: DeliveryMessage, delay_seconds: float) -> None:
-    delay = min(schedule.SQS_MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
-    sqs_client().send_message(
-        QueueUrl=get_settings().webhook_queue_url, MessageBody=message.body(), DelaySeconds=delay
-    )
-
-
-def dead_letter(body: str, reason: str, event_type: str | None = None) -> None:
-    attributes = {"reason": {"DataType": "String", "StringValue": reason[:256]}}
-    if event_type:
-        attributes["event_type"] = {"DataType": "String", "StringValue": event_type}
-    sqs_client().send_message(QueueUrl=dlq_url(), MessageBody=body, MessageAttributes=attributes)
-
-
-def reset() -> None:
-    _redrive_target_url.cache_clear()
-
-
 # --- one message -------------------------------------------------------------------------------
-
-_parse_iso = parse_iso
 
 
 def process_message(
@@ -367,26 +329,26 @@ def process_message(
     try:
         message = DeliveryMessage.parse(body)
     except ValueError:
-        dead_letter(body, "malformed message")
+        delivery_queue.dead_letter(body, "malformed message")
         return DEAD_LETTERED
     now = utcnow()
     if message.not_before:
-        remaining = (_parse_iso(message.not_before) - now).total_seconds()
+        remaining = (parse_iso(message.not_before) - now).total_seconds()
         if remaining >= 1:
-            requeue(message, remaining)
+            delivery_queue.send_later(message.body(), remaining)
             return DEFERRED
     endpoint = store.get_endpoint(message.workspace_id, message.webhook_id)
     leases: limits.FlightLeases | None = None
-    if endpoint is not None and endpoint["status"] == store.ENABLED:
+    if endpoint is not None and endpoint.status == store.ENABLED:
         # Caps come before the claim: a message over a cap is not an attempt, it waits in the queue.
         bound = limits.acquire(
             message.webhook_id,
-            endpoint_host(endpoint["url"]),
+            endpoint_host(endpoint.url),
             f"{message.event_id}#{message.attempt}",
             settings=settings,
         )
         if isinstance(bound, limits.Deferral):
-            requeue(message, bound.delay_seconds)
+            delivery_queue.send_later(message.body(), bound.delay_seconds)
             return DEFERRED
         leases = bound
     try:
@@ -408,7 +370,7 @@ def endpoint_host(url: str) -> str:
 
 def _claim_and_send(
     message: DeliveryMessage,
-    endpoint: dict[str, Any] | None,
+    endpoint: store.Webhook | None,
     now: datetime,
     *,
     resolver: Resolver | None,
@@ -425,29 +387,25 @@ def _claim_and_send(
     )
     if delivery is None:
         current = store.get_delivery(message.webhook_id, message.event_id)
-        if (
-            current is None
-            or current["status"] != store.PENDING
-            or int(current["attempt_count"]) >= message.attempt
-        ):
+        if current is None or current.status != store.PENDING or current.attempt_count >= message.attempt:
             return SKIPPED  # a duplicate of a message already handled
         raise AttemptInProgress(f"attempt {message.attempt} of {message.event_id} is being sent elsewhere")
     if endpoint is None:
         store.fail_delivery(message.webhook_id, message.event_id, "endpoint deleted")
         return SKIPPED
-    if endpoint["status"] != store.ENABLED:
+    if endpoint.status != store.ENABLED:
         store.fail_delivery(
             message.webhook_id,
             message.event_id,
-            f"endpoint disabled: {endpoint.get('disabled_reason') or 'disabled'}",
+            f"endpoint disabled: {endpoint.disabled_reason or 'disabled'}",
         )
         return FAILED
 
     result = send_attempt(
-        endpoint["url"],
+        endpoint.url,
         secrets.signing_secrets(endpoint),
         message.event_id,
-        str(delivery["payload"]).encode(),
+        delivery.payload.encode(),
         timeout=settings.webhook_timeout_seconds,
         resolver=resolver,
         transport=transport,
@@ -455,76 +413,117 @@ def _claim_and_send(
     return _conclude(message, delivery, endpoint, result, started_at=now)
 
 
-def _success_worth_noting(endpoint: dict[str, Any], now: datetime) -> bool:
+def _success_worth_noting(endpoint: store.Webhook, now: datetime) -> bool:
     """A success ends a failure streak; otherwise last_success_at is refreshed at most once a
     minute (one write fewer per delivery on a busy, healthy endpoint)."""
-    last = endpoint.get("last_success_at")
-    return bool(endpoint.get("failing_since")) or not last or (now - _parse_iso(last)).total_seconds() >= 60
+    last = endpoint.last_success_at
+    return bool(endpoint.failing_since) or not last or (now - parse_iso(last)).total_seconds() >= 60
 
 
 def _conclude(
     message: DeliveryMessage,
-    delivery: dict[str, Any],
-    endpoint: dict[str, Any],
+    delivery: store.Delivery,
+    endpoint: store.Webhook,
     result: AttemptResult,
     *,
     started_at: datetime,
 ) -> str:
+    """Records the attempt and what follows it: delivered, the endpoint disabled (410 Gone), the
+    next attempt scheduled, or, after the last one, the message dead-lettered."""
     settings = get_settings()
-    ws, wh, evt, n = message.workspace_id, message.webhook_id, message.event_id, message.attempt
-    record: dict[str, Any] = {
-        "attempt": n,
-        "at": iso(started_at),
-        "status_code": result.status_code,
-        "duration_ms": result.duration_ms,
-        "error": result.error,
-        "next_retry_at": None,
-    }
+    attempt = store.DeliveryAttempt(
+        attempt=message.attempt,
+        at=iso(started_at),
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        error=result.error,
+    )
     if result.delivered:
-        recorded = store.record_attempt(
-            wh, evt, n, record, status=store.DELIVERED, next_retry_at=None, error=None
-        )
-        if recorded and _success_worth_noting(endpoint, started_at):
-            store.note_endpoint_success(ws, wh)
-        return DELIVERED
+        return _record_delivered(message, endpoint, attempt, started_at)
     if result.status_code == 410:
-        reason = "the endpoint answered 410 Gone"
-        store.disable_endpoint(ws, wh, reason)
-        store.record_attempt(
-            wh, evt, n, record, status=store.FAILED, next_retry_at=None, error=f"{reason}; endpoint disabled"
-        )
-        return ENDPOINT_DISABLED
+        return _record_gone(message, attempt)
+    _note_failure(message, started_at, settings)
+    if message.attempt < schedule.max_attempts(settings):
+        return _schedule_retry(message, attempt, result, started_at, settings)
+    return _give_up(message, delivery, attempt, result)
 
-    since = store.note_endpoint_failure(ws, wh, iso(started_at))
-    if since and (started_at - _parse_iso(since)).total_seconds() >= settings.webhook_disable_after_seconds:
+
+def _record_delivered(
+    message: DeliveryMessage, endpoint: store.Webhook, attempt: store.DeliveryAttempt, started_at: datetime
+) -> str:
+    recorded = store.record_attempt(
+        message.webhook_id, message.event_id, attempt, status=store.DELIVERED, error=None
+    )
+    if recorded and _success_worth_noting(endpoint, started_at):
+        store.note_endpoint_success(message.workspace_id, message.webhook_id)
+    return DELIVERED
+
+
+def _record_gone(message: DeliveryMessage, attempt: store.DeliveryAttempt) -> str:
+    """410 Gone: the receiver asks for no more deliveries, so the endpoint is disabled."""
+    reason = "the endpoint answered 410 Gone"
+    store.disable_endpoint(message.workspace_id, message.webhook_id, reason)
+    store.record_attempt(
+        message.webhook_id,
+        message.event_id,
+        attempt,
+        status=store.FAILED,
+        error=f"{reason}; endpoint disabled",
+    )
+    return ENDPOINT_DISABLED
+
+
+def _note_failure(message: DeliveryMessage, at: datetime, settings: Settings) -> None:
+    """Extends the endpoint's failure streak; a streak without a success for
+    ``webhook_disable_after_seconds`` disables the endpoint."""
+    since = store.note_endpoint_failure(message.workspace_id, message.webhook_id, iso(at))
+    if since and (at - parse_iso(since)).total_seconds() >= settings.webhook_disable_after_seconds:
         store.disable_endpoint(
-            ws,
-            wh,
+            message.workspace_id,
+            message.webhook_id,
             f"no successful delivery since {since}: disabled after "
             f"{settings.webhook_disable_after_seconds // 3600} h of failures",
         )
 
-    if n < schedule.max_attempts(settings):
-        delay = schedule.delay_before_attempt(
-            n + 1, retry_after=result.retry_after, schedule=schedule.retry_schedule(settings)
-        )
-        next_at = iso(started_at + timedelta(seconds=delay))
-        record["next_retry_at"] = next_at
-        # Enqueue first, record second: if recording fails the message comes back and the attempt is
-        # repeated; the other order could lose the retry.
-        requeue(replace(message, attempt=n + 1, not_before=next_at), delay)
-        store.record_attempt(
-            wh, evt, n, record, status=store.PENDING, next_retry_at=next_at, error=result.error
-        )
-        return RETRY_SCHEDULED
-    dead_letter(message.body(), f"gave up after {n} attempts: {result.error}", delivery.get("event_type"))
+
+def _schedule_retry(
+    message: DeliveryMessage,
+    attempt: store.DeliveryAttempt,
+    result: AttemptResult,
+    started_at: datetime,
+    settings: Settings,
+) -> str:
+    n = message.attempt
+    delay = schedule.delay_before_attempt(
+        n + 1, retry_after=result.retry_after, schedule=schedule.retry_schedule(settings)
+    )
+    next_at = iso(started_at + timedelta(seconds=delay))
+    # Enqueue first, record second: if recording fails the message comes back and the attempt is
+    # repeated; the other order could lose the retry.
+    delivery_queue.send_later(replace(message, attempt=n + 1, not_before=next_at).body(), delay)
     store.record_attempt(
-        wh,
-        evt,
-        n,
-        record,
+        message.webhook_id,
+        message.event_id,
+        attempt.model_copy(update={"next_retry_at": next_at}),
+        status=store.PENDING,
+        error=result.error,
+    )
+    return RETRY_SCHEDULED
+
+
+def _give_up(
+    message: DeliveryMessage, delivery: store.Delivery, attempt: store.DeliveryAttempt, result: AttemptResult
+) -> str:
+    """After the last attempt: the message goes to the DLQ explicitly and the delivery is failed."""
+    n = message.attempt
+    delivery_queue.dead_letter(
+        message.body(), f"gave up after {n} attempts: {result.error}", delivery.event_type
+    )
+    store.record_attempt(
+        message.webhook_id,
+        message.event_id,
+        attempt,
         status=store.FAILED,
-        next_retry_at=None,
         error=f"gave up after {n} attempts; last error: {result.error}",
     )
     return DEAD_LETTERED

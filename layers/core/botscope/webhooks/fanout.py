@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from botscope import ids
-from botscope.config import get_settings
 from botscope.redaction import redact_urls_in
+from botscope.store import delivery_queue
 from botscope.store import webhooks as store
-from botscope.store.table import now_iso, sqs_client
+from botscope.store.table import now_iso
 
 EVENT_TYPES = ("scan.completed", "scan.failed", "scan.cancelled", "monitoring.findings_changed")
 TEST_EVENT_TYPE = "webhook.test"
@@ -69,54 +69,35 @@ def delivery_message(
     )
 
 
-def _send_all(entries: list[dict[str, Any]]) -> None:
-    """SendMessageBatch in chunks of 10, retrying entries SQS reports as failed once."""
-    queue_url = get_settings().webhook_queue_url
-    if not queue_url:
-        raise RuntimeError("BOTSCOPE_WEBHOOK_QUEUE_URL is not configured")
-    for start in range(0, len(entries), 10):
-        chunk = entries[start : start + 10]
-        for _ in range(2):
-            failed = sqs_client().send_message_batch(QueueUrl=queue_url, Entries=chunk).get("Failed", [])
-            if not failed:
-                break
-            failed_ids = {f["Id"] for f in failed}
-            chunk = [e for e in chunk if e["Id"] in failed_ids]
-        else:
-            raise RuntimeError(f"could not enqueue {len(chunk)} webhook deliveries")
-
-
 def send_messages(bodies: list[str]) -> None:
     """Enqueues delivery messages (``delivery_message`` bodies), e.g. a manual redelivery."""
-    _send_all([{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)])
+    delivery_queue.send_all(bodies)
 
 
 def _enqueue(
-    workspace_id: str, event_id: str, event_type: str, payload: str, endpoints: list[dict[str, Any]]
+    workspace_id: str, event_id: str, event_type: str, payload: str, endpoints: list[store.Webhook]
 ) -> list[str]:
-    entries: list[dict[str, Any]] = []
+    """One pending delivery per endpoint (written before its message, so a retried caller finds
+    it), then one message per delivery. Returns the delivery ids."""
+    bodies: list[str] = []
     delivery_ids: list[str] = []
     for endpoint in endpoints:
         delivery_id = ids.new_id("dlv")
         store.create_delivery(
-            webhook_id=endpoint["webhook_id"],
+            webhook_id=endpoint.webhook_id,
             workspace_id=workspace_id,
             event_id=event_id,
             delivery_id=delivery_id,
             event_type=event_type,
             payload=payload,
         )
-        entries.append(
-            {
-                "Id": str(len(entries)),
-                "MessageBody": delivery_message(
-                    event_id=event_id, webhook_id=endpoint["webhook_id"], workspace_id=workspace_id, attempt=1
-                ),
-            }
+        bodies.append(
+            delivery_message(
+                event_id=event_id, webhook_id=endpoint.webhook_id, workspace_id=workspace_id, attempt=1
+            )
         )
         delivery_ids.append(delivery_id)
-    if entries:
-        _send_all(entries)
+    delivery_queue.send_all(bodies)
     return delivery_ids
 
 
@@ -137,19 +118,19 @@ def publish_event(
     endpoints = [
         e
         for e in store.list_endpoints(workspace_id)
-        if e.get("status") == store.ENABLED and event_type in (e.get("event_types") or [])
+        if e.status == store.ENABLED and event_type in e.event_types
     ]
     _enqueue(workspace_id, event_id, event_type, payload, endpoints)
     return event_id
 
 
-def send_test_event(workspace_id: str, endpoint: dict[str, Any]) -> tuple[str, str]:
+def send_test_event(workspace_id: str, endpoint: store.Webhook) -> tuple[str, str]:
     """A ``webhook.test`` event to one endpoint, whatever it subscribes to. Returns (event id,
     delivery id)."""
     event_id = ids.new_id("evt")
     payload = build_payload(
         TEST_EVENT_TYPE,
-        {"webhook_id": endpoint["webhook_id"], "message": "Test event from BotScope"},
+        {"webhook_id": endpoint.webhook_id, "message": "Test event from BotScope"},
         now_iso(),
     )
     (delivery_id,) = _enqueue(workspace_id, event_id, TEST_EVENT_TYPE, payload, [endpoint])

@@ -24,9 +24,6 @@ from botscope.numbers import ascii_int
 PRODUCTION_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 28800, 30000)
 JITTER = 0.2
 MAX_RETRY_AFTER_SECONDS = 6 * 3600
-# SQS DelaySeconds cannot exceed 15 minutes: longer waits are covered by re-sending the message
-# ("hops") until its not_before time has come.
-SQS_MAX_DELAY_SECONDS = 900
 
 
 def retry_schedule(settings: Settings | None = None) -> tuple[float, ...]:

@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import base64
 from collections import OrderedDict
+from datetime import datetime
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from botscope import isotime
 from botscope.config import get_settings
 from botscope.store.table import dynamodb_client
+
+if TYPE_CHECKING:
+    from botscope.store.webhooks import Webhook
 
 KMS = "kms"
 LOCAL_PLAINTEXT = "local-plaintext"
@@ -84,9 +89,17 @@ def encrypt(secret: str, *, workspace_id: str, webhook_id: str) -> dict[str, str
     }
 
 
-def decrypt(item: dict[str, Any]) -> str:
-    """The plaintext ``whsec_`` secret of an endpoint item."""
-    scheme, ciphertext = item["secret_scheme"], item["secret_ciphertext"]
+def decrypt(endpoint: Webhook) -> str:
+    """The plaintext ``whsec_`` secret of an endpoint."""
+    return _decrypt(
+        endpoint.secret_scheme,
+        endpoint.secret_ciphertext,
+        workspace_id=endpoint.workspace_id,
+        webhook_id=endpoint.webhook_id,
+    )
+
+
+def _decrypt(scheme: str, ciphertext: str, *, workspace_id: str, webhook_id: str) -> str:
     if scheme == LOCAL_PLAINTEXT:
         return base64.b64decode(ciphertext).decode()
     if scheme != KMS:
@@ -99,7 +112,7 @@ def decrypt(item: dict[str, Any]) -> str:
         kms_client()
         .decrypt(
             CiphertextBlob=base64.b64decode(ciphertext),
-            EncryptionContext=_context(item["workspace_id"], item["webhook_id"]),
+            EncryptionContext=_context(workspace_id, webhook_id),
         )["Plaintext"]
         .decode()
     )
@@ -110,28 +123,20 @@ def decrypt(item: dict[str, Any]) -> str:
     return plaintext
 
 
-PREVIOUS_PREFIX = "previous_"
-
-
-def signing_secrets(item: dict[str, Any], *, now: Any = None) -> list[str]:
+def signing_secrets(endpoint: Webhook, *, now: datetime | None = None) -> list[str]:
     """The secrets a delivery is signed with, newest first: the current one, plus the one it
     replaced while the rotation's overlap lasts (``previous_secret_*`` fields until
     ``rotation_overlap_until``), so receivers holding either secret verify every delivery."""
-    from botscope.store.table import utcnow
-
-    current = decrypt(item)
-    expires = item.get("rotation_overlap_until")
-    if not expires or not item.get("previous_secret_ciphertext"):
+    current = decrypt(endpoint)
+    expires = endpoint.rotation_overlap_until
+    if not expires or not endpoint.previous_secret_scheme or not endpoint.previous_secret_ciphertext:
         return [current]
-    from datetime import datetime
-
-    if datetime.fromisoformat(str(expires).replace("Z", "+00:00")) <= (now or utcnow()):
+    if isotime.parse_iso(expires) <= (now or isotime.utcnow()):
         return [current]
-    previous = decrypt(
-        {
-            **item,
-            "secret_scheme": item["previous_secret_scheme"],
-            "secret_ciphertext": item["previous_secret_ciphertext"],
-        }
+    previous = _decrypt(
+        endpoint.previous_secret_scheme,
+        endpoint.previous_secret_ciphertext,
+        workspace_id=endpoint.workspace_id,
+        webhook_id=endpoint.webhook_id,
     )
     return [current, previous]
