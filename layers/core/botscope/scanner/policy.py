@@ -29,16 +29,19 @@ from protego import Protego
 from botscope.scanner.model import Observation
 from botscope.scanner.observe import shingle_similarity
 from botscope.scanner.sanitize import KEY_LIMIT, MAX_SIGNAL_KEYS, VALUE_LIMIT, site_text
+from botscope.scanner.vocabulary import (
+    AI_TXT,
+    LLMS_FULL_TXT,
+    LLMS_TXT,
+    POLICY_PATHS,
+    ROBOTS_TXT,
+    TDMREP_JSON,
+    TOO_MANY_REDIRECTS,
+    WEB_BOT_AUTH_DIRECTORY,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-ROBOTS_PATH = "/robots.txt"
-LLMS_PATH = "/llms.txt"
-LLMS_FULL_PATH = "/llms-full.txt"
-AI_TXT_PATH = "/ai.txt"
-TDMREP_PATH = "/.well-known/tdmrep.json"
-WEB_BOT_AUTH_PATH = "/.well-known/http-message-signatures-directory"
-POLICY_PATHS = (ROBOTS_PATH, LLMS_PATH, LLMS_FULL_PATH, AI_TXT_PATH, TDMREP_PATH, WEB_BOT_AUTH_PATH)
 
 _MANAGED_BEGIN = re.compile(r"^\s*#\s*BEGIN\s+Cloudflare\s+Managed\s+content", re.IGNORECASE | re.MULTILINE)
 _MANAGED_END = re.compile(r"^\s*#\s*END\s+Cloudflare\s+Managed\s+content", re.IGNORECASE | re.MULTILINE)
@@ -264,7 +267,7 @@ def robots_access(obs: Observation | None, soft_404: bool = False) -> str:
         return "parsed"
     status = obs.http_status
     if obs.outcome == "timed_out" or status is None:
-        if obs.error is not None and obs.error.code == "too_many_redirects":
+        if obs.error is not None and obs.error.code == TOO_MANY_REDIRECTS:
             return "unavailable"  # RFC 9309 2.3.1.2: not reached within five redirects
         return "unreachable"
     if status >= 500:
@@ -840,8 +843,8 @@ def analyze_policy(
             "soft_404": soft[path],
         }
 
-    access = robots_access(files[ROBOTS_PATH], soft[ROBOTS_PATH])
-    robots = analyze_robots(text_of(ROBOTS_PATH) if access == "parsed" else None, access=access)
+    access = robots_access(files[ROBOTS_TXT.path], soft[ROBOTS_TXT.path])
+    robots = analyze_robots(text_of(ROBOTS_TXT.path) if access == "parsed" else None, access=access)
     served = [o for o in observations if o.outcome == "served"]
     statements: list[tuple[str, dict[str, str] | None]] = []
     path_scoped = 0
@@ -868,17 +871,17 @@ def analyze_policy(
     signals_invalid = robots.pop("content_signals_invalid")
     pages = [o for o in served if o.spec.kind == "page"]
     tdm = analyze_tdmrep(
-        text_of(TDMREP_PATH),
+        text_of(TDMREP_JSON.path),
         [o.headers["tdm-reservation"] for o in pages if "tdm-reservation" in o.headers],
-        media_type=_media_type(files[TDMREP_PATH]),
-        soft_404=soft[TDMREP_PATH],
+        media_type=_media_type(files[TDMREP_JSON.path]),
+        soft_404=soft[TDMREP_JSON.path],
         header_policies=[o.headers["tdm-policy"] for o in pages if "tdm-policy" in o.headers],
         meta=[o.meta_tdm for o in pages],
     )
-    wba_obs = files[WEB_BOT_AUTH_PATH]
-    llms_full_obs = files[LLMS_FULL_PATH]
+    wba_obs = files[WEB_BOT_AUTH_DIRECTORY.path]
+    llms_full_obs = files[LLMS_FULL_TXT.path]
     return {
-        "robots_txt": {**robots, **fetched(ROBOTS_PATH)},
+        "robots_txt": {**robots, **fetched(ROBOTS_TXT.path)},
         "content_signals": signals,
         "content_signals_invalid": signals_invalid,
         "content_usage": content_usage,
@@ -889,34 +892,36 @@ def analyze_policy(
             "path_scoped_rules": path_scoped,
         },
         "llms_txt": {
-            **analyze_llms_txt(text_of(LLMS_PATH), _media_type(files[LLMS_PATH]), soft[LLMS_PATH]),
-            **fetched(LLMS_PATH),
+            **analyze_llms_txt(
+                text_of(LLMS_TXT.path), _media_type(files[LLMS_TXT.path]), soft[LLMS_TXT.path]
+            ),
+            **fetched(LLMS_TXT.path),
         },
         "llms_full_txt": {
             **analyze_llms_full_txt(
-                text_of(LLMS_FULL_PATH),
+                text_of(LLMS_FULL_TXT.path),
                 _media_type(llms_full_obs),
-                soft[LLMS_FULL_PATH],
+                soft[LLMS_FULL_TXT.path],
                 llms_full_obs.body_size if llms_full_obs else 0,
             ),
-            **fetched(LLMS_FULL_PATH),
+            **fetched(LLMS_FULL_TXT.path),
         },
         "ai_txt": {
-            **analyze_ai_txt(text_of(AI_TXT_PATH), _media_type(files[AI_TXT_PATH]), soft[AI_TXT_PATH]),
-            **fetched(AI_TXT_PATH),
+            **analyze_ai_txt(text_of(AI_TXT.path), _media_type(files[AI_TXT.path]), soft[AI_TXT.path]),
+            **fetched(AI_TXT.path),
         },
-        "tdmrep": {**tdm, **fetched(TDMREP_PATH)},
+        "tdmrep": {**tdm, **fetched(TDMREP_JSON.path)},
         "noai_meta": noai_tokens(observations),
         "web_bot_auth": {
             **analyze_web_bot_auth(
-                text_of(WEB_BOT_AUTH_PATH),
+                text_of(WEB_BOT_AUTH_DIRECTORY.path),
                 _media_type(wba_obs),
                 wba_obs.headers if wba_obs else {},
                 authority=authority,
                 now=now,
-                soft_404=soft[WEB_BOT_AUTH_PATH],
+                soft_404=soft[WEB_BOT_AUTH_DIRECTORY.path],
             ),
-            **fetched(WEB_BOT_AUTH_PATH),
+            **fetched(WEB_BOT_AUTH_DIRECTORY.path),
         },
         "pay_per_crawl": pay_per_crawl(observations),
     }
