@@ -74,6 +74,7 @@ ProbeErrorCode = Literal[
     "cancelled",
 ]
 PROBE_ERROR_CODES: Final = frozenset(get_args(ProbeErrorCode))
+TIMEOUT: Final = "timeout"  # no complete answer within the time budget: the outcome ``timed_out``
 TOO_MANY_REDIRECTS: Final = "too_many_redirects"
 
 # --- enforcement (declared versus observed, per AI profile and page path) ----------------------------
