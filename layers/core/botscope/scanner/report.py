@@ -24,6 +24,7 @@ from botscope.scanner.vocabulary import (
     SEVERITIES,
     STOPPED_OUTCOMES,
     STOPPING_VERDICTS,
+    Baseline,
     Outcome,
 )
 
@@ -186,7 +187,7 @@ def compute_changes(
     }
 
 
-def _baseline(observations: list[Observation]) -> str:
+def _baseline(observations: list[Observation]) -> Baseline:
     """How the browser profile fared on the page paths: ``served`` (at least one answer to compare
     with), ``stopped`` (every one challenged, blocked or rate limited) or ``failed`` (no answer)."""
     pages = [o for o in observations if o.spec.profile == "browser" and o.spec.kind == "page"]
@@ -198,7 +199,7 @@ def _baseline(observations: list[Observation]) -> str:
 
 
 def _limitations(
-    baseline: str, policy: dict[str, Any], observations: list[Observation]
+    baseline: Baseline, policy: dict[str, Any], observations: list[Observation]
 ) -> list[dict[str, str]]:
     """What the scan could not see, so a reader does not take silence for absence."""
     out = []
@@ -243,7 +244,7 @@ class _Analysis:
     coverage: dict[str, Any]
     stalls: list[dict[str, Any]]
     findings: list[dict[str, Any]]
-    baseline: str
+    baseline: Baseline
 
 
 def _analyze(plan: ScanPlan, observations: list[Observation], scan_job_id: str | None) -> _Analysis:

@@ -119,3 +119,12 @@ FindingStatus = Literal["present", "absent", "inconclusive"]
 FINDING_STATUSES: Final = frozenset(get_args(FindingStatus))
 FindingCategory = Literal["detection", "policy", "enforcement", "coverage", "scan"]
 FINDING_CATEGORIES: Final = frozenset(get_args(FindingCategory))
+
+# --- summary -----------------------------------------------------------------------------------------
+
+# How many defense layers were seen (``unknown``: every browser run failed, nothing to compare with).
+Posture = Literal["unknown", "none", "basic", "layered", "hardened"]
+POSTURES: Final = frozenset(get_args(Posture))
+# What the browser profile met on the page paths: an answer, only stops, or no answer at all.
+Baseline = Literal["served", "stopped", "failed"]
+BASELINES: Final = frozenset(get_args(Baseline))
