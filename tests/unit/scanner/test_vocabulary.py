@@ -23,6 +23,7 @@ from botscope.scanner.model import Layer, Measure, ProbeError
 from botscope.scanner.plan import build_plan
 from botscope.scanner.profiles import ALL_PROFILE_IDS
 from botscope.scanner.scoring import scoring_table
+from botscope.workflow.stages import CANCELLED_RUN_ERROR
 
 from tests.unit.scanner._helpers import REPO, target
 
@@ -240,3 +241,5 @@ def test_path_run_error_codes_are_the_vocabulary() -> None:
     assert [(where, code) for where, code in raised if code not in vocab.PROBE_ERROR_CODES] == []
     # the guard's own codes reach a path run through the exception that carries them
     assert {errors.TargetNotPublic.code, errors.TargetUnresolvable.code} <= vocab.PROBE_ERROR_CODES
+    # the pipeline's code for a path run a cancelled scan never ran
+    assert CANCELLED_RUN_ERROR["code"] in vocab.PROBE_ERROR_CODES
