@@ -148,7 +148,7 @@ def enforcement(
             other = runs.get(profile)
             if other is None or other.outcome == "error":
                 continue
-            token = tokens.get(profile, "*")
+            token = tokens[profile]
             declared = _declared(path_allowed(robots_text, token, path), robots_unreachable)
             observed, verdict = _verdict(profile, declared, base, other)
             entries.append(
@@ -319,7 +319,7 @@ def _challenge_verdicts(
         return [{"verdict": "challenge_blocks_browser", "status": "inconclusive"}]
     tokens = robots_tokens()
     stopped = [p for p in AI_PROFILE_IDS if (o := runs.get(p)) is not None and o.outcome in STOPPED_OUTCOMES]
-    declared = {p: path_allowed(robots_text, tokens.get(p, "*"), path) for p in stopped}
+    declared = {p: path_allowed(robots_text, tokens[p], path) for p in stopped}
     enforcement_state: Verdict | None = None
     if stopped:
         enforcement_state = "enforced" if all(v is False for v in declared.values()) else "undeclared_block"

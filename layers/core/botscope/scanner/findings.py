@@ -139,8 +139,9 @@ def build_findings(
     policy_outcomes: dict[str, dict[str, Any]],
     labyrinth: list[Observation],
     scan_job_id: str | None,
-    stalls: list[dict[str, Any]] | None = None,
-    stopped_runs: list[dict[str, Any]] | None = None,
+    *,
+    stalls: list[dict[str, Any]],
+    stopped_runs: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     origin = plan.target.origin
     return [
@@ -148,8 +149,8 @@ def build_findings(
         *_enforcement_findings(origin, scan_job_id, enforcement),
         *_coverage_findings(origin, scan_job_id, coverage, plan.target.path),
         *_policy_findings(origin, scan_job_id, policy, policy_outcomes),
-        *_user_agent_block_findings(origin, scan_job_id, enforcement, detections, stopped_runs or []),
-        *_stall_findings(origin, scan_job_id, stalls or []),
+        *_user_agent_block_findings(origin, scan_job_id, enforcement, detections, stopped_runs),
+        *_stall_findings(origin, scan_job_id, stalls),
         *_labyrinth_findings(origin, scan_job_id, labyrinth),
     ]
 
