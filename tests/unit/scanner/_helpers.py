@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from botscope.scanner.model import FetchResult, PathRunSpec, ScanPlan, Target
+from botscope.scanner.vocabulary import (
+    AI_TXT,
+    LLMS_FULL_TXT,
+    LLMS_TXT,
+    ROBOTS_TXT,
+    TDMREP_JSON,
+    WEB_BOT_AUTH_DIRECTORY,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 RESPONSES_DIR = REPO / "tests" / "fixtures" / "responses"
@@ -18,12 +26,7 @@ CORPUS_DIR = REPO / "tests" / "corpus"
 
 ORIGIN = "https://example.test"
 POLICY_PATHS = {
-    "/robots.txt": "robots.txt",
-    "/llms.txt": "llms.txt",
-    "/llms-full.txt": "llms-full.txt",
-    "/ai.txt": "ai.txt",
-    "/.well-known/tdmrep.json": "tdmrep.json",
-    "/.well-known/http-message-signatures-directory": "http-message-signatures-directory",
+    f.path: f.name for f in (ROBOTS_TXT, LLMS_TXT, LLMS_FULL_TXT, AI_TXT, TDMREP_JSON, WEB_BOT_AUTH_DIRECTORY)
 }
 PROFILES = ("browser", "ai_crawler", "ai_agent", "http_client")
 CANARY_COOKIE_VALUE = "CANARYCOOKIEVALUE0123456789"

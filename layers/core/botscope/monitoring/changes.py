@@ -46,26 +46,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botscope.scanner.critical_paths import is_critical_path
+from botscope.scanner.vocabulary import (
+    AI_TXT,
+    FINDING_CATEGORIES,
+    LLMS_FULL_TXT,
+    LLMS_TXT,
+    ROBOTS_TXT,
+    TDMREP_JSON,
+    WEB_BOT_AUTH_DIRECTORY,
+)
 
 # Which probed path a policy key is read from, so a failed fetch of that file is not read as
 # "the policy changed". Keys not listed come from the target page itself.
 POLICY_SOURCE_PATHS: dict[str, str] = {
-    "robots_txt": "/robots.txt",
-    "content_signals": "/robots.txt",
-    "content_usage": "/robots.txt",
-    "content_usage_detail": "/robots.txt",
-    "content_signals_invalid": "/robots.txt",
-    "llms_txt": "/llms.txt",
-    "llms_full_txt": "/llms-full.txt",
-    "ai_txt": "/ai.txt",
-    "tdmrep": "/.well-known/tdmrep.json",
-    "web_bot_auth": "/.well-known/http-message-signatures-directory",
+    "robots_txt": ROBOTS_TXT.path,
+    "content_signals": ROBOTS_TXT.path,
+    "content_usage": ROBOTS_TXT.path,
+    "content_usage_detail": ROBOTS_TXT.path,
+    "content_signals_invalid": ROBOTS_TXT.path,
+    "llms_txt": LLMS_TXT.path,
+    "llms_full_txt": LLMS_FULL_TXT.path,
+    "ai_txt": AI_TXT.path,
+    "tdmrep": TDMREP_JSON.path,
+    "web_bot_auth": WEB_BOT_AUTH_DIRECTORY.path,
 }
 TARGET_PATH = "<target>"  # stands for the scanned page's own path in policy keys
 
 # Findings that describe a defense measure (the scanner's "detection" findings). Policy, enforcement,
 # coverage and scan findings are compared too, but only these can "move" or have a "vendor swapped".
-NON_DEFENSE_CATEGORIES = frozenset({"policy", "enforcement", "coverage", "scan"})
+NON_DEFENSE_CATEGORIES = FINDING_CATEGORIES - {"detection"}
 # Measures whose disappearance from a critical path fires at once. CDN presence, rate limits (they
 # depend on request order) and tarpits are too noisy to skip confirmation.
 IMMEDIATE_MEASURES = frozenset(
@@ -281,25 +290,31 @@ def _lost_critical(old: dict[str, Any], lost: set[str], critical: set[str]) -> b
 def _finding_changes(
     before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], critical: set[str]
 ) -> list[Change]:
-    changes: list[Change] = []
     removed = {fp: f for fp, f in before.items() if fp not in after}
     added = {fp: f for fp, f in after.items() if fp not in before}
+    paired = _paired_changes(removed, added, critical)  # takes the pairs out of removed and added
+    return (
+        paired
+        + [_removed_change(fp, old, critical) for fp, old in sorted(removed.items())]
+        + [_added_change(fp, new) for fp, new in sorted(added.items())]
+        + [
+            change
+            for fp in sorted(set(before) & set(after))
+            if (change := _changed_finding(fp, before[fp], after[fp], critical)) is not None
+        ]
+    )
 
-    # Pair a removed and an added finding of the same measure: "moved" (same vendor, other paths)
-    # or "vendor_swapped" (other vendor). Fingerprints that include the path or vendor would
-    # otherwise report one move as two unrelated changes.
+
+def _paired_changes(
+    removed: dict[str, dict[str, Any]], added: dict[str, dict[str, Any]], critical: set[str]
+) -> list[Change]:
+    """Pairs a removed and an added finding of the same measure: "moved" (same vendor, other paths)
+    or "vendor_swapped" (other vendor). Fingerprints that include the path or vendor would
+    otherwise report one move as two unrelated changes. The paired findings leave ``removed`` and
+    ``added``."""
+    changes = []
     for old_fp, old in sorted(removed.items()):
-        if not _is_defense(old):
-            continue
-        partner = None
-        for new_fp, new in sorted(added.items()):
-            if (new.get("category"), new.get("measure")) == (
-                old.get("category"),
-                old.get("measure"),
-            ) and new.get("status") == old.get("status"):
-                if new.get("vendor") == old.get("vendor") or set(new["paths"]) & set(old["paths"]):
-                    partner = new_fp
-                    break
+        partner = _partner(old, added) if _is_defense(old) else None
         if partner is None:
             continue
         new = added.pop(partner)
@@ -321,67 +336,79 @@ def _finding_changes(
                 critical_disappearance=kind == "moved" and _lost_critical(old, lost, critical),
             )
         )
-
-    for fp, old in sorted(removed.items()):
-        changes.append(
-            Change(
-                kind="removed",
-                subject="finding",
-                key=fp,
-                change="disappeared",
-                before=_finding_view(old),
-                after=None,
-                paths=frozenset(old["paths"]),
-                refs=(("findings", fp),),
-                measure=old.get("measure"),
-                vendor=old.get("vendor"),
-                critical_disappearance=_lost_critical(old, set(old["paths"]), critical),
-            )
-        )
-    for fp, new in sorted(added.items()):
-        changes.append(
-            Change(
-                kind="added",
-                subject="finding",
-                key=fp,
-                change="appeared",
-                before=None,
-                after=_finding_view(new),
-                paths=frozenset(new["paths"]),
-                refs=(("findings", fp),),
-                measure=new.get("measure"),
-                vendor=new.get("vendor"),
-            )
-        )
-
-    for fp in sorted(set(before) & set(after)):
-        old, new = before[fp], after[fp]
-        diffs = [name for name in COMPARED_FIELDS if old.get(name) != new.get(name)]
-        if not diffs:
-            continue
-        if "status" in diffs:
-            what = "status"
-        elif "vendor" in diffs:
-            what = "vendor_swapped"
-        else:
-            what = "moved"
-        lost = set(old["paths"]) - (set(new["paths"]) if _is_present(new) else set())
-        changes.append(
-            Change(
-                kind="changed",
-                subject="finding",
-                key=fp,
-                change=what,
-                before=_finding_view(old),
-                after=_finding_view(new),
-                paths=frozenset(old["paths"]) | set(new["paths"]),
-                refs=(("findings", fp),),
-                measure=new.get("measure"),
-                vendor=new.get("vendor"),
-                critical_disappearance=_lost_critical(old, lost, critical),
-            )
-        )
     return changes
+
+
+def _partner(old: dict[str, Any], added: dict[str, dict[str, Any]]) -> str | None:
+    """The first added finding of the same category, measure and status as ``old`` that shares its
+    vendor or one of its paths."""
+    for new_fp, new in sorted(added.items()):
+        same_kind = (new.get("category"), new.get("measure"), new.get("status")) == (
+            old.get("category"),
+            old.get("measure"),
+            old.get("status"),
+        )
+        if same_kind and (new.get("vendor") == old.get("vendor") or set(new["paths"]) & set(old["paths"])):
+            return new_fp
+    return None
+
+
+def _removed_change(fp: str, old: dict[str, Any], critical: set[str]) -> Change:
+    return Change(
+        kind="removed",
+        subject="finding",
+        key=fp,
+        change="disappeared",
+        before=_finding_view(old),
+        after=None,
+        paths=frozenset(old["paths"]),
+        refs=(("findings", fp),),
+        measure=old.get("measure"),
+        vendor=old.get("vendor"),
+        critical_disappearance=_lost_critical(old, set(old["paths"]), critical),
+    )
+
+
+def _added_change(fp: str, new: dict[str, Any]) -> Change:
+    return Change(
+        kind="added",
+        subject="finding",
+        key=fp,
+        change="appeared",
+        before=None,
+        after=_finding_view(new),
+        paths=frozenset(new["paths"]),
+        refs=(("findings", fp),),
+        measure=new.get("measure"),
+        vendor=new.get("vendor"),
+    )
+
+
+def _changed_finding(fp: str, old: dict[str, Any], new: dict[str, Any], critical: set[str]) -> Change | None:
+    """The change of a finding both sides have (status, vendor or paths); None when unchanged."""
+    diffs = [name for name in COMPARED_FIELDS if old.get(name) != new.get(name)]
+    if not diffs:
+        return None
+    if "status" in diffs:
+        what = "status"
+    elif "vendor" in diffs:
+        what = "vendor_swapped"
+    else:
+        what = "moved"
+    lost = set(old["paths"]) - (set(new["paths"]) if _is_present(new) else set())
+    return Change(
+        kind="changed",
+        subject="finding",
+        key=fp,
+        change=what,
+        before=_finding_view(old),
+        after=_finding_view(new),
+        paths=frozenset(old["paths"]) | set(new["paths"]),
+        refs=(("findings", fp),),
+        measure=new.get("measure"),
+        vendor=new.get("vendor"),
+        critical_disappearance=_lost_critical(old, lost, critical),
+    )
 
 
 def _policy_path(key: str) -> str:
@@ -592,80 +619,20 @@ def evaluate(
     """Applies the rules of this module's docstring to one completed scan."""
     pending = list(pending or [])
     if baseline is None:
-        return Evaluation(
-            baseline=_fresh_baseline(current),
-            pending=[],
-            fired=[],
-            immediate=False,
-            confirmed_since=None,
-            suppressed={},
-            reason="first_scan",
-        )
+        return _restart(current, "first_scan")
     if baseline.ruleset_version != current.ruleset_version:
         count = len(diff(baseline, current))
-        return Evaluation(
-            baseline=_fresh_baseline(current),
-            pending=[],
-            fired=[],
-            immediate=False,
-            confirmed_since=None,
-            suppressed={"ruleset_upgrade": count} if count else {},
-            reason="ruleset_upgrade",
-        )
-
+        return _restart(current, "ruleset_upgrade", {"ruleset_upgrade": count} if count else {})
     if baseline.scan_mode and current.scan_mode and baseline.scan_mode != current.scan_mode:
         # A quick scan probes fewer paths than a full one: comparing them would report the plan.
         if current.scan_mode == "full":  # rescans are full: the first one becomes the baseline
-            return Evaluation(
-                baseline=_fresh_baseline(current),
-                pending=[],
-                fired=[],
-                immediate=False,
-                confirmed_since=None,
-                suppressed={},
-                reason="scan_mode_changed",
-            )
-        return Evaluation(
-            baseline=baseline,
-            pending=pending,
-            fired=[],
-            immediate=False,
-            confirmed_since=None,
-            suppressed={},
-            reason="other_scan_mode",
-        )
+            return _restart(current, "scan_mode_changed")
+        return Evaluation(baseline, pending, [], False, None, {}, "other_scan_mode")
 
-    new_baseline = Snapshot.from_item(baseline.to_item())
-    assert new_baseline is not None  # noqa: S101 - a copy of a non-empty baseline
-    suppressed: dict[str, int] = {}
-    candidates: list[Change] = []
-    waiting_paths: set[str] = set()
-    for change in diff(baseline, current):
-        if _unobservable(change, current):
-            suppressed["transient_error"] = suppressed.get("transient_error", 0) + 1
-            waiting_paths |= change.paths
-        elif change.paths & baseline.unknown_paths or _never_seen_by(baseline, change):
-            _apply(new_baseline, current, change.refs)  # first clear look at a path: learn, don't report
-            suppressed["first_observation"] = suppressed.get("first_observation", 0) + 1
-        elif _inconclusive(change):
-            suppressed["inconclusive"] = suppressed.get("inconclusive", 0) + 1
-            waiting_paths |= change.paths
-        else:
-            candidates.append(change)
-    # Findings that differ only on paths one of the two scans did not probe: learned, not reported.
-    referenced = {
-        key for change in diff(baseline, current) for section, key in change.refs if section == "findings"
-    }
-    for fp, finding in current.findings.items():
-        if fp not in referenced and baseline.findings.get(fp) != finding:
-            new_baseline.findings[fp] = finding
-            suppressed["not_compared"] = suppressed.get("not_compared", 0) + 1
-    # Paths unknown at baseline time stay unknown until a scan observes them.
-    new_baseline.unknown_paths = (baseline.unknown_paths & current.unknown_paths) | (
-        baseline.unknown_paths - current.probed_paths if current.probed_paths else baseline.unknown_paths
-    )
-    new_baseline.probed_paths = baseline.probed_paths | current.probed_paths
-
+    new_baseline = _copy(baseline)
+    triage = _triage(baseline, current, new_baseline)
+    _learn_paths(new_baseline, baseline, current)
+    candidates = triage.candidates
     pending_by_sig = {p["signature"]: p for p in pending}
     for change in candidates:
         change.confirmed = change.signature in pending_by_sig
@@ -673,7 +640,6 @@ def evaluate(
     # An event that fires at once carries every difference its scan saw (the others marked
     # unconfirmed), so one change of the site is one event, not an urgent one and a late one.
     fired = list(candidates) if immediate else [c for c in candidates if c.confirmed]
-    fired_sigs = {c.signature for c in fired}
     confirmed_since = next(
         (
             pending_by_sig[c.signature]["first_seen_scan_job_id"]
@@ -686,22 +652,7 @@ def evaluate(
         _apply(new_baseline, current, change.refs)
     if fired:
         new_baseline.scan_job_id = current.scan_job_id
-
-    new_pending = [
-        {"signature": c.signature, "first_seen_scan_job_id": current.scan_job_id, **c.public()}
-        for c in candidates
-        if c.signature not in fired_sigs
-    ]
-    # A candidate this scan could not observe keeps waiting; one it observed and did not see again is dropped.
-    new_sigs = {p["signature"] for p in new_pending}
-    for old in pending:
-        if (
-            old["signature"] not in new_sigs
-            and old["signature"] not in fired_sigs
-            and set(old.get("paths") or []) & (waiting_paths | current.unknown_paths)
-        ):
-            new_pending.append(old)
-
+    new_pending = _still_pending(pending, candidates, fired, current, triage.waiting_paths)
     if fired:
         reason = "fired"
     elif new_pending:
@@ -714,13 +665,91 @@ def evaluate(
         fired=fired,
         immediate=immediate,
         confirmed_since=confirmed_since,
-        suppressed=suppressed,
+        suppressed=triage.suppressed,
         reason=reason,
     )
 
 
-def _fresh_baseline(current: Snapshot) -> Snapshot:
-    fresh = Snapshot.from_item(current.to_item())
-    assert fresh is not None  # noqa: S101
-    fresh.unknown_paths = set(current.unknown_paths)
-    return fresh
+def _restart(current: Snapshot, reason: str, suppressed: dict[str, int] | None = None) -> Evaluation:
+    """The scan becomes the baseline as it is: nothing fires, nothing waits."""
+    return Evaluation(_copy(current), [], [], False, None, suppressed or {}, reason)
+
+
+@dataclass
+class _Triage:
+    """The differences of one scan sorted by the rules: candidates for a change, the count of the
+    others per reason, and the paths a suppressed difference waits on."""
+
+    candidates: list[Change] = field(default_factory=list)
+    suppressed: dict[str, int] = field(default_factory=dict)
+    waiting_paths: set[str] = field(default_factory=set)
+
+    def suppress(self, reason: str) -> None:
+        self.suppressed[reason] = self.suppressed.get(reason, 0) + 1
+
+
+def _triage(baseline: Snapshot, current: Snapshot, new_baseline: Snapshot) -> _Triage:
+    """Sorts every difference: unobservable or inconclusive ones wait, first looks at a path and
+    findings not compared are learned into ``new_baseline``, the rest are candidates."""
+    triage = _Triage()
+    differences = diff(baseline, current)
+    for change in differences:
+        if _unobservable(change, current):
+            triage.suppress("transient_error")
+            triage.waiting_paths |= change.paths
+        elif change.paths & baseline.unknown_paths or _never_seen_by(baseline, change):
+            _apply(new_baseline, current, change.refs)  # first clear look at a path: learn, don't report
+            triage.suppress("first_observation")
+        elif _inconclusive(change):
+            triage.suppress("inconclusive")
+            triage.waiting_paths |= change.paths
+        else:
+            triage.candidates.append(change)
+    # Findings that differ only on paths one of the two scans did not probe: learned, not reported.
+    referenced = {key for change in differences for section, key in change.refs if section == "findings"}
+    for fp, finding in current.findings.items():
+        if fp not in referenced and baseline.findings.get(fp) != finding:
+            new_baseline.findings[fp] = finding
+            triage.suppress("not_compared")
+    return triage
+
+
+def _learn_paths(new_baseline: Snapshot, baseline: Snapshot, current: Snapshot) -> None:
+    """Paths unknown at baseline time stay unknown until a scan observes them; probed paths add up."""
+    new_baseline.unknown_paths = (baseline.unknown_paths & current.unknown_paths) | (
+        baseline.unknown_paths - current.probed_paths if current.probed_paths else baseline.unknown_paths
+    )
+    new_baseline.probed_paths = baseline.probed_paths | current.probed_paths
+
+
+def _still_pending(
+    pending: list[dict[str, Any]],
+    candidates: list[Change],
+    fired: list[Change],
+    current: Snapshot,
+    waiting_paths: set[str],
+) -> list[dict[str, Any]]:
+    """The candidates that did not fire, and the old candidates this scan could not observe.
+    An old candidate the scan observed and did not see again is dropped."""
+    fired_sigs = {c.signature for c in fired}
+    new_pending = [
+        {"signature": c.signature, "first_seen_scan_job_id": current.scan_job_id, **c.public()}
+        for c in candidates
+        if c.signature not in fired_sigs
+    ]
+    new_sigs = {p["signature"] for p in new_pending}
+    for old in pending:
+        if (
+            old["signature"] not in new_sigs
+            and old["signature"] not in fired_sigs
+            and set(old.get("paths") or []) & (waiting_paths | current.unknown_paths)
+        ):
+            new_pending.append(old)
+    return new_pending
+
+
+def _copy(snapshot: Snapshot) -> Snapshot:
+    """A copy of the snapshot as the baseline stores it."""
+    copy = Snapshot.from_item(snapshot.to_item())
+    assert copy is not None  # noqa: S101 - to_item of a snapshot is never empty
+    return copy

@@ -18,33 +18,30 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from botscope.scanner.model import Observation
+from botscope.scanner.critical_paths import LOGIN_CATEGORY, classify_path
+from botscope.scanner.model import Observation, RenderedObservation
 from botscope.scanner.observe import shingle_similarity
-from botscope.scanner.policy import ROBOTS_PATH, path_allowed
-from botscope.scanner.profiles import get_profile
+from botscope.scanner.policy import path_allowed
+from botscope.scanner.profiles import AI_PROFILE_IDS, get_profile, load_profiles
+from botscope.scanner.vocabulary import (
+    NO_ANSWER_OUTCOMES,
+    ROBOTS_TXT,
+    STOPPED_OUTCOMES,
+    TARGET_CATEGORY,
+    Declared,
+    Observed,
+    Verdict,
+)
 
-STOPPED = frozenset({"challenged", "blocked", "rate_limited"})
-AI_PROFILES = ("ai_crawler", "ai_agent")
 _STRENGTH_CONFIDENCE = {"strong": 0.95, "medium": 0.8, "weak": 0.5}
-# Fallback robots tokens when the profile data cannot be read (kept in sync with profiles.json).
-_DEFAULT_ROBOTS_TOKENS = {
-    "browser": "*",
-    "ai_crawler": "GPTBot",
-    "ai_agent": "ChatGPT-User",
-    "http_client": "*",
-}
 DIFFERENTIAL_SIMILARITY = 0.5
 MIN_SHINGLES = 8
 LABYRINTH_HIDDEN_LINKS = 5
 
 
 def robots_tokens() -> dict[str, str]:
-    try:
-        from botscope.scanner.profiles import load_profiles
-
-        return {pid: profile.robots_token for pid, profile in load_profiles().items()}
-    except Exception:  # profile data belongs to another stage; fall back to the documented tokens
-        return dict(_DEFAULT_ROBOTS_TOKENS)
+    """The robots.txt user-agent token of each client profile (profiles.json)."""
+    return {pid: profile.robots_token for pid, profile in load_profiles().items()}
 
 
 def _add(items: list[str], value: str | None) -> None:
@@ -104,6 +101,35 @@ def _differs(base: Observation, other: Observation) -> bool:
     return False
 
 
+def _declared(allowed: bool | None, robots_unreachable: bool) -> Declared:
+    if allowed is None:
+        # RFC 9309: crawlers treat an unreachable robots.txt as disallowing everything, but the site
+        # declared nothing
+        return "unreachable" if robots_unreachable else "unspecified"
+    return "allowed" if allowed else "disallowed"
+
+
+def _verdict(
+    profile: str, declared: Declared, base: Observation | None, other: Observation
+) -> tuple[Observed, Verdict]:
+    """What ``other`` (the profile's run) observed on a page path, and the verdict of comparing it
+    with the browser's run ``base`` and with the declaration."""
+    if base is None or base.outcome in NO_ANSWER_OUTCOMES or other.outcome == "timed_out":
+        # a stall is reported by its own finding (``stalls``), not as a verdict
+        return other.outcome, "inconclusive"
+    if base.outcome in STOPPED_OUTCOMES:
+        return other.outcome, "browser_challenged"
+    if other.outcome in STOPPED_OUTCOMES:
+        return other.outcome, "enforced" if declared == "disallowed" else "undeclared_block"
+    if other.outcome == "served" and base.outcome == "served" and _differs(base, other):
+        return "served_different", "differential_content"
+    if declared == "disallowed" and other.outcome == "served" and profile in AI_PROFILE_IDS:
+        # robots.txt is a crawler's contract; a plain HTTP client served a path the `*` group
+        # disallows is not a broken declaration
+        return other.outcome, "declared_not_enforced"
+    return other.outcome, "consistent"
+
+
 def enforcement(
     observations: list[Observation], robots_text: str | None, *, robots_unreachable: bool = False
 ) -> list[dict[str, Any]]:
@@ -122,29 +148,9 @@ def enforcement(
             other = runs.get(profile)
             if other is None or other.outcome == "error":
                 continue
-            token = tokens.get(profile, "*")
-            allowed = path_allowed(robots_text, token, path)
-            declared = "unspecified" if allowed is None else ("allowed" if allowed else "disallowed")
-            if allowed is None and robots_unreachable:
-                # RFC 9309: crawlers treat the site as disallowed, but the site declared nothing
-                declared = "unreachable"
-            observed: str = other.outcome
-            if base is None or base.outcome in ("error", "timed_out") or other.outcome == "timed_out":
-                # a stall is reported by its own finding (``stalls``), not as a verdict
-                verdict = "inconclusive"
-            elif base.outcome in STOPPED:
-                verdict = "browser_challenged"
-            elif other.outcome in STOPPED:
-                verdict = "enforced" if declared == "disallowed" else "undeclared_block"
-            elif other.outcome == "served" and base.outcome == "served" and _differs(base, other):
-                observed = "served_different"
-                verdict = "differential_content"
-            elif declared == "disallowed" and other.outcome == "served" and profile in AI_PROFILES:
-                # robots.txt is a crawler's contract; a plain HTTP client served a path the `*` group
-                # disallows is not a broken declaration
-                verdict = "declared_not_enforced"
-            else:
-                verdict = "consistent"
+            token = tokens[profile]
+            declared = _declared(path_allowed(robots_text, token, path), robots_unreachable)
+            observed, verdict = _verdict(profile, declared, base, other)
             entries.append(
                 {
                     "agent_profile": profile,
@@ -165,7 +171,7 @@ def coverage(observations: list[Observation]) -> dict[str, Any]:
     paths: OrderedDict[str, dict[str, Any]] = OrderedDict()
     for obs in observations:
         spec = obs.spec
-        if spec.kind != "page" or not (spec.critical or spec.category == "target"):
+        if spec.kind != "page" or not (spec.critical or spec.category == TARGET_CATEGORY):
             continue
         entry = paths.setdefault(
             spec.path,
@@ -181,7 +187,7 @@ def coverage(observations: list[Observation]) -> dict[str, Any]:
             if match.measure != "cdn":
                 _add(entry["measures"], match.measure)
                 _add(entry["vendors"], match.vendor)
-        if obs.outcome in STOPPED:
+        if obs.outcome in STOPPED_OUTCOMES:
             _add(entry["stopped_profiles"], spec.profile)
     items = list(paths.values())
     for entry in items:
@@ -195,7 +201,7 @@ def coverage(observations: list[Observation]) -> dict[str, Any]:
 
 def robots_text_of(observations: list[Observation]) -> str | None:
     for obs in sorted(observations, key=lambda o: o.spec.profile != "browser"):
-        if obs.spec.path == ROBOTS_PATH and obs.policy_text is not None:
+        if obs.spec.path == ROBOTS_TXT.path and obs.policy_text is not None:
             return obs.policy_text
     return None
 
@@ -210,8 +216,10 @@ def stalls(observations: list[Observation]) -> list[dict[str, Any]]:
     found = []
     for path, runs in by_path.items():
         base = runs.get("browser")
-        stalled = sorted(p for p in AI_PROFILES if runs.get(p) is not None and runs[p].outcome == "timed_out")
-        if stalled and base is not None and base.outcome not in ("timed_out", "error"):
+        stalled = sorted(
+            p for p in AI_PROFILE_IDS if runs.get(p) is not None and runs[p].outcome == "timed_out"
+        )
+        if stalled and base is not None and base.outcome not in NO_ANSWER_OUTCOMES:
             found.append({"path": path, "profiles": stalled, "baseline": base.outcome})
     return found
 
@@ -221,7 +229,7 @@ def labyrinth_signals(observations: list[Observation]) -> list[Observation]:
     return [
         o
         for o in observations
-        if o.spec.profile in ("ai_crawler", "ai_agent")
+        if o.spec.profile in AI_PROFILE_IDS
         and o.outcome == "served"
         and o.hidden_nofollow_links >= LABYRINTH_HIDDEN_LINKS
     ]
@@ -254,7 +262,6 @@ def rendered_verdicts(observations: list[Observation], robots_text: str | None) 
     - ``captcha_after_js``: a login form shows a CAPTCHA that is not in the HTML the server sent
       (``http_only_saw_captcha`` says whether the HTTP-only browser profile found any trace of it)
     """
-    tokens = robots_tokens()
     by_path: dict[str, dict[str, Observation]] = {}
     for obs in observations:
         if obs.spec.kind == "page":
@@ -264,7 +271,6 @@ def rendered_verdicts(observations: list[Observation], robots_text: str | None) 
         rendered_obs = runs.get("rendered")
         if rendered_obs is None:
             continue
-        rendered = rendered_obs.rendered
         entry: dict[str, Any] = {
             "path": path,
             "category": rendered_obs.spec.category,
@@ -272,72 +278,90 @@ def rendered_verdicts(observations: list[Observation], robots_text: str | None) 
             "verdicts": [],
         }
         entries.append(entry)
+        rendered = rendered_obs.rendered
         if rendered is None or rendered_obs.outcome == "error":
             entry["verdicts"].append({"verdict": "inconclusive", "detail": "the rendered run failed"})
             continue
-        entry.update(
-            {
-                "final_status": rendered.final_status,
-                "challenge": {
-                    "shown": rendered.challenge_shown,
-                    "cleared": rendered.challenge_cleared,
-                    "cleared_after_ms": rendered.cleared_after_ms,
-                },
-                "third_party_script_hosts": rendered.script_hosts,
-                "third_party_frame_hosts": rendered.frame_hosts,
-                "js_cookie_names": rendered.js_cookie_names,
-                "widgets": [w.model_dump() for w in rendered.widgets],
-                "fingerprinting_apis": {
-                    k: v for k, v in rendered.api_probes.items() if k in FINGERPRINTING_APIS
-                },
-                "storage": rendered.storage,
-                "requests": rendered.requests,
-                "refused_requests": rendered.refused_requests,
-            }
-        )
-        if rendered.challenge_shown and rendered.challenge_cleared:
-            stopped = [p for p in AI_PROFILES if (o := runs.get(p)) is not None and o.outcome in STOPPED]
-            declared = {p: path_allowed(robots_text, tokens.get(p, "*"), path) for p in stopped}
-            enforcement_state = None
-            if stopped:
-                enforcement_state = (
-                    "enforced" if all(v is False for v in declared.values()) else "undeclared_block"
-                )
-            entry["verdicts"].append(
-                {
-                    "verdict": "challenge_clears_for_browser",
-                    "status": enforcement_state,
-                    "stopped_profiles": stopped,
-                    "cleared_after_ms": rendered.cleared_after_ms,
-                }
-            )
-        elif rendered.challenge_shown:
-            entry["verdicts"].append({"verdict": "challenge_blocks_browser", "status": "inconclusive"})
-        fingerprinting = sorted(k for k in rendered.api_probes if k in FINGERPRINTING_APIS)
-        if rendered_obs.outcome == "served" and len(fingerprinting) >= MIN_FINGERPRINTING_APIS:
-            entry["verdicts"].append({"verdict": "served_but_fingerprinted", "apis": fingerprinting})
-        http_browser = runs.get("browser")
-        http_saw_captcha = http_browser is not None and any(
-            m.measure in _CAPTCHA_MEASURES for m in http_browser.matches
-        )
-        for widget in rendered.widgets:
-            on_login = rendered_obs.spec.category == "login" or _is_login(widget.form)
-            if widget.after_load and on_login:
-                entry["verdicts"].append(
-                    {
-                        "verdict": "captcha_after_js",
-                        "widget": widget.kind,
-                        "form": widget.form,
-                        "http_only_saw_captcha": http_saw_captcha,
-                    }
-                )
-                break
+        entry.update(_rendered_evidence(rendered))
+        entry["verdicts"] = _challenge_verdicts(rendered, runs, robots_text, path)
+        entry["verdicts"] += _fingerprinting_verdicts(rendered_obs, rendered)
+        entry["verdicts"] += _captcha_verdicts(rendered_obs, rendered, runs.get("browser"))
     return entries
 
 
-def _is_login(form_path: str | None) -> bool:
-    if not form_path:
-        return False
-    from botscope.scanner.critical_paths import classify_path
+def _rendered_evidence(rendered: RenderedObservation) -> dict[str, Any]:
+    """The public facts of a rendered run: hosts, names and counts."""
+    return {
+        "final_status": rendered.final_status,
+        "challenge": {
+            "shown": rendered.challenge_shown,
+            "cleared": rendered.challenge_cleared,
+            "cleared_after_ms": rendered.cleared_after_ms,
+        },
+        "third_party_script_hosts": rendered.script_hosts,
+        "third_party_frame_hosts": rendered.frame_hosts,
+        "js_cookie_names": rendered.js_cookie_names,
+        "widgets": [w.model_dump() for w in rendered.widgets],
+        "fingerprinting_apis": {k: v for k, v in rendered.api_probes.items() if k in FINGERPRINTING_APIS},
+        "storage": rendered.storage,
+        "requests": rendered.requests,
+        "refused_requests": rendered.refused_requests,
+    }
 
-    return classify_path(form_path) == "login"
+
+def _challenge_verdicts(
+    rendered: RenderedObservation, runs: dict[str, Observation], robots_text: str | None, path: str
+) -> list[dict[str, Any]]:
+    """``challenge_clears_for_browser`` or ``challenge_blocks_browser`` when a challenge was shown."""
+    if not rendered.challenge_shown:
+        return []
+    if not rendered.challenge_cleared:
+        return [{"verdict": "challenge_blocks_browser", "status": "inconclusive"}]
+    tokens = robots_tokens()
+    stopped = [p for p in AI_PROFILE_IDS if (o := runs.get(p)) is not None and o.outcome in STOPPED_OUTCOMES]
+    declared = {p: path_allowed(robots_text, tokens[p], path) for p in stopped}
+    enforcement_state: Verdict | None = None
+    if stopped:
+        enforcement_state = "enforced" if all(v is False for v in declared.values()) else "undeclared_block"
+    return [
+        {
+            "verdict": "challenge_clears_for_browser",
+            "status": enforcement_state,
+            "stopped_profiles": stopped,
+            "cleared_after_ms": rendered.cleared_after_ms,
+        }
+    ]
+
+
+def _fingerprinting_verdicts(
+    rendered_obs: Observation, rendered: RenderedObservation
+) -> list[dict[str, Any]]:
+    fingerprinting = sorted(k for k in rendered.api_probes if k in FINGERPRINTING_APIS)
+    if rendered_obs.outcome == "served" and len(fingerprinting) >= MIN_FINGERPRINTING_APIS:
+        return [{"verdict": "served_but_fingerprinted", "apis": fingerprinting}]
+    return []
+
+
+def _captcha_verdicts(
+    rendered_obs: Observation, rendered: RenderedObservation, http_browser: Observation | None
+) -> list[dict[str, Any]]:
+    """``captcha_after_js`` for the first widget injected by script on a login page or form."""
+    http_saw_captcha = http_browser is not None and any(
+        m.measure in _CAPTCHA_MEASURES for m in http_browser.matches
+    )
+    for widget in rendered.widgets:
+        on_login = rendered_obs.spec.category == LOGIN_CATEGORY or _is_login(widget.form)
+        if widget.after_load and on_login:
+            return [
+                {
+                    "verdict": "captcha_after_js",
+                    "widget": widget.kind,
+                    "form": widget.form,
+                    "http_only_saw_captcha": http_saw_captcha,
+                }
+            ]
+    return []
+
+
+def _is_login(form_path: str | None) -> bool:
+    return bool(form_path) and classify_path(form_path or "") == LOGIN_CATEGORY

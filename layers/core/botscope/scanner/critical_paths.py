@@ -37,7 +37,8 @@ CRITICAL_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("contact", _W + r"(?:contact|contact[\-_]?us|support|feedback)(?:$|[/_.\-?])"),
     )
 )
-CATEGORY_NAMES = frozenset(name for name, _ in CRITICAL_CATEGORIES)
+# The category whose pages a CAPTCHA injected by script matters on (``analysis.rendered_verdicts``).
+LOGIN_CATEGORY = "login"
 # Categories where a missing anti-bot measure matters more (credentials, money, personal data).
 HIGH_VALUE_CATEGORIES = frozenset({"login", "signup", "password_reset", "cart", "account", "api"})
 

@@ -12,10 +12,25 @@ the scanner is) are separate: an inconclusive high-severity gap is possible.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from botscope.scanner.critical_paths import HIGH_VALUE_CATEGORIES
-from botscope.scanner.model import ScanPlan
+from botscope.scanner.model import Observation, ScanPlan
+from botscope.scanner.profiles import AI_PROFILE_IDS
+from botscope.scanner.vocabulary import (
+    AI_TXT,
+    LLMS_FULL_TXT,
+    LLMS_TXT,
+    QUIET_VERDICTS,
+    ROBOTS_TXT,
+    STOPPING_VERDICTS,
+    WEB_BOT_AUTH_DIRECTORY,
+    FindingCategory,
+    FindingStatus,
+    Severity,
+    Verdict,
+)
 
 RECOMMENDATIONS = {
     "detection_active": "Confirm the rule is intended for this client type; verified AI agents and "
@@ -76,10 +91,10 @@ def _finding(
     origin: str,
     scan_job_id: str | None,
     *,
-    category: str,
+    category: FindingCategory,
     measure: str,
-    status: str,
-    severity: str,
+    status: FindingStatus,
+    severity: Severity,
     confidence: float,
     title: str,
     summary: str,
@@ -122,16 +137,30 @@ def build_findings(
     enforcement: list[dict[str, Any]],
     coverage: dict[str, Any],
     policy_outcomes: dict[str, dict[str, Any]],
-    labyrinth: list[Any],
+    labyrinth: list[Observation],
     scan_job_id: str | None,
-    stalls: list[dict[str, Any]] | None = None,
-    stopped_runs: list[dict[str, Any]] | None = None,
+    *,
+    stalls: list[dict[str, Any]],
+    stopped_runs: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     origin = plan.target.origin
-    out: list[dict[str, Any]] = []
+    return [
+        *_detection_findings(origin, scan_job_id, detections),
+        *_enforcement_findings(origin, scan_job_id, enforcement),
+        *_coverage_findings(origin, scan_job_id, coverage, plan.target.path),
+        *_policy_findings(origin, scan_job_id, policy, policy_outcomes),
+        *_user_agent_block_findings(origin, scan_job_id, enforcement, detections, stopped_runs),
+        *_stall_findings(origin, scan_job_id, stalls),
+        *_labyrinth_findings(origin, scan_job_id, labyrinth),
+    ]
 
-    # Detections: one finding per vendor and measure (paths/profiles vary between scans; the
-    # fingerprint does not include them).
+
+# --- detections ---------------------------------------------------------------------------------------
+
+
+def _merge_detections(detections: list[dict[str, Any]]) -> dict[tuple[str | None, str], dict[str, Any]]:
+    """The detections merged per vendor and measure: paths, profiles, evidence and products
+    united, active and confidence the strongest of them."""
     merged: dict[tuple[str | None, str], dict[str, Any]] = {}
     for det in detections:
         key = (det["vendor"], det["measure"])
@@ -146,34 +175,38 @@ def build_findings(
                 base["products"].append(det["product"])
         else:
             merged[key] = {**det, "products": [det["product"]], "evidence": list(det["evidence"])}
-    for (vendor, measure), det in merged.items():
+    return merged
+
+
+def _detection_findings(
+    origin: str, scan_job_id: str | None, detections: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One finding per vendor and measure (paths/profiles vary between scans; the fingerprint does
+    not include them)."""
+    out = []
+    for (vendor, measure), det in _merge_detections(detections).items():
         products = ", ".join(det["products"])
         where = f"on {_plural(len(det['paths']), 'path')} for {', '.join(sorted(det['profiles']))}"
         if measure == "cdn":
-            kind, severity, rec = "present", "info", RECOMMENDATIONS["cdn"]
+            rec = RECOMMENDATIONS["cdn"]
             summary = f"{products} serves this site ({where})."
         elif det["active"]:
-            kind, severity, rec = "present", "info", RECOMMENDATIONS["detection_active"]
+            rec = RECOMMENDATIONS["detection_active"]
             summary = f"{products} actively stopped requests ({measure}) {where}."
         else:
-            kind, severity = "present", "info"
             rec = RECOMMENDATIONS["rate_limit" if measure == "rate_limit" else "detection_present"]
             summary = f"{products} is present ({measure}) {where}; no active challenge or block from it."
-        title = (
-            f"{products}: {measure.replace('_', ' ')}"
-            if vendor
-            else f"Site-native {measure.replace('_', ' ')}"
-        )
+        words = measure.replace("_", " ")
         out.append(
             _finding(
                 origin,
                 scan_job_id,
                 category="detection",
                 measure=measure,
-                status=kind,
-                severity=severity,
+                status="present",
+                severity="info",
                 confidence=det["confidence"],
-                title=title,
+                title=f"{products}: {words}" if vendor else f"Site-native {words}",
                 summary=summary,
                 vendor=vendor,
                 layer=det["layer"],
@@ -183,172 +216,117 @@ def build_findings(
                 recommendation=rec,
             )
         )
+    return out
 
-    # Enforcement: one finding per verdict and profile, paths listed (not part of the fingerprint).
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+# --- enforcement --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _VerdictFinding:
+    """How an enforcement verdict reads as a finding."""
+
+    measure: str
+    status: FindingStatus
+    severity: Severity
+    confidence: float
+    title: str
+    summary: str
+
+
+def _verdict_finding(verdict: Verdict, profile: str, token: str, paths: int) -> _VerdictFinding:
+    on_paths = _plural(paths, "path")
+    if verdict == "enforced":
+        return _VerdictFinding(
+            "policy",
+            "present",
+            "info",
+            0.85,
+            f"robots.txt policy for {token} is enforced",
+            f"The {profile} profile ({token}) is disallowed by robots.txt and was stopped on {on_paths}.",
+        )
+    if verdict == "declared_not_enforced":
+        return _VerdictFinding(
+            "policy",
+            "present",
+            "medium",
+            0.8,
+            f"robots.txt disallows {token} but it is served",
+            f"The {profile} profile ({token}) is disallowed by robots.txt yet received the same content "
+            f"as a browser on {on_paths}.",
+        )
+    if verdict == "undeclared_block":
+        return _VerdictFinding(
+            "bot_management",
+            "present",
+            "low",
+            0.8,
+            f"{profile} blocked without a declaration",
+            f"The {profile} profile was challenged or blocked on {on_paths} while robots.txt does not "
+            "disallow it.",
+        )
+    if verdict == "differential_content":
+        return _VerdictFinding(
+            "tarpit",
+            "inconclusive",
+            "medium",
+            0.6,
+            f"Different content served to {profile}",
+            f"The {profile} profile received content that differs from the browser's on {on_paths} "
+            "(possible tarpit or labyrinth).",
+        )
+    if verdict == "browser_challenged":
+        return _VerdictFinding(
+            "challenge",
+            "inconclusive",
+            "low",
+            0.7,
+            "The scanner's browser profile was challenged",
+            f"The browser baseline itself was challenged or blocked on {on_paths}: protection is "
+            "strict, and the comparison with the other profiles is inconclusive.",
+        )
+    raise ValueError(f"the verdict {verdict!r} raises no finding")
+
+
+def _enforcement_findings(
+    origin: str, scan_job_id: str | None, enforcement: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One finding per verdict and profile, paths listed (not part of the fingerprint)."""
+    grouped: dict[tuple[Verdict, str], list[dict[str, Any]]] = {}
     for entry in enforcement:
-        if entry["verdict"] in ("consistent", "inconclusive"):
+        if entry["verdict"] in QUIET_VERDICTS:
             continue
         # "the browser was challenged" is about the baseline, not about the profile compared with it
         profile = "browser" if entry["verdict"] == "browser_challenged" else entry["agent_profile"]
         grouped.setdefault((entry["verdict"], profile), []).append(entry)
+    out = []
     for (verdict, profile), entries in sorted(grouped.items()):
         paths = sorted({e["path"] for e in entries})
         token = entries[0]["robots_token"]
-        spec = {
-            "enforced": (
-                "policy",
-                "present",
-                "info",
-                0.85,
-                f"robots.txt policy for {token} is enforced",
-                f"The {profile} profile ({token}) is disallowed by robots.txt and was stopped on {_plural(len(paths), 'path')}.",
-            ),
-            "declared_not_enforced": (
-                "policy",
-                "present",
-                "medium",
-                0.8,
-                f"robots.txt disallows {token} but it is served",
-                f"The {profile} profile ({token}) is disallowed by robots.txt yet received the same content as a browser on {_plural(len(paths), 'path')}.",
-            ),
-            "undeclared_block": (
-                "bot_management",
-                "present",
-                "low",
-                0.8,
-                f"{profile} blocked without a declaration",
-                f"The {profile} profile was challenged or blocked on {_plural(len(paths), 'path')} while robots.txt does not disallow it.",
-            ),
-            "differential_content": (
-                "tarpit",
-                "inconclusive",
-                "medium",
-                0.6,
-                f"Different content served to {profile}",
-                f"The {profile} profile received content that differs from the browser's on {_plural(len(paths), 'path')} (possible tarpit or labyrinth).",
-            ),
-            "browser_challenged": (
-                "challenge",
-                "inconclusive",
-                "low",
-                0.7,
-                "The scanner's browser profile was challenged",
-                f"The browser baseline itself was challenged or blocked on {_plural(len(paths), 'path')}: protection is strict, and the comparison with the other profiles is inconclusive.",
-            ),
-        }[verdict]
-        measure, status, severity, confidence, title, summary = spec
-        category = "scan" if verdict == "browser_challenged" else "enforcement"
+        text = _verdict_finding(verdict, profile, token, len(paths))
+        evidence = [{"signal": "status", "name": f"outcome {entries[0]['observed']}"}]
+        if verdict == "differential_content":
+            evidence.append({"signal": "body", "name": "content differs from the browser's"})
+        if entries[0]["declared"] != "unspecified":
+            evidence.append({"signal": "policy", "name": f"{ROBOTS_TXT.name} {token}"})
         out.append(
             _finding(
                 origin,
                 scan_job_id,
-                category=category,
-                measure=measure,
-                status=status,
-                severity=severity,
-                confidence=confidence,
-                title=title,
-                summary=summary,
+                category="scan" if verdict == "browser_challenged" else "enforcement",
+                measure=text.measure,
+                status=text.status,
+                severity=text.severity,
+                confidence=text.confidence,
+                title=text.title,
+                summary=text.summary,
                 vendor=None,
-                layer="policy" if measure == "policy" else "edge",
+                layer="policy" if text.measure == "policy" else "edge",
                 paths=paths,
                 profiles=[profile],
-                evidence=[{"signal": "status", "name": f"outcome {entries[0]['observed']}"}]
-                + (
-                    [{"signal": "body", "name": "content differs from the browser's"}]
-                    if verdict == "differential_content"
-                    else []
-                )
-                + (
-                    [{"signal": "policy", "name": f"robots.txt {token}"}]
-                    if entries[0]["declared"] != "unspecified"
-                    else []
-                ),
+                evidence=evidence,
                 recommendation=RECOMMENDATIONS[verdict],
                 scope=f"{verdict}|{profile}",
-            )
-        )
-
-    # Coverage: critical paths without any measure.
-    unprotected = coverage["unprotected_paths"]
-    categories = {e["path"]: e["category"] for e in coverage["critical_paths"]}
-    if unprotected and any(e["path"] != plan.target.path for e in coverage["critical_paths"]):
-        high_value = [p for p in unprotected if categories.get(p) in HIGH_VALUE_CATEGORIES]
-        out.append(
-            _finding(
-                origin,
-                scan_job_id,
-                category="coverage",
-                measure="bot_management",
-                status="absent",
-                severity="medium" if high_value else "low",
-                confidence=0.6,
-                title="Critical paths without anti-bot measures",
-                summary=f"No anti-bot measure was observed on {_plural(len(unprotected), 'critical path')}.",
-                vendor=None,
-                layer="application",
-                paths=unprotected,
-                profiles=[],
-                evidence=[],
-                recommendation=RECOMMENDATIONS["unprotected_critical"],
-                scope=unprotected,
-            )
-        )
-
-    out.extend(_policy_findings(origin, scan_job_id, policy, policy_outcomes))
-
-    out.extend(_user_agent_block_findings(origin, scan_job_id, enforcement, detections, stopped_runs or []))
-
-    if stalls:
-        paths = sorted({s["path"] for s in stalls})
-        profiles = sorted({p for s in stalls for p in s["profiles"]})
-        out.append(
-            _finding(
-                origin,
-                scan_job_id,
-                category="detection",
-                measure="tarpit",
-                status="present",
-                severity="medium",
-                confidence=0.7,
-                title="AI clients stalled, browser served",
-                summary=f"{', '.join(profiles)} got no complete answer within the time budget on "
-                f"{_plural(len(paths), 'path')} while the browser profile was answered.",
-                vendor=None,
-                layer="edge",
-                paths=paths,
-                profiles=profiles,
-                evidence=[
-                    {"signal": "status", "name": "outcome timed_out"},
-                    {"signal": "status", "name": "browser answered"},
-                ],
-                recommendation=RECOMMENDATIONS["tarpit"],
-                scope="stall",
-            )
-        )
-
-    if labyrinth:
-        paths = sorted({o.spec.path for o in labyrinth})
-        profiles = sorted({o.spec.profile for o in labyrinth})
-        out.append(
-            _finding(
-                origin,
-                scan_job_id,
-                category="detection",
-                measure="tarpit",
-                status="inconclusive",
-                severity="low",
-                confidence=0.4,
-                title="Hidden nofollow links served to AI clients",
-                summary=f"AI client profiles received pages with many hidden nofollow links on {_plural(len(paths), 'path')}.",
-                vendor=None,
-                layer="edge",
-                paths=paths,
-                profiles=profiles,
-                evidence=[{"signal": "body", "name": "hidden nofollow links"}],
-                recommendation=RECOMMENDATIONS["labyrinth"],
-                scope="labyrinth",
             )
         )
     return out
@@ -363,7 +341,7 @@ def _user_agent_block_findings(
 ) -> list[dict[str, Any]]:
     """The site stops some client types while the browser is served: say what was seen (which
     statuses, which profiles) and whether any vendor was identified on those answers."""
-    stopped = [e for e in enforcement if e["verdict"] in ("enforced", "undeclared_block")]
+    stopped = [e for e in enforcement if e["verdict"] in STOPPING_VERDICTS]
     if not stopped:
         return []
     keys = {(e["agent_profile"], e["path"]) for e in stopped}
@@ -381,7 +359,7 @@ def _user_agent_block_findings(
             and set(d["paths"]) & set(paths)
         }
     )
-    ai = [p for p in profiles if p in ("ai_crawler", "ai_agent")]
+    ai = [p for p in profiles if p in AI_PROFILE_IDS]
     who = "AI clients" if ai and len(ai) == len(profiles) else ", ".join(profiles)
     answered = f"answered {'/'.join(statuses)}" if statuses else "were stopped"
     by_whom = f"identified vendor: {', '.join(vendors)}" if vendors else "no vendor identified"
@@ -409,214 +387,414 @@ def _user_agent_block_findings(
     ]
 
 
+# --- coverage and tarpits -----------------------------------------------------------------------------
+
+
+def _coverage_findings(
+    origin: str, scan_job_id: str | None, coverage: dict[str, Any], target_path: str
+) -> list[dict[str, Any]]:
+    """Critical paths without any measure (once the scan probed a critical path besides the target)."""
+    unprotected = coverage["unprotected_paths"]
+    if not unprotected or all(e["path"] == target_path for e in coverage["critical_paths"]):
+        return []
+    categories = {e["path"]: e["category"] for e in coverage["critical_paths"]}
+    high_value = [p for p in unprotected if categories.get(p) in HIGH_VALUE_CATEGORIES]
+    return [
+        _finding(
+            origin,
+            scan_job_id,
+            category="coverage",
+            measure="bot_management",
+            status="absent",
+            severity="medium" if high_value else "low",
+            confidence=0.6,
+            title="Critical paths without anti-bot measures",
+            summary=f"No anti-bot measure was observed on {_plural(len(unprotected), 'critical path')}.",
+            vendor=None,
+            layer="application",
+            paths=unprotected,
+            profiles=[],
+            evidence=[],
+            recommendation=RECOMMENDATIONS["unprotected_critical"],
+            scope=unprotected,
+        )
+    ]
+
+
+def _stall_findings(
+    origin: str, scan_job_id: str | None, stalls: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    if not stalls:
+        return []
+    paths = sorted({s["path"] for s in stalls})
+    profiles = sorted({p for s in stalls for p in s["profiles"]})
+    return [
+        _finding(
+            origin,
+            scan_job_id,
+            category="detection",
+            measure="tarpit",
+            status="present",
+            severity="medium",
+            confidence=0.7,
+            title="AI clients stalled, browser served",
+            summary=f"{', '.join(profiles)} got no complete answer within the time budget on "
+            f"{_plural(len(paths), 'path')} while the browser profile was answered.",
+            vendor=None,
+            layer="edge",
+            paths=paths,
+            profiles=profiles,
+            evidence=[
+                {"signal": "status", "name": "outcome timed_out"},
+                {"signal": "status", "name": "browser answered"},
+            ],
+            recommendation=RECOMMENDATIONS["tarpit"],
+            scope="stall",
+        )
+    ]
+
+
+def _labyrinth_findings(
+    origin: str, scan_job_id: str | None, labyrinth: list[Observation]
+) -> list[dict[str, Any]]:
+    if not labyrinth:
+        return []
+    paths = sorted({o.spec.path for o in labyrinth})
+    profiles: list[str] = sorted({o.spec.profile for o in labyrinth})
+    return [
+        _finding(
+            origin,
+            scan_job_id,
+            category="detection",
+            measure="tarpit",
+            status="inconclusive",
+            severity="low",
+            confidence=0.4,
+            title="Hidden nofollow links served to AI clients",
+            summary=f"AI client profiles received pages with many hidden nofollow links on "
+            f"{_plural(len(paths), 'path')}.",
+            vendor=None,
+            layer="edge",
+            paths=paths,
+            profiles=profiles,
+            evidence=[{"signal": "body", "name": "hidden nofollow links"}],
+            recommendation=RECOMMENDATIONS["labyrinth"],
+            scope="labyrinth",
+        )
+    ]
+
+
+# --- declared policy ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PolicySignal:
+    """A declared policy signal, one policy finding: ``signal`` names it (evidence and scope)."""
+
+    signal: str
+    title: str
+    summary: str
+    status: FindingStatus = "present"
+    severity: Severity = "info"
+    confidence: float = 0.95
+    recommendation: str = RECOMMENDATIONS["policy_info"]
+    path: str | None = None
+    vendor: str | None = None
+    measure: str = "policy"
+
+
 def _policy_findings(
     origin: str, scan_job_id: str | None, policy: dict[str, Any], policy_outcomes: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+    signals = [
+        *_robots_signals(policy["robots_txt"]),
+        *_preference_signals(policy),
+        *_published_file_signals(policy),
+        *_web_bot_auth_signals(policy["web_bot_auth"]),
+    ]
+    return [
+        *(_policy_signal_finding(origin, scan_job_id, signal) for signal in signals),
+        *_pay_per_crawl_findings(origin, scan_job_id, policy["pay_per_crawl"]),
+        *_policy_file_stopped_findings(origin, scan_job_id, policy_outcomes),
+    ]
 
-    def add(
-        signal: str,
-        title: str,
-        summary: str,
-        *,
-        status: str = "present",
-        severity: str = "info",
-        confidence: float = 0.95,
-        recommendation: str = RECOMMENDATIONS["policy_info"],
-        path: str | None = None,
-        vendor: str | None = None,
-        measure: str = "policy",
-    ) -> None:
+
+def _policy_signal_finding(origin: str, scan_job_id: str | None, signal: _PolicySignal) -> dict[str, Any]:
+    return _finding(
+        origin,
+        scan_job_id,
+        category="policy",
+        measure=signal.measure,
+        status=signal.status,
+        severity=signal.severity,
+        confidence=signal.confidence,
+        title=signal.title,
+        summary=signal.summary,
+        vendor=signal.vendor,
+        layer="policy",
+        paths=[signal.path] if signal.path else [],
+        profiles=[],
+        evidence=[{"signal": "policy", "name": signal.signal}],
+        recommendation=signal.recommendation,
+        scope=signal.signal,
+    )
+
+
+def _robots_signals(robots: dict[str, Any]) -> list[_PolicySignal]:
+    """What robots.txt declares: rules naming AI agents, generic rules, a managed section and its
+    conflicts; and how /robots.txt was reached (RFC 9309)."""
+    path = ROBOTS_TXT.path
+    out = _robots_rule_signals(robots)
+    access = robots.get("access")
+    status = robots.get("http_status")
+    answered = f"answered {status}" if status is not None else "did not answer"
+    if access == "unreachable":
         out.append(
-            _finding(
-                origin,
-                scan_job_id,
-                category="policy",
-                measure=measure,
-                status=status,
-                severity=severity,
-                confidence=confidence,
-                title=title,
-                summary=summary,
-                vendor=vendor,
-                layer="policy",
-                paths=[path] if path else [],
-                profiles=[],
-                evidence=[{"signal": "policy", "name": signal}],
-                recommendation=recommendation,
-                scope=signal,
+            _PolicySignal(
+                "robots.txt unreachable",
+                "robots.txt unreachable: complete disallow",
+                f"{path} {answered}; by RFC 9309 crawlers must treat the whole site as disallowed until it "
+                "can be fetched.",
+                severity="low",
+                recommendation=RECOMMENDATIONS["robots_unreachable"],
+                path=path,
             )
         )
+    elif access == "unavailable" and status is not None and status not in (404, 410):
+        out.append(
+            _PolicySignal(
+                "robots.txt unavailable",
+                "robots.txt unavailable: no restrictions",
+                f"{path} {answered}; by RFC 9309 crawlers may then fetch every path.",
+                recommendation=RECOMMENDATIONS["robots_unavailable"],
+                path=path,
+            )
+        )
+    elif access == "not_a_file":
+        out.append(
+            _PolicySignal(
+                "robots.txt not a file",
+                f"{path} is not a robots.txt",
+                f"{path} answered with a page (an HTML page or the site's answer to every path), so no rules "
+                "were found in it.",
+                status="inconclusive",
+                confidence=0.7,
+                recommendation=RECOMMENDATIONS["robots_not_a_file"],
+                path=path,
+            )
+        )
+    return out + _robots_managed_signals(robots)
 
-    robots = policy["robots_txt"]
+
+def _robots_rule_signals(robots: dict[str, Any]) -> list[_PolicySignal]:
+    """Rules in groups naming known AI agents, and generic (``User-agent: *``) rules."""
+    if not robots["present"]:
+        return []
+    out = []
     treatments = robots["ai_agents"]
     named = set(robots.get("ai_agents_named") or [])
     disallowed = sorted(t for t, v in treatments.items() if v == "disallowed" and t in named)
     partial = sorted(t for t, v in treatments.items() if v == "partial" and t in named)
-    if robots["present"] and (disallowed or partial):
-        add(
-            "robots.txt ai agents",
-            "robots.txt restricts AI agents by name",
-            f"robots.txt names and disallows {_plural(len(disallowed), 'known AI agent')} entirely and "
-            f"{len(partial)} partially.",
-            recommendation=RECOMMENDATIONS["robots_ai"],
-            path="/robots.txt",
+    if disallowed or partial:
+        out.append(
+            _PolicySignal(
+                "robots.txt ai agents",
+                "robots.txt restricts AI agents by name",
+                f"robots.txt names and disallows {_plural(len(disallowed), 'known AI agent')} entirely and "
+                f"{len(partial)} partially.",
+                recommendation=RECOMMENDATIONS["robots_ai"],
+                path=ROBOTS_TXT.path,
+            )
         )
     generic = robots.get("generic_rules")
-    if robots["present"] and generic and (generic["disallow_all"] or generic["disallow_rules"]):
+    if generic and (generic["disallow_all"] or generic["disallow_rules"]):
         covered = sum(1 for t, v in treatments.items() if t not in named and v in ("disallowed", "partial"))
         what = (
             "disallow the whole site"
             if generic["disallow_all"]
             else f"disallow {_plural(generic['disallow_rules'], 'path rule')}"
         )
-        add(
-            "robots.txt generic rules",
-            "robots.txt has generic crawler rules",
-            f"Generic rules (User-agent: *) {what} for every crawler; they are not aimed at AI agents "
-            f"({_plural(covered, 'known AI agent')} without a group of their own fall under them).",
-            recommendation=RECOMMENDATIONS["robots_generic"],
-            path="/robots.txt",
+        out.append(
+            _PolicySignal(
+                "robots.txt generic rules",
+                "robots.txt has generic crawler rules",
+                f"Generic rules (User-agent: *) {what} for every crawler; they are not aimed at AI agents "
+                f"({_plural(covered, 'known AI agent')} without a group of their own fall under them).",
+                recommendation=RECOMMENDATIONS["robots_generic"],
+                path=ROBOTS_TXT.path,
+            )
         )
-    access = robots.get("access")
-    status = robots.get("http_status")
-    answered = f"answered {status}" if status is not None else "did not answer"
-    if access == "unreachable":
-        add(
-            "robots.txt unreachable",
-            "robots.txt unreachable: complete disallow",
-            f"/robots.txt {answered}; by RFC 9309 crawlers must treat the whole site as disallowed until it "
-            "can be fetched.",
-            severity="low",
-            recommendation=RECOMMENDATIONS["robots_unreachable"],
-            path="/robots.txt",
-        )
-    elif access == "unavailable" and status is not None and status not in (404, 410):
-        add(
-            "robots.txt unavailable",
-            "robots.txt unavailable: no restrictions",
-            f"/robots.txt {answered}; by RFC 9309 crawlers may then fetch every path.",
-            recommendation=RECOMMENDATIONS["robots_unavailable"],
-            path="/robots.txt",
-        )
-    elif access == "not_a_file":
-        add(
-            "robots.txt not a file",
-            "/robots.txt is not a robots.txt",
-            "/robots.txt answered with a page (an HTML page or the site's answer to every path), so no rules "
-            "were found in it.",
-            status="inconclusive",
-            confidence=0.7,
-            recommendation=RECOMMENDATIONS["robots_not_a_file"],
-            path="/robots.txt",
-        )
+    return out
+
+
+def _robots_managed_signals(robots: dict[str, Any]) -> list[_PolicySignal]:
+    """A managed section (Cloudflare's) and the site's own rules contradicting it."""
+    out = []
     if robots.get("managed_by"):
-        add(
-            f"robots.txt managed by {robots['managed_by']}",
-            "robots.txt has a managed AI section",
-            f"robots.txt contains a section managed by {robots['managed_by']}.",
-            path="/robots.txt",
-            vendor=robots["managed_by"],
+        out.append(
+            _PolicySignal(
+                f"robots.txt managed by {robots['managed_by']}",
+                "robots.txt has a managed AI section",
+                f"robots.txt contains a section managed by {robots['managed_by']}.",
+                path=ROBOTS_TXT.path,
+                vendor=robots["managed_by"],
+            )
         )
     if robots.get("conflicts"):
-        add(
-            "robots.txt conflicts",
-            "robots.txt rules conflict for some AI agents",
-            f"{_plural(len(robots['conflicts']), 'agent')} disallowed by the managed section are allowed by the site's own rules.",
-            severity="low",
-            recommendation=RECOMMENDATIONS["robots_conflict"],
-            path="/robots.txt",
+        out.append(
+            _PolicySignal(
+                "robots.txt conflicts",
+                "robots.txt rules conflict for some AI agents",
+                f"{_plural(len(robots['conflicts']), 'agent')} disallowed by the managed section are allowed "
+                "by the site's own rules.",
+                severity="low",
+                recommendation=RECOMMENDATIONS["robots_conflict"],
+                path=ROBOTS_TXT.path,
+            )
         )
+    return out
+
+
+def _preference_signals(policy: dict[str, Any]) -> list[_PolicySignal]:
+    """Content-Signal (in robots.txt) and Content-Usage (aipref) preferences."""
+    out = []
     if policy.get("content_signals"):
-        add(
-            "content-signal",
-            "Content signals declared",
-            "robots.txt declares Content-Signal preferences: "
-            + ", ".join(sorted(policy["content_signals"]))
-            + ".",
-            path="/robots.txt",
+        out.append(
+            _PolicySignal(
+                "content-signal",
+                "Content signals declared",
+                "robots.txt declares Content-Signal preferences: "
+                + ", ".join(sorted(policy["content_signals"]))
+                + ".",
+                path=ROBOTS_TXT.path,
+            )
         )
     if policy.get("content_signals_invalid"):
-        add(
-            "content-signal invalid",
-            "Content-Signal values outside the vocabulary",
-            f"robots.txt has {_plural(len(policy['content_signals_invalid']), 'Content-Signal entry')} that "
-            "the published vocabulary does not define.",
-            severity="low",
-            confidence=0.9,
-            recommendation=RECOMMENDATIONS["signal_invalid"],
-            path="/robots.txt",
+        out.append(
+            _PolicySignal(
+                "content-signal invalid",
+                "Content-Signal values outside the vocabulary",
+                f"robots.txt has {_plural(len(policy['content_signals_invalid']), 'Content-Signal entry')} "
+                "that the published vocabulary does not define.",
+                severity="low",
+                confidence=0.9,
+                recommendation=RECOMMENDATIONS["signal_invalid"],
+                path=ROBOTS_TXT.path,
+            )
         )
     if policy.get("content_usage"):
         prefs = policy["content_usage"]
-        add(
-            "content-usage",
-            "AI usage preferences declared (aipref)",
-            "Content-Usage preferences (most restrictive wins): "
-            + ", ".join(f"{label}={prefs[label]}" for label in sorted(prefs))
-            + ".",
+        out.append(
+            _PolicySignal(
+                "content-usage",
+                "AI usage preferences declared (aipref)",
+                "Content-Usage preferences (most restrictive wins): "
+                + ", ".join(f"{label}={prefs[label]}" for label in sorted(prefs))
+                + ".",
+            )
         )
     elif (policy.get("content_usage_detail") or {}).get("status") == "unknown":
-        add(
-            "content-usage unparseable",
-            "Content-Usage present but unreadable",
-            "A Content-Usage statement is not a valid structured dictionary; its preferences are unknown.",
-            status="inconclusive",
-            severity="low",
-            confidence=0.8,
-            recommendation=RECOMMENDATIONS["usage_unknown"],
+        out.append(
+            _PolicySignal(
+                "content-usage unparseable",
+                "Content-Usage present but unreadable",
+                "A Content-Usage statement is not a valid structured dictionary; its preferences are unknown.",
+                status="inconclusive",
+                severity="low",
+                confidence=0.8,
+                recommendation=RECOMMENDATIONS["usage_unknown"],
+            )
         )
+    return out
+
+
+def _published_file_signals(policy: dict[str, Any]) -> list[_PolicySignal]:
+    """llms.txt, llms-full.txt, ai.txt, TDMRep and the noai page directives."""
+    out = []
     if policy["llms_txt"].get("present"):
-        add(
-            "llms.txt",
-            "llms.txt published",
-            "The site publishes /llms.txt for language models.",
-            path="/llms.txt",
+        out.append(
+            _published(
+                LLMS_TXT.name, f"The site publishes {LLMS_TXT.path} for language models.", LLMS_TXT.path
+            )
         )
     if (policy.get("llms_full_txt") or {}).get("present"):
-        add(
-            "llms-full.txt",
-            "llms-full.txt published",
-            "The site publishes /llms-full.txt for language models.",
-            path="/llms-full.txt",
+        out.append(
+            _published(
+                LLMS_FULL_TXT.name,
+                f"The site publishes {LLMS_FULL_TXT.path} for language models.",
+                LLMS_FULL_TXT.path,
+            )
         )
     if policy["ai_txt"].get("present"):
-        add("ai.txt", "ai.txt published", "The site publishes a Spawning-style /ai.txt.", path="/ai.txt")
-    if policy["tdmrep"].get("present"):
-        reserved = policy["tdmrep"].get("reserved")
-        channels = [name for name, c in (policy["tdmrep"].get("channels") or {}).items() if c.get("present")]
+        out.append(
+            _published(AI_TXT.name, f"The site publishes a Spawning-style {AI_TXT.path}.", AI_TXT.path)
+        )
+    tdmrep = policy["tdmrep"]
+    if tdmrep.get("present"):
+        reserved = tdmrep.get("reserved")
+        channels = [name for name, c in (tdmrep.get("channels") or {}).items() if c.get("present")]
         via = f" via {', '.join(channels)}" if channels else ""
-        add(
-            "tdmrep",
-            "TDM rights reserved" if reserved else "TDMRep declared",
-            f"Text-and-data-mining rights are reserved (TDMRep{via})."
-            if reserved
-            else f"TDMRep is declared without a reservation{via}.",
+        out.append(
+            _PolicySignal(
+                "tdmrep",
+                "TDM rights reserved" if reserved else "TDMRep declared",
+                f"Text-and-data-mining rights are reserved (TDMRep{via})."
+                if reserved
+                else f"TDMRep is declared without a reservation{via}.",
+            )
         )
     noai = policy["noai_meta"]
     if noai.get("noai") or noai.get("noimageai"):
         tokens = [t for t in ("noai", "noimageai") if noai.get(t)]
-        add(
-            "noai meta",
-            "noai directives on pages",
-            f"Pages carry {', '.join(tokens)} in robots meta or X-Robots-Tag.",
+        out.append(
+            _PolicySignal(
+                "noai meta",
+                "noai directives on pages",
+                f"Pages carry {', '.join(tokens)} in robots meta or X-Robots-Tag.",
+            )
         )
-    wba = policy["web_bot_auth"]
-    if wba.get("directory_present"):
-        add(
+    return out
+
+
+def _published(name: str, summary: str, path: str) -> _PolicySignal:
+    return _PolicySignal(name, f"{name} published", summary, path=path)
+
+
+def _web_bot_auth_signals(wba: dict[str, Any]) -> list[_PolicySignal]:
+    """The Web Bot Auth key directory: published (and its problems), or published without keys."""
+    path = WEB_BOT_AUTH_DIRECTORY.path
+    if wba.get("placeholder") and not wba.get("directory_present"):
+        return [
+            _PolicySignal(
+                "web bot auth directory",
+                "Empty Web Bot Auth directory",
+                "The key directory is published without keys.",
+                status="inconclusive",
+                confidence=0.7,
+                recommendation=RECOMMENDATIONS["web_bot_auth_placeholder"],
+                measure="agent_auth",
+                path=path,
+            )
+        ]
+    if not wba.get("directory_present"):
+        return []
+    out = [
+        _PolicySignal(
             "web bot auth directory",
             "Web Bot Auth key directory published",
-            f"The site publishes an HTTP message signatures directory with {_plural(wba.get('key_count', 0), 'key')} "
-            f"({wba.get('valid_keys', 0)} valid Ed25519 with thumbprint kid); directory signature: "
-            f"{wba.get('signature', 'absent')}.",
+            f"The site publishes an HTTP message signatures directory with "
+            f"{_plural(wba.get('key_count', 0), 'key')} ({wba.get('valid_keys', 0)} valid Ed25519 with "
+            f"thumbprint kid); directory signature: {wba.get('signature', 'absent')}.",
             measure="agent_auth",
-            path="/.well-known/http-message-signatures-directory",
+            path=path,
         )
-        problems = list(wba.get("issues") or [])
-        if wba.get("signature") not in (None, "valid", "absent"):
-            problems.append(f"signature {wba['signature']}")
-        if problems:
-            add(
+    ]
+    problems = list(wba.get("issues") or [])
+    if wba.get("signature") not in (None, "valid", "absent"):
+        problems.append(f"signature {wba['signature']}")
+    if problems:
+        out.append(
+            _PolicySignal(
                 "web bot auth directory issues",
                 "Web Bot Auth key directory has problems",
                 "The key directory does not validate: " + ", ".join(problems[:6]) + ".",
@@ -624,41 +802,44 @@ def _policy_findings(
                 confidence=0.9,
                 recommendation=RECOMMENDATIONS["web_bot_auth_invalid"],
                 measure="agent_auth",
-                path="/.well-known/http-message-signatures-directory",
+                path=path,
             )
-    elif wba.get("placeholder"):
-        add(
-            "web bot auth directory",
-            "Empty Web Bot Auth directory",
-            "The key directory is published without keys.",
-            status="inconclusive",
-            confidence=0.7,
-            recommendation=RECOMMENDATIONS["web_bot_auth_placeholder"],
+        )
+    return out
+
+
+def _pay_per_crawl_findings(
+    origin: str, scan_job_id: str | None, ppc: dict[str, Any]
+) -> list[dict[str, Any]]:
+    if not ppc.get("detected"):
+        return []
+    return [
+        _finding(
+            origin,
+            scan_job_id,
+            category="policy",
             measure="agent_auth",
-            path="/.well-known/http-message-signatures-directory",
+            status="present",
+            severity="info",
+            confidence=0.9,
+            title="Pay per crawl (HTTP 402)",
+            summary="Crawlers are asked to pay (HTTP 402 with a crawler price).",
+            vendor="cloudflare",
+            layer="edge",
+            paths=ppc["paths"],
+            profiles=ppc["profiles"],
+            evidence=[{"signal": "status", "name": "402"}, {"signal": "header", "name": "crawler-price"}],
+            recommendation=RECOMMENDATIONS["policy_info"],
+            scope="pay_per_crawl",
         )
-    ppc = policy["pay_per_crawl"]
-    if ppc.get("detected"):
-        out.append(
-            _finding(
-                origin,
-                scan_job_id,
-                category="policy",
-                measure="agent_auth",
-                status="present",
-                severity="info",
-                confidence=0.9,
-                title="Pay per crawl (HTTP 402)",
-                summary="Crawlers are asked to pay (HTTP 402 with a crawler price).",
-                vendor="cloudflare",
-                layer="edge",
-                paths=ppc["paths"],
-                profiles=ppc["profiles"],
-                evidence=[{"signal": "status", "name": "402"}, {"signal": "header", "name": "crawler-price"}],
-                recommendation=RECOMMENDATIONS["policy_info"],
-                scope="pay_per_crawl",
-            )
-        )
+    ]
+
+
+def _policy_file_stopped_findings(
+    origin: str, scan_job_id: str | None, policy_outcomes: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Policy files behind a challenge or block: agents cannot read what the site declares."""
+    out = []
     for path, info in sorted(policy_outcomes.items()):
         outcome = info.get("outcome")
         if outcome not in ("challenged", "blocked"):

@@ -15,14 +15,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from botscope.scanner.vocabulary import Outcome, PathKind
+
+__all__ = ["Outcome", "PathKind"]  # the vocabulary's types, re-exported beside the shapes using them
+
 ScanMode = Literal["quick", "full"]
 ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client", "signed_agent"]
-PathKind = Literal["page", "policy", "probe"]  # probe: the never-existing path (soft-404 baseline)
-# ``timed_out``: the answer did not complete within the time budget (a stall or a slow drip);
-# what arrived before the deadline is not treated as served content.
-Outcome = Literal[
-    "served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out", "error"
-]
 # The headless Chromium probe (``botscope.scanner.probe.browser``): a path run's profile, but not an
 # HTTP client profile of ``profiles.json``.
 RenderedProfileId = Literal["rendered"]
@@ -65,8 +63,9 @@ class PathRunSpec(BaseModel):
     profile: ProfileId | RenderedProfileId
     kind: PathKind = "page"
     critical: bool = False  # a discovered critical path (login, signup, checkout, …)
-    category: str | None = None  # "target", "login", "signup", "password_reset", "search", "cart",
-    # "account", "api", "contact", or the policy file name
+    # ``vocabulary.TARGET_CATEGORY``, a ``critical_paths`` category, a policy file's name, or
+    # ``vocabulary.NOT_FOUND_PROBE_CATEGORY``
+    category: str | None = None
 
 
 class ScanPlan(BaseModel):
@@ -101,8 +100,7 @@ class RedirectHop(BaseModel):
 
 
 class ProbeError(BaseModel):
-    code: str  # e.g. "timeout", "connection_failed", "target_not_public",
-    # "too_many_redirects", "budget_exhausted", "body_too_large"
+    code: str  # one of ``vocabulary.PROBE_ERROR_CODES``
     message: str
 
 

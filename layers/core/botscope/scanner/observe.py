@@ -23,6 +23,7 @@ from selectolax.lexbor import LexborHTMLParser
 from botscope.scanner.model import FetchResult, Observation, Outcome, PathRunSpec, RuleMatch
 from botscope.scanner.rules_engine import ResponseFeatures, Ruleset, body_window, load_ruleset
 from botscope.scanner.sanitize import HEADER_LIMIT, KEY_LIMIT, TEXT_LIMIT, site_text
+from botscope.scanner.vocabulary import TIMEOUT
 
 # Header values worth keeping: none of them carries a secret, a cookie or an address.
 HEADER_VALUE_ALLOWLIST = frozenset(
@@ -294,7 +295,7 @@ def decide_outcome(status: int | None, matches: list[RuleMatch], error_code: str
     """The path run's outcome from the final status and the rule matches together. An answer that
     did not complete within the time budget is ``timed_out`` whatever its status line said: a
     200 that drips for ever is a stall, not served content."""
-    if error_code == "timeout":
+    if error_code == TIMEOUT:
         return "timed_out"
     if status is None:
         return "error"
@@ -327,7 +328,7 @@ def _duration_to_last_byte(fetch: FetchResult) -> int | None:
     before the deadline that ended the fetch; an answer with no body ends at its headers."""
     if fetch.last_byte_ms is not None:
         return fetch.last_byte_ms
-    if fetch.error is not None and fetch.error.code == "timeout" and fetch.ttfb_ms is not None:
+    if fetch.error is not None and fetch.error.code == TIMEOUT and fetch.ttfb_ms is not None:
         return fetch.ttfb_ms
     return fetch.duration_ms
 
@@ -336,63 +337,24 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     """Reduce one fetch to its observation (features, matches, outcome). Never raises for odd
     responses: a failed fetch becomes an ``error`` observation."""
     ruleset = ruleset or load_ruleset()
-    headers = [(name.lower(), value) for name, value in fetch.headers]
     error_code = fetch.error.code if fetch.error is not None else None
-    observation = Observation(
-        spec=spec,
-        http_status=fetch.status,
-        error=fetch.error,
-        started_at=fetch.started_at,
-        duration_ms=_duration_to_last_byte(fetch),
-        ttfb_ms=fetch.ttfb_ms,
-        redirect_chain=list(fetch.redirect_chain),
-        body_size=fetch.body_size or len(fetch.body),
-        body_truncated=fetch.body_truncated,
-        http_version=fetch.http_version,
-    )
-    if fetch.final_url:
-        observation.final_path = _same_origin_path(fetch.final_url, _host(fetch.url))
-    if fetch.status is None or error_code == "timeout":
+    observation = _transport_observation(spec, fetch)
+    if fetch.status is None or error_code == TIMEOUT:
         # no answer, or one that stalled: nothing of it is evidence of content
         observation.outcome = decide_outcome(fetch.status, [], error_code)
         return observation
 
-    names: list[str] = []
-    kept: dict[str, str] = {}
-    for name, value in headers:
-        if name not in names:
-            names.append(name)
-        if name in HEADER_VALUE_ALLOWLIST:
-            # repeated headers are joined as HTTP allows; bounded so a huge header can't bloat storage
-            kept[name] = site_text(f"{kept[name]}, {value}" if name in kept else value, HEADER_LIMIT)
-    observation.header_names = names
-    observation.headers = kept
-    observation.cookie_names = _cookie_names(headers)
-    observation.content_type = kept.get("content-type")
-
+    headers = [(name.lower(), value) for name, value in fetch.headers]
+    _record_headers(observation, headers)
     body = fetch.body
     if body:
         observation.body_sha256 = hashlib.sha256(body).hexdigest()
     is_html = bool(body) and _is_html(observation.content_type, body)
-    page = _parse_html(body, _host(fetch.final_url or fetch.url)) if is_html else _PageFeatures()
-    if body:
-        # policy files and the never-existing path get shingles too: the soft-404 comparison needs them
-        page.shingles = text_shingles(
-            _visible_text(body) if is_html else body[:SHINGLE_TEXT_LIMIT].decode("utf-8", "replace")
-        )
+    page = _page_features(body, is_html, _host(fetch.final_url or fetch.url))
     window = body_window(body) if body else ""
     if is_html:
         _regex_fallbacks(page, window)
-    observation.title = site_text(page.title, TEXT_LIMIT) or None if page.title else None
-    observation.script_hosts = page.script_hosts
-    observation.iframe_hosts = page.iframe_hosts
-    observation.form_count = page.form_count
-    observation.links = page.links
-    observation.form_actions = page.form_actions
-    observation.hidden_nofollow_links = page.hidden_nofollow_links
-    observation.meta_robots = page.meta_robots
-    observation.meta_tdm = page.meta_tdm
-    observation.text_shingles = page.shingles
+    _record_page(observation, page)
 
     features = ResponseFeatures(
         status=fetch.status,
@@ -421,3 +383,62 @@ def build_observation(spec: PathRunSpec, fetch: FetchResult, ruleset: Ruleset | 
     ):
         observation.policy_text = body[:POLICY_TEXT_LIMIT].decode("utf-8", "replace")
     return observation
+
+
+def _transport_observation(spec: PathRunSpec, fetch: FetchResult) -> Observation:
+    """The observation of what the exchange itself showed: status, error, timings, redirects."""
+    observation = Observation(
+        spec=spec,
+        http_status=fetch.status,
+        error=fetch.error,
+        started_at=fetch.started_at,
+        duration_ms=_duration_to_last_byte(fetch),
+        ttfb_ms=fetch.ttfb_ms,
+        redirect_chain=list(fetch.redirect_chain),
+        body_size=fetch.body_size or len(fetch.body),
+        body_truncated=fetch.body_truncated,
+        http_version=fetch.http_version,
+    )
+    if fetch.final_url:
+        observation.final_path = _same_origin_path(fetch.final_url, _host(fetch.url))
+    return observation
+
+
+def _record_headers(observation: Observation, headers: list[tuple[str, str]]) -> None:
+    """Every header name, the values of the allow-listed ones, the cookie names."""
+    names: list[str] = []
+    kept: dict[str, str] = {}
+    for name, value in headers:
+        if name not in names:
+            names.append(name)
+        if name in HEADER_VALUE_ALLOWLIST:
+            # repeated headers are joined as HTTP allows; bounded so a huge header can't bloat storage
+            kept[name] = site_text(f"{kept[name]}, {value}" if name in kept else value, HEADER_LIMIT)
+    observation.header_names = names
+    observation.headers = kept
+    observation.cookie_names = _cookie_names(headers)
+    observation.content_type = kept.get("content-type")
+
+
+def _page_features(body: bytes, is_html: bool, host: str | None) -> _PageFeatures:
+    """The parsed page (HTML only) and the text shingles of any body."""
+    page = _parse_html(body, host) if is_html else _PageFeatures()
+    if body:
+        # policy files and the never-existing path get shingles too: the soft-404 comparison needs them
+        page.shingles = text_shingles(
+            _visible_text(body) if is_html else body[:SHINGLE_TEXT_LIMIT].decode("utf-8", "replace")
+        )
+    return page
+
+
+def _record_page(observation: Observation, page: _PageFeatures) -> None:
+    observation.title = site_text(page.title, TEXT_LIMIT) or None if page.title else None
+    observation.script_hosts = page.script_hosts
+    observation.iframe_hosts = page.iframe_hosts
+    observation.form_count = page.form_count
+    observation.links = page.links
+    observation.form_actions = page.form_actions
+    observation.hidden_nofollow_links = page.hidden_nofollow_links
+    observation.meta_robots = page.meta_robots
+    observation.meta_tdm = page.meta_tdm
+    observation.text_shingles = page.shingles

@@ -36,19 +36,18 @@ from botscope.scanner.model import (
 )
 from botscope.scanner.profiles import PROFILE_IDS
 from botscope.scanner.targets import normalize_target
+from botscope.scanner.vocabulary import (
+    FULL_ONLY_POLICY_FILES,
+    NOT_FOUND_PROBE_CATEGORY,
+    POLICY_FILES,
+    POLICY_PATHS,
+    TARGET_CATEGORY,
+)
 
 REQUEST_BUDGET = 80
 MAX_CRITICAL_PATHS = 10
 DISCOVERY_REQUESTS = 2  # full mode fetches the target page and /sitemap.xml to plan
 SITEMAP_PATH = "/sitemap.xml"
-POLICY_PATHS: tuple[tuple[str, str], ...] = (
-    ("/robots.txt", "robots.txt"),
-    ("/llms.txt", "llms.txt"),
-    ("/ai.txt", "ai.txt"),
-    ("/.well-known/tdmrep.json", "tdmrep.json"),
-    ("/.well-known/http-message-signatures-directory", "http-message-signatures-directory"),
-)
-FULL_ONLY_POLICY_PATHS: tuple[tuple[str, str], ...] = (("/llms-full.txt", "llms-full.txt"),)
 # One path that exists on no site: what the site answers there is what it answers to everything.
 # A policy file whose body matches it is a soft 404, not a published file (``policy.is_soft_404``).
 NOT_FOUND_PROBE_PREFIX = "/.well-known/botscope-not-found-"
@@ -144,7 +143,7 @@ def discover_critical_paths(
     excluded = {
         urlsplit(target.path).path,
         SITEMAP_PATH,
-        *(p for p, _ in POLICY_PATHS + FULL_ONLY_POLICY_PATHS),
+        *POLICY_PATHS,
     }
     by_category: dict[str, list[str]] = {name: [] for name, _ in CRITICAL_CATEGORIES}
     seen: set[str] = set()
@@ -191,16 +190,22 @@ def build_plan(
     """``profiles``: the client profiles each page path is fetched with (every plan's four, plus
     ``signed_agent`` when the scan signs); ``render`` adds one rendered path run per page path."""
     runs = [
-        PathRunSpec(path=target.path, profile=profile, kind="page", category="target") for profile in profiles
+        PathRunSpec(path=target.path, profile=profile, kind="page", category=TARGET_CATEGORY)
+        for profile in profiles
     ]
     if render:
-        runs.append(PathRunSpec(path=target.path, profile=RENDER_PROFILE, kind="page", category="target"))
-    policy_paths = POLICY_PATHS + (FULL_ONLY_POLICY_PATHS if mode == "full" else ())
+        runs.append(
+            PathRunSpec(path=target.path, profile=RENDER_PROFILE, kind="page", category=TARGET_CATEGORY)
+        )
+    policy_files = POLICY_FILES + (FULL_ONLY_POLICY_FILES if mode == "full" else ())
     runs += [
-        PathRunSpec(path=path, profile="browser", kind="policy", category=name) for path, name in policy_paths
+        PathRunSpec(path=file.path, profile="browser", kind="policy", category=file.name)
+        for file in policy_files
     ]
     runs.append(
-        PathRunSpec(path=not_found_probe_path(), profile="browser", kind="probe", category="not_found_probe")
+        PathRunSpec(
+            path=not_found_probe_path(), profile="browser", kind="probe", category=NOT_FOUND_PROBE_CATEGORY
+        )
     )
     discovered: list[str] = []
     if mode == "full":

@@ -29,16 +29,19 @@ from protego import Protego
 from botscope.scanner.model import Observation
 from botscope.scanner.observe import shingle_similarity
 from botscope.scanner.sanitize import KEY_LIMIT, MAX_SIGNAL_KEYS, VALUE_LIMIT, site_text
+from botscope.scanner.vocabulary import (
+    AI_TXT,
+    LLMS_FULL_TXT,
+    LLMS_TXT,
+    POLICY_PATHS,
+    ROBOTS_TXT,
+    TDMREP_JSON,
+    TOO_MANY_REDIRECTS,
+    WEB_BOT_AUTH_DIRECTORY,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-ROBOTS_PATH = "/robots.txt"
-LLMS_PATH = "/llms.txt"
-LLMS_FULL_PATH = "/llms-full.txt"
-AI_TXT_PATH = "/ai.txt"
-TDMREP_PATH = "/.well-known/tdmrep.json"
-WEB_BOT_AUTH_PATH = "/.well-known/http-message-signatures-directory"
-POLICY_PATHS = (ROBOTS_PATH, LLMS_PATH, LLMS_FULL_PATH, AI_TXT_PATH, TDMREP_PATH, WEB_BOT_AUTH_PATH)
 
 _MANAGED_BEGIN = re.compile(r"^\s*#\s*BEGIN\s+Cloudflare\s+Managed\s+content", re.IGNORECASE | re.MULTILINE)
 _MANAGED_END = re.compile(r"^\s*#\s*END\s+Cloudflare\s+Managed\s+content", re.IGNORECASE | re.MULTILINE)
@@ -264,7 +267,7 @@ def robots_access(obs: Observation | None, soft_404: bool = False) -> str:
         return "parsed"
     status = obs.http_status
     if obs.outcome == "timed_out" or status is None:
-        if obs.error is not None and obs.error.code == "too_many_redirects":
+        if obs.error is not None and obs.error.code == TOO_MANY_REDIRECTS:
             return "unavailable"  # RFC 9309 2.3.1.2: not reached within five redirects
         return "unreachable"
     if status >= 500:
@@ -288,67 +291,22 @@ def analyze_robots(
     access = access or ("parsed" if text is not None else "not_checked")
     base = {"access": access, "effect": ROBOTS_ACCESS_EFFECT[access]}
     if text is None:
-        return {
-            **base,
-            "present": False,
-            "ai_agents": dict.fromkeys(tokens, "unspecified"),
-            "ai_agents_named": [],
-            "generic_rules": None,
-            "named_agents": [],
-            "managed_by": None,
-            "managed_disallowed": [],
-            "conflicts": [],
-            "truncated": False,
-            "content_signals": None,
-            "content_signals_invalid": [],
-            "content_usage": [],
-        }
+        return {**base, **_no_robots(tokens)}
     truncated = len(text.encode("utf-8")) > ROBOTS_PARSE_LIMIT
     if truncated:
         text = text.encode("utf-8")[:ROBOTS_PARSE_LIMIT].decode("utf-8", "ignore")
     parser = _parsed(text)
     groups = _groups(text)
-    probes: list[str] = []
-    for _, rules in groups:
-        for kind, value in rules:
-            path = _probe_path(value) if kind == "disallow" else None
-            if path and path not in probes and len(probes) < _MAX_ROBOTS_PROBES:
-                probes.append(path)
-    treatments = {token: agent_treatment(parser, token, probes) for token in tokens}
+    probes = _robots_probe_paths(groups)
     named_lower = {agent.lower() for agents, _ in groups for agent in agents if agent != "*"}
-    ai_named = [token for token in tokens if token.lower() in named_lower]
-    generic = [rules for agents, rules in groups if "*" in agents]
-    generic_rules = None
-    if generic:
-        disallows = [value for rules in generic for kind, value in rules if kind == "disallow" and value]
-        generic_rules = {"disallow_all": not parser.can_fetch("/", "*"), "disallow_rules": len(disallows)}
-
-    managed_by = None
-    managed_disallowed: list[str] = []
-    conflicts: list[str] = []
-    begin, end = _MANAGED_BEGIN.search(text), _MANAGED_END.search(text)
-    if begin:
-        managed_by = "cloudflare"
-        section = text[begin.end() : end.start() if end and end.start() > begin.end() else len(text)]
-        rest = text[: begin.start()] + (text[end.end() :] if end and end.start() > begin.end() else "")
-        for agents, rules in _groups(section):
-            if ("disallow", "/") in rules:
-                managed_disallowed += [a for a in agents if a != "*" and a not in managed_disallowed]
-        # A site's own group that allows a token the managed block disallows contradicts it.
-        for agents, rules in _groups(rest):
-            allows_root = any(kind == "allow" and value in ("/", "") for kind, value in rules) or any(
-                kind == "disallow" and value == "" for kind, value in rules
-            )
-            for agent in agents:
-                if allows_root and agent in managed_disallowed and agent not in conflicts:
-                    conflicts.append(agent)
+    managed_by, managed_disallowed, conflicts = _managed_section(text)
     signals = content_signals(text)
     return {
         **base,
         "present": True,
-        "ai_agents": treatments,
-        "ai_agents_named": ai_named,
-        "generic_rules": generic_rules,
+        "ai_agents": {token: agent_treatment(parser, token, probes) for token in tokens},
+        "ai_agents_named": [token for token in tokens if token.lower() in named_lower],
+        "generic_rules": _generic_rules(parser, groups),
         "named_agents": named_agents(text),
         "managed_by": managed_by,
         "managed_disallowed": managed_disallowed,
@@ -358,6 +316,71 @@ def analyze_robots(
         "content_signals_invalid": signals["invalid"],
         "content_usage": content_usage_rules(text),
     }
+
+
+def _no_robots(tokens: list[str]) -> dict[str, Any]:
+    """The robots.txt object when there is no file to read: every agent unspecified."""
+    return {
+        "present": False,
+        "ai_agents": dict.fromkeys(tokens, "unspecified"),
+        "ai_agents_named": [],
+        "generic_rules": None,
+        "named_agents": [],
+        "managed_by": None,
+        "managed_disallowed": [],
+        "conflicts": [],
+        "truncated": False,
+        "content_signals": None,
+        "content_signals_invalid": [],
+        "content_usage": [],
+    }
+
+
+def _robots_probe_paths(groups: list[tuple[list[str], list[tuple[str, str]]]]) -> list[str]:
+    """Representative paths of the file's disallow rules, to ask protego about per agent."""
+    probes: list[str] = []
+    for _, rules in groups:
+        for kind, value in rules:
+            path = _probe_path(value) if kind == "disallow" else None
+            if path and path not in probes and len(probes) < _MAX_ROBOTS_PROBES:
+                probes.append(path)
+    return probes
+
+
+def _generic_rules(
+    parser: Protego, groups: list[tuple[list[str], list[tuple[str, str]]]]
+) -> dict[str, Any] | None:
+    """What the ``User-agent: *`` groups disallow; None when the file has none."""
+    generic = [rules for agents, rules in groups if "*" in agents]
+    if not generic:
+        return None
+    disallows = [value for rules in generic for kind, value in rules if kind == "disallow" and value]
+    return {"disallow_all": not parser.can_fetch("/", "*"), "disallow_rules": len(disallows)}
+
+
+def _managed_section(text: str) -> tuple[str | None, list[str], list[str]]:
+    """(managed_by, agents the managed section disallows, agents the site's own groups allow
+    against it) for Cloudflare's managed robots.txt section; (None, [], []) without one."""
+    begin, end = _MANAGED_BEGIN.search(text), _MANAGED_END.search(text)
+    if not begin:
+        return None, [], []
+    closed = end is not None and end.start() > begin.end()
+    section = text[begin.end() : end.start() if end and closed else len(text)]
+    rest = text[: begin.start()] + (text[end.end() :] if end and closed else "")
+    managed_disallowed: list[str] = []
+    for agents, rules in _groups(section):
+        if ("disallow", "/") in rules:
+            managed_disallowed += [a for a in agents if a != "*" and a not in managed_disallowed]
+    # A site's own group that allows a token the managed block disallows contradicts it.
+    conflicts: list[str] = []
+    for agents, rules in _groups(rest):
+        allows_root = any(kind == "allow" and value in ("/", "") for kind, value in rules) or any(
+            kind == "disallow" and value == "" for kind, value in rules
+        )
+        for agent in agents:
+            if allows_root and agent in managed_disallowed and agent not in conflicts:
+                conflicts.append(agent)
+    return "cloudflare", managed_disallowed, conflicts
 
 
 @lru_cache(maxsize=8)
@@ -818,34 +841,77 @@ def not_found_probe(observations: list[Observation]) -> Observation | None:
     return next((o for o in observations if o.spec.kind == "probe"), None)
 
 
+class _PolicyFiles:
+    """The observation of each policy file of a scan, and whether it is a soft 404."""
+
+    def __init__(self, observations: list[Observation]) -> None:
+        self.runs = {path: _policy_observation(observations, path) for path in POLICY_PATHS}
+        probe = not_found_probe(observations)
+        self.soft = {path: is_soft_404(obs, probe) for path, obs in self.runs.items()}
+
+    def text(self, path: str) -> str | None:
+        obs = self.runs[path]
+        return obs.policy_text if obs is not None else None
+
+    def media_type(self, path: str) -> str:
+        return _media_type(self.runs[path])
+
+    def fetched(self, path: str) -> dict[str, Any]:
+        """How the file was fetched, as each policy object reports it."""
+        obs = self.runs[path]
+        return {
+            "checked": obs is not None,
+            "outcome": obs.outcome if obs is not None else None,
+            "http_status": obs.http_status if obs is not None else None,
+            "soft_404": self.soft[path],
+        }
+
+
 def analyze_policy(
     observations: list[Observation], *, authority: str | None = None, now: float | None = None
 ) -> dict[str, Any]:
     """The report's ``policy`` object from every observation of a scan. ``authority`` (host[:port]
     of the target) is what the key directory's signature covers."""
-    files = {path: _policy_observation(observations, path) for path in POLICY_PATHS}
-    probe = not_found_probe(observations)
-    soft = {path: is_soft_404(obs, probe) for path, obs in files.items()}
-
-    def text_of(path: str) -> str | None:
-        obs = files[path]
-        return obs.policy_text if obs is not None else None
-
-    def fetched(path: str) -> dict[str, Any]:
-        obs = files[path]
-        return {
-            "checked": obs is not None,
-            "outcome": obs.outcome if obs is not None else None,
-            "http_status": obs.http_status if obs is not None else None,
-            "soft_404": soft[path],
-        }
-
-    access = robots_access(files[ROBOTS_PATH], soft[ROBOTS_PATH])
-    robots = analyze_robots(text_of(ROBOTS_PATH) if access == "parsed" else None, access=access)
+    files = _PolicyFiles(observations)
+    robots_path = ROBOTS_TXT.path
+    access = robots_access(files.runs[robots_path], files.soft[robots_path])
+    robots = analyze_robots(files.text(robots_path) if access == "parsed" else None, access=access)
     served = [o for o in observations if o.outcome == "served"]
+    content_usage, usage_detail = _content_usage(robots.pop("content_usage"), served)
+    signals = robots.pop("content_signals")
+    signals_invalid = robots.pop("content_signals_invalid")
+    return {
+        "robots_txt": {**robots, **files.fetched(robots_path)},
+        "content_signals": signals,
+        "content_signals_invalid": signals_invalid,
+        "content_usage": content_usage,
+        "content_usage_detail": usage_detail,
+        **_published_files(files),
+        "tdmrep": _tdmrep(files, [o for o in served if o.spec.kind == "page"]),
+        "noai_meta": noai_tokens(observations),
+        "web_bot_auth": {
+            **analyze_web_bot_auth(
+                files.text(WEB_BOT_AUTH_DIRECTORY.path),
+                files.media_type(WEB_BOT_AUTH_DIRECTORY.path),
+                wba_obs.headers if (wba_obs := files.runs[WEB_BOT_AUTH_DIRECTORY.path]) else {},
+                authority=authority,
+                now=now,
+                soft_404=files.soft[WEB_BOT_AUTH_DIRECTORY.path],
+            ),
+            **files.fetched(WEB_BOT_AUTH_DIRECTORY.path),
+        },
+        "pay_per_crawl": pay_per_crawl(observations),
+    }
+
+
+def _content_usage(
+    robots_rules: list[tuple[str | None, str]], served: list[Observation]
+) -> tuple[dict[str, str] | None, dict[str, Any]]:
+    """The merged Content-Usage preferences (site-wide robots.txt rules and response headers) and
+    the ``content_usage_detail`` object saying where they came from."""
     statements: list[tuple[str, dict[str, str] | None]] = []
     path_scoped = 0
-    for path, statement in robots.pop("content_usage"):
+    for path, statement in robots_rules:
         if path in (None, "", "/"):
             statements.append(("robots_txt", parse_content_usage(statement)))
         else:
@@ -855,8 +921,7 @@ def analyze_policy(
         for o in served
         if "content-usage" in o.headers
     ]
-    parsed_statements = [s for _, s in statements if s is not None]
-    content_usage = merge_content_usage(parsed_statements)
+    content_usage = merge_content_usage([s for _, s in statements if s is not None])
     unparseable = sum(1 for _, s in statements if s is None)
     if content_usage:
         usage_status = "declared"
@@ -864,59 +929,48 @@ def analyze_policy(
         usage_status = "unknown"
     else:
         usage_status = "absent"
-    signals = robots.pop("content_signals")
-    signals_invalid = robots.pop("content_signals_invalid")
-    pages = [o for o in served if o.spec.kind == "page"]
-    tdm = analyze_tdmrep(
-        text_of(TDMREP_PATH),
-        [o.headers["tdm-reservation"] for o in pages if "tdm-reservation" in o.headers],
-        media_type=_media_type(files[TDMREP_PATH]),
-        soft_404=soft[TDMREP_PATH],
-        header_policies=[o.headers["tdm-policy"] for o in pages if "tdm-policy" in o.headers],
-        meta=[o.meta_tdm for o in pages],
-    )
-    wba_obs = files[WEB_BOT_AUTH_PATH]
-    llms_full_obs = files[LLMS_FULL_PATH]
+    return content_usage, {
+        "status": usage_status,
+        "sources": sorted({src for src, s in statements if s is not None}),
+        "unparseable": unparseable,
+        "path_scoped_rules": path_scoped,
+    }
+
+
+def _published_files(files: _PolicyFiles) -> dict[str, Any]:
+    """The ``llms_txt``, ``llms_full_txt`` and ``ai_txt`` objects."""
+    llms, llms_full, ai_txt = LLMS_TXT.path, LLMS_FULL_TXT.path, AI_TXT.path
+    llms_full_obs = files.runs[llms_full]
     return {
-        "robots_txt": {**robots, **fetched(ROBOTS_PATH)},
-        "content_signals": signals,
-        "content_signals_invalid": signals_invalid,
-        "content_usage": content_usage,
-        "content_usage_detail": {
-            "status": usage_status,
-            "sources": sorted({src for src, s in statements if s is not None}),
-            "unparseable": unparseable,
-            "path_scoped_rules": path_scoped,
-        },
         "llms_txt": {
-            **analyze_llms_txt(text_of(LLMS_PATH), _media_type(files[LLMS_PATH]), soft[LLMS_PATH]),
-            **fetched(LLMS_PATH),
+            **analyze_llms_txt(files.text(llms), files.media_type(llms), files.soft[llms]),
+            **files.fetched(llms),
         },
         "llms_full_txt": {
             **analyze_llms_full_txt(
-                text_of(LLMS_FULL_PATH),
-                _media_type(llms_full_obs),
-                soft[LLMS_FULL_PATH],
+                files.text(llms_full),
+                files.media_type(llms_full),
+                files.soft[llms_full],
                 llms_full_obs.body_size if llms_full_obs else 0,
             ),
-            **fetched(LLMS_FULL_PATH),
+            **files.fetched(llms_full),
         },
         "ai_txt": {
-            **analyze_ai_txt(text_of(AI_TXT_PATH), _media_type(files[AI_TXT_PATH]), soft[AI_TXT_PATH]),
-            **fetched(AI_TXT_PATH),
+            **analyze_ai_txt(files.text(ai_txt), files.media_type(ai_txt), files.soft[ai_txt]),
+            **files.fetched(ai_txt),
         },
-        "tdmrep": {**tdm, **fetched(TDMREP_PATH)},
-        "noai_meta": noai_tokens(observations),
-        "web_bot_auth": {
-            **analyze_web_bot_auth(
-                text_of(WEB_BOT_AUTH_PATH),
-                _media_type(wba_obs),
-                wba_obs.headers if wba_obs else {},
-                authority=authority,
-                now=now,
-                soft_404=soft[WEB_BOT_AUTH_PATH],
-            ),
-            **fetched(WEB_BOT_AUTH_PATH),
-        },
-        "pay_per_crawl": pay_per_crawl(observations),
     }
+
+
+def _tdmrep(files: _PolicyFiles, pages: list[Observation]) -> dict[str, Any]:
+    """TDMRep from its three channels: the well-known file, the page headers and the page meta."""
+    path = TDMREP_JSON.path
+    tdm = analyze_tdmrep(
+        files.text(path),
+        [o.headers["tdm-reservation"] for o in pages if "tdm-reservation" in o.headers],
+        media_type=files.media_type(path),
+        soft_404=files.soft[path],
+        header_policies=[o.headers["tdm-policy"] for o in pages if "tdm-policy" in o.headers],
+        meta=[o.meta_tdm for o in pages],
+    )
+    return {**tdm, **files.fetched(path)}

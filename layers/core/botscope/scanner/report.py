@@ -8,18 +8,27 @@ and does not fail the report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botscope.scanner import analysis, scoring
 from botscope.scanner.findings import build_findings
 from botscope.scanner.model import Observation, ProfileId, RenderedProfileId, ScanPlan
 from botscope.scanner.plan import RENDER_PROFILE
-from botscope.scanner.policy import POLICY_PATHS, analyze_policy
+from botscope.scanner.policy import analyze_policy
 from botscope.scanner.profiles import get_profile
 from botscope.scanner.rules_engine import load_ruleset
+from botscope.scanner.vocabulary import (
+    NO_ANSWER_OUTCOMES,
+    POLICY_PATHS,
+    SEVERITIES,
+    STOPPED_OUTCOMES,
+    STOPPING_VERDICTS,
+    Baseline,
+    Outcome,
+)
 
 SCHEMA_VERSION = "1"
-_SEVERITIES = ("info", "low", "medium", "high")
 _CHANGE_FIELDS = ("status", "severity", "paths", "profiles", "title")
 
 
@@ -91,7 +100,7 @@ def _public_policy(policy: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_STOP_ORDER = {"challenged": 3, "blocked": 2, "rate_limited": 1}
+_STOP_ORDER: dict[Outcome, int] = {"challenged": 3, "blocked": 2, "rate_limited": 1}
 
 
 def _policy_outcomes(observations: list[Observation]) -> dict[str, dict[str, Any]]:
@@ -178,19 +187,19 @@ def compute_changes(
     }
 
 
-def _baseline(observations: list[Observation]) -> str:
+def _baseline(observations: list[Observation]) -> Baseline:
     """How the browser profile fared on the page paths: ``served`` (at least one answer to compare
     with), ``stopped`` (every one challenged, blocked or rate limited) or ``failed`` (no answer)."""
     pages = [o for o in observations if o.spec.profile == "browser" and o.spec.kind == "page"]
-    if not pages or all(o.outcome in ("error", "timed_out") for o in pages):
+    if not pages or all(o.outcome in NO_ANSWER_OUTCOMES for o in pages):
         return "failed"
-    if all(o.outcome in analysis.STOPPED or o.outcome in ("error", "timed_out") for o in pages):
+    if all(o.outcome in STOPPED_OUTCOMES or o.outcome in NO_ANSWER_OUTCOMES for o in pages):
         return "stopped"
     return "served"
 
 
 def _limitations(
-    baseline: str, policy: dict[str, Any], observations: list[Observation]
+    baseline: Baseline, policy: dict[str, Any], observations: list[Observation]
 ) -> list[dict[str, str]]:
     """What the scan could not see, so a reader does not take silence for absence."""
     out = []
@@ -224,6 +233,104 @@ def _limitations(
     return out
 
 
+@dataclass(frozen=True)
+class _Analysis:
+    """What the analysis stages found across the path runs of one scan."""
+
+    detections: list[dict[str, Any]]
+    policy: dict[str, Any]
+    robots_text: str | None
+    enforcement: list[dict[str, Any]]
+    coverage: dict[str, Any]
+    stalls: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    baseline: Baseline
+
+
+def _analyze(plan: ScanPlan, observations: list[Observation], scan_job_id: str | None) -> _Analysis:
+    # The never-existing path is only the soft-404 baseline of the policy files: it is not a page
+    # of the site and carries no finding of its own.
+    site_runs = [o for o in observations if o.spec.kind != "probe"]
+    detections = analysis.aggregate_detections(site_runs)
+    policy = analyze_policy(observations, authority=plan.target.origin.split("://", 1)[1])
+    robots_text = analysis.robots_text_of(site_runs) if policy["robots_txt"]["access"] == "parsed" else None
+    enforcement = analysis.enforcement(
+        site_runs, robots_text, robots_unreachable=policy["robots_txt"]["access"] == "unreachable"
+    )
+    coverage = analysis.coverage(site_runs)
+    stalls = analysis.stalls(site_runs)
+    stopped_runs = [
+        {"profile": o.spec.profile, "path": o.spec.path, "http_status": o.http_status}
+        for o in site_runs
+        if o.outcome in STOPPED_OUTCOMES
+    ]
+    findings = build_findings(
+        plan,
+        detections,
+        policy,
+        enforcement,
+        coverage,
+        _policy_outcomes(site_runs),
+        analysis.labyrinth_signals(site_runs),
+        scan_job_id,
+        stalls=stalls,
+        stopped_runs=stopped_runs,
+    )
+    return _Analysis(
+        detections, policy, robots_text, enforcement, coverage, stalls, findings, _baseline(site_runs)
+    )
+
+
+def _summary(found: _Analysis, site_runs: list[Observation]) -> dict[str, Any]:
+    """The report's ``summary``: posture, score, measures and the findings counted by severity."""
+    detections = found.detections
+    measures = {d["measure"] for d in detections}
+    active_measures = {d["measure"] for d in detections if d["active"]}
+    verdicts = {e["verdict"] for e in found.enforcement}
+    if "differential_content" in verdicts or found.stalls:
+        measures.add("tarpit")
+    if verdicts & STOPPING_VERDICTS:
+        # the site stops some client types itself (user-agent rules), vendor or not
+        measures.add("bot_management")
+    measures_present = set(measures)
+    if scoring.policy_signals(found.policy):
+        measures_present.add("policy")
+    excluded = set(scoring.scoring_table()["posture"]["defense_measures_excluded"])
+    layers = {d["layer"] for d in detections if d["measure"] not in excluded}
+    if verdicts & (STOPPING_VERDICTS | {"differential_content"}):
+        layers.add("application")
+    critical = found.coverage["critical_paths"]
+    ratio = (1 - len(found.coverage["unprotected_paths"]) / len(critical)) if critical else None
+    by_severity = dict.fromkeys(SEVERITIES, 0)
+    for finding in found.findings:
+        by_severity[finding["severity"]] += 1
+    return {
+        "posture": "unknown"
+        if found.baseline == "failed"
+        else scoring.posture(measures - excluded, layers, "enforced" in verdicts),
+        "baseline": found.baseline,
+        "limitations": _limitations(found.baseline, found.policy, site_runs),
+        "score": scoring.score(measures, active_measures, found.policy, verdicts, ratio),
+        "measures_present": sorted(measures_present),
+        "vendors": sorted({d["vendor"] for d in detections if d["vendor"]}),
+        "findings_by_severity": by_severity,
+    }
+
+
+_DETECTION_PUBLIC = (
+    "vendor",
+    "product",
+    "measure",
+    "layer",
+    "confidence",
+    "active",
+    "paths",
+    "profiles",
+    "evidence",
+)
+_ENFORCEMENT_PUBLIC = ("agent_profile", "path", "declared", "observed", "verdict", "basis")
+
+
 def build_report(
     plan: ScanPlan,
     observations: list[Observation],
@@ -233,111 +340,28 @@ def build_report(
     completed_at: str | None,
     previous_report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    ruleset = load_ruleset()
-    # The never-existing path is only the soft-404 baseline of the policy files: it is not a page
-    # of the site and carries no finding of its own.
     probe_runs = [o for o in observations if o.spec.kind == "probe"]
     site_runs = [o for o in observations if o.spec.kind != "probe"]
-    detections = analysis.aggregate_detections(site_runs)
-    policy = analyze_policy(observations, authority=plan.target.origin.split("://", 1)[1])
-    robots_text = analysis.robots_text_of(site_runs) if policy["robots_txt"]["access"] == "parsed" else None
-    enforcement = analysis.enforcement(
-        site_runs, robots_text, robots_unreachable=policy["robots_txt"]["access"] == "unreachable"
-    )
-    coverage = analysis.coverage(site_runs)
-    policy_outcomes = _policy_outcomes(site_runs)
-    stalls = analysis.stalls(site_runs)
-    stopped_runs = [
-        {"profile": o.spec.profile, "path": o.spec.path, "http_status": o.http_status}
-        for o in site_runs
-        if o.outcome in analysis.STOPPED
-    ]
-    findings = build_findings(
-        plan,
-        detections,
-        policy,
-        enforcement,
-        coverage,
-        policy_outcomes,
-        analysis.labyrinth_signals(site_runs),
-        scan_job_id,
-        stalls=stalls,
-        stopped_runs=stopped_runs,
-    )
-    baseline = _baseline(site_runs)
-
-    measures = {d["measure"] for d in detections}
-    active_measures = {d["measure"] for d in detections if d["active"]}
-    verdicts = {e["verdict"] for e in enforcement}
-    if "differential_content" in verdicts or stalls:
-        measures.add("tarpit")
-    if verdicts & {"enforced", "undeclared_block"}:
-        # the site stops some client types itself (user-agent rules), vendor or not
-        measures.add("bot_management")
-    signals = scoring.policy_signals(policy)
-    measures_present = set(measures)
-    if signals:
-        measures_present.add("policy")
-    excluded = set(scoring.scoring_table()["posture"]["defense_measures_excluded"])
-    defense = measures - excluded
-    layers = {d["layer"] for d in detections if d["measure"] not in excluded}
-    if verdicts & {"enforced", "undeclared_block", "differential_content"}:
-        layers.add("application")
-    critical = coverage["critical_paths"]
-    ratio = (1 - len(coverage["unprotected_paths"]) / len(critical)) if critical else None
-    by_severity = dict.fromkeys(_SEVERITIES, 0)
-    for finding in findings:
-        by_severity[finding["severity"]] += 1
-
-    public_detections = [
-        {
-            k: d[k]
-            for k in (
-                "vendor",
-                "product",
-                "measure",
-                "layer",
-                "confidence",
-                "active",
-                "paths",
-                "profiles",
-                "evidence",
-            )
-        }
-        for d in detections
-    ]
+    found = _analyze(plan, observations, scan_job_id)
     return {
         "schema_version": SCHEMA_VERSION,
         "scan_job_id": scan_job_id,
         "target_url": plan.target.url,
         "scan_mode": plan.mode,
         "status": "completed",
-        "ruleset_version": ruleset.version,
+        "ruleset_version": load_ruleset().version,
         "started_at": started_at,
         "completed_at": completed_at,
-        "summary": {
-            "posture": "unknown"
-            if baseline == "failed"
-            else scoring.posture(defense, layers, "enforced" in verdicts),
-            "baseline": baseline,
-            "limitations": _limitations(baseline, policy, site_runs),
-            "score": scoring.score(measures, active_measures, policy, verdicts, ratio),
-            "measures_present": sorted(measures_present),
-            "vendors": sorted({d["vendor"] for d in detections if d["vendor"]}),
-            "findings_by_severity": by_severity,
-        },
+        "summary": _summary(found, site_runs),
         "path_runs": [_path_run(o, plan.target.scheme == "https") for o in site_runs + probe_runs],
-        "detections": public_detections,
-        "policy": _public_policy(policy),
-        "enforcement": [
-            {k: e[k] for k in ("agent_profile", "path", "declared", "observed", "verdict", "basis")}
-            for e in enforcement
-        ],
-        "coverage": coverage,
-        "rendered": analysis.rendered_verdicts(observations, robots_text),
-        "findings": findings,
+        "detections": [{k: d[k] for k in _DETECTION_PUBLIC} for d in found.detections],
+        "policy": _public_policy(found.policy),
+        "enforcement": [{k: e[k] for k in _ENFORCEMENT_PUBLIC} for e in found.enforcement],
+        "coverage": found.coverage,
+        "rendered": analysis.rendered_verdicts(observations, found.robots_text),
+        "findings": found.findings,
         "changes": compute_changes(
-            findings, previous_report, probed=_observed_paths(site_runs), scan_mode=plan.mode
+            found.findings, previous_report, probed=_observed_paths(site_runs), scan_mode=plan.mode
         )
         if previous_report is not None
         else None,

@@ -286,12 +286,6 @@ class Ruleset:
                 return rule
         raise KeyError(rule_id)
 
-    def by_vendor(self) -> dict[str | None, list[Rule]]:
-        grouped: dict[str | None, list[Rule]] = {}
-        for rule in self.rules:
-            grouped.setdefault(rule.vendor, []).append(rule)
-        return grouped
-
 
 _ESCAPE = re.compile(r"\\.")
 

@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from botscope.scanner.vocabulary import Posture
+
 DATA_FILE = Path(__file__).resolve().parent / "data" / "scoring.json"
 
 
@@ -44,7 +46,7 @@ def policy_signals(policy: dict[str, Any]) -> list[str]:
     return signals
 
 
-def posture(defense_measures: set[str], layers: set[str], enforced: bool) -> str:
+def posture(defense_measures: set[str], layers: set[str], enforced: bool) -> Posture:
     rules = scoring_table()["posture"]
     count = len(defense_measures)
     if count >= rules["hardened_min_measures"] or (

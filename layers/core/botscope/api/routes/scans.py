@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from botscope.api.deps import body_size_limit, get_principal
 from botscope.api.problems import problem_docs
 from botscope.auth.principal import Principal
+from botscope.scanner.model import Layer
+from botscope.scanner.vocabulary import FindingStatus, Outcome, Severity
 from botscope.service import scans as service
 
 router = APIRouter(tags=["scans"])
@@ -114,12 +116,7 @@ class PathRun(BaseModel):
     path: str | None
     profile: str | None
     status: Literal["pending", "running", "completed", "failed", "cancelled"]
-    outcome: (
-        Literal[
-            "served", "challenged", "blocked", "rate_limited", "redirected", "not_found", "timed_out", "error"
-        ]
-        | None
-    )
+    outcome: Outcome | None
     http_status: int | None
     duration_ms: int | None
     error: ErrorInfo | None
@@ -162,13 +159,13 @@ class Finding(BaseModel):
     )
     category: str
     measure: str
-    status: Literal["present", "absent", "inconclusive"]
-    severity: Literal["info", "low", "medium", "high"]
+    status: FindingStatus
+    severity: Severity
     confidence: float = Field(ge=0.0, le=1.0)
     title: str
     summary: str
     vendor: str | None = None
-    layer: Literal["edge", "application", "client", "policy"]
+    layer: Layer
     paths: list[str] = []
     profiles: list[str] = []
     evidence: list[Evidence] = []
