@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import ipaddress
 import ssl
 import time
 import zlib
@@ -52,6 +51,7 @@ from botscope.scanner.targets import (
     IPAddress,
     NetworkPolicy,
     Resolver,
+    is_ip_literal,
     normalize_target,
     resolve_and_check,
 )
@@ -200,14 +200,6 @@ def _ssl_context_with(extra_ca_bundle: str) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=certifi.where())
     context.load_verify_locations(cafile=extra_ca_bundle)
     return context
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _ms(seconds: float) -> int:
@@ -501,7 +493,7 @@ class Fetcher:
                 host_header=host_header,
                 host=target.host,
                 port=target.port,
-                addresses=[] if _is_ip_literal(target.host) else self._pins[target.host],
+                addresses=[] if is_ip_literal(target.host) else self._pins[target.host],
                 profile=wire,
                 connect_timeout=self.limits.connect_timeout,
                 read_timeout=self.limits.read_timeout,

@@ -226,6 +226,15 @@ def _normalize_host(raw: str) -> str:
     return host
 
 
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` (brackets allowed) is an IP address written as such, not a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _host_for_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 

@@ -32,8 +32,8 @@ from botscope.scanner.model import (
     RenderedWidget,
     Target,
 )
-from botscope.scanner.probe.egress_proxy import EGRESS_ANSWER_HEADER, EgressLimits, EgressProxy, is_ip_literal
-from botscope.scanner.targets import NetworkPolicy, Resolver
+from botscope.scanner.probe.egress_proxy import EGRESS_ANSWER_HEADER, EgressLimits, EgressProxy
+from botscope.scanner.targets import NetworkPolicy, Resolver, is_ip_literal
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 _REPORT_BINDING = "__botscopeProbe"
