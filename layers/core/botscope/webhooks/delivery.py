@@ -8,8 +8,10 @@ A message names (event, endpoint, attempt number). Handling it:
    fails when the delivery is no longer pending or this attempt was already recorded (SQS
    delivers at least once: the duplicate is acknowledged and nothing is sent) or when another
    copy of the message is being sent right now (the record fails; SQS brings it back later).
-3. Guard the endpoint again (DNS may have changed since creation), connect to the checked address
-   with the endpoint's name as Host and TLS SNI, never follow redirects, bounded timeouts.
+3. Guard the endpoint again (DNS may have changed since creation) and POST through the scanner's
+   SSRF-pinned client (``botscope.scanner.fetch.Fetcher.send``): it connects to the checked
+   address with the endpoint's name as Host and TLS SNI, never follows redirects, and bounds the
+   attempt (connect and read timeouts, the attempt's deadline).
 4. 2xx: delivered. 410: the endpoint is disabled. Anything else: the next attempt is sent to the
    queue with a delay (schedule + jitter, ``Retry-After`` honoured) and the message number
    incremented; after the last attempt the message is sent to the DLQ *explicitly* and the
