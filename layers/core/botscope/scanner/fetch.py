@@ -4,8 +4,8 @@ in by the caller (``NetworkPolicy``, ``FetchLimits``; the client reads no config
 
 How the guarantees are kept:
 
-* Every host is resolved once per ``Fetcher`` (one scan, or one pipeline stage), every address is
-  checked (``targets.resolve_and_check``) and the checked addresses are *pinned*. Connections go
+* Every host is resolved once per ``Fetcher`` (one scan, one pipeline stage, or one webhook
+  attempt), every address is checked (``targets.resolve_and_check``) and the checked addresses are *pinned*. Connections go
   through ``_PinnedBackend``, which dials only pinned addresses and refuses any host that was not
   checked; the URL, ``Host`` header and TLS SNI/certificate check keep the host name. No second
   DNS lookup happens, so rebinding cannot redirect a request.
@@ -15,7 +15,7 @@ How the guarantees are kept:
   between requests or profiles), no proxy taken from the environment, and the network backend
   can be swapped for the pinned one through public API.
 * Bodies are streamed and decoded here, bounded: the decompressor never produces more than the
-  cap (a small gzip bomb cannot inflate in memory).
+  cap (a small gzip bomb cannot inflate in memory). ``Fetcher.send`` reads no body at all.
 * Each profile gets its own connection pool, so connections are never shared between the
   "clients" a scan plays.
 * Profiles whose wire client is ``curl_cffi`` (the browser) are sent by
