@@ -5,7 +5,7 @@ batch run side by side on a thread pool, so one slow endpoint does not delay the
 fails (and SQS redelivers it) only when handling it raised: retries of *endpoint* failures are
 scheduled by the core as new delayed messages, not by failing the record.
 
-The delivery core (boto3, httpx, pydantic-settings) and Powertools are imported on the first
+The delivery core (boto3, httpcore, pydantic-settings) and Powertools are imported on the first
 invocation, not at module import: the import is the function's cold-start floor (250 ms budget,
 docs/benchmarks.md ``bench_cold_import``), as for the scan stages (``botscope.workflow.handler``).
 """

@@ -24,7 +24,6 @@ from typing import Any
 
 import boto3
 import httpcore
-import httpx
 import pytest
 
 FIXTURE_HOST = "127.0.0.2"
@@ -295,8 +294,8 @@ def canary() -> Iterator[Canary]:
 
 
 class RecordingBackend(httpcore.AsyncNetworkBackend):
-    """The fetcher's network edge: records every address it is asked to dial and dials only
-    loopback (so a guard failure shows up as a canary hit, never as traffic leaving the host)."""
+    """The one HTTP client's network edge (scans and webhook deliveries): records every address it
+    is asked to dial and dials only loopback (so a guard failure shows up as a canary hit, never as traffic leaving the host)."""
 
     def __init__(self) -> None:
         self.dialled: list[tuple[str, int]] = []
@@ -325,23 +324,6 @@ class RecordingBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-class RecordingTransport(httpx.BaseTransport):
-    """The webhook sender's network edge: records every request and forwards only to loopback."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-        self._inner = httpx.HTTPTransport(retries=0)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(str(request.url))
-        if not (request.url.host or "").startswith("127."):
-            raise httpx.ConnectError("test transport: only loopback is dialled", request=request)
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 # --- a moto-backed API shared by a module --------------------------------------------------------

@@ -1,7 +1,7 @@
 """SSRF suite: every hostile target (hostile_targets.py) is refused with its problem code at every
 entry point — the scanner's fetcher, ``POST /api/v1/scans``, ``POST /api/v1/webhooks`` and the
 webhook sender's delivery-time check — and nothing is sent: the loopback canary records zero
-connections, the recording network edges dial nothing, no workflow execution starts.
+connections, the recording network edge dials nothing, no workflow execution starts.
 
 Then the attacks that need a live server: redirects from an allowed fixture (127.0.0.2/32 only)
 into private space, DNS rebinding between check and connect, endless redirects, oversized and
@@ -31,7 +31,6 @@ from tests.security.conftest import (
     Canary,
     HostileServer,
     RecordingBackend,
-    RecordingTransport,
     SecurityStack,
     security_stack_context,
 )
@@ -314,7 +313,7 @@ def test_no_hostile_webhook_was_stored(stack: SecurityStack):
 
 @pytest.mark.parametrize("row", ROWS)
 def test_webhook_sender_rechecks_and_sends_nothing(row: Hostile, canary: Canary):
-    transport = RecordingTransport()
+    backend = RecordingBackend()
     result = delivery.send_attempt(
         webhook_url(row, canary.port),
         signing.generate_secret(),
@@ -322,11 +321,11 @@ def test_webhook_sender_rechecks_and_sends_nothing(row: Hostile, canary: Canary)
         b'{"type":"webhook.test"}',
         timeout=2.0,
         resolver=table_resolver,
-        transport=transport,
+        network_backend=backend,
     )
     assert result.status_code is None and not result.delivered
     assert result.error is not None and result.error.startswith(row.code + ":"), result.error
-    assert transport.sent == []
+    assert backend.dialled == []
     assert not canary.touched
     for address in RESOLVED_ADDRESSES:  # the attempt log is shown to the customer
         assert address not in result.error
@@ -479,7 +478,7 @@ def test_rebinding_cannot_move_a_webhook_delivery(hostile_site: HostileServer, l
     url = f"http://rebind.hostile.test:{hostile_site.port}/ok"
     target, addresses = urls.guard_endpoint(url, resolver=resolver)  # creation: 127.0.0.2, accepted
     assert addresses == [ipaddress.ip_address(FIXTURE_HOST)]
-    transport = RecordingTransport()
+    backend = RecordingBackend()
     result = delivery.send_attempt(
         url,
         signing.generate_secret(),
@@ -487,16 +486,16 @@ def test_rebinding_cannot_move_a_webhook_delivery(hostile_site: HostileServer, l
         b"{}",
         timeout=2.0,
         resolver=resolver,
-        transport=transport,
+        network_backend=backend,
     )  # delivery: now 127.0.0.1
     assert result.status_code is None and result.error.startswith(NOT_PUBLIC + ":")
-    assert transport.sent == []
+    assert backend.dialled == []
     assert not hostile_site.canary.touched
 
 
 def test_a_webhook_connects_to_the_address_it_checked(hostile_site: HostileServer, local_webhooks: None):
     """Resolution inside one attempt happens once: the POST goes to the checked 127.0.0.2."""
-    transport = RecordingTransport()
+    backend = RecordingBackend()
     before = len(hostile_site.requests_for("/ok"))
     result = delivery.send_attempt(
         f"http://rebind.hostile.test:{hostile_site.port}/ok",
@@ -505,26 +504,26 @@ def test_a_webhook_connects_to_the_address_it_checked(hostile_site: HostileServe
         b"{}",
         timeout=2.0,
         resolver=RebindingResolver(),
-        transport=transport,
+        network_backend=backend,
     )
     assert result.delivered
-    assert [u.split("/")[2] for u in transport.sent] == [f"{FIXTURE_HOST}:{hostile_site.port}"]
+    assert backend.dialled == [(FIXTURE_HOST, hostile_site.port)]
     assert len(hostile_site.requests_for("/ok")) == before + 1
     assert not hostile_site.canary.touched
 
 
 def test_a_webhook_redirect_is_never_followed(hostile_site: HostileServer, local_webhooks: None):
-    transport = RecordingTransport()
+    backend = RecordingBackend()
     result = delivery.send_attempt(
         hostile_site.url("/redirect/canary"),
         signing.generate_secret(),
         "evt_redirect",
         b"{}",
         timeout=2.0,
-        transport=transport,
+        network_backend=backend,
     )
     assert result.status_code == 302 and not result.delivered
-    assert len(transport.sent) == 1
+    assert len(backend.dialled) == 1
     assert not hostile_site.canary.touched
 
 

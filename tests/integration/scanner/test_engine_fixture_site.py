@@ -217,8 +217,7 @@ def test_stages_compose_like_the_pipeline(fixture_site, local_policy):
     )
     assert report["scan_job_id"] == "scan_test"
     assert verdict(report, "ai_crawler") == "enforced"
-    many = engine.probe_many_sync(plan.path_runs[:4], plan.target, local_policy)
-    assert [o.outcome for o in many] == ["served", "blocked", "blocked", "served"]
+    assert [o.outcome for o in observations[:4]] == ["served", "blocked", "blocked", "served"]
 
 
 def test_full_plan_fetches_page_and_sitemap_once_each(fixture_site, local_policy):

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from botscope.config import reset_settings
 from botscope.service import webhooks as service
-from botscope.webhooks import delivery, fanout, urls
+from botscope.webhooks import fanout, urls
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -87,11 +88,15 @@ def tls_receiver(paths):
 
 
 @pytest.fixture
-def trust_test_ca(monkeypatch, tmp_path):
+def trust_test_ca(aws, monkeypatch, tmp_path):
+    """The sender trusts the test CA the way a local stack does: ``BOTSCOPE_EXTRA_CA_BUNDLE``, on
+    top of certifi's CAs, verification on."""
     paths = _certificate(tmp_path, "hooks.customer.test")
-    context = ssl.create_default_context(cafile=str(paths["ca"]))
-    monkeypatch.setattr(delivery, "_tls_context", lambda: context)
-    return paths
+    monkeypatch.setenv("BOTSCOPE_EXTRA_CA_BUNDLE", str(paths["ca"]))
+    reset_settings()
+    yield paths
+    monkeypatch.delenv("BOTSCOPE_EXTRA_CA_BUNDLE")
+    reset_settings()
 
 
 def test_https_goes_to_the_checked_address_with_the_name_as_sni_and_host(
@@ -142,3 +147,26 @@ def test_a_certificate_for_another_name_is_refused(aws, principal_factory, deliv
         a["error"].startswith("connection_error") and a["status_code"] is None for a in dlv["attempts"]
     )
     assert ipaddress.ip_address("127.0.0.1").compressed not in str(dlv)
+
+
+def test_without_the_extra_ca_bundle_the_test_certificate_is_refused(
+    aws, principal_factory, deliver_handler, tmp_path
+):
+    """Verification is on: a certificate for the right name from a CA nobody configured fails."""
+    paths = _certificate(tmp_path, "hooks.customer.test")
+    principal, _ = principal_factory()
+    urls.DEFAULT_RESOLVER = lambda host: ["127.0.0.1"]
+    with tls_receiver(paths) as (port, seen):
+        endpoint = service.create_webhook(
+            principal,
+            label="tls",
+            url=f"https://hooks.customer.test:{port}/in",
+            event_types=["scan.completed"],
+        )
+        fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
+        drain(aws.webhook_queue_url, deliver_handler)
+
+    assert seen["requests"] == []
+    (dlv,) = service.list_deliveries(principal, endpoint["webhook_id"])["data"]
+    assert dlv["status"] == "failed"
+    assert all(a["error"].startswith("connection_error") for a in dlv["attempts"])

@@ -312,3 +312,107 @@ def test_ipv6_literal_target_keeps_brackets_in_host_and_dials_the_address(site):
     assert result.error is None and result.status == 200
     assert result.body == f"[::ffff:7f00:1]:{site.port}".encode()
     assert spy.dialed == [("::ffff:7f00:1", site.port)]
+
+
+# --- send: one request with a body (webhook deliveries) ---------------------------------------------
+
+
+@pytest.fixture
+def post_receiver():
+    """Records every POST (headers, body) and answers 301 with a large body it never expects read."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            seen.append((self.command, {k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(301)
+            self.send_header("location", "http://169.254.169.254/")
+            self.send_header("content-length", str(10 * 1024 * 1024))
+            self.end_headers()
+            try:
+                self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def send(url, headers, body, *, policy=LOCAL, resolver=None, backend=None):
+    from botscope.scanner.targets import normalize_target
+
+    async def run():
+        async with Fetcher(policy, None, resolver, network_backend=backend) as fetcher:
+            return await fetcher.send(normalize_target(url), "POST", headers, body)
+
+    return asyncio.run(run())
+
+
+def test_send_posts_to_the_checked_address_with_the_name_as_host_and_never_follows_a_redirect(post_receiver):
+    port, seen = post_receiver
+    spy = SpyBackend()
+    lookups = []
+    answer = send(
+        f"http://hooks.example.test:{port}/in?x=1",
+        [("webhook-id", "evt_1"), ("content-type", "application/json")],
+        b'{"ok":true}',
+        resolver=lambda host: lookups.append(host) or ["127.0.0.1"],
+        backend=spy,
+    )
+    assert answer.status == 301 and answer.header("location") == "http://169.254.169.254/"
+    assert lookups == ["hooks.example.test"] and spy.dialed == [("127.0.0.1", port)]
+    ((method, headers, body),) = seen  # the redirect is answered, not followed
+    assert method == "POST" and body == b'{"ok":true}'
+    assert headers["host"] == f"hooks.example.test:{port}" and headers["content-length"] == "11"
+    assert headers["webhook-id"] == "evt_1"
+
+
+def test_send_to_a_private_address_is_refused_without_dialling(post_receiver):
+    from botscope.scanner.fetch import FetchFailure
+
+    port, seen = post_receiver
+    spy = SpyBackend()
+    with pytest.raises(FetchFailure) as refused:
+        send(
+            f"http://hooks.example.test:{port}/in",
+            [],
+            b"{}",
+            policy=NetworkPolicy(),
+            resolver=lambda h: ["127.0.0.1"],
+            backend=spy,
+        )
+    assert refused.value.code == "target_not_public" and "127.0.0.1" not in refused.value.message
+    assert spy.dialed == [] and seen == []
+
+
+def test_send_is_cut_off_at_the_total_timeout():
+    """A server that accepts and never answers: ``total_timeout`` ends the exchange (cause ``deadline``)."""
+    from botscope.scanner.fetch import FetchFailure
+    from botscope.scanner.targets import normalize_target
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+
+        async def run():
+            limits = FetchLimits(read_timeout=30, total_timeout=0.3)
+            async with Fetcher(LOCAL, limits) as fetcher:
+                target = normalize_target(f"http://127.0.0.1:{silent.getsockname()[1]}/in")
+                return await fetcher.send(target, "POST", [], b"{}")
+
+        with pytest.raises(FetchFailure) as cut:
+            asyncio.run(run())
+        assert cut.value.code == "timeout" and cut.value.cause == "deadline"
+    finally:
+        silent.close()

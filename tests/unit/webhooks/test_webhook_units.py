@@ -1,16 +1,14 @@
-"""Signing, schedule and the pinned request, without network or AWS."""
+"""Signing, schedule and delivery messages, without network or AWS (the pinned request is the
+scanner client's: tests/unit/scanner/test_fetch.py, tests/security/test_ssrf_suite.py)."""
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import random
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from botscope.config import Settings
-from botscope.scanner.targets import normalize_target
 from botscope.webhooks import delivery, schedule, signing
 from standardwebhooks.webhooks import Webhook
 
@@ -57,33 +55,6 @@ def test_delays_have_bounded_jitter_and_honour_retry_after():
         == 90
     )
     assert schedule.parse_retry_after("soon") is None and schedule.parse_retry_after(None) is None
-
-
-def test_pinned_request_dials_the_checked_address_with_host_and_sni_of_the_name():
-    seen = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(301, headers={"location": "http://169.254.169.254/"})
-
-    target = normalize_target("https://hooks.example.com:8443/in?x=1")
-    response = delivery.post_pinned(
-        target,
-        [ipaddress.ip_address("93.184.216.34")],
-        {"webhook-id": "evt_1"},
-        b"{}",
-        timeout=1,
-        transport=httpx.MockTransport(handler),
-    )
-    assert response.status_code == 301 and len(seen) == 1  # the redirect is not followed
-    (request,) = seen
-    assert str(request.url) == "https://93.184.216.34:8443/in?x=1"
-    assert request.headers["host"] == "hooks.example.com:8443"
-    assert request.extensions["sni_hostname"] == "hooks.example.com"
-
-    v6 = normalize_target("https://[2606:4700::1]/in")
-    url, host, extensions = delivery._pinned_request_parts(v6, ipaddress.ip_address("2606:4700::1"))
-    assert url == "https://[2606:4700::1]:443/in" and host == "[2606:4700::1]" and extensions == {}
 
 
 def test_messages_parse_strictly():

@@ -250,79 +250,27 @@ async def run_scan(
     """A whole scan in one process: plan, probe every path run concurrently (the fetcher bounds
     concurrency per host), then the rendered runs in one browser, analyze. Raises InvalidTarget /
     TargetNotPublic for a rejected target."""
-    notify = on_progress or (lambda event: None)
     started_at = now_iso("seconds")
     async with Fetcher(policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer) as fetcher:
         plan = await plan_scan(target_url, mode, fetcher, render=render)
-        total = len(plan.path_runs)
-        notify(ProgressEvent(kind="planned", total=total))
+        progress = _Progress(on_progress, total=len(plan.path_runs))
         from botscope.scanner.rules_engine import load_ruleset
 
         ruleset = load_ruleset()
-        completed = 0
-
-        async def run_one(index: int, spec: PathRunSpec) -> Observation:
-            nonlocal completed
-            notify(ProgressEvent(kind="started", total=total, index=index, spec=spec, completed=completed))
-            try:
-                observation = await probe(spec, plan.target, fetcher, ruleset)
-            except Exception as exc:  # noqa: BLE001 - see _failed_observation
-                observation = _failed_observation(spec, exc)
-            completed += 1
-            notify(
-                ProgressEvent(
-                    kind="finished",
-                    total=total,
-                    index=index,
-                    spec=spec,
-                    observation=observation,
-                    completed=completed,
-                )
-            )
-            return observation
-
         http_runs = [(i, s) for i, s in enumerate(plan.path_runs) if s.profile != RENDER_PROFILE]
         rendered_runs = [(i, s) for i, s in enumerate(plan.path_runs) if s.profile == RENDER_PROFILE]
-        by_index = dict(
-            zip(
-                (i for i, _ in http_runs),
-                await asyncio.gather(*(run_one(i, s) for i, s in http_runs)),
-                strict=True,
-            )
-        )
+        by_index = await _probe_concurrently(http_runs, plan.target, fetcher, ruleset, progress)
         if rendered_runs:
-            for index, spec in rendered_runs:
-                notify(
-                    ProgressEvent(kind="started", total=total, index=index, spec=spec, completed=completed)
-                )
-
-            def rendered_done(position: int, observation: Observation) -> None:
-                nonlocal completed
-                completed += 1
-                index, spec = rendered_runs[position]
-                by_index[index] = observation
-                notify(
-                    ProgressEvent(
-                        kind="finished",
-                        total=total,
-                        index=index,
-                        spec=spec,
-                        observation=observation,
-                        completed=completed,
-                    )
-                )
-
-            await render_paths(
-                [s for _, s in rendered_runs],
+            by_index |= await _render_in_turn(
+                rendered_runs,
                 plan.target,
-                policy,
+                fetcher,
                 resolver=resolver,
                 options=render_options,
                 ruleset=ruleset,
-                fetcher=fetcher,
-                on_done=rendered_done,
+                progress=progress,
             )
-        observations = [by_index[i] for i in range(total)]
+        observations = [by_index[i] for i in range(len(plan.path_runs))]
     return analyze(
         plan,
         observations,
@@ -331,6 +279,86 @@ async def run_scan(
         completed_at=now_iso("seconds"),
         previous_report=previous_report,
     )
+
+
+class _Progress:
+    """The ``started`` / ``finished`` events of a scan's path runs, with the running count."""
+
+    def __init__(self, on_progress: ProgressCallback | None, total: int) -> None:
+        self._notify = on_progress or (lambda event: None)
+        self.total = total
+        self.completed = 0
+        self._notify(ProgressEvent(kind="planned", total=total))
+
+    def started(self, index: int, spec: PathRunSpec) -> None:
+        self._notify(
+            ProgressEvent(kind="started", total=self.total, index=index, spec=spec, completed=self.completed)
+        )
+
+    def finished(self, index: int, spec: PathRunSpec, observation: Observation) -> None:
+        self.completed += 1
+        self._notify(
+            ProgressEvent(
+                kind="finished",
+                total=self.total,
+                index=index,
+                spec=spec,
+                observation=observation,
+                completed=self.completed,
+            )
+        )
+
+
+async def _probe_concurrently(
+    runs: list[tuple[int, PathRunSpec]], target: Target, fetcher: Fetcher, ruleset: Any, progress: _Progress
+) -> dict[int, Observation]:
+    """The HTTP path runs, all at once (the fetcher bounds concurrency per host), by plan index."""
+
+    async def run_one(index: int, spec: PathRunSpec) -> Observation:
+        progress.started(index, spec)
+        try:
+            observation = await probe(spec, target, fetcher, ruleset)
+        except Exception as exc:  # noqa: BLE001 - see _failed_observation
+            observation = _failed_observation(spec, exc)
+        progress.finished(index, spec, observation)
+        return observation
+
+    observations = await asyncio.gather(*(run_one(i, s) for i, s in runs))
+    return dict(zip((i for i, _ in runs), observations, strict=True))
+
+
+async def _render_in_turn(
+    runs: list[tuple[int, PathRunSpec]],
+    target: Target,
+    fetcher: Fetcher,
+    *,
+    resolver: Resolver | None,
+    options: RenderOptions | None,
+    ruleset: Any,
+    progress: _Progress,
+) -> dict[int, Observation]:
+    """The rendered path runs, one after the other in one browser, by plan index. All are
+    announced as started up front: they share the browser that is about to start."""
+    for index, spec in runs:
+        progress.started(index, spec)
+    by_index: dict[int, Observation] = {}
+
+    def rendered_done(position: int, observation: Observation) -> None:
+        index, spec = runs[position]
+        by_index[index] = observation
+        progress.finished(index, spec, observation)
+
+    await render_paths(
+        [s for _, s in runs],
+        target,
+        fetcher.policy,
+        resolver=resolver,
+        options=options,
+        ruleset=ruleset,
+        fetcher=fetcher,
+        on_done=rendered_done,
+    )
+    return by_index
 
 
 # --- sync wrappers for the pipeline's Lambda stages ----------------------------------------------
@@ -374,40 +402,3 @@ def probe_sync(
             return await probe(spec, target, fetcher, ruleset)
 
     return asyncio.run(run())
-
-
-def probe_many_sync(
-    specs: list[PathRunSpec],
-    target: Target,
-    policy: NetworkPolicy | None = None,
-    *,
-    resolver: Resolver | None = None,
-    limits: FetchLimits | None = None,
-    ruleset: Any = None,
-    extra_ca_bundle: str | None = None,
-    signer: WebBotAuthSigner | None = None,
-) -> list[Observation]:
-    """Several path runs in one invocation (one Fetcher: one resolution, shared budget)."""
-
-    async def run() -> list[Observation]:
-        async with Fetcher(
-            policy, limits, resolver, extra_ca_bundle=extra_ca_bundle, signer=signer
-        ) as fetcher:
-            return list(await asyncio.gather(*(probe(spec, target, fetcher, ruleset) for spec in specs)))
-
-    return asyncio.run(run())
-
-
-def render_paths_sync(
-    specs: list[PathRunSpec],
-    target: Target,
-    policy: NetworkPolicy | None = None,
-    *,
-    resolver: Resolver | None = None,
-    options: RenderOptions | None = None,
-    ruleset: Any = None,
-) -> list[Observation]:
-    """Rendered path runs for the pipeline's render function (one browser per invocation)."""
-    return asyncio.run(
-        render_paths(specs, target, policy, resolver=resolver, options=options, ruleset=ruleset)
-    )

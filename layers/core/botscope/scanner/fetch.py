@@ -1,26 +1,29 @@
-"""The scanner's only network code: SSRF-guarded HTTP fetches with strict limits.
+"""BotScope's one SSRF-pinned HTTP client: the scanner's fetches and the webhook deliveries
+(``botscope.webhooks.delivery`` sends through ``Fetcher.send``), each with strict limits passed
+in by the caller (``NetworkPolicy``, ``FetchLimits``; the client reads no configuration).
 
 How the guarantees are kept:
 
-* Every host is resolved once per ``Fetcher`` (one scan, or one pipeline stage), every address is
-  checked (``targets.resolve_and_check``) and the checked addresses are *pinned*. Connections go
+* Every host is resolved once per ``Fetcher`` (one scan, one pipeline stage, or one webhook
+  attempt), every address is checked (``targets.resolve_and_check``) and the checked addresses are *pinned*. Connections go
   through ``_PinnedBackend``, which dials only pinned addresses and refuses any host that was not
   checked; the URL, ``Host`` header and TLS SNI/certificate check keep the host name. No second
   DNS lookup happens, so rebinding cannot redirect a request.
 * Redirects are followed by hand: each hop is normalized and checked like the first.
+  ``Fetcher.send`` (a single request with a body, for webhooks) never follows one.
 * httpcore is used directly (not httpx) so there is no cookie jar at all (nothing is carried
   between requests or profiles), no proxy taken from the environment, and the network backend
   can be swapped for the pinned one through public API.
 * Bodies are streamed and decoded here, bounded: the decompressor never produces more than the
-  cap (a small gzip bomb cannot inflate in memory).
+  cap (a small gzip bomb cannot inflate in memory). ``Fetcher.send`` reads no body at all.
 * Each profile gets its own connection pool, so connections are never shared between the
   "clients" a scan plays.
 * Profiles whose wire client is ``curl_cffi`` (the browser) are sent by
   ``botscope.scanner.probe.curl_transport`` with the same pins, limits and checks: see there how
   each guarantee is kept with libcurl. The rest use httpcore as described above.
 
-Errors inside a fetch become ``FetchResult.error`` (a failed path run does not fail the scan).
-Messages never contain IP addresses.
+Errors inside a fetch become ``FetchResult.error`` (a failed path run does not fail the scan);
+``Fetcher.send`` raises ``FetchFailure``. Messages never contain IP addresses.
 """
 
 from __future__ import annotations
@@ -29,11 +32,10 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import ipaddress
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
@@ -49,6 +51,7 @@ from botscope.scanner.targets import (
     IPAddress,
     NetworkPolicy,
     Resolver,
+    is_ip_literal,
     normalize_target,
     resolve_and_check,
 )
@@ -73,21 +76,46 @@ class FetchLimits:
     # 5x faster than sequential (benchmark target), since the bound caps the speed-up.
     per_host_concurrency: int = 8
     request_budget: int = 80  # requests (redirect hops included) per Fetcher
+    # Checked addresses tried per connection (the next one when one does not answer); None: all.
+    max_addresses_per_connect: int | None = None
 
 
-class _FetchFailure(Exception):
-    def __init__(self, code: str, message: str) -> None:
+class FetchFailure(Exception):
+    """A request that got no usable answer. ``code`` says what kind (``timeout``,
+    ``connection_failed``, ``target_not_public``, …); ``cause`` names what ended it without any
+    address: the network error's class name, or ``deadline`` when ``total_timeout`` passed."""
+
+    def __init__(self, code: str, message: str, cause: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.cause = cause or code
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``Fetcher.send`` got back: the status and the headers (names lower-cased). The body is
+    not read, so its size cannot matter."""
+
+    status: int
+    headers: list[tuple[str, str]]
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name), None)
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
     """Dials the checked addresses of a host instead of resolving its name again."""
 
-    def __init__(self, pins: dict[str, list[IPAddress]], inner: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(
+        self,
+        pins: dict[str, list[IPAddress]],
+        inner: httpcore.AsyncNetworkBackend,
+        max_addresses: int | None = None,
+    ) -> None:
         self._pins = pins
         self._inner = inner
+        self._max_addresses = max_addresses
 
     async def connect_tcp(
         self,
@@ -101,7 +129,7 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         if not addresses:
             raise httpcore.ConnectError("refusing to connect to a host that was not checked")
         last_error: Exception | None = None
-        for address in addresses:  # next checked address when one does not answer
+        for address in addresses[: self._max_addresses]:  # the next checked address when one does not answer
             try:
                 return await self._inner.connect_tcp(
                     str(address),
@@ -174,17 +202,6 @@ def _ssl_context_with(extra_ca_bundle: str) -> ssl.SSLContext:
     return context
 
 
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-_now_iso = now_iso
-
-
 def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
 
@@ -217,7 +234,9 @@ class Fetcher:
         self._pin_locks: dict[str, asyncio.Lock] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._pools: dict[str, httpcore.AsyncConnectionPool] = {}
-        self._backend = _PinnedBackend(self._pins, network_backend or httpcore.AnyIOBackend())
+        self._backend = _PinnedBackend(
+            self._pins, network_backend or httpcore.AnyIOBackend(), self.limits.max_addresses_per_connect
+        )
         self._ssl_override = ssl_context  # tests trust their own CA; production uses certifi
         if extra_ca_bundle and ssl_context is None:
             self._ssl_override = _ssl_context_with(extra_ca_bundle)
@@ -276,7 +295,7 @@ class Fetcher:
         self, url: str, profile: ProfileId | Profile, *, follow_redirects: bool = True
     ) -> FetchResult:
         client = get_profile(profile)
-        result = FetchResult(url=url, started_at=_now_iso())
+        result = FetchResult(url=url, started_at=now_iso())
         clock = _Clock()
         try:
             async with asyncio.timeout(self.limits.total_timeout):
@@ -285,7 +304,7 @@ class Fetcher:
             result.error = ProbeError(
                 code="timeout", message=f"no complete answer within {self.limits.total_timeout:g} s"
             )
-        except _FetchFailure as failure:
+        except FetchFailure as failure:
             result.error = ProbeError(code=failure.code, message=failure.message)
         result.duration_ms = _ms(clock.active())
         return result
@@ -299,27 +318,16 @@ class Fetcher:
             try:
                 target = normalize_target(current)
             except InvalidTarget as exc:
-                raise _FetchFailure("invalid_target", exc.message) from None
-            if first_origin is None:
-                first_origin = target.origin
-            try:
-                await self.guard(target)
-            except TargetNotPublic as exc:
-                message = f"a redirect was refused: {exc.message}" if result.redirect_chain else exc.message
-                raise _FetchFailure(exc.code, message) from None  # target_not_public or target_unresolvable
-            if self.requests_made >= self.limits.request_budget:
-                raise _FetchFailure(
-                    "budget_exhausted", f"the scan's request budget ({self.limits.request_budget}) is spent"
-                )
-            self.requests_made += 1
-            async with self._slot(target.host, clock):
+                raise FetchFailure("invalid_target", exc.message) from None
+            first_origin = first_origin or target.origin
+            async with self._admitted(target, clock, redirected=bool(result.redirect_chain)):
                 next_url = await self._one_request(
                     result, target, client, follow_redirects, first_origin, clock
                 )
             if next_url is None:
                 return
             current = next_url
-        raise _FetchFailure("too_many_redirects", f"more than {self.limits.max_redirects} redirects")
+        raise FetchFailure("too_many_redirects", f"more than {self.limits.max_redirects} redirects")
 
     async def _one_request(
         self,
@@ -331,29 +339,100 @@ class Fetcher:
         clock: _Clock,
     ) -> str | None:
         """Send one request; fill ``result`` and return None, or return the next hop's URL."""
-        host_header = target.origin.split("://", 1)[1]
-        if client.signing == "web-bot-auth":
-            if self._signer is None:
-                raise _FetchFailure("signing_unavailable", "no Web Bot Auth key is configured")
-            # signed per hop: the signature covers this hop's authority
-            client = dataclasses.replace(
-                client, headers=client.headers + tuple(self._signer.request_headers(host_header))
-            )
+        host_header = _authority(target)
+        client = self._signed_for(client, host_header)
         if client.client == "curl_cffi":
             return await self._one_curl_request(
                 result, target, client, host_header, follow_redirects, first_origin
             )
-        headers = [(b"Host", host_header.encode("ascii"))]
-        headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in client.headers]
-        request = httpcore.Request(
-            method=b"GET",
+        request = self._request(b"GET", target, client.headers)
+        hop_started = time.monotonic()
+        async with self._exchange(client.id, request) as response:
+            _record_head(result, response, hop_started)
+            location = _location(result.headers)
+            if follow_redirects and response.status in REDIRECT_STATUSES and location:
+                return self._next_hop(result, target, location, response.status, first_origin)
+            result.final_url = target.url
+            await self._read_body(result, response, clock)
+            return None
+
+    def _signed_for(self, client: Profile, host_header: str) -> Profile:
+        """The profile with this hop's Web Bot Auth headers when it signs (the signature covers the
+        hop's authority, so every hop is signed anew)."""
+        if client.signing != "web-bot-auth":
+            return client
+        if self._signer is None:
+            raise FetchFailure("signing_unavailable", "no Web Bot Auth key is configured")
+        return dataclasses.replace(
+            client, headers=client.headers + tuple(self._signer.request_headers(host_header))
+        )
+
+    # --- send: one request with a body (webhook deliveries) ------------------------------------
+
+    async def send(
+        self,
+        target: Target,
+        method: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        pool_id: str = "send",
+    ) -> Answer:
+        """One request with ``body`` to ``target`` over a pinned connection. ``target`` is guarded
+        here too (after the caller's own ``guard`` this is the cached check, no second lookup). A
+        redirect is answered, never followed; the response body is not read. The whole exchange
+        is bounded by ``total_timeout``, each connect and read by theirs. Raises ``FetchFailure``."""
+        clock = _Clock()
+        try:
+            async with asyncio.timeout(self.limits.total_timeout):
+                async with self._admitted(target, clock):
+                    request = self._request(method.encode("ascii"), target, headers, body)
+                    async with self._exchange(pool_id, request) as response:
+                        return Answer(status=response.status, headers=_header_list(response))
+        except TimeoutError:
+            raise FetchFailure(
+                "timeout", f"no complete answer within {self.limits.total_timeout:g} s", "deadline"
+            ) from None
+
+    # --- one exchange over httpcore ------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _admitted(
+        self, target: Target, clock: _Clock, *, redirected: bool = False
+    ) -> AsyncIterator[None]:
+        """Guard ``target``, spend one request of the budget, and hold a per-host slot meanwhile."""
+        try:
+            await self.guard(target)
+        except TargetNotPublic as exc:  # target_not_public or target_unresolvable
+            message = f"a redirect was refused: {exc.message}" if redirected else exc.message
+            raise FetchFailure(exc.code, message) from None
+        if self.requests_made >= self.limits.request_budget:
+            raise FetchFailure(
+                "budget_exhausted", f"the scan's request budget ({self.limits.request_budget}) is spent"
+            )
+        self.requests_made += 1
+        async with self._slot(target.host, clock):
+            yield
+
+    def _request(
+        self, method: bytes, target: Target, headers: Sequence[tuple[str, str]], body: bytes | None = None
+    ) -> httpcore.Request:
+        """The request for ``target``: its host name in the URL (the pinned backend dials the
+        checked address; TLS SNI and the certificate check use the name) and in ``Host``."""
+        wire_headers = [(b"Host", _authority(target).encode("ascii"))]
+        wire_headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        if body is not None:
+            wire_headers.append((b"Content-Length", str(len(body)).encode("ascii")))
+        return httpcore.Request(
+            method=method,
             url=httpcore.URL(
                 scheme=target.scheme.encode(),
                 host=target.host.encode("ascii"),
                 port=target.port,
                 target=target.path.encode("ascii"),
             ),
-            headers=headers,
+            headers=wire_headers,
+            content=body,
             extensions={
                 "timeout": {
                     "connect": self.limits.connect_timeout,
@@ -363,31 +442,27 @@ class Fetcher:
                 }
             },
         )
-        hop_started = time.monotonic()
+
+    @contextlib.asynccontextmanager
+    async def _exchange(self, pool_id: str, request: httpcore.Request) -> AsyncIterator[httpcore.Response]:
+        """The response to ``request`` from the pool ``pool_id``, closed on leaving. Network
+        errors (while connecting, or while the caller reads) become ``FetchFailure``."""
         try:
-            response = await self._pool(client.id).handle_async_request(request)
+            response = await self._pool(pool_id).handle_async_request(request)
             try:
-                result.ttfb_ms = _ms(time.monotonic() - hop_started)
-                result.status = response.status
-                version = response.extensions.get("http_version", b"HTTP/1.1")
-                result.http_version = version.decode("ascii") if isinstance(version, bytes) else None
-                result.headers = [
-                    (n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in response.headers
-                ]
-                location = next((v for n, v in result.headers if n == "location"), None)
-                if follow_redirects and response.status in REDIRECT_STATUSES and location:
-                    return self._next_hop(result, target, location, response.status, first_origin)
-                result.final_url = target.url
-                await self._read_body(result, response, clock)
-                return None
+                yield response
             finally:
                 await response.aclose()
-        except httpcore.TimeoutException:
-            raise _FetchFailure("timeout", "the server did not answer in time") from None
-        except httpcore.ConnectError:
-            raise _FetchFailure("connection_failed", "could not connect to the host") from None
-        except (httpcore.NetworkError, httpcore.ProtocolError, ssl.SSLError):
-            raise _FetchFailure("connection_failed", "the connection failed during the exchange") from None
+        except httpcore.TimeoutException as exc:
+            raise FetchFailure("timeout", "the server did not answer in time", type(exc).__name__) from None
+        except httpcore.ConnectError as exc:
+            raise FetchFailure(
+                "connection_failed", "could not connect to the host", type(exc).__name__
+            ) from None
+        except (httpcore.NetworkError, httpcore.ProtocolError, ssl.SSLError) as exc:
+            raise FetchFailure(
+                "connection_failed", "the connection failed during the exchange", type(exc).__name__
+            ) from None
 
     async def _one_curl_request(
         self,
@@ -418,7 +493,7 @@ class Fetcher:
                 host_header=host_header,
                 host=target.host,
                 port=target.port,
-                addresses=[] if _is_ip_literal(target.host) else self._pins[target.host],
+                addresses=[] if is_ip_literal(target.host) else self._pins[target.host],
                 profile=wire,
                 connect_timeout=self.limits.connect_timeout,
                 read_timeout=self.limits.read_timeout,
@@ -427,12 +502,12 @@ class Fetcher:
                 read_body=wants_body,
             )
         except CurlFailure as failure:
-            raise _FetchFailure(failure.code, failure.message) from None
+            raise FetchFailure(failure.code, failure.message) from None
         result.ttfb_ms = None if answer.ttfb_seconds is None else _ms(answer.ttfb_seconds)
         result.status = answer.status
         result.headers = answer.headers
         result.http_version = answer.http_version
-        location = next((v for n, v in result.headers if n == "location"), None)
+        location = _location(result.headers)
         if follow_redirects and answer.status in REDIRECT_STATUSES and location:
             return self._next_hop(result, target, location, answer.status, first_origin)
         result.final_url = target.url
@@ -458,7 +533,7 @@ class Fetcher:
             RedirectHop(status=status, location_path=location_path, same_origin=same_origin)
         )
         if scheme not in ("http", "https"):
-            raise _FetchFailure("invalid_target", "a redirect leads to a URL that is not http(s)")
+            raise FetchFailure("invalid_target", "a redirect leads to a URL that is not http(s)")
         return next_url
 
     async def _read_body(self, result: FetchResult, response: httpcore.Response, clock: _Clock) -> None:
@@ -505,6 +580,28 @@ class Fetcher:
             )
             self._pools[profile_id] = pool
         return pool
+
+
+def _authority(target: Target) -> str:
+    """``host[:port]`` as the ``Host`` header carries it (the port only when not the default)."""
+    return target.origin.split("://", 1)[1]
+
+
+def _header_list(response: httpcore.Response) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in response.headers]
+
+
+def _location(headers: list[tuple[str, str]]) -> str | None:
+    return next((value for name, value in headers if name == "location"), None)
+
+
+def _record_head(result: FetchResult, response: httpcore.Response, hop_started: float) -> None:
+    """The status line and headers of a hop's answer, and its time to first byte."""
+    result.ttfb_ms = _ms(time.monotonic() - hop_started)
+    result.status = response.status
+    version = response.extensions.get("http_version", b"HTTP/1.1")
+    result.http_version = version.decode("ascii") if isinstance(version, bytes) else None
+    result.headers = _header_list(response)
 
 
 class _Clock:

@@ -226,21 +226,22 @@ def _normalize_host(raw: str) -> str:
     return host
 
 
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` (brackets allowed) is an IP address written as such, not a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _host_for_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
 def normalize_target(url: str) -> Target:
     """One canonical form of a customer URL, or ``InvalidTarget`` saying what is wrong."""
-    if not isinstance(url, str) or not url.strip():
-        raise InvalidTarget("the target URL is empty")
-    url = url.strip()
-    if len(url) > MAX_URL_LENGTH:
-        raise InvalidTarget(f"the target URL is longer than {MAX_URL_LENGTH} characters")
-    # Rejected before parsing: urlsplit silently drops tabs and newlines, and browsers read a
-    # backslash as a slash, so either could make us check one host and contact another.
-    if any(ord(c) < 0x20 or c in "\x7f\\" for c in url):
-        raise InvalidTarget("the target URL contains control characters or backslashes")
+    url = _screened(url)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -248,38 +249,10 @@ def normalize_target(url: str) -> Target:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidTarget("only http and https URLs can be scanned")
-    netloc = parts.netloc
-    if not netloc:
-        raise InvalidTarget("the URL has no host")
-    if "@" in netloc:
-        raise InvalidTarget("URLs with user information (user:password@) are not accepted")
-    host_part, port_text = netloc, ""
-    if netloc.startswith("["):
-        end = netloc.find("]")
-        if end < 0:
-            raise InvalidTarget("the IPv6 address in the URL is not closed with ]")
-        host_part, rest = netloc[: end + 1], netloc[end + 1 :]
-        if rest and not rest.startswith(":"):
-            raise InvalidTarget("the URL authority is malformed")
-        port_text = rest[1:]
-    elif ":" in netloc:
-        host_part, _, port_text = netloc.rpartition(":")
-        if ":" in host_part:
-            raise InvalidTarget("an IPv6 address must be written in brackets")
-    port = _DEFAULT_PORTS[scheme]
-    if port_text != "":  # an empty port ("host:/") means the default one, as in browsers
-        # ASCII digits only: "²" and "①" pass isdigit() but break int(), and a fullwidth "１０"
-        # (which WHATWG would read as 10) is a URL the customer did not literally write.
-        number = ascii_int(port_text, max_digits=5)
-        if number is None or not 1 <= number <= 65535:
-            raise InvalidTarget("the port must be written in ASCII digits, between 1 and 65535")
-        port = number
+    host_part, port_text = _split_authority(parts.netloc)
+    port = _port(port_text, _DEFAULT_PORTS[scheme])
     host = _normalize_host(host_part)
-    path = quote(parts.path or "/", safe=_PATH_SAFE)
-    if not path.startswith("/"):
-        path = "/" + path
-    if parts.query:
-        path += "?" + quote(parts.query, safe=_QUERY_SAFE)
+    path = _path_and_query(parts.path, parts.query)
     origin = f"{scheme}://{_host_for_url(host)}"
     if port != _DEFAULT_PORTS[scheme]:
         origin += f":{port}"
@@ -291,6 +264,64 @@ def normalize_target(url: str) -> Target:
         path=path,
         origin=origin,
     )
+
+
+def _screened(url: str) -> str:
+    """The URL without surrounding blanks, refused when empty, too long, or when it holds a
+    character that parsers read differently."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidTarget("the target URL is empty")
+    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidTarget(f"the target URL is longer than {MAX_URL_LENGTH} characters")
+    # Rejected before parsing: urlsplit silently drops tabs and newlines, and browsers read a
+    # backslash as a slash, so either could make us check one host and contact another.
+    if any(ord(c) < 0x20 or c in "\x7f\\" for c in url):
+        raise InvalidTarget("the target URL contains control characters or backslashes")
+    return url
+
+
+def _split_authority(netloc: str) -> tuple[str, str]:
+    """``(host as written, port text)`` of an authority without user information."""
+    if not netloc:
+        raise InvalidTarget("the URL has no host")
+    if "@" in netloc:
+        raise InvalidTarget("URLs with user information (user:password@) are not accepted")
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        if end < 0:
+            raise InvalidTarget("the IPv6 address in the URL is not closed with ]")
+        host_part, rest = netloc[: end + 1], netloc[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise InvalidTarget("the URL authority is malformed")
+        return host_part, rest[1:]
+    if ":" in netloc:
+        host_part, _, port_text = netloc.rpartition(":")
+        if ":" in host_part:
+            raise InvalidTarget("an IPv6 address must be written in brackets")
+        return host_part, port_text
+    return netloc, ""
+
+
+def _port(port_text: str, default: int) -> int:
+    if port_text == "":  # an empty port ("host:/") means the default one, as in browsers
+        return default
+    # ASCII digits only: "²" and "①" pass isdigit() but break int(), and a fullwidth "１０"
+    # (which WHATWG would read as 10) is a URL the customer did not literally write.
+    number = ascii_int(port_text, max_digits=5)
+    if number is None or not 1 <= number <= 65535:
+        raise InvalidTarget("the port must be written in ASCII digits, between 1 and 65535")
+    return number
+
+
+def _path_and_query(path: str, query: str) -> str:
+    """The request target, percent-encoded once."""
+    encoded = quote(path or "/", safe=_PATH_SAFE)
+    if not encoded.startswith("/"):
+        encoded = "/" + encoded
+    if query:
+        encoded += "?" + quote(query, safe=_QUERY_SAFE)
+    return encoded
 
 
 # --- resolution + guard ------------------------------------------------------------------------

@@ -8,8 +8,10 @@ A message names (event, endpoint, attempt number). Handling it:
    fails when the delivery is no longer pending or this attempt was already recorded (SQS
    delivers at least once: the duplicate is acknowledged and nothing is sent) or when another
    copy of the message is being sent right now (the record fails; SQS brings it back later).
-3. Guard the endpoint again (DNS may have changed since creation), connect to the checked address
-   with the endpoint's name as Host and TLS SNI, never follow redirects, bounded timeouts.
+3. Guard the endpoint again (DNS may have changed since creation) and POST through the scanner's
+   SSRF-pinned client (``botscope.scanner.fetch.Fetcher.send``): it connects to the checked
+   address with the endpoint's name as Host and TLS SNI, never follows redirects, and bounds the
+   attempt (connect and read timeouts, the attempt's deadline).
 4. 2xx: delivered. 410: the endpoint is disabled. Anything else: the next attempt is sent to the
    queue with a delay (schedule + jitter, ``Retry-After`` honoured) and the message number
    incremented; after the last attempt the message is sent to the DLQ *explicitly* and the
@@ -23,24 +25,21 @@ Errors never contain IP addresses.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
 
 import httpcore
-import httpx
 
 from botscope import __version__
 from botscope.config import Settings, get_settings
 from botscope.errors import InvalidTarget, TargetNotPublic
 from botscope.isotime import parse_iso
-from botscope.scanner.model import Target
-from botscope.scanner.targets import IPAddress, Resolver, parse_ip_literal_loose
+from botscope.scanner.fetch import Answer, Fetcher, FetchFailure, FetchLimits
+from botscope.scanner.targets import Resolver, normalize_target
 from botscope.store import delivery_queue
 from botscope.store import webhooks as store
 from botscope.store.table import iso, utcnow
@@ -48,9 +47,9 @@ from botscope.webhooks import limits, schedule, secrets, signing, urls
 from botscope.webhooks.fanout import delivery_message
 
 USER_AGENT = f"BotScope-Webhooks/{__version__}"
-# Connect attempts per delivery (next address on connect failure). Every socket operation of an
-# attempt is also bounded by the attempt's total deadline (``DeadlineBackend``), which stays well
-# inside the function's 30 s timeout however slowly the endpoint answers.
+# Addresses tried per delivery (the next one on connect failure). The whole attempt is also bounded
+# by its deadline (``webhook_attempt_deadline_seconds``), which stays well inside the function's
+# 30 s timeout however slowly the endpoint answers.
 MAX_ADDRESSES_TRIED = 2
 CONNECT_TIMEOUT_SECONDS = 5.0
 # Deliveries of one SQS batch run side by side, so one slow endpoint cannot hold up the rest; the
@@ -119,139 +118,24 @@ class AttemptResult:
 
 
 # --- sending -----------------------------------------------------------------------------------
+# Through BotScope's one SSRF-pinned client (``botscope.scanner.fetch.Fetcher.send``), given the
+# webhook network policy and these limits: it connects only to the addresses it has just checked,
+# with the endpoint's name as Host and TLS SNI, never follows a redirect and does not read the
+# response body.
 
 
-class AttemptDeadlineExceeded(httpcore.ReadTimeout):
-    """The attempt's total deadline passed while the endpoint was still connecting or answering."""
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def _remaining(self, timeout: float | None) -> float:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise AttemptDeadlineExceeded("attempt deadline reached")
-        return left if timeout is None else min(timeout, left)
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._remaining(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, self._remaining(timeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        tls = self._inner.start_tls(ssl_context, server_hostname, self._remaining(timeout))
-        return _DeadlineStream(tls, self._deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's socket backend with every connect, read and write clipped to one wall-clock
-    deadline: httpx's timeouts bound each read, so an endpoint dribbling a byte a second would
-    otherwise hold an attempt (and its worker) for as long as it likes."""
-
-    def __init__(self, deadline: float) -> None:
-        self._inner = httpcore.SyncBackend()
-        self._deadline = deadline
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise AttemptDeadlineExceeded("attempt deadline reached")
-        stream = self._inner.connect_tcp(
-            host, port, left if timeout is None else min(timeout, left), local_address, socket_options
-        )
-        return _DeadlineStream(stream, self._deadline)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:  # pragma: no cover
-        raise httpcore.ConnectError("webhooks never use unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
-
-
-def deadline_transport(deadline: float) -> httpx.HTTPTransport:
-    """httpx's transport (certificate checks, no proxy from the environment) over ``DeadlineBackend``."""
-    transport = httpx.HTTPTransport(verify=_tls_context(), trust_env=False)
-    # httpx builds its httpcore pool without a way to pass a network backend: swap in an equivalent
-    # pool over the deadline-aware backend.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=_tls_context(), network_backend=DeadlineBackend(deadline)
+def attempt_limits(timeout: float, deadline: float) -> FetchLimits:
+    """One POST per attempt: ``timeout`` bounds each read (connects at most
+    ``CONNECT_TIMEOUT_SECONDS``), ``deadline`` the whole exchange, however slowly the endpoint
+    dribbles its answer."""
+    return FetchLimits(
+        connect_timeout=min(timeout, CONNECT_TIMEOUT_SECONDS),
+        read_timeout=timeout,
+        total_timeout=deadline,
+        per_host_concurrency=1,
+        request_budget=1,
+        max_addresses_per_connect=MAX_ADDRESSES_TRIED,
     )
-    return transport
-
-
-def _pinned_request_parts(target: Target, ip: IPAddress) -> tuple[str, str, dict[str, Any]]:
-    """URL that dials ``ip``, the Host header, and the TLS SNI/certificate name (the host)."""
-    host = f"[{ip}]" if ip.version == 6 else str(ip)
-    url = f"{target.scheme}://{host}:{target.port}{target.path}"
-    host_header = target.origin.split("://", 1)[1]
-    extensions: dict[str, Any] = {}
-    if target.scheme == "https" and parse_ip_literal_loose(target.host) is None:
-        extensions["sni_hostname"] = target.host  # httpcore also checks the certificate against it
-    return url, host_header, extensions
-
-
-@lru_cache(maxsize=1)
-def _tls_context() -> ssl.SSLContext:
-    """Built once: loading the CA bundle costs ~50 ms of CPU, far more than a local delivery.
-    Certificate and host name checks stay on (httpx's defaults, certifi's CA bundle)."""
-    return httpx.create_ssl_context()
-
-
-def post_pinned(
-    target: Target,
-    addresses: list[IPAddress],
-    headers: dict[str, str],
-    body: bytes,
-    *,
-    timeout: float,
-    transport: httpx.BaseTransport | None = None,
-    deadline: float | None = None,
-) -> httpx.Response:
-    """POST to the checked addresses only (next one on connect failure), no redirects, no proxy
-    from the environment, body not read (we only need the status line and headers). ``deadline``
-    (a ``time.monotonic()`` instant) bounds the whole exchange when no ``transport`` is given."""
-    last_error: Exception | None = None
-    if transport is None and deadline is not None:
-        transport = deadline_transport(deadline)
-    with httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
-        follow_redirects=False,
-        trust_env=False,
-        verify=_tls_context(),
-        transport=transport,
-    ) as client:
-        for ip in addresses[:MAX_ADDRESSES_TRIED]:
-            url, host_header, extensions = _pinned_request_parts(target, ip)
-            try:
-                with client.stream(
-                    "POST", url, content=body, headers={**headers, "host": host_header}, extensions=extensions
-                ) as response:
-                    return response
-            except httpx.ConnectError as exc:
-                last_error = exc
-    assert last_error is not None
-    raise last_error
 
 
 def send_attempt(
@@ -262,67 +146,76 @@ def send_attempt(
     *,
     timeout: float,
     resolver: Resolver | None = None,
-    transport: httpx.BaseTransport | None = None,
+    network_backend: httpcore.AsyncNetworkBackend | None = None,
     deadline_seconds: float | None = None,
 ) -> AttemptResult:
     """One POST. ``secret`` may list several secrets (a rotation's overlap): each signs, and the
     signatures travel space-separated in one header. ``deadline_seconds`` bounds the whole attempt
-    (default: ``webhook_attempt_deadline_seconds``)."""
+    (default: ``webhook_attempt_deadline_seconds``). ``network_backend``: the dialer (tests)."""
     started = time.monotonic()
-    total = (
-        deadline_seconds if deadline_seconds is not None else get_settings().webhook_attempt_deadline_seconds
+    settings = get_settings()
+    total = deadline_seconds if deadline_seconds is not None else settings.webhook_attempt_deadline_seconds
+    headers = [
+        *signing.headers(secret, event_id, int(time.time()), body).items(),
+        ("content-type", "application/json"),
+        ("user-agent", USER_AGENT),
+    ]
+    fetcher = Fetcher(
+        urls.network_policy(settings),
+        attempt_limits(min(timeout, total), total),
+        resolver or urls.DEFAULT_RESOLVER,
+        network_backend=network_backend,
+        extra_ca_bundle=settings.extra_ca_bundle or None,
     )
-
-    def elapsed_ms() -> int:
-        return int((time.monotonic() - started) * 1000)
-
     try:
-        target, addresses = urls.guard_endpoint(url, resolver=resolver)
+        answer = asyncio.run(_guard_and_post(fetcher, url, headers, body, settings))
     except (TargetNotPublic, InvalidTarget) as exc:
-        return AttemptResult(None, elapsed_ms(), f"{exc.code}: {exc.message}")
-    headers = {
-        **signing.headers(secret, event_id, int(time.time()), body),
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-    }
-    try:
-        response = post_pinned(
-            target,
-            addresses,
-            headers,
-            body,
-            timeout=min(timeout, total),
-            transport=transport,
-            deadline=started + total,
+        return AttemptResult(None, _ms_since(started), f"{exc.code}: {exc.message}")
+    except FetchFailure as failure:
+        deadline_passed = failure.cause == "deadline" or time.monotonic() >= started + total
+        return AttemptResult(
+            None, _ms_since(started), _failure_text(failure, timeout, total, deadline_passed)
         )
-    except httpx.TimeoutException as exc:
-        if (
-            isinstance(exc.__cause__ or exc.__context__, AttemptDeadlineExceeded)
-            or time.monotonic() >= started + total
-        ):
-            return AttemptResult(
-                None,
-                elapsed_ms(),
-                f"timeout: attempt deadline of {total:g} s reached "
-                "before the endpoint finished its response headers",
-            )
-        return AttemptResult(None, elapsed_ms(), f"timeout: no response within {timeout:g} s")
-    except httpx.HTTPError as exc:
-        # The class name only: httpx messages can contain the address we dialled.
-        return AttemptResult(None, elapsed_ms(), f"connection_error: {type(exc).__name__}")
-    code = response.status_code
+    code = answer.status
     error = None if 200 <= code < 300 else f"HTTP {code}"
     return AttemptResult(
-        code, elapsed_ms(), error, schedule.parse_retry_after(response.headers.get("retry-after"))
+        code, _ms_since(started), error, schedule.parse_retry_after(answer.header("retry-after"))
     )
+
+
+async def _guard_and_post(
+    fetcher: Fetcher, url: str, headers: list[tuple[str, str]], body: bytes, settings: Settings
+) -> Answer:
+    """Check the endpoint again (DNS may have changed since it was created), then POST to the
+    address just checked. The attempt's deadline covers both."""
+    async with fetcher:
+        try:
+            async with asyncio.timeout(fetcher.limits.total_timeout):
+                target = normalize_target(url)
+                addresses = await fetcher.guard(target)
+                urls.require_https(target, addresses, settings)
+                return await fetcher.send(target, "POST", headers, body)
+        except TimeoutError:
+            raise FetchFailure("timeout", "attempt deadline reached", "deadline") from None
+
+
+def _failure_text(failure: FetchFailure, timeout: float, total: float, deadline_passed: bool) -> str:
+    """The attempt's recorded error: a kind and a cause, never an address."""
+    if failure.code == "timeout" and deadline_passed:
+        return f"timeout: attempt deadline of {total:g} s reached before the endpoint finished its response headers"
+    if failure.code == "timeout":
+        return f"timeout: no response within {timeout:g} s"
+    return f"connection_error: {failure.cause}"
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 # --- one message -------------------------------------------------------------------------------
 
 
-def process_message(
-    body: str, *, resolver: Resolver | None = None, transport: httpx.BaseTransport | None = None
-) -> str:
+def process_message(body: str, *, resolver: Resolver | None = None) -> str:
     """Handles one SQS message body; returns what happened. Raises only for errors SQS should
     retry (AWS calls failing, another worker holding the attempt)."""
     settings = get_settings()
@@ -352,7 +245,7 @@ def process_message(
             return DEFERRED
         leases = bound
     try:
-        return _claim_and_send(message, endpoint, now, resolver=resolver, transport=transport)
+        return _claim_and_send(message, endpoint, now, resolver=resolver)
     finally:
         if leases is not None:
             leases.release()
@@ -360,8 +253,6 @@ def process_message(
 
 def endpoint_host(url: str) -> str:
     """The host the per-host caps count against (all workspaces' endpoints on it together)."""
-    from botscope.scanner.targets import normalize_target
-
     try:
         return normalize_target(url).host
     except InvalidTarget:
@@ -374,7 +265,6 @@ def _claim_and_send(
     now: datetime,
     *,
     resolver: Resolver | None,
-    transport: httpx.BaseTransport | None,
 ) -> str:
     settings = get_settings()
     lease = int(settings.webhook_attempt_deadline_seconds * 2) + 30
@@ -408,7 +298,6 @@ def _claim_and_send(
         delivery.payload.encode(),
         timeout=settings.webhook_timeout_seconds,
         resolver=resolver,
-        transport=transport,
     )
     return _conclude(message, delivery, endpoint, result, started_at=now)
 

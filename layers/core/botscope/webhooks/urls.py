@@ -27,13 +27,19 @@ def guard_endpoint(
 ) -> tuple[Target, list[IPAddress]]:
     """``(target, checked addresses)`` or ``InvalidTarget`` / ``TargetNotPublic``."""
     settings = settings or get_settings()
-    policy = network_policy(settings)
-    target, addresses = guard_target(url, policy, resolver or DEFAULT_RESOLVER)
-    if target.scheme != "https":
-        allowed_http = settings.local_mode and addresses and all(policy.allows(ip) for ip in addresses)
-        if not allowed_http:
-            raise InvalidTarget(
-                "webhook URLs must use https (http is accepted only in local mode "
-                "for explicitly allowed private ranges)"
-            )
+    target, addresses = guard_target(url, network_policy(settings), resolver or DEFAULT_RESOLVER)
+    require_https(target, addresses, settings)
     return target, addresses
+
+
+def require_https(target: Target, addresses: list[IPAddress], settings: Settings) -> None:
+    """The webhook rule on top of the guard, applied to the addresses it checked: https, or
+    ``InvalidTarget`` (http only in local mode, every address inside an allowed private range)."""
+    if target.scheme == "https":
+        return
+    policy = network_policy(settings)
+    if not (settings.local_mode and addresses and all(policy.allows(ip) for ip in addresses)):
+        raise InvalidTarget(
+            "webhook URLs must use https (http is accepted only in local mode "
+            "for explicitly allowed private ranges)"
+        )

@@ -32,8 +32,8 @@ from botscope.scanner.model import (
     RenderedWidget,
     Target,
 )
-from botscope.scanner.probe.egress_proxy import EGRESS_ANSWER_HEADER, EgressLimits, EgressProxy, is_ip_literal
-from botscope.scanner.targets import NetworkPolicy, Resolver
+from botscope.scanner.probe.egress_proxy import EGRESS_ANSWER_HEADER, EgressLimits, EgressProxy
+from botscope.scanner.targets import NetworkPolicy, Resolver, is_ip_literal
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 _REPORT_BINDING = "__botscopeProbe"
@@ -279,6 +279,17 @@ class _RunRecorder:
             self.pending.clear()
 
 
+@dataclass
+class _PageCapture:
+    """What one render captured from its page, and how it ended."""
+
+    error: ProbeError | None = None
+    budget_exhausted: bool = False
+    final_dom: str = ""
+    widgets: list[dict[str, Any]] = field(default_factory=list)
+    storage: dict[str, int] = field(default_factory=dict)
+
+
 class RenderSession:
     """One browser and its egress proxy. ``async with RenderSession(target, policy) as session``,
     then ``await session.render(spec, ruleset)`` per path run (sequentially)."""
@@ -351,7 +362,6 @@ class RenderSession:
 
     async def render(self, spec: PathRunSpec, ruleset: Any = None) -> Observation:
         """Load ``spec.path`` in a fresh context and reduce what happened to an ``Observation``."""
-        from botscope.scanner.observe import build_observation
         from botscope.scanner.rules_engine import load_ruleset
 
         ruleset = ruleset or load_ruleset()
@@ -367,62 +377,9 @@ class RenderSession:
             ignore_https_errors=False,
             viewport={"width": 1280, "height": 800},
         )
-        error: ProbeError | None = None
-        budget_exhausted = False
-        final_dom = ""
-        widgets: list[dict[str, Any]] = []
-        storage: dict[str, int] = {}
         try:
-            # A hard bound over everything the page can stall (a script spinning the main thread
-            # blocks every evaluate): the page budget, the settle time and a margin.
-            async with asyncio.timeout(self.limits.page_budget + self.limits.settle + HARD_MARGIN_S):
-                await context.expose_binding(
-                    _REPORT_BINDING, lambda _source, kind, name: recorder.on_binding(kind, name)
-                )
-                await context.add_init_script(INIT_SCRIPT)
-                page = await context.new_page()
-                recorder.main_frame = page.main_frame
-
-                def close_popup(other: Any) -> None:
-                    if other is not page:
-                        recorder.popups += 1
-                        asyncio.ensure_future(other.close())
-
-                def on_download(download: Any) -> None:
-                    recorder.downloads += 1
-                    asyncio.ensure_future(download.cancel())
-
-                context.on("page", close_popup)
-                page.on("download", on_download)
-                page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.dismiss()))
-                page.on("request", recorder.on_request)
-                page.on("response", recorder.on_response)
-                deadline = started_wall + self.limits.page_budget
-                try:
-                    await page.goto(
-                        self.target.origin + spec.path,
-                        wait_until="load",
-                        timeout=self.limits.page_budget * 1000,
-                    )
-                except Exception as exc:  # navigation errors: refused, timed out, aborted
-                    if not recorder.documents:
-                        error = ProbeError(code="render_failed", message=_navigation_error(exc))
-                if error is None:
-                    budget_exhausted = await self._wait_for_content(page, recorder, ruleset, spec, deadline)
-                    with contextlib.suppress(Exception):
-                        final_dom = await page.content()
-                    with contextlib.suppress(Exception):
-                        widgets = await page.evaluate(
-                            WIDGET_SCRIPT, _text(recorder.documents[-1].body) if recorder.documents else ""
-                        )
-                    with contextlib.suppress(Exception):
-                        storage = await page.evaluate(STORAGE_SCRIPT)
-                with contextlib.suppress(Exception):
-                    storage["cookies"] = len(await context.cookies())
-        except TimeoutError:
-            budget_exhausted = True
-            error = ProbeError(
-                code="render_timeout", message="the page did not finish within the page budget"
+            capture = await self._load(
+                context, spec, recorder, ruleset, deadline=started_wall + self.limits.page_budget
             )
         finally:
             with contextlib.suppress(Exception):
@@ -431,8 +388,84 @@ class RenderSession:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(HARD_MARGIN_S):
                     await context.close()
+        rendered = self._rendered(recorder, capture.widgets, capture.storage, capture.budget_exhausted)
+        self._add_egress_stats(rendered)
+        duration_ms = int((time.monotonic() - started_wall) * 1000)
+        return self._observation(spec, recorder, capture, rendered, ruleset, duration_ms)
+
+    async def _load(
+        self, context: Any, spec: PathRunSpec, recorder: _RunRecorder, ruleset: Any, *, deadline: float
+    ) -> _PageCapture:
+        """Navigate, wait out an interstitial, and capture the page. A hard bound covers everything
+        the page can stall (a script spinning the main thread blocks every evaluate): the page
+        budget, the settle time and a margin."""
+        capture = _PageCapture()
+        try:
+            async with asyncio.timeout(self.limits.page_budget + self.limits.settle + HARD_MARGIN_S):
+                page = await self._open_page(context, recorder)
+                try:
+                    await page.goto(
+                        self.target.origin + spec.path,
+                        wait_until="load",
+                        timeout=self.limits.page_budget * 1000,
+                    )
+                except Exception as exc:  # navigation errors: refused, timed out, aborted
+                    if not recorder.documents:
+                        capture.error = ProbeError(code="render_failed", message=_navigation_error(exc))
+                if capture.error is None:
+                    capture.budget_exhausted = await self._wait_for_content(
+                        page, recorder, ruleset, spec, deadline
+                    )
+                    await self._capture_page(page, recorder, capture)
+                with contextlib.suppress(Exception):
+                    capture.storage["cookies"] = len(await context.cookies())
+        except TimeoutError:
+            capture.budget_exhausted = True
+            capture.error = ProbeError(
+                code="render_timeout", message="the page did not finish within the page budget"
+            )
+        return capture
+
+    async def _open_page(self, context: Any, recorder: _RunRecorder) -> Any:
+        """A page whose requests, answers and reports feed ``recorder``; popups, downloads and
+        dialogs are closed, cancelled and dismissed (and counted)."""
+        await context.expose_binding(
+            _REPORT_BINDING, lambda _source, kind, name: recorder.on_binding(kind, name)
+        )
+        await context.add_init_script(INIT_SCRIPT)
+        page = await context.new_page()
+        recorder.main_frame = page.main_frame
+
+        def close_popup(other: Any) -> None:
+            if other is not page:
+                recorder.popups += 1
+                asyncio.ensure_future(other.close())
+
+        def on_download(download: Any) -> None:
+            recorder.downloads += 1
+            asyncio.ensure_future(download.cancel())
+
+        context.on("page", close_popup)
+        page.on("download", on_download)
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.dismiss()))
+        page.on("request", recorder.on_request)
+        page.on("response", recorder.on_response)
+        return page
+
+    @staticmethod
+    async def _capture_page(page: Any, recorder: _RunRecorder, capture: _PageCapture) -> None:
+        """The rendered DOM, the widgets in it and the storage the page used (each best effort)."""
+        with contextlib.suppress(Exception):
+            capture.final_dom = await page.content()
+        with contextlib.suppress(Exception):
+            capture.widgets = await page.evaluate(
+                WIDGET_SCRIPT, _text(recorder.documents[-1].body) if recorder.documents else ""
+            )
+        with contextlib.suppress(Exception):
+            capture.storage = await page.evaluate(STORAGE_SCRIPT)
+
+    def _add_egress_stats(self, rendered: RenderedObservation) -> None:
         stats = self.proxy.stats
-        rendered = self._rendered(recorder, widgets, storage, budget_exhausted)
         rendered.requests, rendered.target_requests = stats.requests, stats.target_requests
         rendered.refused_requests, rendered.bytes_received, rendered.limit_hit = (
             stats.refused,
@@ -440,16 +473,27 @@ class RenderSession:
             stats.limit_hit,
         )
         rendered.budget_ms = int(self.limits.page_budget * 1000)
-        duration_ms = int((time.monotonic() - started_wall) * 1000)
-        if error is not None or not recorder.documents:
-            observation = Observation(
+
+    def _observation(
+        self,
+        spec: PathRunSpec,
+        recorder: _RunRecorder,
+        capture: _PageCapture,
+        rendered: RenderedObservation,
+        ruleset: Any,
+        duration_ms: int,
+    ) -> Observation:
+        """The observation of the document the visitor ended on, or the run's error."""
+        from botscope.scanner.observe import build_observation, decide_outcome
+
+        if capture.error is not None or not recorder.documents:
+            return Observation(
                 spec=spec,
                 outcome="error",
                 duration_ms=duration_ms,
                 rendered=rendered,
-                error=error or ProbeError(code="render_failed", message="the page did not load"),
+                error=capture.error or ProbeError(code="render_failed", message="the page did not load"),
             )
-            return observation
         last = recorder.documents[-1]
         if (EGRESS_ANSWER_HEADER, self.proxy.answer_marker) in last.headers:
             # The proxy's own answer (the site did not answer, or its address was refused): no HTTP
@@ -461,21 +505,19 @@ class RenderSession:
                 rendered=rendered,
                 error=ProbeError(code="connect_failed", message="the site gave the browser no answer"),
             )
-        # The observation of the document the visitor ended on, with the rendered DOM as its body so
-        # that widgets and tags added by script are visible to the body rules too.
+        # The rendered DOM is the body, so that widgets and tags added by script are visible to the
+        # body rules too.
         fetched = FetchResult(
             url=self.target.origin + spec.path,
             final_url=last.url,
             status=last.status,
             headers=last.headers,
-            body=final_dom.encode("utf-8", "replace") or last.body,
+            body=capture.final_dom.encode("utf-8", "replace") or last.body,
             duration_ms=duration_ms,
         )
         observation = build_observation(spec, fetched, ruleset)
         observation.rendered = rendered
         observation.matches = ruleset.match(_features(observation, fetched, rendered))
-        from botscope.scanner.observe import decide_outcome
-
         observation.outcome = decide_outcome(last.status, observation.matches)
         return observation
 

@@ -223,6 +223,19 @@ class _ConnectRelay:
             self._server = None
 
 
+def _answer(exchange: _Exchange, status: int, version: str | None, max_body_bytes: int) -> CurlAnswer:
+    ttfb = None if exchange.first_byte_at is None else exchange.first_byte_at - exchange.started
+    return CurlAnswer(
+        status=status,
+        headers=exchange.headers,
+        body=bytes(exchange.body[:max_body_bytes]),
+        body_size=exchange.read,
+        body_truncated=exchange.truncated,
+        http_version=version,
+        ttfb_seconds=ttfb,
+    )
+
+
 class CurlTransport:
     """One multi handle (one connection cache) per profile, for one ``Fetcher``."""
 
@@ -295,42 +308,38 @@ class CurlTransport:
                 read_timeout=read_timeout,
                 total_timeout=total_timeout,
             )
-            if self._relay is not None:
-                await self._relay.start()
-                curl.setopt(CurlOpt.PROXY, f"http://127.0.0.1:{self._relay.port}")
-                curl.setopt(CurlOpt.HTTPPROXYTUNNEL, 1)
-            multi = self._multi(pool_id)
-            self.requests_sent += 1
-            future = multi.add_handle(curl)
-            try:
-                await future
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    multi.remove_handle(curl)
-                raise
-            except CurlError as exc:
-                stopped_by_us = exc.code == CurlECode.WRITE_ERROR and (
-                    exchange.truncated or not exchange.read_body
-                )
-                if not stopped_by_us:
-                    raise self._failure(exc) from None
+            await self._perform(curl, exchange, pool_id)
             status = _info_int(curl, CurlInfo.RESPONSE_CODE)
             version = _HTTP_VERSION_NAMES.get(_info_int(curl, CurlInfo.HTTP_VERSION))
         finally:
             curl.close()
         if status == 0:
             raise CurlFailure("connection_failed", "the connection failed during the exchange")
-        ttfb = None if exchange.first_byte_at is None else exchange.first_byte_at - exchange.started
-        body = bytes(exchange.body[:max_body_bytes])
-        return CurlAnswer(
-            status=status,
-            headers=exchange.headers,
-            body=body,
-            body_size=exchange.read,
-            body_truncated=exchange.truncated,
-            http_version=version,
-            ttfb_seconds=ttfb,
-        )
+        return _answer(exchange, status, version, max_body_bytes)
+
+    async def _perform(self, curl: Curl, exchange: _Exchange, pool_id: str) -> None:
+        """Run the configured handle on the profile's multi handle (through the test relay when a
+        dialer is set). Stopping the transfer ourselves (body cap reached, body not wanted) is
+        not a failure; any other libcurl error is ``CurlFailure``."""
+        if self._relay is not None:
+            await self._relay.start()
+            curl.setopt(CurlOpt.PROXY, f"http://127.0.0.1:{self._relay.port}")
+            curl.setopt(CurlOpt.HTTPPROXYTUNNEL, 1)
+        multi = self._multi(pool_id)
+        self.requests_sent += 1
+        future = multi.add_handle(curl)
+        try:
+            await future
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                multi.remove_handle(curl)
+            raise
+        except CurlError as exc:
+            stopped_by_us = exc.code == CurlECode.WRITE_ERROR and (
+                exchange.truncated or not exchange.read_body
+            )
+            if not stopped_by_us:
+                raise self._failure(exc) from None
 
     def _configure(
         self,

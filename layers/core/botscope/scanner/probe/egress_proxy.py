@@ -25,13 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from botscope.errors import InvalidTarget, TargetNotPublic
-from botscope.scanner.targets import IPAddress, NetworkPolicy, Resolver, normalize_target, resolve_and_check
+from botscope.scanner.targets import (
+    IPAddress,
+    NetworkPolicy,
+    Resolver,
+    normalize_target,
+    resolve_and_check,
+)
 
 MAX_HEAD_BYTES = 32 * 1024
 _RELAY_CHUNK = 64 * 1024
@@ -389,11 +394,3 @@ async def _answer(writer: asyncio.StreamWriter, status: int, marker: str = "") -
     writer.write(head.encode("ascii"))
     with contextlib.suppress(Exception):
         await writer.drain()
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
