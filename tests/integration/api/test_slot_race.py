@@ -58,7 +58,7 @@ def test_release_frees_the_slot_once(aws, atomic_dynamodb):
     ws = workspaces.create_workspace("release", "growth", monitor_slots_limit=1)
     record, _ = monitoring.enroll(ws["workspace_id"], "https://a.example.com/", cadence_seconds=86400)
     results = run_together(5, lambda n: monitoring.release(ws["workspace_id"], record.monitored_url_id))
-    assert sum(1 for r in results if isinstance(r, dict)) == 1
+    assert sum(1 for r in results if isinstance(r, monitoring.MonitoredUrl)) == 1
     assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 0, "limit": 1}
     # The slot is usable again, for another URL.
     monitoring.enroll(ws["workspace_id"], "https://b.example.com/", cadence_seconds=86400)
