@@ -114,7 +114,7 @@ def _event_data(
     scan_id = scan["scan_job_id"]
     return {
         "monitored_url_id": item.monitored_url_id,
-        "target_url": item.target_url or scan.get("target_url"),
+        "target_url": item.target_url,
         "scan_job_id": scan_id,
         "since_scan_job_id": baseline_scan_job_id,
         "first_seen_scan_job_id": evaluation.confirmed_since or scan_id,

@@ -32,8 +32,6 @@ class InMemoryScheduleStore:
         self.items: dict[str, MonitoredUrl] = {}
         self.workspaces: dict[str, dict[str, Any]] = {}
         self._index: list[list[tuple[str, str]]] = [[] for _ in range(self.shards)]
-        self.shard_writes: Counter[int] = Counter()
-        self.shard_reads: Counter[int] = Counter()
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -52,9 +50,7 @@ class InMemoryScheduleStore:
                 self._index_del(monitored_url_id, item.next_scan_at)
 
     def _index_put(self, mon: str, at: str) -> None:
-        shard = due_shard(mon)
-        bisect.insort(self._index[shard], (at, mon))
-        self.shard_writes[shard] += 1
+        bisect.insort(self._index[due_shard(mon)], (at, mon))
 
     def _index_del(self, mon: str, at: str) -> None:
         entries = self._index[due_shard(mon)]
@@ -74,7 +70,6 @@ class InMemoryScheduleStore:
         self, shard: int, now_iso: str, limit: int, after: MonitoredUrl | None = None
     ) -> list[MonitoredUrl]:
         with self._lock:
-            self.shard_reads[shard] += 1
             entries = self._index[shard]
             lo = bisect.bisect_right(entries, (after.next_scan_at, after.monitored_url_id)) if after else 0
             hi = bisect.bisect_right(entries, (now_iso, "\uffff"))
