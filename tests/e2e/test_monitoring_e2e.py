@@ -60,9 +60,9 @@ def _poll_scan(client: httpx.Client, scan_job_id: str) -> dict[str, Any]:
 def _rescan(client: httpx.Client, workspace_id: str, monitored_url_id: str) -> dict[str, Any]:
     """Waits for the URL to be due, runs MonitorSchedulerFunction once, follows the scan it started."""
     from botscope.local.seam import LambdaContext, load_handler
-    from botscope.monitoring.repository import get_item
+    from botscope.store.monitoring import get_monitored
 
-    before = get_item(workspace_id, monitored_url_id)
+    before = get_monitored(workspace_id, monitored_url_id)
     assert before is not None
     deadline = time.monotonic() + 30
     while True:
@@ -70,14 +70,11 @@ def _rescan(client: httpx.Client, workspace_id: str, monitored_url_id: str) -> d
         result = load_handler("monitor_scheduler")(
             {"source": "aws.scheduler", "detail": {}}, LambdaContext(function_name="MonitorSchedulerFunction")
         )
-        item = get_item(workspace_id, monitored_url_id)
-        if item and item.get("last_started_scan_job_id") not in (
-            None,
-            before.get("last_started_scan_job_id"),
-        ):
+        item = get_monitored(workspace_id, monitored_url_id)
+        if item and item.last_started_scan_job_id not in (None, before.last_started_scan_job_id):
             break
         assert time.monotonic() < deadline, result
-    scan = _poll_scan(client, item["last_started_scan_job_id"])
+    scan = _poll_scan(client, item.last_started_scan_job_id)
     assert scan["status"] == "completed", scan
     _wait_evaluated(workspace_id, monitored_url_id, scan["scan_job_id"])
     assert scan["monitoring"]["monitored_url_id"] == monitored_url_id and scan["scan_mode"] == "full"
@@ -86,10 +83,14 @@ def _rescan(client: httpx.Client, workspace_id: str, monitored_url_id: str) -> d
 
 def _wait_evaluated(workspace_id: str, monitored_url_id: str, scan_job_id: str) -> None:
     """Finalize marks the scan completed before monitoring evaluates it: wait for the evaluation."""
-    from botscope.monitoring.repository import get_item
+    from botscope.store.monitoring import get_monitored
+
+    def last_evaluated() -> str | None:
+        item = get_monitored(workspace_id, monitored_url_id)
+        return item.last_evaluated_scan_job_id if item else None
 
     deadline = time.monotonic() + 30
-    while (get_item(workspace_id, monitored_url_id) or {}).get("last_evaluated_scan_job_id") != scan_job_id:
+    while last_evaluated() != scan_job_id:
         assert time.monotonic() < deadline, "the scan was never evaluated by monitoring"
         time.sleep(0.2)
 

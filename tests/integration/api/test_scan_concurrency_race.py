@@ -56,7 +56,7 @@ def test_a_refused_enrolling_start_returns_its_monitoring_slot(scan_api, workspa
         ),
     )
     assert sorted(r.status_code for r in results) == [202] * 3 + [429] * 9
-    assert monitoring.slots(ws["workspace_id"])["used"] == 3
+    assert monitoring.slots(ws["workspace_id"]).used == 3
 
 
 def test_every_end_of_a_scan_frees_its_lease(scan_api, workspace_factory, limit_of):

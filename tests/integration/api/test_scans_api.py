@@ -155,7 +155,7 @@ def test_plans_without_scanning_get_403_plan_required(scan_api, workspace_factor
     assert_problem(
         post_scan(scan_api, key, "https://example.com", enroll_monitoring=True), 403, "plan_required"
     )
-    assert monitoring.slots(ws["workspace_id"])["used"] == 0
+    assert monitoring.slots(ws["workspace_id"]).used == 0
 
 
 def test_growth_needs_a_monitored_url(scan_api, workspace_factory):
@@ -171,7 +171,7 @@ def test_growth_enrollment_claims_one_slot_and_later_scans_reuse_it(scan_api, wo
     assert first.status_code == 202, first.text
     mon = first.json()["monitoring"]
     assert mon["enrolled"] is True and mon["monitored_url_id"].startswith("mon_")
-    assert monitoring.slots(ws["workspace_id"]) == {"used": 1, "limit": 5}
+    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 1, "limit": 5}
     complete_scan(first.json()["scan_job_id"])
 
     # The URL is monitored now: a plain scan is allowed and enrolling again claims nothing.
@@ -181,8 +181,8 @@ def test_growth_enrollment_claims_one_slot_and_later_scans_reuse_it(scan_api, wo
     complete_scan(again.json()["scan_job_id"])
     plain = post_scan(scan_api, key, "https://example.com/pricing")
     assert plain.status_code == 202 and plain.json()["monitoring"] == mon
-    assert monitoring.slots(ws["workspace_id"]) == {"used": 1, "limit": 5}
-    assert [m["target_url"] for m in monitoring.list_monitored(ws["workspace_id"])] == [
+    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 1, "limit": 5}
+    assert [m.target_url for m in monitoring.list_monitored(ws["workspace_id"])] == [
         "https://example.com/pricing"
     ]
 
@@ -196,7 +196,7 @@ def test_full_growth_workspace_gets_409_and_its_slot_count_is_unchanged(
             post_scan(scan_api, key, f"https://s{n}.example.com/", enroll_monitoring=True).status_code == 202
         )
     before = monitoring.slots(ws["workspace_id"])
-    assert before == {"used": 2, "limit": 2}
+    assert before.to_dict() == {"used": 2, "limit": 2}
     started = executions(state_machine)
 
     body = assert_problem(
@@ -217,7 +217,7 @@ def test_enterprise_enrolls_without_a_cap(scan_api, workspace_factory):
         assert (
             post_scan(scan_api, key, f"https://e{n}.example.com/", enroll_monitoring=True).status_code == 202
         )
-    assert monitoring.slots(ws["workspace_id"]) == {"used": 7, "limit": None}
+    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 7, "limit": None}
 
 
 def test_a_running_scan_of_the_same_url_is_returned_instead_of_a_second(
@@ -256,7 +256,7 @@ def test_failed_workflow_start_leaves_nothing_behind(scan_api, workspace_factory
             post_scan(scan_api, key, "https://example.com/", enroll_monitoring=True), 503, "scan_start_failed"
         )
     assert "throttled" not in body["detail"]
-    assert monitoring.slots(ws["workspace_id"])["used"] == 0
+    assert monitoring.slots(ws["workspace_id"]).used == 0
     assert monitoring.get_monitored_by_url(ws["workspace_id"], "https://example.com/") is None
     [failed], _ = scans.list_scans(ws["workspace_id"])
     assert failed["status"] == "failed" and failed["error"]["code"] == "start_failed"
@@ -265,7 +265,7 @@ def test_failed_workflow_start_leaves_nothing_behind(scan_api, workspace_factory
 
     retry = post_scan(scan_api, key, "https://example.com/", enroll_monitoring=True)
     assert retry.status_code == 202 and retry.json()["scan_job_id"] != failed["scan_job_id"]
-    assert monitoring.slots(ws["workspace_id"])["used"] == 1
+    assert monitoring.slots(ws["workspace_id"]).used == 1
     assert audit_actions(ws["workspace_id"]) == ["monitoring.enrolled", "scan.started"]
 
 
@@ -532,7 +532,7 @@ def test_concurrent_scan_limit_refuses_new_scans_but_still_returns_running_ones(
     refused = post_scan(scan_api, key, "https://c.example.com/", enroll_monitoring=True)
     assert_problem(refused, 429, "rate_limited")
     assert int(refused.headers["retry-after"]) > 0
-    assert monitoring.slots(ws["workspace_id"])["used"] == 2  # the refusal claimed no slot
+    assert monitoring.slots(ws["workspace_id"]).used == 2  # the refusal claimed no slot
     assert len(executions(state_machine)) == 2
 
     # Returning an already running scan is not a new scan.

@@ -38,9 +38,9 @@ def test_twenty_enrollments_into_five_open_slots_succeed_exactly_five_times(aws,
     lost = [r for r in results if not isinstance(r, tuple)]
     assert len(won) == 5 and all(created for _, created in won)
     assert len(lost) == 15 and all(isinstance(r, SlotsExhausted) for r in lost)
-    assert monitoring.slots(ws["workspace_id"]) == {"used": 5, "limit": 5}
+    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 5, "limit": 5}
     listed = monitoring.list_monitored(ws["workspace_id"])
-    assert sorted(m["monitored_url_id"] for m in listed) == sorted(r["monitored_url_id"] for r, _ in won)
+    assert sorted(m.monitored_url_id for m in listed) == sorted(r.monitored_url_id for r, _ in won)
 
 
 def test_concurrent_enrollments_of_one_url_claim_one_slot(aws, atomic_dynamodb):
@@ -50,19 +50,19 @@ def test_concurrent_enrollments_of_one_url_claim_one_slot(aws, atomic_dynamodb):
     )
     assert all(isinstance(r, tuple) for r in results), results
     assert sum(1 for _, created in results if created) == 1
-    assert len({r["monitored_url_id"] for r, _ in results}) == 1
-    assert monitoring.slots(ws["workspace_id"])["used"] == 1
+    assert len({r.monitored_url_id for r, _ in results}) == 1
+    assert monitoring.slots(ws["workspace_id"]).used == 1
 
 
 def test_release_frees_the_slot_once(aws, atomic_dynamodb):
     ws = workspaces.create_workspace("release", "growth", monitor_slots_limit=1)
     record, _ = monitoring.enroll(ws["workspace_id"], "https://a.example.com/", cadence_seconds=86400)
-    results = run_together(5, lambda n: monitoring.release(ws["workspace_id"], record["monitored_url_id"]))
-    assert sum(1 for r in results if isinstance(r, dict)) == 1
-    assert monitoring.slots(ws["workspace_id"]) == {"used": 0, "limit": 1}
+    results = run_together(5, lambda n: monitoring.release(ws["workspace_id"], record.monitored_url_id))
+    assert sum(1 for r in results if isinstance(r, monitoring.MonitoredUrl)) == 1
+    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 0, "limit": 1}
     # The slot is usable again, for another URL.
     monitoring.enroll(ws["workspace_id"], "https://b.example.com/", cadence_seconds=86400)
-    assert monitoring.slots(ws["workspace_id"])["used"] == 1
+    assert monitoring.slots(ws["workspace_id"]).used == 1
 
 
 def test_concurrent_http_enrollments_respect_the_slot_limit(scan_api, workspace_factory, state_machine):
@@ -78,7 +78,7 @@ def test_concurrent_http_enrollments_respect_the_slot_limit(scan_api, workspace_
     codes = sorted(r.status_code for r in results)
     assert codes == [202] * 3 + [409] * 5
     assert all(r.json()["code"] == "monitoring_slots_exhausted" for r in results if r.status_code == 409)
-    assert monitoring.slots(ws["workspace_id"]) == {"used": 3, "limit": 3}
+    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 3, "limit": 3}
     assert len(executions(state_machine)) == 3
 
 

@@ -40,13 +40,12 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str,
 
 def make_due(workspace_id: str, monitored_url_id: str, when: Any) -> None:
     """Moves a monitored URL's next scan (and its due index entry) to ``when``."""
-    from botscope.monitoring.repository import mon_key
     from botscope.store.monitoring import due_index_keys
-    from botscope.store.table import iso, table
+    from botscope.store.table import iso, table, ws_pk
 
     at = iso(when)
     table().update_item(
-        Key=mon_key(workspace_id, monitored_url_id),
+        Key={"pk": ws_pk(workspace_id), "sk": f"MON#{monitored_url_id}"},
         UpdateExpression="SET next_scan_at = :at, gsi2sk = :sk",
         ExpressionAttributeValues={":at": at, ":sk": due_index_keys(monitored_url_id, at)["gsi2sk"]},
     )

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from botscope import ids
 from botscope.monitoring import hooks
-from botscope.monitoring.repository import get_item
 from botscope.store import monitoring as store
 from botscope.store import reports, scans
+from botscope.store.monitoring import MonitoredUrl
 
 from tests.unit.monitoring import reports as r
 
@@ -25,7 +25,7 @@ class MonitoredSite:
         self.workspace_id = workspace_id
         self._ms = int(time.time() * 1000)
         record, _ = store.enroll(workspace_id, URL, cadence_seconds=3600)
-        self.mon_id = record["monitored_url_id"]
+        self.mon_id = record.monitored_url_id
         self.scan_ids: list[str] = []
 
     def complete(self, report: dict[str, Any]) -> dict[str, Any]:
@@ -50,8 +50,8 @@ class MonitoredSite:
         self.scan_ids.append(scan_id)
         return scan
 
-    def item(self) -> dict[str, Any]:
-        item = get_item(self.workspace_id, self.mon_id)
+    def item(self) -> MonitoredUrl:
+        item = store.get_monitored(self.workspace_id, self.mon_id)
         assert item is not None
         return item
 
@@ -74,9 +74,11 @@ def test_unchanged_site_produces_no_event_and_keeps_the_summary_current(
         site.complete(base)
     assert changed_events(published) == []
     item = site.item()
-    assert item["last_scan_job_id"] == site.scan_ids[-1] and item["last_scanned_at"]
-    assert item["summary"]["posture"] == "layered" and item["summary"]["pending_changes"] == 0
-    assert item["last_evaluation"]["result"] == "unchanged"
+    assert item.last_scan_job_id == site.scan_ids[-1] and item.last_scanned_at
+    assert (
+        item.summary is not None and item.summary.posture == "layered" and item.summary.pending_changes == 0
+    )
+    assert item.last_evaluation is not None and item.last_evaluation.result == "unchanged"
 
 
 def test_confirmed_change_is_published_once_with_ids_and_a_summary(
@@ -89,7 +91,7 @@ def test_confirmed_change_is_published_once_with_ids_and_a_summary(
     site.complete(base)
     site.complete(blocked)
     assert changed_events(published) == []
-    assert site.item()["summary"]["pending_changes"] >= 1
+    assert site.item().summary.pending_changes >= 1
     site.complete(blocked)
     site.complete(blocked)
     (event,) = changed_events(published)
@@ -102,7 +104,7 @@ def test_confirmed_change_is_published_once_with_ids_and_a_summary(
     assert (robots["before"], robots["after"], robots["count"]) == ("allowed", "disallowed", 2)
     assert sorted(robots["names"]) == ["ClaudeBot", "GPTBot"]
     build_payload("monitoring.findings_changed", event, "2026-01-01T00:00:00Z")  # within the thin-payload cap
-    assert "outbox_event" not in site.item()
+    assert site.item().outbox_event is None
 
 
 def test_challenge_removed_from_login_is_published_at_once(site: MonitoredSite, published: list) -> None:
@@ -137,12 +139,12 @@ def test_an_event_lost_between_write_and_publish_is_sent_by_the_next_evaluation(
 
     monkeypatch.setattr(fanout, "publish_event", down)
     site.complete(r.without_finding(base, "x", "fp_challenge_login"))  # evaluation stored, publish failed
-    assert site.item()["outbox_event"]["data"]["confirmation"] == "immediate"
+    assert site.item().outbox_event.data["confirmation"] == "immediate"
     monkeypatch.setattr(fanout, "publish_event", recorder)
     site.complete(r.without_finding(base, "x", "fp_challenge_login"))
     (event,) = changed_events(published)
     assert event["scan_job_id"] == site.scan_ids[1]
-    assert "outbox_event" not in site.item()
+    assert site.item().outbox_event is None
 
 
 def test_previous_report_is_the_last_completed_scan_of_the_url(site: MonitoredSite) -> None:
@@ -169,10 +171,9 @@ def test_a_failed_scan_is_noted_and_is_not_a_change(site: MonitoredSite, publish
     hooks.after_scan_failed(scans.get_scan(failed["scan_job_id"]))
     item = site.item()
     assert (
-        item["last_failed_scan_job_id"] == failed["scan_job_id"]
-        and item["last_failure_code"] == "internal_error"
+        item.last_failed_scan_job_id == failed["scan_job_id"] and item.last_failure_code == "internal_error"
     )
-    assert item["summary"]["pending_changes"] >= 1 and changed_events(published) == []
+    assert item.summary.pending_changes >= 1 and changed_events(published) == []
     site.complete(blocked)  # the failure did not break the confirmation
     assert len(changed_events(published)) == 1
 
@@ -181,4 +182,4 @@ def test_a_url_released_while_its_scan_ran_is_left_alone(site: MonitoredSite, pu
     site.complete(r.base_report())
     store.release(site.workspace_id, site.mon_id)
     site.complete(r.without_finding(r.base_report(), "x", "fp_challenge_login"))
-    assert get_item(site.workspace_id, site.mon_id) is None and changed_events(published) == []
+    assert store.get_monitored(site.workspace_id, site.mon_id) is None and changed_events(published) == []

@@ -25,7 +25,7 @@ def test_monitor_scheduler_handler_starts_due_scans(
 ) -> None:
     ws, _ = workspace_factory("enterprise")
     record, _ = store.enroll(ws["workspace_id"], "https://a.example/", cadence_seconds=3600)
-    make_due(ws["workspace_id"], record["monitored_url_id"], past())
+    make_due(ws["workspace_id"], record.monitored_url_id, past())
     result = load_handler("monitor_scheduler")(
         _event("monitor_scheduler"), LambdaContext(function_name="MonitorSchedulerFunction")
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botscope.monitoring.repository import DynamoScheduleStore
 from botscope.monitoring.scheduler import Scheduler, SchedulerConfig
 from botscope.store import monitoring as store
 from botscope.store import workspaces
+from botscope.store.monitoring import DynamoScheduleStore
 
 from tests.integration.monitoring.conftest import make_due, past
 from tests.unit.monitoring import reports as r
@@ -30,7 +30,7 @@ def test_list_shows_slots_and_each_url_with_its_schedule_and_summary(
         ws["workspace_id"],
         "https://a.example/",
         "full",
-        monitored_url_id=first["monitored_url_id"],
+        monitored_url_id=first.monitored_url_id,
         deadline_seconds=900,
     )
     report = {**r.base_report(), "scan_job_id": scan["scan_job_id"]}
@@ -42,7 +42,7 @@ def test_list_shows_slots_and_each_url_with_its_schedule_and_summary(
     assert body["slots"] == {"used": 2, "limit": 5}
     assert [d["target_url"] for d in body["data"]] == ["https://b.example/", "https://a.example/"]
     scanned = body["data"][1]
-    assert scanned["monitored_url_id"] == first["monitored_url_id"]
+    assert scanned["monitored_url_id"] == first.monitored_url_id
     assert scanned["last_scan_job_id"] == scan["scan_job_id"]
     assert scanned["last_scanned_at"] == "2026-01-01T00:00:00.000Z"
     assert scanned["next_scan_at"] and scanned["enrolled_at"]
@@ -75,12 +75,12 @@ def test_release_frees_the_slot_stops_rescans_and_is_audited(
 
     ws, key = workspace_factory("growth", monitor_slots_limit=1)
     record, _ = store.enroll(ws["workspace_id"], "https://a.example/", cadence_seconds=86400)
-    mon_id = record["monitored_url_id"]
+    mon_id = record.monitored_url_id
     make_due(ws["workspace_id"], mon_id, past())
 
     response = api_client.delete(f"/api/v1/monitoring/{mon_id}", headers=auth(key))
     assert response.status_code == 204
-    assert store.slots(ws["workspace_id"]) == {"used": 0, "limit": 1}
+    assert store.slots(ws["workspace_id"]).to_dict() == {"used": 0, "limit": 1}
     assert api_client.get("/api/v1/monitoring", headers=auth(key)).json()["data"] == []
     # The due entry went with the item: the scheduler starts nothing.
     stats = Scheduler(
@@ -105,14 +105,14 @@ def test_another_workspaces_url_is_404_and_untouched(api_client: Any, workspace_
     _, intruder_key = workspace_factory("growth")
     record, _ = store.enroll(owner["workspace_id"], "https://a.example/", cadence_seconds=86400)
     for path in (
-        f"/api/v1/monitoring/{record['monitored_url_id']}",
+        f"/api/v1/monitoring/{record.monitored_url_id}",
         "/api/v1/monitoring/mon_doesnotexist",
         "/api/v1/monitoring/not-an-id",
     ):
         response = api_client.delete(path, headers=auth(intruder_key))
         assert response.status_code == 404 and response.json()["code"] == "not_found"
-    assert store.get_monitored(owner["workspace_id"], record["monitored_url_id"]) is not None
-    assert store.slots(owner["workspace_id"])["used"] == 1
+    assert store.get_monitored(owner["workspace_id"], record.monitored_url_id) is not None
+    assert store.slots(owner["workspace_id"]).used == 1
 
 
 def test_monitoring_needs_a_credential(api_client: Any) -> None:

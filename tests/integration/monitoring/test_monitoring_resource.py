@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botscope.monitoring.repository import DynamoScheduleStore
 from botscope.monitoring.scheduler import Scheduler, SchedulerConfig
 from botscope.store import scans
+from botscope.store.monitoring import DynamoScheduleStore, MonitoredUrl
 
 from tests.integration.monitoring.conftest import make_due, past
 from tests.integration.monitoring.test_change_events import MonitoredSite, changed_events
@@ -32,8 +32,8 @@ def monitored(
 
 
 def _scheduler(started: list[str]) -> Scheduler:
-    def starter(item: dict[str, Any], scan_job_id: str, workspace: dict[str, Any]) -> str:
-        started.append(item["monitored_url_id"])
+    def starter(item: MonitoredUrl, scan_job_id: str, workspace: dict[str, Any]) -> str:
+        started.append(item.monitored_url_id)
         return scan_job_id
 
     return Scheduler(
@@ -170,9 +170,9 @@ def test_force_due_names_the_url(
     from botscope.service import monitoring
 
     site, _ = monitored
-    before = site.item()["next_scan_at"]
+    before = site.item().next_scan_at
     assert monitoring.force_due(site.workspace_id, target_url="https://SHOP.example") == site.mon_id
-    assert site.item()["next_scan_at"] < before
+    assert site.item().next_scan_at < before
     started: list[str] = []
     _scheduler(started).run()
     assert started == [site.mon_id]

@@ -27,7 +27,7 @@ def test_a_failed_monitoring_start_is_undone_and_the_same_id_starts_on_retry(
 
     ws, _ = workspace_factory("enterprise")
     record, _ = store.enroll(ws["workspace_id"], URL, cadence_seconds=86400)
-    item = {**record, "workspace_id": ws["workspace_id"]}
+    item = record
     with monkeypatch.context() as patch:
         patch.setattr(starter, "start_scan_execution", _broken_start)
         with pytest.raises(ServiceUnavailable) as refused:
@@ -64,7 +64,7 @@ def test_a_monitoring_start_is_served_by_the_running_scan_of_the_url(
 ) -> None:
     ws, _ = workspace_factory("enterprise")
     record, _ = store.enroll(ws["workspace_id"], URL, cadence_seconds=86400)
-    item = {**record, "workspace_id": ws["workspace_id"]}
+    item = record
     assert start_scheduled_scan(item, "scan_first", ws) == "scan_first"
     assert start_scheduled_scan(item, "scan_second", ws) == "scan_first"
     assert scans.get_scan("scan_second") is None and executions() == ["scan_first"]

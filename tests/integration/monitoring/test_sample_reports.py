@@ -11,7 +11,7 @@ import pytest
 from botscope.config import reset_settings
 from botscope.monitoring import hooks, sample_reports
 from botscope.service.monitoring import refresh_sample_reports
-from botscope.store import reports, scans
+from botscope.store import reports, samples, scans
 from botscope.store.table import utcnow
 
 from tests.unit.monitoring import reports as r
@@ -56,9 +56,9 @@ def finish(tab: dict[str, Any], *, ok: bool = True) -> None:
 
 
 def day_tabs(day: Any) -> list[dict[str, Any]]:
-    item = sample_reports._get(f"DAY#{day.date().isoformat()}")
+    item = samples.get_day(day.date().isoformat())
     assert item is not None
-    return item["tabs"]
+    return [tab.to_dict() for tab in item.tabs]
 
 
 def test_targets_come_from_configuration(targets: Path) -> None:

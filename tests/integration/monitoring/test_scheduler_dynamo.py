@@ -8,11 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from botscope.monitoring.repository import DynamoScheduleStore, get_item
 from botscope.monitoring.scheduler import Scheduler, SchedulerConfig
 from botscope.service.monitoring import start_scheduled_scan
 from botscope.store import monitoring as store
 from botscope.store import scans
+from botscope.store.monitoring import DynamoScheduleStore
 from botscope.store.table import utcnow
 
 from tests.integration.monitoring.conftest import make_due, past
@@ -25,8 +25,8 @@ def enroll_due(workspace_id: str, n: int) -> list[str]:
     for i in range(n):
         record, created = store.enroll(workspace_id, f"https://site{i}.example/", cadence_seconds=86400)
         assert created
-        make_due(workspace_id, record["monitored_url_id"], past(60 + i))
-        ids.append(record["monitored_url_id"])
+        make_due(workspace_id, record.monitored_url_id, past(60 + i))
+        ids.append(record.monitored_url_id)
     return ids
 
 
@@ -56,11 +56,11 @@ def test_two_schedulers_started_at_once_start_each_due_scan_exactly_once(
     assert len(started) == 40 and len(set(started)) == 40
     assert sum(r.started for r in results) == 40
     for mon_id in mon_ids:
-        item = get_item(ws["workspace_id"], mon_id)
-        assert item is not None and "claim" not in item
-        assert item["last_started_scan_job_id"] in started
-        assert item["next_scan_at"] > (utcnow() + timedelta(minutes=50)).isoformat()  # enterprise: hourly
-        scan = scans.get_scan(item["last_started_scan_job_id"])
+        item = store.get_monitored(ws["workspace_id"], mon_id)
+        assert item is not None and item.claim is None
+        assert item.last_started_scan_job_id in started
+        assert item.next_scan_at > (utcnow() + timedelta(minutes=50)).isoformat()  # enterprise: hourly
+        scan = scans.get_scan(item.last_started_scan_job_id)
         assert scan is not None and scan["monitored_url_id"] == mon_id and scan["trigger"] == "monitoring"
     # Nothing is due any more: a third run starts nothing.
     assert run_scheduler().started == 0 and len(executions()) == 40
@@ -81,8 +81,8 @@ def test_a_growth_url_is_rescanned_without_enrollment_as_the_system_actor(
     records, _ = audit_store.list_records(ws["workspace_id"], limit=10)
     (started,) = [a for a in records if a["action"] == "scan.started"]
     assert (started["target"], started["actor"]) == (scan_id, "system:scheduler")
-    item = get_item(ws["workspace_id"], mon_id)
-    assert item["next_scan_at"] > (utcnow() + timedelta(hours=23)).isoformat()  # growth: daily
+    item = store.get_monitored(ws["workspace_id"], mon_id)
+    assert item.next_scan_at > (utcnow() + timedelta(hours=23)).isoformat()  # growth: daily
 
 
 def test_a_running_scan_of_the_url_serves_the_due_time(
@@ -90,14 +90,14 @@ def test_a_running_scan_of_the_url_serves_the_due_time(
 ) -> None:
     ws, _ = workspace_factory("enterprise")
     (mon_id,) = enroll_due(ws["workspace_id"], 1)
-    url = get_item(ws["workspace_id"], mon_id)["target_url"]
+    url = store.get_monitored(ws["workspace_id"], mon_id).target_url
     user_scan = scans.create_scan(
         ws["workspace_id"], url, "full", monitored_url_id=mon_id, deadline_seconds=900
     )
     assert scans.claim_active(ws["workspace_id"], url, user_scan["scan_job_id"]) is None
     stats = run_scheduler()
     assert stats.reused_running == 1 and executions() == []
-    assert get_item(ws["workspace_id"], mon_id)["next_scan_at"] > utcnow().isoformat()
+    assert store.get_monitored(ws["workspace_id"], mon_id).next_scan_at > utcnow().isoformat()
 
 
 def test_a_crash_between_claim_and_start_is_retried_with_the_same_scan(
@@ -114,7 +114,7 @@ def test_a_crash_between_claim_and_start_is_retried_with_the_same_scan(
 
     monkeypatch.setattr(starter, "start_scan_execution", unavailable)
     assert run_scheduler().start_failures == 1
-    claim = get_item(ws["workspace_id"], mon_id)["claim"]
+    claim = store.get_monitored(ws["workspace_id"], mon_id).claim
     monkeypatch.setattr(starter, "start_scan_execution", real)
     # Within the lease nothing happens; after it, the same scan id is started once.
     assert run_scheduler().started == 0
@@ -122,9 +122,9 @@ def test_a_crash_between_claim_and_start_is_retried_with_the_same_scan(
     Scheduler(
         DynamoScheduleStore(), start_scheduled_scan, NO_PACING, clock=lambda: later, sleep=lambda s: None
     ).run()
-    assert executions() == [claim["scan_job_id"]]
-    item = get_item(ws["workspace_id"], mon_id)
-    assert "claim" not in item and item["last_due_at"] == claim["due_at"]
+    assert executions() == [claim.scan_job_id]
+    item = store.get_monitored(ws["workspace_id"], mon_id)
+    assert item.claim is None and item.last_due_at == claim.due_at
 
 
 def test_released_url_is_not_rescanned(workspace_factory: Any, state_machine: str, executions: Any) -> None:
@@ -147,10 +147,8 @@ def test_an_inactive_workspace_is_not_rescanned(
     workspaces.set_workspace_status(ws["workspace_id"], status)
     stats = run_scheduler()
     assert stats.skipped_inactive == 1 and stats.started == 0 and executions() == []
-    item = get_item(ws["workspace_id"], mon_id)
-    assert (
-        item["last_skipped_reason"] == f"workspace_{status}" and item["next_scan_at"] > utcnow().isoformat()
-    )
+    item = store.get_monitored(ws["workspace_id"], mon_id)
+    assert item.last_skipped_reason == f"workspace_{status}" and item.next_scan_at > utcnow().isoformat()
     # Back in good standing, it is rescanned at its next due time.
     workspaces.set_workspace_status(ws["workspace_id"], "active")
     make_due(ws["workspace_id"], mon_id, past())

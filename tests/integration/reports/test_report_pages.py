@@ -243,7 +243,7 @@ def test_monitored_url_timeline(
         ws["workspace_id"], site.url("/"), cadence_seconds=3600, first_scan_job_id=None
     )
     first = support.scan(site.url("/"), "quick")
-    support.store_completed(ws["workspace_id"], first, monitored_url_id=monitored["monitored_url_id"])
+    support.store_completed(ws["workspace_id"], first, monitored_url_id=monitored.monitored_url_id)
     site.set_scenario("ai_blocked")
     import asyncio
 
@@ -253,7 +253,7 @@ def test_monitored_url_timeline(
     second = asyncio.run(
         run_scan(site.url("/"), "quick", support.LOCAL, scan_job_id=ids.new_id("scan"), previous_report=first)
     )
-    support.store_completed(ws["workspace_id"], second, monitored_url_id=monitored["monitored_url_id"])
+    support.store_completed(ws["workspace_id"], second, monitored_url_id=monitored.monitored_url_id)
     page = api_client.get(
         f"/reports/{second['scan_job_id']}", cookies={"botscope_session": session_for(ws["workspace_id"])}
     )

@@ -23,10 +23,14 @@ import json
 from typing import Any
 
 from botscope.links import scan_path
-from botscope.monitoring import changes, repository
+from botscope.monitoring import changes
+from botscope.store import monitoring as store
+from botscope.store.monitoring import MonitoredUrl, OutboxEvent
 
 EVENT_TYPE = "monitoring.findings_changed"
 MAX_PENDING = 500
+# Evaluations of one scan retried after losing the item to a concurrent evaluation.
+MAX_EVALUATION_ATTEMPTS = 5
 # Keep the event far below the fan-out's payload cap (webhooks are a thin payload).
 MAX_EVENT_CHANGES_BYTES = 8 * 1024
 SUMMARY_FIELDS = ("posture", "score", "measures_present", "vendors", "findings_by_severity")
@@ -58,10 +62,10 @@ def previous_report(scan: dict[str, Any]) -> dict[str, Any] | None:
     try:
         from botscope.store import reports, scans
 
-        item = repository.get_item(scan["workspace_id"], monitored_url_id)
+        item = store.get_monitored(scan["workspace_id"], monitored_url_id)
         if item is None:
             return None
-        previous_id = item.get("last_completed_scan_job_id") or item.get("last_scan_job_id")
+        previous_id = item.last_completed_scan_job_id or item.last_scan_job_id
         if not previous_id or previous_id == scan["scan_job_id"]:
             return None
         previous = scans.get_scan(previous_id)
@@ -89,7 +93,7 @@ def summary_of(report: dict[str, Any], pending: int, last_change_at: str | None)
 
 def _event_data(
     scan: dict[str, Any],
-    item: dict[str, Any],
+    item: MonitoredUrl,
     evaluation: changes.Evaluation,
     baseline_scan_job_id: str | None,
 ) -> dict[str, Any]:
@@ -109,8 +113,8 @@ def _event_data(
     base = get_settings().public_base_url.rstrip("/")
     scan_id = scan["scan_job_id"]
     return {
-        "monitored_url_id": item["monitored_url_id"],
-        "target_url": item.get("target_url") or scan.get("target_url"),
+        "monitored_url_id": item.monitored_url_id,
+        "target_url": item.target_url,
         "scan_job_id": scan_id,
         "since_scan_job_id": baseline_scan_job_id,
         "first_seen_scan_job_id": evaluation.confirmed_since or scan_id,
@@ -131,27 +135,27 @@ def _critical_paths(scan_job_id: str) -> set[str]:
         return set()
 
 
-def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: dict[str, Any]) -> None:
+def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: OutboxEvent) -> None:
     from botscope import ids
-    from botscope.store import monitoring as monitoring_store
     from botscope.store.table import now_iso
     from botscope.webhooks import fanout
 
     # The URL's change history (GET /monitoring/{id}) holds the event's data, keyed by its scan.
-    monitoring_store.record_change(
+    store.record_change(
         workspace_id,
         monitored_url_id,
-        str(outbox["event_key"]),
-        {**outbox["data"], "detected_at": outbox.get("detected_at") or now_iso()},
+        outbox.event_key,
+        outbox.data,
+        detected_at=outbox.detected_at or now_iso(),
     )
     # Stable per evaluated scan: a publish retried from the outbox reuses the deliveries it began.
     fanout.publish_event(
         workspace_id,
         EVENT_TYPE,
-        outbox["data"],
-        event_id=ids.derived_id("evt", outbox["event_key"], EVENT_TYPE),
+        outbox.data,
+        event_id=ids.derived_id("evt", outbox.event_key, EVENT_TYPE),
     )
-    repository.clear_outbox(workspace_id, monitored_url_id, outbox["event_key"])
+    store.clear_outbox(workspace_id, monitored_url_id, outbox.event_key)
     _count("MonitoringChangesPublished")
 
 
@@ -185,56 +189,72 @@ def after_scan_completed(scan: dict[str, Any], report: dict[str, Any]) -> None:
 
 
 def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitored_url_id: str) -> None:
-    from botscope.store.table import now_iso
-
     workspace_id, scan_id = scan["workspace_id"], scan["scan_job_id"]
     critical = _critical_paths(scan_id)
-    for _ in range(5):
-        item = repository.get_item(workspace_id, monitored_url_id)
+    for _ in range(MAX_EVALUATION_ATTEMPTS):
+        item = store.get_monitored(workspace_id, monitored_url_id)
         if item is None:
             return  # released while the scan ran
-        outbox = item.get("outbox_event")
-        if outbox:  # an earlier evaluation wrote its event but did not get to publish it
-            _publish_outbox(workspace_id, monitored_url_id, outbox)
-        last = item.get("last_evaluated_scan_job_id")
+        if item.outbox_event is not None:  # an earlier evaluation wrote its event but did not publish it
+            _publish_outbox(workspace_id, monitored_url_id, item.outbox_event)
+        last = item.last_evaluated_scan_job_id
         if last and last >= scan_id:
             return  # already evaluated (a retry), or a newer scan was evaluated first: ids sort by time
-        baseline = changes.Snapshot.from_item(item.get("baseline"))
-        current = changes.snapshot_from_report({**report, "scan_job_id": scan_id}, critical_paths=critical)
-        evaluation = changes.evaluate(baseline, item.get("pending_changes"), current)
-        last_change_at = now_iso() if evaluation.fired else item.get("last_change_at")
-        values: dict[str, Any] = {
-            "baseline": evaluation.baseline.to_item(),
-            "pending_changes": evaluation.pending[:MAX_PENDING],
-            "last_evaluated_scan_job_id": scan_id,
-            "last_completed_scan_job_id": scan_id,
-            "last_scan_job_id": scan_id,
-            "last_scanned_at": scan.get("completed_at") or now_iso(),
-            "summary": summary_of(report, len(evaluation.pending), last_change_at),
-            "last_change_at": last_change_at,
-            "last_evaluation": {
-                "scan_job_id": scan_id,
-                "result": evaluation.reason,
-                "suppressed": evaluation.suppressed,
-            },
-        }
-        outbox_event = None
-        if evaluation.fired:
-            outbox_event = {
-                "event_key": scan_id,
-                "detected_at": now_iso(),
-                "data": _event_data(scan, item, evaluation, baseline.scan_job_id if baseline else None),
-            }
-            values["outbox_event"] = outbox_event
-        if repository.save_evaluation(
-            workspace_id, monitored_url_id, expected_last_evaluated=last, values=values
-        ):
+        saved = _evaluate_and_save(scan, report, item, critical)
+        if saved is not None:
             break
     else:
         _log().warning(
             "monitoring: gave up evaluating after concurrent updates", extra={"scan_job_id": scan_id}
         )
         return
+    evaluation, outbox_event = saved
+    _log_evaluation(scan_id, monitored_url_id, evaluation)
+    if outbox_event is not None:
+        _publish_outbox(workspace_id, monitored_url_id, outbox_event)
+
+
+def _evaluate_and_save(
+    scan: dict[str, Any], report: dict[str, Any], item: MonitoredUrl, critical: set[str]
+) -> tuple[changes.Evaluation, OutboxEvent | None] | None:
+    """Compares the scan with the URL's baseline and writes the outcome (with the event it fires,
+    in the outbox) conditionally on ``item`` being the last evaluated state. None when another
+    evaluation got there first (the caller reads the item again)."""
+    from botscope.store.table import now_iso
+
+    scan_id = scan["scan_job_id"]
+    baseline = changes.Snapshot.from_item(item.baseline)
+    current = changes.snapshot_from_report({**report, "scan_job_id": scan_id}, critical_paths=critical)
+    evaluation = changes.evaluate(baseline, item.pending_changes, current)
+    last_change_at = now_iso() if evaluation.fired else item.last_change_at
+    outbox_event = None
+    if evaluation.fired:
+        outbox_event = OutboxEvent(
+            event_key=scan_id,
+            detected_at=now_iso(),
+            data=_event_data(scan, item, evaluation, baseline.scan_job_id if baseline else None),
+        )
+    saved = store.save_evaluation(
+        item.workspace_id,
+        item.monitored_url_id,
+        expected_last_evaluated=item.last_evaluated_scan_job_id,
+        scan_job_id=scan_id,
+        scanned_at=scan.get("completed_at") or now_iso(),
+        baseline=evaluation.baseline.to_item(),
+        pending_changes=evaluation.pending[:MAX_PENDING],
+        summary=summary_of(report, len(evaluation.pending), last_change_at),
+        last_change_at=last_change_at,
+        last_evaluation={
+            "scan_job_id": scan_id,
+            "result": evaluation.reason,
+            "suppressed": evaluation.suppressed,
+        },
+        outbox_event=outbox_event.to_dict() if outbox_event is not None else None,
+    )
+    return (evaluation, outbox_event) if saved else None
+
+
+def _log_evaluation(scan_id: str, monitored_url_id: str, evaluation: changes.Evaluation) -> None:
     _log().info(
         "monitoring: scan evaluated",
         extra={
@@ -246,8 +266,6 @@ def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitore
             "suppressed": evaluation.suppressed,
         },
     )
-    if outbox_event is not None:
-        _publish_outbox(workspace_id, monitored_url_id, outbox_event)
 
 
 def after_scan_failed(scan: dict[str, Any]) -> None:
@@ -259,7 +277,7 @@ def after_scan_failed(scan: dict[str, Any]) -> None:
     try:
         from botscope.store.table import now_iso
 
-        repository.record_failed_scan(
+        store.record_failed_scan(
             scan["workspace_id"],
             monitored_url_id,
             scan["scan_job_id"],

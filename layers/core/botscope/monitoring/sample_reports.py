@@ -1,8 +1,9 @@
 """The public sample reports: a daily scan of a configured list of sample targets, published as
 tabs that anyone may read (``GET /api/v1/sample-reports``, no auth).
 
-Items (docs/data-model.md): ``SAMPLES`` / ``DAY#<YYYY-MM-DD>`` holds one day's tabs and whether
-they are all ready; ``SAMPLES`` / ``CURRENT`` points at the last day whose tabs were all ready.
+Items (docs/data-model.md, kept by ``botscope.store.samples``): ``SAMPLES`` / ``DAY#<YYYY-MM-DD>``
+holds one day's tabs and whether they are all ready; ``SAMPLES`` / ``CURRENT`` points at the last
+day whose tabs were all ready.
 
 One refresh (``refresh()``, run by ``SampleReportsFunction`` daily and by the local stack every few
 seconds) is idempotent and converges:
@@ -29,16 +30,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from botscope.config import get_settings
 from botscope.isotime import parse_iso
+from botscope.store import samples
+from botscope.store.samples import SampleDay, SampleTab
 
-SAMPLES_PK = "SAMPLES"
 # Sample scans belong to no customer: they are written under this reserved workspace id, which no
 # credential can ever carry (workspace ids are ``ws_`` + 26 base32 characters).
 SAMPLES_WORKSPACE_ID = "ws_samples"
-DAY_RETENTION_SECONDS = 14 * 24 * 3600
 PACKAGED_TARGETS = Path(__file__).with_name("sample_targets.json")
 LOCAL_TARGETS = Path(__file__).with_name("sample_targets.local.json")
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -71,19 +70,6 @@ def tab_id(day: str, slug: str) -> str:
     return f"{day.replace('-', '')}-{slug}"
 
 
-def _table() -> Any:
-    from botscope.store.table import table
-
-    return table()
-
-
-def _get(sk: str) -> dict[str, Any] | None:
-    from botscope.store.table import plain_item
-
-    item = _table().get_item(Key={"pk": SAMPLES_PK, "sk": sk}, ConsistentRead=True).get("Item")
-    return plain_item(item) if item else None
-
-
 def refresh(
     now: datetime | None = None, starter: SampleScanStarter | None = None, *, start_new_day: bool = True
 ) -> dict[str, Any]:
@@ -92,7 +78,7 @@ def refresh(
     scheduler and the end of every sample scan call it that way)."""
     now = now or datetime.now(UTC)
     day = now.date().isoformat()
-    day_item = _get(f"DAY#{day}")
+    day_item = samples.get_day(day)
     if day_item is None and start_new_day:
         if starter is None:
             raise ValueError("starting a new day needs a scan starter (botscope.service.monitoring)")
@@ -100,7 +86,7 @@ def refresh(
     # A day started shortly before midnight finishes after it: yesterday may still be unpublished.
     result: dict[str, Any] = {"day": day, "action": "not_started"}
     for candidate in ((now - timedelta(days=1)).date().isoformat(), day):
-        item = day_item if candidate == day else _get(f"DAY#{candidate}")
+        item = day_item if candidate == day else samples.get_day(candidate)
         if item is not None:
             result = _publish_if_ready(item, now)
     return result
@@ -108,85 +94,46 @@ def refresh(
 
 def _start_day(day: str, now: datetime, starter: SampleScanStarter) -> dict[str, Any]:
     from botscope import ids
-    from botscope.store.table import iso, ttl_after
 
     tabs = [
-        {
-            "tab_id": tab_id(day, t["slug"]),
-            "label": t["label"],
-            "target_url": t["target_url"],
-            "scan_job_id": ids.new_id("scan"),
-        }
+        SampleTab(
+            tab_id=tab_id(day, t["slug"]),
+            label=t["label"],
+            target_url=t["target_url"],
+            scan_job_id=ids.new_id("scan"),
+        )
         for t in load_targets()
     ]
     if not tabs:
         return {"day": day, "action": "no_targets"}
-    try:
-        _table().put_item(
-            Item={
-                "pk": SAMPLES_PK,
-                "sk": f"DAY#{day}",
-                "generated_on": day,
-                "tabs": tabs,
-                "published": False,
-                "created_at": iso(now),
-                "expires_at": ttl_after(DAY_RETENTION_SECONDS, now=now),
-            },
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    if not samples.start_day(day, tabs, now=now):
         return {"day": day, "action": "already_started"}
     started, failed = 0, 0
     for tab in tabs:
         try:
-            starter(tab["target_url"], tab["scan_job_id"])
+            starter(tab.target_url, tab.scan_job_id)
             started += 1
         except Exception:  # noqa: BLE001 - one bad target must not stop the others
             failed += 1
             from botscope.observability import logger
 
-            logger.exception("sample scan did not start", extra={"tab_id": tab["tab_id"]})
+            logger.exception("sample scan did not start", extra={"tab_id": tab.tab_id})
     return {"day": day, "action": "started", "scans": started, "start_failures": failed}
 
 
-def _publish_if_ready(day_item: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _publish_if_ready(day_item: SampleDay, now: datetime) -> dict[str, Any]:
     from botscope.store import scans
-    from botscope.store.table import iso
 
-    day = day_item["generated_on"]
-    if day_item.get("published"):
+    day = day_item.generated_on
+    if day_item.published:
         return {"day": day, "action": "published_already"}
-    statuses = {}
-    for tab in day_item["tabs"]:
-        scan = scans.get_scan(tab["scan_job_id"])
-        statuses[tab["tab_id"]] = _settled_status(scan, now)
+    statuses = {tab.tab_id: _settled_status(scans.get_scan(tab.scan_job_id), now) for tab in day_item.tabs}
     if any(status in ("queued", "running") for status in statuses.values()):
         return {"day": day, "action": "waiting", "statuses": statuses}
-    ready = [t for t in day_item["tabs"] if statuses[t["tab_id"]] == "completed"]
+    ready = [t for t in day_item.tabs if statuses[t.tab_id] == "completed"]
     if not ready:
         return {"day": day, "action": "nothing_ready", "statuses": statuses}
-    try:  # never move CURRENT back to an older day
-        _table().put_item(
-            Item={
-                "pk": SAMPLES_PK,
-                "sk": "CURRENT",
-                "generated_on": day,
-                "tabs": ready,
-                "published_at": iso(now),
-            },
-            ConditionExpression="attribute_not_exists(pk) OR generated_on <= :day",
-            ExpressionAttributeValues={":day": day},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-    _table().update_item(
-        Key={"pk": SAMPLES_PK, "sk": f"DAY#{day}"},
-        UpdateExpression="SET published = :t",
-        ExpressionAttributeValues={":t": True},
-    )
+    samples.publish_day(day, ready, now=now)
     return {"day": day, "action": "published", "tabs": len(ready), "statuses": statuses}
 
 
@@ -203,24 +150,22 @@ def _settled_status(scan: dict[str, Any] | None, now: datetime) -> str:
 
 def current() -> dict[str, Any]:
     """``{"generated_on", "tabs": [{tab_id, label, target_url, scan_job_id}]}`` of the last ready day."""
-    item = _get("CURRENT")
-    if item is None:
+    published = samples.get_current()
+    if published is None:
         return {"generated_on": None, "tabs": []}
-    return {
-        "generated_on": item["generated_on"],
-        "tabs": [{k: t[k] for k in ("tab_id", "label", "target_url", "scan_job_id")} for t in item["tabs"]],
-    }
+    return {"generated_on": published.generated_on, "tabs": [t.to_dict() for t in published.tabs]}
 
 
-def find_tab(tab: str) -> dict[str, Any] | None:
+def find_tab(tab: str) -> SampleTab | None:
     """A published tab by id: today's (CURRENT) or an earlier day's that is still kept."""
-    for entry in (_get("CURRENT") or {}).get("tabs", []):
-        if entry["tab_id"] == tab:
-            return dict(entry)
+    published = samples.get_current()
+    for entry in published.tabs if published else []:
+        if entry.tab_id == tab:
+            return entry
     match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})-[a-z0-9-]+", tab)
     if not match:
         return None
-    day_item = _get(f"DAY#{match.group(1)}-{match.group(2)}-{match.group(3)}")
-    if not day_item or not day_item.get("published"):
+    day_item = samples.get_day(f"{match.group(1)}-{match.group(2)}-{match.group(3)}")
+    if not day_item or not day_item.published:
         return None
-    return next((dict(t) for t in day_item["tabs"] if t["tab_id"] == tab), None)
+    return next((t for t in day_item.tabs if t.tab_id == tab), None)

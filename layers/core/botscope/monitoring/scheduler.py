@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from botscope import ids
 from botscope.isotime import iso, parse_iso
+from botscope.store.monitoring import MonitoredUrl, ScheduleClaim
 
 # Minimum cadence per plan (docs/api.md: growth daily, enterprise configurable down to hourly).
 PLAN_MIN_CADENCE_SECONDS = {"growth": 86400, "enterprise": 3600}
@@ -49,29 +50,27 @@ class ScheduleStore(Protocol):
     shards: int
 
     def due(
-        self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]: ...
+        self, shard: int, now_iso: str, limit: int, after: MonitoredUrl | None = None
+    ) -> list[MonitoredUrl]: ...
     def get_workspace(self, workspace_id: str) -> dict[str, Any] | None: ...
-    def claim(self, item: dict[str, Any], *, lease_until: str, claim: dict[str, Any]) -> bool: ...
+    def claim(self, item: MonitoredUrl, *, lease_until: str, claim: ScheduleClaim) -> bool: ...
     def confirm(
-        self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+        self, item: MonitoredUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
     ) -> bool: ...
-    def skip(self, item: dict[str, Any], *, next_scan_at: str, reason: str) -> bool: ...
+    def skip(self, item: MonitoredUrl, *, next_scan_at: str, reason: str) -> bool: ...
 
 
-# (monitored URL item with its ``claim``, claimed scan id, workspace) → the scan id that serves this
+# (monitored URL with its ``claim``, claimed scan id, workspace) → the scan id that serves this
 # due time (another id when a scan of the same URL was already running).
-ScanStarter = Callable[[dict[str, Any], str, dict[str, Any]], str]
+ScanStarter = Callable[[MonitoredUrl, str, dict[str, Any]], str]
 
 
-def cadence_seconds(workspace: dict[str, Any], item: dict[str, Any], override: int = 0) -> int:
+def cadence_seconds(workspace: dict[str, Any], enrolled_seconds: int | None, override: int = 0) -> int:
     """The URL's rescan cadence: the local override, else the workspace's (clamped to its plan's
-    minimum), else what was recorded at enrollment."""
+    minimum), else what was recorded at enrollment (``enrolled_seconds``)."""
     if override > 0:
         return override
-    configured = int(
-        workspace.get("monitor_cadence_seconds") or item.get("cadence_seconds") or DEFAULT_CADENCE_SECONDS
-    )
+    configured = int(workspace.get("monitor_cadence_seconds") or enrolled_seconds or DEFAULT_CADENCE_SECONDS)
     return max(configured, PLAN_MIN_CADENCE_SECONDS.get(str(workspace.get("plan")), DEFAULT_CADENCE_SECONDS))
 
 
@@ -153,7 +152,7 @@ class Scheduler:
         spacing = 1.0 / self.config.max_starts_per_second if self.config.max_starts_per_second > 0 else 0.0
         next_start_allowed = run_started
         workspaces: dict[str, dict[str, Any] | None] = {}
-        cursors: dict[int, dict[str, Any] | None] = {shard: None for shard in range(self.store.shards)}
+        cursors: dict[int, MonitoredUrl | None] = {shard: None for shard in range(self.store.shards)}
         exhausted = False
 
         while not exhausted:
@@ -161,7 +160,7 @@ class Scheduler:
             if not batch:
                 break
             for item in batch:
-                workspace = self._workspace(item["workspace_id"], workspaces)
+                workspace = self._workspace(item.workspace_id, workspaces)
                 if (
                     workspace is None
                     or workspace.get("status") != "active"
@@ -189,10 +188,10 @@ class Scheduler:
         self.log("monitor scheduler run", **stats.as_dict())
         return stats
 
-    def _due_batch(self, now_iso: str, cursors: dict[int, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    def _due_batch(self, now_iso: str, cursors: dict[int, MonitoredUrl | None]) -> list[MonitoredUrl]:
         """The next page of every shard that still has due items, merged oldest first (fair across
         shards). ``cursors`` holds each shard's last returned item; a drained shard is removed."""
-        merged: list[dict[str, Any]] = []
+        merged: list[MonitoredUrl] = []
         for shard in list(cursors):
             page = self.store.due(shard, now_iso, PAGE_SIZE, after=cursors[shard])
             if len(page) < PAGE_SIZE:
@@ -200,7 +199,7 @@ class Scheduler:
             else:
                 cursors[shard] = page[-1]
             merged.extend(page)
-        merged.sort(key=lambda i: (i["next_scan_at"], i["monitored_url_id"]))
+        merged.sort(key=lambda i: (i.next_scan_at, i.monitored_url_id))
         return merged
 
     def _workspace(self, workspace_id: str, cache: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
@@ -208,60 +207,60 @@ class Scheduler:
             cache[workspace_id] = self.store.get_workspace(workspace_id)
         return cache[workspace_id]
 
-    def _skip(self, item: dict[str, Any], workspace: dict[str, Any] | None, stats: RunStats) -> None:
+    def _skip(self, item: MonitoredUrl, workspace: dict[str, Any] | None, stats: RunStats) -> None:
         now = self.clock()
-        cadence = cadence_seconds(workspace or {}, item, self.config.interval_override_seconds)
+        cadence = cadence_seconds(
+            workspace or {}, item.cadence_seconds, self.config.interval_override_seconds
+        )
         reason = "workspace_missing" if workspace is None else f"workspace_{workspace.get('status')}"
         if self.store.skip(item, next_scan_at=iso(now + timedelta(seconds=cadence)), reason=reason):
             stats.skipped_inactive += 1
         else:
             stats.lost_races += 1
 
-    def _claim_and_start(self, item: dict[str, Any], workspace: dict[str, Any], stats: RunStats) -> bool:
+    def _claim_and_start(self, item: MonitoredUrl, workspace: dict[str, Any], stats: RunStats) -> bool:
         """Returns True when a start was attempted (it used a slot of the rate budget)."""
         now = self.clock()
-        previous = item.get("claim") or None
-        if previous:  # a run before us claimed this due time and did not confirm: finish its work
-            claim = {**previous, "attempts": int(previous.get("attempts") or 1) + 1, "claimed_at": iso(now)}
+        previous = item.claim
+        if previous is not None:  # a run before us claimed this due time and did not confirm: finish its work
+            claim = previous.model_copy(update={"attempts": previous.attempts + 1, "claimed_at": iso(now)})
         else:
-            claim = {
-                "due_at": item["next_scan_at"],
-                "scan_job_id": ids.new_id("scan", int(now.timestamp() * 1000)),
-                "attempts": 1,
-                "claimed_at": iso(now),
-            }
-        cadence = cadence_seconds(workspace, item, self.config.interval_override_seconds)
+            claim = ScheduleClaim(
+                due_at=item.next_scan_at,
+                scan_job_id=ids.new_id("scan", int(now.timestamp() * 1000)),
+                attempts=1,
+                claimed_at=iso(now),
+            )
+        cadence = cadence_seconds(workspace, item.cadence_seconds, self.config.interval_override_seconds)
         lease = min(self.config.claim_lease_seconds, max(cadence // 2, 1))
         if not self.store.claim(item, lease_until=iso(now + timedelta(seconds=lease)), claim=claim):
             stats.lost_races += 1
             return False
-        due_at = parse_iso(claim["due_at"])
-        if claim["attempts"] > MAX_START_ATTEMPTS:
+        due_at = parse_iso(claim.due_at)
+        if claim.attempts > MAX_START_ATTEMPTS:
             # Starting keeps failing: give this due time up rather than retry forever.
             self.store.skip(
-                {**item, "next_scan_at": iso(now + timedelta(seconds=lease))},
+                item.model_copy(update={"next_scan_at": iso(now + timedelta(seconds=lease))}),
                 next_scan_at=iso(next_due(due_at, now, cadence)),
                 reason="start_failed",
             )
             stats.given_up += 1
             if self.on_give_up is not None:
-                self.on_give_up(claim["scan_job_id"])
+                self.on_give_up(claim.scan_job_id)
             return False
         try:
-            served_by = self.starter({**item, "claim": claim}, claim["scan_job_id"], workspace)
+            served_by = self.starter(item.model_copy(update={"claim": claim}), claim.scan_job_id, workspace)
         except Exception as exc:  # noqa: BLE001 - the claim stays; the lease expiry retries it
             stats.start_failures += 1
-            self.log(
-                "monitored scan did not start", monitored_url_id=item["monitored_url_id"], error=repr(exc)
-            )
+            self.log("monitored scan did not start", monitored_url_id=item.monitored_url_id, error=repr(exc))
             return True
         started_at = self.clock()
-        if served_by != claim["scan_job_id"]:
+        if served_by != claim.scan_job_id:
             stats.reused_running += 1
         self.store.confirm(
             item,
-            scan_job_id=claim["scan_job_id"],
-            due_at=claim["due_at"],
+            scan_job_id=claim.scan_job_id,
+            due_at=claim.due_at,
             next_scan_at=iso(next_due(due_at, started_at, cadence)),
             started_at=iso(started_at),
         )
@@ -278,8 +277,8 @@ def run_once(
 ) -> RunStats:
     """One production run: the DynamoDB store and the scan starter the service layer passes in
     (``botscope.service.monitoring.run_scheduler``)."""
-    from botscope.monitoring.repository import DynamoScheduleStore
     from botscope.observability import logger
+    from botscope.store.monitoring import DynamoScheduleStore
 
     def log(message: str, **extra: Any) -> None:
         logger.info(message, extra=extra)

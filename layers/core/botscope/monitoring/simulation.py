@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botscope.isotime import iso, parse_iso
-from botscope.monitoring.scheduler import Scheduler, SchedulerConfig
+from botscope.monitoring.scheduler import DEFAULT_CADENCE_SECONDS, Scheduler, SchedulerConfig
+from botscope.store.monitoring import MonitoredUrl, ScheduleClaim
 from botscope.store.table import DUE_SHARDS, due_shard
 
 
@@ -28,32 +29,28 @@ class InMemoryScheduleStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.items: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, MonitoredUrl] = {}
         self.workspaces: dict[str, dict[str, Any]] = {}
         self._index: list[list[tuple[str, str]]] = [[] for _ in range(self.shards)]
-        self.shard_writes: Counter[int] = Counter()
-        self.shard_reads: Counter[int] = Counter()
 
     # -- set-up ------------------------------------------------------------------------------
 
     def add_workspace(self, workspace: dict[str, Any]) -> None:
         self.workspaces[workspace["workspace_id"]] = dict(workspace)
 
-    def add_item(self, item: dict[str, Any]) -> None:
+    def add_item(self, item: MonitoredUrl) -> None:
         with self._lock:
-            self.items[item["monitored_url_id"]] = dict(item)
-            self._index_put(item["monitored_url_id"], item["next_scan_at"])
+            self.items[item.monitored_url_id] = item
+            self._index_put(item.monitored_url_id, item.next_scan_at)
 
     def remove_item(self, monitored_url_id: str) -> None:
         with self._lock:
             item = self.items.pop(monitored_url_id, None)
             if item is not None:
-                self._index_del(monitored_url_id, item["next_scan_at"])
+                self._index_del(monitored_url_id, item.next_scan_at)
 
     def _index_put(self, mon: str, at: str) -> None:
-        shard = due_shard(mon)
-        bisect.insort(self._index[shard], (at, mon))
-        self.shard_writes[shard] += 1
+        bisect.insort(self._index[due_shard(mon)], (at, mon))
 
     def _index_del(self, mon: str, at: str) -> None:
         entries = self._index[due_shard(mon)]
@@ -61,70 +58,59 @@ class InMemoryScheduleStore:
         if pos < len(entries) and entries[pos] == (at, mon):
             entries.pop(pos)
 
-    def _move(self, item: dict[str, Any], next_scan_at: str) -> None:
-        self._index_del(item["monitored_url_id"], item["next_scan_at"])
-        item["next_scan_at"] = next_scan_at
-        self._index_put(item["monitored_url_id"], next_scan_at)
+    def _move(self, item: MonitoredUrl, next_scan_at: str, **changes: Any) -> None:
+        """Stores ``item`` due at ``next_scan_at`` with ``changes`` applied, moving its index entry."""
+        self._index_del(item.monitored_url_id, item.next_scan_at)
+        self.items[item.monitored_url_id] = item.model_copy(update={"next_scan_at": next_scan_at, **changes})
+        self._index_put(item.monitored_url_id, next_scan_at)
 
     # -- ScheduleStore -----------------------------------------------------------------------
 
     def due(
-        self, shard: int, now_iso: str, limit: int, after: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+        self, shard: int, now_iso: str, limit: int, after: MonitoredUrl | None = None
+    ) -> list[MonitoredUrl]:
         with self._lock:
-            self.shard_reads[shard] += 1
             entries = self._index[shard]
-            lo = (
-                bisect.bisect_right(entries, (after["next_scan_at"], after["monitored_url_id"]))
-                if after
-                else 0
-            )
+            lo = bisect.bisect_right(entries, (after.next_scan_at, after.monitored_url_id)) if after else 0
             hi = bisect.bisect_right(entries, (now_iso, "\uffff"))
-            return [_copy(self.items[mon]) for _, mon in entries[lo : min(hi, lo + limit)]]
+            return [self.items[mon] for _, mon in entries[lo : min(hi, lo + limit)]]
 
     def get_workspace(self, workspace_id: str) -> dict[str, Any] | None:
         ws = self.workspaces.get(workspace_id)
         return dict(ws) if ws else None
 
-    def claim(self, item: dict[str, Any], *, lease_until: str, claim: dict[str, Any]) -> bool:
+    def claim(self, item: MonitoredUrl, *, lease_until: str, claim: ScheduleClaim) -> bool:
         with self._lock:
-            current = self.items.get(item["monitored_url_id"])
-            if current is None or current["next_scan_at"] != item["next_scan_at"]:
+            current = self.items.get(item.monitored_url_id)
+            if current is None or current.next_scan_at != item.next_scan_at:
                 return False
-            self._move(current, lease_until)
-            current["claim"] = dict(claim)
+            self._move(current, lease_until, claim=claim)
             return True
 
     def confirm(
-        self, item: dict[str, Any], *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+        self, item: MonitoredUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
     ) -> bool:
         with self._lock:
-            current = self.items.get(item["monitored_url_id"])
-            if current is None or (current.get("claim") or {}).get("scan_job_id") != scan_job_id:
+            current = self.items.get(item.monitored_url_id)
+            if current is None or current.claim is None or current.claim.scan_job_id != scan_job_id:
                 return False
-            self._move(current, next_scan_at)
-            current.pop("claim", None)
-            current.update(
-                last_due_at=due_at, last_started_scan_job_id=scan_job_id, last_started_at=started_at
+            self._move(
+                current,
+                next_scan_at,
+                claim=None,
+                last_due_at=due_at,
+                last_started_scan_job_id=scan_job_id,
+                last_started_at=started_at,
             )
             return True
 
-    def skip(self, item: dict[str, Any], *, next_scan_at: str, reason: str) -> bool:
+    def skip(self, item: MonitoredUrl, *, next_scan_at: str, reason: str) -> bool:
         with self._lock:
-            current = self.items.get(item["monitored_url_id"])
-            if current is None or current["next_scan_at"] != item["next_scan_at"]:
+            current = self.items.get(item.monitored_url_id)
+            if current is None or current.next_scan_at != item.next_scan_at:
                 return False
-            self._move(current, next_scan_at)
-            current.pop("claim", None)
-            current["last_skipped_reason"] = reason
+            self._move(current, next_scan_at, claim=None, last_skipped_reason=reason)
             return True
-
-
-def _copy(item: dict[str, Any]) -> dict[str, Any]:
-    copy = dict(item)
-    if "claim" in copy:
-        copy["claim"] = dict(copy["claim"])
-    return copy
 
 
 class FakeClock:
@@ -152,9 +138,10 @@ class RecordingStarter:
         self.starts: list[tuple[str, str, datetime]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, item: dict[str, Any], scan_job_id: str, workspace: dict[str, Any]) -> str:
+    def __call__(self, item: MonitoredUrl, scan_job_id: str, workspace: dict[str, Any]) -> str:
+        due_at = item.claim.due_at if item.claim is not None else item.next_scan_at
         with self._lock:
-            self.starts.append((item["monitored_url_id"], item["claim"]["due_at"], self.clock()))
+            self.starts.append((item.monitored_url_id, due_at, self.clock()))
         return scan_job_id
 
 
@@ -188,6 +175,31 @@ def simulate(
     window_end = start + timedelta(hours=hours)
     store = InMemoryScheduleStore()
     n_hourly_ws = max(1, int(workspaces * hourly_share))
+    _add_workspaces(store, workspaces, n_hourly_ws)
+    _enroll_urls(
+        store,
+        rng,
+        start,
+        n_urls=n_urls,
+        n_hourly=int(n_urls * hourly_share),
+        herd=herd,
+        n_hourly_ws=n_hourly_ws,
+        workspaces=workspaces,
+    )
+    expected = _due_times_before(store, window_end)
+
+    clock = FakeClock(start)
+    starter = RecordingStarter(clock)
+    scheduler = Scheduler(store, starter, config, clock=clock, sleep=clock.sleep, rng=rng)
+    # Keep running a little past the window so late due times finish.
+    runs, left_due_total = _run_every(
+        scheduler, clock, start, window_end + timedelta(hours=2), schedule_period_seconds
+    )
+    return _figures(store, starter, expected, window_end, runs, left_due_total, config, n_urls, herd)
+
+
+def _add_workspaces(store: InMemoryScheduleStore, workspaces: int, n_hourly_ws: int) -> None:
+    """``workspaces`` active workspaces: the first ``n_hourly_ws`` enterprise (hourly), the rest growth."""
     for w in range(workspaces):
         plan, cadence = ("enterprise", 3600) if w < n_hourly_ws else ("growth", 86400)
         store.add_workspace(
@@ -198,7 +210,21 @@ def simulate(
                 "monitor_cadence_seconds": cadence,
             }
         )
-    n_hourly = int(n_urls * hourly_share)
+
+
+def _enroll_urls(
+    store: InMemoryScheduleStore,
+    rng: random.Random,
+    start: datetime,
+    *,
+    n_urls: int,
+    n_hourly: int,
+    herd: int,
+    n_hourly_ws: int,
+    workspaces: int,
+) -> None:
+    """``n_urls`` monitored URLs, the first ``n_hourly`` in hourly workspaces, each first due at a
+    random time within its cadence, except the ``herd`` last ones, all due at the same second."""
     for u in range(n_urls):
         hourly = u < n_hourly
         ws = (
@@ -211,40 +237,43 @@ def simulate(
             first_due = start + timedelta(hours=1)  # a bulk enrollment: all due in the same second
         else:
             first_due = start + timedelta(seconds=rng.uniform(0, cadence))
-        mon = f"mon_{u:07d}{rng.getrandbits(40):010x}"
         store.add_item(
-            {
-                "workspace_id": ws,
-                "monitored_url_id": mon,
-                "target_url": f"https://site{u}.example/",
-                "next_scan_at": iso(first_due),
-                "cadence_seconds": cadence,
-            }
+            MonitoredUrl(
+                workspace_id=ws,
+                monitored_url_id=f"mon_{u:07d}{rng.getrandbits(40):010x}",
+                target_url=f"https://site{u}.example/",
+                next_scan_at=iso(first_due),
+                cadence_seconds=cadence,
+            )
         )
 
+
+def _due_times_before(store: InMemoryScheduleStore, window_end: datetime) -> dict[str, int]:
+    """Monitored URL id → how many of its due times fall before ``window_end``."""
     expected: dict[str, int] = {}
     for mon, item in store.items.items():
-        cadence = int(item["cadence_seconds"])
-        due, count = parse_iso(item["next_scan_at"]), 0
+        cadence = item.cadence_seconds or DEFAULT_CADENCE_SECONDS
+        due, count = parse_iso(item.next_scan_at), 0
         while due < window_end:
             count += 1
             due += timedelta(seconds=cadence)
         expected[mon] = count
+    return expected
 
-    clock = FakeClock(start)
-    starter = RecordingStarter(clock)
-    scheduler = Scheduler(store, starter, config, clock=clock, sleep=clock.sleep, rng=rng)
-    runs, left_due_total, lost = 0, 0, 0
+
+def _run_every(
+    scheduler: Scheduler, clock: FakeClock, start: datetime, until: datetime, period_seconds: int
+) -> tuple[int, int]:
+    """Runs the scheduler every ``period_seconds`` from ``start`` to ``until``, as EventBridge would.
+    Returns ``(runs, runs that ran out of budget)``."""
+    runs, left_due_total = 0, 0
     tick = start
-    while tick < window_end + timedelta(hours=2):  # keep running a little so late due times finish
+    while tick < until:
         clock.set(tick)
-        stats = scheduler.run()
+        left_due_total += scheduler.run().ran_out_of_budget
         runs += 1
-        left_due_total += stats.ran_out_of_budget
-        lost += stats.lost_races
-        tick += timedelta(seconds=schedule_period_seconds)
-
-    return _figures(store, starter, expected, window_end, runs, left_due_total, config, n_urls, herd)
+        tick += timedelta(seconds=period_seconds)
+    return runs, left_due_total
 
 
 def _figures(

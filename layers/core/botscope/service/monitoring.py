@@ -22,6 +22,7 @@ from botscope.monitoring import sample_reports as samples
 from botscope.service import plans
 from botscope.store import monitoring as store
 from botscope.store import scans
+from botscope.store.monitoring import MonitoredUrl
 
 SCHEDULER_ACTOR = "scheduler"
 
@@ -29,19 +30,18 @@ SCHEDULER_ACTOR = "scheduler"
 # --- GET / DELETE /monitoring ------------------------------------------------------------------
 
 
-def monitored_url_view(item: dict[str, Any]) -> dict[str, Any]:
-    claim = item.get("claim") or {}
+def monitored_url_view(item: MonitoredUrl) -> dict[str, Any]:
     return {
-        "monitored_url_id": item["monitored_url_id"],
-        "target_url": item["target_url"],
-        "enrolled_at": item.get("enrolled_at"),
-        "last_scan_job_id": item.get("last_scan_job_id"),
-        "last_scanned_at": item.get("last_scanned_at"),
+        "monitored_url_id": item.monitored_url_id,
+        "target_url": item.target_url,
+        "enrolled_at": item.enrolled_at,
+        "last_scan_job_id": item.last_scan_job_id,
+        "last_scanned_at": item.last_scanned_at,
         # While a rescan is being started the item sits on a short lease; the due time it serves is
         # the honest "next scan".
-        "next_scan_at": claim.get("due_at") or item.get("next_scan_at"),
-        "cadence_seconds": item.get("cadence_seconds"),
-        "summary": item.get("summary"),
+        "next_scan_at": item.claim.due_at if item.claim else item.next_scan_at,
+        "cadence_seconds": item.cadence_seconds,
+        "summary": item.summary.to_dict() if item.summary else None,
     }
 
 
@@ -49,7 +49,7 @@ def list_monitoring(principal: Principal) -> dict[str, Any]:
     """``{"slots": {"used", "limit"}, "data": [...]}``, newest enrollment first."""
     plans.require_scanning(principal)
     return {
-        "slots": store.slots(principal.workspace_id),
+        "slots": store.slots(principal.workspace_id).to_dict(),
         "data": [monitored_url_view(i) for i in store.list_monitored(principal.workspace_id)],
     }
 
@@ -61,7 +61,7 @@ def release(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
     if not ids.is_id(monitored_url_id, "mon"):  # never an oversized key to DynamoDB (a 500 there)
         raise NotFound("No monitored URL with this id in your workspace.")
     record = store.release(principal.workspace_id, monitored_url_id)
-    audit.record(principal, "monitoring.released", monitored_url_id, {"target_url": record.get("target_url")})
+    audit.record(principal, "monitoring.released", monitored_url_id, {"target_url": record.target_url})
     return monitored_url_view(record)
 
 
@@ -73,7 +73,7 @@ MAX_CHANGES_PAGE = 100
 MANUAL_RESCAN_INTERVAL_SECONDS = 60
 
 
-def _owned_monitored(principal: Principal, monitored_url_id: str) -> dict[str, Any]:
+def _owned_monitored(principal: Principal, monitored_url_id: str) -> MonitoredUrl:
     plans.require_scanning(principal)
     record = (
         store.get_monitored(principal.workspace_id, monitored_url_id)
@@ -85,35 +85,34 @@ def _owned_monitored(principal: Principal, monitored_url_id: str) -> dict[str, A
     return record
 
 
-def resource_view(item: dict[str, Any]) -> dict[str, Any]:
+def resource_view(item: MonitoredUrl) -> dict[str, Any]:
     """GET/PATCH /monitoring/{id}: the list entry plus the schedule and the scan currently running."""
     from botscope.service.scans import links
 
-    running_id = scans.get_active(item["workspace_id"], item["target_url"])
-    paused = bool(item.get("paused"))
+    running_id = scans.get_active(item.workspace_id, item.target_url)
     view = monitored_url_view(item)
     return {
         **view,
-        "paused": paused,
-        "scan_mode": item.get("scan_mode") or "full",
+        "paused": item.paused,
+        "scan_mode": item.scan_mode or "full",
         "schedule": {
-            "cadence_seconds": item.get("cadence_seconds"),
-            "paused": paused,
-            "next_scan_at": None if paused else view["next_scan_at"],
+            "cadence_seconds": item.cadence_seconds,
+            "paused": item.paused,
+            "next_scan_at": None if item.paused else view["next_scan_at"],
         },
         "last_scan": (
             {
-                "scan_job_id": item["last_scan_job_id"],
-                "completed_at": item.get("last_scanned_at"),
-                "links": links(item["last_scan_job_id"]),
+                "scan_job_id": item.last_scan_job_id,
+                "completed_at": item.last_scanned_at,
+                "links": links(item.last_scan_job_id),
             }
-            if item.get("last_scan_job_id")
+            if item.last_scan_job_id
             else None
         ),
         "running_scan": {"scan_job_id": running_id, "links": links(running_id)} if running_id else None,
         "links": {
-            "self": f"/api/v1/monitoring/{item['monitored_url_id']}",
-            "rescan": f"/api/v1/monitoring/{item['monitored_url_id']}/rescan",
+            "self": f"/api/v1/monitoring/{item.monitored_url_id}",
+            "rescan": f"/api/v1/monitoring/{item.monitored_url_id}/rescan",
         },
     }
 
@@ -137,7 +136,10 @@ def get_monitored_url(
     entries, has_more = store.list_changes(
         principal.workspace_id, monitored_url_id, limit=limit, starting_after=starting_after
     )
-    return {**resource_view(item), "changes": {"data": entries, "has_more": has_more}}
+    return {
+        **resource_view(item),
+        "changes": {"data": [entry.to_dict() for entry in entries], "has_more": has_more},
+    }
 
 
 def update(
@@ -164,7 +166,7 @@ def rescan(principal: Principal, monitored_url_id: str) -> Any:
     from botscope.service import scans as scan_service
 
     item = _owned_monitored(principal, monitored_url_id)
-    running = scans.get_active(principal.workspace_id, item["target_url"])
+    running = scans.get_active(principal.workspace_id, item.target_url)
     if running is not None and (scans.get_scan(running) or {}).get("status") in scans.ACTIVE_STATUSES:
         raise Conflict(
             f"A scan of this URL is running ({running}); wait for it to finish.",
@@ -181,7 +183,7 @@ def rescan(principal: Principal, monitored_url_id: str) -> Any:
         )
     try:
         outcome = scan_service.start_scan(
-            principal, item["target_url"], str(item.get("scan_mode") or "full"), trigger="rescan"
+            principal, item.target_url, item.scan_mode or "full", trigger="rescan"
         )
     except BaseException:
         store.release_manual_rescan(principal.workspace_id, monitored_url_id)
@@ -206,7 +208,7 @@ def force_due(
         record = store.get_monitored_by_url(workspace_id, guard(str(target_url)))
         if record is None:
             raise NotFound(f"{target_url} is not monitored by workspace {workspace_id}.")
-        monitored_url_id = str(record["monitored_url_id"])
+        monitored_url_id = record.monitored_url_id
     store.force_due(workspace_id, monitored_url_id)
     return monitored_url_id
 
@@ -251,16 +253,16 @@ def _start(
     return str(scan.get("scan_job_id") or scan_job_id), started
 
 
-def start_scheduled_scan(item: dict[str, Any], scan_job_id: str, workspace: dict[str, Any]) -> str:
+def start_scheduled_scan(item: MonitoredUrl, scan_job_id: str, workspace: dict[str, Any]) -> str:
     """The scheduler's starter (``botscope.monitoring.scheduler.ScanStarter``): a scan of the
     monitored URL in its ``scan_mode`` (full unless changed with PATCH) as the system actor. Raises when the workflow cannot be started (the scheduler's
     claim then expires and a later run retries with the same scan id)."""
-    scan_mode = str(item.get("scan_mode") or "full")
+    scan_mode = item.scan_mode or "full"
     serving, started = _start(
-        item["workspace_id"],
-        item["target_url"],
+        item.workspace_id,
+        item.target_url,
         scan_job_id,
-        monitored_url_id=item["monitored_url_id"],
+        monitored_url_id=item.monitored_url_id,
         trigger="monitoring",
         scan_mode=scan_mode,
     )
@@ -270,10 +272,10 @@ def start_scheduled_scan(item: dict[str, Any], scan_job_id: str, workspace: dict
             "scan.started",
             serving,
             {
-                "target_url": item["target_url"],
+                "target_url": item.target_url,
                 "scan_mode": scan_mode,
                 "trigger": "monitoring",
-                "monitored_url_id": item["monitored_url_id"],
+                "monitored_url_id": item.monitored_url_id,
             },
         )
     return serving
@@ -316,7 +318,7 @@ def sample_report(tab_id: str) -> dict[str, Any]:
     from botscope.store import reports
 
     tab = samples.find_tab(tab_id) if len(tab_id) <= 120 else None
-    scan = scans.get_scan(tab["scan_job_id"]) if tab else None
+    scan = scans.get_scan(tab.scan_job_id) if tab else None
     if (
         scan is None
         or scan.get("status") != "completed"

@@ -296,7 +296,7 @@ def _start_scan(
             cadence_seconds=plans.monitoring_cadence_seconds(workspace),
             first_scan_job_id=scan_job_id,
         )
-    monitored_url_id = monitored["monitored_url_id"] if monitored else None
+    monitored_url_id = monitored.monitored_url_id if monitored else None
 
     scan, started = launch_scan(
         workspace_id,
