@@ -43,7 +43,7 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import httpcore
 
-from botscope.errors import InvalidTarget, TargetNotPublic
+from botscope.errors import InvalidTarget, TargetNotPublic, TargetUnresolvable
 from botscope.isotime import now_iso
 from botscope.scanner.model import FetchResult, ProbeError, ProfileId, RedirectHop, Target
 from botscope.scanner.profiles import Profile, get_profile
@@ -55,6 +55,7 @@ from botscope.scanner.targets import (
     normalize_target,
     resolve_and_check,
 )
+from botscope.scanner.vocabulary import ProbeErrorCode
 
 if TYPE_CHECKING:
     from botscope.scanner.probe.curl_transport import CurlTransport
@@ -85,7 +86,7 @@ class FetchFailure(Exception):
     ``connection_failed``, ``target_not_public``, …); ``cause`` names what ended it without any
     address: the network error's class name, or ``deadline`` when ``total_timeout`` passed."""
 
-    def __init__(self, code: str, message: str, cause: str = "") -> None:
+    def __init__(self, code: ProbeErrorCode, message: str, cause: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -403,9 +404,12 @@ class Fetcher:
         """Guard ``target``, spend one request of the budget, and hold a per-host slot meanwhile."""
         try:
             await self.guard(target)
-        except TargetNotPublic as exc:  # target_not_public or target_unresolvable
+        except TargetNotPublic as exc:
             message = f"a redirect was refused: {exc.message}" if redirected else exc.message
-            raise FetchFailure(exc.code, message) from None
+            code: ProbeErrorCode = (
+                "target_unresolvable" if isinstance(exc, TargetUnresolvable) else "target_not_public"
+            )
+            raise FetchFailure(code, message) from None
         if self.requests_made >= self.limits.request_budget:
             raise FetchFailure(
                 "budget_exhausted", f"the scan's request budget ({self.limits.request_budget}) is spent"

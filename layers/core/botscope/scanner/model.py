@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from botscope.scanner.vocabulary import Outcome, PathKind
+from botscope.scanner.vocabulary import Outcome, PathKind, ProbeErrorCode
 
 __all__ = ["Outcome", "PathKind"]  # the vocabulary's types, re-exported beside the shapes using them
 
@@ -100,7 +100,7 @@ class RedirectHop(BaseModel):
 
 
 class ProbeError(BaseModel):
-    code: str  # one of ``vocabulary.PROBE_ERROR_CODES``
+    code: ProbeErrorCode
     message: str
 
 

@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request, Response
 
 from botscope.agent_identity import configured_signer
+from botscope.scanner.vocabulary import WEB_BOT_AUTH_DIRECTORY
 
-# Fixed by the directory draft; repeated here so the API's cold start does not import the signer.
-DIRECTORY_PATH = "/.well-known/http-message-signatures-directory"
+# Fixed by the directory draft. From the vocabulary, not the signer, so the API's cold start does
+# not import the signing code.
+DIRECTORY_PATH = WEB_BOT_AUTH_DIRECTORY.path
 
 
 def key_directory(request: Request) -> Response:

@@ -34,10 +34,10 @@ from botscope.scanner.model import (
 )
 from botscope.scanner.probe.egress_proxy import EGRESS_ANSWER_HEADER, EgressLimits, EgressProxy
 from botscope.scanner.targets import NetworkPolicy, Resolver, is_ip_literal
+from botscope.scanner.vocabulary import STOPPED_OUTCOMES
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
 _REPORT_BINDING = "__botscopeProbe"
-_STOPPED = frozenset({"challenged", "blocked", "rate_limited"})
 HARD_MARGIN_S = 10.0
 
 
@@ -538,7 +538,7 @@ class RenderSession:
                 last.outcome = build_observation(spec, fetched, ruleset).outcome
                 last.classified = True
             remaining = deadline - time.monotonic()
-            if last is None or last.outcome not in _STOPPED:
+            if last is None or last.outcome not in STOPPED_OUTCOMES:
                 with contextlib.suppress(Exception):
                     await page.wait_for_load_state(
                         "networkidle", timeout=max(1, min(remaining, self.limits.settle)) * 1000
@@ -586,7 +586,7 @@ class RenderSession:
             first_doc = documents[0]
             # An interstitial: a challenge page, or a stopped first answer the page left by itself.
             rendered.challenge_shown = first_doc.outcome == "challenged" or (
-                first_doc.outcome in _STOPPED and len(documents) > 1
+                first_doc.outcome in STOPPED_OUTCOMES and len(documents) > 1
             )
             if rendered.challenge_shown:
                 cleared = documents[-1].outcome == "served"

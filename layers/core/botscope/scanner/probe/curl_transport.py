@@ -43,6 +43,7 @@ from curl_cffi.const import CurlECode, CurlHttpVersion, CurlInfo, CurlOpt
 from curl_cffi.curl import CURL_WRITEFUNC_ERROR, Curl, CurlError
 
 from botscope.scanner.targets import IPAddress
+from botscope.scanner.vocabulary import ProbeErrorCode
 
 # libcurl's HTTP_VERSION info values → the names the report uses.
 _HTTP_VERSION_NAMES = {1: "HTTP/1.0", 2: "HTTP/1.1", 3: "HTTP/2", 30: "HTTP/3"}
@@ -52,7 +53,7 @@ _TIMEOUT_CODES = frozenset({CurlECode.OPERATION_TIMEDOUT})
 class CurlFailure(Exception):
     """A transfer that ended without a usable answer; ``code`` is a ``ProbeError`` code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ProbeErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

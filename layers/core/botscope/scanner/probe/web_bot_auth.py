@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-DIRECTORY_PATH = "/.well-known/http-message-signatures-directory"
+from botscope.scanner.vocabulary import WEB_BOT_AUTH_DIRECTORY
+
+DIRECTORY_PATH = WEB_BOT_AUTH_DIRECTORY.path
 DIRECTORY_MEDIA_TYPE = "application/http-message-signatures-directory+json"
 REQUEST_TAG = "web-bot-auth"
 DIRECTORY_TAG = "http-message-signatures-directory"
