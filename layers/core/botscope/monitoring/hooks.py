@@ -20,10 +20,13 @@ a crash between the two leaves the event in the outbox for the next evaluation t
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botscope.links import scan_path
 from botscope.monitoring import changes, repository
+
+if TYPE_CHECKING:
+    from botscope.store.scans import Scan
 
 EVENT_TYPE = "monitoring.findings_changed"
 MAX_PENDING = 500
@@ -49,29 +52,29 @@ def _count(name: str) -> None:
         pass
 
 
-def previous_report(scan: dict[str, Any]) -> dict[str, Any] | None:
+def previous_report(scan: Scan) -> dict[str, Any] | None:
     """The report of the previous completed scan of the same monitored URL, for the ``changes``
     section (None when the scan is not monitored or has no predecessor)."""
-    monitored_url_id = scan.get("monitored_url_id")
+    monitored_url_id = scan.monitored_url_id
     if not monitored_url_id:
         return None
     try:
         from botscope.store import reports, scans
 
-        item = repository.get_item(scan["workspace_id"], monitored_url_id)
+        item = repository.get_item(scan.workspace_id, monitored_url_id)
         if item is None:
             return None
         previous_id = item.get("last_completed_scan_job_id") or item.get("last_scan_job_id")
-        if not previous_id or previous_id == scan["scan_job_id"]:
+        if not previous_id or previous_id == scan.scan_job_id:
             return None
         previous = scans.get_scan(previous_id)
-        if not previous or previous.get("status") != "completed" or not previous.get("report_key"):
+        if not previous or previous.status != "completed" or not previous.report_key:
             return None
-        return reports.get_report(previous["report_key"])
+        return reports.get_report(previous.report_key)
     except Exception:  # noqa: BLE001 - no predecessor is better than a failed scan
         _log().exception(
             "monitoring: previous report unavailable",
-            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+            extra={"scan_job_id": scan.scan_job_id, "monitored_url_id": monitored_url_id},
         )
         return None
 
@@ -88,7 +91,7 @@ def summary_of(report: dict[str, Any], pending: int, last_change_at: str | None)
 
 
 def _event_data(
-    scan: dict[str, Any],
+    scan: Scan,
     item: dict[str, Any],
     evaluation: changes.Evaluation,
     baseline_scan_job_id: str | None,
@@ -107,10 +110,10 @@ def _event_data(
             break
         kept.append(entry)
     base = get_settings().public_base_url.rstrip("/")
-    scan_id = scan["scan_job_id"]
+    scan_id = scan.scan_job_id
     return {
         "monitored_url_id": item["monitored_url_id"],
-        "target_url": item.get("target_url") or scan.get("target_url"),
+        "target_url": item.get("target_url") or scan.target_url,
         "scan_job_id": scan_id,
         "since_scan_job_id": baseline_scan_job_id,
         "first_seen_scan_job_id": evaluation.confirmed_since or scan_id,
@@ -126,7 +129,7 @@ def _critical_paths(scan_job_id: str) -> set[str]:
     from botscope.store import scans
 
     try:
-        return {str(r.get("path")) for r in scans.list_path_runs(scan_job_id) if r.get("critical")}
+        return {str(r.path) for r in scans.list_path_runs(scan_job_id) if r.critical}
     except Exception:  # noqa: BLE001 - the path pattern still classifies critical paths
         return set()
 
@@ -155,23 +158,23 @@ def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: dict[str, 
     _count("MonitoringChangesPublished")
 
 
-def _advance_samples(scan: dict[str, Any]) -> None:
+def _advance_samples(scan: Scan) -> None:
     """A sample report's scan finished: publish its day if that was the last one."""
     from botscope.monitoring import sample_reports
 
-    if scan.get("workspace_id") != sample_reports.SAMPLES_WORKSPACE_ID:
+    if scan.workspace_id != sample_reports.SAMPLES_WORKSPACE_ID:
         return
     try:
         sample_reports.refresh(start_new_day=False)
     except Exception:  # noqa: BLE001 - the scheduler's next run publishes it
-        _log().exception("sample reports: could not publish", extra={"scan_job_id": scan.get("scan_job_id")})
+        _log().exception("sample reports: could not publish", extra={"scan_job_id": scan.scan_job_id})
 
 
-def after_scan_completed(scan: dict[str, Any], report: dict[str, Any]) -> None:
+def after_scan_completed(scan: Scan, report: dict[str, Any]) -> None:
     """Updates the monitored URL (last scan, summary) and fires ``monitoring.findings_changed`` when
     a confirmed change is found."""
     _advance_samples(scan)
-    monitored_url_id = scan.get("monitored_url_id")
+    monitored_url_id = scan.monitored_url_id
     if not monitored_url_id:
         return
     try:
@@ -180,14 +183,14 @@ def after_scan_completed(scan: dict[str, Any], report: dict[str, Any]) -> None:
         _count("MonitoringHookErrors")
         _log().exception(
             "monitoring: change detection failed",
-            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+            extra={"scan_job_id": scan.scan_job_id, "monitored_url_id": monitored_url_id},
         )
 
 
-def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitored_url_id: str) -> None:
+def _after_scan_completed(scan: Scan, report: dict[str, Any], monitored_url_id: str) -> None:
     from botscope.store.table import now_iso
 
-    workspace_id, scan_id = scan["workspace_id"], scan["scan_job_id"]
+    workspace_id, scan_id = scan.workspace_id, scan.scan_job_id
     critical = _critical_paths(scan_id)
     for _ in range(5):
         item = repository.get_item(workspace_id, monitored_url_id)
@@ -209,7 +212,7 @@ def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitore
             "last_evaluated_scan_job_id": scan_id,
             "last_completed_scan_job_id": scan_id,
             "last_scan_job_id": scan_id,
-            "last_scanned_at": scan.get("completed_at") or now_iso(),
+            "last_scanned_at": scan.completed_at or now_iso(),
             "summary": summary_of(report, len(evaluation.pending), last_change_at),
             "last_change_at": last_change_at,
             "last_evaluation": {
@@ -250,24 +253,24 @@ def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitore
         _publish_outbox(workspace_id, monitored_url_id, outbox_event)
 
 
-def after_scan_failed(scan: dict[str, Any]) -> None:
+def after_scan_failed(scan: Scan) -> None:
     """Keeps the monitored URL scheduled after a failed scan (a failure is not a defense change)."""
     _advance_samples(scan)
-    monitored_url_id = scan.get("monitored_url_id")
+    monitored_url_id = scan.monitored_url_id
     if not monitored_url_id:
         return
     try:
         from botscope.store.table import now_iso
 
         repository.record_failed_scan(
-            scan["workspace_id"],
+            scan.workspace_id,
             monitored_url_id,
-            scan["scan_job_id"],
-            scan.get("completed_at") or now_iso(),
-            (scan.get("error") or {}).get("code"),
+            scan.scan_job_id,
+            scan.completed_at or now_iso(),
+            scan.error.code if scan.error else None,
         )
     except Exception:  # noqa: BLE001 - see the module docstring
         _log().exception(
             "monitoring: could not record a failed scan",
-            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+            extra={"scan_job_id": scan.scan_job_id, "monitored_url_id": monitored_url_id},
         )
