@@ -62,7 +62,7 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]] | None = None
     )
     scans.update_path_run(
         scan_job_id,
-        runs[0]["path_run_id"],
+        runs[0].path_run_id,
         status="completed",
         outcome="served",
         http_status=200,
@@ -70,7 +70,7 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]] | None = None
     )
     scans.update_path_run(
         scan_job_id,
-        runs[1]["path_run_id"],
+        runs[1].path_run_id,
         status="failed",
         outcome="error",
         error={"code": "timeout", "message": "The path did not answer in time."},

@@ -41,7 +41,7 @@ def test_parallel_starts_accept_exactly_the_free_slots(
     assert len(executions(state_machine)) == len(accepted)
     assert scans.held_concurrency_leases(ws["workspace_id"]) == len(accepted)
     listed, _ = scans.list_scans(ws["workspace_id"], limit=100)
-    assert sorted(s["scan_job_id"] for s in listed) == sorted(r.json()["scan_job_id"] for r in accepted)
+    assert sorted(s.scan_job_id for s in listed) == sorted(r.json()["scan_job_id"] for r in accepted)
 
 
 def test_a_refused_enrolling_start_returns_its_monitoring_slot(scan_api, workspace_factory, limit_of):
@@ -79,8 +79,8 @@ def test_every_end_of_a_scan_frees_its_lease(scan_api, workspace_factory, limit_
 
     assert scans.mark_completed(ids[0], report_key="k", ruleset_version="v", summary=None)
     assert scans.mark_failed(ids[1], "probe_failed", "x")
-    overdue = {**scans.get_scan(ids[2]), "deadline_at": "2000-01-01T00:00:00Z"}
-    assert expire_if_overdue(overdue)["status"] == "failed"  # the timeout sweep's transition
+    overdue = scans.get_scan(ids[2]).model_copy(update={"deadline_at": "2000-01-01T00:00:00Z"})
+    assert expire_if_overdue(overdue).status == "failed"  # the timeout sweep's transition
     assert scans.held_concurrency_leases(wsid) == 0
     assert not scans.release_concurrency_lease(wsid, ids[0])  # idempotent
 

@@ -9,7 +9,7 @@ URL = "https://example.com/"
 
 
 def new_scan(workspace_id: str = "ws_a") -> str:
-    return scans.create_scan(workspace_id, URL, "full", deadline_seconds=900)["scan_job_id"]
+    return scans.create_scan(workspace_id, URL, "full", deadline_seconds=900).scan_job_id
 
 
 def test_status_never_leaves_a_terminal_state(aws):
@@ -22,8 +22,8 @@ def test_status_never_leaves_a_terminal_state(aws):
     assert scans.mark_failed(scan_id, "late", "a Catch firing after Finalize") is False
     assert scans.mark_completed(scan_id, report_key="other", ruleset_version="2", summary=None) is False
     scan = scans.get_scan(scan_id)
-    assert scan["status"] == "completed" and scan["error"] is None and scan["report_key"] == "reports/x.json"
-    assert scan["summary"] == {"score": 0.5} and scan["execution_arn"] == "arn:exec"
+    assert scan.status == "completed" and scan.error is None and scan.report_key == "reports/x.json"
+    assert scan.summary == {"score": 0.5} and scan.execution_arn == "arn:exec"
 
 
 def test_a_retried_prepare_gets_the_same_path_runs(aws):
@@ -37,8 +37,8 @@ def test_a_retried_prepare_gets_the_same_path_runs(aws):
     )
     again = scans.put_path_runs(scan_id, [{"path": "/other", "profile": "browser"}])
     assert again == first and len(scans.list_path_runs(scan_id)) == 2
-    assert scans.get_scan(scan_id)["path_runs_total"] == 2
-    assert first[1]["critical"] is True and first[0]["status"] == "pending"
+    assert scans.get_scan(scan_id).path_runs_total == 2
+    assert first[1].critical is True and first[0].status == "pending"
 
 
 def test_path_run_counters_move_once_per_run(aws):
@@ -46,7 +46,7 @@ def test_path_run_counters_move_once_per_run(aws):
     runs = scans.put_path_runs(
         scan_id, [{"path": "/", "profile": "browser"}, {"path": "/a", "profile": "browser"}]
     )
-    a, b = (r["path_run_id"] for r in runs)
+    a, b = (r.path_run_id for r in runs)
     assert scans.update_path_run(scan_id, a, status="completed", outcome="served", http_status=200)
     assert not scans.update_path_run(
         scan_id, a, status="failed", outcome="error", error={"code": "x", "message": "Catch after success"}
@@ -56,8 +56,8 @@ def test_path_run_counters_move_once_per_run(aws):
         scan_id, b, status="failed", outcome="error", error={"code": "t", "message": "m"}
     )
     scan = scans.get_scan(scan_id)
-    assert (scan["path_runs_completed"], scan["path_runs_failed"]) == (1, 1)
-    assert scans.get_path_run(scan_id, a)["outcome"] == "served"
+    assert (scan.path_runs_completed, scan.path_runs_failed) == (1, 1)
+    assert scans.get_path_run(scan_id, a).outcome == "served"
     assert not scans.update_path_run(scan_id, "run_missing", status="completed")
 
 
@@ -96,12 +96,12 @@ def test_discard_only_removes_an_untouched_queued_scan(aws):
     scans.mark_running(started)
     scans.discard_scan(untouched)
     scans.discard_scan(started)
-    assert scans.get_scan(untouched) is None and scans.get_scan(started)["status"] == "running"
+    assert scans.get_scan(untouched) is None and scans.get_scan(started).status == "running"
 
 
 def test_floats_round_trip_and_numbers_come_back_as_plain_types(aws):
     scan_id = new_scan()
     scans.mark_completed(scan_id, report_key="k", ruleset_version="1", summary={"score": 0.25, "count": 3})
-    summary = scans.get_scan(scan_id)["summary"]
+    summary = scans.get_scan(scan_id).summary
     assert summary == {"score": 0.25, "count": 3}
     assert type(summary["score"]) is float and type(summary["count"]) is int
