@@ -259,12 +259,12 @@ def test_failed_workflow_start_leaves_nothing_behind(scan_api, workspace_factory
     assert monitoring.slots(ws["workspace_id"])["used"] == 0
     assert monitoring.get_monitored_by_url(ws["workspace_id"], "https://example.com/") is None
     [failed], _ = scans.list_scans(ws["workspace_id"])
-    assert failed["status"] == "failed" and failed["error"]["code"] == "start_failed"
+    assert failed.status == "failed" and failed.error.code == "start_failed"
     assert scans.get_active(ws["workspace_id"], "https://example.com/") is None
     assert audit_actions(ws["workspace_id"]) == []
 
     retry = post_scan(scan_api, key, "https://example.com/", enroll_monitoring=True)
-    assert retry.status_code == 202 and retry.json()["scan_job_id"] != failed["scan_job_id"]
+    assert retry.status_code == 202 and retry.json()["scan_job_id"] != failed.scan_job_id
     assert monitoring.slots(ws["workspace_id"])["used"] == 1
     assert audit_actions(ws["workspace_id"]) == ["monitoring.enrolled", "scan.started"]
 
