@@ -5,6 +5,8 @@ from __future__ import annotations
 from botscope.store import scans
 from botscope.store.table import table
 
+from tests.helpers.entities import undeclared_attributes
+
 URL = "https://example.com/"
 
 
@@ -105,3 +107,69 @@ def test_floats_round_trip_and_numbers_come_back_as_plain_types(aws):
     summary = scans.get_scan(scan_id).summary
     assert summary == {"score": 0.25, "count": 3}
     assert type(summary["score"]) is float and type(summary["count"]) is int
+
+
+def _raw(pk: str, sk: str) -> dict:
+    return table().get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)["Item"]
+
+
+def test_the_entities_declare_every_attribute_the_repository_writes(aws):
+    cancelled, completed = new_scan(), new_scan()
+    (run,) = scans.put_path_runs(cancelled, [{"path": "/", "profile": "browser", "critical": True}])
+    scans.put_path_runs(completed, [{"path": "/a", "profile": "browser"}])
+    assert scans.mark_running(cancelled, "arn:exec")
+    assert scans.claim_concurrency_lease("ws_a", cancelled, limit=2) is not None
+    scans.record_published_event(cancelled, "scan.cancelled", "evt_1")
+    assert scans.mark_cancelled(cancelled) is not None
+    assert scans.cancel_pending_path_runs(cancelled) == 1
+    scans.set_report(cancelled, "reports/c.json", summary={"posture": "none"}, report_complete=False)
+    assert scans.update_path_run(completed, scans.list_path_runs(completed)[0].path_run_id, status="running")
+    assert scans.mark_completed(completed, report_key="reports/d.json", ruleset_version="1", summary=None)
+
+    for scan_id in (cancelled, completed):
+        raw = _raw(f"SCAN#{scan_id}", "META")
+        assert undeclared_attributes(scans.Scan, raw) == set()
+        assert scans.Scan.from_item(raw) == scans.get_scan(scan_id)
+    for scan_id in (cancelled, completed):
+        for stored in scans.list_path_runs(scan_id):
+            raw = _raw(f"SCAN#{scan_id}", f"RUN#{stored.path_run_id}")
+            assert undeclared_attributes(scans.PathRun, raw) == set()
+    scan = scans.get_scan(cancelled)
+    assert scan.status == "cancelled" and scan.error.code == "cancelled" and scan.cancelled_at
+    assert scan.published_events == {"scan.cancelled": "evt_1"} and scan.report_complete is False
+    assert scan.path_runs_cancelled == 1 and scan.concurrency_slot in (0, 1)
+    assert scans.get_path_run(cancelled, run.path_run_id).error.code == "cancelled"
+
+
+def test_racing_claims_of_a_stale_marker_elect_one_holder(aws, atomic_dynamodb):
+    from tests.integration.api.test_slot_race import run_together
+
+    stale = new_scan()
+    assert scans.claim_active("ws_a", URL, stale) is None
+    assert scans.mark_failed(stale, "boom", "failed")  # releases the marker: put a leftover back
+    table().put_item(
+        Item={**scans._active_key("ws_a", URL), "scan_job_id": stale, "expires_at": 4_102_444_800}
+    )
+    contenders = [new_scan() for _ in range(8)]
+    results = run_together(8, lambda n: scans.claim_active("ws_a", URL, contenders[n]))
+    winners = [c for c, result in zip(contenders, results, strict=True) if result is None]
+    assert len(winners) == 1, results
+    assert all(result == winners[0] for result in results if result is not None)
+    assert scans.get_active("ws_a", URL) == winners[0]
+
+
+def test_racing_lease_claims_take_each_stale_slot_once(aws, atomic_dynamodb):
+    from tests.integration.api.test_slot_race import run_together
+
+    for slot in range(3):  # leases left behind by scans that ended without releasing them
+        ended = new_scan()
+        assert scans.mark_failed(ended, "boom", "failed")
+        table().put_item(
+            Item={**scans._slot_key("ws_a", slot), "scan_job_id": ended, "expires_at": 4_102_444_800}
+        )
+    contenders = [new_scan() for _ in range(8)]
+    slots = run_together(8, lambda n: scans.claim_concurrency_lease("ws_a", contenders[n], limit=3))
+    assert sorted(s for s in slots if s is not None) == [0, 1, 2], slots
+    assert scans.held_concurrency_leases("ws_a") == 3
+    for contender, slot in zip(contenders, slots, strict=True):
+        assert scans.get_scan(contender).concurrency_slot == slot
