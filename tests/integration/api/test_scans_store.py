@@ -6,6 +6,7 @@ from botscope.store import scans
 from botscope.store.table import table
 
 from tests.helpers.entities import undeclared_attributes
+from tests.integration.api._support import held_leases
 
 URL = "https://example.com/"
 
@@ -170,6 +171,6 @@ def test_racing_lease_claims_take_each_stale_slot_once(aws, atomic_dynamodb):
     contenders = [new_scan() for _ in range(8)]
     slots = run_together(8, lambda n: scans.claim_concurrency_lease("ws_a", contenders[n], limit=3))
     assert sorted(s for s in slots if s is not None) == [0, 1, 2], slots
-    assert scans.held_concurrency_leases("ws_a") == 3
+    assert held_leases("ws_a") == 3
     for contender, slot in zip(contenders, slots, strict=True):
         assert scans.get_scan(contender).concurrency_slot == slot

@@ -751,18 +751,3 @@ def release_concurrency_lease(workspace_id: str, scan_job_id: str, *, slot: int 
         if is_conditional_failure(exc):
             return False
         raise
-
-
-def held_concurrency_leases(workspace_id: str) -> int:
-    """Live leases of the workspace (expired ones are free)."""
-    response = table().query(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
-        FilterExpression="expires_at > :now",
-        ExpressionAttributeValues={
-            ":pk": ws_pk(workspace_id),
-            ":slot": CONCURRENCY_SLOT_PREFIX,
-            ":now": int(utcnow().timestamp()),
-        },
-        ConsistentRead=True,
-    )
-    return len(response.get("Items", []))
