@@ -134,7 +134,7 @@ def test_a_crashing_probe_marks_only_its_path_run_failed(
     assert scan.path_runs_failed == 1
     failed = [r for r in scans.list_path_runs(scan_id) if r.status == "failed"]
     assert [r.path_run_id for r in failed] == victims
-    assert failed[0]["error"]["code"] == "internal_error"
+    assert failed[0].error.code == "internal_error"
     assert [t for _, t, _ in published] == ["scan.completed"]
 
 
