@@ -355,8 +355,8 @@ def test_throttling_in_a_probe_is_retried_and_counted_once(prepared_probe: Any, 
     probe(event, _Context())  # the state machine's Retry
     probe(event, _Context())  # and a duplicate invocation after success
     run, scan_now = scans.get_path_run(sid, run_id), scans.get_scan(sid)
-    assert run["status"] in ("completed", "failed")
-    assert scan_now["path_runs_completed"] + scan_now["path_runs_failed"] == 1
+    assert run.status in ("completed", "failed")
+    assert scan_now.path_runs_completed + scan_now.path_runs_failed == 1
 
 
 def test_a_non_transient_aws_error_is_not_retried(prepared_probe: Any, faults: Faults):
