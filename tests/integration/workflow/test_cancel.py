@@ -104,9 +104,7 @@ def test_cancel_stops_the_execution_and_no_probe_starts_after_it(
     assert later_stages <= {"ScanProbeFunction", "ScanMarkFailedFunction"}, later_stages
     # and once the probes in flight have settled, no further request reached the site
     assert _wait(
-        lambda: all(
-            r.status in scans.RUN_TERMINAL_STATUSES for r in scans.list_path_runs(scan.scan_job_id)
-        )
+        lambda: all(r.status in scans.RUN_TERMINAL_STATUSES for r in scans.list_path_runs(scan.scan_job_id))
     )
     assert _wait(lambda: held_site.in_flight == 0)
     assert len(held_site.requests) == requests_at_cancel

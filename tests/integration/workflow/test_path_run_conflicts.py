@@ -56,12 +56,8 @@ def test_a_conflicting_transaction_is_raised_and_the_retry_counts_once(
     # and the workflow's Retry treats it as transient
     assert is_transient(raised.value)
     # Then the retried write lands, once
-    assert scans.update_path_run(
-        scan.scan_job_id, run.path_run_id, status="completed", outcome="served"
-    )
-    assert not scans.update_path_run(
-        scan.scan_job_id, run.path_run_id, status="completed", outcome="served"
-    )
+    assert scans.update_path_run(scan.scan_job_id, run.path_run_id, status="completed", outcome="served")
+    assert not scans.update_path_run(scan.scan_job_id, run.path_run_id, status="completed", outcome="served")
     stored = scans.get_scan(scan.scan_job_id)
     assert stored.path_runs_completed == 1
     assert scans.get_path_run(scan.scan_job_id, run.path_run_id).status == "completed"
