@@ -192,7 +192,7 @@ def _workspace_of(scan_job_id: str) -> str:
 
     scan = scans.get_scan(scan_job_id)
     assert scan is not None
-    return str(scan["workspace_id"])
+    return str(scan.workspace_id)
 
 
 def test_captcha_gone_from_login_is_one_immediate_delivery(stack: Any) -> None:

@@ -48,7 +48,7 @@ def test_cancel_a_running_full_scan(local_stack: Any) -> None:
         site.gate = threading.Event()
         scan_ids: list[str] = []
         site.gate_when = lambda: (
-            bool(scan_ids) and bool((scans.get_scan(scan_ids[0]) or {}).get("path_runs_total"))
+            bool(scan_ids) and bool(getattr(scans.get_scan(scan_ids[0]), "path_runs_total", None))
         )
         created = client.post("/api/v1/scans", json={"target_url": site.url("/"), "scan_mode": "full"})
         assert created.status_code == 202, created.text
@@ -75,7 +75,7 @@ def test_cancel_a_running_full_scan(local_stack: Any) -> None:
         assert cancelled.json()["status"] == "cancelled"
         # and the execution is stopped
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        arn = scans.get_scan(scan_id)["execution_arn"]
+        arn = scans.get_scan(scan_id).execution_arn
         assert _wait(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING")
         # and once the probes in flight settled, no further request reached the site
         assert _wait(

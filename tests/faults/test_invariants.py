@@ -231,7 +231,7 @@ def _queued_scan(url: str, *, plan: str = "enterprise") -> dict[str, Any]:
 
     ws = workspaces.create_workspace("faults", plan)
     scan = scans.create_scan(ws["workspace_id"], url, "quick", deadline_seconds=900)
-    assert scans.claim_active(ws["workspace_id"], url, scan["scan_job_id"]) is None
+    assert scans.claim_active(ws["workspace_id"], url, scan.scan_job_id) is None
     return scan
 
 
@@ -247,7 +247,7 @@ def test_a_failing_stage_ends_failed_once_and_frees_the_url(
     from botscope.workflow import stages
 
     scan = _queued_scan(private_fixture_site.url("/"))
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
+    sid, ws = scan.scan_job_id, scan.workspace_id
     prepared = stages.prepare(sid, ws)
     for run in prepared["path_runs"]:
         stages.probe_path_run(sid, ws, run["path_run_id"])
@@ -263,14 +263,14 @@ def test_a_failing_stage_ends_failed_once_and_frees_the_url(
     stages.mark_scan_failed(sid, ws, error)
     stages.mark_scan_failed(sid, ws, error)
     failed = scans.get_scan(sid)
-    assert failed["status"] == "failed" and failed["error"]["code"] == "internal_error"
-    assert "secret.py" not in failed["error"]["message"], "internal details stay in the logs"
+    assert failed.status == "failed" and failed.error.code == "internal_error"
+    assert "secret.py" not in failed.error.message, "internal details stay in the logs"
     assert published == [(sid, "scan.failed")]
-    assert scans.get_active(ws, scan["target_url"]) is None, "the URL is free for the next scan"
+    assert scans.get_active(ws, scan.target_url) is None, "the URL is free for the next scan"
     # A late Finalize (e.g. a duplicate execution) cannot resurrect it.
     with pytest.raises(Exception):  # noqa: B017 - no report was written: Finalize has nothing to finalize
         stages.finalize(sid, ws)
-    assert scans.get_scan(sid)["status"] == "failed" and published == [(sid, "scan.failed")]
+    assert scans.get_scan(sid).status == "failed" and published == [(sid, "scan.failed")]
 
 
 # --- INV-3: retries never double-count or double-publish ------------------------------------------------
@@ -284,7 +284,7 @@ def test_a_timed_out_scan_is_not_completed_by_a_late_finalize(
     from botscope.workflow import stages
 
     scan = _queued_scan(private_fixture_site.url("/"))
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
+    sid, ws = scan.scan_job_id, scan.workspace_id
     prepared = stages.prepare(sid, ws)
     for run in prepared["path_runs"]:
         stages.probe_path_run(sid, ws, run["path_run_id"])
@@ -292,7 +292,7 @@ def test_a_timed_out_scan_is_not_completed_by_a_late_finalize(
     assert scans.mark_failed(sid, "scan_timeout", "The scan did not finish in time.")
     result = stages.finalize(sid, ws)
     assert result["status"] == "failed"
-    assert scans.get_scan(sid)["status"] == "failed"
+    assert scans.get_scan(sid).status == "failed"
     assert [kind for _, kind in published] == [], "mark_failed alone publishes nothing; Finalize lost"
 
 
@@ -301,7 +301,7 @@ def test_finalize_twice_publishes_once(private_fixture_site: FixtureSite, publis
     from botscope.workflow import stages
 
     scan = _queued_scan(private_fixture_site.url("/"))
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
+    sid, ws = scan.scan_job_id, scan.workspace_id
     prepared = stages.prepare(sid, ws)
     for run in prepared["path_runs"]:
         stages.probe_path_run(sid, ws, run["path_run_id"])
@@ -310,9 +310,9 @@ def test_finalize_twice_publishes_once(private_fixture_site: FixtureSite, publis
     assert stages.finalize(sid, ws)["status"] == "completed"
     stages.mark_scan_failed(sid, ws, _states_error("RuntimeError", "late catch"))
     final = scans.get_scan(sid)
-    assert final["status"] == "completed"
+    assert final.status == "completed"
     total = len(prepared["path_runs"])
-    assert final["path_runs_completed"] + final["path_runs_failed"] == total
+    assert final.path_runs_completed + final.path_runs_failed == total
     assert published == [(sid, "scan.completed")]
 
 
@@ -328,7 +328,7 @@ def prepared_probe(private_fixture_site: FixtureSite, monkeypatch: pytest.Monkey
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     scan = _queued_scan(private_fixture_site.url("/"))
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
+    sid, ws = scan.scan_job_id, scan.workspace_id
     run_id = stages.prepare(sid, ws)["path_runs"][0]["path_run_id"]
     return load_handler("scan_probe"), {"scan_job_id": sid, "workspace_id": ws, "path_run_id": run_id}
 
@@ -351,12 +351,12 @@ def test_throttling_in_a_probe_is_retried_and_counted_once(prepared_probe: Any, 
     faults.fail("TransactWriteItems", THROTTLED, on_call=2)
     with pytest.raises(TransientError):
         probe(event, _Context())
-    assert scans.get_path_run(sid, run_id)["status"] == "running"
+    assert scans.get_path_run(sid, run_id).status == "running"
     probe(event, _Context())  # the state machine's Retry
     probe(event, _Context())  # and a duplicate invocation after success
     run, scan_now = scans.get_path_run(sid, run_id), scans.get_scan(sid)
-    assert run["status"] in ("completed", "failed")
-    assert scan_now["path_runs_completed"] + scan_now["path_runs_failed"] == 1
+    assert run.status in ("completed", "failed")
+    assert scan_now.path_runs_completed + scan_now.path_runs_failed == 1
 
 
 def test_a_non_transient_aws_error_is_not_retried(prepared_probe: Any, faults: Faults):
@@ -382,7 +382,7 @@ def test_a_probe_timeout_fails_only_its_path_run(
 
     private_fixture_site.latency = 1.5  # every response waits longer than the read timeout below
     scan = _queued_scan(private_fixture_site.url("/"))
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
+    sid, ws = scan.scan_job_id, scan.workspace_id
     private_fixture_site.latency = 0.0
     prepared = stages.prepare(sid, ws)
     runs = [r["path_run_id"] for r in prepared["path_runs"]]
@@ -397,14 +397,14 @@ def test_a_probe_timeout_fails_only_its_path_run(
     for run_id in runs[1:]:
         stages.probe_path_run(sid, ws, run_id)
     timed_out = scans.get_path_run(sid, runs[0])
-    assert timed_out["status"] == "failed" and timed_out["error"]["code"] == "timeout"
+    assert timed_out.status == "failed" and timed_out.error.code == "timeout"
     # The Map item's own timeout (States.Timeout) arriving late for the same run changes nothing.
     stages.mark_path_run_failed(sid, runs[0], {"Error": "States.Timeout"})
     stages.analyze(sid, ws)
     assert stages.finalize(sid, ws)["status"] == "completed"
     final = scans.get_scan(sid)
-    assert final["status"] == "completed" and final["path_runs_failed"] >= 1
-    assert final["path_runs_completed"] + final["path_runs_failed"] == len(runs)
+    assert final.status == "completed" and final.path_runs_failed >= 1
+    assert final.path_runs_completed + final.path_runs_failed == len(runs)
     assert published == [(sid, "scan.completed")]
 
 
@@ -535,12 +535,12 @@ def test_a_target_that_turns_private_before_prepare_fails_the_scan(
     monkeypatch.setattr(targets, "system_resolver", lambda host: ["10.0.0.1"])
     before = len(private_fixture_site.requests)
     scan = _queued_scan(f"http://rebind.example.test:{private_fixture_site.port}/")
-    sid, ws = scan["scan_job_id"], scan["workspace_id"]
+    sid, ws = scan.scan_job_id, scan.workspace_id
     with pytest.raises(TargetNotPublic) as info:
         stages.prepare(sid, ws)
     stages.mark_scan_failed(sid, ws, _states_error(type(info.value).__name__, info.value.message))
     failed = scans.get_scan(sid)
-    assert failed["status"] == "failed" and failed["error"]["code"] == "target_not_public"
+    assert failed.status == "failed" and failed.error.code == "target_not_public"
     assert published == [(sid, "scan.failed")]
     assert len(private_fixture_site.requests) == before
 

@@ -58,7 +58,7 @@ def _complete(scan_job_id: str, secret_marker: str) -> None:
     runs = scans.put_path_runs(scan_job_id, [{"path": "/", "profile": "browser"}])
     scans.update_path_run(
         scan_job_id,
-        runs[0]["path_run_id"],
+        runs[0].path_run_id,
         status="completed",
         outcome="served",
         http_status=200,

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import RateLimited
-from botscope.store.table import table, ws_pk
+from botscope.store.table import table
 
 REQUEST_POLICY = "requests"
 SCAN_POLICY = "concurrent-scans"
@@ -95,20 +95,9 @@ def check_request_rate(principal: Principal, *, now: float | None = None) -> Rat
 
 def running_scan_count(workspace_id: str, *, now: float | None = None) -> int:
     """Live ``ACTIVE#`` markers of the workspace (expired markers are stale: TTL deletes lazily)."""
-    moment = int(_clock() if now is None else now)
-    kwargs = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :active)",
-        "FilterExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
-        "ExpressionAttributeValues": {":pk": ws_pk(workspace_id), ":active": "ACTIVE#", ":now": moment},
-        "Select": "COUNT",
-    }
-    count = 0
-    while True:
-        page = table().query(**kwargs)
-        count += int(page.get("Count", 0))
-        if "LastEvaluatedKey" not in page:
-            return count
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    from botscope.store import scans
+
+    return scans.count_active_markers(workspace_id, now=int(_clock() if now is None else now))
 
 
 def check_scan_concurrency(principal: Principal) -> None:

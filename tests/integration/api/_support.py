@@ -62,7 +62,7 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]] | None = None
     )
     scans.update_path_run(
         scan_job_id,
-        runs[0]["path_run_id"],
+        runs[0].path_run_id,
         status="completed",
         outcome="served",
         http_status=200,
@@ -70,7 +70,7 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]] | None = None
     )
     scans.update_path_run(
         scan_job_id,
-        runs[1]["path_run_id"],
+        runs[1].path_run_id,
         status="failed",
         outcome="error",
         error={"code": "timeout", "message": "The path did not answer in time."},
@@ -86,3 +86,20 @@ def complete_scan(scan_job_id: str, findings: list[dict[str, Any]] | None = None
         scan_job_id, report_key=key, ruleset_version="2026.11.1", summary=report["summary"]
     )
     return report
+
+
+def held_leases(workspace_id: str) -> int:
+    """Live running-scan leases (``RUNSLOT#``) of the workspace, read straight from the table."""
+    from botscope.store.table import table, utcnow
+
+    response = table().query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
+        FilterExpression="expires_at > :now",
+        ExpressionAttributeValues={
+            ":pk": f"WS#{workspace_id}",
+            ":slot": "RUNSLOT#",
+            ":now": int(utcnow().timestamp()),
+        },
+        ConsistentRead=True,
+    )
+    return len(response.get("Items", []))

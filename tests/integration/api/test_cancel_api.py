@@ -47,7 +47,7 @@ def test_cancel_a_planned_scan_answers_202_then_200(scan_api, workspace_factory,
             {"path": "/robots.txt", "profile": "browser", "kind": "policy"},
         ],
     )
-    assert scans.start_path_run(scan_id, runs[0]["path_run_id"])
+    assert scans.start_path_run(scan_id, runs[0].path_run_id)
 
     cancelled = scan_api.post(f"/api/v1/scans/{scan_id}/cancel", headers=bearer(key))
 
@@ -55,13 +55,13 @@ def test_cancel_a_planned_scan_answers_202_then_200(scan_api, workspace_factory,
     body = cancelled.json()
     assert body["status"] == "cancelled" and body["error"]["code"] == "cancelled"
     by_id = {r["path_run_id"]: r for r in body["path_runs"]}
-    assert by_id[runs[1]["path_run_id"]]["status"] == "cancelled"  # pending → cancelled
-    assert by_id[runs[0]["path_run_id"]]["status"] == "running"  # in flight: it finishes on its own
+    assert by_id[runs[1].path_run_id]["status"] == "cancelled"  # pending → cancelled
+    assert by_id[runs[0].path_run_id]["status"] == "running"  # in flight: it finishes on its own
     assert body["progress"]["path_runs_cancelled"] == 1
     assert [(w, t) for w, t, _ in published] == [(ws["workspace_id"], "scan.cancelled")]
     assert published[0][2]["scan_job_id"] == scan_id and published[0][2]["status"] == "cancelled"
     # A path run of the cancelled scan can no longer start a probe
-    assert scans.start_path_run(scan_id, runs[1]["path_run_id"]) is False
+    assert scans.start_path_run(scan_id, runs[1].path_run_id) is False
 
     again = scan_api.post(f"/api/v1/scans/{scan_id}/cancel", headers=bearer(key))
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
@@ -96,8 +96,8 @@ def test_a_completed_scan_is_not_cancelled(scan_api, workspace_factory, publishe
     response = scan_api.post(f"/api/v1/scans/{scan_id}/cancel", headers=bearer(key))
     assert response.status_code == 200 and response.json()["status"] == "completed"
     assert published == []
-    assert scans.get_scan(scan_id)["status"] == "completed"
-    assert reports.get_report(scans.get_scan(scan_id)["report_key"])["findings"]
+    assert scans.get_scan(scan_id).status == "completed"
+    assert reports.get_report(scans.get_scan(scan_id).report_key)["findings"]
 
 
 def test_another_workspace_cannot_cancel(scan_api, workspace_factory, published):
@@ -106,6 +106,6 @@ def test_another_workspace_cannot_cancel(scan_api, workspace_factory, published)
     scan_id = _start(scan_api, key)["scan_job_id"]
     response = scan_api.post(f"/api/v1/scans/{scan_id}/cancel", headers=bearer(other))
     assert response.status_code == 404 and response.json()["code"] == "not_found"
-    assert scans.get_scan(scan_id)["status"] == "queued"
+    assert scans.get_scan(scan_id).status == "queued"
     assert scan_api.post(f"/api/v1/scans/{scan_id}/cancel").status_code == 401
     assert published == []

@@ -8,7 +8,7 @@ import pytest
 from botscope.config import reset_settings
 from botscope.store import monitoring, scans
 
-from tests.integration.api._support import bearer, executions
+from tests.integration.api._support import bearer, executions, held_leases
 from tests.integration.api.test_slot_race import run_together
 
 
@@ -39,9 +39,9 @@ def test_parallel_starts_accept_exactly_the_free_slots(
     assert len(accepted) == min(starts, limit), sorted(r.status_code for r in results)
     assert all(r.status_code == 429 and r.json()["code"] == "rate_limited" for r in refused)
     assert len(executions(state_machine)) == len(accepted)
-    assert scans.held_concurrency_leases(ws["workspace_id"]) == len(accepted)
+    assert held_leases(ws["workspace_id"]) == len(accepted)
     listed, _ = scans.list_scans(ws["workspace_id"], limit=100)
-    assert sorted(s["scan_job_id"] for s in listed) == sorted(r.json()["scan_job_id"] for r in accepted)
+    assert sorted(s.scan_job_id for s in listed) == sorted(r.json()["scan_job_id"] for r in accepted)
 
 
 def test_a_refused_enrolling_start_returns_its_monitoring_slot(scan_api, workspace_factory, limit_of):
@@ -71,7 +71,7 @@ def test_every_end_of_a_scan_frees_its_lease(scan_api, workspace_factory, limit_
         ).json()["scan_job_id"]
         for n in range(3)
     ]
-    assert scans.held_concurrency_leases(wsid) == 3
+    assert held_leases(wsid) == 3
     blocked = scan_api.post(
         "/api/v1/scans", json={"target_url": "https://x.example.com/"}, headers=bearer(key)
     )
@@ -79,9 +79,9 @@ def test_every_end_of_a_scan_frees_its_lease(scan_api, workspace_factory, limit_
 
     assert scans.mark_completed(ids[0], report_key="k", ruleset_version="v", summary=None)
     assert scans.mark_failed(ids[1], "probe_failed", "x")
-    overdue = {**scans.get_scan(ids[2]), "deadline_at": "2000-01-01T00:00:00Z"}
-    assert expire_if_overdue(overdue)["status"] == "failed"  # the timeout sweep's transition
-    assert scans.held_concurrency_leases(wsid) == 0
+    overdue = scans.get_scan(ids[2]).model_copy(update={"deadline_at": "2000-01-01T00:00:00Z"})
+    assert expire_if_overdue(overdue).status == "failed"  # the timeout sweep's transition
+    assert held_leases(wsid) == 0
     assert not scans.release_concurrency_lease(wsid, ids[0])  # idempotent
 
     again = [

@@ -60,7 +60,7 @@ def test_enterprise_scan_is_accepted_with_location_and_starts_the_workflow(
     }
     assert executions(state_machine) == [scan_id]
     stored = scans.get_scan(scan_id)
-    assert stored["workspace_id"] == ws["workspace_id"] and stored["execution_arn"].endswith(scan_id)
+    assert stored.workspace_id == ws["workspace_id"] and stored.execution_arn.endswith(scan_id)
 
 
 def test_canary_server_receives_nothing_and_no_socket_is_opened_for_bad_targets(
@@ -259,12 +259,12 @@ def test_failed_workflow_start_leaves_nothing_behind(scan_api, workspace_factory
     assert monitoring.slots(ws["workspace_id"]).used == 0
     assert monitoring.get_monitored_by_url(ws["workspace_id"], "https://example.com/") is None
     [failed], _ = scans.list_scans(ws["workspace_id"])
-    assert failed["status"] == "failed" and failed["error"]["code"] == "start_failed"
+    assert failed.status == "failed" and failed.error.code == "start_failed"
     assert scans.get_active(ws["workspace_id"], "https://example.com/") is None
     assert audit_actions(ws["workspace_id"]) == []
 
     retry = post_scan(scan_api, key, "https://example.com/", enroll_monitoring=True)
-    assert retry.status_code == 202 and retry.json()["scan_job_id"] != failed["scan_job_id"]
+    assert retry.status_code == 202 and retry.json()["scan_job_id"] != failed.scan_job_id
     assert monitoring.slots(ws["workspace_id"]).used == 1
     assert audit_actions(ws["workspace_id"]) == ["monitoring.enrolled", "scan.started"]
 
@@ -331,7 +331,7 @@ def test_status_shows_progress_path_runs_and_retry_after_while_running(scan_api,
     )
     scans.update_path_run(
         scan_id,
-        runs[0]["path_run_id"],
+        runs[0].path_run_id,
         status="completed",
         outcome="challenged",
         http_status=403,
@@ -339,13 +339,13 @@ def test_status_shows_progress_path_runs_and_retry_after_while_running(scan_api,
     )
     scans.update_path_run(
         scan_id,
-        runs[0]["path_run_id"],
+        runs[0].path_run_id,
         status="completed",
         outcome="challenged",
         http_status=403,
         duration_ms=120,
     )  # a retried Lambda: counted once
-    scans.update_path_run(scan_id, runs[1]["path_run_id"], status="running")
+    scans.update_path_run(scan_id, runs[1].path_run_id, status="running")
 
     running = scan_api.get(f"{SCANS}/{scan_id}", headers=bearer(key))
     body = running.json()
@@ -359,7 +359,7 @@ def test_status_shows_progress_path_runs_and_retry_after_while_running(scan_api,
     }
     assert [r["path"] for r in body["path_runs"]] == ["/", "/login", "/robots.txt", "/search"]
     assert body["path_runs"][0] == {
-        "path_run_id": runs[0]["path_run_id"],
+        "path_run_id": runs[0].path_run_id,
         "path": "/",
         "profile": "browser",
         "status": "completed",
@@ -515,7 +515,7 @@ def test_a_new_request_settles_an_overdue_running_scan_instead_of_reusing_it(sca
     )
     fresh = post_scan(scan_api, key, "https://example.com/")
     assert fresh.status_code == 202 and fresh.json()["scan_job_id"] != stale
-    assert scans.get_scan(stale)["error"]["code"] == "scan_timeout"
+    assert scans.get_scan(stale).error.code == "scan_timeout"
 
 
 def test_concurrent_scan_limit_refuses_new_scans_but_still_returns_running_ones(

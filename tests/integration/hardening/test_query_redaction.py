@@ -58,7 +58,7 @@ def test_a_token_in_the_target_url_reaches_only_the_scan_record(
     assert created.status_code == 202, created.text
     scan_id = created.json()["scan_job_id"]
     # The customer's own scan record keeps the URL as given.
-    assert SECRET in scans.get_scan(scan_id)["target_url"]
+    assert SECRET in scans.get_scan(scan_id).target_url
     assert SECRET in api_client.get(f"/api/v1/scans/{scan_id}", headers=bearer(key)).json()["target_url"]
 
     # Stored path runs (what Prepare writes from the plan) carry no query value.
@@ -66,7 +66,7 @@ def test_a_token_in_the_target_url_reaches_only_the_scan_record(
     runs = scans.put_path_runs(
         scan_id, [{"path": target.path, "profile": "browser"}, {"path": "/robots.txt", "profile": "browser"}]
     )
-    assert runs[0]["path"] == "/account?token=redacted&lang=redacted&flag"
+    assert runs[0].path == "/account?token=redacted&lang=redacted&flag"
     assert all(SECRET not in json.dumps(r, default=str) for r in scans.list_path_runs(scan_id))
     status = api_client.get(f"/api/v1/scans/{scan_id}", headers=bearer(key)).json()
     assert SECRET not in json.dumps(status["path_runs"])

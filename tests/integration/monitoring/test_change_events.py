@@ -28,7 +28,7 @@ class MonitoredSite:
         self.mon_id = record.monitored_url_id
         self.scan_ids: list[str] = []
 
-    def complete(self, report: dict[str, Any]) -> dict[str, Any]:
+    def complete(self, report: dict[str, Any]) -> scans.Scan:
         self._ms += 1000  # scan ids sort by creation time
         scan_id = ids.new_id("scan", self._ms)
         scans.create_scan(
@@ -121,7 +121,7 @@ def test_a_repeated_finalize_publishes_nothing_twice(site: MonitoredSite, publis
     site.complete(base)
     gone = r.without_finding(base, "x", "fp_challenge_login")
     scan = site.complete(gone)
-    hooks.after_scan_completed(scan, {**gone, "scan_job_id": scan["scan_job_id"]})
+    hooks.after_scan_completed(scan, {**gone, "scan_job_id": scan.scan_job_id})
     assert len(changed_events(published)) == 1
 
 
@@ -155,8 +155,8 @@ def test_previous_report_is_the_last_completed_scan_of_the_url(site: MonitoredSi
         site.workspace_id, URL, "full", monitored_url_id=site.mon_id, deadline_seconds=900
     )
     previous = hooks.previous_report(next_scan)
-    assert previous is not None and previous["scan_job_id"] == first["scan_job_id"]
-    assert hooks.previous_report({**next_scan, "monitored_url_id": None}) is None
+    assert previous is not None and previous["scan_job_id"] == first.scan_job_id
+    assert hooks.previous_report(next_scan.model_copy(update={"monitored_url_id": None})) is None
 
 
 def test_a_failed_scan_is_noted_and_is_not_a_change(site: MonitoredSite, published: list) -> None:
@@ -167,12 +167,10 @@ def test_a_failed_scan_is_noted_and_is_not_a_change(site: MonitoredSite, publish
     failed = scans.create_scan(
         site.workspace_id, URL, "full", monitored_url_id=site.mon_id, deadline_seconds=900
     )
-    scans.mark_failed(failed["scan_job_id"], "internal_error", "boom")
-    hooks.after_scan_failed(scans.get_scan(failed["scan_job_id"]))
+    scans.mark_failed(failed.scan_job_id, "internal_error", "boom")
+    hooks.after_scan_failed(scans.get_scan(failed.scan_job_id))
     item = site.item()
-    assert (
-        item.last_failed_scan_job_id == failed["scan_job_id"] and item.last_failure_code == "internal_error"
-    )
+    assert item.last_failed_scan_job_id == failed.scan_job_id and item.last_failure_code == "internal_error"
     assert item.summary.pending_changes >= 1 and changed_events(published) == []
     site.complete(blocked)  # the failure did not break the confirmation
     assert len(changed_events(published)) == 1

@@ -33,8 +33,8 @@ def test_list_shows_slots_and_each_url_with_its_schedule_and_summary(
         monitored_url_id=first.monitored_url_id,
         deadline_seconds=900,
     )
-    report = {**r.base_report(), "scan_job_id": scan["scan_job_id"]}
-    hooks.after_scan_completed({**scan, "completed_at": "2026-01-01T00:00:00.000Z"}, report)
+    report = {**r.base_report(), "scan_job_id": scan.scan_job_id}
+    hooks.after_scan_completed(scan.model_copy(update={"completed_at": "2026-01-01T00:00:00.000Z"}), report)
 
     response = api_client.get("/api/v1/monitoring", headers=auth(key))
     assert response.status_code == 200
@@ -43,7 +43,7 @@ def test_list_shows_slots_and_each_url_with_its_schedule_and_summary(
     assert [d["target_url"] for d in body["data"]] == ["https://b.example/", "https://a.example/"]
     scanned = body["data"][1]
     assert scanned["monitored_url_id"] == first.monitored_url_id
-    assert scanned["last_scan_job_id"] == scan["scan_job_id"]
+    assert scanned["last_scan_job_id"] == scan.scan_job_id
     assert scanned["last_scanned_at"] == "2026-01-01T00:00:00.000Z"
     assert scanned["next_scan_at"] and scanned["enrolled_at"]
     assert scanned["summary"]["posture"] == "layered" and scanned["summary"]["pending_changes"] == 0

@@ -129,7 +129,7 @@ def test_the_scheduler_uses_the_urls_scan_mode(
     make_due(site.workspace_id, site.mon_id, past())
     stats = run_scheduler()
     assert stats.started == 1
-    assert scans.get_scan(stats.started_ids[0])["scan_mode"] == "quick"
+    assert scans.get_scan(stats.started_ids[0]).scan_mode == "quick"
 
 
 def test_patch_rejects_unknown_fields_and_bad_values(
@@ -151,7 +151,7 @@ def test_rescan_starts_a_scan_then_409_while_it_runs_then_429_within_the_minute(
     assert body["monitored_url_id"] == site.mon_id and body["status"] == "queued"
     assert response.headers["location"] == body["links"]["self"] == f"/api/v1/scans/{body['scan_job_id']}"
     scan = scans.get_scan(body["scan_job_id"])
-    assert scan["monitored_url_id"] == site.mon_id and scan["trigger"] == "rescan"
+    assert scan.monitored_url_id == site.mon_id and scan.trigger == "rescan"
 
     running = api_client.post(f"/api/v1/monitoring/{site.mon_id}/rescan", headers=auth(key))
     assert running.status_code == 409 and running.json()["code"] == "scan_in_progress"

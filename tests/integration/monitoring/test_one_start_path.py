@@ -40,7 +40,7 @@ def test_a_failed_monitoring_start_is_undone_and_the_same_id_starts_on_retry(
     assert start_scheduled_scan(item, "scan_retry_1", ws) == "scan_retry_1"
     assert executions() == ["scan_retry_1"]
     scan = scans.get_scan("scan_retry_1")
-    assert scan is not None and scan["status"] == "queued" and scan["execution_arn"]
+    assert scan is not None and scan.status == "queued" and scan.execution_arn
     assert scans.get_active(ws["workspace_id"], URL) == "scan_retry_1"
     # A second call with the same id (a duplicate scheduler run) starts nothing more.
     assert start_scheduled_scan(item, "scan_retry_1", ws) == "scan_retry_1" and len(executions()) == 1

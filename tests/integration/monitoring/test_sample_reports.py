@@ -95,7 +95,7 @@ def test_a_day_is_started_once_and_published_when_all_scans_finished(
     tabs = day_tabs(YESTERDAY)
     assert sorted(executions()) == sorted(t["scan_job_id"] for t in tabs)
     assert all(
-        scans.get_scan(t["scan_job_id"])["workspace_id"] == sample_reports.SAMPLES_WORKSPACE_ID for t in tabs
+        scans.get_scan(t["scan_job_id"]).workspace_id == sample_reports.SAMPLES_WORKSPACE_ID for t in tabs
     )
 
     finish(tabs[0])

@@ -61,7 +61,7 @@ def test_two_schedulers_started_at_once_start_each_due_scan_exactly_once(
         assert item.last_started_scan_job_id in started
         assert item.next_scan_at > (utcnow() + timedelta(minutes=50)).isoformat()  # enterprise: hourly
         scan = scans.get_scan(item.last_started_scan_job_id)
-        assert scan is not None and scan["monitored_url_id"] == mon_id and scan["trigger"] == "monitoring"
+        assert scan is not None and scan.monitored_url_id == mon_id and scan.trigger == "monitoring"
     # Nothing is due any more: a third run starts nothing.
     assert run_scheduler().started == 0 and len(executions()) == 40
 
@@ -76,8 +76,8 @@ def test_a_growth_url_is_rescanned_without_enrollment_as_the_system_actor(
     assert run_scheduler().started == 1
     (scan_id,) = executions()
     scan = scans.get_scan(scan_id)
-    assert scan is not None and scan["status"] == "queued" and scan["execution_arn"]
-    assert scans.get_active(ws["workspace_id"], scan["target_url"]) == scan_id
+    assert scan is not None and scan.status == "queued" and scan.execution_arn
+    assert scans.get_active(ws["workspace_id"], scan.target_url) == scan_id
     records, _ = audit_store.list_records(ws["workspace_id"], limit=10)
     (started,) = [a for a in records if a["action"] == "scan.started"]
     assert (started["target"], started["actor"]) == (scan_id, "system:scheduler")
@@ -94,7 +94,7 @@ def test_a_running_scan_of_the_url_serves_the_due_time(
     user_scan = scans.create_scan(
         ws["workspace_id"], url, "full", monitored_url_id=mon_id, deadline_seconds=900
     )
-    assert scans.claim_active(ws["workspace_id"], url, user_scan["scan_job_id"]) is None
+    assert scans.claim_active(ws["workspace_id"], url, user_scan.scan_job_id) is None
     stats = run_scheduler()
     assert stats.reused_running == 1 and executions() == []
     assert store.get_monitored(ws["workspace_id"], mon_id).next_scan_at > utcnow().isoformat()
@@ -133,7 +133,7 @@ def test_released_url_is_not_rescanned(workspace_factory: Any, state_machine: st
     store.release(ws["workspace_id"], released)
     assert run_scheduler().started == 1
     (scan_id,) = executions()
-    assert scans.get_scan(scan_id)["monitored_url_id"] == kept
+    assert scans.get_scan(scan_id).monitored_url_id == kept
 
 
 @pytest.mark.parametrize("status", ["cancelled", "past_due"])

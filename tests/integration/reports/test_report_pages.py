@@ -217,7 +217,7 @@ def test_a_scan_that_is_not_finished_cannot_be_shared(
     ws, key = workspace_factory("enterprise")
     scan = scans.create_scan(ws["workspace_id"], "https://example.com/", "full", deadline_seconds=600)
     response = api_client.post(
-        f"/api/v1/scans/{scan['scan_job_id']}/share", headers={"Authorization": f"Bearer {key}"}
+        f"/api/v1/scans/{scan.scan_job_id}/share", headers={"Authorization": f"Bearer {key}"}
     )
     assert response.status_code == 409 and response.json()["code"] == "scan_not_ready"
 

@@ -29,7 +29,7 @@ def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_fact
         )
         scan = scans.create_scan(principal.workspace_id, "https://example.com/", "full", deadline_seconds=900)
         event = json.loads((ROOT / "events" / "scan_mark_failed.json").read_text())
-        event.update(scan_job_id=scan["scan_job_id"], workspace_id=principal.workspace_id)
+        event.update(scan_job_id=scan.scan_job_id, workspace_id=principal.workspace_id)
 
         result = _mark_failed_handler()(event, LambdaContext(function_name="ScanMarkFailed"))
         assert result["status"] == "failed"
@@ -47,7 +47,7 @@ def test_a_failed_scan_stage_queues_and_delivers_scan_failed(aws, principal_fact
     assert request.path == "/failed"
     payload = Webhook(subscribed["secret"]).verify(request.body, request.headers)
     assert payload["type"] == "scan.failed"
-    assert payload["data"]["scan_job_id"] == scan["scan_job_id"] and payload["data"]["status"] == "failed"
+    assert payload["data"]["scan_job_id"] == scan.scan_job_id and payload["data"]["status"] == "failed"
     assert payload["data"]["error"]["code"] == "stage_timeout"
     assert "report" not in payload["data"] and "findings" not in payload["data"]
 
@@ -67,7 +67,7 @@ def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_du
             principal, label="failures", url=rx.url("/failed"), event_types=["scan.failed"]
         )
         scan = scans.create_scan(principal.workspace_id, "https://example.com/", "full", deadline_seconds=900)
-        args = (scan["scan_job_id"], principal.workspace_id, {"Error": "States.Timeout", "Cause": ""})
+        args = (scan.scan_job_id, principal.workspace_id, {"Error": "States.Timeout", "Cause": ""})
         real_send = delivery_queue.send_all
 
         def sqs_down(bodies):
@@ -94,8 +94,8 @@ def test_a_publish_interrupted_by_sqs_is_completed_by_the_stage_retry_without_du
 
     (request,) = rx.requests
     assert Webhook(hook["secret"]).verify(request.body, request.headers)["type"] == "scan.failed"
-    event_id = stages.scan_event_id(scan["scan_job_id"])
+    event_id = stages.scan_event_id(scan.scan_job_id)
     assert request.headers["webhook-id"] == event_id
     delivery = webhook_store.get_delivery(hook["webhook_id"], event_id)
     assert delivery is not None and delivery.status == "delivered"
-    assert scans.get_scan(scan["scan_job_id"])["status"] == "failed"
+    assert scans.get_scan(scan.scan_job_id).status == "failed"

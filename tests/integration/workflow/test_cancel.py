@@ -61,7 +61,7 @@ def _wait(predicate: Any, bound_seconds: float = 60.0) -> bool:
 def _running_probes_all_in_flight(site: FixtureSite, scan_job_id: str) -> bool:
     from botscope.store import scans
 
-    running = [r for r in scans.list_path_runs(scan_job_id) if r["status"] == "running"]
+    running = [r for r in scans.list_path_runs(scan_job_id) if r.status == "running"]
     return bool(running) and site.in_flight == len(running)
 
 
@@ -77,17 +77,17 @@ def test_cancel_stops_the_execution_and_no_probe_starts_after_it(
     ws = workspaces.create_workspace("cancel", "enterprise")
     url = held_site.url("/")
     scan = scans.create_scan(ws["workspace_id"], url, "full", deadline_seconds=900)
-    assert scans.claim_active(ws["workspace_id"], url, scan["scan_job_id"]) is None
+    assert scans.claim_active(ws["workspace_id"], url, scan.scan_job_id) is None
     # (Prepare's own requests are answered; the probes', sent once the path runs exist, are held.)
-    held_site.gate_when = lambda: bool((scans.get_scan(scan["scan_job_id"]) or {}).get("path_runs_total"))
-    arn = start_scan_execution(scan["scan_job_id"], ws["workspace_id"])
-    scans.set_execution_arn(scan["scan_job_id"], arn)
-    assert _wait(lambda: _running_probes_all_in_flight(held_site, scan["scan_job_id"]))
+    held_site.gate_when = lambda: bool(getattr(scans.get_scan(scan.scan_job_id), "path_runs_total", None))
+    arn = start_scan_execution(scan.scan_job_id, ws["workspace_id"])
+    scans.set_execution_arn(scan.scan_job_id, arn)
+    assert _wait(lambda: _running_probes_all_in_flight(held_site, scan.scan_job_id))
     requests_at_cancel = len(held_site.requests)
     invocations_at_cancel = len(workflow.seam.invocations)
 
     # When it is cancelled, and only then the site answers the probes in flight
-    outcome = service.cancel_scan(_principal(ws["workspace_id"]), scan["scan_job_id"])
+    outcome = service.cancel_scan(_principal(ws["workspace_id"]), scan.scan_job_id)
     assert held_site.gate is not None
     held_site.gate.set()
 
@@ -104,20 +104,18 @@ def test_cancel_stops_the_execution_and_no_probe_starts_after_it(
     assert later_stages <= {"ScanProbeFunction", "ScanMarkFailedFunction"}, later_stages
     # and once the probes in flight have settled, no further request reached the site
     assert _wait(
-        lambda: all(
-            r["status"] in scans.RUN_TERMINAL_STATUSES for r in scans.list_path_runs(scan["scan_job_id"])
-        )
+        lambda: all(r.status in scans.RUN_TERMINAL_STATUSES for r in scans.list_path_runs(scan.scan_job_id))
     )
     assert _wait(lambda: held_site.in_flight == 0)
     assert len(held_site.requests) == requests_at_cancel
-    runs = scans.list_path_runs(scan["scan_job_id"])
-    assert any(r["status"] == "cancelled" for r in runs)
+    runs = scans.list_path_runs(scan.scan_job_id)
+    assert any(r.status == "cancelled" for r in runs)
     # and the scan stays cancelled with its partial report marked incomplete
     # (the probes in flight at the cancel write it as they settle: nothing had answered before)
-    assert _wait(lambda: (scans.get_scan(scan["scan_job_id"]) or {}).get("report_key"))
-    final = scans.get_scan(scan["scan_job_id"])
-    assert final["status"] == "cancelled" and final["report_complete"] is False
-    report = reports.get_report(final["report_key"])
+    assert _wait(lambda: getattr(scans.get_scan(scan.scan_job_id), "report_key", None))
+    final = scans.get_scan(scan.scan_job_id)
+    assert final.status == "cancelled" and final.report_complete is False
+    report = reports.get_report(final.report_key)
     assert report["complete"] is False and report["incomplete_reason"] == "cancelled"
     # and the running-scan marker (what the concurrent-scan limit counts) is released
     assert scans.get_active(ws["workspace_id"], url) is None
@@ -125,7 +123,7 @@ def test_cancel_stops_the_execution_and_no_probe_starts_after_it(
     assert [event for _, event, _ in published] == ["scan.cancelled"]
 
     # A second cancel changes nothing and answers 200
-    again = service.cancel_scan(_principal(ws["workspace_id"]), scan["scan_job_id"])
+    again = service.cancel_scan(_principal(ws["workspace_id"]), scan.scan_job_id)
     assert again.status_code == 200 and not again.cancelled_now
     assert [event for _, event, _ in published] == ["scan.cancelled"]
 
@@ -138,14 +136,14 @@ def test_a_probe_that_starts_after_the_cancel_sends_nothing(workflow: Any, held_
     held_site.gate.set()
     ws = workspaces.create_workspace("cancel", "enterprise")
     scan = scans.create_scan(ws["workspace_id"], held_site.url("/"), "quick", deadline_seconds=900)
-    prepared = stages.prepare(scan["scan_job_id"], ws["workspace_id"])
+    prepared = stages.prepare(scan.scan_job_id, ws["workspace_id"])
     run_id = prepared["path_runs"][0]["path_run_id"]
-    assert scans.mark_cancelled(scan["scan_job_id"]) is not None
+    assert scans.mark_cancelled(scan.scan_job_id) is not None
 
-    result = stages.probe_path_run(scan["scan_job_id"], ws["workspace_id"], run_id)
+    result = stages.probe_path_run(scan.scan_job_id, ws["workspace_id"], run_id)
 
     assert result["status"] == "cancelled"
     assert held_site.requests == []
-    run = scans.get_path_run(scan["scan_job_id"], run_id)
-    assert run["status"] == "cancelled" and run["observation_key"] is None
-    assert reports.get_plan(scan["scan_job_id"])  # the plan is kept: the partial report needs it
+    run = scans.get_path_run(scan.scan_job_id, run_id)
+    assert run.status == "cancelled" and run.observation_key is None
+    assert reports.get_plan(scan.scan_job_id)  # the plan is kept: the partial report needs it

@@ -33,7 +33,7 @@ def test_mark_failed_handler_with_its_sample_event(aws: Any, monkeypatch: pytest
     )
     result = load_handler("scan_mark_failed")(event, LambdaContext(function_name="ScanMarkFailedFunction"))
     assert result["status"] == "failed" and result["error"]["code"] == "stage_timeout"
-    assert scans.get_scan(event["scan_job_id"])["error"]["code"] == "stage_timeout"
+    assert scans.get_scan(event["scan_job_id"]).error.code == "stage_timeout"
     assert published == ["scan.failed"]
 
 

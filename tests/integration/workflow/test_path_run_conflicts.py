@@ -45,26 +45,22 @@ def test_a_conflicting_transaction_is_raised_and_the_retry_counts_once(
 ):
     ws = workspaces.create_workspace("conflicts", "enterprise")
     scan = scans.create_scan(ws["workspace_id"], "https://example.com/", "quick", deadline_seconds=900)
-    (run,) = scans.put_path_runs(scan["scan_job_id"], [{"path": "/", "profile": "browser"}])
-    scans.update_path_run(scan["scan_job_id"], run["path_run_id"], status="running")
+    (run,) = scans.put_path_runs(scan.scan_job_id, [{"path": "/", "profile": "browser"}])
+    scans.update_path_run(scan.scan_job_id, run.path_run_id, status="running")
     colliding = _CollidingOnce(scans.dynamodb_client())
     monkeypatch.setattr(scans, "dynamodb_client", lambda: colliding)
 
     # When the terminal write collides with another probe's transaction, it is not dropped silently
     with pytest.raises(ClientError) as raised:
-        scans.update_path_run(scan["scan_job_id"], run["path_run_id"], status="completed", outcome="served")
+        scans.update_path_run(scan.scan_job_id, run.path_run_id, status="completed", outcome="served")
     # and the workflow's Retry treats it as transient
     assert is_transient(raised.value)
     # Then the retried write lands, once
-    assert scans.update_path_run(
-        scan["scan_job_id"], run["path_run_id"], status="completed", outcome="served"
-    )
-    assert not scans.update_path_run(
-        scan["scan_job_id"], run["path_run_id"], status="completed", outcome="served"
-    )
-    stored = scans.get_scan(scan["scan_job_id"])
-    assert stored["path_runs_completed"] == 1
-    assert scans.get_path_run(scan["scan_job_id"], run["path_run_id"])["status"] == "completed"
+    assert scans.update_path_run(scan.scan_job_id, run.path_run_id, status="completed", outcome="served")
+    assert not scans.update_path_run(scan.scan_job_id, run.path_run_id, status="completed", outcome="served")
+    stored = scans.get_scan(scan.scan_job_id)
+    assert stored.path_runs_completed == 1
+    assert scans.get_path_run(scan.scan_job_id, run.path_run_id).status == "completed"
 
 
 def test_a_lost_condition_inside_a_transaction_still_means_already_done():

@@ -31,7 +31,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str,
     return calls
 
 
-def _scan(url: str) -> dict[str, Any]:
+def _scan(url: str) -> Any:
     from botscope.store import scans, workspaces
 
     ws = workspaces.create_workspace("stages", "enterprise")
@@ -44,10 +44,10 @@ def test_prepare_probe_analyze_finalize_in_sequence(private_ok: None, published:
 
     with FixtureSite(scenario="clean") as site:
         scan = _scan(site.url("/"))
-        sid, ws = scan["scan_job_id"], scan["workspace_id"]
+        sid, ws = scan.scan_job_id, scan.workspace_id
         prepared = stages.prepare(sid, ws)
         assert prepared["scan_job_id"] == sid and prepared["path_runs"]
-        assert scans.get_scan(sid)["status"] == "running"
+        assert scans.get_scan(sid).status == "running"
         # A retried Prepare returns the same runs instead of planning again
         assert stages.prepare(sid, ws)["path_runs"] == prepared["path_runs"]
         plan = reports.get_plan(sid)
@@ -63,17 +63,17 @@ def test_prepare_probe_analyze_finalize_in_sequence(private_ok: None, published:
         stages.probe_path_run(sid, ws, first)
         stages.mark_path_run_failed(sid, first, {"Error": "States.Timeout"})
         after = scans.get_scan(sid)
-        assert (after["path_runs_completed"], after["path_runs_failed"]) == (
-            before["path_runs_completed"],
-            before["path_runs_failed"],
+        assert (after.path_runs_completed, after.path_runs_failed) == (
+            before.path_runs_completed,
+            before.path_runs_failed,
         )
-        assert after["path_runs_completed"] + after["path_runs_failed"] == len(prepared["path_runs"])
+        assert after.path_runs_completed + after.path_runs_failed == len(prepared["path_runs"])
         analyzed = stages.analyze(sid, ws)
         assert analyzed["report_key"] == reports.report_key(sid)
         assert stages.finalize(sid, ws)["status"] == "completed"
         # Finalize twice: one completion, one event
         stages.finalize(sid, ws)
-    assert scans.get_scan(sid)["status"] == "completed"
+    assert scans.get_scan(sid).status == "completed"
     assert [kind for _, kind, _ in published] == ["scan.completed"]
 
 
@@ -83,7 +83,7 @@ def test_prepare_rejects_a_private_target_without_the_opt_in(aws: Any, published
 
     scan = _scan("http://127.0.0.1:9/")
     with pytest.raises(TargetNotPublic) as raised:
-        stages.prepare(scan["scan_job_id"], scan["workspace_id"])
+        stages.prepare(scan.scan_job_id, scan.workspace_id)
     # What the state machine's Catch hands to MarkFailed, mapped to the public code
     cause = json.dumps({"errorType": type(raised.value).__name__, "errorMessage": raised.value.message})
     assert stages.error_from_states({"Error": "TargetNotPublic", "Cause": cause})[0] == "target_not_public"
@@ -94,13 +94,13 @@ def test_mark_failed_never_overwrites_a_completed_scan(aws: Any, published: list
     from botscope.workflow import stages
 
     scan = _scan("https://example.com/")
-    scans.mark_running(scan["scan_job_id"])
+    scans.mark_running(scan.scan_job_id)
     assert scans.mark_completed(
-        scan["scan_job_id"], report_key="reports/x.json", ruleset_version="1", summary=None
+        scan.scan_job_id, report_key="reports/x.json", ruleset_version="1", summary=None
     )
-    result = stages.mark_scan_failed(scan["scan_job_id"], scan["workspace_id"], {"Error": "States.ALL"})
+    result = stages.mark_scan_failed(scan.scan_job_id, scan.workspace_id, {"Error": "States.ALL"})
     assert result["status"] == "completed"
-    assert scans.get_scan(scan["scan_job_id"])["status"] == "completed"
+    assert scans.get_scan(scan.scan_job_id).status == "completed"
     assert published == []
 
 
@@ -113,10 +113,10 @@ def test_mark_failed_records_code_and_publishes_once(aws: Any, published: list) 
         "Error": "RuntimeError",
         "Cause": json.dumps({"errorType": "RuntimeError", "errorMessage": "db password x"}),
     }
-    assert stages.mark_scan_failed(scan["scan_job_id"], scan["workspace_id"], error)["status"] == "failed"
-    stages.mark_scan_failed(scan["scan_job_id"], scan["workspace_id"], error)
-    stored = scans.get_scan(scan["scan_job_id"])
-    assert stored["error"]["code"] == "internal_error" and "password" not in stored["error"]["message"]
+    assert stages.mark_scan_failed(scan.scan_job_id, scan.workspace_id, error)["status"] == "failed"
+    stages.mark_scan_failed(scan.scan_job_id, scan.workspace_id, error)
+    stored = scans.get_scan(scan.scan_job_id)
+    assert stored.error.code == "internal_error" and "password" not in stored.error.message
     assert [kind for _, kind, _ in published] == ["scan.failed"]
 
 
@@ -156,15 +156,15 @@ def test_expire_if_overdue_fails_a_scan_past_its_deadline(aws: Any, published: l
     from botscope.workflow import stages
 
     scan = _scan("https://example.com/")
-    assert stages.expire_if_overdue(scan)["status"] == "queued"  # not yet due
+    assert stages.expire_if_overdue(scan).status == "queued"  # not yet due
     past = iso(utcnow() - timedelta(minutes=1))
     table().update_item(
-        Key={"pk": scan_pk(scan["scan_job_id"]), "sk": "META"},
+        Key={"pk": scan_pk(scan.scan_job_id), "sk": "META"},
         UpdateExpression="SET deadline_at = :d",
         ExpressionAttributeValues={":d": past},
     )
-    expired = stages.expire_if_overdue(scans.get_scan(scan["scan_job_id"]))
-    assert expired["status"] == "failed" and expired["error"]["code"] == "scan_timeout"
+    expired = stages.expire_if_overdue(scans.get_scan(scan.scan_job_id))
+    assert expired.status == "failed" and expired.error.code == "scan_timeout"
     assert [kind for _, kind, _ in published] == ["scan.failed"]
 
 
@@ -200,18 +200,18 @@ def test_a_failing_monitoring_hook_does_not_lose_the_scan_event(
 
     monkeypatch.setattr(hooks, "after_scan_completed", broken)
     scan = _scan("https://example.com/")
-    scans.mark_running(scan["scan_job_id"])
+    scans.mark_running(scan.scan_job_id)
     reports.put_report(
-        scan["scan_job_id"],
+        scan.scan_job_id,
         {
-            "scan_job_id": scan["scan_job_id"],
+            "scan_job_id": scan.scan_job_id,
             "ruleset_version": "1",
             "summary": {"posture": "none", "score": 0},
             "findings": [],
         },
     )
-    assert stages.finalize(scan["scan_job_id"], scan["workspace_id"])["status"] == "completed"
-    assert scans.get_scan(scan["scan_job_id"])["status"] == "completed"
+    assert stages.finalize(scan.scan_job_id, scan.workspace_id)["status"] == "completed"
+    assert scans.get_scan(scan.scan_job_id).status == "completed"
     assert [kind for _, kind, _ in published] == ["scan.completed"]
     assert published[0][2]["summary"]["posture"] == "none"
 
@@ -234,16 +234,16 @@ def test_a_retried_finalize_publishes_an_event_the_first_attempt_could_not(
 
     monkeypatch.setattr(fanout, "publish_event", flaky_publish)
     scan = _scan("https://example.com/")
-    scans.mark_running(scan["scan_job_id"])
-    reports.put_report(scan["scan_job_id"], {"scan_job_id": scan["scan_job_id"], "findings": []})
+    scans.mark_running(scan.scan_job_id)
+    reports.put_report(scan.scan_job_id, {"scan_job_id": scan.scan_job_id, "findings": []})
     with pytest.raises(ConnectionError):
-        stages.finalize(scan["scan_job_id"], scan["workspace_id"])
-    assert scans.get_scan(scan["scan_job_id"])["status"] == "completed"
+        stages.finalize(scan.scan_job_id, scan.workspace_id)
+    assert scans.get_scan(scan.scan_job_id).status == "completed"
     # The state machine retries Finalize: the event goes out now, and only now
-    stages.finalize(scan["scan_job_id"], scan["workspace_id"])
-    stages.finalize(scan["scan_job_id"], scan["workspace_id"])
+    stages.finalize(scan.scan_job_id, scan.workspace_id)
+    stages.finalize(scan.scan_job_id, scan.workspace_id)
     assert sent == ["failed", "scan.completed"]
-    assert scans.get_scan(scan["scan_job_id"])["published_events"] == {"scan.completed": "evt_1"}
+    assert scans.get_scan(scan.scan_job_id).published_events == {"scan.completed": "evt_1"}
 
 
 def test_the_scheduled_sweep_fails_only_overdue_scans_and_forgets_finished_ones(
@@ -259,22 +259,22 @@ def test_the_scheduled_sweep_fails_only_overdue_scans_and_forgets_finished_ones(
     overdue = [_scan(f"https://example.com/{i}") for i in range(3)]
     on_time = _scan("https://example.com/on-time")
     finished = _scan("https://example.com/finished")
-    assert scans.mark_completed(finished["scan_job_id"], report_key="r", ruleset_version="v", summary=None)
+    assert scans.mark_completed(finished.scan_job_id, report_key="r", ruleset_version="v", summary=None)
     # Given three scans whose deadline passed (as if their executions timed out) and one finished
     # scan that was overdue too: only the open ones are expired.
     for scan in [*overdue, finished]:
-        item = table().get_item(Key={"pk": f"SCAN#{scan['scan_job_id']}", "sk": "META"})["Item"]
+        item = table().get_item(Key={"pk": f"SCAN#{scan.scan_job_id}", "sk": "META"})["Item"]
         if "gsi2pk" in item:
             table().update_item(
                 Key={"pk": item["pk"], "sk": "META"},
                 UpdateExpression="SET deadline_at = :d, gsi2sk = :s",
-                ExpressionAttributeValues={":d": past, ":s": f"{past}#{scan['scan_job_id']}"},
+                ExpressionAttributeValues={":d": past, ":s": f"{past}#{scan.scan_job_id}"},
             )
     assert stages.sweep_overdue_scans() == 3
     for scan in overdue:
-        after = scans.get_scan(scan["scan_job_id"])
-        assert after["status"] == "failed" and after["error"]["code"] == "scan_timeout"
-    assert scans.get_scan(on_time["scan_job_id"])["status"] == "queued"
-    assert scans.get_scan(finished["scan_job_id"])["status"] == "completed"
+        after = scans.get_scan(scan.scan_job_id)
+        assert after.status == "failed" and after.error.code == "scan_timeout"
+    assert scans.get_scan(on_time.scan_job_id).status == "queued"
+    assert scans.get_scan(finished.scan_job_id).status == "completed"
     assert sorted(kind for _, kind, _ in published) == ["scan.failed"] * 3
     assert stages.sweep_overdue_scans() == 0  # failed scans left the index

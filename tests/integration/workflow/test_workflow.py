@@ -36,8 +36,8 @@ def _new_scan(url: str, mode: str = "quick") -> tuple[str, str]:
 
     ws = workspaces.create_workspace("wf", "enterprise")
     scan = scans.create_scan(ws["workspace_id"], url, mode, deadline_seconds=900)
-    assert scans.claim_active(ws["workspace_id"], url, scan["scan_job_id"]) is None
-    return scan["scan_job_id"], ws["workspace_id"]
+    assert scans.claim_active(ws["workspace_id"], url, scan.scan_job_id) is None
+    return scan.scan_job_id, ws["workspace_id"]
 
 
 def test_scan_runs_prepare_map_analyze_finalize_to_completed(
@@ -52,25 +52,25 @@ def test_scan_runs_prepare_map_analyze_finalize_to_completed(
     # Then it succeeds and the scan is completed with every path run recorded
     assert execution["status"] == "SUCCEEDED", execution
     scan = scans.get_scan(scan_id)
-    assert scan["status"] == "completed"
-    assert scan["error"] is None
+    assert scan.status == "completed"
+    assert scan.error is None
     runs = scans.list_path_runs(scan_id)
-    assert runs and scan["path_runs_total"] == len(runs)
-    assert scan["path_runs_completed"] + scan["path_runs_failed"] == len(runs)
-    assert all(r["status"] in ("completed", "failed") for r in runs)
-    assert any(r["http_status"] == 200 for r in runs)
+    assert runs and scan.path_runs_total == len(runs)
+    assert scan.path_runs_completed + scan.path_runs_failed == len(runs)
+    assert all(r.status in ("completed", "failed") for r in runs)
+    assert any(r.http_status == 200 for r in runs)
     assert all(
-        r["observation_key"] == f"observations/{scan_id}/{r['path_run_id']}.json"
+        r.observation_key == f"observations/{scan_id}/{r.path_run_id}.json"
         for r in runs
-        if r["status"] == "completed"
+        if r.status == "completed"
     )
     # and the report is in S3 under the scan's report_key
-    assert scan["report_key"] == f"reports/{scan_id}.json"
-    report = reports.get_report(scan["report_key"])
+    assert scan.report_key == f"reports/{scan_id}.json"
+    report = reports.get_report(scan.report_key)
     assert report["scan_job_id"] == scan_id
     assert isinstance(report["findings"], list)
     # and the active marker is released, scan.completed published once with ids and summary only
-    assert scans.get_active(ws_id, scan["target_url"]) is None
+    assert scans.get_active(ws_id, scan.target_url) is None
     assert [(w, t) for w, t, _ in published] == [(ws_id, "scan.completed")]
     data = published[0][2]
     assert data["scan_job_id"] == scan_id and "findings" not in data and "summary" in data
@@ -96,14 +96,14 @@ def test_failing_analyze_ends_in_failed_with_code_and_scan_failed_event(
     # Then the execution fails through MarkFailed and the scan says why, without internals
     assert execution["status"] == "FAILED"
     scan = scans.get_scan(scan_id)
-    assert scan["status"] == "failed"
-    assert scan["error"]["code"] == "internal_error"
-    assert "secret" not in scan["error"]["message"]
+    assert scan.status == "failed"
+    assert scan.error.code == "internal_error"
+    assert "secret" not in scan.error.message
     assert workflow.function_name("ScanMarkFailedFunction") in workflow.seam.invocations
     # and scan.failed is published, the marker released; no scan.completed
     assert [(w, t) for w, t, _ in published] == [(ws_id, "scan.failed")]
     assert published[0][2]["error"]["code"] == "internal_error"
-    assert scans.get_active(ws_id, scan["target_url"]) is None
+    assert scans.get_active(ws_id, scan.target_url) is None
 
 
 def test_a_crashing_probe_marks_only_its_path_run_failed(
@@ -130,11 +130,11 @@ def test_a_crashing_probe_marks_only_its_path_run_failed(
     # Then the scan still completes, with that one path run failed and counted once
     assert execution["status"] == "SUCCEEDED", execution
     scan = scans.get_scan(scan_id)
-    assert scan["status"] == "completed"
-    assert scan["path_runs_failed"] == 1
-    failed = [r for r in scans.list_path_runs(scan_id) if r["status"] == "failed"]
-    assert [r["path_run_id"] for r in failed] == victims
-    assert failed[0]["error"]["code"] == "internal_error"
+    assert scan.status == "completed"
+    assert scan.path_runs_failed == 1
+    failed = [r for r in scans.list_path_runs(scan_id) if r.status == "failed"]
+    assert [r.path_run_id for r in failed] == victims
+    assert failed[0].error.code == "internal_error"
     assert [t for _, t, _ in published] == ["scan.completed"]
 
 
@@ -164,7 +164,7 @@ def test_a_transient_probe_error_is_retried_by_the_state_machine(
     assert execution["status"] == "SUCCEEDED", execution
     assert sorted(attempts.values())[-1] == 2
     scan = scans.get_scan(scan_id)
-    assert scan["status"] == "completed" and scan["path_runs_failed"] == 0
+    assert scan.status == "completed" and scan.path_runs_failed == 0
 
 
 def test_a_target_that_never_answers_ends_failed_target_unreachable(workflow: Any, published: list) -> None:
@@ -182,9 +182,9 @@ def test_a_target_that_never_answers_ends_failed_target_unreachable(workflow: An
     # Then the scan failed with target_unreachable instead of completing with posture "none"
     assert execution["status"] == "FAILED"
     scan = scans.get_scan(scan_id)
-    assert scan["status"] == "failed" and scan["report_key"] is None
-    assert scan["error"]["code"] == "target_unreachable"
-    assert scan["path_runs_failed"] == scan["path_runs_total"] > 0
+    assert scan.status == "failed" and scan.report_key is None
+    assert scan.error.code == "target_unreachable"
+    assert scan.path_runs_failed == scan.path_runs_total > 0
     # and scan.failed is published with the code, never scan.completed
     assert [(w, t) for w, t, _ in published] == [(ws_id, "scan.failed")]
     assert published[0][2]["error"]["code"] == "target_unreachable"

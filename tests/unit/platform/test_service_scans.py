@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from botscope.errors import InvalidTarget, TargetNotPublic, ValidationFailed
 from botscope.service import scans as service
+from botscope.store.scans import PathRun, Scan
 
 
 @pytest.fixture(autouse=True)
@@ -18,22 +19,24 @@ def _fresh_settings():
     reset_settings()
 
 
-SCAN = {
-    "scan_job_id": "scan_01m8g6ykxknfmjb3gegvxbx82x",
-    "workspace_id": "ws_x",
-    "status": "running",
-    "target_url": "https://example.com/",
-    "scan_mode": "full",
-    "created_at": "2026-11-28T04:30:00.000Z",
-    "started_at": "2026-11-28T04:30:01.000Z",
-    "completed_at": None,
-    "error": None,
-    "monitored_url_id": None,
-    "path_runs_total": 3,
-    "path_runs_completed": 1,
-    "path_runs_failed": 1,
-    "deadline_at": "2999-01-01T00:00:00.000Z",
-}
+SCAN = Scan(
+    **{
+        "scan_job_id": "scan_01m8g6ykxknfmjb3gegvxbx82x",
+        "workspace_id": "ws_x",
+        "status": "running",
+        "target_url": "https://example.com/",
+        "scan_mode": "full",
+        "created_at": "2026-11-28T04:30:00.000Z",
+        "started_at": "2026-11-28T04:30:01.000Z",
+        "completed_at": None,
+        "error": None,
+        "monitored_url_id": None,
+        "path_runs_total": 3,
+        "path_runs_completed": 1,
+        "path_runs_failed": 1,
+        "deadline_at": "2999-01-01T00:00:00.000Z",
+    }
+)
 
 
 def test_progress_counts_finished_runs_and_rounds_down():
@@ -45,28 +48,29 @@ def test_progress_counts_finished_runs_and_rounds_down():
         "percent": 66,
     }
     assert (
-        service.summary_view({**SCAN, "path_runs_total": 0, "path_runs_completed": 0, "path_runs_failed": 0})[
-            "progress"
-        ]["percent"]
+        service.summary_view(
+            SCAN.model_copy(update={"path_runs_total": 0, "path_runs_completed": 0, "path_runs_failed": 0})
+        )["progress"]["percent"]
         == 0
     )
-    assert service.summary_view({**SCAN, "status": "completed"})["progress"]["percent"] == 100
+    assert service.summary_view(SCAN.model_copy(update={"status": "completed"}))["progress"]["percent"] == 100
 
 
 def test_status_view_has_exactly_the_documented_path_run_fields():
-    run = {
-        "path_run_id": "run_1",
-        "path": "/login",
-        "profile": "ai_agent",
-        "status": "failed",
-        "outcome": "error",
-        "http_status": None,
-        "duration_ms": 12,
-        "error": {"code": "timeout", "message": "slow", "trace": "x"},
-        "observation_key": "observations/scan/run_1.json",
-        "seq": 0,
-        "kind": "page",
-    }
+    run = PathRun(
+        scan_job_id=SCAN.scan_job_id,
+        path_run_id="run_1",
+        path="/login",
+        profile="ai_agent",
+        status="failed",
+        outcome="error",
+        http_status=None,
+        duration_ms=12,
+        error={"code": "timeout", "message": "slow", "trace": "x"},
+        observation_key="observations/scan/run_1.json",
+        seq=0,
+        kind="page",
+    )
     view = service.status_view(SCAN, [run])
     assert view["path_runs"] == [
         {
@@ -81,7 +85,7 @@ def test_status_view_has_exactly_the_documented_path_run_fields():
         }
     ]
     assert "workspace_id" not in view and "deadline_at" not in view
-    assert view["links"]["findings"] == f"/api/v1/scans/{SCAN['scan_job_id']}/findings"
+    assert view["links"]["findings"] == f"/api/v1/scans/{SCAN.scan_job_id}/findings"
 
 
 def test_created_view_reports_monitoring_only_when_enrolled():
@@ -169,8 +173,8 @@ def test_guard_returns_the_normalized_url_of_a_public_literal():
 def test_expire_leaves_scans_inside_their_deadline_alone():
     assert service.expire_if_overdue(SCAN) is SCAN
     assert (
-        service.expire_if_overdue({**SCAN, "status": "completed", "deadline_at": "2000-01-01T00:00:00Z"})[
-            "status"
-        ]
+        service.expire_if_overdue(
+            SCAN.model_copy(update={"status": "completed", "deadline_at": "2000-01-01T00:00:00Z"})
+        ).status
         == "completed"
     )

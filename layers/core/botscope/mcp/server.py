@@ -150,6 +150,17 @@ def build_server() -> MCPServer:
     )
     # One stateless manager per request: its start/stop lines would be noise in every invocation's logs.
     logging.getLogger("mcp.server.streamable_http_manager").setLevel(logging.WARNING)
+    _register_api_key_tools(server)
+    _register_scan_start_tools(server)
+    _register_scan_progress_tools(server)
+    _register_scan_result_tools(server)
+    _register_scan_cancel_tools(server)
+    _register_monitoring_tools(server)
+    return server
+
+
+def _register_api_key_tools(server: MCPServer) -> None:
+    """The credential tool: a standard API key for plain HTTP calls."""
 
     @server.tool(
         title="Create an API key",
@@ -180,6 +191,10 @@ def build_server() -> MCPServer:
         from botscope.service import api_keys
 
         return _run(ctx, lambda p: api_keys.create_api_key(p, label))  # type: ignore[return-value]
+
+
+def _register_scan_start_tools(server: MCPServer) -> None:
+    """Starting a scan."""
 
     @server.tool(
         title="Start a scan",
@@ -236,6 +251,10 @@ def build_server() -> MCPServer:
 
         return _run(ctx, start)  # type: ignore[return-value]
 
+
+def _register_scan_progress_tools(server: MCPServer) -> None:
+    """Following a running scan: its status, and waiting for it to end."""
+
     @server.tool(
         title="Get scan status",
         description=(
@@ -288,6 +307,10 @@ def build_server() -> MCPServer:
             ),
         )
 
+
+def _register_scan_result_tools(server: MCPServer) -> None:
+    """A finished scan's findings and report."""
+
     @server.tool(
         title="Get scan findings",
         description=(
@@ -313,6 +336,10 @@ def build_server() -> MCPServer:
     )
     def get_scan_report(scan_job_id: ScanJobId, ctx: Context) -> dict[str, Any]:
         return _read_scan(ctx, scan_job_id, "get_report")  # type: ignore[return-value]
+
+
+def _register_scan_cancel_tools(server: MCPServer) -> None:
+    """Cancelling a scan."""
 
     @server.tool(
         title="Cancel a scan",
@@ -341,6 +368,10 @@ def build_server() -> MCPServer:
 
         return _run(ctx, cancel)  # type: ignore[return-value]
 
+
+def _register_monitoring_tools(server: MCPServer) -> None:
+    """The monitored URLs of the workspace."""
+
     @server.tool(
         title="List monitored URLs",
         description=(
@@ -354,8 +385,6 @@ def build_server() -> MCPServer:
         from botscope.service import monitoring
 
         return _run(ctx, monitoring.list_monitoring)  # type: ignore[return-value]
-
-    return server
 
 
 def wait_for_scan(

@@ -20,12 +20,15 @@ a crash between the two leaves the event in the outbox for the next evaluation t
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botscope.links import scan_path
 from botscope.monitoring import changes
 from botscope.store import monitoring as store
 from botscope.store.monitoring import MonitoredUrl, OutboxEvent
+
+if TYPE_CHECKING:
+    from botscope.store.scans import Scan
 
 EVENT_TYPE = "monitoring.findings_changed"
 MAX_PENDING = 500
@@ -53,29 +56,29 @@ def _count(name: str) -> None:
         pass
 
 
-def previous_report(scan: dict[str, Any]) -> dict[str, Any] | None:
+def previous_report(scan: Scan) -> dict[str, Any] | None:
     """The report of the previous completed scan of the same monitored URL, for the ``changes``
     section (None when the scan is not monitored or has no predecessor)."""
-    monitored_url_id = scan.get("monitored_url_id")
+    monitored_url_id = scan.monitored_url_id
     if not monitored_url_id:
         return None
     try:
         from botscope.store import reports, scans
 
-        item = store.get_monitored(scan["workspace_id"], monitored_url_id)
+        item = store.get_monitored(scan.workspace_id, monitored_url_id)
         if item is None:
             return None
         previous_id = item.last_completed_scan_job_id or item.last_scan_job_id
-        if not previous_id or previous_id == scan["scan_job_id"]:
+        if not previous_id or previous_id == scan.scan_job_id:
             return None
         previous = scans.get_scan(previous_id)
-        if not previous or previous.get("status") != "completed" or not previous.get("report_key"):
+        if not previous or previous.status != "completed" or not previous.report_key:
             return None
-        return reports.get_report(previous["report_key"])
+        return reports.get_report(previous.report_key)
     except Exception:  # noqa: BLE001 - no predecessor is better than a failed scan
         _log().exception(
             "monitoring: previous report unavailable",
-            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+            extra={"scan_job_id": scan.scan_job_id, "monitored_url_id": monitored_url_id},
         )
         return None
 
@@ -92,7 +95,7 @@ def summary_of(report: dict[str, Any], pending: int, last_change_at: str | None)
 
 
 def _event_data(
-    scan: dict[str, Any],
+    scan: Scan,
     item: MonitoredUrl,
     evaluation: changes.Evaluation,
     baseline_scan_job_id: str | None,
@@ -111,7 +114,7 @@ def _event_data(
             break
         kept.append(entry)
     base = get_settings().public_base_url.rstrip("/")
-    scan_id = scan["scan_job_id"]
+    scan_id = scan.scan_job_id
     return {
         "monitored_url_id": item.monitored_url_id,
         "target_url": item.target_url,
@@ -130,7 +133,7 @@ def _critical_paths(scan_job_id: str) -> set[str]:
     from botscope.store import scans
 
     try:
-        return {str(r.get("path")) for r in scans.list_path_runs(scan_job_id) if r.get("critical")}
+        return {str(r.path) for r in scans.list_path_runs(scan_job_id) if r.critical}
     except Exception:  # noqa: BLE001 - the path pattern still classifies critical paths
         return set()
 
@@ -159,23 +162,23 @@ def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: OutboxEven
     _count("MonitoringChangesPublished")
 
 
-def _advance_samples(scan: dict[str, Any]) -> None:
+def _advance_samples(scan: Scan) -> None:
     """A sample report's scan finished: publish its day if that was the last one."""
     from botscope.monitoring import sample_reports
 
-    if scan.get("workspace_id") != sample_reports.SAMPLES_WORKSPACE_ID:
+    if scan.workspace_id != sample_reports.SAMPLES_WORKSPACE_ID:
         return
     try:
         sample_reports.refresh(start_new_day=False)
     except Exception:  # noqa: BLE001 - the scheduler's next run publishes it
-        _log().exception("sample reports: could not publish", extra={"scan_job_id": scan.get("scan_job_id")})
+        _log().exception("sample reports: could not publish", extra={"scan_job_id": scan.scan_job_id})
 
 
-def after_scan_completed(scan: dict[str, Any], report: dict[str, Any]) -> None:
+def after_scan_completed(scan: Scan, report: dict[str, Any]) -> None:
     """Updates the monitored URL (last scan, summary) and fires ``monitoring.findings_changed`` when
     a confirmed change is found."""
     _advance_samples(scan)
-    monitored_url_id = scan.get("monitored_url_id")
+    monitored_url_id = scan.monitored_url_id
     if not monitored_url_id:
         return
     try:
@@ -184,12 +187,12 @@ def after_scan_completed(scan: dict[str, Any], report: dict[str, Any]) -> None:
         _count("MonitoringHookErrors")
         _log().exception(
             "monitoring: change detection failed",
-            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+            extra={"scan_job_id": scan.scan_job_id, "monitored_url_id": monitored_url_id},
         )
 
 
-def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitored_url_id: str) -> None:
-    workspace_id, scan_id = scan["workspace_id"], scan["scan_job_id"]
+def _after_scan_completed(scan: Scan, report: dict[str, Any], monitored_url_id: str) -> None:
+    workspace_id, scan_id = scan.workspace_id, scan.scan_job_id
     critical = _critical_paths(scan_id)
     for _ in range(MAX_EVALUATION_ATTEMPTS):
         item = store.get_monitored(workspace_id, monitored_url_id)
@@ -215,14 +218,14 @@ def _after_scan_completed(scan: dict[str, Any], report: dict[str, Any], monitore
 
 
 def _evaluate_and_save(
-    scan: dict[str, Any], report: dict[str, Any], item: MonitoredUrl, critical: set[str]
+    scan: Scan, report: dict[str, Any], item: MonitoredUrl, critical: set[str]
 ) -> tuple[changes.Evaluation, OutboxEvent | None] | None:
     """Compares the scan with the URL's baseline and writes the outcome (with the event it fires,
     in the outbox) conditionally on ``item`` being the last evaluated state. None when another
     evaluation got there first (the caller reads the item again)."""
     from botscope.store.table import now_iso
 
-    scan_id = scan["scan_job_id"]
+    scan_id = scan.scan_job_id
     baseline = changes.Snapshot.from_item(item.baseline)
     current = changes.snapshot_from_report({**report, "scan_job_id": scan_id}, critical_paths=critical)
     evaluation = changes.evaluate(baseline, item.pending_changes, current)
@@ -239,7 +242,7 @@ def _evaluate_and_save(
         item.monitored_url_id,
         expected_last_evaluated=item.last_evaluated_scan_job_id,
         scan_job_id=scan_id,
-        scanned_at=scan.get("completed_at") or now_iso(),
+        scanned_at=scan.completed_at or now_iso(),
         baseline=evaluation.baseline.to_item(),
         pending_changes=evaluation.pending[:MAX_PENDING],
         summary=summary_of(report, len(evaluation.pending), last_change_at),
@@ -268,24 +271,24 @@ def _log_evaluation(scan_id: str, monitored_url_id: str, evaluation: changes.Eva
     )
 
 
-def after_scan_failed(scan: dict[str, Any]) -> None:
+def after_scan_failed(scan: Scan) -> None:
     """Keeps the monitored URL scheduled after a failed scan (a failure is not a defense change)."""
     _advance_samples(scan)
-    monitored_url_id = scan.get("monitored_url_id")
+    monitored_url_id = scan.monitored_url_id
     if not monitored_url_id:
         return
     try:
         from botscope.store.table import now_iso
 
         store.record_failed_scan(
-            scan["workspace_id"],
+            scan.workspace_id,
             monitored_url_id,
-            scan["scan_job_id"],
-            scan.get("completed_at") or now_iso(),
-            (scan.get("error") or {}).get("code"),
+            scan.scan_job_id,
+            scan.completed_at or now_iso(),
+            scan.error.code if scan.error else None,
         )
     except Exception:  # noqa: BLE001 - see the module docstring
         _log().exception(
             "monitoring: could not record a failed scan",
-            extra={"scan_job_id": scan.get("scan_job_id"), "monitored_url_id": monitored_url_id},
+            extra={"scan_job_id": scan.scan_job_id, "monitored_url_id": monitored_url_id},
         )

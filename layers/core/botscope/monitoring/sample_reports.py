@@ -28,12 +28,15 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botscope.config import get_settings
 from botscope.isotime import parse_iso
 from botscope.store import samples
 from botscope.store.samples import SampleDay, SampleTab
+
+if TYPE_CHECKING:
+    from botscope.store.scans import Scan
 
 # Sample scans belong to no customer: they are written under this reserved workspace id, which no
 # credential can ever carry (workspace ids are ``ws_`` + 26 base32 characters).
@@ -137,13 +140,13 @@ def _publish_if_ready(day_item: SampleDay, now: datetime) -> dict[str, Any]:
     return {"day": day, "action": "published", "tabs": len(ready), "statuses": statuses}
 
 
-def _settled_status(scan: dict[str, Any] | None, now: datetime) -> str:
+def _settled_status(scan: Scan | None, now: datetime) -> str:
     """A scan's status, with a missing scan (its start failed) or one past its deadline as failed."""
     if scan is None:
         return "failed"
-    status = str(scan.get("status"))
-    deadline = scan.get("deadline_at")
-    if status in ("queued", "running") and deadline and now > parse_iso(deadline):
+    status = scan.status
+    deadline = scan.deadline_at
+    if scan.is_active and deadline and now > parse_iso(deadline):
         return "failed"
     return status
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from botscope.scanner.vocabulary import Outcome, PathKind, ProbeErrorCode
+from botscope.scanner.vocabulary import Outcome, PathKind
 
 __all__ = ["Outcome", "PathKind"]  # the vocabulary's types, re-exported beside the shapes using them
 
@@ -100,7 +100,9 @@ class RedirectHop(BaseModel):
 
 
 class ProbeError(BaseModel):
-    code: ProbeErrorCode
+    # A ``vocabulary.ProbeErrorCode`` when the probe ran; a path run the pipeline failed carries the
+    # pipeline's code instead (``botscope.workflow.stages.error_from_states``, ``not_probed``).
+    code: str
     message: str
 
 

@@ -166,12 +166,12 @@ def rescan(principal: Principal, monitored_url_id: str) -> Any:
     from botscope.service import scans as scan_service
 
     item = _owned_monitored(principal, monitored_url_id)
-    running = scans.get_active(principal.workspace_id, item.target_url)
-    if running is not None and (scans.get_scan(running) or {}).get("status") in scans.ACTIVE_STATUSES:
+    running = scans.running_scan(principal.workspace_id, item.target_url)
+    if running is not None:
         raise Conflict(
-            f"A scan of this URL is running ({running}); wait for it to finish.",
+            f"A scan of this URL is running ({running.scan_job_id}); wait for it to finish.",
             code="scan_in_progress",
-            headers={"Location": scan_service.links(running)["self"]},
+            headers={"Location": scan_service.links(running.scan_job_id)["self"]},
         )
     wait = store.claim_manual_rescan(
         principal.workspace_id, monitored_url_id, min_interval_seconds=MANUAL_RESCAN_INTERVAL_SECONDS
@@ -250,7 +250,7 @@ def _start(
         trigger=trigger,
         keep_failed=False,
     )
-    return str(scan.get("scan_job_id") or scan_job_id), started
+    return scan.scan_job_id, started
 
 
 def start_scheduled_scan(item: MonitoredUrl, scan_job_id: str, workspace: dict[str, Any]) -> str:
@@ -321,9 +321,9 @@ def sample_report(tab_id: str) -> dict[str, Any]:
     scan = scans.get_scan(tab.scan_job_id) if tab else None
     if (
         scan is None
-        or scan.get("status") != "completed"
-        or not scan.get("report_key")
-        or scan.get("workspace_id") != samples.SAMPLES_WORKSPACE_ID
+        or scan.status != "completed"
+        or not scan.report_key
+        or scan.workspace_id != samples.SAMPLES_WORKSPACE_ID
     ):
         raise NotFound("No sample report with this id.")
-    return reports.get_report(scan["report_key"])
+    return reports.get_report(scan.report_key)

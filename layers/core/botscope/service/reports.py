@@ -16,7 +16,8 @@ from botscope.redaction import redact_urls_in
 from botscope.reporting.view import ai_access
 from botscope.service import monitoring as monitoring_service
 from botscope.service import scans as scan_service
-from botscope.store import scans, shares
+from botscope.store import reports, scans, shares
+from botscope.store.scans import Scan
 
 TIMELINE_SCANS = 12  # monitored URLs: the last scans shown on the timeline
 _TIMELINE_LOOKBACK = 100  # the workspace's newest scans searched for them
@@ -39,17 +40,17 @@ def create_share(principal: Principal, scan_job_id: str) -> dict[str, Any]:
         "ai_access": ai_access(report),
     }
     try:
-        share = shares.create(principal.workspace_id, scan_job_id, badge)
+        share, token = shares.create(principal.workspace_id, scan_job_id, badge)
     except shares.ShareConflict:
         raise Conflict(
             "The share link of this scan is being changed by another request; retry.", code="share_conflict"
         ) from None
-    audit.record(principal, "scan.shared", scan_job_id, {"share_id": share["share_id"]})
+    audit.record(principal, "scan.shared", scan_job_id, {"share_id": share.share_id})
     return {
-        "share_id": share["share_id"],
+        "share_id": share.share_id,
         "scan_job_id": scan_job_id,
-        "created_at": share["created_at"],
-        **share_paths(share["token"], share["share_id"]),
+        "created_at": share.created_at,
+        **share_paths(token, share.share_id),
     }
 
 
@@ -57,14 +58,14 @@ def get_share(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     """GET /api/v1/scans/{id}/share: whether the scan is shared (the link itself is not kept)."""
     scans.get_scan_for_workspace(principal.workspace_id, scan_job_id)
     current = shares.get_current(scan_job_id)
-    if current is None or current.get("workspace_id") != principal.workspace_id:
+    if current is None or current.workspace_id != principal.workspace_id:
         raise NotFound("This scan has no share link.")
     return {
-        "share_id": current["share_id"],
+        "share_id": current.share_id,
         "scan_job_id": scan_job_id,
-        "created_at": current["created_at"],
-        "badge_posture": f"/badges/{current['share_id']}.svg",
-        "badge_ai": f"/badges/{current['share_id']}.svg?kind=ai",
+        "created_at": current.created_at,
+        "badge_posture": f"/badges/{current.share_id}.svg",
+        "badge_ai": f"/badges/{current.share_id}.svg?kind=ai",
     }
 
 
@@ -72,29 +73,25 @@ def revoke_share(principal: Principal, scan_job_id: str) -> None:
     """DELETE /api/v1/scans/{id}/share: the link and its badge stop working at once."""
     scans.get_scan_for_workspace(principal.workspace_id, scan_job_id)
     current = shares.get_current(scan_job_id)
-    if (
-        current is None
-        or current.get("workspace_id") != principal.workspace_id
-        or not shares.revoke(scan_job_id)
-    ):
+    if current is None or current.workspace_id != principal.workspace_id or not shares.revoke(scan_job_id):
         raise NotFound("This scan has no share link.")
-    audit.record(principal, "scan.unshared", scan_job_id, {"share_id": current["share_id"]})
+    audit.record(principal, "scan.unshared", scan_job_id, {"share_id": current.share_id})
 
 
 def shared_report(token: str) -> dict[str, Any]:
     """The report behind a share token; 404 for an unknown or revoked one. A public page: query
     values of the target URL and its paths are redacted (they can carry the customer's secrets)."""
     share = shares.get_by_token(token)
-    scan = scans.get_scan(share["scan_job_id"]) if share else None
+    scan = scans.get_scan(share.scan_job_id) if share else None
     if (
         share is None
         or scan is None
-        or scan.get("workspace_id") != share.get("workspace_id")
-        or scan.get("status") != "completed"
-        or not scan.get("report_key")
+        or scan.workspace_id != share.workspace_id
+        or scan.status != "completed"
+        or not scan.report_key
     ):
         raise NotFound("This share link is unknown or was revoked.")
-    return redact_urls_in(scan_service.load_report(scan["report_key"]))  # type: ignore[no-any-return]
+    return redact_urls_in(reports.get_report(scan.report_key))  # type: ignore[no-any-return]
 
 
 def badge_values(share_id: str) -> dict[str, str]:
@@ -102,9 +99,9 @@ def badge_values(share_id: str) -> dict[str, str]:
     if share is None:
         raise NotFound("No badge with this id.")
     return {
-        "posture": str(share.get("posture") or "unknown"),
-        "ai_access": str(share.get("ai_access") or "unknown"),
-        "created_at": str(share.get("created_at") or ""),
+        "posture": share.posture or "unknown",
+        "ai_access": share.ai_access or "unknown",
+        "created_at": share.created_at,
     }
 
 
@@ -115,37 +112,35 @@ def report_page(principal: Principal, scan_job_id: str) -> tuple[dict[str, Any],
     return report, _timeline(principal, scan)
 
 
-def _timeline(principal: Principal, scan: dict[str, Any]) -> list[dict[str, Any]]:
+def _timeline(principal: Principal, scan: Scan) -> list[dict[str, Any]]:
     """The monitored URL's last completed scans, newest first, with what each changed."""
-    monitored_url_id = scan.get("monitored_url_id")
+    monitored_url_id = scan.monitored_url_id
     if not monitored_url_id:
         return []
     items, _more = scans.list_scans(principal.workspace_id, _TIMELINE_LOOKBACK)
     related = [
-        s
+        (s, s.report_key)
         for s in items
-        if s.get("monitored_url_id") == monitored_url_id
-        and s.get("status") == "completed"
-        and s.get("report_key")
+        if s.monitored_url_id == monitored_url_id and s.status == "completed" and s.report_key
     ][:TIMELINE_SCANS]
     entries = []
-    for item in related:
-        summary = item.get("summary") or {}
+    for item, report_key in related:
+        summary = item.summary or {}
         try:
-            changes = scan_service.load_report(item["report_key"]).get("changes")
+            changes = reports.get_report(report_key).get("changes")
         except Exception:  # noqa: BLE001 - a missing old report leaves its entry without counts
             changes = None
         entries.append(
             {
-                "scan_job_id": item["scan_job_id"],
-                "completed_at": item.get("completed_at") or "unknown",
+                "scan_job_id": item.scan_job_id,
+                "completed_at": item.completed_at or "unknown",
                 "posture": summary.get("posture") or "unknown",
                 "score": summary.get("score") if summary.get("score") is not None else "unknown",
                 "has_changes": isinstance(changes, dict),
                 "added": len((changes or {}).get("added") or []),
                 "removed": len((changes or {}).get("removed") or []),
                 "changed": len((changes or {}).get("changed") or []),
-                "current": item["scan_job_id"] == scan["scan_job_id"],
+                "current": item.scan_job_id == scan.scan_job_id,
             }
         )
     return entries

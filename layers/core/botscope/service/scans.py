@@ -42,7 +42,8 @@ from botscope.errors import (
 from botscope.isotime import parse_iso
 from botscope.links import API_PREFIX
 from botscope.service import plans
-from botscope.store import idempotency, monitoring, scans, workspaces
+from botscope.store import idempotency, monitoring, reports, scans, workspaces
+from botscope.store.scans import ErrorDetail, PathRun, Scan
 from botscope.store.table import utcnow
 
 SCAN_MODES = ("full", "quick")
@@ -81,70 +82,70 @@ def _monitoring_view(monitored_url_id: str | None) -> dict[str, Any] | None:
     return {"enrolled": True, "monitored_url_id": monitored_url_id} if monitored_url_id else None
 
 
-def _progress(scan: dict[str, Any]) -> dict[str, int]:
-    total = int(scan.get("path_runs_total") or 0)
-    completed = int(scan.get("path_runs_completed") or 0)
-    failed = int(scan.get("path_runs_failed") or 0)
-    cancelled = int(scan.get("path_runs_cancelled") or 0)
-    if scan.get("status") == "completed":
+def _progress(scan: Scan) -> dict[str, int]:
+    total = scan.path_runs_total
+    settled = scan.path_runs_completed + scan.path_runs_failed + scan.path_runs_cancelled
+    if scan.status == "completed":
         percent = 100
     else:
-        percent = min(100, (completed + failed + cancelled) * 100 // total) if total else 0
+        percent = min(100, settled * 100 // total) if total else 0
     return {
         "path_runs_total": total,
-        "path_runs_completed": completed,
-        "path_runs_failed": failed,
-        "path_runs_cancelled": cancelled,
+        "path_runs_completed": scan.path_runs_completed,
+        "path_runs_failed": scan.path_runs_failed,
+        "path_runs_cancelled": scan.path_runs_cancelled,
         "percent": percent,
     }
 
 
-def _path_run_view(run: dict[str, Any]) -> dict[str, Any]:
-    error = run.get("error")
+def _error_view(error: ErrorDetail | None) -> dict[str, str] | None:
+    return {"code": error.code, "message": error.message} if error else None
+
+
+def _path_run_view(run: PathRun) -> dict[str, Any]:
     return {
-        "path_run_id": run["path_run_id"],
-        "path": run.get("path"),
-        "profile": run.get("profile"),
-        "status": run.get("status", "pending"),
-        "outcome": run.get("outcome"),
-        "http_status": run.get("http_status"),
-        "duration_ms": run.get("duration_ms"),
-        "error": {"code": error.get("code"), "message": error.get("message")} if error else None,
+        "path_run_id": run.path_run_id,
+        "path": run.path,
+        "profile": run.profile,
+        "status": run.status,
+        "outcome": run.outcome,
+        "http_status": run.http_status,
+        "duration_ms": run.duration_ms,
+        "error": _error_view(run.error),
     }
 
 
-def created_view(scan: dict[str, Any], monitored_url_id: str | None = None) -> dict[str, Any]:
+def created_view(scan: Scan, monitored_url_id: str | None = None) -> dict[str, Any]:
     """POST /scans response body."""
     return {
-        "scan_job_id": scan["scan_job_id"],
-        "status": scan["status"],
-        "target_url": scan["target_url"],
-        "scan_mode": scan["scan_mode"],
-        "monitoring": _monitoring_view(monitored_url_id or scan.get("monitored_url_id")),
-        "created_at": scan["created_at"],
-        "links": links(scan["scan_job_id"]),
+        "scan_job_id": scan.scan_job_id,
+        "status": scan.status,
+        "target_url": scan.target_url,
+        "scan_mode": scan.scan_mode,
+        "monitoring": _monitoring_view(monitored_url_id or scan.monitored_url_id),
+        "created_at": scan.created_at,
+        "links": links(scan.scan_job_id),
     }
 
 
-def summary_view(scan: dict[str, Any]) -> dict[str, Any]:
+def summary_view(scan: Scan) -> dict[str, Any]:
     """A scan without its path runs (listings)."""
-    error = scan.get("error")
     return {
-        "scan_job_id": scan["scan_job_id"],
-        "status": scan["status"],
-        "target_url": scan["target_url"],
-        "scan_mode": scan["scan_mode"],
-        "created_at": scan["created_at"],
-        "started_at": scan.get("started_at"),
-        "completed_at": scan.get("completed_at"),
+        "scan_job_id": scan.scan_job_id,
+        "status": scan.status,
+        "target_url": scan.target_url,
+        "scan_mode": scan.scan_mode,
+        "created_at": scan.created_at,
+        "started_at": scan.started_at,
+        "completed_at": scan.completed_at,
         "progress": _progress(scan),
-        "error": {"code": error.get("code"), "message": error.get("message")} if error else None,
-        "monitoring": _monitoring_view(scan.get("monitored_url_id")),
-        "links": links(scan["scan_job_id"]),
+        "error": _error_view(scan.error),
+        "monitoring": _monitoring_view(scan.monitored_url_id),
+        "links": links(scan.scan_job_id),
     }
 
 
-def status_view(scan: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+def status_view(scan: Scan, runs: list[PathRun]) -> dict[str, Any]:
     """GET /scans/{id} response body."""
     return {**summary_view(scan), "path_runs": [_path_run_view(r) for r in runs]}
 
@@ -246,21 +247,6 @@ def start_scan(
     return outcome
 
 
-def create_scan(
-    principal: Principal,
-    target_url: Any,
-    scan_mode: str = "full",
-    enroll_monitoring: bool = False,
-    idempotency_key: str | None = None,
-    request_body_hash: str | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Convenience form: ``(body, created)``; ``created`` is False when a running scan was returned."""
-    outcome = start_scan(
-        principal, target_url, scan_mode, enroll_monitoring, idempotency_key, request_body_hash
-    )
-    return outcome.body, outcome.created
-
-
 def _start_scan(
     principal: Principal,
     raw_url: str,
@@ -281,7 +267,7 @@ def _start_scan(
             "On the growth plan you can scan URLs under monitoring; send "
             '"enroll_monitoring": true to enroll this one (it takes a slot).'
         )
-    if _running_scan_id(workspace_id, target_url) is None:
+    if scans.running_scan(workspace_id, target_url) is None:
         # Only a *new* scan counts against the workspace's concurrent scans (429), and the check
         # comes before a slot is claimed so a refusal leaves nothing to undo.
         from botscope import ratelimit
@@ -333,7 +319,7 @@ def launch_scan(
     keep_failed: bool = True,
     concurrency_limit: int = 0,
     render: bool = False,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Scan, bool]:
     """The one way a scan starts, for API/MCP requests and for scans the system starts (monitoring
     rescans, sample reports): creates the scan ``scan_job_id`` (once: a retry with the same id finds
     it), claims the URL's one running-scan marker, and starts the workflow.
@@ -349,13 +335,41 @@ def launch_scan(
     workspace (``RUNSLOT#n``, released by every terminal transition); when none is free the start is
     undone the same way and ``rate_limited`` (429) is raised, so N parallel starts with M free
     leases accept exactly min(N, M)."""
+    deadline = get_settings().scan_timeout_seconds
+    scan = _queued_scan(
+        workspace_id, target_url, scan_mode, scan_job_id, monitored_url_id, trigger, render, deadline
+    )
+    if scan.status != "queued" or scan.execution_arn:
+        return scan, False  # an earlier attempt got it started (or settled it)
+    running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
+    if running is not None:
+        scans.discard_scan(scan_job_id)
+        return running, False
+    if concurrency_limit > 0:
+        _claim_lease_or_refuse(
+            workspace_id, target_url, scan_job_id, enrolled_id, concurrency_limit, deadline
+        )
+    _start_workflow(scan_job_id, workspace_id, target_url, enrolled_id, keep_failed=keep_failed)
+    return scan, True
+
+
+def _queued_scan(
+    workspace_id: str,
+    target_url: str,
+    scan_mode: str,
+    scan_job_id: str,
+    monitored_url_id: str | None,
+    trigger: str,
+    render: bool,
+    deadline: int,
+) -> Scan:
+    """Writes the queued scan ``scan_job_id``, or reads it back when an earlier call wrote it."""
     from botocore.exceptions import ClientError
 
     from botscope.store.table import is_conditional_failure
 
-    deadline = get_settings().scan_timeout_seconds
     try:
-        scan = scans.create_scan(
+        return scans.create_scan(
             workspace_id,
             target_url,
             scan_mode,
@@ -368,28 +382,35 @@ def launch_scan(
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
-        scan = scans.get_scan(scan_job_id) or {}
-        if scan.get("status") != "queued" or scan.get("execution_arn"):
-            return scan, False  # an earlier attempt got it started (or settled it)
-    running = _claim_or_running_scan(workspace_id, target_url, scan_job_id, deadline)
-    if running is not None:
-        scans.discard_scan(scan_job_id)
-        return running, False
-    if (
-        concurrency_limit > 0
-        and scans.claim_concurrency_lease(
-            workspace_id, scan_job_id, limit=concurrency_limit, ttl_seconds=deadline
-        )
-        is None
-    ):
-        # Every lease went to a parallel start since the pre-check: undo this start, answer 429.
-        from botscope import ratelimit
+    existing = scans.get_scan(scan_job_id)
+    if existing is None:  # written and discarded in between (it lost the URL's marker): retry
+        raise _setting_up()
+    return existing
 
-        scans.release_active(workspace_id, target_url, scan_job_id)
-        scans.discard_scan(scan_job_id)
-        if enrolled_id:
-            monitoring.release(workspace_id, enrolled_id)
-        raise ratelimit.scan_limit_refusal(concurrency_limit, concurrency_limit)
+
+def _claim_lease_or_refuse(
+    workspace_id: str, target_url: str, scan_job_id: str, enrolled_id: str | None, limit: int, deadline: int
+) -> None:
+    """Holds one of the workspace's ``limit`` running-scan leases for the scan, or undoes the start
+    and raises the 429: every lease went to a parallel start since the pre-check."""
+    if (
+        scans.claim_concurrency_lease(workspace_id, scan_job_id, limit=limit, ttl_seconds=deadline)
+        is not None
+    ):
+        return
+    from botscope import ratelimit
+
+    scans.release_active(workspace_id, target_url, scan_job_id)
+    scans.discard_scan(scan_job_id)
+    if enrolled_id:
+        monitoring.release(workspace_id, enrolled_id)
+    raise ratelimit.scan_limit_refusal(limit, limit)
+
+
+def _start_workflow(
+    scan_job_id: str, workspace_id: str, target_url: str, enrolled_id: str | None, *, keep_failed: bool
+) -> None:
+    """Starts the scan's execution and records it on the scan; a start that fails is undone."""
     try:
         from botscope.workflow.starter import start_scan_execution
 
@@ -402,18 +423,19 @@ def launch_scan(
             headers={"Retry-After": "5"},
         ) from exc
     scans.set_execution_arn(scan_job_id, execution_arn)
-    return scan, True
 
 
-def _running_scan_id(workspace_id: str, target_url: str) -> str | None:
-    holder = scans.get_active(workspace_id, target_url)
-    scan = scans.get_scan(holder) if holder else None
-    return holder if scan is not None and scan["status"] in scans.ACTIVE_STATUSES else None
+def _setting_up() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "A scan of this URL is being set up; retry in a second.",
+        code="scan_start_failed",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _claim_or_running_scan(
     workspace_id: str, target_url: str, scan_job_id: str, deadline: int
-) -> dict[str, Any] | None:
+) -> Scan | None:
     """Claims the URL's active marker for ``scan_job_id`` (None), or returns the scan that holds it.
     A holder past its deadline is settled as timed out first, which frees the marker."""
     for _ in range(3):
@@ -423,13 +445,9 @@ def _claim_or_running_scan(
         holder = scans.get_scan(running_id)
         if holder is not None:
             holder = expire_if_overdue(holder)
-            if holder["status"] in scans.ACTIVE_STATUSES:
+            if holder.is_active:
                 return holder
-    raise ServiceUnavailable(
-        "A scan of this URL is being set up; retry in a second.",
-        code="scan_start_failed",
-        headers={"Retry-After": "1"},
-    )
+    raise _setting_up()
 
 
 def _audit_enrollment(principal: Principal, monitored_url_id: str | None, target_url: str) -> None:
@@ -449,10 +467,8 @@ def _undo_start(
     from botscope.observability import logger
 
     logger.warning("scan workflow did not start", extra={"scan_job_id": scan_job_id, "error": repr(exc)})
-    if keep_failed:
-        scans.mark_failed(
-            scan_job_id, "start_failed", "The scan workflow could not be started."
-        )  # releases marker
+    if keep_failed:  # the failed scan's end releases its marker
+        scans.mark_failed(scan_job_id, "start_failed", "The scan workflow could not be started.")
     else:
         scans.release_active(workspace_id, target_url, scan_job_id)
         scans.discard_scan(scan_job_id)
@@ -473,25 +489,23 @@ def _count_metric(name: str) -> None:
 
 # --- read --------------------------------------------------------------------------------------
 
-_parse_iso = parse_iso
 
-
-def expire_if_overdue(scan: dict[str, Any]) -> dict[str, Any]:
+def expire_if_overdue(scan: Scan) -> Scan:
     """A queued/running scan past its deadline is failed with ``scan_timeout`` (the workflow's own
     timeout ends the execution without running its Catch, so the status is settled when it is
     read: no scan stays queued/running forever). The failure itself (status, ``scan.failed``
     event, monitoring hook) is the workflow's ``expire_if_overdue``, so there is one definition.
     Returns the scan as it now is."""
-    if scan.get("status") not in scans.ACTIVE_STATUSES or not scan.get("deadline_at"):
+    if not scan.is_active or not scan.deadline_at:
         return scan
-    if utcnow() <= _parse_iso(scan["deadline_at"]) + timedelta(seconds=OVERDUE_GRACE_SECONDS):
+    if utcnow() <= parse_iso(scan.deadline_at) + timedelta(seconds=OVERDUE_GRACE_SECONDS):
         return scan
     from botscope.workflow.stages import expire_if_overdue as expire_overdue_scan
 
     return expire_overdue_scan(scan)
 
 
-def _owned_scan(principal: Principal, scan_job_id: str) -> dict[str, Any]:
+def _owned_scan(principal: Principal, scan_job_id: str) -> Scan:
     return expire_if_overdue(scans.get_scan_for_workspace(principal.workspace_id, scan_job_id))
 
 
@@ -501,53 +515,39 @@ def get_scan_status(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     return status_view(scan, scans.list_path_runs(scan_job_id))
 
 
-def _completed_scan(principal: Principal, scan_job_id: str) -> dict[str, Any]:
+def _reported_scan(principal: Principal, scan_job_id: str) -> tuple[Scan, str]:
+    """A scan of the caller's workspace that has a report, and the report's key; otherwise the
+    error that says why it has none (cancelled early, failed, still running)."""
     scan = _owned_scan(principal, scan_job_id)
-    if scan["status"] == "cancelled" and scan.get("report_key"):
-        return scan  # its partial report, marked "complete": false
-    if scan["status"] == "cancelled":
+    if scan.status == "cancelled" and scan.report_key:
+        return scan, scan.report_key  # its partial report, marked "complete": false
+    if scan.status == "cancelled":
         raise ScanCancelledError("The scan was cancelled before anything was probed; it has no report.")
-    if scan["status"] == "failed":
-        error = scan.get("error") or {}
-        raise ScanFailedError(
-            f"The scan failed ({error.get('code', 'unknown')}): {error.get('message', '')}".strip()
-        )
-    if scan["status"] != "completed":
-        hint = poll_hint_seconds(scan["status"]) or 5
+    if scan.status == "failed":
+        code, message = (scan.error.code, scan.error.message) if scan.error else ("unknown", "")
+        raise ScanFailedError(f"The scan failed ({code}): {message}".strip())
+    if scan.status != "completed":
+        hint = poll_hint_seconds(scan.status) or 5
         raise ScanNotReady(
-            f"The scan is {scan['status']}; poll {links(scan_job_id)['self']} until it completes.",
+            f"The scan is {scan.status}; poll {links(scan_job_id)['self']} until it completes.",
             headers={"Retry-After": str(hint)},
         )
-    return scan
-
-
-def _load_report(report_key: str) -> dict[str, Any]:
-    try:
-        from botscope.store import reports
-    except ImportError:  # the reports repository is written by the workflow feature
-        from botscope.store.table import s3_client
-
-        body = s3_client().get_object(Bucket=get_settings().reports_bucket, Key=report_key)["Body"].read()
-        return dict(json.loads(body))
-    return dict(reports.get_report(report_key))
-
-
-load_report = _load_report  # the stored report of a completed scan (report pages, share links)
+    return scan, scan.report_key or reports.report_key(scan_job_id)
 
 
 def get_report(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     """GET /api/v1/scans/{id}/report: the assembled public report (docs/report.md)."""
-    scan = _completed_scan(principal, scan_job_id)
-    return _load_report(scan["report_key"])
+    _scan, report_key = _reported_scan(principal, scan_job_id)
+    return reports.get_report(report_key)
 
 
 def get_findings(principal: Principal, scan_job_id: str) -> dict[str, Any]:
     """GET /api/v1/scans/{id}/findings: the public-safe findings of a completed scan."""
-    scan = _completed_scan(principal, scan_job_id)
-    report = _load_report(scan["report_key"])
+    scan, report_key = _reported_scan(principal, scan_job_id)
+    report = reports.get_report(report_key)
     return {
         "scan_job_id": scan_job_id,
-        "ruleset_version": scan.get("ruleset_version") or report.get("ruleset_version"),
+        "ruleset_version": scan.ruleset_version or report.get("ruleset_version"),
         "findings": list(report.get("findings") or []),
     }
 
@@ -578,29 +578,29 @@ def cancel_scan(principal: Principal, scan_job_id: str) -> ScanCancellation:
     from botscope.workflow.stages import settle_cancelled_scan
 
     scan = _owned_scan(principal, scan_job_id)
-    if scan["status"] in scans.ACTIVE_STATUSES:
+    if scan.is_active:
         cancelled = scans.mark_cancelled(scan_job_id)
         if cancelled is not None:
             release_scan_capacity(cancelled)
             settled = settle_cancelled_scan(cancelled)
-            audit.record(principal, "scan.cancelled", scan_job_id, {"target_url": scan["target_url"]})
+            audit.record(principal, "scan.cancelled", scan_job_id, {"target_url": scan.target_url})
             _count_metric("ScansCancelled")
             return ScanCancellation(
                 status_view(settled, scans.list_path_runs(scan_job_id)), cancelled_now=True
             )
         scan = scans.get_scan(scan_job_id) or scan  # it ended meanwhile
-    if scan["status"] == "cancelled":
+    if scan.status == "cancelled":
         scan = settle_cancelled_scan(scan)
     return ScanCancellation(status_view(scan, scans.list_path_runs(scan_job_id)), cancelled_now=False)
 
 
-def release_scan_capacity(scan: dict[str, Any]) -> None:
+def release_scan_capacity(scan: Scan) -> None:
     """Frees what a running scan holds against the workspace's limits: its URL's running-scan
     marker and its concurrent-scan lease (``RUNSLOT#n``). The one place a scan that ends outside
     the workflow (a cancel) gives its capacity back; safe to call again (each is released only
     while this scan holds it)."""
-    scans.release_active(scan["workspace_id"], scan["target_url"], scan["scan_job_id"])
-    scans.release_concurrency_lease(scan["workspace_id"], scan["scan_job_id"])
+    scans.release_active(scan.workspace_id, scan.target_url, scan.scan_job_id)
+    scans.release_concurrency_lease(scan.workspace_id, scan.scan_job_id)
 
 
 def list_scans(

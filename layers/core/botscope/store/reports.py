@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from botscope.config import get_settings
 from botscope.store.table import s3_client
 
@@ -55,6 +57,16 @@ def put_plan(scan_job_id: str, plan: dict[str, Any]) -> str:
 
 def get_plan(scan_job_id: str) -> dict[str, Any]:
     return dict(_get_json(plan_key(scan_job_id)))
+
+
+def find_plan(scan_job_id: str) -> dict[str, Any] | None:
+    """The scan's plan, or None when Prepare has not stored one (a scan cancelled before it)."""
+    try:
+        return get_plan(scan_job_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            return None
+        raise
 
 
 def put_observation(scan_job_id: str, path_run_id: str, observation: dict[str, Any]) -> str:

@@ -14,12 +14,15 @@ only on that path run's first transition to a terminal state.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+from pydantic import Field
 
 from botscope import ids
 from botscope.redaction import redact_url
+from botscope.scanner.model import ScanMode
+from botscope.store.entity import Entity
 from botscope.store.table import (
     conditional_update,
     dynamodb_client,
@@ -27,7 +30,6 @@ from botscope.store.table import (
     is_expired,
     iso,
     now_iso,
-    plain_item,
     query_all,
     scan_pk,
     serialize,
@@ -39,10 +41,12 @@ from botscope.store.table import (
     ws_pk,
 )
 
-ACTIVE_STATUSES = ("queued", "running")
-TERMINAL_STATUSES = ("completed", "failed", "cancelled")
-RUN_ACTIVE_STATUSES = ("pending", "running")
-RUN_TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+ScanStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+PathRunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+ACTIVE_STATUSES: tuple[ScanStatus, ...] = ("queued", "running")
+TERMINAL_STATUSES: tuple[ScanStatus, ...] = ("completed", "failed", "cancelled")
+RUN_ACTIVE_STATUSES: tuple[PathRunStatus, ...] = ("pending", "running")
+RUN_TERMINAL_STATUSES: tuple[PathRunStatus, ...] = ("completed", "failed", "cancelled")
 # The progress counter each terminal path-run status moves.
 _RUN_COUNTERS = {
     "completed": "path_runs_completed",
@@ -52,6 +56,68 @@ _RUN_COUNTERS = {
 # The active marker outlives the scan deadline a little, so a scan that is being marked timed-out
 # is not doubled by a request arriving in the same second.
 ACTIVE_MARKER_GRACE_SECONDS = 60
+
+
+class ErrorDetail(Entity):
+    """Why a scan or a path run ended without a result: a public code and message (docs/api.md)."""
+
+    code: str
+    message: str
+
+
+class Scan(Entity):
+    """A scan item (``SCAN#<scan>`` / ``META``)."""
+
+    scan_job_id: str
+    workspace_id: str
+    status: ScanStatus
+    target_url: str
+    scan_mode: ScanMode
+    trigger: str = "api"
+    render: bool = False  # rendered path runs (a real browser) in the plan
+    monitored_url_id: str | None = None
+    created_at: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    cancelled_at: str | None = None
+    deadline_at: str | None = None
+    error: ErrorDetail | None = None
+    execution_arn: str | None = None
+    path_runs_total: int = 0
+    path_runs_completed: int = 0
+    path_runs_failed: int = 0
+    path_runs_cancelled: int = 0
+    report_key: str | None = None
+    report_complete: bool | None = None  # False: a cancelled scan's partial report
+    ruleset_version: str | None = None
+    summary: dict[str, Any] | None = None  # the report's summary section (docs/report.md)
+    concurrency_slot: int | None = None
+    published_events: dict[str, str] = Field(default_factory=dict)  # event type → event id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class PathRun(Entity):
+    """A path run item (``SCAN#<scan>`` / ``RUN#<run>``): one path probed with one profile."""
+
+    path_run_id: str
+    scan_job_id: str
+    seq: int = 0  # plan order
+    status: PathRunStatus = "pending"
+    path: str | None = None
+    profile: str | None = None
+    kind: str = "page"
+    critical: bool = False
+    category: str | None = None
+    outcome: str | None = None
+    http_status: int | None = None
+    duration_ms: int | None = None
+    error: ErrorDetail | None = None
+    observation_key: str | None = None  # the observation in the reports bucket
+    updated_at: str | None = None
+
 
 # --- scans -------------------------------------------------------------------------------------
 
@@ -66,7 +132,7 @@ def create_scan(
     scan_job_id: str | None = None,
     trigger: str = "api",
     render: bool = False,
-) -> dict[str, Any]:
+) -> Scan:
     """Writes a queued scan. ``target_url`` must already be normalized. ``trigger`` is "api",
     "mcp" or "monitoring" (kept for the audit trail and metrics)."""
     now = utcnow()
@@ -82,7 +148,7 @@ def create_scan(
         "target_url": target_url,
         "scan_mode": scan_mode,
         "trigger": trigger,
-        "render": bool(render),  # rendered path runs (a real browser) in the plan
+        "render": bool(render),
         "monitored_url_id": monitored_url_id,
         "created_at": iso(now),
         "started_at": None,
@@ -101,28 +167,28 @@ def create_scan(
         "summary": None,
     }
     table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-    return plain_item(item)
+    return Scan.from_item(item)
 
 
-def get_scan(scan_job_id: str) -> dict[str, Any] | None:
+def get_scan(scan_job_id: str) -> Scan | None:
     item = table().get_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"}, ConsistentRead=True).get("Item")
-    return plain_item(item) if item else None
+    return Scan.from_item(item) if item else None
 
 
-def get_scan_for_workspace(workspace_id: str, scan_job_id: str) -> dict[str, Any]:
+def get_scan_for_workspace(workspace_id: str, scan_job_id: str) -> Scan:
     """The scan if it belongs to ``workspace_id``; ``NotFound`` otherwise — the same answer whether
     the scan does not exist or belongs to someone else, so ids reveal nothing."""
     from botscope.errors import NotFound
 
     scan = get_scan(scan_job_id) if ids.is_id(scan_job_id, "scan") else None
-    if scan is None or scan.get("workspace_id") != workspace_id:
+    if scan is None or scan.workspace_id != workspace_id:
         raise NotFound("No scan with this id in your workspace.")
     return scan
 
 
 def list_scans(
     workspace_id: str, limit: int = 20, starting_after: str | None = None
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[Scan], bool]:
     """Newest first. ``starting_after`` is the id of the last scan of the previous page."""
     key_condition = "gsi1pk = :pk"
     values: dict[str, Any] = {":pk": f"{ws_pk(workspace_id)}#SCANS"}
@@ -143,7 +209,7 @@ def list_scans(
         if len(items) > limit or "LastEvaluatedKey" not in page:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return [plain_item(i) for i in items[:limit]], len(items) > limit
+    return [Scan.from_item(i) for i in items[:limit]], len(items) > limit
 
 
 def discard_scan(scan_job_id: str) -> None:
@@ -186,7 +252,7 @@ def set_execution_arn(scan_job_id: str, execution_arn: str) -> None:
     )
 
 
-def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+def _finish(scan_job_id: str, status: ScanStatus, fields: dict[str, Any]) -> Scan | None:
     """Moves a queued/running scan to a terminal status. Returns the updated scan, or None when it
     was already terminal (or missing): a terminal scan is never overwritten."""
     names = {"#s": "status"}
@@ -215,9 +281,9 @@ def _finish(scan_job_id: str, status: str, fields: dict[str, Any]) -> dict[str, 
         if is_conditional_failure(exc):
             return None
         raise
-    scan = plain_item(response["Attributes"])
-    release_active(scan["workspace_id"], scan["target_url"], scan_job_id)
-    release_concurrency_lease(scan["workspace_id"], scan_job_id, slot=scan.get("concurrency_slot"))
+    scan = Scan.from_item(response["Attributes"])
+    release_active(scan.workspace_id, scan.target_url, scan_job_id)
+    release_concurrency_lease(scan.workspace_id, scan_job_id, slot=scan.concurrency_slot)
     return scan
 
 
@@ -263,7 +329,7 @@ def mark_failed(scan_job_id: str, code: str, message: str) -> bool:
     return _finish(scan_job_id, "failed", {"error": {"code": code, "message": message}}) is not None
 
 
-def mark_cancelled(scan_job_id: str) -> dict[str, Any] | None:
+def mark_cancelled(scan_job_id: str) -> Scan | None:
     """queued/running → cancelled (``error.code = cancelled``); also releases the active marker.
     Returns the cancelled scan, or None when the scan had already ended (nothing changed)."""
     return _finish(
@@ -294,8 +360,7 @@ def set_report(
 
 def record_published_event(scan_job_id: str, event_type: str, event_id: str) -> None:
     """Notes that the scan's ``event_type`` webhook event went out (``published_events`` map), so a
-    retried workflow stage publishes it when an earlier attempt did not, and never twice.
-    (Added by the workflow feature, issue 2.)"""
+    retried workflow stage publishes it when an earlier attempt did not, and never twice."""
     table().update_item(
         Key={"pk": scan_pk(scan_job_id), "sk": "META"},
         UpdateExpression="SET published_events = if_not_exists(published_events, :empty)",
@@ -315,7 +380,7 @@ def record_published_event(scan_job_id: str, event_type: str, event_id: str) -> 
 _RUN_FIELDS = ("path", "profile", "kind", "critical", "category")
 
 
-def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[PathRun]:
     """Writes the planned path runs (status pending) and sets ``path_runs_total``.
 
     Each run needs ``path`` and ``profile`` (``kind``, ``critical``, ``category``,
@@ -325,7 +390,7 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
     scan = get_scan(scan_job_id)
     if scan is None:
         raise LookupError(f"scan {scan_job_id} does not exist")
-    if scan.get("path_runs_total"):
+    if scan.path_runs_total:
         return list_path_runs(scan_job_id)
     items = []
     for seq, run in enumerate(runs):
@@ -362,7 +427,7 @@ def put_path_runs(scan_job_id: str, runs: list[dict[str, Any]]) -> list[dict[str
         ConditionExpression="attribute_exists(pk)",
         ExpressionAttributeValues={":n": len(items)},
     )
-    return [plain_item(i) for i in items]
+    return [PathRun.from_item(i) for i in items]
 
 
 def start_path_run(scan_job_id: str, path_run_id: str) -> bool:
@@ -408,9 +473,9 @@ def cancel_pending_path_runs(scan_job_id: str) -> int:
     finish on their own (their observation is evidence of the partial report)."""
     cancelled = 0
     for run in list_path_runs(scan_job_id):
-        if run.get("status") == "pending" and update_path_run(
+        if run.status == "pending" and update_path_run(
             scan_job_id,
-            run["path_run_id"],
+            run.path_run_id,
             status="cancelled",
             error={"code": "cancelled", "message": "The scan was cancelled before this path was probed."},
         ):
@@ -418,29 +483,29 @@ def cancel_pending_path_runs(scan_job_id: str) -> int:
     return cancelled
 
 
-def list_path_runs(scan_job_id: str) -> list[dict[str, Any]]:
+def list_path_runs(scan_job_id: str) -> list[PathRun]:
     items = query_all(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
         ExpressionAttributeValues={":pk": scan_pk(scan_job_id), ":run": "RUN#"},
         ConsistentRead=True,
     )
-    return sorted((plain_item(i) for i in items), key=lambda r: (r.get("seq", 0), r["path_run_id"]))
+    return sorted((PathRun.from_item(i) for i in items), key=lambda r: (r.seq, r.path_run_id))
 
 
-def get_path_run(scan_job_id: str, path_run_id: str) -> dict[str, Any] | None:
+def get_path_run(scan_job_id: str, path_run_id: str) -> PathRun | None:
     item = (
         table()
         .get_item(Key={"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"}, ConsistentRead=True)
         .get("Item")
     )
-    return plain_item(item) if item else None
+    return PathRun.from_item(item) if item else None
 
 
 def update_path_run(
     scan_job_id: str,
     path_run_id: str,
     *,
-    status: str,
+    status: PathRunStatus,
     outcome: str | None = None,
     http_status: int | None = None,
     duration_ms: int | None = None,
@@ -464,9 +529,27 @@ def update_path_run(
         "observation_key": observation_key,
         "updated_at": now_iso(),
     }
+    run_update = _open_run_update(scan_job_id, path_run_id, fields)
+    client = dynamodb_client()
+    try:
+        if status in RUN_ACTIVE_STATUSES:
+            client.update_item(**run_update)
+        else:
+            counter_update = _scan_counter_update(scan_job_id, _RUN_COUNTERS[status])
+            client.transact_write_items(TransactItems=[{"Update": run_update}, {"Update": counter_update}])
+    except ClientError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+def _open_run_update(scan_job_id: str, path_run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The low-level update that sets ``fields`` on a path run still pending or running (the first
+    field is ``status``)."""
     names = {f"#f{i}": k for i, k in enumerate(fields)}
     values = {f":f{i}": v for i, v in enumerate(fields.values())}
-    run_update = {
+    return {
         "TableName": table().name,
         "Key": serialize({"pk": scan_pk(scan_job_id), "sk": f"RUN#{path_run_id}"}),
         "UpdateExpression": "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
@@ -474,31 +557,17 @@ def update_path_run(
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": serialize({**values, ":pending": "pending", ":running": "running"}),
     }
-    client = dynamodb_client()
-    try:
-        if status in RUN_ACTIVE_STATUSES:
-            client.update_item(**run_update)
-            return True
-        counter = _RUN_COUNTERS[status]
-        client.transact_write_items(
-            TransactItems=[
-                {"Update": run_update},
-                {
-                    "Update": {
-                        "TableName": table().name,
-                        "Key": serialize({"pk": scan_pk(scan_job_id), "sk": "META"}),
-                        "UpdateExpression": f"ADD {counter} :one",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": serialize({":one": 1}),
-                    }
-                },
-            ]
-        )
-        return True
-    except ClientError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
+
+
+def _scan_counter_update(scan_job_id: str, counter: str) -> dict[str, Any]:
+    """The low-level update that adds one to the scan's progress ``counter``."""
+    return {
+        "TableName": table().name,
+        "Key": serialize({"pk": scan_pk(scan_job_id), "sk": "META"}),
+        "UpdateExpression": f"ADD {counter} :one",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": serialize({":one": 1}),
+    }
 
 
 # --- the active marker: one running scan per (workspace, URL) ----------------------------------
@@ -508,31 +577,27 @@ def _active_key(workspace_id: str, target_url: str) -> dict[str, str]:
     return {"pk": ws_pk(workspace_id), "sk": f"ACTIVE#{url_hash(target_url)}"}
 
 
-def claim_active(
-    workspace_id: str, target_url: str, scan_job_id: str, *, ttl_seconds: int | None = None
+class MarkerContended(RuntimeError):
+    """A marker changed hands on every attempt to claim it (racing writers)."""
+
+
+def _claim_marker(
+    key: dict[str, str], attributes: dict[str, Any], scan_job_id: str, *, attempts: int
 ) -> str | None:
-    """Claims "the running scan of this URL" for ``scan_job_id``. Returns None when claimed, or the
-    id of the scan that is already running (the caller returns that scan instead).
+    """Claims the marker item ``key`` for ``scan_job_id`` (the active marker of a URL, a
+    concurrency slot). Returns None when claimed (or already held by ``scan_job_id``), or the id of
+    the queued/running scan that holds it.
 
-    A marker that expired, or whose scan is terminal or gone, is stale and replaced with a
-    conditional write on its old value, so two racing requests cannot both replace it.
+    A marker that expired, or whose scan is terminal or gone, is stale: it is replaced with a write
+    conditional on its old holder, so of two racing claims exactly one replaces it. Raises
+    ``MarkerContended`` after ``attempts`` lost races.
     """
-    from botscope.config import get_settings
-
-    ttl = (ttl_seconds or get_settings().scan_timeout_seconds) + ACTIVE_MARKER_GRACE_SECONDS
-    key = _active_key(workspace_id, target_url)
-    item = {
-        **key,
-        "scan_job_id": scan_job_id,
-        "target_url": target_url,
-        "claimed_at": now_iso(),
-        "expires_at": ttl_after(ttl),
-    }
+    item = {**key, **attributes, "scan_job_id": scan_job_id, "claimed_at": now_iso()}
     condition: dict[str, Any] = {
         "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
         "ExpressionAttributeValues": {":now": int(utcnow().timestamp())},
     }
-    for _ in range(5):
+    for _ in range(attempts):
         try:
             table().put_item(Item=item, **condition)
             return None
@@ -547,13 +612,28 @@ def claim_active(
         if holder == scan_job_id:
             return None
         holder_scan = get_scan(holder)
-        if not is_expired(current) and holder_scan is not None and holder_scan["status"] in ACTIVE_STATUSES:
+        if not is_expired(current) and holder_scan is not None and holder_scan.is_active:
             return holder
         condition = {
             "ConditionExpression": "scan_job_id = :old",
             "ExpressionAttributeValues": {":old": holder},
         }
-    raise RuntimeError("could not settle the active-scan marker")  # pragma: no cover - needs 5 lost races
+    raise MarkerContended(f"could not settle the marker {key['sk']}")
+
+
+def _marker_ttl(ttl_seconds: int | None) -> int:
+    from botscope.config import get_settings
+
+    return (ttl_seconds or get_settings().scan_timeout_seconds) + ACTIVE_MARKER_GRACE_SECONDS
+
+
+def claim_active(
+    workspace_id: str, target_url: str, scan_job_id: str, *, ttl_seconds: int | None = None
+) -> str | None:
+    """Claims "the running scan of this URL" for ``scan_job_id``. Returns None when claimed, or the
+    id of the scan that is already running (the caller returns that scan instead)."""
+    attributes = {"target_url": target_url, "expires_at": ttl_after(_marker_ttl(ttl_seconds))}
+    return _claim_marker(_active_key(workspace_id, target_url), attributes, scan_job_id, attempts=5)
 
 
 def release_active(workspace_id: str, target_url: str, scan_job_id: str) -> bool:
@@ -576,6 +656,31 @@ def get_active(workspace_id: str, target_url: str) -> str | None:
     return None if item is None or is_expired(item) else str(item["scan_job_id"])
 
 
+def running_scan(workspace_id: str, target_url: str) -> Scan | None:
+    """The queued/running scan that holds the URL's active marker, if any."""
+    holder = get_active(workspace_id, target_url)
+    scan = get_scan(holder) if holder else None
+    return scan if scan is not None and scan.is_active else None
+
+
+def count_active_markers(workspace_id: str, *, now: int) -> int:
+    """Live ``ACTIVE#`` markers of the workspace (one per running scan; expired markers are stale:
+    TTL deletes lazily). ``now`` is epoch seconds."""
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :active)",
+        "FilterExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
+        "ExpressionAttributeValues": {":pk": ws_pk(workspace_id), ":active": "ACTIVE#", ":now": now},
+        "Select": "COUNT",
+    }
+    count = 0
+    while True:
+        page = table().query(**kwargs)
+        count += int(page.get("Count", 0))
+        if "LastEvaluatedKey" not in page:
+            return count
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 # --- concurrency leases: at most N running scans per workspace ---------------------------------
 # One item per slot (``RUNSLOT#<n>``, n < the workspace's limit), each held by at most one scan.
 # Claiming is a conditional put on a free (missing, expired or abandoned) slot, so N parallel
@@ -591,35 +696,6 @@ def _slot_key(workspace_id: str, slot: int) -> dict[str, str]:
     return {"pk": ws_pk(workspace_id), "sk": f"{CONCURRENCY_SLOT_PREFIX}{slot:04d}"}
 
 
-def _claim_slot(workspace_id: str, slot: int, scan_job_id: str, ttl: int) -> bool:
-    key = _slot_key(workspace_id, slot)
-    item = {**key, "scan_job_id": scan_job_id, "claimed_at": now_iso(), "expires_at": ttl_after(ttl)}
-    condition: dict[str, Any] = {
-        "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
-        "ExpressionAttributeValues": {":now": int(utcnow().timestamp())},
-    }
-    for _ in range(2):
-        try:
-            table().put_item(Item=item, **condition)
-            return True
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-        current = table().get_item(Key=key, ConsistentRead=True).get("Item")
-        if current is None:
-            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
-            continue
-        holder = get_scan(str(current["scan_job_id"]))
-        if holder is not None and holder["status"] in ACTIVE_STATUSES:
-            return False
-        # The holder finished without releasing (a lost write): replace exactly that lease.
-        condition = {
-            "ConditionExpression": "scan_job_id = :old",
-            "ExpressionAttributeValues": {":old": current["scan_job_id"]},
-        }
-    return False
-
-
 def claim_concurrency_lease(
     workspace_id: str, scan_job_id: str, *, limit: int, ttl_seconds: int | None = None
 ) -> int | None:
@@ -627,25 +703,32 @@ def claim_concurrency_lease(
     on the scan. Returns the slot number, or None when every slot is held by a running scan."""
     import random
 
-    from botscope.config import get_settings
-
-    ttl = (ttl_seconds or get_settings().scan_timeout_seconds) + ACTIVE_MARKER_GRACE_SECONDS
+    attributes = {"expires_at": ttl_after(_marker_ttl(ttl_seconds))}
     start = random.randrange(limit)  # noqa: S311 - spreads contention, not a secret
     for offset in range(limit):
         slot = (start + offset) % limit
-        if _claim_slot(workspace_id, slot, scan_job_id, ttl):
-            try:
-                table().update_item(
-                    Key={"pk": scan_pk(scan_job_id), "sk": "META"},
-                    UpdateExpression="SET concurrency_slot = :slot",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":slot": slot},
-                )
-            except ClientError as exc:
-                if not is_conditional_failure(exc):
-                    raise
+        try:
+            holder = _claim_marker(_slot_key(workspace_id, slot), attributes, scan_job_id, attempts=2)
+        except MarkerContended:
+            continue  # taken by parallel starts twice over: count it as held
+        if holder is None:
+            _record_slot(scan_job_id, slot)
             return slot
     return None
+
+
+def _record_slot(scan_job_id: str, slot: int) -> None:
+    """Notes the claimed slot on the scan, so the terminal transition releases it."""
+    try:
+        table().update_item(
+            Key={"pk": scan_pk(scan_job_id), "sk": "META"},
+            UpdateExpression="SET concurrency_slot = :slot",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":slot": slot},
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
 
 
 def release_concurrency_lease(workspace_id: str, scan_job_id: str, *, slot: int | None = None) -> bool:
@@ -654,12 +737,12 @@ def release_concurrency_lease(workspace_id: str, scan_job_id: str, *, slot: int 
     a cancel that does not go through ``_finish`` calls it directly."""
     if slot is None:
         scan = get_scan(scan_job_id)
-        if scan is None or scan.get("concurrency_slot") is None:
+        if scan is None or scan.concurrency_slot is None:
             return False
-        slot = int(scan["concurrency_slot"])
+        slot = scan.concurrency_slot
     try:
         table().delete_item(
-            Key=_slot_key(workspace_id, int(slot)),
+            Key=_slot_key(workspace_id, slot),
             ConditionExpression="scan_job_id = :id",
             ExpressionAttributeValues={":id": scan_job_id},
         )
@@ -668,18 +751,3 @@ def release_concurrency_lease(workspace_id: str, scan_job_id: str, *, slot: int 
         if is_conditional_failure(exc):
             return False
         raise
-
-
-def held_concurrency_leases(workspace_id: str) -> int:
-    """Live leases of the workspace (expired ones are free)."""
-    response = table().query(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :slot)",
-        FilterExpression="expires_at > :now",
-        ExpressionAttributeValues={
-            ":pk": ws_pk(workspace_id),
-            ":slot": CONCURRENCY_SLOT_PREFIX,
-            ":now": int(utcnow().timestamp()),
-        },
-        ConsistentRead=True,
-    )
-    return len(response.get("Items", []))

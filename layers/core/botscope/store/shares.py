@@ -18,7 +18,20 @@ from botocore.exceptions import ClientError
 
 from botscope import ids
 from botscope.auth import tokens
+from botscope.store.entity import Entity
 from botscope.store.table import is_conditional_failure, now_iso, scan_pk, table
+
+
+class Share(Entity):
+    """A share item, read through any of its three keys."""
+
+    share_id: str
+    scan_job_id: str
+    workspace_id: str
+    created_at: str
+    token_hash: str | None = None  # the scan's current-share item only
+    posture: str | None = None  # the by-id item only (the badge values)
+    ai_access: str | None = None
 
 
 class ShareConflict(Exception):
@@ -37,13 +50,17 @@ def _id_key(share_id: str) -> dict[str, str]:
     return {"pk": f"SHAREID#{share_id}", "sk": "SHARE"}
 
 
-def get_current(scan_job_id: str) -> dict[str, Any] | None:
-    return table().get_item(Key=_current_key(scan_job_id), ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
+def _share(item: dict[str, Any] | None) -> Share | None:
+    return Share.from_item(item) if item else None
 
 
-def create(workspace_id: str, scan_job_id: str, badge: dict[str, str]) -> dict[str, Any]:
-    """A new share of the scan, replacing (revoking) the previous one. Returns the public record
-    plus ``token`` (shown once)."""
+def get_current(scan_job_id: str) -> Share | None:
+    return _share(table().get_item(Key=_current_key(scan_job_id), ConsistentRead=True).get("Item"))
+
+
+def create(workspace_id: str, scan_job_id: str, badge: dict[str, str]) -> tuple[Share, str]:
+    """A new share of the scan, replacing (revoking) the previous one. Returns the share and its
+    token (shown once; only its hash is stored)."""
     issued = tokens.issue("shr")
     share_id = ids.new_id("shr")
     created_at = now_iso()
@@ -63,7 +80,7 @@ def create(workspace_id: str, scan_job_id: str, badge: dict[str, str]) -> dict[s
                 **(
                     {
                         "ConditionExpression": "share_id = :old",
-                        "ExpressionAttributeValues": {":old": previous["share_id"]},
+                        "ExpressionAttributeValues": {":old": previous.share_id},
                     }
                     if previous
                     else {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -75,8 +92,8 @@ def create(workspace_id: str, scan_job_id: str, badge: dict[str, str]) -> dict[s
     ]
     if previous:
         items += [
-            {"Delete": {"TableName": name, "Key": _token_key(previous["token_hash"])}},
-            {"Delete": {"TableName": name, "Key": _id_key(previous["share_id"])}},
+            {"Delete": {"TableName": name, "Key": _token_key(str(previous.token_hash))}},
+            {"Delete": {"TableName": name, "Key": _id_key(previous.share_id)}},
         ]
     try:
         table().meta.client.transact_write_items(TransactItems=items)
@@ -84,7 +101,7 @@ def create(workspace_id: str, scan_job_id: str, badge: dict[str, str]) -> dict[s
         if is_conditional_failure(exc):
             raise ShareConflict(scan_job_id) from exc
         raise
-    return {**record, "token": issued.token}
+    return Share(**record, token_hash=issued.token_hash), issued.token
 
 
 def revoke(scan_job_id: str) -> bool:
@@ -101,11 +118,11 @@ def revoke(scan_job_id: str) -> bool:
                         "TableName": name,
                         "Key": _current_key(scan_job_id),
                         "ConditionExpression": "share_id = :id",
-                        "ExpressionAttributeValues": {":id": current["share_id"]},
+                        "ExpressionAttributeValues": {":id": current.share_id},
                     }
                 },
-                {"Delete": {"TableName": name, "Key": _token_key(current["token_hash"])}},
-                {"Delete": {"TableName": name, "Key": _id_key(current["share_id"])}},
+                {"Delete": {"TableName": name, "Key": _token_key(str(current.token_hash))}},
+                {"Delete": {"TableName": name, "Key": _id_key(current.share_id)}},
             ]
         )
     except ClientError as exc:
@@ -115,14 +132,15 @@ def revoke(scan_job_id: str) -> bool:
     return True
 
 
-def get_by_token(token: str) -> dict[str, Any] | None:
+def get_by_token(token: str) -> Share | None:
     """The share of a presented token; shape and checksum are checked first (no read for junk)."""
     if not tokens.is_well_formed(token, "shr"):
         return None
-    return table().get_item(Key=_token_key(tokens.hash_token(token)), ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
+    return _share(table().get_item(Key=_token_key(tokens.hash_token(token)), ConsistentRead=True).get("Item"))
 
 
-def get_by_id(share_id: str) -> dict[str, Any] | None:
+def get_by_id(share_id: str) -> Share | None:
+    """The share by its public id, with the badge values."""
     if not ids.is_id(share_id, "shr"):
         return None
-    return table().get_item(Key=_id_key(share_id)).get("Item")  # type: ignore[no-any-return]
+    return _share(table().get_item(Key=_id_key(share_id)).get("Item"))

@@ -15,7 +15,7 @@ for it, and no stage pays for it at cold-import time.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -27,6 +27,7 @@ from botscope.links import scan_path
 from botscope.monitoring import hooks
 from botscope.observability import logger, metrics
 from botscope.store import reports, scans
+from botscope.store.scans import PathRun, Scan
 from botscope.store.table import now_iso, utcnow
 from botscope.webhooks import fanout
 
@@ -50,12 +51,12 @@ def _network_policy() -> NetworkPolicy:
     return NetworkPolicy(allow_private=get_settings().allowed_private_networks)
 
 
-def _active_scan(scan_job_id: str) -> dict[str, Any]:
+def _active_scan(scan_job_id: str) -> Scan:
     scan = scans.get_scan(scan_job_id)
     if scan is None:
         raise ScanNotActive(f"scan {scan_job_id} does not exist")
-    if scan["status"] in scans.TERMINAL_STATUSES:
-        raise ScanNotActive(f"scan {scan_job_id} is already {scan['status']}")
+    if not scan.is_active:
+        raise ScanNotActive(f"scan {scan_job_id} is already {scan.status}")
     return scan
 
 
@@ -65,13 +66,10 @@ def _load_plan(scan_job_id: str) -> ScanPlan:
     return ScanPlan.model_validate(reports.get_plan(scan_job_id))
 
 
-_parse_iso = parse_iso
-
-
 def _duration_ms(start: str | None, end: str | None) -> int | None:
     if not start or not end:
         return None
-    return int((_parse_iso(end) - _parse_iso(start)).total_seconds() * 1000)
+    return int((parse_iso(end) - parse_iso(start)).total_seconds() * 1000)
 
 
 def _count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
@@ -100,16 +98,16 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     scan = _active_scan(scan_job_id)
     if scans.mark_running(scan_job_id):
         _count("ScansStarted")
-    if scan.get("path_runs_total"):  # a retried Prepare: the plan and runs are already stored
+    if scan.path_runs_total:  # a retried Prepare: the plan and runs are already stored
         runs = scans.list_path_runs(scan_job_id)
     else:
         plan = engine.plan_scan_sync(
-            scan["target_url"],
-            scan["scan_mode"],
+            scan.target_url,
+            scan.scan_mode,
             _network_policy(),
             extra_ca_bundle=get_settings().extra_ca_bundle or None,
             signer=scan_signer(),
-            render=bool(scan.get("render", False)),
+            render=scan.render,
         )
         for spec in plan.path_runs:
             spec.path_run_id = ids.new_id("run")
@@ -122,12 +120,8 @@ def prepare(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
     return {
         "scan_job_id": scan_job_id,
         "workspace_id": workspace_id,
-        "path_runs": [
-            {"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") != "rendered"
-        ],
-        "rendered_runs": [
-            {"path_run_id": run["path_run_id"]} for run in runs if run.get("profile") == "rendered"
-        ],
+        "path_runs": [{"path_run_id": run.path_run_id} for run in runs if run.profile != "rendered"],
+        "rendered_runs": [{"path_run_id": run.path_run_id} for run in runs if run.profile == "rendered"],
     }
 
 
@@ -141,8 +135,8 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
     run = scans.get_path_run(scan_job_id, path_run_id)
     if run is None:
         raise ScanNotActive(f"path run {path_run_id} does not exist")
-    if run["status"] in scans.RUN_TERMINAL_STATUSES:  # a retry after success
-        return {"path_run_id": path_run_id, "status": run["status"], "outcome": run.get("outcome")}
+    if run.status in scans.RUN_TERMINAL_STATUSES:  # a retry after success
+        return {"path_run_id": path_run_id, "status": run.status, "outcome": run.outcome}
     plan = _load_plan(scan_job_id)
     spec = next((s for s in plan.path_runs if s.path_run_id == path_run_id), None)
     if spec is None:
@@ -162,7 +156,7 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
     # A fetch that got no answer (timeout, refused, guard) is a failed path run; the observation is
     # kept anyway, since "no answer" is itself evidence (a tarpit, a drop rule).
     failed = observation.error is not None and observation.http_status is None
-    status = "failed" if failed else "completed"
+    status: Literal["completed", "failed"] = "failed" if failed else "completed"
     scans.update_path_run(
         scan_job_id,
         path_run_id,
@@ -174,9 +168,11 @@ def probe_path_run(scan_job_id: str, workspace_id: str, path_run_id: str) -> dic
         observation_key=key,
     )
     _count(f"PathRuns{status.capitalize()}")
-    scan = scans.get_scan(scan_job_id) or {}
-    if scan.get("status") == "cancelled" and not any(
-        r.get("status") == "running" for r in scans.list_path_runs(scan_job_id)
+    scan = scans.get_scan(scan_job_id)
+    if (
+        scan is not None
+        and scan.status == "cancelled"
+        and not any(r.status == "running" for r in scans.list_path_runs(scan_job_id))
     ):
         # The last probe in flight when the cancel was recorded: the partial report now holds every
         # answer (one writer, not one per settling probe).
@@ -195,18 +191,23 @@ def _probe_not_allowed(scan_job_id: str, path_run_id: str) -> dict[str, Any] | N
     no probe is sent and a pending run ends ``cancelled`` — or the run is already finished. None
     when the run is ``running`` from an earlier attempt of this probe and the scan still runs: the
     retry probes again."""
-    scan = scans.get_scan(scan_job_id) or {}
-    run = scans.get_path_run(scan_job_id, path_run_id) or {}
-    if scan.get("status") in scans.ACTIVE_STATUSES and run.get("status") == "running":
+    scan = scans.get_scan(scan_job_id)
+    scan_active = scan is not None and scan.is_active
+    run = scans.get_path_run(scan_job_id, path_run_id)
+    if scan_active and run is not None and run.status == "running":
         return None
-    if scan.get("status") not in scans.ACTIVE_STATUSES and run.get("status") in scans.RUN_ACTIVE_STATUSES:
+    if not scan_active and run is not None and run.status in scans.RUN_ACTIVE_STATUSES:
         scans.update_path_run(scan_job_id, path_run_id, status="cancelled", error=CANCELLED_RUN_ERROR)
         run = scans.get_path_run(scan_job_id, path_run_id) or run
     logger.info(
         "path run not probed: the scan has ended",
-        extra={"path_run_id": path_run_id, "scan_status": scan.get("status")},
+        extra={"path_run_id": path_run_id, "scan_status": scan.status if scan else None},
     )
-    return {"path_run_id": path_run_id, "status": run.get("status"), "outcome": run.get("outcome")}
+    return {
+        "path_run_id": path_run_id,
+        "status": run.status if run else None,
+        "outcome": run.outcome if run else None,
+    }
 
 
 CANCELLED_RUN_ERROR = {"code": "cancelled", "message": "The scan ended before this path was probed."}
@@ -227,27 +228,24 @@ def mark_path_run_failed(scan_job_id: str, path_run_id: str, error: dict[str, An
 # --- Analyze -----------------------------------------------------------------------------------
 
 
-def _observations(plan: ScanPlan, runs: list[dict[str, Any]]) -> list[Observation]:
+def _observations(plan: ScanPlan, runs: list[PathRun]) -> list[Observation]:
     """One observation per planned path run: the stored one, or an error observation for a run
     that never stored one (it failed before, or its probe crashed)."""
     from botscope.scanner.model import Observation, ProbeError
 
-    runs_by_id = {r["path_run_id"]: r for r in runs}
+    runs_by_id = {r.path_run_id: r for r in runs}
     observations = []
     for spec in plan.path_runs:
         run = runs_by_id.get(spec.path_run_id or "")
-        if run and run.get("observation_key"):
-            observations.append(Observation.model_validate(reports.get_observation(run["observation_key"])))
+        if run and run.observation_key:
+            observations.append(Observation.model_validate(reports.get_observation(run.observation_key)))
             continue
-        error = (run or {}).get("error") or {
-            "code": "not_probed",
-            "message": "The path run did not complete.",
-        }
-        observations.append(
-            Observation(
-                spec=spec, outcome="error", error=ProbeError(code=error["code"], message=error["message"])
-            )
+        error = (
+            ProbeError(code=run.error.code, message=run.error.message)
+            if run and run.error
+            else ProbeError(code="not_probed", message="The path run did not complete.")
         )
+        observations.append(Observation(spec=spec, outcome="error", error=error))
     return observations
 
 
@@ -262,7 +260,7 @@ def analyze(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
         plan,
         observations,
         scan_job_id=scan_job_id,
-        started_at=scan.get("started_at") or scan["created_at"],
+        started_at=scan.started_at or scan.created_at,
         completed_at=now_iso(),
         previous_report=hooks.previous_report(scan),
     )
@@ -274,18 +272,18 @@ def analyze(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
 # --- Finalize ----------------------------------------------------------------------------------
 
 
-def _event_data(scan: dict[str, Any], report: dict[str, Any] | None = None) -> dict[str, Any]:
+def _event_data(scan: Scan, report: dict[str, Any] | None = None) -> dict[str, Any]:
     """Webhook payload: ids and summary fields, never the report (docs/api.md "Webhooks")."""
     base = get_settings().public_base_url.rstrip("/")  # "" when not configured: a relative link
     data: dict[str, Any] = {
-        "scan_job_id": scan["scan_job_id"],
-        "target_url": scan["target_url"],
-        "scan_mode": scan["scan_mode"],
-        "status": scan["status"],
-        "monitored_url_id": scan.get("monitored_url_id"),
-        "created_at": scan.get("created_at"),
-        "completed_at": scan.get("completed_at"),
-        "links": {"self": base + scan_path(scan["scan_job_id"])},
+        "scan_job_id": scan.scan_job_id,
+        "target_url": scan.target_url,
+        "scan_mode": scan.scan_mode,
+        "status": scan.status,
+        "monitored_url_id": scan.monitored_url_id,
+        "created_at": scan.created_at,
+        "completed_at": scan.completed_at,
+        "links": {"self": base + scan_path(scan.scan_job_id)},
     }
     if report is not None:
         summary = report.get("summary") or {}
@@ -294,8 +292,8 @@ def _event_data(scan: dict[str, Any], report: dict[str, Any] | None = None) -> d
             for k in ("posture", "score", "measures_present", "vendors", "findings_by_severity")
         }
         data["findings_count"] = len(report.get("findings") or [])
-    if scan.get("error"):
-        data["error"] = scan["error"]
+    if scan.error:
+        data["error"] = scan.error.to_dict()
     return data
 
 
@@ -312,14 +310,15 @@ def finalize(scan_job_id: str, workspace_id: str) -> dict[str, Any]:
         ruleset_version=str(report.get("ruleset_version") or ""),
         summary=report.get("summary"),
     )
-    scan = scans.get_scan(scan_job_id) or {}
-    if scan.get("status") != "completed":
-        logger.warning("scan ended otherwise; nothing to finalize", extra={"status": scan.get("status")})
-        return {"scan_job_id": scan_job_id, "status": scan.get("status", "unknown")}
+    scan = scans.get_scan(scan_job_id)
+    if scan is None or scan.status != "completed":
+        status = scan.status if scan else "unknown"
+        logger.warning("scan ended otherwise; nothing to finalize", extra={"status": status})
+        return {"scan_job_id": scan_job_id, "status": status}
     if completed:
         _run_monitoring_hook(hooks.after_scan_completed, scan, report)
         _count("ScansCompleted")
-        duration = _duration_ms(scan.get("started_at") or scan.get("created_at"), scan.get("completed_at"))
+        duration = _duration_ms(scan.started_at or scan.created_at, scan.completed_at)
         if duration is not None:
             _count("ScanDuration", duration, MetricUnit.Milliseconds)
         logger.info("scan completed")
@@ -333,43 +332,43 @@ def scan_event_id(scan_job_id: str) -> str:
     return ids.derived_id("evt", scan_job_id, "scan.terminal")
 
 
-def _publish_once(scan: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
-    if event_type in (scan.get("published_events") or {}):
+def _publish_once(scan: Scan, event_type: str, data: dict[str, Any]) -> None:
+    if event_type in scan.published_events:
         return
     event_id = fanout.publish_event(
-        scan["workspace_id"], event_type, data, event_id=scan_event_id(scan["scan_job_id"])
+        scan.workspace_id, event_type, data, event_id=scan_event_id(scan.scan_job_id)
     )
-    scans.record_published_event(scan["scan_job_id"], event_type, event_id)
+    scans.record_published_event(scan.scan_job_id, event_type, event_id)
 
 
 # --- Cancel ------------------------------------------------------------------------------------
 
 
-def settle_cancelled_scan(scan: dict[str, Any]) -> dict[str, Any]:
+def settle_cancelled_scan(scan: Scan) -> Scan:
     """Everything that follows a recorded cancel (``botscope.store.scans.mark_cancelled``), each
     step safe to repeat (a retried cancel request finishes what an interrupted one began): the
     execution is stopped, pending path runs end ``cancelled``, the partial report is stored marked
     incomplete, monitoring notes the scan as not completed, ``scan.cancelled`` is published once.
     Returns the scan as it now is."""
-    scan_job_id = scan["scan_job_id"]
+    scan_job_id = scan.scan_job_id
     _stop_execution(scan)
     scans.cancel_pending_path_runs(scan_job_id)
-    if not scan.get("report_key"):
+    if not scan.report_key:
         _store_partial_report(scan)
     fresh = scans.get_scan(scan_job_id) or scan
-    if "scan.cancelled" not in (fresh.get("published_events") or {}):
+    if "scan.cancelled" not in fresh.published_events:
         _run_monitoring_hook(hooks.after_scan_failed, fresh)
         _count("ScansCancelled")
     _publish_once(fresh, "scan.cancelled", _event_data(fresh))
     return scans.get_scan(scan_job_id) or fresh
 
 
-def _stop_execution(scan: dict[str, Any]) -> None:
+def _stop_execution(scan: Scan) -> None:
     from botocore.exceptions import ClientError
 
     from botscope.store.table import sfn_client
 
-    arn = scan.get("execution_arn")
+    arn = scan.execution_arn
     if not arn:
         return  # not started yet: Prepare finds the scan ended and stops there
     try:
@@ -382,29 +381,26 @@ def _stop_execution(scan: dict[str, Any]) -> None:
             raise
 
 
-def _store_partial_report(scan: dict[str, Any]) -> None:
+def _store_partial_report(scan: Scan) -> None:
     """The report of what was observed before the cancel, marked ``complete: false`` (written again
     as probes in flight at the cancel settle). A scan cancelled before it was planned, or before any
     path run got an answer, has no report."""
-    from botocore.exceptions import ClientError
-
     from botscope.scanner import engine
+    from botscope.scanner.model import ScanPlan
 
-    scan_job_id = scan["scan_job_id"]
-    try:
-        plan = _load_plan(scan_job_id)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            return  # cancelled before Prepare stored a plan
-        raise
+    scan_job_id = scan.scan_job_id
+    stored_plan = reports.find_plan(scan_job_id)
+    if stored_plan is None:
+        return  # cancelled before Prepare stored a plan
+    plan = ScanPlan.model_validate(stored_plan)
     observations = _observations(plan, scans.list_path_runs(scan_job_id))
     try:
         report = engine.analyze(
             plan,
             observations,
             scan_job_id=scan_job_id,
-            started_at=scan.get("started_at") or scan["created_at"],
-            completed_at=scan.get("completed_at") or now_iso(),
+            started_at=scan.started_at or scan.created_at,
+            completed_at=scan.completed_at or now_iso(),
         )
     except errors.TargetUnreachable:
         return  # nothing answered yet: no report (a probe still in flight writes it when it settles)
@@ -454,14 +450,18 @@ def mark_scan_failed(scan_job_id: str, workspace_id: str, error: dict[str, Any] 
     code, message = error_from_states(error)
     logger.warning("scan failed", extra={"code": code, "states_error": (error or {}).get("Error")})
     changed = scans.mark_failed(scan_job_id, code, message)
-    scan = scans.get_scan(scan_job_id) or {}
-    if scan.get("status") != "failed":
-        return {"scan_job_id": scan_job_id, "status": scan.get("status", "unknown")}
+    scan = scans.get_scan(scan_job_id)
+    if scan is None or scan.status != "failed":
+        return {"scan_job_id": scan_job_id, "status": scan.status if scan else "unknown"}
     if changed:
         _run_monitoring_hook(hooks.after_scan_failed, scan)
         _count("ScansFailed")
     _publish_once(scan, "scan.failed", _event_data(scan))
-    return {"scan_job_id": scan_job_id, "status": "failed", "error": scan.get("error")}
+    return {
+        "scan_job_id": scan_job_id,
+        "status": "failed",
+        "error": scan.error.to_dict() if scan.error else None,
+    }
 
 
 # --- deadline ----------------------------------------------------------------------------------
@@ -474,22 +474,22 @@ def sweep_overdue_scans() -> int:
     expired = 0
     for scan_job_id in scans.list_overdue_scans(now_iso()):
         scan = scans.get_scan(scan_job_id)
-        if scan is not None and expire_if_overdue(scan).get("status") == "failed":
+        if scan is not None and expire_if_overdue(scan).status == "failed":
             expired += 1
     return expired
 
 
-def expire_if_overdue(scan: dict[str, Any]) -> dict[str, Any]:
+def expire_if_overdue(scan: Scan) -> Scan:
     """A queued/running scan past its ``deadline_at`` is marked failed with ``scan_timeout`` (a
     timed-out execution runs no Catch). Returns the scan as it now is. Called by the API's GET
     (``botscope.service.scans.expire_if_overdue`` adds a grace period first) and by sweeps."""
-    deadline = scan.get("deadline_at")
-    if scan.get("status") not in scans.ACTIVE_STATUSES or not deadline or utcnow() <= _parse_iso(deadline):
+    deadline = scan.deadline_at
+    if not scan.is_active or not deadline or utcnow() <= parse_iso(deadline):
         return scan
-    if scans.mark_failed(scan["scan_job_id"], "scan_timeout", "The scan did not finish in time."):
-        fresh = scans.get_scan(scan["scan_job_id"]) or scan
+    if scans.mark_failed(scan.scan_job_id, "scan_timeout", "The scan did not finish in time."):
+        fresh = scans.get_scan(scan.scan_job_id) or scan
         _run_monitoring_hook(hooks.after_scan_failed, fresh)
         _count("ScansFailed")
         _publish_once(fresh, "scan.failed", _event_data(fresh))
-        return scans.get_scan(scan["scan_job_id"]) or fresh
-    return scans.get_scan(scan["scan_job_id"]) or scan
+        return scans.get_scan(scan.scan_job_id) or fresh
+    return scans.get_scan(scan.scan_job_id) or scan
