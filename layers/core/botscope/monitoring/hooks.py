@@ -140,7 +140,7 @@ def _critical_paths(scan_job_id: str) -> set[str]:
 
 def _publish_outbox(workspace_id: str, monitored_url_id: str, outbox: OutboxEvent) -> None:
     from botscope import ids
-    from botscope.store.table import now_iso
+    from botscope.isotime import now_iso
     from botscope.webhooks import fanout
 
     # The URL's change history (GET /monitoring/{id}) holds the event's data, keyed by its scan.
@@ -223,7 +223,7 @@ def _evaluate_and_save(
     """Compares the scan with the URL's baseline and writes the outcome (with the event it fires,
     in the outbox) conditionally on ``item`` being the last evaluated state. None when another
     evaluation got there first (the caller reads the item again)."""
-    from botscope.store.table import now_iso
+    from botscope.isotime import now_iso
 
     scan_id = scan.scan_job_id
     baseline = changes.Snapshot.from_item(item.baseline)
@@ -278,7 +278,7 @@ def after_scan_failed(scan: Scan) -> None:
     if not monitored_url_id:
         return
     try:
-        from botscope.store.table import now_iso
+        from botscope.isotime import now_iso
 
         store.record_failed_scan(
             scan.workspace_id,

@@ -39,12 +39,11 @@ from botscope.errors import (
     UrlNotMonitored,
     ValidationFailed,
 )
-from botscope.isotime import parse_iso
+from botscope.isotime import parse_iso, utcnow
 from botscope.links import API_PREFIX
 from botscope.service import plans
 from botscope.store import idempotency, monitoring, reports, scans, workspaces
 from botscope.store.scans import ErrorDetail, PathRun, Scan
-from botscope.store.table import utcnow
 
 SCAN_MODES = ("full", "quick")
 MAX_PAGE_SIZE = 100
@@ -364,25 +363,16 @@ def _queued_scan(
     deadline: int,
 ) -> Scan:
     """Writes the queued scan ``scan_job_id``, or reads it back when an earlier call wrote it."""
-    from botocore.exceptions import ClientError
-
-    from botscope.store.table import is_conditional_failure
-
-    try:
-        return scans.create_scan(
-            workspace_id,
-            target_url,
-            scan_mode,
-            monitored_url_id=monitored_url_id,
-            deadline_seconds=deadline,
-            scan_job_id=scan_job_id,
-            trigger=trigger,
-            render=render,
-        )
-    except ClientError as exc:
-        if not is_conditional_failure(exc):
-            raise
-    existing = scans.get_scan(scan_job_id)
+    existing = scans.create_scan_once(
+        workspace_id,
+        target_url,
+        scan_mode,
+        scan_job_id,
+        monitored_url_id=monitored_url_id,
+        deadline_seconds=deadline,
+        trigger=trigger,
+        render=render,
+    )
     if existing is None:  # written and discarded in between (it lost the URL's marker): retry
         raise _setting_up()
     return existing

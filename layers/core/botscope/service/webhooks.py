@@ -22,9 +22,9 @@ from botscope import audit, ids
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import Conflict, InvalidTarget, NotFound, RateLimited, TargetNotPublic, ValidationFailed
+from botscope.isotime import iso, utcnow
 from botscope.scanner.model import Target
 from botscope.store import webhooks as store
-from botscope.store.table import iso, utcnow
 from botscope.webhooks import fanout, limits, secrets, signing, urls
 
 LABEL_MAX_CHARS = 64

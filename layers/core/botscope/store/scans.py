@@ -170,6 +170,37 @@ def create_scan(
     return Scan.from_item(item)
 
 
+def create_scan_once(
+    workspace_id: str,
+    target_url: str,
+    scan_mode: str,
+    scan_job_id: str,
+    *,
+    monitored_url_id: str | None,
+    deadline_seconds: int,
+    trigger: str,
+    render: bool,
+) -> Scan | None:
+    """Writes the queued scan ``scan_job_id``, or reads it back when an earlier call with the same id
+    wrote it. None when that earlier scan was written and discarded in between (it lost the URL's
+    marker): the caller retries."""
+    try:
+        return create_scan(
+            workspace_id,
+            target_url,
+            scan_mode,
+            monitored_url_id=monitored_url_id,
+            deadline_seconds=deadline_seconds,
+            scan_job_id=scan_job_id,
+            trigger=trigger,
+            render=render,
+        )
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+    return get_scan(scan_job_id)
+
+
 def get_scan(scan_job_id: str) -> Scan | None:
     item = table().get_item(Key={"pk": scan_pk(scan_job_id), "sk": "META"}, ConsistentRead=True).get("Item")
     return Scan.from_item(item) if item else None

@@ -37,12 +37,11 @@ import httpcore
 from botscope import __version__
 from botscope.config import Settings, get_settings
 from botscope.errors import InvalidTarget, TargetNotPublic
-from botscope.isotime import parse_iso
+from botscope.isotime import iso, parse_iso, utcnow
 from botscope.scanner.fetch import Answer, Fetcher, FetchFailure, FetchLimits
 from botscope.scanner.targets import Resolver, normalize_target
 from botscope.store import delivery_queue
 from botscope.store import webhooks as store
-from botscope.store.table import iso, utcnow
 from botscope.webhooks import limits, schedule, secrets, signing, urls
 from botscope.webhooks.fanout import delivery_message
 

@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from botscope import ids
+from botscope.isotime import now_iso
 from botscope.redaction import redact_urls_in
 from botscope.store import delivery_queue
 from botscope.store import webhooks as store
-from botscope.store.table import now_iso
 
 EVENT_TYPES = ("scan.completed", "scan.failed", "scan.cancelled", "monitoring.findings_changed")
 TEST_EVENT_TYPE = "webhook.test"

@@ -22,13 +22,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botscope import errors, ids
 from botscope.agent_identity import scan_signer
 from botscope.config import get_settings
-from botscope.isotime import parse_iso
+from botscope.isotime import now_iso, parse_iso, utcnow
 from botscope.links import scan_path
 from botscope.monitoring import hooks
 from botscope.observability import logger, metrics
 from botscope.store import reports, scans
 from botscope.store.scans import PathRun, Scan
-from botscope.store.table import now_iso, utcnow
 from botscope.webhooks import fanout
 
 if TYPE_CHECKING:
