@@ -80,7 +80,8 @@ class DynamoScheduleStore:
     def get_workspace(self, workspace_id: str) -> dict[str, Any] | None:
         from botscope.store.workspaces import get_workspace
 
-        return get_workspace(workspace_id)
+        workspace = get_workspace(workspace_id)
+        return workspace.to_dict() if workspace else None
 
     def claim(self, item: dict[str, Any], *, lease_until: str, claim: dict[str, Any]) -> bool:
         """Takes the due item for this run: only if ``next_scan_at`` is still the value read (so of
