@@ -46,6 +46,7 @@ def create_workspace(
     plan: Plan,
     *,
     workspace_id: str | None = None,
+    status: WorkspaceStatus = "active",
     monitor_slots_limit: int | None | Literal["plan default"] = "plan default",
 ) -> Workspace:
     defaults = PLAN_DEFAULTS[plan]
@@ -56,7 +57,7 @@ def create_workspace(
         "workspace_id": new_id,
         "name": name,
         "plan": plan,
-        "status": "active",
+        "status": status,
         "monitor_slots_limit": defaults["monitor_slots_limit"]
         if monitor_slots_limit == "plan default"
         else monitor_slots_limit,
