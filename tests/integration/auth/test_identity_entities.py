@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from botscope.auth import tokens
 from botscope.store import audit, credentials, idempotency, rate_windows, workspaces
 from botscope.store.table import table
@@ -126,3 +127,9 @@ def test_rate_window_counts_up_to_its_quota_and_leases_are_exclusive(aws) -> Non
     assert rate_windows.claim_flight_slot("wh:x", 1, "evt_2#1", 60) is None
     rate_windows.release_flight_slot("wh:x", 0, "evt_1#1")
     assert rate_windows.claim_flight_slot("wh:x", 1, "evt_2#1", 60) == 0
+
+
+def test_a_key_for_a_missing_workspace_is_refused_and_not_written(aws) -> None:
+    with pytest.raises(credentials.WorkspaceMissing):
+        credentials.create_api_key("ws_missing", "orphan")
+    assert credentials.list_api_keys("ws_missing", include_revoked=True) == []
