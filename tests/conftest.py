@@ -55,8 +55,8 @@ def workspace_factory(aws: AwsResources) -> Any:
 
     def make(plan: str = "growth", **kwargs: Any) -> tuple[dict[str, Any], str]:
         ws = workspaces.create_workspace(f"{plan} workspace", plan, **kwargs)
-        key = credentials.create_api_key(ws["workspace_id"], "test key")
-        return ws, key["key"]
+        key = credentials.create_api_key(ws.workspace_id, "test key")
+        return ws.to_dict(), key.secret
 
     return make
 

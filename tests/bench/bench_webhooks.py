@@ -64,7 +64,7 @@ def run(events: int = 1000, latency_samples: int = 30, *, bounded: bool = True) 
         try:
             ws = workspaces.create_workspace("bench", "growth")
             principal = Principal(
-                workspace_id=ws["workspace_id"],
+                workspace_id=ws.workspace_id,
                 plan="growth",
                 workspace_status="active",
                 actor_type="api_key",
@@ -78,7 +78,7 @@ def run(events: int = 1000, latency_samples: int = 30, *, bounded: bool = True) 
                 # --- throughput
                 started = time.perf_counter()
                 for i in range(events):
-                    fanout.publish_event(ws["workspace_id"], "scan.completed", {"scan_job_id": f"scan_{i}"})
+                    fanout.publish_event(ws.workspace_id, "scan.completed", {"scan_job_id": f"scan_{i}"})
                 published = time.perf_counter()
                 drained = drain(aws.webhook_queue_url, handler, max_batches=events)
                 finished = time.perf_counter()
@@ -90,7 +90,7 @@ def run(events: int = 1000, latency_samples: int = 30, *, bounded: bool = True) 
                 for i in range(latency_samples):
                     arrivals.clear()
                     t0 = time.perf_counter()
-                    fanout.publish_event(ws["workspace_id"], "scan.completed", {"scan_job_id": f"lat_{i}"})
+                    fanout.publish_event(ws.workspace_id, "scan.completed", {"scan_job_id": f"lat_{i}"})
                     drain(aws.webhook_queue_url, handler, max_batches=5)
                     if arrivals:
                         latencies.append((arrivals[0] - t0) * 1000)

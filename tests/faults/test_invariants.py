@@ -230,8 +230,8 @@ def _queued_scan(url: str, *, plan: str = "enterprise") -> dict[str, Any]:
     from botscope.store import scans, workspaces
 
     ws = workspaces.create_workspace("faults", plan)
-    scan = scans.create_scan(ws["workspace_id"], url, "quick", deadline_seconds=900)
-    assert scans.claim_active(ws["workspace_id"], url, scan.scan_job_id) is None
+    scan = scans.create_scan(ws.workspace_id, url, "quick", deadline_seconds=900)
+    assert scans.claim_active(ws.workspace_id, url, scan.scan_job_id) is None
     return scan
 
 
@@ -427,7 +427,7 @@ def webhook_setup(aws: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch)
     delivery_queue.reset()
     ws = workspaces.create_workspace("webhook faults", "enterprise")
     principal = Principal(
-        workspace_id=ws["workspace_id"],
+        workspace_id=ws.workspace_id,
         plan="enterprise",
         workspace_status="active",
         actor_type="api_key",
@@ -436,7 +436,7 @@ def webhook_setup(aws: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch)
     hook = service.create_webhook(
         principal, label="receiver", url=receiver.url, event_types=["scan.completed"]
     )
-    yield ws["workspace_id"], hook["webhook_id"]
+    yield ws.workspace_id, hook["webhook_id"]
     reset_settings()
 
 

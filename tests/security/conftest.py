@@ -20,11 +20,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import httpcore
 import pytest
+
+if TYPE_CHECKING:
+    from botscope.store.workspaces import Workspace
 
 FIXTURE_HOST = "127.0.0.2"
 CANARY_HOST = "127.0.0.1"
@@ -334,7 +337,7 @@ class SecurityStack:
     client: Any
     state_machine_arn: str
     keys: dict[str, str]  # plan -> dxk_ key
-    workspaces: dict[str, dict[str, Any]]
+    workspaces: dict[str, Workspace]
 
     def executions(self) -> list[str]:
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
@@ -379,7 +382,7 @@ def security_stack_context(extra_env: dict[str, str] | None = None) -> Iterator[
             for plan in ("growth", "enterprise"):
                 ws = workspaces.create_workspace(f"security {plan}", plan)
                 spaces[plan] = ws
-                keys[plan] = credentials.create_api_key(ws["workspace_id"], "security suite")["key"]
+                keys[plan] = credentials.create_api_key(ws.workspace_id, "security suite").secret
             with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
                 yield SecurityStack(client=client, state_machine_arn=arn, keys=keys, workspaces=spaces)
         finally:

@@ -99,11 +99,11 @@ def _tenant(stack: SecurityStack, name: str) -> Tenant:
     from botscope.store import credentials, workspaces
 
     ws = workspaces.create_workspace(f"tenant {name}", "enterprise")
-    wid = ws["workspace_id"]
+    wid = ws.workspace_id
     key = credentials.create_api_key(wid, f"{name} key")
     session = credentials.create_session(wid, f"user:{name}")
     mcp = credentials.create_mcp_token(wid, f"{name} agent")
-    tenant = Tenant(wid, key["key"], key["api_key_id"], session["token"], mcp["token"], {})
+    tenant = Tenant(wid, key.secret, key.credential.api_key_id, session.secret, mcp.secret, {})
     client, auth = stack.client, tenant.bearer()
     done = client.post(
         "/api/v1/scans", headers=auth, json={"target_url": f"https://{name}-done.example.com/"}

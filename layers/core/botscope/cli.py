@@ -53,11 +53,18 @@ def _condition(value: str) -> Condition:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="botscope", description="Audit a website's anti-bot and anti-agent measures."
+def _add_fail_on(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--fail-on",
+        metavar="CONDITION",
+        action="append",
+        type=_condition,
+        default=[],
+        help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP,
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+
+def _add_scan_command(commands: Any) -> None:
     scan = commands.add_parser(
         "scan",
         help="scan one URL and print the report",
@@ -84,14 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--json", action="store_true", help="same as --format json")
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
-    scan.add_argument(
-        "--fail-on",
-        metavar="CONDITION",
-        action="append",
-        type=_condition,
-        default=[],
-        help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP,
-    )
+    _add_fail_on(scan)
     scan.add_argument(
         "--allow-private",
         metavar="CIDR",
@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "egress guard; default: on for full, off for quick (--no-render turns it off)",
     )
     scan.set_defaults(handler=_cmd_scan)
+
+
+def _add_render_command(commands: Any) -> None:
     again = commands.add_parser(
         "render",
         help="render a saved JSON report in another format",
@@ -121,15 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("report", help="the JSON report file ('-' for stdin)")
     again.add_argument("--format", "-f", choices=FORMATS, default="text", help="as for scan (default: text)")
     again.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
-    again.add_argument(
-        "--fail-on",
-        metavar="CONDITION",
-        action="append",
-        type=_condition,
-        default=[],
-        help="exit 3 when the report meets CONDITION (repeatable): " + CONDITION_HELP,
-    )
+    _add_fail_on(again)
     again.set_defaults(handler=_cmd_render, json=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="botscope", description="Audit a website's anti-bot and anti-agent measures."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_scan_command(commands)
+    _add_render_command(commands)
     return parser
 
 
@@ -192,59 +197,68 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def render_summary(report: dict[str, Any]) -> str:
+def _header_section(report: dict[str, Any]) -> list[str]:
     summary = report.get("summary") or {}
-    out = [
+    return [
         f"BotScope report — {report.get('target_url')} ({report.get('scan_mode')} scan, "
         f"ruleset {report.get('ruleset_version')})",
         f"Posture: {summary.get('posture')}   Score: {summary.get('score')}/100",
         f"Vendors: {', '.join(summary.get('vendors') or []) or 'none detected'}",
         f"Measures: {', '.join(summary.get('measures_present') or []) or 'none'}",
-        "",
-        "Path runs",
-        _table(
-            [
-                [
-                    r.get("path", ""),
-                    r.get("profile", ""),
-                    str(r.get("outcome") or "-"),
-                    str(r.get("http_status") or "-"),
-                    str(r.get("duration_ms") or "-"),
-                    (r.get("error") or {}).get("code", ""),
-                ]
-                for r in report.get("path_runs") or []
-            ],
-            ["path", "profile", "outcome", "status", "ms", "error"],
-        ),
     ]
-    detections = report.get("detections") or []
-    if detections:
-        out += [
-            "",
-            "Detections",
-            _table(
-                [
-                    [
-                        d.get("vendor") or "-",
-                        d.get("product") or "-",
-                        d.get("measure", ""),
-                        d.get("layer", ""),
-                        f"{d.get('confidence', 0):.2f}"
-                        if isinstance(d.get("confidence"), int | float)
-                        else str(d.get("confidence")),
-                        ", ".join(d.get("paths") or []),
-                    ]
-                    for d in detections
-                ],
-                ["vendor", "product", "measure", "layer", "confidence", "paths"],
-            ),
+
+
+def _path_runs_section(report: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            r.get("path", ""),
+            r.get("profile", ""),
+            str(r.get("outcome") or "-"),
+            str(r.get("http_status") or "-"),
+            str(r.get("duration_ms") or "-"),
+            (r.get("error") or {}).get("code", ""),
         ]
-    policy = report.get("policy") or {}
-    robots = policy.get("robots_txt") or {}
-    agents = robots.get("ai_agents") or {}
+        for r in report.get("path_runs") or []
+    ]
+    return ["", "Path runs", _table(rows, ["path", "profile", "outcome", "status", "ms", "error"])]
+
+
+def _confidence(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else str(value)
+
+
+def _detections_section(report: dict[str, Any]) -> list[str]:
+    detections = report.get("detections") or []
+    if not detections:
+        return []
+    rows = [
+        [
+            d.get("vendor") or "-",
+            d.get("product") or "-",
+            d.get("measure", ""),
+            d.get("layer", ""),
+            _confidence(d.get("confidence")),
+            ", ".join(d.get("paths") or []),
+        ]
+        for d in detections
+    ]
+    return ["", "Detections", _table(rows, ["vendor", "product", "measure", "layer", "confidence", "paths"])]
+
+
+def _robots_line(robots: dict[str, Any]) -> str:
+    """robots.txt: present or not, who manages it, and how many AI agents get each treatment."""
     counts: dict[str, int] = {}
-    for treatment in agents.values():
+    for treatment in (robots.get("ai_agents") or {}).values():
         counts[treatment] = counts.get(treatment, 0) + 1
+    return (
+        f"  robots.txt: {'present' if robots.get('present') else 'absent'}"
+        + (f", managed by {robots['managed_by']}" if robots.get("managed_by") else "")
+        + (f"; AI agents: {', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}" if counts else "")
+    )
+
+
+def _policy_section(report: dict[str, Any]) -> list[str]:
+    policy = report.get("policy") or {}
     flags = [
         name
         for name, present in (
@@ -255,45 +269,51 @@ def render_summary(report: dict[str, Any]) -> str:
         )
         if present
     ]
-    out += [
+    return [
         "",
         "Policy",
-        f"  robots.txt: {'present' if robots.get('present') else 'absent'}"
-        + (f", managed by {robots['managed_by']}" if robots.get("managed_by") else "")
-        + (f"; AI agents: {', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}" if counts else ""),
+        _robots_line(policy.get("robots_txt") or {}),
         f"  content signals: {policy.get('content_signals') or 'none'}",
         f"  other files: {', '.join(flags) or 'none'}",
     ]
+
+
+def _enforcement_section(report: dict[str, Any]) -> list[str]:
     enforcement = report.get("enforcement") or []
-    if enforcement:
-        out += [
-            "",
-            "Enforcement",
-            _table(
-                [
-                    [
-                        e.get("agent_profile", ""),
-                        e.get("path", ""),
-                        str(e.get("declared", "")),
-                        str(e.get("observed", "")),
-                        e.get("verdict", ""),
-                    ]
-                    for e in enforcement
-                ],
-                ["profile", "path", "declared", "observed", "verdict"],
-            ),
+    if not enforcement:
+        return []
+    rows = [
+        [
+            e.get("agent_profile", ""),
+            e.get("path", ""),
+            str(e.get("declared", "")),
+            str(e.get("observed", "")),
+            e.get("verdict", ""),
         ]
+        for e in enforcement
+    ]
+    return ["", "Enforcement", _table(rows, ["profile", "path", "declared", "observed", "verdict"])]
+
+
+def _findings_section(report: dict[str, Any]) -> list[str]:
     findings = report.get("findings") or []
-    if findings:
-        out += [
-            "",
-            "Findings",
-            _table(
-                [[f.get("severity", ""), f.get("measure", ""), f.get("title", "")] for f in findings],
-                ["severity", "measure", "title"],
-            ),
-        ]
-    return "\n".join(out) + "\n"
+    if not findings:
+        return []
+    rows = [[f.get("severity", ""), f.get("measure", ""), f.get("title", "")] for f in findings]
+    return ["", "Findings", _table(rows, ["severity", "measure", "title"])]
+
+
+def render_summary(report: dict[str, Any]) -> str:
+    """The text format: the summary, then one section per part of the report."""
+    sections = (
+        _header_section,
+        _path_runs_section,
+        _detections_section,
+        _policy_section,
+        _enforcement_section,
+        _findings_section,
+    )
+    return "\n".join(line for section in sections for line in section(report)) + "\n"
 
 
 # --- commands ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Rate limits: requests per credential, and running scans per workspace.
 
-Request rate is a fixed-window counter per credential in the table (``RL#<actor>`` /
-``W#<window start>``): one atomic ``ADD`` guarded by ``hits < limit``, so concurrent Lambdas share
-one count and a refused request does not consume quota. The item expires with the window (TTL).
+Request rate is a fixed-window counter per credential (``botscope.store.rate_windows``): one
+atomic ``ADD`` guarded by ``hits < limit``, so concurrent Lambdas share one count and a refused
+request does not consume quota. The counter expires with the window (TTL).
 
 Concurrent scans are the workspace's live ``ACTIVE#`` markers (one per running scan, written by
 the scan service and removed when the scan finishes), counted before a *new* scan starts: a cheap
@@ -21,18 +21,15 @@ import math
 import time
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-
 from botscope.auth.principal import Principal
 from botscope.config import get_settings
 from botscope.errors import RateLimited
-from botscope.store.table import table
+from botscope.store import rate_windows
 
 REQUEST_POLICY = "requests"
 SCAN_POLICY = "concurrent-scans"
 # Retry hint while the workspace is at its concurrent scan limit: roughly one poll interval of a scan.
 SCAN_RETRY_AFTER_SECONDS = 30
-_WINDOW_TTL_GRACE_SECONDS = 60
 # Wall clock of the fixed windows (a seam for tests: windows must not roll over mid-test).
 _clock = time.time
 
@@ -68,28 +65,14 @@ def check_request_rate(principal: Principal, *, now: float | None = None) -> Rat
     moment = _clock() if now is None else now
     window_start = int(moment // window) * window
     reset = max(1, math.ceil(window_start + window - moment))
-    try:
-        updated = table().update_item(
-            Key={"pk": f"RL#{principal.actor}", "sk": f"W#{window_start}"},
-            UpdateExpression="ADD hits :one SET expires_at = :exp",
-            ConditionExpression="attribute_not_exists(hits) OR hits < :quota",
-            ExpressionAttributeValues={
-                ":one": 1,
-                ":quota": quota,
-                ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS,
-            },
-            ReturnValues="UPDATED_NEW",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    hits = rate_windows.count_hit(principal.actor, window_start, window, quota)
+    if hits is None:
         state = RateLimitState(REQUEST_POLICY, quota, window, 0, reset)
         raise _refuse(
             state,
             f"This credential made {quota} requests in the current {window}-second window; "
             f"retry after {reset} seconds.",
-        ) from exc
-    hits = int(updated["Attributes"]["hits"])
+        )
     return RateLimitState(REQUEST_POLICY, quota, window, max(0, quota - hits), reset)
 
 
@@ -133,19 +116,6 @@ def fixed_window_hit(
     window = max(1, window_seconds)
     moment = _clock() if now is None else now
     window_start = int(moment // window) * window
-    try:
-        table().update_item(
-            Key={"pk": f"RL#{counter}", "sk": f"W#{window_start}"},
-            UpdateExpression="ADD hits :one SET expires_at = :exp",
-            ConditionExpression="attribute_not_exists(hits) OR hits < :quota",
-            ExpressionAttributeValues={
-                ":one": 1,
-                ":quota": quota,
-                ":exp": window_start + window + _WINDOW_TTL_GRACE_SECONDS,
-            },
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    if rate_windows.count_hit(counter, window_start, window, quota) is None:
         return max(1, math.ceil(window_start + window - moment))
     return None

@@ -208,7 +208,7 @@ def test_full_growth_workspace_gets_409_and_its_slot_count_is_unchanged(
     assert monitoring.slots(ws["workspace_id"]) == before
     assert monitoring.get_monitored_by_url(ws["workspace_id"], "https://s9.example.com/") is None
     assert executions(state_machine) == started
-    assert workspaces.get_workspace(ws["workspace_id"])["monitor_slots_used"] == 2
+    assert workspaces.get_workspace(ws["workspace_id"]).monitor_slots_used == 2
 
 
 def test_enterprise_enrolls_without_a_cap(scan_api, workspace_factory):

@@ -32,37 +32,37 @@ def test_twenty_enrollments_into_five_open_slots_succeed_exactly_five_times(aws,
     ws = workspaces.create_workspace("race", "growth", monitor_slots_limit=5)
     results = run_together(
         20,
-        lambda n: monitoring.enroll(ws["workspace_id"], f"https://r{n}.example.com/", cadence_seconds=86400),
+        lambda n: monitoring.enroll(ws.workspace_id, f"https://r{n}.example.com/", cadence_seconds=86400),
     )
     won = [r for r in results if isinstance(r, tuple)]
     lost = [r for r in results if not isinstance(r, tuple)]
     assert len(won) == 5 and all(created for _, created in won)
     assert len(lost) == 15 and all(isinstance(r, SlotsExhausted) for r in lost)
-    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 5, "limit": 5}
-    listed = monitoring.list_monitored(ws["workspace_id"])
+    assert monitoring.slots(ws.workspace_id).to_dict() == {"used": 5, "limit": 5}
+    listed = monitoring.list_monitored(ws.workspace_id)
     assert sorted(m.monitored_url_id for m in listed) == sorted(r.monitored_url_id for r, _ in won)
 
 
 def test_concurrent_enrollments_of_one_url_claim_one_slot(aws, atomic_dynamodb):
     ws = workspaces.create_workspace("same-url", "growth", monitor_slots_limit=5)
     results = run_together(
-        10, lambda n: monitoring.enroll(ws["workspace_id"], "https://example.com/", cadence_seconds=86400)
+        10, lambda n: monitoring.enroll(ws.workspace_id, "https://example.com/", cadence_seconds=86400)
     )
     assert all(isinstance(r, tuple) for r in results), results
     assert sum(1 for _, created in results if created) == 1
     assert len({r.monitored_url_id for r, _ in results}) == 1
-    assert monitoring.slots(ws["workspace_id"]).used == 1
+    assert monitoring.slots(ws.workspace_id).used == 1
 
 
 def test_release_frees_the_slot_once(aws, atomic_dynamodb):
     ws = workspaces.create_workspace("release", "growth", monitor_slots_limit=1)
-    record, _ = monitoring.enroll(ws["workspace_id"], "https://a.example.com/", cadence_seconds=86400)
-    results = run_together(5, lambda n: monitoring.release(ws["workspace_id"], record.monitored_url_id))
+    record, _ = monitoring.enroll(ws.workspace_id, "https://a.example.com/", cadence_seconds=86400)
+    results = run_together(5, lambda n: monitoring.release(ws.workspace_id, record.monitored_url_id))
     assert sum(1 for r in results if isinstance(r, monitoring.MonitoredUrl)) == 1
-    assert monitoring.slots(ws["workspace_id"]).to_dict() == {"used": 0, "limit": 1}
+    assert monitoring.slots(ws.workspace_id).to_dict() == {"used": 0, "limit": 1}
     # The slot is usable again, for another URL.
-    monitoring.enroll(ws["workspace_id"], "https://b.example.com/", cadence_seconds=86400)
-    assert monitoring.slots(ws["workspace_id"]).used == 1
+    monitoring.enroll(ws.workspace_id, "https://b.example.com/", cadence_seconds=86400)
+    assert monitoring.slots(ws.workspace_id).used == 1
 
 
 def test_concurrent_http_enrollments_respect_the_slot_limit(scan_api, workspace_factory, state_machine):
@@ -127,6 +127,6 @@ def test_a_transaction_conflict_is_retryable_not_read_as_slots_exhausted(aws, mo
 
     monkeypatch.setattr(monitoring, "dynamodb_client", lambda: ConflictingClient())
     with pytest.raises(ClientError) as raised:
-        monitoring.enroll(ws["workspace_id"], "https://conflict.example.com/", cadence_seconds=86400)
+        monitoring.enroll(ws.workspace_id, "https://conflict.example.com/", cadence_seconds=86400)
     assert not isinstance(raised.value, SlotsExhausted)
-    assert workspaces.get_workspace(ws["workspace_id"])["monitor_slots_used"] == 0
+    assert workspaces.get_workspace(ws.workspace_id).monitor_slots_used == 0

@@ -159,7 +159,7 @@ def test_missing_credential_is_401_with_www_authenticate(api_client, aws):
 
 def test_mcp_token_is_not_accepted_on_the_http_api(api_client, workspace_factory):
     ws, _ = workspace_factory("growth")
-    mcp_token = credentials.create_mcp_token(ws["workspace_id"], "agent")["token"]
+    mcp_token = credentials.create_mcp_token(ws["workspace_id"], "agent").secret
     response = api_client.get("/api/v1/api-keys", headers=bearer(mcp_token))
     assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
 

@@ -15,9 +15,9 @@ def bearer(key: str) -> dict[str, str]:
 
 def key_id_of(workspace_id: str, label: str) -> str:
     return next(
-        k["api_key_id"]
+        k.api_key_id
         for k in credentials.list_api_keys(workspace_id, include_revoked=True)
-        if k["label"] == label
+        if k.label == label
     )
 
 
@@ -45,7 +45,7 @@ def test_audit_log_shows_each_action_with_its_actor(api_client, workspace_factor
     created = api_client.post("/api/v1/api-keys", json={"label": "ci"}, headers=bearer(key))
     assert created.status_code == 201
     create_request_id = created.headers["x-request-id"]
-    api_client.cookies.set("botscope_session", session["token"])
+    api_client.cookies.set("botscope_session", session.secret)
     revoked = api_client.delete(
         f"/api/v1/api-keys/{created.json()['api_key_id']}", headers={"Origin": ORIGIN}
     )
@@ -59,7 +59,7 @@ def test_audit_log_shows_each_action_with_its_actor(api_client, workspace_factor
     assert started.status_code == 202, started.text
     via_mcp = api_client.post(
         "/mcp",
-        headers={**MCP_HEADERS, **bearer(mcp_token["token"])},
+        headers={**MCP_HEADERS, **bearer(mcp_token.secret)},
         json={
             "jsonrpc": "2.0",
             "id": 1,
@@ -82,13 +82,13 @@ def test_audit_log_shows_each_action_with_its_actor(api_client, workspace_factor
     assert key_created["target"] == created.json()["api_key_id"]
     assert key_created["request_id"] == create_request_id and key_created["source_ip"]
     (key_revoked,) = by_action["key.revoked"]
-    assert key_revoked["actor"] == f"session:{session['session_id']}"
+    assert key_revoked["actor"] == f"session:{session.credential.session_id}"
     (enrolled,) = by_action["monitoring.enrolled"]
     assert enrolled["actor"] == f"api_key:{owner_key_id}" and enrolled["target"].startswith("mon_")
     scan_starts = {r["target"]: r["actor"] for r in by_action["scan.started"]}
     assert scan_starts == {
         started.json()["scan_job_id"]: f"api_key:{owner_key_id}",
-        mcp_scan_id: f"mcp_token:{mcp_token['mcp_token_id']}",
+        mcp_scan_id: f"mcp_token:{mcp_token.credential.mcp_token_id}",
     }
     assert not any(created.json()["key"] in str(r) for r in records)  # never a secret
 

@@ -51,7 +51,7 @@ def test_request_rate_per_credential_is_429_with_headers(api_client, workspace_f
     # Per credential: another key of the same workspace has its own budget.
     from botscope.store import credentials
 
-    other = credentials.create_api_key(ws["workspace_id"], "second")["key"]
+    other = credentials.create_api_key(ws["workspace_id"], "second").secret
     assert api_client.get("/api/v1/api-keys", headers=bearer(other)).status_code == 200
     # The next window starts a fresh count.
     import botscope.ratelimit as rl

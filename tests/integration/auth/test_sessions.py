@@ -9,7 +9,7 @@ ORIGIN = "http://127.0.0.1:8000"  # the API's own origin (public_base_url defaul
 
 
 def session_for(ws: dict, **kwargs) -> str:
-    return credentials.create_session(ws["workspace_id"], "user:owner@example.test", **kwargs)["token"]
+    return credentials.create_session(ws["workspace_id"], "user:owner@example.test", **kwargs).secret
 
 
 def test_session_manages_keys_with_allowed_origin(api_client, workspace_factory):
@@ -52,13 +52,17 @@ def test_extra_allowed_origin_from_settings(aws, workspace_factory, monkeypatch)
 def test_expired_unknown_and_deleted_sessions_are_401(api_client, workspace_factory):
     ws, _ = workspace_factory("growth")
     token = session_for(ws)
-    stored = credentials.get_session_by_token(token)
+    from botscope.auth import tokens
+
+    stored = table().get_item(Key={"pk": f"SESSION#{tokens.hash_token(token)}", "sk": "SESSION"})["Item"]
     assert token not in str(stored)  # only the hash is stored
+    assert credentials.get_session_by_token(token) is not None
     table().update_item(
         Key={"pk": stored["pk"], "sk": "SESSION"},
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": 1},
     )
+    assert credentials.get_session_by_token(token) is None  # past its lifetime, still in the table
     api_client.cookies.set("botscope_session", token)
     assert api_client.get("/api/v1/api-keys").status_code == 401
 
@@ -67,8 +71,6 @@ def test_expired_unknown_and_deleted_sessions_are_401(api_client, workspace_fact
     assert api_client.get("/api/v1/api-keys").status_code == 200
     credentials.delete_session(live)
     assert api_client.get("/api/v1/api-keys").status_code == 401
-
-    from botscope.auth import tokens
 
     api_client.cookies.set("botscope_session", tokens.issue("bss").token)
     assert api_client.get("/api/v1/api-keys").status_code == 401

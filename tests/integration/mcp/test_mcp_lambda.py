@@ -65,4 +65,4 @@ def test_api_key_events_through_the_lambda_handler(lambda_handler, workspace_fac
     assert {k["label"] for k in listed} == {"test key", "ci pipeline"}
     revoked = lambda_handler("api_api_keys_revoke.json", {**token, "key_REPLACE_WITH_AN_ID": new_id})
     assert revoked["statusCode"] == 204
-    assert new_id not in {k["api_key_id"] for k in credentials.list_api_keys(ws["workspace_id"])}
+    assert new_id not in {k.api_key_id for k in credentials.list_api_keys(ws["workspace_id"])}

@@ -108,7 +108,7 @@ def test_agent_flow_over_mcp(live_server, workspace_factory, mode):
 def test_other_workspace_scan_is_not_found_over_mcp_and_http(live_server, workspace_factory):
     _, key_a = workspace_factory("enterprise")
     ws_b, key_b = workspace_factory("enterprise")
-    mcp_token_b = credentials.create_mcp_token(ws_b["workspace_id"], "agent b")["token"]
+    mcp_token_b = credentials.create_mcp_token(ws_b["workspace_id"], "agent b").secret
 
     async def flow() -> tuple[Any, ...]:
         async with mcp_client(live_server, mcp_token_b) as client_b:
@@ -152,7 +152,7 @@ def test_mcp_refuses_missing_malformed_and_revoked_tokens(live_server, workspace
         assert bad.json()["code"] == "unauthorized"
         ok = http.post("/mcp", json=body, headers={"Authorization": f"Bearer {key}"})
         assert ok.status_code == 200 and len(ok.json()["result"]["tools"]) == 8
-        key_id = credentials.list_api_keys(ws["workspace_id"])[0]["api_key_id"]
+        key_id = credentials.list_api_keys(ws["workspace_id"])[0].api_key_id
         assert credentials.revoke_api_key(ws["workspace_id"], key_id) is not None
         revoked = http.post("/mcp", json=body, headers={"Authorization": f"Bearer {key}"})
         assert revoked.status_code == 401
@@ -196,7 +196,7 @@ def test_an_mcp_token_cannot_mint_an_api_key(live_server, workspace_factory):
     # An mcp_ token is confined to /mcp; a dxk_ key it minted would reach the whole HTTP API and
     # outlive the token's revocation. Only a credential with the "api" scope may create keys.
     ws, key = workspace_factory("enterprise")
-    mcp_token = credentials.create_mcp_token(ws["workspace_id"], "agent")["token"]
+    mcp_token = credentials.create_mcp_token(ws["workspace_id"], "agent").secret
 
     async def flow() -> tuple[Any, Any]:
         async with mcp_client(live_server, mcp_token) as client:
@@ -210,7 +210,7 @@ def test_an_mcp_token_cannot_mint_an_api_key(live_server, workspace_factory):
     assert refused.structured_content["error"]["code"] == "insufficient_scope"
     assert refused.structured_content["error"]["status"] == 403
     assert not allowed.is_error
-    labels = [k["label"] for k in credentials.list_api_keys(ws["workspace_id"])]
+    labels = [k.label for k in credentials.list_api_keys(ws["workspace_id"])]
     assert "escalation" not in labels
     assert "from a dxk key" in labels
 

@@ -94,8 +94,8 @@ def test_release_frees_the_slot_stops_rescans_and_is_audited(
     _, created = store.enroll(ws["workspace_id"], "https://b.example/", cadence_seconds=86400)
     assert created
     records, _ = audit_store.list_records(ws["workspace_id"], limit=10)
-    (released,) = [a for a in records if a["action"] == "monitoring.released"]
-    assert released["target"] == mon_id and released["actor"].startswith("api_key:")
+    (released,) = [a for a in records if a.action == "monitoring.released"]
+    assert released.target == mon_id and released.actor.startswith("api_key:")
     # Releasing again: 404.
     assert api_client.delete(f"/api/v1/monitoring/{mon_id}", headers=auth(key)).status_code == 404
 

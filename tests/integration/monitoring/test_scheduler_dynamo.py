@@ -79,8 +79,8 @@ def test_a_growth_url_is_rescanned_without_enrollment_as_the_system_actor(
     assert scan is not None and scan.status == "queued" and scan.execution_arn
     assert scans.get_active(ws["workspace_id"], scan.target_url) == scan_id
     records, _ = audit_store.list_records(ws["workspace_id"], limit=10)
-    (started,) = [a for a in records if a["action"] == "scan.started"]
-    assert (started["target"], started["actor"]) == (scan_id, "system:scheduler")
+    (started,) = [a for a in records if a.action == "scan.started"]
+    assert (started.target, started.actor) == (scan_id, "system:scheduler")
     item = store.get_monitored(ws["workspace_id"], mon_id)
     assert item.next_scan_at > (utcnow() + timedelta(hours=23)).isoformat()  # growth: daily
 

@@ -21,4 +21,4 @@ def session_for(aws: Any) -> Any:
     """``session_for(workspace_id)`` → a botscope_session cookie value."""
     from botscope.store import credentials
 
-    return lambda workspace_id: credentials.create_session(workspace_id, "tester")["token"]
+    return lambda workspace_id: credentials.create_session(workspace_id, "tester").secret

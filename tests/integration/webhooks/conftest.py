@@ -36,10 +36,10 @@ def _reset_webhook_caches() -> None:
 
 @pytest.fixture
 def aws() -> Iterator[AwsResources]:
-    """Overrides the shared fixture: same resources (DynamoDB applying each request atomically, as
-    the real service does) plus a KMS key and the webhook settings."""
+    """Overrides the shared fixture: same resources plus a KMS key and the webhook settings."""
     from botscope.local.atomic_dynamodb import atomic_dynamodb
 
+    # Deliveries run on worker threads; moto's DynamoDB is atomic only behind this lock.
     with atomic_dynamodb(), mocked_aws(extra_env=WEBHOOK_ENV) as resources:
         key_id = boto3.client("kms", region_name="us-east-1").create_key(
             Description="webhook secrets (test)"

@@ -207,10 +207,16 @@ def test_test_events_are_rate_limited_per_endpoint(api_client, workspace_factory
         assert api_client.post(f"/api/v1/webhooks/{second}/test", headers=auth(key)).status_code == 202
 
 
-def test_one_endpoint_and_one_host_receive_at_most_their_share(aws, principal_factory, deliver_handler):
+def test_one_endpoint_and_one_host_receive_at_most_their_share(
+    aws, principal_factory, deliver_handler, monkeypatch
+):
     """The retry-amplification attack: many events to an endpoint that fails, and endpoints of
     several workspaces on one host. Over a cap a message waits in the queue and is not an attempt."""
+    from botscope import ratelimit
     from botscope.service import webhooks as service
+
+    frozen = ratelimit._clock()
+    monkeypatch.setattr(ratelimit, "_clock", lambda: frozen)  # one minute window for the whole test
 
     with (
         settings_env(

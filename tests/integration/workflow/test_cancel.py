@@ -76,18 +76,18 @@ def test_cancel_stops_the_execution_and_no_probe_starts_after_it(
     # Given a full scan whose first probes are waiting for the site's answers
     ws = workspaces.create_workspace("cancel", "enterprise")
     url = held_site.url("/")
-    scan = scans.create_scan(ws["workspace_id"], url, "full", deadline_seconds=900)
-    assert scans.claim_active(ws["workspace_id"], url, scan.scan_job_id) is None
+    scan = scans.create_scan(ws.workspace_id, url, "full", deadline_seconds=900)
+    assert scans.claim_active(ws.workspace_id, url, scan.scan_job_id) is None
     # (Prepare's own requests are answered; the probes', sent once the path runs exist, are held.)
     held_site.gate_when = lambda: bool(getattr(scans.get_scan(scan.scan_job_id), "path_runs_total", None))
-    arn = start_scan_execution(scan.scan_job_id, ws["workspace_id"])
+    arn = start_scan_execution(scan.scan_job_id, ws.workspace_id)
     scans.set_execution_arn(scan.scan_job_id, arn)
     assert _wait(lambda: _running_probes_all_in_flight(held_site, scan.scan_job_id))
     requests_at_cancel = len(held_site.requests)
     invocations_at_cancel = len(workflow.seam.invocations)
 
     # When it is cancelled, and only then the site answers the probes in flight
-    outcome = service.cancel_scan(_principal(ws["workspace_id"]), scan.scan_job_id)
+    outcome = service.cancel_scan(_principal(ws.workspace_id), scan.scan_job_id)
     assert held_site.gate is not None
     held_site.gate.set()
 
@@ -118,12 +118,12 @@ def test_cancel_stops_the_execution_and_no_probe_starts_after_it(
     report = reports.get_report(final.report_key)
     assert report["complete"] is False and report["incomplete_reason"] == "cancelled"
     # and the running-scan marker (what the concurrent-scan limit counts) is released
-    assert scans.get_active(ws["workspace_id"], url) is None
+    assert scans.get_active(ws.workspace_id, url) is None
     # and scan.cancelled was published exactly once
     assert [event for _, event, _ in published] == ["scan.cancelled"]
 
     # A second cancel changes nothing and answers 200
-    again = service.cancel_scan(_principal(ws["workspace_id"]), scan.scan_job_id)
+    again = service.cancel_scan(_principal(ws.workspace_id), scan.scan_job_id)
     assert again.status_code == 200 and not again.cancelled_now
     assert [event for _, event, _ in published] == ["scan.cancelled"]
 
@@ -135,12 +135,12 @@ def test_a_probe_that_starts_after_the_cancel_sends_nothing(workflow: Any, held_
     assert held_site.gate is not None
     held_site.gate.set()
     ws = workspaces.create_workspace("cancel", "enterprise")
-    scan = scans.create_scan(ws["workspace_id"], held_site.url("/"), "quick", deadline_seconds=900)
-    prepared = stages.prepare(scan.scan_job_id, ws["workspace_id"])
+    scan = scans.create_scan(ws.workspace_id, held_site.url("/"), "quick", deadline_seconds=900)
+    prepared = stages.prepare(scan.scan_job_id, ws.workspace_id)
     run_id = prepared["path_runs"][0]["path_run_id"]
     assert scans.mark_cancelled(scan.scan_job_id) is not None
 
-    result = stages.probe_path_run(scan.scan_job_id, ws["workspace_id"], run_id)
+    result = stages.probe_path_run(scan.scan_job_id, ws.workspace_id, run_id)
 
     assert result["status"] == "cancelled"
     assert held_site.requests == []

@@ -44,7 +44,7 @@ def test_a_conflicting_transaction_is_raised_and_the_retry_counts_once(
     aws: Any, monkeypatch: pytest.MonkeyPatch
 ):
     ws = workspaces.create_workspace("conflicts", "enterprise")
-    scan = scans.create_scan(ws["workspace_id"], "https://example.com/", "quick", deadline_seconds=900)
+    scan = scans.create_scan(ws.workspace_id, "https://example.com/", "quick", deadline_seconds=900)
     (run,) = scans.put_path_runs(scan.scan_job_id, [{"path": "/", "profile": "browser"}])
     scans.update_path_run(scan.scan_job_id, run.path_run_id, status="running")
     colliding = _CollidingOnce(scans.dynamodb_client())

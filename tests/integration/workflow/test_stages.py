@@ -35,7 +35,7 @@ def _scan(url: str) -> Any:
     from botscope.store import scans, workspaces
 
     ws = workspaces.create_workspace("stages", "enterprise")
-    return scans.create_scan(ws["workspace_id"], url, "quick", deadline_seconds=900)
+    return scans.create_scan(ws.workspace_id, url, "quick", deadline_seconds=900)
 
 
 def test_prepare_probe_analyze_finalize_in_sequence(private_ok: None, published: list) -> None:

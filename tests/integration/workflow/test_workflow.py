@@ -35,9 +35,9 @@ def _new_scan(url: str, mode: str = "quick") -> tuple[str, str]:
     from botscope.store import scans, workspaces
 
     ws = workspaces.create_workspace("wf", "enterprise")
-    scan = scans.create_scan(ws["workspace_id"], url, mode, deadline_seconds=900)
-    assert scans.claim_active(ws["workspace_id"], url, scan.scan_job_id) is None
-    return scan.scan_job_id, ws["workspace_id"]
+    scan = scans.create_scan(ws.workspace_id, url, mode, deadline_seconds=900)
+    assert scans.claim_active(ws.workspace_id, url, scan.scan_job_id) is None
+    return scan.scan_job_id, ws.workspace_id
 
 
 def test_scan_runs_prepare_map_analyze_finalize_to_completed(

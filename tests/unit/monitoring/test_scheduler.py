@@ -17,6 +17,7 @@ from botscope.monitoring.scheduler import (
 )
 from botscope.monitoring.simulation import FakeClock, InMemoryScheduleStore, RecordingStarter
 from botscope.store.monitoring import MonitoredUrl
+from botscope.store.workspaces import Workspace
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CONFIG = SchedulerConfig(max_starts_per_second=10, run_budget_seconds=100, claim_lease_seconds=600)
@@ -26,9 +27,7 @@ def make_store(
     n: int = 5, *, plan: str = "growth", status: str = "active", due: datetime = T0
 ) -> InMemoryScheduleStore:
     store = InMemoryScheduleStore()
-    store.add_workspace(
-        {"workspace_id": "ws_a", "plan": plan, "status": status, "monitor_cadence_seconds": 86400}
-    )
+    store.add_workspace(_workspace(plan, 86400, status=status))
     for i in range(n):
         store.add_item(
             MonitoredUrl(
@@ -75,7 +74,7 @@ def test_cancelled_and_past_due_workspaces_are_not_rescanned() -> None:
         assert starter.starts == [] and stats.skipped_inactive == 2
         # They are moved on (not left at the head of the index), and resume when active again.
         assert all(i.last_skipped_reason == f"workspace_{status}" for i in store.items.values())
-        store.workspaces["ws_a"]["status"] = "active"
+        store.add_workspace(store.workspaces["ws_a"].model_copy(update={"status": "active"}))
         clock.sleep(86400)
         assert scheduler(store, clock, starter).run().started == 2
 
@@ -163,18 +162,26 @@ def test_starts_are_spaced_by_the_rate_bound() -> None:
     assert len(times) == 30 and min(gaps) >= 1 / CONFIG.max_starts_per_second
 
 
+def _workspace(plan: Any, cadence: int, *, status: Any = "active") -> Workspace:
+    return Workspace(
+        workspace_id="ws_a",
+        name="a",
+        plan=plan,
+        status=status,
+        monitor_slots_limit=None,
+        monitor_cadence_seconds=cadence,
+        created_at="2026-01-01T00:00:00.000Z",
+    )
+
+
 def test_cadence_follows_the_plan_and_the_override() -> None:
     enrolled = 86400
-    assert (
-        cadence_seconds({"plan": "growth", "monitor_cadence_seconds": 3600}, enrolled) == 86400
-    )  # growth: daily
-    assert cadence_seconds({"plan": "enterprise", "monitor_cadence_seconds": 3600}, enrolled) == 3600
-    assert (
-        cadence_seconds({"plan": "enterprise", "monitor_cadence_seconds": 60}, enrolled) == 3600
-    )  # floor: hourly
-    assert (
-        cadence_seconds({"plan": "growth"}, enrolled, override=20) == 20
-    )  # BOTSCOPE_MONITOR_INTERVAL_SECONDS
+    assert cadence_seconds(_workspace("growth", 3600), enrolled) == 86400  # growth: daily
+    assert cadence_seconds(_workspace("enterprise", 3600), enrolled) == 3600
+    assert cadence_seconds(_workspace("enterprise", 60), enrolled) == 3600  # floor: hourly
+    override = cadence_seconds(_workspace("growth", 86400), enrolled, override=20)
+    assert override == 20  # BOTSCOPE_MONITOR_INTERVAL_SECONDS
+    assert cadence_seconds(None, enrolled) == 86400  # a missing workspace: the enrolled cadence
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,17 @@ import pytest
 from botscope.auth.principal import Principal
 from botscope.errors import PlanRequired
 from botscope.service import plans
+from botscope.store.workspaces import Workspace
+
+HOURLY = Workspace(
+    workspace_id="ws_x",
+    name="hourly",
+    plan="enterprise",
+    status="active",
+    monitor_slots_limit=None,
+    monitor_cadence_seconds=3600,
+    created_at="2026-01-01T00:00:00Z",
+)
 
 
 def principal(plan: str, status: str = "active") -> Principal:
@@ -43,12 +54,12 @@ def test_cadence_comes_from_the_workspace_unless_the_local_stack_overrides_it(mo
 
     monkeypatch.delenv("BOTSCOPE_MONITOR_INTERVAL_SECONDS", raising=False)
     reset_settings()
-    assert plans.monitoring_cadence_seconds({"monitor_cadence_seconds": 3600}) == 3600
+    assert plans.monitoring_cadence_seconds(HOURLY) == 3600
     assert plans.monitoring_cadence_seconds(None) == 86400
     monkeypatch.setenv("BOTSCOPE_MONITOR_INTERVAL_SECONDS", "30")
     reset_settings()
     try:
-        assert plans.monitoring_cadence_seconds({"monitor_cadence_seconds": 3600}) == 30
+        assert plans.monitoring_cadence_seconds(HOURLY) == 30
     finally:
         monkeypatch.delenv("BOTSCOPE_MONITOR_INTERVAL_SECONDS")
         reset_settings()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -95,103 +97,102 @@ async def _unauthenticated(request: Request) -> JSONResponse | None:
     try:
         await run_in_threadpool(get_principal, request)
     except BotScopeError as exc:
-        return problem_response(
-            request,
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.message,
-            errors=exc.errors,
-            headers=exc.headers,
-        )
+        return _domain_problem(request, exc)
     return None
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(BotScopeError)
-    async def _domain(request: Request, exc: BotScopeError) -> JSONResponse:
-        if exc.status not in {401, 403}:  # raised before the credential was checked: credentials first
-            unauthenticated = await _unauthenticated(request)
-            if unauthenticated is not None:
-                return unauthenticated
-        return problem_response(
-            request,
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.message,
-            errors=exc.errors,
-            headers=exc.headers,
-        )
+def _domain_problem(request: Request, exc: BotScopeError) -> JSONResponse:
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.message,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+
+async def _domain(request: Request, exc: BotScopeError) -> JSONResponse:
+    if exc.status not in {401, 403}:  # raised before the credential was checked: credentials first
         unauthenticated = await _unauthenticated(request)
         if unauthenticated is not None:
             return unauthenticated
-        unsupported = await _unsupported_media_type(request, exc)
-        if unsupported is not None:
-            return unsupported
-        errors = [
-            {"field": _field(e.get("loc", ()), str(e.get("type", ""))), "message": e.get("msg", "invalid")}
-            for e in exc.errors()
-        ]
-        return problem_response(
-            request,
-            status=422,
-            code="validation_error",
-            title="Validation failed",
-            detail="The request body or parameters are invalid.",
-            errors=errors,
-        )
+    return _domain_problem(request, exc)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code in {400, 413, 415, 422}:
-            unauthenticated = await _unauthenticated(request)
-            if unauthenticated is not None:
-                return unauthenticated
-        code = _STATUS_CODES.get(exc.status_code, "error")
-        return problem_response(
-            request,
-            status=exc.status_code,
-            code=code,
-            title=str(exc.detail) if exc.detail else code.replace("_", " "),
-            detail=str(exc.detail),
-            headers=getattr(exc, "headers", None),
-        )
 
-    from botocore.exceptions import ClientError, HTTPClientError
-    from botocore.exceptions import ConnectionError as BotoConnectionError
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    unauthenticated = await _unauthenticated(request)
+    if unauthenticated is not None:
+        return unauthenticated
+    unsupported = await _unsupported_media_type(request, exc)
+    if unsupported is not None:
+        return unsupported
+    errors = [
+        {"field": _field(e.get("loc", ()), str(e.get("type", ""))), "message": e.get("msg", "invalid")}
+        for e in exc.errors()
+    ]
+    return problem_response(
+        request,
+        status=422,
+        code="validation_error",
+        title="Validation failed",
+        detail="The request body or parameters are invalid.",
+        errors=errors,
+    )
 
-    @app.exception_handler(ClientError)
-    async def _aws_client_error(request: Request, exc: ClientError) -> JSONResponse:
-        # Throttling or a service hiccup after boto3's own retries: the client should retry, not
-        # read it as our bug. Anything else from AWS is a real internal error.
-        if is_transient_code(exc.response):
-            return _temporarily_unavailable(request)
-        return await _unexpected(request, exc)
 
-    @app.exception_handler(BotoConnectionError)
-    async def _aws_unreachable(request: Request, exc: BotoConnectionError) -> JSONResponse:
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code in {400, 413, 415, 422}:
+        unauthenticated = await _unauthenticated(request)
+        if unauthenticated is not None:
+            return unauthenticated
+    code = _STATUS_CODES.get(exc.status_code, "error")
+    return problem_response(
+        request,
+        status=exc.status_code,
+        code=code,
+        title=str(exc.detail) if exc.detail else code.replace("_", " "),
+        detail=str(exc.detail),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _aws_client_error(request: Request, exc: ClientError) -> JSONResponse:
+    # Throttling or a service hiccup after boto3's own retries: the client should retry, not
+    # read it as our bug. Anything else from AWS is a real internal error.
+    if is_transient_code(exc.response):
         return _temporarily_unavailable(request)
+    return await _unexpected(request, exc)
 
-    @app.exception_handler(HTTPClientError)
-    async def _aws_http_error(request: Request, exc: HTTPClientError) -> JSONResponse:
-        return _temporarily_unavailable(request)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        from botscope.observability import logger
+async def _aws_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    return _temporarily_unavailable(request)
 
-        logger.exception("unhandled error")
-        return problem_response(
-            request,
-            status=500,
-            code="internal_error",
-            title="Internal error",
-            detail="Something went wrong on our side; the request id helps us find it.",
-        )
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    from botscope.observability import logger
+
+    logger.exception("unhandled error")
+    return problem_response(
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal error",
+        detail="Something went wrong on our side; the request id helps us find it.",
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Every error becomes a problem document: domain errors, validation, HTTP errors, AWS
+    throttling or outages (503 with Retry-After) and anything unexpected (500)."""
+    app.exception_handler(BotScopeError)(_domain)
+    app.exception_handler(RequestValidationError)(_validation)
+    app.exception_handler(StarletteHTTPException)(_http)
+    app.exception_handler(ClientError)(_aws_client_error)
+    app.exception_handler(BotoConnectionError)(_aws_unreachable)
+    app.exception_handler(HTTPClientError)(_aws_unreachable)
+    app.exception_handler(Exception)(_unexpected)
 
 
 # --- OpenAPI documentation of problem responses ------------------------------------------------

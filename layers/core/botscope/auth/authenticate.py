@@ -10,16 +10,14 @@ table read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from starlette.requests import HTTPConnection
 
 from botscope.auth import tokens
-from botscope.auth.principal import Principal
+from botscope.auth.principal import ActorType, Principal
 from botscope.config import get_settings
 from botscope.errors import Forbidden, Unauthorized
 from botscope.store import credentials, workspaces
-from botscope.store.table import is_expired
 
 SESSION_COOKIE = "botscope_session"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -42,7 +40,7 @@ def _request_id(request: HTTPConnection) -> str | None:
 
 def _principal_for_workspace(
     workspace_id: str,
-    actor_type: str,
+    actor_type: ActorType,
     actor_id: str,
     request: HTTPConnection,
     scopes: frozenset[str] = frozenset(),
@@ -52,9 +50,9 @@ def _principal_for_workspace(
         raise Unauthorized("The credential's workspace no longer exists.")
     return Principal(
         workspace_id=workspace_id,
-        plan=workspace["plan"],
-        workspace_status=workspace["status"],
-        actor_type=actor_type,  # type: ignore[arg-type]
+        plan=workspace.plan,
+        workspace_status=workspace.status,
+        actor_type=actor_type,
         actor_id=actor_id,
         scopes=scopes,
         request_id=_request_id(request),
@@ -68,22 +66,21 @@ def _authenticate_secret(
     *,
     prefix: str,
     noun: str,
-    lookup: Callable[[str], dict[str, Any] | None],
-    id_field: str,
-    actor_type: str,
+    lookup: Callable[[str], credentials.ApiKey | credentials.McpToken | None],
+    actor_type: ActorType,
     scopes: frozenset[str],
 ) -> Principal:
     """API keys and MCP tokens: shape and checksum first (no table read for junk), then the stored
     record by the secret's hash; refreshes ``last_used_at`` (at most once a minute)."""
     if not tokens.is_well_formed(token, prefix):
         raise Unauthorized(f"The {noun} is malformed.")
-    record = lookup(token)
-    if record is None or record.get("revoked_at"):
+    credential = lookup(token)
+    if credential is None or credential.revoked_at:
         raise Unauthorized(f"The {noun} is unknown or revoked.")
     principal = _principal_for_workspace(
-        record["workspace_id"], actor_type, record[id_field], request, scopes
+        credential.workspace_id, actor_type, credential.credential_id, request, scopes
     )
-    credentials.touch_api_key(record)
+    credentials.touch_last_used(credential, token)
     return principal
 
 
@@ -94,7 +91,6 @@ def authenticate_api_key(token: str, request: HTTPConnection) -> Principal:
         prefix="dxk",
         noun="API key",
         lookup=credentials.get_api_key_by_token,
-        id_field="api_key_id",
         actor_type="api_key",
         scopes=frozenset({"api", "mcp"}),
     )
@@ -107,7 +103,6 @@ def authenticate_mcp_token(token: str, request: HTTPConnection) -> Principal:
         prefix="mcp",
         noun="MCP token",
         lookup=credentials.get_mcp_token_by_token,
-        id_field="mcp_token_id",
         actor_type="mcp_token",
         scopes=frozenset({"mcp"}),
     )
@@ -129,8 +124,8 @@ def authenticate_bearer(token: str, request: HTTPConnection, *, allow_mcp_tokens
 def authenticate_session(token: str, request: HTTPConnection) -> Principal:
     if not tokens.is_well_formed(token, "bss"):
         raise Unauthorized("The session is malformed.")
-    record = credentials.get_session_by_token(token)
-    if record is None or is_expired(record):
+    session = credentials.get_session_by_token(token)
+    if session is None:
         raise Unauthorized("The session is unknown or expired.")
     method = request.scope.get("method", "GET")
     if method in UNSAFE_METHODS:
@@ -138,5 +133,5 @@ def authenticate_session(token: str, request: HTTPConnection) -> Principal:
         if origin not in get_settings().allowed_origin_list:
             raise Forbidden("Cookie-authenticated requests must come from an allowed Origin.", code="csrf")
     return _principal_for_workspace(
-        record["workspace_id"], "session", record["session_id"], request, frozenset({"api", "session"})
+        session.workspace_id, "session", session.session_id, request, frozenset({"api", "session"})
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Plan = Literal["starter", "growth", "enterprise"]
+WorkspaceStatus = Literal["active", "cancelled", "past_due"]
 ActorType = Literal["api_key", "session", "mcp_token", "system"]
 
 
@@ -13,7 +14,7 @@ ActorType = Literal["api_key", "session", "mcp_token", "system"]
 class Principal:
     workspace_id: str
     plan: Plan
-    workspace_status: str  # active | cancelled | past_due
+    workspace_status: WorkspaceStatus
     actor_type: ActorType
     actor_id: str  # key_… / ses_… / mcp token id / "scheduler"
     scopes: frozenset[str] = field(default_factory=frozenset)

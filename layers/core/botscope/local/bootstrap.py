@@ -32,16 +32,16 @@ class DevCredentials:
 def bootstrap(api_url: str) -> DevCredentials:
     growth = workspaces.create_workspace("Local growth workspace", "growth")
     enterprise = workspaces.create_workspace("Local enterprise workspace", "enterprise")
-    growth_key = credentials.create_api_key(growth["workspace_id"], "local bootstrap")
-    enterprise_key = credentials.create_api_key(enterprise["workspace_id"], "local bootstrap")
-    session = credentials.create_session(growth["workspace_id"], "local-bootstrap")
+    growth_key = credentials.create_api_key(growth.workspace_id, "local bootstrap")
+    enterprise_key = credentials.create_api_key(enterprise.workspace_id, "local bootstrap")
+    session = credentials.create_session(growth.workspace_id, "local-bootstrap")
     return DevCredentials(
         api_url,
-        growth["workspace_id"],
-        growth_key["key"],
-        enterprise["workspace_id"],
-        enterprise_key["key"],
-        session["token"],
+        growth.workspace_id,
+        growth_key.secret,
+        enterprise.workspace_id,
+        enterprise_key.secret,
+        session.secret,
     )
 
 

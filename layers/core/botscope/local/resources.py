@@ -111,13 +111,7 @@ def _dummy_zip() -> bytes:
     return buffer.getvalue()
 
 
-def create_resources(
-    prefix: str = "botscope-local", region: str = "us-east-1", overrides: dict[str, str] | None = None
-) -> LocalResources:
-    """Creates everything in whatever endpoint boto3 currently targets (moto). ``overrides`` can
-    replace DefinitionSubstitutions values (tests point a stage at a failing function)."""
-    template = load_template(TEMPLATE_PATH)
-
+def _create_table(prefix: str, region: str) -> str:
     ddb = boto3.client("dynamodb", region_name=region)
     table_name = f"{prefix}-table"
     ddb.create_table(**table_create_kwargs(table_name))
@@ -126,7 +120,11 @@ def create_resources(
         ddb.update_time_to_live(
             TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
         )
+    return table_name
 
+
+def _create_reports_bucket(prefix: str, region: str) -> str:
+    """The reports bucket, private like the deployed one."""
     s3 = boto3.client("s3", region_name=region)
     bucket = f"{prefix}-reports"
     s3.create_bucket(Bucket=bucket)
@@ -139,26 +137,40 @@ def create_resources(
             "RestrictPublicBuckets": True,
         },
     )
+    return bucket
 
+
+def _create_webhook_queues(template: dict[str, Any], prefix: str, region: str) -> tuple[str, str]:
+    """The webhook queue and its dead-letter queue, with the template's attributes: (queue, DLQ) URLs."""
     sqs = boto3.client("sqs", region_name=region)
-    queues = template["Resources"]
+    resources = template["Resources"]
     dlq_url = sqs.create_queue(
         QueueName=f"{prefix}-webhooks-dlq",
-        Attributes=_queue_attributes(queues["WebhookDLQ"]["Properties"], None),
+        Attributes=_queue_attributes(resources["WebhookDLQ"]["Properties"], None),
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     queue_url = sqs.create_queue(
         QueueName=f"{prefix}-webhooks",
-        Attributes=_queue_attributes(queues["WebhookQueue"]["Properties"], dlq_arn),
+        Attributes=_queue_attributes(resources["WebhookQueue"]["Properties"], dlq_arn),
     )["QueueUrl"]
+    return queue_url, dlq_url
 
+
+def _create_secrets_key(template: dict[str, Any], prefix: str, region: str) -> str:
+    """The KMS key of webhook signing secrets; returns its ARN."""
     kms = boto3.client("kms", region_name=region)
-    key_props = queues["WebhookSecretsKey"]["Properties"]
-    key_id = kms.create_key(Description=key_props.get("Description", "webhook secrets"))["KeyMetadata"]["Arn"]
+    key_props = template["Resources"]["WebhookSecretsKey"]["Properties"]
+    key_id: str = kms.create_key(Description=key_props.get("Description", "webhook secrets"))["KeyMetadata"][
+        "Arn"
+    ]
     kms.create_alias(AliasName=f"alias/{prefix}-webhook-secrets", TargetKeyId=key_id)
+    return key_id
 
+
+def _create_role(prefix: str, region: str) -> str:
+    """One role the functions and the state machine assume (moto checks only that it exists)."""
     iam = boto3.client("iam", region_name=region)
     trust = {
         "Version": "2012-10-17",
@@ -170,10 +182,17 @@ def create_resources(
             }
         ],
     }
-    role_arn = iam.create_role(RoleName=f"{prefix}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
+    role_arn: str = iam.create_role(RoleName=f"{prefix}-role", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    return role_arn
 
+
+def _create_functions(
+    template: dict[str, Any], prefix: str, region: str, role_arn: str
+) -> tuple[dict[str, tuple[str, Path]], dict[str, str]]:
+    """A placeholder Lambda function per template function (the local stack runs the code
+    in-process): (logical id → (name, code directory), logical id → ARN)."""
     lam = boto3.client("lambda", region_name=region)
     functions: dict[str, tuple[str, Path]] = {}
     arns: dict[str, str] = {}
@@ -189,7 +208,18 @@ def create_resources(
             Timeout=int(props.get("Timeout", 30)),
         )["FunctionArn"]
         functions[logical_id] = (name, directory)
+    return functions, arns
 
+
+def _create_state_machine(
+    template: dict[str, Any],
+    prefix: str,
+    region: str,
+    role_arn: str,
+    arns: dict[str, str],
+    overrides: dict[str, str] | None,
+) -> str:
+    """The scan workflow, its definition substituted as CloudFormation would (plus ``overrides``)."""
     machine = _resources(template, "AWS::Serverless::StateMachine")["ScanWorkflow"]["Properties"]
     substitutions: dict[str, str] = {}
     for name, value in machine.get("DefinitionSubstitutions", {}).items():
@@ -197,12 +227,28 @@ def create_resources(
     substitutions.update(overrides or {})
     definition = substitute_definition((REPO_ROOT / machine["DefinitionUri"]).read_text(), substitutions)
     sfn = boto3.client("stepfunctions", region_name=region)
-    state_machine_arn = sfn.create_state_machine(
+    state_machine_arn: str = sfn.create_state_machine(
         name=f"{prefix}-ScanWorkflow",
         definition=definition,
         roleArn=role_arn,
         type=machine.get("Type", "STANDARD"),
     )["stateMachineArn"]
+    return state_machine_arn
+
+
+def create_resources(
+    prefix: str = "botscope-local", region: str = "us-east-1", overrides: dict[str, str] | None = None
+) -> LocalResources:
+    """Creates everything in whatever endpoint boto3 currently targets (moto). ``overrides`` can
+    replace DefinitionSubstitutions values (tests point a stage at a failing function)."""
+    template = load_template(TEMPLATE_PATH)
+    table_name = _create_table(prefix, region)
+    bucket = _create_reports_bucket(prefix, region)
+    queue_url, dlq_url = _create_webhook_queues(template, prefix, region)
+    key_id = _create_secrets_key(template, prefix, region)
+    role_arn = _create_role(prefix, region)
+    functions, arns = _create_functions(template, prefix, region, role_arn)
+    state_machine_arn = _create_state_machine(template, prefix, region, role_arn, arns, overrides)
     return LocalResources(
         region, table_name, bucket, queue_url, dlq_url, key_id, state_machine_arn, functions
     )

@@ -155,11 +155,30 @@ class LocalStack:
     # --- steps ---------------------------------------------------------------------------------
 
     def _start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         # moto's werkzeug server logs every AWS call, httpx every request: keep the console readable.
         for noisy in ("werkzeug", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        moto_endpoint, moto_port = self._start_moto()
+        api_socket = self._claim_api_port()
+        self._point_at_moto(moto_endpoint, moto_port)
+        self.seam.install()
+        self.resources = create_resources()
+        self._set_env({**self.resources.env(), **self.extra_env})
+        reset_settings()
+        reset_clients()
+        self._register_stage_handlers()
+
+        self.credentials = bootstrap(f"http://127.0.0.1:{self.api_port}/api/v1")
+        self.env_file = write_env_file(self.credentials, self.state_dir)
+        self._write_stack_file()
+
+        self._start_loops()
+        if api_socket is not None:
+            self._start_api(api_socket)
+
+    def _start_moto(self) -> tuple[str, int]:
+        """moto in server mode on 127.0.0.1, configured to run state machines: (endpoint, port)."""
+        from moto.server import ThreadedMotoServer
 
         # moto's DynamoDB is not atomic under threads; the real service is (see atomic_dynamodb).
         atomic_dynamodb.install()
@@ -169,16 +188,20 @@ class LocalStack:
         self.moto_endpoint = f"http://{host}:{moto_port}"
         self._saved_moto_config = self._get_moto_config()
         self._post_moto_config(MOTO_CONFIG)
+        return self.moto_endpoint, int(moto_port)
 
-        api_socket = None
-        if self.serve_api:
-            api_socket = _bind(
-                self.requested_port if self.requested_port is not None else get_settings().port
-            )
-            self.api_port = api_socket.getsockname()[1]
-        else:
+    def _claim_api_port(self) -> socket.socket | None:
+        """The API's listening socket (bound now, so the port is known before anything is
+        configured with it), or ``None`` when the API is not served."""
+        if not self.serve_api:
             self.api_port = self.requested_port or get_settings().port
+            return None
+        api_socket = _bind(self.requested_port if self.requested_port is not None else get_settings().port)
+        self.api_port = api_socket.getsockname()[1]
+        return api_socket
 
+    def _point_at_moto(self, moto_endpoint: str, moto_port: int) -> None:
+        """The environment every AWS client and the settings read, aimed at this stack's moto."""
         allow_private = (
             self.allow_private_targets
             if self.allow_private_targets is not None
@@ -187,7 +210,7 @@ class LocalStack:
         self._set_env(
             {
                 # boto3 reads these itself; moto's interpreter invokes Lambda at localhost:MOTO_PORT.
-                "AWS_ENDPOINT_URL": self.moto_endpoint,
+                "AWS_ENDPOINT_URL": moto_endpoint,
                 "MOTO_PORT": str(moto_port),
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
@@ -210,21 +233,6 @@ class LocalStack:
         )
         reset_settings()
         reset_clients()
-
-        self.seam.install()
-        self.resources = create_resources()
-        self._set_env({**self.resources.env(), **self.extra_env})
-        reset_settings()
-        reset_clients()
-        self._register_stage_handlers()
-
-        self.credentials = bootstrap(f"http://127.0.0.1:{self.api_port}/api/v1")
-        self.env_file = write_env_file(self.credentials, self.state_dir)
-        self._write_stack_file()
-
-        self._start_loops()
-        if api_socket is not None:
-            self._start_api(api_socket)
 
     def _register_stage_handlers(self) -> None:
         assert self.resources is not None

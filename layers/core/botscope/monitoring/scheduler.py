@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from botscope import ids
 from botscope.isotime import iso, parse_iso
 from botscope.store.monitoring import MonitoredUrl, ScheduleClaim
+from botscope.store.workspaces import Workspace
 
 # Minimum cadence per plan (docs/api.md: growth daily, enterprise configurable down to hourly).
 PLAN_MIN_CADENCE_SECONDS = {"growth": 86400, "enterprise": 3600}
@@ -52,7 +53,7 @@ class ScheduleStore(Protocol):
     def due(
         self, shard: int, now_iso: str, limit: int, after: MonitoredUrl | None = None
     ) -> list[MonitoredUrl]: ...
-    def get_workspace(self, workspace_id: str) -> dict[str, Any] | None: ...
+    def get_workspace(self, workspace_id: str) -> Workspace | None: ...
     def claim(self, item: MonitoredUrl, *, lease_until: str, claim: ScheduleClaim) -> bool: ...
     def confirm(
         self, item: MonitoredUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
@@ -62,16 +63,20 @@ class ScheduleStore(Protocol):
 
 # (monitored URL with its ``claim``, claimed scan id, workspace) → the scan id that serves this
 # due time (another id when a scan of the same URL was already running).
-ScanStarter = Callable[[MonitoredUrl, str, dict[str, Any]], str]
+ScanStarter = Callable[[MonitoredUrl, str, Workspace], str]
 
 
-def cadence_seconds(workspace: dict[str, Any], enrolled_seconds: int | None, override: int = 0) -> int:
+def cadence_seconds(workspace: Workspace | None, enrolled_seconds: int | None, override: int = 0) -> int:
     """The URL's rescan cadence: the local override, else the workspace's (clamped to its plan's
     minimum), else what was recorded at enrollment (``enrolled_seconds``)."""
     if override > 0:
         return override
-    configured = int(workspace.get("monitor_cadence_seconds") or enrolled_seconds or DEFAULT_CADENCE_SECONDS)
-    return max(configured, PLAN_MIN_CADENCE_SECONDS.get(str(workspace.get("plan")), DEFAULT_CADENCE_SECONDS))
+    workspace_cadence = workspace.monitor_cadence_seconds if workspace else None
+    configured = int(workspace_cadence or enrolled_seconds or DEFAULT_CADENCE_SECONDS)
+    plan_minimum = (
+        PLAN_MIN_CADENCE_SECONDS.get(workspace.plan, DEFAULT_CADENCE_SECONDS) if workspace else None
+    )
+    return max(configured, plan_minimum or DEFAULT_CADENCE_SECONDS)
 
 
 def next_due(due_at: datetime, started_at: datetime, cadence: int) -> datetime:
@@ -151,7 +156,7 @@ class Scheduler:
         deadline = run_started + timedelta(seconds=self.config.run_budget_seconds)
         spacing = 1.0 / self.config.max_starts_per_second if self.config.max_starts_per_second > 0 else 0.0
         next_start_allowed = run_started
-        workspaces: dict[str, dict[str, Any] | None] = {}
+        workspaces: dict[str, Workspace | None] = {}
         cursors: dict[int, MonitoredUrl | None] = {shard: None for shard in range(self.store.shards)}
         exhausted = False
 
@@ -163,8 +168,8 @@ class Scheduler:
                 workspace = self._workspace(item.workspace_id, workspaces)
                 if (
                     workspace is None
-                    or workspace.get("status") != "active"
-                    or workspace.get("plan") not in PLAN_MIN_CADENCE_SECONDS
+                    or workspace.status != "active"
+                    or workspace.plan not in PLAN_MIN_CADENCE_SECONDS
                 ):
                     self._skip(item, workspace, stats)
                     continue
@@ -202,23 +207,21 @@ class Scheduler:
         merged.sort(key=lambda i: (i.next_scan_at, i.monitored_url_id))
         return merged
 
-    def _workspace(self, workspace_id: str, cache: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
+    def _workspace(self, workspace_id: str, cache: dict[str, Workspace | None]) -> Workspace | None:
         if workspace_id not in cache:
             cache[workspace_id] = self.store.get_workspace(workspace_id)
         return cache[workspace_id]
 
-    def _skip(self, item: MonitoredUrl, workspace: dict[str, Any] | None, stats: RunStats) -> None:
+    def _skip(self, item: MonitoredUrl, workspace: Workspace | None, stats: RunStats) -> None:
         now = self.clock()
-        cadence = cadence_seconds(
-            workspace or {}, item.cadence_seconds, self.config.interval_override_seconds
-        )
-        reason = "workspace_missing" if workspace is None else f"workspace_{workspace.get('status')}"
+        cadence = cadence_seconds(workspace, item.cadence_seconds, self.config.interval_override_seconds)
+        reason = "workspace_missing" if workspace is None else f"workspace_{workspace.status}"
         if self.store.skip(item, next_scan_at=iso(now + timedelta(seconds=cadence)), reason=reason):
             stats.skipped_inactive += 1
         else:
             stats.lost_races += 1
 
-    def _claim_and_start(self, item: MonitoredUrl, workspace: dict[str, Any], stats: RunStats) -> bool:
+    def _claim_and_start(self, item: MonitoredUrl, workspace: Workspace, stats: RunStats) -> bool:
         """Returns True when a start was attempted (it used a slot of the rate budget)."""
         now = self.clock()
         previous = item.claim

@@ -19,6 +19,10 @@ from botscope.isotime import iso, parse_iso
 from botscope.monitoring.scheduler import DEFAULT_CADENCE_SECONDS, Scheduler, SchedulerConfig
 from botscope.store.monitoring import MonitoredUrl, ScheduleClaim
 from botscope.store.table import DUE_SHARDS, due_shard
+from botscope.store.workspaces import Workspace
+
+# The simulated workspaces exist before any simulated time.
+SIMULATED_WORKSPACE_CREATED_AT = "2026-01-01T00:00:00.000Z"
 
 
 class InMemoryScheduleStore:
@@ -30,13 +34,13 @@ class InMemoryScheduleStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.items: dict[str, MonitoredUrl] = {}
-        self.workspaces: dict[str, dict[str, Any]] = {}
+        self.workspaces: dict[str, Workspace] = {}
         self._index: list[list[tuple[str, str]]] = [[] for _ in range(self.shards)]
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def add_workspace(self, workspace: dict[str, Any]) -> None:
-        self.workspaces[workspace["workspace_id"]] = dict(workspace)
+    def add_workspace(self, workspace: Workspace) -> None:
+        self.workspaces[workspace.workspace_id] = workspace
 
     def add_item(self, item: MonitoredUrl) -> None:
         with self._lock:
@@ -75,9 +79,8 @@ class InMemoryScheduleStore:
             hi = bisect.bisect_right(entries, (now_iso, "\uffff"))
             return [self.items[mon] for _, mon in entries[lo : min(hi, lo + limit)]]
 
-    def get_workspace(self, workspace_id: str) -> dict[str, Any] | None:
-        ws = self.workspaces.get(workspace_id)
-        return dict(ws) if ws else None
+    def get_workspace(self, workspace_id: str) -> Workspace | None:
+        return self.workspaces.get(workspace_id)
 
     def claim(self, item: MonitoredUrl, *, lease_until: str, claim: ScheduleClaim) -> bool:
         with self._lock:
@@ -138,7 +141,7 @@ class RecordingStarter:
         self.starts: list[tuple[str, str, datetime]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, item: MonitoredUrl, scan_job_id: str, workspace: dict[str, Any]) -> str:
+    def __call__(self, item: MonitoredUrl, scan_job_id: str, workspace: Workspace) -> str:
         due_at = item.claim.due_at if item.claim is not None else item.next_scan_at
         with self._lock:
             self.starts.append((item.monitored_url_id, due_at, self.clock()))
@@ -201,14 +204,17 @@ def simulate(
 def _add_workspaces(store: InMemoryScheduleStore, workspaces: int, n_hourly_ws: int) -> None:
     """``workspaces`` active workspaces: the first ``n_hourly_ws`` enterprise (hourly), the rest growth."""
     for w in range(workspaces):
-        plan, cadence = ("enterprise", 3600) if w < n_hourly_ws else ("growth", 86400)
+        hourly = w < n_hourly_ws
         store.add_workspace(
-            {
-                "workspace_id": f"ws_{w:05d}",
-                "plan": plan,
-                "status": "active",
-                "monitor_cadence_seconds": cadence,
-            }
+            Workspace(
+                workspace_id=f"ws_{w:05d}",
+                name=f"simulated {w}",
+                plan="enterprise" if hourly else "growth",
+                status="active",
+                monitor_slots_limit=None,
+                monitor_cadence_seconds=3600 if hourly else 86400,
+                created_at=SIMULATED_WORKSPACE_CREATED_AT,
+            )
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET  # noqa: S405 - we only build XML here, never parse input
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botscope import __version__
@@ -112,57 +112,63 @@ def rule_id(finding: dict[str, Any]) -> str:
     return "/".join(_RULE_PART.sub("-", str(p).lower()).strip("-") or "unknown" for p in parts)
 
 
+def _sarif_rule(rid: str, finding: dict[str, Any]) -> dict[str, Any]:
+    """The rule a finding's family stands for: described by its first finding."""
+    severity = str(finding.get("severity") or "info")
+    return {
+        "id": rid,
+        "name": rid.replace("/", "-"),
+        "shortDescription": {
+            "text": f"{finding.get('category')}: {finding.get('measure')}"
+            + (f" ({finding['vendor']})" if finding.get("vendor") else "")
+        },
+        "help": {"text": str(finding.get("recommendation") or "No recommendation.")},
+        "properties": {
+            "tags": list(
+                dict.fromkeys(["botscope", str(finding.get("category")), str(finding.get("measure"))])
+            ),
+            "security-severity": _SECURITY_SEVERITY.get(severity, "0.0"),
+        },
+    }
+
+
+def _sarif_result(rid: str, finding: dict[str, Any], target: str) -> dict[str, Any]:
+    """One finding as a SARIF result, located at (up to ten of) its paths on the target."""
+    severity = str(finding.get("severity") or "info")
+    paths = finding.get("paths") or ["/"]
+    message = str(finding.get("title") or rid)
+    if finding.get("summary"):
+        message += ". " + str(finding["summary"])
+    if finding.get("recommendation"):
+        message += " Recommendation: " + str(finding["recommendation"])
+    return {
+        "ruleId": rid,
+        "level": _SARIF_LEVELS.get(severity, "note"),
+        "kind": "fail" if severity in ("high", "medium", "low") else "informational",
+        "message": {"text": message},
+        "locations": [
+            {"physicalLocation": {"artifactLocation": {"uri": _join(target, str(p))}}} for p in paths[:10]
+        ],
+        "partialFingerprints": {"botscopeFingerprint/v1": str(finding.get("fingerprint") or "")},
+        "properties": {
+            "severity": severity,
+            "status": finding.get("status"),
+            "confidence": finding.get("confidence"),
+            "layer": finding.get("layer"),
+            "profiles": list(finding.get("profiles") or []),
+        },
+    }
+
+
 def to_sarif(report: dict[str, Any]) -> dict[str, Any]:
     target = str(report.get("target_url") or "")
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for finding in report.get("findings") or []:
         rid = rule_id(finding)
-        severity = str(finding.get("severity") or "info")
-        rules.setdefault(
-            rid,
-            {
-                "id": rid,
-                "name": rid.replace("/", "-"),
-                "shortDescription": {
-                    "text": f"{finding.get('category')}: {finding.get('measure')}"
-                    + (f" ({finding['vendor']})" if finding.get("vendor") else "")
-                },
-                "help": {"text": str(finding.get("recommendation") or "No recommendation.")},
-                "properties": {
-                    "tags": list(
-                        dict.fromkeys(["botscope", str(finding.get("category")), str(finding.get("measure"))])
-                    ),
-                    "security-severity": _SECURITY_SEVERITY.get(severity, "0.0"),
-                },
-            },
-        )
-        paths = finding.get("paths") or ["/"]
-        message = str(finding.get("title") or rid)
-        if finding.get("summary"):
-            message += ". " + str(finding["summary"])
-        if finding.get("recommendation"):
-            message += " Recommendation: " + str(finding["recommendation"])
-        results.append(
-            {
-                "ruleId": rid,
-                "level": _SARIF_LEVELS.get(severity, "note"),
-                "kind": "fail" if severity in ("high", "medium", "low") else "informational",
-                "message": {"text": message},
-                "locations": [
-                    {"physicalLocation": {"artifactLocation": {"uri": _join(target, str(p))}}}
-                    for p in paths[:10]
-                ],
-                "partialFingerprints": {"botscopeFingerprint/v1": str(finding.get("fingerprint") or "")},
-                "properties": {
-                    "severity": severity,
-                    "status": finding.get("status"),
-                    "confidence": finding.get("confidence"),
-                    "layer": finding.get("layer"),
-                    "profiles": list(finding.get("profiles") or []),
-                },
-            }
-        )
+        if rid not in rules:
+            rules[rid] = _sarif_rule(rid, finding)
+        results.append(_sarif_result(rid, finding, target))
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -192,67 +198,84 @@ def _join(target: str, path: str) -> str:
 # --- JUnit -----------------------------------------------------------------------------------------
 
 
-def to_junit(report: dict[str, Any], conditions: list[Condition] | None = None) -> str:
-    """One test suite per report: a test case per ``--fail-on`` condition (failed when met), per
-    finding (failed from severity medium up, so CI shows them; info/low pass with their text) and
-    per page probe (a probe that errored is ``skipped``: nothing was observed)."""
-    suites = ET.Element("testsuites", name="BotScope")
-    suite = ET.SubElement(
-        suites,
-        "testsuite",
-        name=f"BotScope {report.get('target_url')}",
-        timestamp=str(report.get("completed_at") or ""),
-    )
-    counts = {"tests": 0, "failures": 0, "skipped": 0}
+@dataclass
+class _JUnitSuite:
+    """A ``testsuite`` element being filled, with the counts its attributes report."""
+
+    element: ET.Element
+    counts: dict[str, int] = field(default_factory=lambda: {"tests": 0, "failures": 0, "skipped": 0})
 
     def case(
+        self,
         classname: str,
         name: str,
         failure: str | None = None,
         skipped: str | None = None,
         out: str | None = None,
     ) -> None:
-        element = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
-        counts["tests"] += 1
+        element = ET.SubElement(self.element, "testcase", classname=classname, name=name, time="0")
+        self.counts["tests"] += 1
         if failure is not None:
-            counts["failures"] += 1
+            self.counts["failures"] += 1
             ET.SubElement(element, "failure", message=failure[:500], type="botscope").text = failure
         elif skipped is not None:
-            counts["skipped"] += 1
+            self.counts["skipped"] += 1
             ET.SubElement(element, "skipped", message=skipped[:500])
         if out:
             ET.SubElement(element, "system-out").text = out
 
+
+def _junit_finding(suite: _JUnitSuite, finding: dict[str, Any]) -> None:
+    """Failed from severity medium up, so CI shows it; info and low pass with their text."""
+    severity = str(finding.get("severity") or "info")
+    text = f"[{severity}] {finding.get('title')}: {finding.get('summary')}"
+    if finding.get("recommendation"):
+        text += f"\nRecommendation: {finding['recommendation']}"
+    failing = severity in ("high", "medium")
+    suite.case(
+        f"botscope.findings.{rule_id(finding).replace('/', '.')}",
+        str(finding.get("title") or rule_id(finding)),
+        failure=text if failing else None,
+        out=None if failing else text,
+    )
+
+
+def _junit_probe(suite: _JUnitSuite, run: dict[str, Any]) -> None:
+    """A probe that errored is skipped: nothing was observed."""
+    outcome = run.get("outcome") or "unknown"
+    status = run.get("http_status")
+    detail = f"{outcome} ({status})" if status is not None else str(outcome)
+    error = run.get("error") or {}
+    suite.case(
+        "botscope.probes",
+        f"{run.get('path')} [{run.get('profile')}]",
+        skipped=f"not observed: {error.get('code')}" if outcome == "error" else None,
+        out=detail,
+    )
+
+
+def to_junit(report: dict[str, Any], conditions: list[Condition] | None = None) -> str:
+    """One test suite per report: a test case per ``--fail-on`` condition (failed when met), per
+    finding and per page probe."""
+    suites = ET.Element("testsuites", name="BotScope")
+    suite = _JUnitSuite(
+        ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"BotScope {report.get('target_url')}",
+            timestamp=str(report.get("completed_at") or ""),
+        )
+    )
     for condition in conditions or []:
-        case("botscope.fail_on", condition.text, failure=condition.met_by(report))
+        suite.case("botscope.fail_on", condition.text, failure=condition.met_by(report))
     for finding in report.get("findings") or []:
-        severity = str(finding.get("severity") or "info")
-        text = f"[{severity}] {finding.get('title')}: {finding.get('summary')}"
-        if finding.get("recommendation"):
-            text += f"\nRecommendation: {finding['recommendation']}"
-        failing = severity in ("high", "medium")
-        case(
-            f"botscope.findings.{rule_id(finding).replace('/', '.')}",
-            str(finding.get("title") or rule_id(finding)),
-            failure=text if failing else None,
-            out=None if failing else text,
-        )
+        _junit_finding(suite, finding)
     for run in report.get("path_runs") or []:
-        name = f"{run.get('path')} [{run.get('profile')}]"
-        outcome = run.get("outcome") or "unknown"
-        status = run.get("http_status")
-        detail = f"{outcome} ({status})" if status is not None else str(outcome)
-        error = run.get("error") or {}
-        case(
-            "botscope.probes",
-            name,
-            skipped=f"not observed: {error.get('code')}" if outcome == "error" else None,
-            out=detail,
-        )
-    for key, value in counts.items():
-        suite.set(key, str(value))
+        _junit_probe(suite, run)
+    for key, value in suite.counts.items():
+        suite.element.set(key, str(value))
         suites.set(key, str(value))
-    suite.set("errors", "0")
+    suite.element.set("errors", "0")
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

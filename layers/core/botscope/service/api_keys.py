@@ -51,13 +51,33 @@ def create_api_key(principal: Principal, label: Any) -> dict[str, Any]:
             "revoke one first.",
             code="api_key_limit_reached",
         ) from exc
-    audit.record(principal, "key.created", created["api_key_id"], {"label": clean_label})
-    return {k: created[k] for k in ("api_key_id", "key", "label", "prefix", "last4", "created_at")}
+    key = created.credential
+    audit.record(principal, "key.created", key.api_key_id, {"label": clean_label})
+    return {
+        "api_key_id": key.api_key_id,
+        "key": created.secret,
+        "label": key.label,
+        "prefix": key.prefix,
+        "last4": key.last4,
+        "created_at": key.created_at,
+    }
+
+
+def _listed_key_view(key: credentials.ApiKey) -> dict[str, Any]:
+    """A key as the listing shows it: never the secret nor its hash."""
+    return {
+        "api_key_id": key.api_key_id,
+        "label": key.label,
+        "prefix": key.prefix,
+        "last4": key.last4,
+        "created_at": key.created_at,
+        "last_used_at": key.last_used_at,
+    }
 
 
 def list_api_keys(principal: Principal) -> dict[str, Any]:
     keys = credentials.list_api_keys(principal.workspace_id)
-    return {"data": [{k: v for k, v in key.items() if k != "revoked_at"} for key in keys], "has_more": False}
+    return {"data": [_listed_key_view(key) for key in keys], "has_more": False}
 
 
 def revoke_api_key(principal: Principal, api_key_id: str) -> None:

@@ -34,19 +34,16 @@ def list_audit_log(
     return {"data": [_public(r) for r in records], "has_more": has_more}
 
 
-def _public(record: dict[str, Any]) -> dict[str, Any]:
+def _public(record: audit_store.AuditRecord) -> dict[str, Any]:
     return {
-        k: record.get(k)
-        for k in (
-            "audit_id",
-            "at",
-            "action",
-            "target",
-            "actor",
-            "actor_type",
-            "actor_id",
-            "request_id",
-            "source_ip",
-            "details",
-        )
+        "audit_id": record.audit_id,
+        "at": record.at,
+        "action": record.action,
+        "target": record.target,
+        "actor": record.actor,
+        "actor_type": record.actor_type,
+        "actor_id": record.actor_id,
+        "request_id": record.request_id,
+        "source_ip": record.source_ip,
+        "details": record.details,
     }

@@ -23,6 +23,7 @@ from botscope.service import plans
 from botscope.store import monitoring as store
 from botscope.store import scans
 from botscope.store.monitoring import MonitoredUrl
+from botscope.store.workspaces import Workspace
 
 SCHEDULER_ACTOR = "scheduler"
 
@@ -216,11 +217,11 @@ def force_due(
 # --- scans started by the system -------------------------------------------------------------------
 
 
-def _system_principal(workspace: dict[str, Any], actor_id: str) -> Principal:
+def _system_principal(workspace: Workspace, actor_id: str) -> Principal:
     return Principal(
-        workspace_id=workspace["workspace_id"],
-        plan=workspace.get("plan", "enterprise"),
-        workspace_status=workspace.get("status", "active"),
+        workspace_id=workspace.workspace_id,
+        plan=workspace.plan,
+        workspace_status=workspace.status,
         actor_type="system",
         actor_id=actor_id,
     )
@@ -253,7 +254,7 @@ def _start(
     return scan.scan_job_id, started
 
 
-def start_scheduled_scan(item: MonitoredUrl, scan_job_id: str, workspace: dict[str, Any]) -> str:
+def start_scheduled_scan(item: MonitoredUrl, scan_job_id: str, workspace: Workspace) -> str:
     """The scheduler's starter (``botscope.monitoring.scheduler.ScanStarter``): a scan of the
     monitored URL in its ``scan_mode`` (full unless changed with PATCH) as the system actor. Raises when the workflow cannot be started (the scheduler's
     claim then expires and a later run retries with the same scan id)."""

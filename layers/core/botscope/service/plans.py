@@ -9,10 +9,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from botscope.auth.principal import Principal
 from botscope.errors import PlanRequired
+from botscope.store.workspaces import Workspace
 
 SCANNING_PLANS = frozenset({"growth", "enterprise"})
 # Plans that may scan only URLs under monitoring (each monitored URL takes a slot).
@@ -34,11 +33,11 @@ def scans_require_monitoring(principal: Principal) -> bool:
     return principal.plan in MONITORED_ONLY_PLANS
 
 
-def monitoring_cadence_seconds(workspace: dict[str, Any] | None, default: int = 86400) -> int:
+def monitoring_cadence_seconds(workspace: Workspace | None, default: int = 86400) -> int:
     """The rescan cadence of a workspace; the local stack may shorten it for demos."""
     from botscope.config import get_settings
 
     override = get_settings().monitor_interval_seconds
     if override > 0:
         return override
-    return int((workspace or {}).get("monitor_cadence_seconds") or default)
+    return (workspace.monitor_cadence_seconds if workspace else 0) or default

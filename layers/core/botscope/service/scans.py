@@ -227,8 +227,8 @@ def start_scan(
     if idempotency_key:
         stored = idempotency.begin(principal.workspace_id, idempotency_key, body_hash)
         if stored is not None:
-            code = int(stored["status_code"])
-            return ScanCreation(body=stored["body"], status_code=code, created=code == 202, replayed=True)
+            code = stored.status_code
+            return ScanCreation(body=stored.body, status_code=code, created=code == 202, replayed=True)
     try:
         outcome = _start_scan(principal, target_url, scan_mode, enroll_monitoring, trigger, rendered)
     except BaseException:

@@ -6,9 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 from botscope import ids
-from botscope.store.table import is_expired, now_iso, strip_keys, table, ttl_after
+from botscope.auth.principal import ActorType
+from botscope.store.entity import Entity
+from botscope.store.table import is_expired, now_iso, table, ttl_after
 
 AUDIT_RETENTION_SECONDS = 400 * 24 * 3600
+
+
+class AuditRecord(Entity):
+    """Who did what, when: ``actor`` is ``<actor_type>:<actor_id>``; ``details`` holds the
+    action's own values (URLs already redacted by ``botscope.audit``)."""
+
+    audit_id: str
+    at: str
+    action: str
+    target: str
+    actor: str
+    actor_type: ActorType
+    actor_id: str
+    request_id: str | None = None
+    source_ip: str | None = None
+    details: dict[str, Any] = {}
 
 
 def _pk(workspace_id: str) -> str:
@@ -18,7 +36,7 @@ def _pk(workspace_id: str) -> str:
 def put_record(
     workspace_id: str,
     *,
-    actor_type: str,
+    actor_type: ActorType,
     actor_id: str,
     action: str,
     target: str,
@@ -49,7 +67,7 @@ def put_record(
 
 def list_records(
     workspace_id: str, *, limit: int, starting_after: str | None = None
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[AuditRecord], bool]:
     """Newest first. Returns ``(records, has_more)``; ``starting_after`` is the last id of the previous page."""
     key_condition = "pk = :pk"
     values: dict[str, Any] = {":pk": _pk(workspace_id)}
@@ -70,4 +88,4 @@ def list_records(
         if "LastEvaluatedKey" not in page:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return [strip_keys(item) for item in found[:limit]], len(found) > limit
+    return [AuditRecord.from_item(item) for item in found[:limit]], len(found) > limit

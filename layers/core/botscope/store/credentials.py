@@ -8,21 +8,23 @@ claimed in the same transaction that writes the key, so the limit holds under co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
 from botscope import ids
 from botscope.auth import tokens
+from botscope.store.entity import Entity
 from botscope.store.table import (
     cancellation_codes,
     conditional_update,
     is_conditional_failure,
+    is_expired,
     iso,
     now_iso,
     query_all,
-    strip_keys,
     table,
     ttl_after,
     utcnow,
@@ -35,8 +37,60 @@ MAX_ACTIVE_API_KEYS = 25
 # most once a minute keeps authentication free of a write per request.
 LAST_USED_RESOLUTION_SECONDS = 60
 
-# What the API may show about a key or token: never the hash (it is the item key) nor the secret.
-_PUBLIC_KEY_FIELDS = ("api_key_id", "label", "prefix", "last4", "created_at", "last_used_at", "revoked_at")
+
+class _ListedCredential(Entity):
+    """What API keys and MCP tokens share; the secret's hash is the item key and never leaves
+    the store."""
+
+    workspace_id: str
+    label: str
+    prefix: str
+    last4: str
+    created_at: str
+    created_by: str | None = None
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+
+
+class ApiKey(_ListedCredential):
+    """A ``dxk_`` key of a workspace."""
+
+    api_key_id: str
+
+    @property
+    def credential_id(self) -> str:
+        return self.api_key_id
+
+
+class McpToken(_ListedCredential):
+    """An ``mcp_`` token of a workspace, accepted only on /mcp."""
+
+    mcp_token_id: str
+
+    @property
+    def credential_id(self) -> str:
+        return self.mcp_token_id
+
+
+class Session(Entity):
+    """A browser session (the ``botscope_session`` cookie); it expires with the item's TTL."""
+
+    session_id: str
+    workspace_id: str
+    actor: str
+    created_at: str
+
+
+CredentialT = TypeVar("CredentialT", ApiKey, McpToken, Session)
+
+
+@dataclass(frozen=True)
+class Issued(Generic[CredentialT]):
+    """A credential just created and its secret: the only time the secret exists outside the
+    caller's hands (the store keeps its SHA-256)."""
+
+    credential: CredentialT
+    secret: str
 
 
 class ApiKeyLimitReached(Exception):
@@ -45,10 +99,6 @@ class ApiKeyLimitReached(Exception):
 
 class WorkspaceMissing(Exception):
     """A credential was requested for a workspace that does not exist."""
-
-
-def public_api_key(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: item.get(k) for k in _PUBLIC_KEY_FIELDS}
 
 
 # API keys and MCP tokens share one item shape: keyed by the secret's hash (``<KIND>#<hash>`` /
@@ -93,13 +143,15 @@ def _find_listed_credential(workspace_id: str, listing: str, credential_id: str)
     return found[0] if found else None
 
 
+def _secret_key(kind: str, token: str) -> dict[str, str]:
+    return {"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind}
+
+
 def _get_by_secret(kind: str, token: str) -> dict[str, Any] | None:
     """The stored credential item of a presented secret (strongly consistent: a just-revoked or
     just-created credential is seen as such)."""
     item: dict[str, Any] | None = (
-        table()
-        .get_item(Key={"pk": f"{kind}#{tokens.hash_token(token)}", "sk": kind}, ConsistentRead=True)
-        .get("Item")
+        table().get_item(Key=_secret_key(kind, token), ConsistentRead=True).get("Item")
     )
     return item
 
@@ -107,16 +159,12 @@ def _get_by_secret(kind: str, token: str) -> dict[str, Any] | None:
 # --- API keys -------------------------------------------------------------------------------------
 
 
-def create_api_key(
-    workspace_id: str, label: str, *, created_by: str | None = None, max_active: int | None = None
-) -> dict[str, Any]:
-    """Stores a new key and returns its public record plus ``key`` (the full secret, shown once).
+def create_api_key(workspace_id: str, label: str, *, created_by: str | None = None) -> Issued[ApiKey]:
+    """Stores a new key and returns it with its secret (shown once).
 
-    Raises ``ApiKeyLimitReached`` when the workspace has ``max_active`` (default
-    ``MAX_ACTIVE_API_KEYS``) active keys and
+    Raises ``ApiKeyLimitReached`` when the workspace has ``MAX_ACTIVE_API_KEYS`` active keys and
     ``WorkspaceMissing`` when the workspace does not exist.
     """
-    max_active = MAX_ACTIVE_API_KEYS if max_active is None else max_active
     issued = tokens.issue("dxk")
     key_id = ids.new_id("key")
     item = _listed_credential_item(
@@ -133,7 +181,7 @@ def create_api_key(
                         "UpdateExpression": "SET api_keys_active = if_not_exists(api_keys_active, :zero) + :one",
                         "ConditionExpression": "attribute_exists(pk) AND "
                         "(attribute_not_exists(api_keys_active) OR api_keys_active < :max)",
-                        "ExpressionAttributeValues": {":zero": 0, ":one": 1, ":max": max_active},
+                        "ExpressionAttributeValues": {":zero": 0, ":one": 1, ":max": MAX_ACTIVE_API_KEYS},
                     }
                 },
                 {
@@ -153,26 +201,27 @@ def create_api_key(
                 raise WorkspaceMissing(workspace_id) from exc
             raise ApiKeyLimitReached(workspace_id) from exc
         raise
-    return {**public_api_key(item), "key": issued.token, "workspace_id": workspace_id}
+    return Issued(ApiKey.from_item(item), issued.token)
 
 
-def get_api_key_by_token(token: str) -> dict[str, Any] | None:
-    """The stored record of a key (including its storage keys, which ``touch_api_key`` needs)."""
-    return _get_by_secret("APIKEY", token)
+def get_api_key_by_token(token: str) -> ApiKey | None:
+    item = _get_by_secret("APIKEY", token)
+    return ApiKey.from_item(item) if item else None
 
 
-def list_api_keys(workspace_id: str, *, include_revoked: bool = False) -> list[dict[str, Any]]:
-    """The workspace's keys, newest first, without secrets."""
+def list_api_keys(workspace_id: str, *, include_revoked: bool = False) -> list[ApiKey]:
+    """The workspace's keys, newest first."""
     items = query_all(
         IndexName="gsi1",
         KeyConditionExpression="gsi1pk = :pk",
         ExpressionAttributeValues={":pk": f"WS#{workspace_id}#KEYS"},
         ScanIndexForward=False,
     )
-    return [public_api_key(i) for i in items if include_revoked or not i.get("revoked_at")]
+    keys = [ApiKey.from_item(i) for i in items]
+    return [key for key in keys if include_revoked or not key.revoked_at]
 
 
-def revoke_api_key(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
+def revoke_api_key(workspace_id: str, api_key_id: str) -> ApiKey | None:
     """Marks the key revoked and frees its slot. ``None`` when the workspace has no such active key
     (another workspace's key id is indistinguishable from an unknown one)."""
     found = _find_listed_credential(workspace_id, "KEYS", api_key_id)
@@ -221,11 +270,11 @@ def revoke_api_key(workspace_id: str, api_key_id: str) -> dict[str, Any] | None:
             ConditionExpression="workspace_id = :ws",
             ExpressionAttributeValues={":now": revoked_at, ":ws": workspace_id},
         )
-    return {**public_api_key(found), "revoked_at": revoked_at}
+    return ApiKey.from_item(found).model_copy(update={"revoked_at": revoked_at})
 
 
-def touch_api_key(record: dict[str, Any]) -> bool:
-    """Refreshes ``last_used_at`` of an API key or MCP token record (as read for authentication)
+def touch_last_used(credential: ApiKey | McpToken, token: str) -> bool:
+    """Refreshes ``last_used_at`` of a key or token just read for authentication with ``token``
     when it is older than a minute. Returns whether it wrote.
 
     The stored record was just read to authenticate, so the common case costs nothing; the
@@ -233,11 +282,11 @@ def touch_api_key(record: dict[str, Any]) -> bool:
     """
     now = utcnow()
     cutoff = iso(now - timedelta(seconds=LAST_USED_RESOLUTION_SECONDS))
-    last_used = record.get("last_used_at")
-    if isinstance(last_used, str) and last_used >= cutoff:
+    if credential.last_used_at is not None and credential.last_used_at >= cutoff:
         return False
+    kind = "APIKEY" if isinstance(credential, ApiKey) else "MCPTOKEN"
     return conditional_update(
-        Key={"pk": record["pk"], "sk": record["sk"]},
+        Key=_secret_key(kind, token),
         UpdateExpression="SET last_used_at = :now",
         ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR "
         "attribute_type(last_used_at, :null_type) OR last_used_at < :cutoff)",
@@ -248,19 +297,20 @@ def touch_api_key(record: dict[str, Any]) -> bool:
 # --- MCP tokens -----------------------------------------------------------------------------------
 
 
-def create_mcp_token(workspace_id: str, label: str, *, created_by: str | None = None) -> dict[str, Any]:
-    """An ``mcp_`` token, accepted only on /mcp. Returns the public record plus ``token`` (shown once)."""
+def create_mcp_token(workspace_id: str, label: str, *, created_by: str | None = None) -> Issued[McpToken]:
+    """An ``mcp_`` token, accepted only on /mcp, with its secret (shown once)."""
     issued = tokens.issue("mcp")
     token_id = ids.new_id("mcpt")
     item = _listed_credential_item(
         "MCPTOKEN", "MCPTOKENS", "mcp_token_id", token_id, workspace_id, label, issued, created_by
     )
     table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-    return {**strip_keys(item), "token": issued.token}
+    return Issued(McpToken.from_item(item), issued.token)
 
 
-def get_mcp_token_by_token(token: str) -> dict[str, Any] | None:
-    return _get_by_secret("MCPTOKEN", token)
+def get_mcp_token_by_token(token: str) -> McpToken | None:
+    item = _get_by_secret("MCPTOKEN", token)
+    return McpToken.from_item(item) if item else None
 
 
 # --- browser sessions -----------------------------------------------------------------------------
@@ -268,8 +318,8 @@ def get_mcp_token_by_token(token: str) -> dict[str, Any] | None:
 
 def create_session(
     workspace_id: str, actor: str, *, ttl_seconds: int = SESSION_TTL_SECONDS
-) -> dict[str, Any]:
-    """A ``botscope_session`` cookie value (returned as ``token``) valid for ``ttl_seconds``."""
+) -> Issued[Session]:
+    """A session and its ``botscope_session`` cookie value, valid for ``ttl_seconds``."""
     if ttl_seconds <= 0:
         raise ValueError("a session needs a positive lifetime")
     issued = tokens.issue("bss")
@@ -284,15 +334,18 @@ def create_session(
         "expires_at": ttl_after(ttl_seconds),
     }
     table().put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-    return {**strip_keys(item), "token": issued.token, "expires_at": item["expires_at"]}
+    return Issued(Session.from_item(item), issued.token)
 
 
-def get_session_by_token(token: str) -> dict[str, Any] | None:
-    """The stored session, or ``None``. Callers must still check expiry (``table.is_expired``):
-    DynamoDB's TTL deletes lazily."""
-    return _get_by_secret("SESSION", token)
+def get_session_by_token(token: str) -> Session | None:
+    """The live session of a cookie value, or ``None`` (also past its lifetime: DynamoDB's TTL
+    deletes lazily, so an expired item may still be read)."""
+    item = _get_by_secret("SESSION", token)
+    if item is None or is_expired(item):
+        return None
+    return Session.from_item(item)
 
 
 def delete_session(token: str) -> None:
     """Logout: the cookie stops working on the next request."""
-    table().delete_item(Key={"pk": f"SESSION#{tokens.hash_token(token)}", "sk": "SESSION"})
+    table().delete_item(Key=_secret_key("SESSION", token))

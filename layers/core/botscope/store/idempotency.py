@@ -15,13 +15,13 @@ Item ``WS#<ws>`` / ``IDEM#<key>``: ``request_hash``, ``state`` in_flight | done,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
 from botscope.errors import IdempotencyInFlight, IdempotencyMismatch
+from botscope.store.entity import Entity
 from botscope.store.table import (
-    from_dynamo,
     is_conditional_failure,
     now_iso,
     table,
@@ -36,8 +36,32 @@ IN_FLIGHT_LEASE_SECONDS = 60
 MAX_KEY_LENGTH = 255
 
 
+class StoredResponse(Entity):
+    """The response of a completed request, replayed to a retry with the same key."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+class IdempotencyRecord(Entity):
+    """One Idempotency-Key of a workspace: claimed ``in_flight`` (with a lease), then ``done``
+    with the response to replay."""
+
+    request_hash: str
+    state: Literal["in_flight", "done"]
+    created_at: str
+    lease_expires_at: int | None = None
+    response: StoredResponse | None = None
+    completed_at: str | None = None
+
+
 def _key(workspace_id: str, idempotency_key: str) -> dict[str, str]:
     return {"pk": ws_pk(workspace_id), "sk": f"IDEM#{idempotency_key}"}
+
+
+def _get_record(workspace_id: str, idempotency_key: str) -> IdempotencyRecord | None:
+    item = table().get_item(Key=_key(workspace_id, idempotency_key), ConsistentRead=True).get("Item")
+    return IdempotencyRecord.from_item(item) if item else None
 
 
 def begin(
@@ -46,9 +70,9 @@ def begin(
     request_hash: str,
     *,
     lease_seconds: int = IN_FLIGHT_LEASE_SECONDS,
-) -> dict[str, Any] | None:
+) -> StoredResponse | None:
     """Claims the key for this request. Returns None when the caller must run the request, or the
-    stored response ``{"status_code", "body"}`` to replay."""
+    stored response to replay."""
     now = int(utcnow().timestamp())
     item = {
         **_key(workspace_id, idempotency_key),
@@ -73,14 +97,13 @@ def begin(
     except ClientError as exc:
         if not is_conditional_failure(exc):
             raise
-    current = table().get_item(Key=_key(workspace_id, idempotency_key), ConsistentRead=True).get("Item") or {}
-    if current.get("request_hash") != request_hash:
+    current = _get_record(workspace_id, idempotency_key)
+    if current is None or current.request_hash != request_hash:
         raise IdempotencyMismatch(
             "This Idempotency-Key was used with a different request body; use a new key for a new request."
         )
-    if current.get("state") == "done":
-        response: dict[str, Any] = from_dynamo(current["response"])
-        return response
+    if current.state == "done" and current.response is not None:
+        return current.response
     raise IdempotencyInFlight(
         "A request with this Idempotency-Key is still being processed; retry shortly.",
         headers={"Retry-After": "1"},

@@ -28,7 +28,7 @@ Attributes the scheduler and change detection keep on the monitored URL item:
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -52,6 +52,9 @@ from botscope.store.table import (
     utcnow,
     ws_pk,
 )
+
+if TYPE_CHECKING:
+    from botscope.store.workspaces import Workspace
 
 # A change-history entry is kept this long after it was recorded (TTL).
 CHANGE_HISTORY_TTL_SECONDS = 400 * 86400
@@ -518,7 +521,7 @@ class DynamoScheduleStore:
             kwargs["Limit"] = limit - len(items)
         return [MonitoredUrl.from_item(i) for i in items]
 
-    def get_workspace(self, workspace_id: str) -> dict[str, Any] | None:
+    def get_workspace(self, workspace_id: str) -> Workspace | None:
         from botscope.store.workspaces import get_workspace
 
         return get_workspace(workspace_id)

@@ -57,13 +57,19 @@ def sfn_client() -> Any:
     return boto3.client("stepfunctions", region_name=get_settings().region, config=_BOTO_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def kms_client() -> Any:
+    """Encrypts and decrypts webhook signing secrets (``botscope.webhooks.secrets``)."""
+    return boto3.client("kms", region_name=get_settings().region)
+
+
 def table() -> Any:
     return dynamodb_resource().Table(get_settings().table_name)
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and table names between cases)."""
-    for fn in (dynamodb_resource, dynamodb_client, s3_client, sqs_client, sfn_client):
+    for fn in (dynamodb_resource, dynamodb_client, s3_client, sqs_client, sfn_client, kms_client):
         fn.cache_clear()
 
 

@@ -4,8 +4,8 @@ A webhook URL is chosen by the customer, so BotScope must not become a way to fl
 
 * **in flight**: at most ``webhook_max_in_flight_per_endpoint`` attempts to one endpoint and
   ``webhook_max_in_flight_per_host`` to one host (all workspaces together) are being sent at once.
-  Each attempt holds a lease item (``WHFLIGHT#<scope>`` / ``S#<n>``) claimed with a conditional put
-  and released when the attempt ends; a lease outlives a crashed worker by at most the attempt
+  Each attempt holds a lease (``botscope.store.rate_windows.claim_flight_slot``) claimed with a
+  conditional put and released when the attempt ends; a lease outlives a crashed worker by at most the attempt
   deadline plus a grace period. A slow endpoint therefore ties up at most that many workers.
 * **per minute**: at most ``webhook_max_attempts_per_endpoint_minute`` attempts (first tries and
   retries) per endpoint and ``webhook_max_attempts_per_host_minute`` per host, fixed windows
@@ -21,11 +21,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError
-
 from botscope import ratelimit
 from botscope.config import Settings, get_settings
-from botscope.store.table import is_conditional_failure, now_iso, table, ttl_after, utcnow
+from botscope.store import rate_windows
 
 LEASE_GRACE_SECONDS = 30
 MINUTE = 60
@@ -40,7 +38,7 @@ class FlightLeases:
     def release(self) -> None:
         while self.held:
             scope, slot, holder = self.held.pop()
-            _release_slot(scope, slot, holder)
+            rate_windows.release_flight_slot(scope, slot, holder)
 
 
 @dataclass(frozen=True)
@@ -49,44 +47,6 @@ class Deferral:
 
     reason: str
     delay_seconds: float
-
-
-def _slot_key(scope: str, slot: int) -> dict[str, str]:
-    return {"pk": f"WHFLIGHT#{scope}", "sk": f"S#{slot:03d}"}
-
-
-def _claim_slot(scope: str, limit: int, holder: str, ttl: int) -> int | None:
-    start = random.randrange(limit)  # noqa: S311 - spreads contention, not a secret
-    for offset in range(limit):
-        slot = (start + offset) % limit
-        try:
-            table().put_item(
-                Item={
-                    **_slot_key(scope, slot),
-                    "holder": holder,
-                    "claimed_at": now_iso(),
-                    "expires_at": ttl_after(ttl),
-                },
-                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
-                ExpressionAttributeValues={":now": int(utcnow().timestamp())},
-            )
-            return slot
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
-    return None
-
-
-def _release_slot(scope: str, slot: int, holder: str) -> None:
-    try:
-        table().delete_item(
-            Key=_slot_key(scope, slot),
-            ConditionExpression="holder = :h",
-            ExpressionAttributeValues={":h": holder},
-        )
-    except ClientError as exc:
-        if not is_conditional_failure(exc):
-            raise
 
 
 def _jitter(seconds: float) -> float:
@@ -106,7 +66,7 @@ def acquire(
     ):
         if limit <= 0:
             continue
-        slot = _claim_slot(scope, limit, holder, ttl)
+        slot = rate_windows.claim_flight_slot(scope, limit, holder, ttl)
         if slot is None:
             leases.release()
             noun = "endpoint" if scope.startswith("wh:") else "host"

@@ -23,13 +23,11 @@ import base64
 from collections import OrderedDict
 from datetime import datetime
 from threading import Lock
-from typing import TYPE_CHECKING, Any
-
-import boto3
+from typing import TYPE_CHECKING
 
 from botscope import isotime
 from botscope.config import get_settings
-from botscope.store.table import dynamodb_client
+from botscope.store.table import kms_client
 
 if TYPE_CHECKING:
     from botscope.store.webhooks import Webhook
@@ -42,25 +40,9 @@ _cache: OrderedDict[str, str] = OrderedDict()
 _cache_lock = Lock()
 
 
-_client_pair: tuple[Any, Any] | None = None  # (the table module's DynamoDB client, our KMS client)
-
-
-def kms_client() -> Any:
-    """Created once per process like the table module's clients, and replaced whenever those are
-    (``botscope.store.table.reset_clients``: tests and the local stack switch endpoints)."""
-    global _client_pair
-    anchor = dynamodb_client()
-    pair = _client_pair
-    if pair is None or pair[0] is not anchor:
-        pair = (anchor, boto3.client("kms", region_name=get_settings().region))
-        _client_pair = pair
-    return pair[1]
-
-
 def reset() -> None:
-    """Forget the KMS client and every cached plaintext."""
-    global _client_pair
-    _client_pair = None
+    """Forget every cached plaintext (the KMS client is reset with the others:
+    ``botscope.store.table.reset_clients``)."""
     with _cache_lock:
         _cache.clear()
 
