@@ -8,7 +8,9 @@ import ipaddress
 import ssl
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from botscope.config import reset_settings
@@ -99,49 +101,55 @@ def trust_test_ca(aws, monkeypatch, tmp_path):
     reset_settings()
 
 
+@dataclass
+class Delivered:
+    port: int
+    endpoint: dict[str, Any]
+    event_id: str
+    seen: dict[str, Any]  # what the receiver saw: ``sni`` names, ``requests``
+    delivery: dict[str, Any]  # the endpoint's one delivery
+
+
+def _deliver_once(aws: Any, principal: Any, deliver_handler: Any, paths: Any, host: str) -> Delivered:
+    """One scan.completed event to a new endpoint ``https://<host>:<port>/in`` on a TLS receiver
+    serving the certificate ``paths``."""
+    with tls_receiver(paths) as (port, seen):
+        endpoint = service.create_webhook(
+            principal, label="tls", url=f"https://{host}:{port}/in", event_types=["scan.completed"]
+        )
+        event_id = fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
+        drain(aws.webhook_queue_url, deliver_handler)
+    (dlv,) = service.list_deliveries(principal, endpoint["webhook_id"])["data"]
+    return Delivered(port, endpoint, event_id, seen, dlv)
+
+
 def test_https_goes_to_the_checked_address_with_the_name_as_sni_and_host(
     aws, principal_factory, deliver_handler, trust_test_ca
 ):
     principal, _ = principal_factory()
     lookups = []
     urls.DEFAULT_RESOLVER = lambda host: lookups.append(host) or ["127.0.0.1"]
-    with tls_receiver(trust_test_ca) as (port, seen):
-        endpoint = service.create_webhook(
-            principal,
-            label="tls",
-            url=f"https://hooks.customer.test:{port}/in",
-            event_types=["scan.completed"],
-        )
-        event_id = fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
-        drain(aws.webhook_queue_url, deliver_handler)
+    sent = _deliver_once(aws, principal, deliver_handler, trust_test_ca, "hooks.customer.test")
+    seen, dlv = sent.seen, sent.delivery
 
     assert seen["sni"] == ["hooks.customer.test"]
     ((headers, body),) = seen["requests"]
-    assert headers["host"] == f"hooks.customer.test:{port}" and headers["webhook-id"] == event_id
-    Webhook(endpoint["secret"]).verify(body, headers)
+    assert headers["host"] == f"hooks.customer.test:{sent.port}" and headers["webhook-id"] == sent.event_id
+    Webhook(sent.endpoint["secret"]).verify(body, headers)
     assert lookups == [
         "hooks.customer.test",
         "hooks.customer.test",
     ]  # creation + delivery, via the guard only
-    (dlv,) = service.list_deliveries(principal, endpoint["webhook_id"])["data"]
     assert dlv["status"] == "delivered"
 
 
 def test_a_certificate_for_another_name_is_refused(aws, principal_factory, deliver_handler, trust_test_ca):
     principal, _ = principal_factory()
     urls.DEFAULT_RESOLVER = lambda host: ["127.0.0.1"]
-    with tls_receiver(trust_test_ca) as (port, seen):
-        endpoint = service.create_webhook(
-            principal,
-            label="tls",
-            url=f"https://other.customer.test:{port}/in",
-            event_types=["scan.completed"],
-        )
-        fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
-        drain(aws.webhook_queue_url, deliver_handler)
+    sent = _deliver_once(aws, principal, deliver_handler, trust_test_ca, "other.customer.test")
+    seen, dlv = sent.seen, sent.delivery
 
     assert seen["requests"] == []
-    (dlv,) = service.list_deliveries(principal, endpoint["webhook_id"])["data"]
     assert dlv["status"] == "failed"
     assert all(
         a["error"].startswith("connection_error") and a["status_code"] is None for a in dlv["attempts"]
@@ -156,17 +164,9 @@ def test_without_the_extra_ca_bundle_the_test_certificate_is_refused(
     paths = _certificate(tmp_path, "hooks.customer.test")
     principal, _ = principal_factory()
     urls.DEFAULT_RESOLVER = lambda host: ["127.0.0.1"]
-    with tls_receiver(paths) as (port, seen):
-        endpoint = service.create_webhook(
-            principal,
-            label="tls",
-            url=f"https://hooks.customer.test:{port}/in",
-            event_types=["scan.completed"],
-        )
-        fanout.publish_event(principal.workspace_id, "scan.completed", {"scan_job_id": "scan_1"})
-        drain(aws.webhook_queue_url, deliver_handler)
+    sent = _deliver_once(aws, principal, deliver_handler, paths, "hooks.customer.test")
+    seen, dlv = sent.seen, sent.delivery
 
     assert seen["requests"] == []
-    (dlv,) = service.list_deliveries(principal, endpoint["webhook_id"])["data"]
     assert dlv["status"] == "failed"
     assert all(a["error"].startswith("connection_error") for a in dlv["attempts"])
