@@ -11,14 +11,18 @@ import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+# Every pair of characters, indexed by the 10 bits it encodes: ``_encode`` takes two digits a step.
+_PAIRS = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
 
 
 def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    """The low ``5 * length`` bits of ``value`` as ``length`` base32 digits, most significant first
+    (``length`` is even: the id parts are 10 and 16 digits)."""
+    pairs = []
+    for _ in range(length // 2):
+        value, rem = divmod(value, 1024)
+        pairs.append(_PAIRS[rem])
+    return "".join(reversed(pairs))
 
 
 def new_id(prefix: str, now_ms: int | None = None) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from botscope.monitoring.scheduler import Scheduler, SchedulerConfig
 from botscope.store import scans
-from botscope.store.monitoring import DynamoScheduleStore, MonitoredUrl
+from botscope.store.monitoring import DynamoScheduleStore, MonitoredUrl, ScheduleClaim
+from botscope.store.workspaces import Workspace
 
 from tests.integration.monitoring.conftest import make_due, past
 from tests.integration.monitoring.test_change_events import MonitoredSite, changed_events
@@ -32,9 +33,9 @@ def monitored(
 
 
 def _scheduler(started: list[str]) -> Scheduler:
-    def starter(item: MonitoredUrl, scan_job_id: str, workspace: dict[str, Any]) -> str:
+    def starter(item: MonitoredUrl, claim: ScheduleClaim, workspace: Workspace) -> str:
         started.append(item.monitored_url_id)
-        return scan_job_id
+        return claim.scan_job_id
 
     return Scheduler(
         DynamoScheduleStore(), starter, SchedulerConfig(max_starts_per_second=0), sleep=lambda s: None

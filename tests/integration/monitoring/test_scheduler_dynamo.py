@@ -13,7 +13,7 @@ from botscope.service.monitoring import start_scheduled_scan
 from botscope.store import monitoring as store
 from botscope.store import scans
 from botscope.store.monitoring import DynamoScheduleStore
-from botscope.store.table import utcnow
+from botscope.store.table import iso, utcnow
 
 from tests.integration.monitoring.conftest import make_due, past
 
@@ -153,3 +153,22 @@ def test_an_inactive_workspace_is_not_rescanned(
     workspaces.set_workspace_status(ws["workspace_id"], "active")
     make_due(ws["workspace_id"], mon_id, past())
     assert run_scheduler().started == 1 and len(executions()) == 1
+
+
+def test_the_due_index_reads_the_schedule_view_of_a_monitored_url(workspace_factory: Any) -> None:
+    from botscope.store.table import due_shard
+
+    ws, _ = workspace_factory("enterprise")
+    (mon_id,) = enroll_due(ws["workspace_id"], 1)
+    enrolled = store.get_monitored(ws["workspace_id"], mon_id)
+    assert enrolled is not None
+    page = DynamoScheduleStore().due(due_shard(mon_id), iso(utcnow()), 10)
+    assert [d.monitored_url_id for d in page] == [mon_id]
+    (due,) = page
+    assert (due.workspace_id, due.target_url, due.next_scan_at, due.cadence_seconds) == (
+        ws["workspace_id"],
+        "https://site0.example/",
+        enrolled.next_scan_at,
+        86400,
+    )
+    assert due.claim is None and not hasattr(due, "baseline")  # the change state stays in the table

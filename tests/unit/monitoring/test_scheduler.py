@@ -16,7 +16,7 @@ from botscope.monitoring.scheduler import (
     next_due,
 )
 from botscope.monitoring.simulation import FakeClock, InMemoryScheduleStore, RecordingStarter
-from botscope.store.monitoring import MonitoredUrl
+from botscope.store.monitoring import MonitoredUrl, ScheduleClaim
 from botscope.store.workspaces import Workspace
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -50,7 +50,7 @@ def test_due_urls_are_started_once_and_moved_to_their_next_due_time() -> None:
     starter = RecordingStarter(clock)
     stats = scheduler(store, clock, starter).run()
     assert stats.started == 3 and len(starter.starts) == 3
-    for item in store.items.values():
+    for item in map(store.item, store.ids()):
         assert item.claim is None and item.last_due_at is not None
         assert item.next_scan_at == iso(
             datetime.fromisoformat(item.last_due_at.replace("Z", "+00:00")) + timedelta(days=1)
@@ -73,7 +73,7 @@ def test_cancelled_and_past_due_workspaces_are_not_rescanned() -> None:
         stats = scheduler(store, clock, starter).run()
         assert starter.starts == [] and stats.skipped_inactive == 2
         # They are moved on (not left at the head of the index), and resume when active again.
-        assert all(i.last_skipped_reason == f"workspace_{status}" for i in store.items.values())
+        assert all(i.last_skipped_reason == f"workspace_{status}" for i in map(store.item, store.ids()))
         store.add_workspace(store.workspaces["ws_a"].model_copy(update={"status": "active"}))
         clock.sleep(86400)
         assert scheduler(store, clock, starter).run().started == 2
@@ -91,13 +91,13 @@ def test_a_crash_after_the_claim_is_finished_by_a_later_run_with_the_same_scan_i
     store, clock = make_store(1), FakeClock(T0 + timedelta(seconds=5))
     seen: list[str] = []
 
-    def crashing_starter(item: MonitoredUrl, scan_job_id: str, workspace: dict) -> str:
-        seen.append(scan_job_id)
+    def crashing_starter(item: MonitoredUrl, claim: ScheduleClaim, workspace: Workspace) -> str:
+        seen.append(claim.scan_job_id)
         raise RuntimeError("Step Functions unavailable")
 
     stats = scheduler(store, clock, crashing_starter).run()
     assert stats.start_failures == 1
-    item = store.items["mon_000"]
+    item = store.item("mon_000")
     assert item.claim is not None and item.claim.due_at == iso(T0) and item.claim.attempts == 1
     # Before the lease expires nobody touches it; after, the next run retries the same scan.
     starter = RecordingStarter(clock)
@@ -105,26 +105,26 @@ def test_a_crash_after_the_claim_is_finished_by_a_later_run_with_the_same_scan_i
     clock.sleep(CONFIG.claim_lease_seconds + 1)
     retried: list[str] = []
 
-    def ok_starter(item: MonitoredUrl, scan_job_id: str, workspace: dict) -> str:
-        retried.append(scan_job_id)
-        return scan_job_id
+    def ok_starter(item: MonitoredUrl, claim: ScheduleClaim, workspace: Workspace) -> str:
+        retried.append(claim.scan_job_id)
+        return claim.scan_job_id
 
     assert scheduler(store, clock, ok_starter).run().started == 1
     assert retried == seen  # the same scan id: a start that did get through is not doubled
-    assert store.items["mon_000"].last_due_at == iso(T0) and store.items["mon_000"].claim is None
+    assert store.item("mon_000").last_due_at == iso(T0) and store.item("mon_000").claim is None
 
 
 def test_a_start_that_keeps_failing_is_given_up_for_that_due_time() -> None:
     store, clock = make_store(1), FakeClock(T0 + timedelta(seconds=5))
     abandoned: list[str] = []
 
-    def failing(item: MonitoredUrl, scan_job_id: str, workspace: dict) -> str:
+    def failing(item: MonitoredUrl, claim: ScheduleClaim, workspace: Workspace) -> str:
         raise RuntimeError("nope")
 
     for _ in range(MAX_START_ATTEMPTS + 1):
         scheduler(store, clock, failing, on_give_up=abandoned.append).run()
         clock.sleep(CONFIG.claim_lease_seconds + 1)
-    item = store.items["mon_000"]
+    item = store.item("mon_000")
     assert len(abandoned) == 1 and item.claim is None and item.last_skipped_reason == "start_failed"
     assert item.next_scan_at > iso(clock())
 
@@ -150,7 +150,7 @@ def test_two_schedulers_at_once_start_each_due_time_once() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(s[0] for s in starter.starts) == sorted(store.items)
+    assert sorted(s[0] for s in starter.starts) == sorted(store.ids())
 
 
 def test_starts_are_spaced_by_the_rate_bound() -> None:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from botscope import ids
 from botscope.isotime import iso, parse_iso
-from botscope.store.monitoring import MonitoredUrl, ScheduleClaim
+from botscope.store.monitoring import DueUrl, ScheduleClaim
 from botscope.store.workspaces import Workspace
 
 # Minimum cadence per plan (docs/api.md: growth daily, enterprise configurable down to hourly).
@@ -50,20 +50,18 @@ PAGE_SIZE = 100
 class ScheduleStore(Protocol):
     shards: int
 
-    def due(
-        self, shard: int, now_iso: str, limit: int, after: MonitoredUrl | None = None
-    ) -> list[MonitoredUrl]: ...
+    def due(self, shard: int, now_iso: str, limit: int, after: DueUrl | None = None) -> list[DueUrl]: ...
     def get_workspace(self, workspace_id: str) -> Workspace | None: ...
-    def claim(self, item: MonitoredUrl, *, lease_until: str, claim: ScheduleClaim) -> bool: ...
+    def claim(self, item: DueUrl, *, lease_until: str, claim: ScheduleClaim) -> bool: ...
     def confirm(
-        self, item: MonitoredUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+        self, item: DueUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
     ) -> bool: ...
-    def skip(self, item: MonitoredUrl, *, next_scan_at: str, reason: str) -> bool: ...
+    def skip(self, item: DueUrl, *, next_scan_at: str, reason: str) -> bool: ...
 
 
-# (monitored URL with its ``claim``, claimed scan id, workspace) → the scan id that serves this
-# due time (another id when a scan of the same URL was already running).
-ScanStarter = Callable[[MonitoredUrl, str, Workspace], str]
+# (monitored URL, the claim on its due time, workspace) → the scan id that serves this due time: the
+# claim's ``scan_job_id``, or another id when a scan of the same URL was already running.
+ScanStarter = Callable[[DueUrl, ScheduleClaim, Workspace], str]
 
 
 def cadence_seconds(workspace: Workspace | None, enrolled_seconds: int | None, override: int = 0) -> int:
@@ -157,7 +155,7 @@ class Scheduler:
         spacing = 1.0 / self.config.max_starts_per_second if self.config.max_starts_per_second > 0 else 0.0
         next_start_allowed = run_started
         workspaces: dict[str, Workspace | None] = {}
-        cursors: dict[int, MonitoredUrl | None] = {shard: None for shard in range(self.store.shards)}
+        cursors: dict[int, DueUrl | None] = {shard: None for shard in range(self.store.shards)}
         exhausted = False
 
         while not exhausted:
@@ -193,10 +191,10 @@ class Scheduler:
         self.log("monitor scheduler run", **stats.as_dict())
         return stats
 
-    def _due_batch(self, now_iso: str, cursors: dict[int, MonitoredUrl | None]) -> list[MonitoredUrl]:
+    def _due_batch(self, now_iso: str, cursors: dict[int, DueUrl | None]) -> list[DueUrl]:
         """The next page of every shard that still has due items, merged oldest first (fair across
         shards). ``cursors`` holds each shard's last returned item; a drained shard is removed."""
-        merged: list[MonitoredUrl] = []
+        merged: list[DueUrl] = []
         for shard in list(cursors):
             page = self.store.due(shard, now_iso, PAGE_SIZE, after=cursors[shard])
             if len(page) < PAGE_SIZE:
@@ -212,7 +210,7 @@ class Scheduler:
             cache[workspace_id] = self.store.get_workspace(workspace_id)
         return cache[workspace_id]
 
-    def _skip(self, item: MonitoredUrl, workspace: Workspace | None, stats: RunStats) -> None:
+    def _skip(self, item: DueUrl, workspace: Workspace | None, stats: RunStats) -> None:
         now = self.clock()
         cadence = cadence_seconds(workspace, item.cadence_seconds, self.config.interval_override_seconds)
         reason = "workspace_missing" if workspace is None else f"workspace_{workspace.status}"
@@ -221,7 +219,7 @@ class Scheduler:
         else:
             stats.lost_races += 1
 
-    def _claim_and_start(self, item: MonitoredUrl, workspace: Workspace, stats: RunStats) -> bool:
+    def _claim_and_start(self, item: DueUrl, workspace: Workspace, stats: RunStats) -> bool:
         """Returns True when a start was attempted (it used a slot of the rate budget)."""
         now = self.clock()
         previous = item.claim
@@ -252,7 +250,7 @@ class Scheduler:
                 self.on_give_up(claim.scan_job_id)
             return False
         try:
-            served_by = self.starter(item.model_copy(update={"claim": claim}), claim.scan_job_id, workspace)
+            served_by = self.starter(item, claim, workspace)
         except Exception as exc:  # noqa: BLE001 - the claim stays; the lease expiry retries it
             stats.start_failures += 1
             self.log("monitored scan did not start", monitored_url_id=item.monitored_url_id, error=repr(exc))

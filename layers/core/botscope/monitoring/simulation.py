@@ -17,7 +17,7 @@ from typing import Any
 
 from botscope.isotime import iso, parse_iso
 from botscope.monitoring.scheduler import DEFAULT_CADENCE_SECONDS, Scheduler, SchedulerConfig
-from botscope.store.monitoring import MonitoredUrl, ScheduleClaim
+from botscope.store.monitoring import DueUrl, MonitoredUrl, ScheduleClaim
 from botscope.store.table import DUE_SHARDS, due_shard
 from botscope.store.workspaces import Workspace
 
@@ -26,79 +26,95 @@ SIMULATED_WORKSPACE_CREATED_AT = "2026-01-01T00:00:00.000Z"
 
 
 class InMemoryScheduleStore:
-    """The due index in memory: one sorted list of ``(next_scan_at, mon_id)`` per shard, items by id.
-    Conditional writes are atomic under a lock, as DynamoDB's are per item."""
+    """The due index in memory: one sorted list of ``(next_scan_at, mon_id)`` per shard, and each
+    monitored URL's set attributes as a mutable row, the way the table holds items. ``due`` reads rows
+    into ``DueUrl`` entities, as ``DynamoScheduleStore`` reads items; the conditional writes
+    change a row in place, atomically under a lock as DynamoDB's are per item. Each id's shard is
+    computed once (``due_shard`` hashes; the index moves an item twice per start)."""
 
     shards = DUE_SHARDS
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.items: dict[str, MonitoredUrl] = {}
+        self._rows: dict[str, dict[str, Any]] = {}
         self.workspaces: dict[str, Workspace] = {}
         self._index: list[list[tuple[str, str]]] = [[] for _ in range(self.shards)]
+        self._shard_of: dict[str, int] = {}
 
-    # -- set-up ------------------------------------------------------------------------------
+    # -- set-up and inspection ---------------------------------------------------------------
 
     def add_workspace(self, workspace: Workspace) -> None:
         self.workspaces[workspace.workspace_id] = workspace
 
     def add_item(self, item: MonitoredUrl) -> None:
         with self._lock:
-            self.items[item.monitored_url_id] = item
+            self._rows[item.monitored_url_id] = {k: v for k, v in item if v is not None}
+            self._shard_of[item.monitored_url_id] = due_shard(item.monitored_url_id)
             self._index_put(item.monitored_url_id, item.next_scan_at)
 
     def remove_item(self, monitored_url_id: str) -> None:
         with self._lock:
-            item = self.items.pop(monitored_url_id, None)
-            if item is not None:
-                self._index_del(monitored_url_id, item.next_scan_at)
+            row = self._rows.pop(monitored_url_id, None)
+            if row is not None:
+                self._index_del(monitored_url_id, row["next_scan_at"])
+                del self._shard_of[monitored_url_id]
+
+    def item(self, monitored_url_id: str) -> MonitoredUrl:
+        return MonitoredUrl.model_validate(self._rows[monitored_url_id])
+
+    def ids(self) -> list[str]:
+        return list(self._rows)
 
     def _index_put(self, mon: str, at: str) -> None:
-        bisect.insort(self._index[due_shard(mon)], (at, mon))
+        bisect.insort(self._index[self._shard_of[mon]], (at, mon))
 
     def _index_del(self, mon: str, at: str) -> None:
-        entries = self._index[due_shard(mon)]
+        entries = self._index[self._shard_of[mon]]
         pos = bisect.bisect_left(entries, (at, mon))
         if pos < len(entries) and entries[pos] == (at, mon):
             entries.pop(pos)
 
-    def _move(self, item: MonitoredUrl, next_scan_at: str, **changes: Any) -> None:
-        """Stores ``item`` due at ``next_scan_at`` with ``changes`` applied, moving its index entry."""
-        self._index_del(item.monitored_url_id, item.next_scan_at)
-        self.items[item.monitored_url_id] = item.model_copy(update={"next_scan_at": next_scan_at, **changes})
-        self._index_put(item.monitored_url_id, next_scan_at)
+    def _move(self, row: dict[str, Any], next_scan_at: str, **changes: Any) -> None:
+        """Makes ``row`` due at ``next_scan_at`` with ``changes`` applied, moving its index entry."""
+        self._index_del(row["monitored_url_id"], row["next_scan_at"])
+        for name, value in changes.items():  # the table holds no nulls: None removes the attribute
+            if value is None:
+                row.pop(name, None)
+            else:
+                row[name] = value
+        row["next_scan_at"] = next_scan_at
+        self._index_put(row["monitored_url_id"], next_scan_at)
 
     # -- ScheduleStore -----------------------------------------------------------------------
 
-    def due(
-        self, shard: int, now_iso: str, limit: int, after: MonitoredUrl | None = None
-    ) -> list[MonitoredUrl]:
+    def due(self, shard: int, now_iso: str, limit: int, after: DueUrl | None = None) -> list[DueUrl]:
         with self._lock:
             entries = self._index[shard]
             lo = bisect.bisect_right(entries, (after.next_scan_at, after.monitored_url_id)) if after else 0
             hi = bisect.bisect_right(entries, (now_iso, "\uffff"))
-            return [self.items[mon] for _, mon in entries[lo : min(hi, lo + limit)]]
+            return [DueUrl.model_validate(self._rows[mon]) for _, mon in entries[lo : min(hi, lo + limit)]]
 
     def get_workspace(self, workspace_id: str) -> Workspace | None:
         return self.workspaces.get(workspace_id)
 
-    def claim(self, item: MonitoredUrl, *, lease_until: str, claim: ScheduleClaim) -> bool:
+    def claim(self, item: DueUrl, *, lease_until: str, claim: ScheduleClaim) -> bool:
         with self._lock:
-            current = self.items.get(item.monitored_url_id)
-            if current is None or current.next_scan_at != item.next_scan_at:
+            row = self._rows.get(item.monitored_url_id)
+            if row is None or row["next_scan_at"] != item.next_scan_at:
                 return False
-            self._move(current, lease_until, claim=claim)
+            self._move(row, lease_until, claim=claim)
             return True
 
     def confirm(
-        self, item: MonitoredUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+        self, item: DueUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
     ) -> bool:
         with self._lock:
-            current = self.items.get(item.monitored_url_id)
-            if current is None or current.claim is None or current.claim.scan_job_id != scan_job_id:
+            row = self._rows.get(item.monitored_url_id)
+            claim = row.get("claim") if row is not None else None
+            if row is None or claim is None or claim.scan_job_id != scan_job_id:
                 return False
             self._move(
-                current,
+                row,
                 next_scan_at,
                 claim=None,
                 last_due_at=due_at,
@@ -107,12 +123,12 @@ class InMemoryScheduleStore:
             )
             return True
 
-    def skip(self, item: MonitoredUrl, *, next_scan_at: str, reason: str) -> bool:
+    def skip(self, item: DueUrl, *, next_scan_at: str, reason: str) -> bool:
         with self._lock:
-            current = self.items.get(item.monitored_url_id)
-            if current is None or current.next_scan_at != item.next_scan_at:
+            row = self._rows.get(item.monitored_url_id)
+            if row is None or row["next_scan_at"] != item.next_scan_at:
                 return False
-            self._move(current, next_scan_at, claim=None, last_skipped_reason=reason)
+            self._move(row, next_scan_at, claim=None, last_skipped_reason=reason)
             return True
 
 
@@ -141,11 +157,10 @@ class RecordingStarter:
         self.starts: list[tuple[str, str, datetime]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, item: MonitoredUrl, scan_job_id: str, workspace: Workspace) -> str:
-        due_at = item.claim.due_at if item.claim is not None else item.next_scan_at
+    def __call__(self, item: DueUrl, claim: ScheduleClaim, workspace: Workspace) -> str:
         with self._lock:
-            self.starts.append((item.monitored_url_id, due_at, self.clock()))
-        return scan_job_id
+            self.starts.append((item.monitored_url_id, claim.due_at, self.clock()))
+        return claim.scan_job_id
 
 
 @dataclass
@@ -257,7 +272,8 @@ def _enroll_urls(
 def _due_times_before(store: InMemoryScheduleStore, window_end: datetime) -> dict[str, int]:
     """Monitored URL id → how many of its due times fall before ``window_end``."""
     expected: dict[str, int] = {}
-    for mon, item in store.items.items():
+    for mon in store.ids():
+        item = store.item(mon)
         cadence = item.cadence_seconds or DEFAULT_CADENCE_SECONDS
         due, count = parse_iso(item.next_scan_at), 0
         while due < window_end:

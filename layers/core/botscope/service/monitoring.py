@@ -22,7 +22,7 @@ from botscope.monitoring import sample_reports as samples
 from botscope.service import plans
 from botscope.store import monitoring as store
 from botscope.store import scans
-from botscope.store.monitoring import MonitoredUrl
+from botscope.store.monitoring import DueUrl, MonitoredUrl, ScheduleClaim
 from botscope.store.workspaces import Workspace
 
 SCHEDULER_ACTOR = "scheduler"
@@ -254,15 +254,16 @@ def _start(
     return scan.scan_job_id, started
 
 
-def start_scheduled_scan(item: MonitoredUrl, scan_job_id: str, workspace: Workspace) -> str:
+def start_scheduled_scan(item: DueUrl, claim: ScheduleClaim, workspace: Workspace) -> str:
     """The scheduler's starter (``botscope.monitoring.scheduler.ScanStarter``): a scan of the
-    monitored URL in its ``scan_mode`` (full unless changed with PATCH) as the system actor. Raises when the workflow cannot be started (the scheduler's
-    claim then expires and a later run retries with the same scan id)."""
+    monitored URL in its ``scan_mode`` (full unless changed with PATCH) as the system actor, under
+    the claim's scan id. Raises when the workflow cannot be started (the claim then expires and a
+    later run retries with the same scan id)."""
     scan_mode = item.scan_mode or "full"
     serving, started = _start(
         item.workspace_id,
         item.target_url,
-        scan_job_id,
+        claim.scan_job_id,
         monitored_url_id=item.monitored_url_id,
         trigger="monitoring",
         scan_mode=scan_mode,

@@ -138,6 +138,20 @@ class MonitoredUrl(Entity):
     last_failure_code: str | None = None
 
 
+class DueUrl(Entity):
+    """A monitored URL as the scheduler reads it from the due index: what it needs to claim the due
+    time, start the scan and schedule the next one (``botscope.monitoring.scheduler``). The rest
+    of the item (baseline, pending changes, summary) stays in the table."""
+
+    monitored_url_id: str
+    workspace_id: str
+    target_url: str
+    next_scan_at: str
+    cadence_seconds: int | None = None
+    scan_mode: str | None = None
+    claim: ScheduleClaim | None = None
+
+
 class ChangeEntry(Entity):
     """One change-history entry: the data of one ``monitoring.findings_changed`` event plus when it
     was detected (docs/monitoring.md)."""
@@ -493,9 +507,7 @@ class DynamoScheduleStore:
 
     shards = DUE_SHARDS
 
-    def due(
-        self, shard: int, now_iso: str, limit: int, after: MonitoredUrl | None = None
-    ) -> list[MonitoredUrl]:
+    def due(self, shard: int, now_iso: str, limit: int, after: DueUrl | None = None) -> list[DueUrl]:
         """Up to ``limit`` items of one shard due at or before ``now_iso``, oldest first, continuing
         after the item ``after`` (the last one of the previous page). The index is eventually
         consistent: a caller must claim with a conditional write before acting."""
@@ -519,14 +531,14 @@ class DynamoScheduleStore:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             kwargs["Limit"] = limit - len(items)
-        return [MonitoredUrl.from_item(i) for i in items]
+        return [DueUrl.from_item(i) for i in items]
 
     def get_workspace(self, workspace_id: str) -> Workspace | None:
         from botscope.store.workspaces import get_workspace
 
         return get_workspace(workspace_id)
 
-    def claim(self, item: MonitoredUrl, *, lease_until: str, claim: ScheduleClaim) -> bool:
+    def claim(self, item: DueUrl, *, lease_until: str, claim: ScheduleClaim) -> bool:
         """Takes the due item for this run: only if ``next_scan_at`` is still the value read (so of
         two racing schedulers exactly one wins) and the URL is still monitored. The item moves to
         ``lease_until`` in the due index: if this run dies before confirming, a later run retries."""
@@ -547,7 +559,7 @@ class DynamoScheduleStore:
         )
 
     def confirm(
-        self, item: MonitoredUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
+        self, item: DueUrl, *, scan_job_id: str, due_at: str, next_scan_at: str, started_at: str
     ) -> bool:
         """The scan for the claimed due time is started: schedule the next one and drop the claim.
         Conditional on the claim being ours (a later run may have re-claimed an expired lease; it
@@ -566,7 +578,7 @@ class DynamoScheduleStore:
             },
         )
 
-    def skip(self, item: MonitoredUrl, *, next_scan_at: str, reason: str) -> bool:
+    def skip(self, item: DueUrl, *, next_scan_at: str, reason: str) -> bool:
         """Moves a due item on without scanning (workspace cancelled, past due or gone)."""
         return _update_monitored(
             item,
@@ -581,7 +593,7 @@ class DynamoScheduleStore:
         )
 
 
-def _update_monitored(item: MonitoredUrl, update: str, condition: str, values: dict[str, Any]) -> bool:
+def _update_monitored(item: DueUrl, update: str, condition: str, values: dict[str, Any]) -> bool:
     return conditional_update(
         Key=_mon_key(item.workspace_id, item.monitored_url_id),
         UpdateExpression=update,
