@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from botscope.errors import BotScopeError, InvalidTarget, TargetNotPublic
 from botscope.reporting.formats import CONDITION_HELP, Condition, parse_condition
+from botscope.scanner.vocabulary import SCAN_MODES
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED, EXIT_CONDITION_MET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 FORMATS = ("text", "json", "markdown", "html", "sarif", "junit")
@@ -75,7 +76,7 @@ def _add_scan_command(commands: Any) -> None:
     scan.add_argument("url", help="the page to scan (http or https)")
     scan.add_argument(
         "--mode",
-        choices=("full", "quick"),
+        choices=SCAN_MODES,
         default="full",
         help="full: the page, the policy files and discovered critical paths; quick: the page and "
         "the policy files (default: full, as in the API and the MCP tool)",

@@ -157,6 +157,32 @@ def test_api_response_models_use_the_vocabulary() -> None:
     assert _field_values(scan_routes.Finding, "layer") == set(get_args(Layer))
 
 
+def test_scan_modes_are_the_vocabulary_everywhere() -> None:
+    from botscope.api.routes import monitoring as monitoring_routes
+    from botscope.cli import build_parser
+
+    modes = set(vocab.SCAN_MODES)
+    assert set(_enum("properties", "scan_mode")) == modes
+    assert _field_values(scan_routes.CreateScanRequest, "scan_mode") == modes
+    for model in (scan_routes.ScanStatus, monitoring_routes.MonitoredUrlResource):
+        assert _field_values(model, "scan_mode") == modes
+    parser = build_parser()
+    for mode in modes:
+        assert parser.parse_args(["scan", "https://example.com/", "--mode", mode]).mode == mode
+    with pytest.raises(SystemExit):
+        parser.parse_args(["scan", "https://example.com/", "--mode", "thorough"])
+    # No layer spells the modes out again.
+    spelled = re.compile(
+        r"""\(\s*["'](full|quick)["']\s*,\s*["'](full|quick)["']\s*\)|Literal\[["'](full|quick)"""
+    )
+    offenders = [
+        str(path.relative_to(REPO))
+        for path in (REPO / "layers" / "core" / "botscope").rglob("*.py")
+        if path.name != "vocabulary.py" and spelled.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
 def test_report_view_styles_every_word_of_the_vocabulary() -> None:
     assert vocab.OUTCOMES <= set(view.OUTCOME_STYLES)
     assert set(view.VERDICT_STYLES) == vocab.VERDICTS

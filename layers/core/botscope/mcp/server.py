@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -32,6 +32,7 @@ from botscope import __version__
 from botscope.auth.principal import Principal
 from botscope.errors import BotScopeError, Unauthorized, ValidationFailed
 from botscope.numbers import ascii_int
+from botscope.scanner.vocabulary import ScanMode
 
 # Where McpHttpEndpoint leaves the authenticated caller for the tools (the ASGI scope travels with
 # the Starlette request that the SDK hands to each tool call).
@@ -226,7 +227,7 @@ def _register_scan_start_tools(server: MCPServer) -> None:
         ],
         ctx: Context,
         scan_mode: Annotated[
-            Literal["full", "quick"],
+            ScanMode,
             Field(description="'full' probes all paths with every client profile; 'quick' a smaller set."),
         ] = "full",
         enroll_monitoring: Annotated[

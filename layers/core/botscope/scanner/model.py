@@ -15,11 +15,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from botscope.scanner.vocabulary import Outcome, PathKind
+from botscope.scanner.vocabulary import Outcome, PathKind, ScanMode
 
-__all__ = ["Outcome", "PathKind"]  # the vocabulary's types, re-exported beside the shapes using them
+# the vocabulary's types, re-exported beside the shapes using them
+__all__ = ["Outcome", "PathKind", "ScanMode"]
 
-ScanMode = Literal["quick", "full"]
 ProfileId = Literal["browser", "ai_crawler", "ai_agent", "http_client", "signed_agent"]
 # The headless Chromium probe (``botscope.scanner.probe.browser``): a path run's profile, but not an
 # HTTP client profile of ``profiles.json``.

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from typing import Final, Literal, NamedTuple, get_args
 
+# --- scans -------------------------------------------------------------------------------------------
+
+# How much a scan probes: ``full`` (the default) the page, the policy files and the discovered
+# critical paths with every client profile; ``quick`` a smaller set.
+ScanMode = Literal["full", "quick"]
+SCAN_MODES: Final = get_args(ScanMode)
+
 # --- path runs ---------------------------------------------------------------------------------------
 
 # What kind of path a path run fetched; ``probe``: the never-existing path (soft-404 baseline).

@@ -147,7 +147,8 @@ def update(
     principal: Principal, monitored_url_id: str, *, paused: bool | None = None, scan_mode: str | None = None
 ) -> dict[str, Any]:
     """PATCH: a paused URL is not rescanned until resumed; ``scan_mode`` is used by its rescans."""
-    from botscope.service.scans import SCAN_MODES, _invalid
+    from botscope.scanner.vocabulary import SCAN_MODES
+    from botscope.service.scans import _invalid
 
     if scan_mode is not None and scan_mode not in SCAN_MODES:
         raise _invalid("scan_mode", "must be one of: " + ", ".join(SCAN_MODES))

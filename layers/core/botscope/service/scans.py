@@ -41,11 +41,11 @@ from botscope.errors import (
 )
 from botscope.isotime import parse_iso, utcnow
 from botscope.links import API_PREFIX
+from botscope.scanner.vocabulary import SCAN_MODES
 from botscope.service import plans
 from botscope.store import idempotency, monitoring, reports, scans, workspaces
 from botscope.store.scans import ErrorDetail, PathRun, Scan
 
-SCAN_MODES = ("full", "quick")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 # A scan is declared timed out a little after its deadline: the workflow's own timeout starts at

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from botscope import ids
 from botscope.redaction import redact_url
-from botscope.scanner.model import ScanMode
+from botscope.scanner.vocabulary import ScanMode
 from botscope.store.entity import Entity
 from botscope.store.table import (
     conditional_update,

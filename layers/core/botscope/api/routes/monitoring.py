@@ -4,7 +4,7 @@ rescanning it now, and releasing it (frees its slot; the URL is no longer rescan
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from botscope.api.deps import body_size_limit, get_principal
 from botscope.api.problems import problem_docs
 from botscope.auth.principal import Principal
+from botscope.scanner.vocabulary import ScanMode
 from botscope.service import monitoring
 
 router = APIRouter(tags=["monitoring"])
@@ -79,7 +80,7 @@ class ChangePage(BaseModel):
 
 class MonitoredUrlResource(MonitoredUrl):
     paused: bool
-    scan_mode: Literal["full", "quick"]
+    scan_mode: ScanMode
     schedule: Schedule
     last_scan: LastScan | None
     running_scan: ScanRef | None
@@ -96,16 +97,14 @@ class MonitoringUpdate(BaseModel):
     paused: StrictBool | None = Field(
         default=None, description="true: not rescanned until set back to false."
     )
-    scan_mode: Literal["full", "quick"] | None = Field(
-        default=None, description="Mode of this URL's rescans."
-    )
+    scan_mode: ScanMode | None = Field(default=None, description="Mode of this URL's rescans.")
 
 
 class RescanCreated(BaseModel):
     scan_job_id: str
     status: str
     target_url: str
-    scan_mode: Literal["full", "quick"]
+    scan_mode: ScanMode
     monitored_url_id: str
     created_at: str
     links: ScanLinks

@@ -15,7 +15,7 @@ from botscope.api.deps import body_size_limit, get_principal
 from botscope.api.problems import problem_docs
 from botscope.auth.principal import Principal
 from botscope.scanner.model import Layer
-from botscope.scanner.vocabulary import FindingStatus, Outcome, Severity
+from botscope.scanner.vocabulary import FindingStatus, Outcome, ScanMode, Severity
 from botscope.service import scans as service
 
 router = APIRouter(tags=["scans"])
@@ -46,7 +46,7 @@ class CreateScanRequest(BaseModel):
     target_url: str = Field(
         min_length=1, max_length=2048, description="http(s) URL of a public website; normalized before use."
     )
-    scan_mode: Literal["full", "quick"] = Field(default="full", description="quick probes fewer paths.")
+    scan_mode: ScanMode = Field(default="full", description="quick probes fewer paths.")
     enroll_monitoring: StrictBool = Field(
         default=False, description="Put the URL under monitoring (claims a slot on the growth plan)."
     )
@@ -97,7 +97,7 @@ class ScanCreated(BaseModel):
     scan_job_id: str
     status: Literal["queued", "running", "completed", "failed", "cancelled"]
     target_url: str = Field(description="The normalized URL that is scanned.")
-    scan_mode: Literal["full", "quick"]
+    scan_mode: ScanMode
     monitoring: MonitoringRef | None
     created_at: str
     links: Links
@@ -126,7 +126,7 @@ class ScanSummary(BaseModel):
     scan_job_id: str
     status: Literal["queued", "running", "completed", "failed", "cancelled"]
     target_url: str
-    scan_mode: Literal["full", "quick"]
+    scan_mode: ScanMode
     created_at: str
     started_at: str | None
     completed_at: str | None
