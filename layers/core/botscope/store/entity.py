@@ -20,7 +20,9 @@ from botscope.store.table import plain_item
 
 
 class Entity(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # ``defer_build``: an entity's validator is built when it is first used, so a function's cold
+    # start pays only for the entities that function reads.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Self:
