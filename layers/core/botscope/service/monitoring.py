@@ -19,6 +19,7 @@ from botscope import audit, ids
 from botscope.auth.principal import Principal
 from botscope.errors import NotFound
 from botscope.monitoring import sample_reports as samples
+from botscope.scanner.vocabulary import SCAN_MODES
 from botscope.service import plans
 from botscope.store import monitoring as store
 from botscope.store import scans
@@ -147,7 +148,6 @@ def update(
     principal: Principal, monitored_url_id: str, *, paused: bool | None = None, scan_mode: str | None = None
 ) -> dict[str, Any]:
     """PATCH: a paused URL is not rescanned until resumed; ``scan_mode`` is used by its rescans."""
-    from botscope.scanner.vocabulary import SCAN_MODES
     from botscope.service.scans import _invalid
 
     if scan_mode is not None and scan_mode not in SCAN_MODES:

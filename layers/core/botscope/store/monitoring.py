@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 
 from botscope import ids
 from botscope.errors import NotFound, SlotsExhausted
+from botscope.scanner.vocabulary import ScanMode
 from botscope.store.entity import Entity
 from botscope.store.table import (
     DUE_SHARDS,
@@ -104,23 +105,32 @@ class OutboxEvent(Entity):
     data: dict[str, Any]
 
 
-class MonitoredUrl(Entity):
+class DueUrl(Entity):
+    """A monitored URL as the scheduler reads it from the due index: what it needs to claim the due
+    time, start the scan and schedule the next one (``botscope.monitoring.scheduler``). The rest
+    of the item (baseline, pending changes, summary) stays in the table."""
+
     monitored_url_id: str
     workspace_id: str
     target_url: str
+    next_scan_at: str
+    cadence_seconds: int | None = None
+    scan_mode: ScanMode | None = None
+    claim: ScheduleClaim | None = None
+
+
+class MonitoredUrl(DueUrl):
+    """The whole monitored URL item: the scheduler's view (``DueUrl``) and everything else."""
+
     url_hash: str | None = None
     enrolled_at: str | None = None
-    cadence_seconds: int | None = None
-    next_scan_at: str
     last_scan_job_id: str | None = None
     last_scanned_at: str | None = None
     summary: MonitoringSummary | None = None
     # settings (PATCH /monitoring/{id}) and the manual-rescan allowance
     paused: bool = False
-    scan_mode: str | None = None
     last_manual_rescan_at: str | None = None
     # the scheduler
-    claim: ScheduleClaim | None = None
     last_due_at: str | None = None
     last_started_scan_job_id: str | None = None
     last_started_at: str | None = None
@@ -136,20 +146,6 @@ class MonitoredUrl(Entity):
     last_failed_scan_job_id: str | None = None
     last_failed_at: str | None = None
     last_failure_code: str | None = None
-
-
-class DueUrl(Entity):
-    """A monitored URL as the scheduler reads it from the due index: what it needs to claim the due
-    time, start the scan and schedule the next one (``botscope.monitoring.scheduler``). The rest
-    of the item (baseline, pending changes, summary) stays in the table."""
-
-    monitored_url_id: str
-    workspace_id: str
-    target_url: str
-    next_scan_at: str
-    cadence_seconds: int | None = None
-    scan_mode: str | None = None
-    claim: ScheduleClaim | None = None
 
 
 class ChangeEntry(Entity):
